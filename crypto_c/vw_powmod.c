@@ -1,0 +1,113 @@
+/*
+ * vw_powmod.c - fixed-window (4-bit) modular exponentiation, single and
+ * double base (Straus/Shamir interleaving: the squarings are shared), in
+ * Montgomery form. Every exponent nibble costs the same squarings and
+ * multiplications whatever its value, and table entries are picked with
+ * vw_ct_select, so time and memory access depend only on public lengths.
+ */
+#include "vw_internal.h"
+
+const char *vw_strerror(int err) {
+    switch (err) {
+        case VW_OK: return "ok";
+        case VW_ERR_MOD_ZERO: return "modulus must be nonzero";
+        case VW_ERR_MOD_EVEN: return "modulus must be odd";
+        case VW_ERR_MOD_TOO_LARGE: return "modulus larger than 4096 bits";
+        case VW_ERR_EXP_TOO_LARGE: return "exponent larger than 4096 bits";
+        case VW_ERR_WORKSPACE: return "workspace too small";
+        case VW_ERR_OUT_LEN: return "output buffer shorter than the modulus";
+        default: return "unknown error";
+    }
+}
+
+/* Nibble i (0 = most significant) of exp, seen as left-padded with zeros to pad_len bytes. */
+static vw_limb nibble(const uint8_t *exp, size_t len, size_t pad_len, size_t i) {
+    size_t byte = i / 2, off = pad_len - len;
+    uint8_t b;
+    if (byte < off) return 0; /* public: position only */
+    b = exp[byte - off];
+    return (vw_limb)((i & 1) ? (b & 15) : (b >> 4));
+}
+
+/*
+ * Shared core: out = prod_k base_k^exp_k mod m for k < nb (1 or 2).
+ * Workspace layout: m | r2 | acc | sel | t (2n+2) | nb tables of VW_TABLE*n.
+ */
+static int pow_core(uint8_t *out, size_t out_len, size_t nb,
+                    const uint8_t *const *base, const size_t *base_len,
+                    const uint8_t *const *exp, const size_t *exp_len,
+                    const uint8_t *modbuf, size_t mod_len,
+                    vw_limb *work, size_t work_limbs) {
+    vw_mod mod;
+    size_t n, k, i, j, elen = 0, nibbles, need;
+    vw_limb *m, *r2, *acc, *sel, *t, *tab;
+    int err = vw_mod_init(&mod, NULL, modbuf, mod_len);
+    if (err != VW_OK) return err;
+    n = mod.n;
+    for (k = 0; k < nb; k++) {
+        if (exp_len[k] > VW_MAX_EXP_BYTES) return VW_ERR_EXP_TOO_LARGE;
+        if (exp_len[k] > elen) elen = exp_len[k];
+    }
+    {   /* the result needs as many bytes as the modulus has significant bytes */
+        size_t sig = mod_len;
+        const uint8_t *p = modbuf;
+        while (sig > 0 && *p == 0) { p++; sig--; }
+        if (out_len < sig) return VW_ERR_OUT_LEN;
+    }
+    need = (nb * VW_TABLE + 6) * n + 2;
+    if (work_limbs < need) return VW_ERR_WORKSPACE;
+
+    m = work; r2 = m + n; acc = r2 + n; sel = acc + n; t = sel + n; tab = t + 2 * n + 2;
+    vw_mod_init(&mod, m, modbuf, mod_len);
+    vw_mod_consts(&mod, r2, tab, t); /* tab[0] of table 0 = R mod m (Montgomery 1) */
+
+    for (k = 0; k < nb; k++) {
+        vw_limb *tk = tab + k * VW_TABLE * n;
+        if (k > 0) for (j = 0; j < n; j++) tk[j] = tab[j];
+        vw_to_mont(tk + n, base[k], base_len[k], r2, &mod, t);
+        for (i = 2; i < VW_TABLE; i++) vw_mont_mul(tk + i * n, tk + (i - 1) * n, tk + n, &mod, t);
+    }
+
+    for (j = 0; j < n; j++) acc[j] = tab[j];
+    nibbles = 2 * elen;
+    for (i = 0; i < nibbles; i++) {
+        if (i > 0) {
+            for (j = 0; j < VW_WINDOW; j++) vw_mont_mul(acc, acc, acc, &mod, t);
+        }
+        for (k = 0; k < nb; k++) {
+            vw_ct_select(sel, tab + k * VW_TABLE * n, VW_TABLE, n,
+                         nibble(exp[k], exp_len[k], elen, i));
+            vw_mont_mul(acc, acc, sel, &mod, t);
+        }
+    }
+    /* leave Montgomery form: multiply by plain 1 */
+    for (j = 0; j < n; j++) sel[j] = 0;
+    sel[0] = 1;
+    vw_mont_mul(acc, acc, sel, &mod, t);
+    if (n == 1 && m[0] == 1) acc[0] = 0; /* x mod 1 = 0 (public) */
+    vw_store_be(out, out_len, acc, n);
+    vw_wipe(work, need);
+    return VW_OK;
+}
+
+int vw_powmod(uint8_t *out, size_t out_len,
+              const uint8_t *base, size_t base_len,
+              const uint8_t *exp, size_t exp_len,
+              const uint8_t *mod, size_t mod_len,
+              vw_limb *work, size_t work_limbs) {
+    const uint8_t *b[1] = {base}, *e[1] = {exp};
+    size_t bl[1] = {base_len}, el[1] = {exp_len};
+    return pow_core(out, out_len, 1, b, bl, e, el, mod, mod_len, work, work_limbs);
+}
+
+int vw_powmod2(uint8_t *out, size_t out_len,
+               const uint8_t *g, size_t g_len,
+               const uint8_t *a, size_t a_len,
+               const uint8_t *h, size_t h_len,
+               const uint8_t *b, size_t b_len,
+               const uint8_t *mod, size_t mod_len,
+               vw_limb *work, size_t work_limbs) {
+    const uint8_t *bs[2] = {g, h}, *es[2] = {a, b};
+    size_t bl[2] = {g_len, h_len}, el[2] = {a_len, b_len};
+    return pow_core(out, out_len, 2, bs, bl, es, el, mod, mod_len, work, work_limbs);
+}

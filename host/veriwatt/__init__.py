@@ -1,0 +1,3 @@
+"""veriwatt: host side of privacy-friendly smart metering (fetch, verify, bill, aggregate)."""
+
+__version__ = "0.1.0"

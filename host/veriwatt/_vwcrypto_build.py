@@ -1,0 +1,52 @@
+"""cffi build of the crypto_c modexp library for CPython (module veriwatt._vwcrypto).
+
+Built by `pip install` through setup.py's cffi_modules, or by hand:
+    python host/veriwatt/_vwcrypto_build.py
+The host build uses 64-bit limbs (unsigned __int128) where the compiler has them.
+"""
+import glob
+import os
+import sys
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CRYPTO_C = os.path.normpath(os.path.join(HERE, "..", "..", "crypto_c"))
+
+ffibuilder = FFI()
+ffibuilder.cdef(
+    """
+    typedef uint64_t vw_limb;
+    const char *vw_strerror(int err);
+    size_t vw_mod_limbs(const uint8_t *mod, size_t mod_len);
+    int vw_powmod(uint8_t *out, size_t out_len, const uint8_t *base, size_t base_len,
+                  const uint8_t *exp, size_t exp_len, const uint8_t *mod, size_t mod_len,
+                  vw_limb *work, size_t work_limbs);
+    int vw_powmod2(uint8_t *out, size_t out_len, const uint8_t *g, size_t g_len,
+                   const uint8_t *a, size_t a_len, const uint8_t *h, size_t h_len,
+                   const uint8_t *b, size_t b_len, const uint8_t *mod, size_t mod_len,
+                   vw_limb *work, size_t work_limbs);
+    #define VW_MAX_EXP_BYTES ...
+    #define VW_MAX_MOD_BITS ...
+    #define VW_LIMB_BITS ...
+    size_t vw_work_limbs_powmod(size_t n);
+    size_t vw_work_limbs_powmod2(size_t n);
+    """
+)
+_sources = sorted(glob.glob(os.path.join(CRYPTO_C, "vw_*.c")))
+ffibuilder.set_source(
+    "veriwatt._vwcrypto",
+    """
+    #include "vw_modexp.h"
+    static size_t vw_work_limbs_powmod(size_t n) { return VW_POWMOD_WORK_LIMBS(n); }
+    static size_t vw_work_limbs_powmod2(size_t n) { return VW_POWMOD2_WORK_LIMBS(n); }
+    """,
+    sources=[os.path.relpath(s) if not os.path.isabs(s) else s for s in _sources],
+    include_dirs=[CRYPTO_C],
+    define_macros=[("VW_LIMB_BITS", "64")],
+    extra_compile_args=["-O2", "-std=c99"] if sys.platform != "win32" else [],
+)
+
+if __name__ == "__main__":
+    os.chdir(os.path.join(HERE, ".."))
+    ffibuilder.compile(verbose=False)
