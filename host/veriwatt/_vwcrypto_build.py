@@ -11,7 +11,10 @@ import sys
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CRYPTO_C = os.path.normpath(os.path.join(HERE, "..", "..", "crypto_c"))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+# setuptools wants paths relative to the project root (where setup.py is), which is
+# the working directory during `pip install`; by hand we chdir there too.
+CRYPTO_C = "crypto_c"
 
 ffibuilder = FFI()
 ffibuilder.cdef(
@@ -33,7 +36,8 @@ ffibuilder.cdef(
     size_t vw_work_limbs_powmod2(size_t n);
     """
 )
-_sources = sorted(glob.glob(os.path.join(CRYPTO_C, "vw_*.c")))
+_sources = sorted(os.path.join(CRYPTO_C, os.path.basename(p))
+                  for p in glob.glob(os.path.join(ROOT, CRYPTO_C, "vw_*.c")))
 ffibuilder.set_source(
     "veriwatt._vwcrypto",
     """
@@ -41,12 +45,12 @@ ffibuilder.set_source(
     static size_t vw_work_limbs_powmod(size_t n) { return VW_POWMOD_WORK_LIMBS(n); }
     static size_t vw_work_limbs_powmod2(size_t n) { return VW_POWMOD2_WORK_LIMBS(n); }
     """,
-    sources=[os.path.relpath(s) if not os.path.isabs(s) else s for s in _sources],
+    sources=_sources,
     include_dirs=[CRYPTO_C],
     define_macros=[("VW_LIMB_BITS", "64")],
     extra_compile_args=["-O2", "-std=c99"] if sys.platform != "win32" else [],
 )
 
 if __name__ == "__main__":
-    os.chdir(os.path.join(HERE, ".."))
-    ffibuilder.compile(verbose=False)
+    os.chdir(ROOT)
+    ffibuilder.compile(tmpdir="host", verbose=False)
