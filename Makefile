@@ -1,0 +1,61 @@
+# veriwatt: one command for the demo, one for the tests.
+#   make demo    simulated meters -> fetch -> verify -> bill -> supplier check (no hardware)
+#   make test    install what is missing (apt, MicroPython source, venv), build everything, run every test
+#   make bench   benchmarks (host ratios, instruction counts under QEMU); results in build/bench/
+# Both install their own prerequisites through tools/setup (root or sudo for apt).
+
+PY      := .venv/bin/python
+PYTEST  := $(PY) -m pytest
+CC      ?= gcc
+CFLAGS  := -std=c99 -O2 -g -Wall -Wextra -Icrypto_c
+CSRC    := crypto_c/vw_mont.c crypto_c/vw_powmod.c
+CHDR    := crypto_c/vw_modexp.h crypto_c/vw_internal.h
+OUT     ?= out/demo
+
+.PHONY: help setup demo test test-fast bench build ctests natmods qemu clean distclean
+
+help:
+	@sed -n '2,6p' Makefile
+
+setup:
+	@bash tools/setup
+
+# --- C library on the host: known-answer runner and ctgrind check, 32- and 64-bit limbs
+CTESTS := build/ctest/kat32 build/ctest/kat64 build/ctest/ctgrind32 build/ctest/ctgrind64
+ctests: $(CTESTS)
+build/ctest/kat%: crypto_c/tests/kat.c $(CSRC) $(CHDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DVW_LIMB_BITS=$* $(CSRC) $< -o $@
+build/ctest/ctgrind%: crypto_c/tests/ctgrind.c $(CSRC) $(CHDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DVW_LIMB_BITS=$* $(CSRC) $< -o $@
+
+# --- MicroPython builds (natmods for x64/armv7m/armv7emsp/rv32imc; qemu firmware + bare metal)
+natmods: setup
+	@bash tools/build_natmods
+
+qemu: setup
+	@bash tools/build_qemu
+
+build: setup ctests natmods qemu
+
+test: build
+	$(PYTEST)
+
+# the host-only suites, without rebuilding the firmware
+test-fast: setup ctests
+	$(PYTEST) -m "not qemu and not sim"
+
+demo: setup
+	$(PY) -m veriwatt.cli demo --out $(OUT)
+
+bench: build
+	@mkdir -p build/bench
+	$(PY) tools/bench_host.py
+	@bash tools/bench_qemu
+
+clean:
+	rm -rf build/ctest build/natmod build/qemu build/bench out
+
+distclean: clean
+	rm -rf build .venv

@@ -1,0 +1,22 @@
+"""Errors the CLI turns into one-line messages and documented exit codes."""
+
+# Exit codes (documented in README and `veriwatt --help`); scripts can rely on them.
+EXIT_OK = 0
+EXIT_INVALID = 1  # a verification failed: bill, signature, proof, completeness
+EXIT_USAGE = 2  # bad arguments, missing or malformed input files
+EXIT_DEVICE = 3  # serial/device trouble: no answer, port missing, protocol error
+EXIT_INTERNAL = 4  # a bug: please report with the command line
+
+
+class VeriwattError(Exception):
+    """An error with a message meant for the user and an exit code."""
+
+    exit_code = EXIT_USAGE
+
+
+class InvalidError(VeriwattError):
+    exit_code = EXIT_INVALID
+
+
+class DeviceError(VeriwattError):
+    exit_code = EXIT_DEVICE
