@@ -69,29 +69,27 @@ static void reduce_once(vw_limb *out, const vw_limb *t, vw_limb hi, const vw_mod
 void vw_mont_mul(vw_limb *out, const vw_limb *a, const vw_limb *b, const vw_mod *mod, vw_limb *t) {
     size_t i, j, n = mod->n;
     const vw_limb *m = mod->m;
-    for (j = 0; j < n + 2; j++) t[j] = 0;
+    for (j = 0; j <= n; j++) t[j] = 0;
+    /* One pass per limb of b: t = (t + a*b[i] + q*m) / 2^w, with q chosen so the low limb
+     * vanishes. Two carry chains (c1 for a*b[i], c2 for q*m) keep every sum below 2^(2w). */
     for (i = 0; i < n; i++) {
-        vw_dlimb c = 0;
         vw_limb bi = b[i], q;
-        for (j = 0; j < n; j++) {
-            c += (vw_dlimb)a[j] * bi + t[j];
-            t[j] = (vw_limb)c;
-            c >>= VW_LIMB_BITS;
-        }
-        c += t[n];
-        t[n] = (vw_limb)c;
-        t[n + 1] = (vw_limb)(c >> VW_LIMB_BITS);
-        q = t[0] * mod->m0inv;
-        c = (vw_dlimb)q * m[0] + t[0];
-        c >>= VW_LIMB_BITS;
+        vw_dlimb c1 = (vw_dlimb)a[0] * bi + t[0], c2;
+        q = (vw_limb)c1 * mod->m0inv;
+        c2 = (vw_dlimb)q * m[0] + (vw_limb)c1;
+        c1 >>= VW_LIMB_BITS;
+        c2 >>= VW_LIMB_BITS;
         for (j = 1; j < n; j++) {
-            c += (vw_dlimb)q * m[j] + t[j];
-            t[j - 1] = (vw_limb)c;
-            c >>= VW_LIMB_BITS;
+            c1 += (vw_dlimb)a[j] * bi + t[j];
+            c2 += (vw_dlimb)q * m[j] + (vw_limb)c1;
+            t[j - 1] = (vw_limb)c2;
+            c1 >>= VW_LIMB_BITS;
+            c2 >>= VW_LIMB_BITS;
         }
-        c += t[n];
-        t[n - 1] = (vw_limb)c;
-        t[n] = t[n + 1] + (vw_limb)(c >> VW_LIMB_BITS);
+        c1 += t[n];
+        c2 += (vw_limb)c1;
+        t[n - 1] = (vw_limb)c2;
+        t[n] = (vw_limb)(c1 >> VW_LIMB_BITS) + (vw_limb)(c2 >> VW_LIMB_BITS);
     }
     /* t[0..n] < 2m; a and b are no longer read, so out may alias them */
     reduce_once(out, t, t[n], mod);
