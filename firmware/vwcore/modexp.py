@@ -1,0 +1,81 @@
+"""Modular exponentiation with the fastest backend available, same API everywhere.
+
+    powmod(b, e, m)          -> b**e mod m
+    powmod2(g, a, h, b, m)   -> g**a * h**b mod m      (Pedersen commitments, Schnorr verify)
+    BACKEND                  -> "vwcrypto" (MicroPython C module / natmod),
+                                "cffi" (CPython, veriwatt.vwcrypto over crypto_c/) or
+                                "pow" (builtin 3-argument pow, not constant-time)
+    use(name)                -> force a backend ("pow", "vwcrypto", "cffi" or "auto");
+                                returns the backend now in use. Benchmarks call use("pow").
+
+Setting the environment variable VERIWATT_MODEXP=pow (CPython or unix MicroPython) at
+import time has the same effect as use("pow").
+
+The arithmetic is plain modular exponentiation (HAC, Menezes et al. 1996, ch. 14.6);
+powmod2 is the simultaneous ("Shamir's trick") double exponentiation of HAC 14.88 in the
+C backends, and two pow() calls in the fallback.
+"""
+
+_pow = pow
+_impl = None
+_c = None
+BACKEND = "pow"
+
+
+def _find(name):
+    if name in ("auto", "vwcrypto"):
+        try:
+            import vwcrypto as m  # MicroPython user C module or natmod
+            return m, "vwcrypto"
+        except ImportError:
+            if name == "vwcrypto":
+                raise
+    if name in ("auto", "cffi"):
+        try:
+            from veriwatt import vwcrypto as m  # CPython cffi binding
+            return m, "cffi"
+        except ImportError:
+            if name == "cffi":
+                raise
+    if name in ("auto", "pow"):
+        return None, "pow"
+    raise ValueError("unknown modexp backend: %s" % name)
+
+
+def _pow_powmod(b, e, m):
+    return _pow(b, e, m)
+
+
+def _pow_powmod2(g, a, h, b, m):
+    return _pow(g, a, m) * _pow(h, b, m) % m
+
+
+def use(name="auto"):
+    """Select the backend: "auto" (best available), "vwcrypto", "cffi" or "pow"."""
+    global _c, BACKEND, powmod, powmod2
+    m, BACKEND = _find(name)
+    _c = m
+    if m is None:
+        powmod = _pow_powmod
+        powmod2 = _pow_powmod2
+    else:
+        powmod = m.powmod
+        powmod2 = m.powmod2
+    return BACKEND
+
+
+def _env_choice():
+    try:
+        import os
+        v = os.getenv("VERIWATT_MODEXP")
+    except Exception:  # no os/getenv on some ports
+        v = None
+    return v or "auto"
+
+
+powmod = _pow_powmod
+powmod2 = _pow_powmod2
+try:
+    use(_env_choice())
+except Exception:
+    use("pow")
