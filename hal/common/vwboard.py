@@ -1,0 +1,175 @@
+# Real-board building blocks shared by hal/esp32 and hal/stm32 (MicroPython `machine` API).
+#
+# NOT TESTED ON SILICON: no ESP32 or STM32 board (nor an ESP32 emulator, nor Renode) is
+# available to this project's CI.  Written from the MicroPython documentation
+# (machine.Pin.irq, machine.RTC.datetime, machine.UART, machine.disable_irq); the only check
+# is tests/firmware/test_hal_boards_fakemachine.py, which imports and drives these classes
+# against a FAKE `machine` module on the unix MicroPython (a simulator test, not a board test).
+import time
+
+import machine
+
+SLOT_SECONDS = 1800
+_RTC_MIN_YEAR = 2024          # an RTC reading before this year means "never set"
+
+
+def days_from_civil(y, m, d):
+    # Howard Hinnant's algorithm: days since 1970-01-01 for a proleptic Gregorian date.
+    y -= m <= 2
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def civil_from_days(z):
+    z += 719468
+    era = (z if z >= 0 else z - 146096) // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    y = yoe + era * 400
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + (3 if mp < 10 else -9)
+    return y + (m <= 2), m, d
+
+
+class RtcClock:
+    """Wall clock on machine.RTC (UTC).  Independent of the port's time epoch (1970 or
+    2000): converts RTC.datetime() tuples itself."""
+
+    def __init__(self):
+        self._rtc = machine.RTC()
+
+    def is_set(self):
+        return self._rtc.datetime()[0] >= _RTC_MIN_YEAR
+
+    def set(self, unix_seconds):
+        unix_seconds = int(unix_seconds)
+        days, secs = divmod(unix_seconds, 86400)
+        y, m, d = civil_from_days(days)
+        wd = (days + 3) % 7                       # 0 = Monday, as RTC.datetime expects
+        self._rtc.datetime((y, m, d, wd, secs // 3600, secs // 60 % 60, secs % 60, 0))
+
+    def now(self):
+        if not self.is_set():
+            return None
+        y, m, d, _wd, hh, mm, ss = self._rtc.datetime()[:7]
+        return days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss
+
+    def now_slot(self):
+        t = self.now()
+        return None if t is None else t // SLOT_SECONDS
+
+
+class S0Source:
+    """S0 pulse input (EN 62053-31): the meter's open-collector output pulls the pin low for
+    >= 30 ms per impulse; `imp_per_kwh` impulses per kWh (typ. 1000 or 2000).
+
+    The IRQ handler only increments a counter (debounced by `min_gap_ms`).  read_slot(slot)
+    takes the pulses counted since the previous call, atomically, and converts them to Wh,
+    carrying the sub-Wh remainder to the next slot so no energy is lost to rounding.  Pulses
+    are attributed to the slot being closed; when the meter catches up several slots at once
+    (after its clock was set), all pending pulses go to the first of them (honest limitation
+    of a counter without per-pulse time stamps)."""
+
+    def __init__(self, pin, imp_per_kwh=1000, pull_up=True, min_gap_ms=20):
+        self.imp_per_kwh = imp_per_kwh
+        self._count = 0
+        self._rem = 0                            # milli-impulse-Wh remainder carried over
+        self._gap = min_gap_ms
+        self._last = time.ticks_ms()
+        pull = machine.Pin.PULL_UP if pull_up else None
+        self._pin = machine.Pin(pin, machine.Pin.IN, pull)
+        self._pin.irq(trigger=machine.Pin.IRQ_FALLING, handler=self._irq)
+
+    def _irq(self, _pin):
+        t = time.ticks_ms()
+        if time.ticks_diff(t, self._last) >= self._gap:
+            self._count += 1
+            self._last = t
+
+    def take_pulses(self):
+        state = machine.disable_irq()
+        n = self._count
+        self._count = 0
+        machine.enable_irq(state)
+        return n
+
+    def read_slot(self, slot):
+        total = self.take_pulses() * 1000 + self._rem     # in Wh * imp_per_kwh
+        wh, self._rem = divmod(total, self.imp_per_kwh)
+        return wh
+
+
+class UartSerial:
+    """Meter line on a dedicated machine.UART.  read(n, timeout_ms) -> up to n bytes."""
+
+    def __init__(self, uart_id, baudrate=115200, **pins):
+        self._u = machine.UART(uart_id, baudrate=baudrate, **pins)
+        self.can_timeout = True
+
+    def read(self, n, timeout_ms):
+        out = b""
+        deadline = time.ticks_add(time.ticks_ms(), timeout_ms)
+        while len(out) < n:
+            k = self._u.any()
+            if k:
+                b = self._u.read(min(k, n - len(out)))
+                if b:
+                    out += b
+                continue
+            if out or time.ticks_diff(deadline, time.ticks_ms()) <= 0:
+                break
+            time.sleep_ms(1)
+        return out
+
+    def write(self, b):
+        mv = memoryview(b)
+        while mv:
+            k = self._u.write(mv)
+            mv = mv[k or 0:]
+
+    def banner(self, line):
+        self.write(line.encode() + b"\r\n")
+
+
+def load_config(root, defaults):
+    cfg = dict(defaults)
+    try:
+        import json
+        with open(root + "/vwhal.json") as f:
+            cfg.update(json.load(f))
+    except Exception:
+        pass
+    return cfg
+
+
+def make_serial(cfg):
+    s = cfg.get("serial", "stdio")
+    if s == "stdio":
+        from vwstdio import StdioSerial
+        return StdioSerial()
+    pins = {}
+    for k in ("tx", "rx"):
+        if k in s:
+            pins[k] = s[k]
+    return UartSerial(s["uart"], s.get("baud", 115200), **pins)
+
+
+def storage_dir(candidates):
+    import os
+    for base in candidates:
+        path = base + "/vwmeter"
+        try:
+            os.mkdir(path)
+        except OSError:
+            pass
+        try:
+            os.stat(path)
+            return path
+        except OSError:
+            pass
+    raise OSError("no writable filesystem")

@@ -1,0 +1,52 @@
+# Serial line on sys.stdin.buffer / sys.stdout.buffer for bare-metal ports whose REPL UART is
+# the meter's line (qemu board, and the stm32/esp32 fallback).  read(n, timeout_ms) returns
+# up to n bytes (b"" on timeout) using select.poll when the port has it; without select
+# (stock qemu port: MICROPY_PY_SELECT=0, mp_hal_stdio_poll unimplemented) it falls back to a
+# blocking one-byte read, so timeouts are not honoured and slots close only between frames.
+import sys
+
+try:
+    import select
+except ImportError:
+    select = None
+
+
+class StdioSerial:
+    def __init__(self, ticks_ms=None):
+        self._in = sys.stdin.buffer
+        self._out = sys.stdout.buffer
+        self._poll = None
+        try:
+            import micropython
+            micropython.kbd_intr(-1)  # binary frames may contain 0x03
+        except Exception:
+            pass
+        if select is not None and hasattr(select, "poll"):
+            try:
+                self._poll = select.poll()
+                self._poll.register(self._in, select.POLLIN)
+            except Exception:
+                self._poll = None
+        self.can_timeout = self._poll is not None
+
+    def read(self, n, timeout_ms):
+        out = b""
+        wait = timeout_ms
+        while len(out) < n:
+            if self._poll is not None:
+                if not self._poll.poll(wait):
+                    break
+            elif out:
+                break  # no poll: return what we have rather than block a second time
+            b = self._in.read(1)
+            if not b:
+                raise EOFError("serial closed")
+            out += b
+            wait = 0
+        return out
+
+    def write(self, b):
+        self._out.write(b)
+
+    def banner(self, line):
+        self.write(line.encode() + b"\r\n")

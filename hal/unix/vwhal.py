@@ -1,0 +1,151 @@
+"""vwhal, unix simulator profile (runs on the unix `micropython`, also importable by CPython).
+
+Configuration comes from the environment (simulators/meter_sim.py sets it):
+  VW_STORAGE  directory holding the meter's files (default ./vwmeter-data)
+  VW_SEED     load-profile seed, one simulated household per seed (default 1)
+  VW_SPEED    simulated seconds per real second (default 1; 1800 = one slot per second;
+              89280 = a 31-day month of half-hours in 30 s)
+  VW_START    unix seconds: set the simulated RTC at boot if it was never set (as if set at
+              the factory); absent = the clock stays unset until the host sends SET_CLOCK
+  VW_METER_ID optional label (the real meter id comes from provisioning)
+
+The simulated RTC is battery-backed: its setting survives a restart (file `rtc` in storage,
+written new-then-rename), so a power-cut test restarts the meter on the same timeline.
+Serial = stdin/stdout in raw binary mode (termios raw when stdin is a tty/pty).
+"""
+import os
+import sys
+import time
+
+try:
+    import select
+except ImportError:  # pragma: no cover
+    select = None
+
+import vwclock
+import vwload
+
+PROFILE = "unix"
+SLOT_SECONDS = vwclock.SLOT_SECONDS
+
+
+def _env(name, default=None):
+    v = os.getenv(name)
+    return default if v is None or v == "" else v
+
+
+def _wall_ms():
+    if hasattr(time, "time_ns"):
+        return time.time_ns() // 1000000
+    return int(time.time() * 1000)  # pragma: no cover
+
+
+def storage_root():
+    root = _env("VW_STORAGE", "vwmeter-data")
+    try:
+        os.mkdir(root)
+    except OSError:
+        pass
+    return root
+
+
+def _rtc_path():
+    return storage_root() + "/rtc"
+
+
+def _rtc_load():
+    try:
+        with open(_rtc_path(), "r") as f:
+            a, b = f.read().split()
+        return int(a), int(b)
+    except (OSError, ValueError):
+        return None
+
+
+def _rtc_save(sim_base, tick_base):
+    tmp = _rtc_path() + ".new"
+    with open(tmp, "w") as f:
+        f.write("%d %d\n" % (sim_base, tick_base))
+    os.rename(tmp, _rtc_path())
+
+
+class Clock(vwclock.SimClock):
+    def __init__(self, speed=None, start=None):
+        if speed is None:
+            speed = int(_env("VW_SPEED", "1"))
+        vwclock.SimClock.__init__(self, _wall_ms, speed, (_rtc_load, _rtc_save))
+        if start is None:
+            start = _env("VW_START")
+        if not self.is_set() and start is not None:
+            self.set(int(start))
+
+
+class ReadingSource:
+    """Simulated household: read_slot(slot) -> Wh consumed during that half-hour."""
+
+    def __init__(self, seed=None):
+        self.seed = int(_env("VW_SEED", "1")) if seed is None else seed
+
+    def read_slot(self, slot):
+        return vwload.wh(self.seed, slot)
+
+
+class Serial:
+    """Binary serial line on stdin/stdout.  read(n, timeout_ms) returns up to n bytes
+    (b"" on timeout); write(b) writes everything.  EOF on stdin raises EOFError."""
+
+    def __init__(self):
+        self._in = sys.stdin.buffer
+        self._out = sys.stdout.buffer
+        try:
+            import termios
+            termios.setraw(0)
+        except Exception:
+            pass  # not a tty (pipe): already binary
+        try:
+            import micropython
+            micropython.kbd_intr(-1)  # 0x03 in a frame must not raise KeyboardInterrupt
+        except Exception:
+            pass
+        self._poll = select.poll()
+        self._poll.register(self._in, select.POLLIN)
+
+    def read(self, n, timeout_ms):
+        out = b""
+        wait = timeout_ms
+        while len(out) < n:
+            ev = self._poll.poll(wait)
+            if not ev:
+                break
+            if not (ev[0][1] & select.POLLIN):
+                raise EOFError("serial hangup")
+            b = self._in.read(1)
+            if not b:
+                raise EOFError("serial closed")
+            out += b
+            wait = 0
+        return out
+
+    def write(self, b):
+        self._out.write(b)
+        if hasattr(self._out, "flush"):
+            self._out.flush()
+
+    def banner(self, line):
+        # Human-readable line printed before the binary protocol starts.
+        self.write(line.encode() + b"\r\n")
+
+
+def ticks_ms():
+    return _wall_ms()
+
+
+def board():
+    """Everything the meter app needs, as a dict (one call site in main.py)."""
+    return {
+        "profile": PROFILE,
+        "clock": Clock(),
+        "source": ReadingSource(),
+        "storage": storage_root(),
+        "serial": Serial(),
+    }

@@ -1,0 +1,37 @@
+"""Shared helpers for tests/firmware: paths, micropython environment."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FIRMWARE = ROOT / "firmware"
+HAL_UNIX = ROOT / "hal" / "unix"
+HAL_COMMON = ROOT / "hal" / "common"
+HERE = Path(__file__).resolve().parent
+MICROPYTHON = Path(sys.executable).parent / "micropython"
+
+
+def mp_path(*extra) -> str:
+    """MICROPYPATH for the unix micropython: firmware (vwmeter, vwcore), hal/unix, hal/common."""
+    parts = [str(p) for p in extra] + [str(FIRMWARE), str(HAL_UNIX), str(HAL_COMMON), ".frozen"]
+    return ":".join(parts)
+
+
+def mp_env(**kw) -> dict:
+    env = dict(os.environ)
+    env["MICROPYPATH"] = mp_path(HERE)
+    env.pop("VW_CRASH_AT", None)
+    for k, v in kw.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = str(v)
+    return env
+
+
+def cpython_paths():
+    for p in (FIRMWARE, HAL_UNIX, HAL_COMMON, HERE):
+        if str(p) not in sys.path:
+            sys.path.insert(0, str(p))
