@@ -1,0 +1,185 @@
+"""The aggregator: collects masked shares per slot and publishes only group statistics.
+
+Protocol and references in vwcore/agg.py (Kursawe, Danezis & Kohlweiss, PETS 2011).
+The aggregator learns, per slot, the sum and sum of squares of the present members'
+readings, hence count, mean and population variance; it checks the sum against a feeder
+meter and answers demand-threshold questions. It never sees a single reading.
+
+Rules enforced (each violation raises AggError with the reason):
+  - a share or recovery message must carry this group's id, come from a member, and have
+    a valid MAC under that member's aggregator key (tampering, wrong key, wrong slot);
+  - one share per member and slot: an identical re-send is ignored (idempotent retry),
+    a different one for the same member and slot is a replay or forgery and is rejected;
+  - once a slot is recovered without some members, their late shares are rejected (they
+    would reveal those members' readings);
+  - closed slots accept nothing more.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+from vwcore import agg, group
+from vwcore.agg import AggError
+
+MOD = agg.MOD
+
+
+def _signed(v: int) -> int:
+    """Shares live in Z_2^64; a sum with noise may be slightly negative."""
+    v %= MOD
+    return v - MOD if v >= MOD // 2 else v
+
+
+@dataclass
+class SlotResult:
+    slot: int
+    members: List[bytes]  # ids whose readings are in the sums
+    missing: List[bytes]  # ids recovered out of the round
+    total: int  # sum of readings (Wh)
+    total_sq: int  # sum of squares
+
+    @property
+    def count(self) -> int:
+        return len(self.members)
+
+    @property
+    def mean(self) -> Fraction:
+        return Fraction(self.total, self.count)
+
+    @property
+    def variance(self) -> Fraction:
+        """Population variance E[m^2] - E[m]^2, exact."""
+        return Fraction(self.total_sq, self.count) - self.mean ** 2
+
+    def as_json(self) -> dict:
+        return {"slot": self.slot, "count": self.count, "sum_wh": self.total,
+                "sum_sq": self.total_sq, "mean_wh": float(self.mean), "variance": float(self.variance),
+                "missing": [m.hex() for m in self.missing]}
+
+
+@dataclass
+class _Slot:
+    shares: Dict[bytes, Tuple[int, int, bytes]] = field(default_factory=dict)
+    recoveries: Dict[bytes, Tuple[Tuple[bytes, ...], int, int]] = field(default_factory=dict)
+    recovered_without: Optional[Tuple[bytes, ...]] = None
+    closed: bool = False
+
+
+class Aggregator:
+    """Aggregator for one group. members: [(id, Y)], x_agg: the aggregator's DH secret."""
+
+    def __init__(self, label: bytes, members: Sequence[Tuple[bytes, int]], x_agg: int, grp=None):
+        self.grp = group.get(grp)
+        self.pub = agg.public_key(x_agg, self.grp)
+        self.gid = agg.group_id(label, members, self.pub, self.grp)
+        self.keys: Dict[bytes, bytes] = {
+            mid: agg.aggregator_key(x_agg, mid, y, self.gid, self.grp) for mid, y in members}
+        self.ids: List[bytes] = sorted(self.keys)
+        self._slots: Dict[int, _Slot] = {}
+
+    @classmethod
+    def from_keys(cls, gid: bytes, keys: Dict[bytes, bytes]) -> "Aggregator":
+        """An aggregator from already derived MAC keys (e.g. loaded from its own store)."""
+        self = cls.__new__(cls)
+        self.grp, self.pub, self.gid = None, None, gid
+        self.keys, self.ids, self._slots = dict(keys), sorted(keys), {}
+        return self
+
+    def _slot(self, slot: int) -> _Slot:
+        return self._slots.setdefault(slot, _Slot())
+
+    def _check(self, gid: bytes, mid: bytes, kind: bytes, body: bytes, tag: bytes) -> None:
+        if gid != self.gid:
+            raise AggError("share is for another aggregation group")
+        key = self.keys.get(mid)
+        if key is None:
+            raise AggError("member %s is not in this group" % mid.hex())
+        if not agg.check_tag(key, kind, body, tag):
+            raise AggError("bad MAC from member %s: tampered, wrong key or wrong slot" % mid.hex())
+
+    def add_share(self, share: bytes) -> bool:
+        """Accept one share; True if new, False for an identical re-send. AggError otherwise."""
+        gid, mid, slot, c1, c2, body, tag = agg.decode_share(share)
+        self._check(gid, mid, b"/share", body, tag)
+        st = self._slot(slot)
+        if st.closed:
+            raise AggError("slot %d is closed; share from %s refused" % (slot, mid.hex()))
+        if st.recovered_without is not None and mid in st.recovered_without:
+            raise AggError("slot %d was recovered without member %s; its late share is refused "
+                           "(accepting it would reveal its reading)" % (slot, mid.hex()))
+        old = st.shares.get(mid)
+        if old is not None:
+            if old[2] == bytes(share):
+                return False
+            raise AggError("second, different share from %s for slot %d: replay or forgery" % (mid.hex(), slot))
+        st.shares[mid] = (c1, c2, bytes(share))
+        return True
+
+    def missing(self, slot: int) -> List[bytes]:
+        st = self._slot(slot)
+        return [m for m in self.ids if m not in st.shares]
+
+    def start_recovery(self, slot: int) -> List[bytes]:
+        """Freeze the set of missing members for a slot; returns it (send it to the others)."""
+        st = self._slot(slot)
+        if st.recovered_without is None:
+            st.recovered_without = tuple(self.missing(slot))
+        return list(st.recovered_without)
+
+    def add_recovery(self, msg: bytes) -> None:
+        gid, mid, slot, r1, r2, missing, body, tag = agg.decode_recovery(msg)
+        self._check(gid, mid, b"/recovery", body, tag)
+        st = self._slot(slot)
+        if st.closed:
+            raise AggError("slot %d is closed" % slot)
+        if st.recovered_without is None:
+            raise AggError("no recovery was started for slot %d" % slot)
+        if tuple(sorted(missing)) != tuple(sorted(st.recovered_without)):
+            raise AggError("recovery from %s names other missing members than the round" % mid.hex())
+        if mid not in st.shares:
+            raise AggError("recovery from %s, which has no share in slot %d" % (mid.hex(), slot))
+        st.recoveries[mid] = (tuple(missing), r1, r2)
+
+    def result(self, slot: int) -> SlotResult:
+        """Statistics for a slot, once every present member has sent its share (and, if
+        some are missing, its recovery message). AggError says what is still awaited."""
+        st = self._slot(slot)
+        present = sorted(st.shares)
+        if not present:
+            raise AggError("no shares for slot %d" % slot)
+        missing = self.missing(slot)
+        if missing and st.recovered_without is None:
+            raise AggError("slot %d: waiting for %d member(s); start recovery to proceed without them"
+                           % (slot, len(missing)))
+        s1 = sum(st.shares[m][0] for m in present)
+        s2 = sum(st.shares[m][1] for m in present)
+        if st.recovered_without:
+            waiting = [m for m in present if m not in st.recoveries]
+            if waiting:
+                raise AggError("slot %d: waiting for recovery from %d member(s)" % (slot, len(waiting)))
+            s1 -= sum(st.recoveries[m][1] for m in present)
+            s2 -= sum(st.recoveries[m][2] for m in present)
+        return SlotResult(slot, present, list(st.recovered_without or ()), _signed(s1), _signed(s2))
+
+    def close(self, slot: int) -> SlotResult:
+        r = self.result(slot)
+        self._slot(slot).closed = True
+        return r
+
+
+def feeder_check(result: SlotResult, feeder_wh: int, tolerance_wh: int = 0,
+                 tolerance_rel: float = 0.0) -> dict:
+    """Compare the group's sum with the feeder meter's reading for the slot. A difference
+    beyond max(tolerance_wh, tolerance_rel * feeder) is flagged (losses, theft, a meter
+    under-reporting)."""
+    diff = feeder_wh - result.total
+    limit = max(tolerance_wh, tolerance_rel * abs(feeder_wh))
+    return {"slot": result.slot, "feeder_wh": feeder_wh, "sum_wh": result.total,
+            "difference_wh": diff, "limit_wh": limit, "flagged": abs(diff) > limit}
+
+
+def demand_exceeded(result: SlotResult, limit_wh: int) -> bool:
+    """Demand management: did the group's aggregate demand exceed the limit in this slot?"""
+    return result.total > limit_wh
