@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(ROOT, "firmware"))
 sys.path.insert(0, os.path.join(ROOT, "host"))
 
 from veriwatt.aggregation import Aggregator  # noqa: E402
-from vwcore import agg, group  # noqa: E402
+from vwcore import agg  # noqa: E402
 
 
 def synthetic_group(gidx, n, rnd):
@@ -54,48 +54,24 @@ def aggregator_throughput(groups=200, size=50):
             "seconds": dt, "shares_per_second": groups * size / dt}
 
 
-MP_BENCH = r"""
-import sys, time
-sys.path.insert(0, '%s/firmware')
-from vwcore import agg, group, modexp
-G = group.DEFAULT
-n = %d
-xs = [agg.secret_scalar(b'agg-secret-%%d' %% i, G) for i in range(n)]
-members = [(b'MTR%%05d' %% i, agg.public_key(x, G)) for i, x in enumerate(xs)]
-ya = agg.public_key(agg.secret_scalar(b'aggregator', G), G)
-t0 = time.ticks_ms()
-e = agg.Enrollment.create(xs[0], members[0][0], b'bench', members, ya, G)
-t1 = time.ticks_ms()
-for s in range(10):
-    e.share(s, 500)
-t2 = time.ticks_ms()
-print(modexp.BACKEND, time.ticks_diff(t1, t0), time.ticks_diff(t2, t1) / 10)
-"""
-
-
 def member_costs(sizes=(2, 10, 50)):
+    """Run tools/agg_member_cost.py under CPython and the unix MicroPython for each size."""
     out = []
-    mp = os.path.join(ROOT, ".venv", "bin", "micropython")
+    script = os.path.join(ROOT, "tools", "agg_member_cost.py")
+    interpreters = [("cpython", sys.executable), ("micropython", os.path.join(ROOT, ".venv", "bin", "micropython"))]
     for n in sizes:
-        G = group.DEFAULT
-        xs = [agg.secret_scalar(b"agg-secret-%d" % i, G) for i in range(n)]
-        members = [(b"MTR%05d" % i, agg.public_key(x, G)) for i, x in enumerate(xs)]
-        ya = agg.public_key(agg.secret_scalar(b"aggregator", G), G)
-        t0 = time.perf_counter()
-        e = agg.Enrollment.create(xs[0], members[0][0], b"bench", members, ya, G)
-        t1 = time.perf_counter()
-        for s in range(50):
-            e.share(s, 500)
-        t2 = time.perf_counter()
-        row = {"group_size": n, "cpython_enroll_ms": (t1 - t0) * 1e3, "cpython_share_ms": (t2 - t1) / 50 * 1e3}
-        if os.path.exists(mp):
-            r = subprocess.run([mp, "-c", MP_BENCH % (ROOT, n)], capture_output=True, text=True, timeout=600)
-            if r.returncode == 0:
-                backend, enroll, share = r.stdout.split()
-                row.update({"micropython_backend": backend, "micropython_enroll_ms": float(enroll),
-                            "micropython_share_ms": float(share)})
-            else:
-                row["micropython_error"] = r.stderr.strip().splitlines()[-1:]
+        row = {"group_size": n}
+        for name, exe in interpreters:
+            if not os.path.exists(exe):
+                row[name + "_error"] = "not installed"
+                continue
+            r = subprocess.run([exe, script, ROOT, str(n)], capture_output=True, text=True, timeout=600)
+            if r.returncode != 0:
+                row[name + "_error"] = r.stderr.strip().splitlines()[-1:]
+                continue
+            backend, enroll, share = r.stdout.split()
+            row.update({name + "_backend": backend, name + "_enroll_ms": float(enroll),
+                        name + "_share_ms": float(share)})
         out.append(row)
     return out
 
@@ -106,10 +82,10 @@ def main():
     print("aggregator: %d meters (%d groups of %d): %.2f s, %.0f shares/s"
           % (a["meters"], a["groups"], a["group_size"], a["seconds"], a["shares_per_second"]))
     for row in res["member"]:
-        print("member, group of %3d: CPython enroll %7.1f ms, share %.2f ms; MicroPython (%s) enroll %s ms, share %s ms"
-              % (row["group_size"], row["cpython_enroll_ms"], row["cpython_share_ms"],
-                 row.get("micropython_backend", "-"), row.get("micropython_enroll_ms", "-"),
-                 row.get("micropython_share_ms", "-")))
+        print("member, group of %3d: CPython (%s) enroll %s ms, share %s ms; MicroPython (%s) enroll %s ms, share %s ms"
+              % tuple([row["group_size"]] + [row.get(k, "-") for k in (
+                  "cpython_backend", "cpython_enroll_ms", "cpython_share_ms",
+                  "micropython_backend", "micropython_enroll_ms", "micropython_share_ms")]))
     os.makedirs(os.path.join(ROOT, "build", "bench"), exist_ok=True)
     with open(os.path.join(ROOT, "build", "bench", "agg.json"), "w") as f:
         json.dump(res, f, indent=2)
