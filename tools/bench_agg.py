@@ -70,8 +70,8 @@ def member_costs(sizes=(2, 10, 50)):
                 row[name + "_error"] = r.stderr.strip().splitlines()[-1:]
                 continue
             backend, enroll, share = r.stdout.split()
-            row.update({name + "_backend": backend, name + "_enroll_ms": float(enroll),
-                        name + "_share_ms": float(share)})
+            row.update({name + "_backend": backend, name + "_enroll_ms": round(float(enroll), 2),
+                        name + "_share_ms": round(float(share), 3)})
         out.append(row)
     return out
 
