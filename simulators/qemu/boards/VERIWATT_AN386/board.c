@@ -1,0 +1,546 @@
+/*
+ * VERIWATT_AN386: what the veriwatt meter firmware needs beyond MicroPython's stock
+ * qemu port (v1.25), for qemu-system-arm -M mps2-an386 (Cortex-M4).
+ *
+ *  - `time`: ticks_ms/ticks_us/ticks_cpu/ticks_diff/ticks_add/sleep/sleep_ms/sleep_us/
+ *    time/time_ns, from SysTick clocked by the CPU clock (25 MHz on MPS2 in QEMU),
+ *    with a 1 ms SysTick interrupt installed through a RAM vector table (VTOR) because
+ *    the port's own SysTick_Handler is a fatal-error stub.
+ *  - `vwboard`: ticks_ns() = virtual time in ns since boot (with `-icount shift=0` that is
+ *    the number of executed instructions, 40-instruction resolution), cycles() (25 MHz),
+ *    cmdline(), storage(), exit(code), and BlockDev(): the storage block device.
+ *  - Storage: LittleFS v2 mounted at "/" on a block device that is either a host file
+ *    reached through ARM semihosting (persists across QEMU runs; path from the semihosting
+ *    command line `fs=PATH`) or, without `fs=`, a RAM disk in the MPS2 PSRAM at
+ *    0x21000000 (survives soft resets only).
+ *  - Boot: after every mp_init() mount the filesystem, run boot.py, then main.py in
+ *    friendly-REPL mode (not in raw REPL mode, so mpremote's soft reset skips it).
+ *    Semihosting command line word `safe` skips both scripts.
+ *
+ * Semihosting command line words (qemu -semihosting-config enable=on,target=native,
+ * arg=firmware,arg=fs=/abs/path.img,...): fs=PATH, fs_size=BYTES (default 2 MiB for a
+ * new image), safe.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "py/runtime.h"
+#include "py/smallint.h"
+#include "py/mphal.h"
+#include "py/lexer.h"
+#include "py/compile.h"
+#include "py/mperrno.h"
+#include "extmod/vfs.h"
+#include "shared/runtime/pyexec.h"
+#include "shared/runtime/semihosting_arm.h"
+
+/******************************************************************************/
+// Clock: SysTick on the processor clock, 1 ms period.
+
+#define VW_SYSCLK_HZ (25000000u)          // MPS2 SYSCLK in QEMU (hw/arm/mps2.c)
+#define VW_TICKS_PER_MS (VW_SYSCLK_HZ / 1000u)
+#define VW_NS_PER_TICK (1000000000u / VW_SYSCLK_HZ)
+
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018)
+#define SCB_ICSR (*(volatile uint32_t *)0xE000ED04)
+#define SCB_VTOR (*(volatile uint32_t *)0xE000ED08)
+#define ICSR_PENDSTSET (1u << 26)
+
+#define VW_NVEC (16 + 32)
+static uint32_t vw_vectors[VW_NVEC] __attribute__((aligned(256)));
+static volatile uint32_t vw_systick_ms;
+static int vw_clock_started;
+
+static void vw_systick_handler(void) {
+    vw_systick_ms++;
+}
+
+static void vw_clock_start(void) {
+    const uint32_t *old = (const uint32_t *)SCB_VTOR;
+    for (int i = 0; i < VW_NVEC; i++) {
+        vw_vectors[i] = i < 16 ? old[i] : old[3]; // unused IRQs -> HardFault stub
+    }
+    vw_vectors[15] = (uint32_t)vw_systick_handler;
+    __asm volatile ("dsb");
+    SCB_VTOR = (uint32_t)vw_vectors;
+    __asm volatile ("dsb\n isb");
+    SYST_RVR = VW_TICKS_PER_MS - 1;
+    SYST_CVR = 0;
+    SYST_CSR = 7; // CLKSOURCE=CPU clock, TICKINT, ENABLE
+    while (SYST_CVR == 0) {
+        // the counter loads RVR on its first tick; before that CVR reads 0
+    }
+    vw_clock_started = 1;
+}
+
+// Time since the clock was started, as whole milliseconds plus SysTick ticks (25 MHz)
+// into the current millisecond; exact and race-free. No 64-bit division (libgcc's
+// __aeabi_uldivmod would drag in .ARM.exidx, which the port's linker script lacks).
+static uint32_t vw_now(uint32_t *sub) {
+    uint32_t primask;
+    __asm volatile ("mrs %0, primask\n cpsid i" : "=r" (primask) : : "memory");
+    uint32_t ms = vw_systick_ms;
+    uint32_t cvr = SYST_CVR;
+    if (SCB_ICSR & ICSR_PENDSTSET) {
+        // wrapped, interrupt not yet taken: the count is in the new period
+        cvr = SYST_CVR;
+        ms++;
+    }
+    __asm volatile ("msr primask, %0" : : "r" (primask) : "memory");
+    *sub = VW_TICKS_PER_MS - 1 - cvr;
+    return ms;
+}
+
+// SysTick ticks (25 MHz) since boot.
+static uint64_t vw_ticks(void) {
+    uint32_t sub;
+    uint32_t ms = vw_now(&sub);
+    return (uint64_t)ms * VW_TICKS_PER_MS + sub;
+}
+
+uint64_t vw_ticks_ns(void) {
+    return vw_ticks() * VW_NS_PER_TICK;
+}
+
+mp_uint_t mp_hal_ticks_ms(void) {
+    uint32_t sub;
+    return vw_now(&sub);
+}
+
+mp_uint_t mp_hal_ticks_us(void) {
+    uint32_t sub;
+    uint32_t ms = vw_now(&sub);
+    return ms * 1000u + sub / (VW_SYSCLK_HZ / 1000000u); // wraps mod 2^32
+}
+
+mp_uint_t mp_hal_ticks_cpu(void) {
+    return (mp_uint_t)vw_ticks();
+}
+
+uint64_t mp_hal_time_ns(void) {
+    return vw_ticks_ns();
+}
+
+void mp_hal_delay_us(mp_uint_t us) {
+    uint64_t end = vw_ticks() + (uint64_t)us * (VW_SYSCLK_HZ / 1000000u);
+    while (vw_ticks() < end) {
+    }
+}
+
+void mp_hal_delay_ms(mp_uint_t ms) {
+    uint64_t end = vw_ticks() + (uint64_t)ms * VW_TICKS_PER_MS;
+    while (vw_ticks() < end) {
+        mp_handle_pending(true);
+        if (vw_ticks() < end) {
+            __asm volatile ("wfi"); // woken by the next 1 ms SysTick
+        }
+    }
+}
+
+/******************************************************************************/
+// `time` module (the stock qemu port has none).
+
+#define TICKS_PERIOD (MICROPY_PY_TIME_TICKS_PERIOD)
+#define TICKS_MAX (TICKS_PERIOD - 1)
+#define TICKS_HALFPERIOD (TICKS_PERIOD / 2)
+
+static mp_obj_t time_ticks_ms(void) {
+    return MP_OBJ_NEW_SMALL_INT(mp_hal_ticks_ms() & TICKS_MAX);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(time_ticks_ms_obj, time_ticks_ms);
+
+static mp_obj_t time_ticks_us(void) {
+    return MP_OBJ_NEW_SMALL_INT(mp_hal_ticks_us() & TICKS_MAX);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(time_ticks_us_obj, time_ticks_us);
+
+static mp_obj_t time_ticks_cpu(void) {
+    return MP_OBJ_NEW_SMALL_INT(mp_hal_ticks_cpu() & TICKS_MAX);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(time_ticks_cpu_obj, time_ticks_cpu);
+
+static mp_obj_t time_ticks_diff(mp_obj_t end_in, mp_obj_t start_in) {
+    mp_uint_t start = MP_OBJ_SMALL_INT_VALUE(start_in);
+    mp_uint_t end = MP_OBJ_SMALL_INT_VALUE(end_in);
+    mp_int_t diff = ((end - start + TICKS_HALFPERIOD) & TICKS_MAX) - TICKS_HALFPERIOD;
+    return MP_OBJ_NEW_SMALL_INT(diff);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(time_ticks_diff_obj, time_ticks_diff);
+
+static mp_obj_t time_ticks_add(mp_obj_t ticks_in, mp_obj_t delta_in) {
+    mp_uint_t ticks = MP_OBJ_SMALL_INT_VALUE(ticks_in);
+    mp_uint_t delta = mp_obj_get_int(delta_in);
+    if (-(mp_int_t)delta > (mp_int_t)TICKS_HALFPERIOD || (mp_int_t)delta >= (mp_int_t)TICKS_HALFPERIOD) {
+        mp_raise_msg(&mp_type_OverflowError, MP_ERROR_TEXT("ticks interval overflow"));
+    }
+    return MP_OBJ_NEW_SMALL_INT((ticks + delta) & TICKS_MAX);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(time_ticks_add_obj, time_ticks_add);
+
+static mp_obj_t time_sleep(mp_obj_t seconds_in) {
+    #if MICROPY_PY_BUILTINS_FLOAT
+    mp_float_t s = mp_obj_get_float(seconds_in);
+    if (s > 0) {
+        mp_hal_delay_ms((mp_uint_t)(MICROPY_FLOAT_CONST(1000.0) * s + MICROPY_FLOAT_CONST(0.5)));
+    }
+    #else
+    mp_int_t s = mp_obj_get_int(seconds_in);
+    if (s > 0) {
+        mp_hal_delay_ms(1000 * s);
+    }
+    #endif
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(time_sleep_obj, time_sleep);
+
+static mp_obj_t time_sleep_ms(mp_obj_t arg) {
+    mp_int_t ms = mp_obj_get_int(arg);
+    if (ms > 0) {
+        mp_hal_delay_ms(ms);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(time_sleep_ms_obj, time_sleep_ms);
+
+static mp_obj_t time_sleep_us(mp_obj_t arg) {
+    mp_int_t us = mp_obj_get_int(arg);
+    if (us > 0) {
+        mp_hal_delay_us(us);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(time_sleep_us_obj, time_sleep_us);
+
+// Seconds since boot (virtual time): there is no RTC.
+static mp_obj_t time_time(void) {
+    return mp_obj_new_int_from_uint(mp_hal_ticks_ms() / 1000u);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(time_time_obj, time_time);
+
+static mp_obj_t time_time_ns(void) {
+    return mp_obj_new_int_from_ull(vw_ticks_ns());
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(time_time_ns_obj, time_time_ns);
+
+static const mp_rom_map_elem_t vw_time_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_time) },
+    { MP_ROM_QSTR(MP_QSTR_sleep), MP_ROM_PTR(&time_sleep_obj) },
+    { MP_ROM_QSTR(MP_QSTR_sleep_ms), MP_ROM_PTR(&time_sleep_ms_obj) },
+    { MP_ROM_QSTR(MP_QSTR_sleep_us), MP_ROM_PTR(&time_sleep_us_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ticks_ms), MP_ROM_PTR(&time_ticks_ms_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ticks_us), MP_ROM_PTR(&time_ticks_us_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ticks_cpu), MP_ROM_PTR(&time_ticks_cpu_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ticks_add), MP_ROM_PTR(&time_ticks_add_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ticks_diff), MP_ROM_PTR(&time_ticks_diff_obj) },
+    { MP_ROM_QSTR(MP_QSTR_time), MP_ROM_PTR(&time_time_obj) },
+    { MP_ROM_QSTR(MP_QSTR_time_ns), MP_ROM_PTR(&time_time_ns_obj) },
+};
+static MP_DEFINE_CONST_DICT(vw_time_globals, vw_time_globals_table);
+
+const mp_obj_module_t vw_time_module = {
+    .base = { &mp_type_module },
+    .globals = (mp_obj_dict_t *)&vw_time_globals,
+};
+MP_REGISTER_MODULE(MP_QSTR_time, vw_time_module);
+
+/******************************************************************************/
+// ARM semihosting (bkpt 0xab; QEMU needs -semihosting-config enable=on,target=native).
+
+#define SYS_OPEN 0x01
+#define SYS_WRITE 0x05
+#define SYS_READ 0x06
+#define SYS_SEEK 0x0a
+#define SYS_FLEN 0x0c
+#define SYS_GET_CMDLINE 0x15
+
+static int vw_semihost(uint32_t op, void *arg) {
+    register uint32_t r0 __asm__ ("r0") = op;
+    register void *r1 __asm__ ("r1") = arg;
+    __asm volatile ("bkpt 0xab" : "+r" (r0) : "r" (r1) : "memory");
+    return (int)r0;
+}
+
+static char vw_cmdline[256];
+static int vw_cmdline_read;
+
+static const char *vw_cmdline_get(void) {
+    if (!vw_cmdline_read) {
+        uint32_t args[2] = { (uint32_t)vw_cmdline, sizeof(vw_cmdline) - 1 };
+        if (vw_semihost(SYS_GET_CMDLINE, args) != 0) {
+            vw_cmdline[0] = 0;
+        } else {
+            vw_cmdline[args[1] < sizeof(vw_cmdline) ? args[1] : sizeof(vw_cmdline) - 1] = 0;
+        }
+        vw_cmdline_read = 1;
+    }
+    return vw_cmdline;
+}
+
+// Copy the value of word `key=value` from the command line into out; 1 if found.
+static int vw_cmdline_value(const char *key, char *out, size_t out_len) {
+    const char *s = vw_cmdline_get();
+    size_t klen = strlen(key);
+    while (*s) {
+        while (*s == ' ') {
+            s++;
+        }
+        const char *w = s;
+        while (*s && *s != ' ') {
+            s++;
+        }
+        size_t wlen = s - w;
+        if (wlen == klen && out == NULL && memcmp(w, key, klen) == 0) {
+            return 1;
+        }
+        if (out && wlen > klen && w[klen] == '=' && memcmp(w, key, klen) == 0) {
+            size_t n = wlen - klen - 1;
+            if (n >= out_len) {
+                n = out_len - 1;
+            }
+            memcpy(out, w + klen + 1, n);
+            out[n] = 0;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/******************************************************************************/
+// Block device for LittleFS: a semihosted host file, or a RAM disk in PSRAM.
+
+#define VW_BLOCK_SIZE (4096u)
+#define VW_DEFAULT_FS_SIZE (2u * 1024u * 1024u)
+#define VW_PSRAM_BASE (0x21000000u) // 16 MiB PSRAM on MPS2 AN385/AN386
+#define VW_PSRAM_SIZE (16u * 1024u * 1024u)
+
+typedef struct _vw_bdev_obj_t {
+    mp_obj_base_t base;
+    int fd;             // semihosting handle, or -1 for the RAM disk
+    uint32_t block_count;
+    char path[200];
+} vw_bdev_obj_t;
+
+static const mp_obj_type_t vw_bdev_type;
+static vw_bdev_obj_t vw_bdev = { { &vw_bdev_type }, -2, 0, "" };
+
+static void vw_bdev_setup(void) {
+    if (vw_bdev.fd != -2) {
+        return;
+    }
+    char buf[24];
+    uint32_t size = VW_DEFAULT_FS_SIZE;
+    if (vw_cmdline_value("fs_size", buf, sizeof(buf))) {
+        size = 0;
+        for (const char *p = buf; *p >= '0' && *p <= '9'; p++) {
+            size = size * 10 + (*p - '0');
+        }
+    }
+    if (vw_cmdline_value("fs", vw_bdev.path, sizeof(vw_bdev.path))) {
+        uint32_t a[3] = { (uint32_t)vw_bdev.path, 3 /* r+b */, strlen(vw_bdev.path) };
+        int fd = vw_semihost(SYS_OPEN, a);
+        if (fd == -1) {
+            a[1] = 7; // w+b: create
+            fd = vw_semihost(SYS_OPEN, a);
+        }
+        if (fd != -1) {
+            uint32_t f[1] = { fd };
+            int len = vw_semihost(SYS_FLEN, f);
+            if (len >= (int)(4 * VW_BLOCK_SIZE)) {
+                size = len;
+            }
+            vw_bdev.fd = fd;
+            vw_bdev.block_count = size / VW_BLOCK_SIZE;
+            return;
+        }
+        mp_printf(&mp_plat_print, "vwboard: cannot open %s, using a RAM disk\n", vw_bdev.path);
+    }
+    if (size > VW_PSRAM_SIZE) {
+        size = VW_PSRAM_SIZE;
+    }
+    strcpy(vw_bdev.path, "ram");
+    vw_bdev.fd = -1;
+    vw_bdev.block_count = size / VW_BLOCK_SIZE;
+}
+
+static void vw_bdev_rw(vw_bdev_obj_t *self, size_t n_args, const mp_obj_t *args, bool write) {
+    uint32_t block = mp_obj_get_int(args[1]);
+    mp_buffer_info_t bufinfo;
+    mp_get_buffer_raise(args[2], &bufinfo, write ? MP_BUFFER_READ : MP_BUFFER_WRITE);
+    uint32_t off = n_args > 3 ? mp_obj_get_int(args[3]) : 0;
+    uint64_t pos = (uint64_t)block * VW_BLOCK_SIZE + off;
+    if (block >= self->block_count || pos + bufinfo.len > (uint64_t)self->block_count * VW_BLOCK_SIZE) {
+        mp_raise_OSError(MP_EINVAL);
+    }
+    if (self->fd < 0) {
+        uint8_t *mem = (uint8_t *)VW_PSRAM_BASE + pos;
+        if (write) {
+            memcpy(mem, bufinfo.buf, bufinfo.len);
+        } else {
+            memcpy(bufinfo.buf, mem, bufinfo.len);
+        }
+        return;
+    }
+    uint32_t s[2] = { self->fd, (uint32_t)pos };
+    if (vw_semihost(SYS_SEEK, s) != 0) {
+        mp_raise_OSError(MP_EIO);
+    }
+    uint32_t a[3] = { self->fd, (uint32_t)bufinfo.buf, bufinfo.len };
+    int left = vw_semihost(write ? SYS_WRITE : SYS_READ, a);
+    if (left < 0 || (write && left != 0)) {
+        mp_raise_OSError(MP_EIO);
+    }
+    if (!write && left > 0) {
+        // past the end of a sparse image: reads as erased flash
+        memset((uint8_t *)bufinfo.buf + bufinfo.len - left, 0xff, left);
+    }
+}
+
+static mp_obj_t vw_bdev_readblocks(size_t n_args, const mp_obj_t *args) {
+    vw_bdev_rw(MP_OBJ_TO_PTR(args[0]), n_args, args, false);
+    return MP_OBJ_NEW_SMALL_INT(0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vw_bdev_readblocks_obj, 3, 4, vw_bdev_readblocks);
+
+static mp_obj_t vw_bdev_writeblocks(size_t n_args, const mp_obj_t *args) {
+    vw_bdev_rw(MP_OBJ_TO_PTR(args[0]), n_args, args, true);
+    return MP_OBJ_NEW_SMALL_INT(0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vw_bdev_writeblocks_obj, 3, 4, vw_bdev_writeblocks);
+
+static mp_obj_t vw_bdev_ioctl(mp_obj_t self_in, mp_obj_t op_in, mp_obj_t arg_in) {
+    vw_bdev_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    switch (mp_obj_get_int(op_in)) {
+        case MP_BLOCKDEV_IOCTL_BLOCK_COUNT:
+            return MP_OBJ_NEW_SMALL_INT(self->block_count);
+        case MP_BLOCKDEV_IOCTL_BLOCK_SIZE:
+            return MP_OBJ_NEW_SMALL_INT(VW_BLOCK_SIZE);
+        case MP_BLOCKDEV_IOCTL_INIT:
+        case MP_BLOCKDEV_IOCTL_DEINIT:
+        case MP_BLOCKDEV_IOCTL_SYNC:
+        case MP_BLOCKDEV_IOCTL_BLOCK_ERASE: // host file / RAM: nothing to erase
+            return MP_OBJ_NEW_SMALL_INT(0);
+        default:
+            return mp_const_none;
+    }
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(vw_bdev_ioctl_obj, vw_bdev_ioctl);
+
+static mp_obj_t vw_bdev_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
+    mp_arg_check_num(n_args, n_kw, 0, 0, false);
+    vw_bdev_setup();
+    return MP_OBJ_FROM_PTR(&vw_bdev); // one storage per board
+}
+
+static void vw_bdev_print(const mp_print_t *print, mp_obj_t self_in, mp_print_kind_t kind) {
+    vw_bdev_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    mp_printf(print, "<BlockDev %s %u x %u>", self->path, (unsigned)self->block_count, (unsigned)VW_BLOCK_SIZE);
+}
+
+static const mp_rom_map_elem_t vw_bdev_locals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_readblocks), MP_ROM_PTR(&vw_bdev_readblocks_obj) },
+    { MP_ROM_QSTR(MP_QSTR_writeblocks), MP_ROM_PTR(&vw_bdev_writeblocks_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ioctl), MP_ROM_PTR(&vw_bdev_ioctl_obj) },
+};
+static MP_DEFINE_CONST_DICT(vw_bdev_locals, vw_bdev_locals_table);
+
+static MP_DEFINE_CONST_OBJ_TYPE(
+    vw_bdev_type,
+    MP_QSTR_BlockDev,
+    MP_TYPE_FLAG_NONE,
+    make_new, vw_bdev_make_new,
+    print, vw_bdev_print,
+    locals_dict, &vw_bdev_locals
+    );
+
+/******************************************************************************/
+// `vwboard` module.
+
+static mp_obj_t vwboard_ticks_ns(void) {
+    return mp_obj_new_int_from_ull(vw_ticks_ns());
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vwboard_ticks_ns_obj, vwboard_ticks_ns);
+
+static mp_obj_t vwboard_cycles(void) {
+    return mp_obj_new_int_from_ull(vw_ticks());
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vwboard_cycles_obj, vwboard_cycles);
+
+static mp_obj_t vwboard_cmdline(void) {
+    return mp_obj_new_str(vw_cmdline_get(), strlen(vw_cmdline_get()));
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vwboard_cmdline_obj, vwboard_cmdline);
+
+static mp_obj_t vwboard_storage(void) {
+    vw_bdev_setup();
+    return mp_obj_new_str(vw_bdev.path, strlen(vw_bdev.path));
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vwboard_storage_obj, vwboard_storage);
+
+static mp_obj_t vwboard_exit(size_t n_args, const mp_obj_t *args) {
+    mp_semihosting_exit(n_args ? mp_obj_get_int(args[0]) : 0);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vwboard_exit_obj, 0, 1, vwboard_exit);
+
+static const mp_rom_map_elem_t vwboard_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_vwboard) },
+    { MP_ROM_QSTR(MP_QSTR_ticks_ns), MP_ROM_PTR(&vwboard_ticks_ns_obj) },
+    { MP_ROM_QSTR(MP_QSTR_cycles), MP_ROM_PTR(&vwboard_cycles_obj) },
+    { MP_ROM_QSTR(MP_QSTR_cmdline), MP_ROM_PTR(&vwboard_cmdline_obj) },
+    { MP_ROM_QSTR(MP_QSTR_storage), MP_ROM_PTR(&vwboard_storage_obj) },
+    { MP_ROM_QSTR(MP_QSTR_exit), MP_ROM_PTR(&vwboard_exit_obj) },
+    { MP_ROM_QSTR(MP_QSTR_BlockDev), MP_ROM_PTR(&vw_bdev_type) },
+    { MP_ROM_QSTR(MP_QSTR_SYSCLK_HZ), MP_ROM_INT(VW_SYSCLK_HZ) },
+    { MP_ROM_QSTR(MP_QSTR_BLOCK_SIZE), MP_ROM_INT(VW_BLOCK_SIZE) },
+};
+static MP_DEFINE_CONST_DICT(vwboard_globals, vwboard_globals_table);
+
+const mp_obj_module_t vwboard_module = {
+    .base = { &mp_type_module },
+    .globals = (mp_obj_dict_t *)&vwboard_globals,
+};
+MP_REGISTER_MODULE(MP_QSTR_vwboard, vwboard_module);
+
+/******************************************************************************/
+// Boot: called at the end of every mp_init().
+
+static const char vw_mount_py[] =
+    "import vfs, vwboard\n"
+    "def _mount():\n"
+    "    bdev = vwboard.BlockDev()\n"
+    "    try:\n"
+    "        fs = vfs.VfsLfs2(bdev, mtime=False)\n"
+    "    except OSError:\n"
+    "        print('vwboard: formatting', vwboard.storage())\n"
+    "        vfs.VfsLfs2.mkfs(bdev)\n"
+    "        fs = vfs.VfsLfs2(bdev, mtime=False)\n"
+    "    vfs.mount(fs, '/')\n"
+    "_mount()\n";
+
+static void vw_exec_str(const char *src, size_t len) {
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_lexer_t *lex = mp_lexer_new_from_str_len(MP_QSTR__boot_dot_py, src, len, 0);
+        mp_obj_dict_t *globals = mp_obj_new_dict(4);
+        mp_parse_compile_execute(lex, MP_PARSE_FILE_INPUT, globals, globals);
+        nlr_pop();
+    } else {
+        mp_obj_print_exception(&mp_plat_print, MP_OBJ_FROM_PTR(nlr.ret_val));
+    }
+}
+
+void vw_board_init(void) {
+    if (!vw_clock_started) {
+        vw_clock_start();
+    }
+    vw_exec_str(vw_mount_py, sizeof(vw_mount_py) - 1);
+    if (vw_cmdline_value("safe", NULL, 0)) {
+        return;
+    }
+    pyexec_file_if_exists("boot.py");
+    if (pyexec_mode_kind == PYEXEC_MODE_FRIENDLY_REPL) {
+        pyexec_file_if_exists("main.py");
+    }
+}

@@ -1,0 +1,36 @@
+# veriwatt meter board for MicroPython's qemu port (v1.25), built out of tree:
+#   make -C build/micropython/ports/qemu BOARD=VERIWATT_AN386 BOARD_DIR=<this dir> ...
+# (tools/build_qemu does this). QEMU machine: mps2-an386 (ARM MPS2 FPGA image AN386,
+# Cortex-M4, CMSDK UART0 at 0x40004000, same memory map as the stock MPS2_AN385 board).
+QEMU_ARCH = arm
+QEMU_MACHINE = mps2-an386
+
+# Soft-float: the stock startup code does not enable the FPU, and an armv7m natmod
+# (build/natmod/armv7m/vwcrypto.mpy) loads into armv7em firmware.
+CFLAGS += -mthumb -mcpu=cortex-m4 -mfloat-abi=soft
+CFLAGS += -DQEMU_SOC_MPS2
+CFLAGS += -DMICROPY_HW_MCU_NAME='"Cortex-M4"'
+# Board hooks (MICROPY_PORT_INIT_FUNC: start SysTick, mount the filesystem, run
+# boot.py/main.py). Forced include because the port's mpconfigport.h has no board header.
+CFLAGS += -include $(BOARD_DIR)/board_hooks.h
+
+LDSCRIPT = $(BOARD_DIR)/veriwatt_an386.ld
+
+SRC_BOARD_O = shared/runtime/gchelper_native.o shared/runtime/gchelper_thumb2.o
+# time module (SysTick), vwboard module (virtual clock, semihosted block device), boot.
+SRC_C += $(BOARD_DIR)/board.c
+
+# Writable filesystem: LittleFS v2 (lib/littlefs is part of the Debian source).
+MICROPY_VFS_LFS2 = 1
+
+# Heap for 2048/4096-bit bignum work (measured: see README.md). Override with
+# `tools/build_qemu HEAP=...`.
+MICROPY_HEAP_SIZE ?= 262144
+
+# Frozen code hook: manifest.py in this folder freezes nothing yet (micropython-lib is
+# absent from the Debian source, so the port's default manifest cannot be used).
+FROZEN_MANIFEST ?= $(BOARD_DIR)/manifest.py
+# The build insists on $(MPY_LIB_DIR)/README.md before reading any manifest.
+MPY_LIB_DIR = $(BOARD_DIR)/micropython-lib-absent
+
+MPY_CROSS_FLAGS += -march=armv7m

@@ -1,0 +1,197 @@
+"""Drive veriwatt MicroPython firmware under qemu-system-arm from tests and tools.
+
+    with QemuBoard("vwcrypto") as b:          # build/qemu/vwcrypto/firmware.elf
+        print(b.exec("import vwcrypto; print(vwcrypto.powmod(3, 5, 7))"))
+        b.mpremote("cp", "local.py", ":local.py")   # the real mpremote CLI on the pty
+
+QEMU runs with `-serial pty`; the pty is found in QEMU's "char device redirected to
+/dev/pts/N" line. `exec()` uses mpremote's own SerialTransport (raw REPL) kept open
+between calls; `mpremote()` runs the mpremote command line (closing that transport
+first, as only one client may own the pty). QEMU is always killed on stop()/exit.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+QEMU_BUILD = ROOT / "build" / "qemu"
+VARIANTS = ("vwcrypto", "plain", "stock-an385")
+PTY_RE = re.compile(rb"char device redirected to (/dev/pts/\d+)")
+
+
+class BoardError(Exception):
+    """The firmware raised an exception (message: its traceback)."""
+
+
+def firmware_path(variant: str) -> Path:
+    return QEMU_BUILD / variant / "firmware.elf"
+
+
+def missing_firmware_message(variant: str) -> str | None:
+    path = firmware_path(variant)
+    if path.exists():
+        return None
+    return ("%s is missing: run `make qemu` (tools/build_qemu %s) to build the QEMU firmware"
+            % (path.relative_to(ROOT), variant))
+
+
+def mpremote_exe() -> str:
+    exe = VENV_BIN / "mpremote"
+    return str(exe) if exe.exists() else "mpremote"
+
+
+class QemuBoard:
+    """One QEMU instance running a MicroPython firmware with its REPL on a pty.
+
+    variant: "vwcrypto" | "plain" | "stock-an385" (or kernel= an ELF path).
+    fs: None -> a fresh temporary LittleFS image (deleted on stop), "ram" -> RAM disk,
+        or a path (persists). Ignored for stock-an385 (no filesystem).
+    icount: run with -icount shift=0 (ticks count instructions).
+    safe: skip boot.py/main.py (semihosting command line word `safe`).
+    """
+
+    def __init__(self, variant: str = "vwcrypto", kernel: str | os.PathLike | None = None,
+                 fs: str | os.PathLike | None = None, icount: bool = True, safe: bool = True,
+                 extra_args=(), start_timeout: float = 30.0):
+        self.variant = variant
+        self.kernel = Path(kernel) if kernel else firmware_path(variant)
+        self.machine = "mps2-an385" if variant == "stock-an385" else "mps2-an386"
+        self.icount = icount
+        self.safe = safe
+        self.extra_args = list(extra_args)
+        self.start_timeout = start_timeout
+        self._tmpdir = tempfile.TemporaryDirectory(prefix="vwqemu-")
+        self.log_path = Path(self._tmpdir.name) / "qemu.log"
+        if fs is None:
+            fs = Path(self._tmpdir.name) / "fs.img"
+        self.fs = fs
+        self.proc = None
+        self.pty = None
+        self._transport = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def command(self) -> list[str]:
+        semi = "enable=on,target=native,arg=firmware"
+        if self.variant != "stock-an385" and self.fs != "ram":
+            semi += ",arg=fs=%s" % os.path.abspath(self.fs)
+        if self.safe:
+            semi += ",arg=safe"
+        cmd = ["qemu-system-arm", "-machine", self.machine, "-nographic", "-monitor", "null",
+               "-semihosting-config", semi, "-serial", "pty"]
+        if self.icount:
+            cmd += ["-icount", "shift=0"]
+        return cmd + ["-kernel", str(self.kernel)] + self.extra_args
+
+    def start(self) -> "QemuBoard":
+        if not self.kernel.exists():
+            raise FileNotFoundError(missing_firmware_message(self.variant) or str(self.kernel))
+        log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            m = PTY_RE.search(self.log_path.read_bytes())
+            if m:
+                self.pty = m.group(1).decode()
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError("qemu exited early (%s): %s" % (self.proc.returncode, self.log()))
+            time.sleep(0.02)
+        else:
+            self.stop()
+            raise TimeoutError("no pty from qemu within %.0f s: %s" % (self.start_timeout, self.log()))
+        self._wait_repl(deadline)
+        return self
+
+    def _wait_repl(self, deadline: float) -> None:
+        import serial  # pyserial
+
+        with serial.Serial(self.pty, 115200, timeout=0.2) as s:
+            buf = b""
+            while time.monotonic() < deadline:
+                s.write(b"\r\x03")
+                buf += s.read(256)
+                if b">>> " in buf:
+                    return
+                if self.proc.poll() is not None:
+                    break
+        self.stop()
+        raise TimeoutError("no MicroPython REPL on %s: %r / %s" % (self.pty, buf[-200:], self.log()))
+
+    def stop(self) -> None:
+        self._close_transport()
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        self._tmpdir.cleanup()
+
+    def __enter__(self) -> "QemuBoard":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace").strip()
+        except OSError:
+            return ""
+
+    # -- running code ----------------------------------------------------------------------
+    def _close_transport(self) -> None:
+        if self._transport is not None:
+            try:
+                self._transport.exit_raw_repl()
+            except Exception:
+                pass
+            try:
+                self._transport.close()
+            except Exception:
+                pass
+            self._transport = None
+
+    def exec(self, code: str, timeout: float = 60.0) -> str:
+        """Run `code` in the raw REPL; return what it printed; BoardError if it raised."""
+        from mpremote.transport_serial import SerialTransport
+
+        if self._transport is None:
+            self._transport = SerialTransport(self.pty, baudrate=115200)
+            self._transport.enter_raw_repl(soft_reset=False)
+        out, err = self._transport.exec_raw(code, timeout=timeout)
+        if err:
+            raise BoardError(err.decode(errors="replace").strip())
+        return out.decode(errors="replace").replace("\r\n", "\n")
+
+    def eval(self, expr: str, timeout: float = 60.0):
+        import ast
+
+        return ast.literal_eval(self.exec("print(repr(%s))" % expr, timeout).strip())
+
+    def mpremote(self, *args: str, timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess:
+        """Run the real mpremote CLI on this board's pty: mpremote connect PTY ARGS..."""
+        self._close_transport()
+        cmd = [mpremote_exe(), "connect", self.pty, *args]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise BoardError("%s -> exit %d\n%s%s" % (" ".join(cmd), r.returncode, r.stdout, r.stderr))
+        return r
