@@ -7,7 +7,8 @@ Configuration comes from the environment (simulators/meter_sim.py sets it):
               89280 = a 31-day month of half-hours in 30 s)
   VW_START    unix seconds: set the simulated RTC at boot if it was never set (as if set at
               the factory); absent = the clock stays unset until the host sends SET_CLOCK
-  VW_METER_ID optional label (the real meter id comes from provisioning)
+  VW_SEG_RECORDS, VW_MAX_SEGMENTS, VW_CAPACITY  store geometry (default 96 x 32 slots)
+  VW_MAX_CATCHUP  most missed slots certified after downtime (default: store capacity)
 
 The simulated RTC is battery-backed: its setting survives a restart (file `rtc` in storage,
 written new-then-rename), so a power-cut test restarts the meter on the same timeline.
@@ -148,4 +149,15 @@ def board():
         "source": ReadingSource(),
         "storage": storage_root(),
         "serial": Serial(),
+        # optional store geometry / catch-up limit (tests use tiny stores)
+        "seg_records": _int_env("VW_SEG_RECORDS"),
+        "max_segments": _int_env("VW_MAX_SEGMENTS"),
+        "capacity": _int_env("VW_CAPACITY"),
+        "max_catchup": _int_env("VW_MAX_CATCHUP"),
     }
+
+
+def _int_env(name):
+    v = _env(name)
+    return int(v) if v is not None else None
+

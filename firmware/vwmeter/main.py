@@ -1,0 +1,30 @@
+# Meter entry point, on every profile:
+#   unix simulator:  MICROPYPATH=firmware:hal/unix:hal/common micropython -m vwmeter.main
+#   boards:          installed as /main.py (see firmware/package.json), or `import vwmeter.main`
+# Prints the banner line "veriwatt-meter <version> ready ..." before the binary protocol.
+import vwhal
+
+from vwmeter import VERSION
+from vwmeter.meter import Meter
+from vwmeter.server import Server
+
+
+def main(board=None):
+    b = board or vwhal.board()
+    ticks = getattr(vwhal, "ticks_ms", None)
+    meter = Meter(b)
+    srv = Server(meter, b["serial"], ticks)
+    state = "meter %s" % wire_hex(meter.prov["meter_id"]) if meter.provisioned else "unprovisioned"
+    b["serial"].banner("veriwatt-meter %s ready (%s, %s)" % (VERSION, b.get("profile", "?"), state))
+    try:
+        srv.run()
+    except EOFError:
+        pass          # unix: the host side of the line went away
+
+
+def wire_hex(b):
+    return "".join("%02x" % x for x in b)
+
+
+if __name__ in ("__main__", "main"):
+    main()

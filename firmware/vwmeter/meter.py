@@ -1,0 +1,240 @@
+# The meter application state machine: keys, clock, slot closing, and the request
+# handlers the serial server calls.  Hardware comes from the board dict of hal vwhal.board().
+#
+# Storage layout (board["storage"]):
+#   keys.a/.b   provisioned secrets (durable.SmallState): meter_id, group_id, sig_secret,
+#               agg_secret, customer_key.  Written once by PROVISION, removed by RESET.
+#               (On a real board, enable flash read-out protection: these are the meter's
+#               signing and customer secrets.)
+#   epoch.a/.b  RESET counter; survives RESET, so the challenge in INFO never repeats and a
+#               captured RESET tag cannot be replayed, even if the meter is re-provisioned
+#               with the same secrets.
+#   log/        the certified readings (store.py).
+#
+# Provisioning and reset, as a meter engineer meets them:
+#   * A new meter is unprovisioned: INFO shows no keys, FETCH/ACK answer "not provisioned",
+#     and it records nothing.  The engineer's tool (host CLI) generates the secrets, keeps
+#     them in the utility's records, and sends PROVISION once (it may carry the clock).
+#   * PROVISION on a provisioned meter is refused ("already provisioned").
+#   * RESET needs the tag wire.reset_tag(sig_secret, meter_id, challenge) for the challenge
+#     shown in INFO: only whoever holds the provisioning record can compute it.  It is
+#     refused while readings are unacknowledged (fetch and ACK them first), so a reset
+#     never destroys readings the supplier has not collected.  RESET wipes the log and the
+#     keys; the meter is then unprovisioned.
+#   * Lost provisioning record: there is no way over the wire.  With physical access the
+#     engineer erases the filesystem (mpremote / esptool / st-flash) and re-installs the
+#     firmware: every reading not yet collected is lost with it.
+#
+# Slots: slot = unix_seconds // 1800.  A slot is closed (read, certified, stored) once the
+# clock is past its end.  Metering starts at the slot in progress when the meter is first
+# both provisioned and clock-set; after that every slot is closed in order, exactly once.
+# After downtime the meter catches up at most `max_catchup` slots (default: the store
+# capacity), one per main-loop turn so the serial line stays served; older missed slots are
+# left as a gap, which the supplier sees (slot numbers are signed).
+import struct
+
+from vwcore import agg as _agg
+from vwcore import kdf
+from vwcore import reading
+from vwcore import wire
+
+from vwmeter import VERSION
+from vwmeter import durable
+from vwmeter.store import Store, StoreFull
+
+MIN_CLOCK = 1577836800      # 2020-01-01: anything earlier is a host bug
+
+
+class MeterError(Exception):
+    def __init__(self, code, reason):
+        Exception.__init__(self, reason)
+        self.code = code
+        self.reason = reason
+
+
+class Meter:
+    def __init__(self, board):
+        self.board = board
+        self.clock = board["clock"]
+        self.source = board["source"]
+        self.root = board["storage"]
+        self.profile = board.get("profile", "?")
+        self.seg_records = board.get("seg_records") or 96
+        self.max_segments = board.get("max_segments") or 32
+        cap = board.get("capacity")
+        if cap:
+            self.max_segments = max(2, (cap + self.seg_records - 1) // self.seg_records)
+        self._keys_state = durable.SmallState(self.root + "/keys")
+        self._epoch_state = durable.SmallState(self.root + "/epoch")
+        raw = self._epoch_state.load()
+        self.epoch = struct.unpack(">Q", raw)[0] if raw and len(raw) == 8 else 0
+        self.keys = None
+        self.prov = None
+        self.agg_pub = None
+        self.store = None
+        self.next_slot = None
+        self.storage_full = False
+        self.last_error = None
+        self.max_catchup = board.get("max_catchup")
+        self.n_certified = 0
+        self.certify_ms = 0          # total milliseconds spent certifying
+        raw = self._keys_state.load()
+        if raw is not None:
+            self._load_keys(self._decode_keys(raw))
+
+    # ------------------------------------------------------------ keys
+    @staticmethod
+    def _encode_keys(p):
+        return (p["meter_id"] + bytes((p["group_id"],)) + p["sig_secret"] + p["agg_secret"] +
+                bytes((len(p["customer_key"]),)) + p["customer_key"])
+
+    @staticmethod
+    def _decode_keys(raw):
+        n = raw[73]
+        return {"meter_id": bytes(raw[0:8]), "group_id": raw[8], "sig_secret": bytes(raw[9:41]),
+                "agg_secret": bytes(raw[41:73]), "customer_key": bytes(raw[74:74 + n])}
+
+    def _load_keys(self, p):
+        self.prov = p
+        self.keys = reading.MeterKeys(p["meter_id"], p["sig_secret"], p["customer_key"],
+                                      p["group_id"])
+        self.agg_pub = _agg.public_key(_agg.secret_scalar(p["agg_secret"], p["group_id"]),
+                                       p["group_id"])
+        self.store = Store(self.root + "/log", wire.record_len(p["group_id"]),
+                           self.seg_records, self.max_segments)
+        if self.max_catchup is None:
+            self.max_catchup = self.store.capacity
+        self.next_slot = None if self.store.last_slot is None else self.store.last_slot + 1
+        self.storage_full = False
+
+    @property
+    def provisioned(self):
+        return self.keys is not None
+
+    def challenge(self):
+        return struct.pack(">Q", self.epoch)
+
+    # ------------------------------------------------------------ queries
+    def info(self):
+        d = {"meter_id": self.prov["meter_id"] if self.prov else bytes(8),
+             "group_id": self.prov["group_id"] if self.prov else 1,
+             "provisioned": self.provisioned, "clock_set": self.clock.is_set(),
+             "clock": (self.clock.now() or 0) & 0xFFFFFFFF,
+             "challenge": self.challenge(), "fw_version": "%s/%s" % (VERSION, self.profile),
+             "sig_pub": self.keys.y if self.keys else None, "agg_pub": self.agg_pub}
+        s = self.store
+        if s is not None:
+            d["capacity"] = s.capacity
+            if s.last_slot is not None:
+                d["first_slot"] = s.first_slot
+                d["last_slot"] = s.last_slot
+                d["used"] = s.last_slot - s.first_slot + 1
+                u = s.unacked_from()
+                d["unacked"] = 0 if u is None or u > s.last_slot else s.last_slot - u + 1
+        return d
+
+    # ------------------------------------------------------------ requests
+    def provision(self, p):
+        if self.provisioned:
+            raise MeterError(wire.E_ALREADY_PROVISIONED, "already provisioned (RESET first)")
+        if p["clock"] and p["clock"] < MIN_CLOCK:
+            raise MeterError(wire.E_BAD_ARGUMENT, "clock before 2020")
+        keys = {"meter_id": p["meter_id"], "group_id": p["group_id"],
+                "sig_secret": p["sig_secret"], "agg_secret": p["agg_secret"],
+                "customer_key": p["customer_key"]}
+        # leftovers of an interrupted RESET (store wiped first, then keys): clear them
+        self._wipe_log()
+        self._keys_state.save(self._encode_keys(keys))
+        self._load_keys(keys)
+        if p["clock"]:
+            self.clock.set(p["clock"])
+
+    def reset(self, r):
+        if not self.provisioned:
+            raise MeterError(wire.E_NOT_PROVISIONED, "not provisioned: nothing to reset")
+        want = wire.reset_tag(self.prov["sig_secret"], self.prov["meter_id"], self.challenge())
+        if (r["meter_id"] != self.prov["meter_id"] or r["challenge"] != self.challenge() or
+                not kdf.ct_equal(r["tag"], want)):
+            raise MeterError(wire.E_AUTH, "reset not authorised (meter id, challenge or tag)")
+        s = self.store
+        u = s.unacked_from()
+        if u is not None and u <= s.last_slot:
+            raise MeterError(wire.E_STORAGE, "%d readings not acknowledged: fetch and ACK first"
+                             % (s.last_slot - u + 1))
+        # new challenge first (the tag is spent even if power fails below), then the log,
+        # then the keys: an interrupted reset leaves a provisioned meter with an empty log.
+        self.epoch += 1
+        self._epoch_state.save(struct.pack(">Q", self.epoch))
+        self._wipe_log()
+        self._keys_state.clear()
+        self.keys = self.prov = self.agg_pub = self.store = self.next_slot = None
+        self.storage_full = False
+
+    def _wipe_log(self):
+        if self.store is not None:
+            self.store.wipe()
+            return
+        if durable.exists(self.root + "/log"):
+            # unprovisioned: any segment files are leftovers; the geometry does not matter
+            import os
+            for name in os.listdir(self.root + "/log"):
+                durable.wp_remove(self.root + "/log/" + name)
+
+    def set_clock(self, t):
+        if t < MIN_CLOCK:
+            raise MeterError(wire.E_BAD_ARGUMENT, "clock before 2020")
+        self.clock.set(t)
+
+    def fetch(self, from_slot, max_count):
+        """Generator of stored record bytes from from_slot; sets self.fetch_end."""
+        if not self.provisioned:
+            raise MeterError(wire.E_NOT_PROVISIONED, "not provisioned")
+        if not self.clock.is_set():
+            raise MeterError(wire.E_CLOCK_NOT_SET, "clock not set: send SET_CLOCK (readings are kept)")
+        return self.store.iter_from(from_slot, max_count)
+
+    def ack(self, up_to):
+        if not self.provisioned:
+            raise MeterError(wire.E_NOT_PROVISIONED, "not provisioned")
+        self.store.ack(up_to)
+        self.storage_full = False     # retry the pending slot
+
+    # ------------------------------------------------------------ metering
+    def backlog(self):
+        """Number of closed slots waiting to be certified (0 when idle or not metering)."""
+        if not self.provisioned or self.storage_full:
+            return 0
+        now = self.clock.now_slot()
+        if now is None:
+            return 0
+        if self.next_slot is None:
+            self.next_slot = now           # start metering with the slot in progress
+            return 0
+        return now - self.next_slot if now > self.next_slot else 0
+
+    def tick(self, ticks_ms=None):
+        """Close at most one slot.  Returns True if more closed slots are waiting."""
+        n = self.backlog()
+        if n <= 0:
+            return False
+        if n > self.max_catchup:
+            self.next_slot += n - self.max_catchup      # too far behind: leave a gap
+        slot = self.next_slot
+        s = self.store
+        if s.would_be_full(slot):
+            self.storage_full = True
+            self.last_error = "storage full at slot %d" % slot
+            return False
+        t0 = ticks_ms() if ticks_ms else 0
+        wh = self.source.read_slot(slot)
+        rec = reading.certify(self.keys, slot, wh).encode()
+        try:
+            s.append(slot, rec)
+        except StoreFull:
+            self.storage_full = True
+            return False
+        if ticks_ms:
+            self.certify_ms += ticks_ms() - t0
+        self.n_certified += 1
+        self.next_slot = slot + 1
+        return n > 1

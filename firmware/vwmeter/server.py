@@ -1,0 +1,119 @@
+# Serial server: wire.py frames in, responses out, interleaved with slot closing (no
+# threads).  Every request is answered: a decodable request with its response, a request
+# the meter refuses with ERROR (code, request type, reason), and any stretch of bytes the
+# decoder rejects (garbage, bad header check, bad CRC, unsupported version, or a frame
+# left incomplete for INTERBYTE_MS) with one ERROR(E_BAD_FRAME / E_BAD_VERSION, seq 0).
+# Rejected input never reaches a handler, so it cannot change state.
+import gc
+
+from vwcore import wire
+
+from vwmeter.meter import MeterError
+
+POLL_MS = 20           # serial poll timeout when idle
+INTERBYTE_MS = 500     # an incomplete frame older than this is dropped as truncated
+FETCH_DEFAULT = 256    # FETCH max_count 0: the meter's choice
+FETCH_MAX = 4096
+
+
+class Server:
+    def __init__(self, meter, serial, ticks_ms=None):
+        self.meter = meter
+        self.serial = serial
+        self.ticks_ms = ticks_ms
+        self._rejects = []
+        self.dec = wire.Decoder(on_reject=self._on_reject, keep=0)
+        self.n_requests = 0
+        self.n_errors = 0
+        self._last_rx = 0
+
+    def _on_reject(self, reason, n):
+        self._rejects.append((reason, n))
+
+    def send(self, mtype, seq, payload=b""):
+        self.serial.write(wire.encode_frame(mtype, seq, payload))
+
+    def error(self, seq, code, reason, req_type=0):
+        self.n_errors += 1
+        self.send(wire.ERROR, seq, wire.encode_error(code, reason, req_type))
+
+    def _report_rejects(self):
+        if not self._rejects:
+            return
+        reason, _ = self._rejects[0]
+        total = 0
+        for _r, n in self._rejects:
+            total += n
+        self._rejects = []
+        code = wire.E_BAD_VERSION if reason.startswith("unsupported version") else wire.E_BAD_FRAME
+        self.error(0, code, "%s (%d bytes dropped)" % (reason, total))
+
+    # ------------------------------------------------------------ requests
+    def handle(self, f):
+        self.n_requests += 1
+        m = self.meter
+        t = f.mtype
+        try:
+            if t & 0x80 or t not in (wire.HELLO, wire.PROVISION, wire.RESET, wire.SET_CLOCK,
+                                     wire.FETCH, wire.ACK):
+                raise MeterError(wire.E_UNKNOWN_TYPE, "unknown request type 0x%02x" % t)
+            try:
+                p = wire.decode_payload(t, f.payload)
+            except ValueError as e:
+                raise MeterError(wire.E_BAD_PAYLOAD, str(e))
+            if t == wire.HELLO:
+                self.send(wire.INFO, f.seq, wire.encode_info(m.info()))
+            elif t == wire.FETCH:
+                n = p["max_count"] or FETCH_DEFAULT
+                n = n if n < FETCH_MAX else FETCH_MAX
+                nxt, count = p["from_slot"], 0
+                for slot, rec in m.fetch(p["from_slot"], n):
+                    self.send(wire.READING, f.seq, rec)
+                    nxt, count = slot + 1, count + 1
+                last = m.store.last_slot
+                more = last is not None and nxt <= last
+                self.send(wire.END, f.seq, wire.encode_end(nxt, count, more))
+            else:
+                if t == wire.PROVISION:
+                    m.provision(p)
+                elif t == wire.RESET:
+                    m.reset(p)
+                elif t == wire.SET_CLOCK:
+                    m.set_clock(p["clock"])
+                elif t == wire.ACK:
+                    m.ack(p["up_to_slot"])
+                self.send(wire.OK, f.seq, wire.encode_ok(t))
+        except MeterError as e:
+            self.error(f.seq, e.code, e.reason, t)
+        except OSError as e:
+            self.error(f.seq, wire.E_STORAGE, "storage error %s" % e, t)
+        except Exception as e:   # never let one request kill the meter
+            self.error(f.seq, wire.E_INTERNAL, "%s: %s" % (type(e).__name__, e), t)
+
+    # ------------------------------------------------------------ main loop
+    def poll(self):
+        """One turn: read what the line has, answer complete frames, drop stale partial
+        frames, then close at most one slot."""
+        busy = self.meter.backlog() > 0
+        data = self.serial.read(512, 0 if busy else POLL_MS)
+        now = self.ticks_ms() if self.ticks_ms else 0
+        if data:
+            self._last_rx = now
+            for f in self.dec.feed(data):
+                self._report_rejects()
+                self.handle(f)
+            self._report_rejects()
+        elif self.dec.pending() and self.ticks_ms and now - self._last_rx > INTERBYTE_MS:
+            self.dec.flush()
+            self._report_rejects()
+        try:
+            self.meter.tick(self.ticks_ms)
+        except OSError as e:
+            self.meter.last_error = "storage error %s" % e
+        except MeterError as e:
+            self.meter.last_error = e.reason
+        gc.collect()
+
+    def run(self):
+        while True:
+            self.poll()

