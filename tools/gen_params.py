@@ -182,8 +182,9 @@ def generate(L, N, progress=False):
         i += 1
 
 
-def check_one(d, L, N):
-    """FIPS 186-4 A.1.1.3 + A.2.4 style validation of one parameter set."""
+def check_one(d, L, N, full=True):
+    """FIPS 186-4 A.1.1.3 + A.2.4 style validation of one parameter set. full=False skips
+    re-running the earlier (failing) seeds, the slow part."""
     p, q, g, h = d["p"], d["q"], d["g"], d["h"]
     seed = bytes.fromhex(d["seed"])
     errs = []
@@ -191,7 +192,7 @@ def check_one(d, L, N):
         errs.append("bit lengths")
     if (p - 1) % q:
         errs.append("q does not divide p-1")
-    for i in range(d["seed_index"]):      # earlier seeds must all fail (first-success rule)
+    for i in range(d["seed_index"] if full else 0):      # earlier seeds must all fail (first-success rule)
         if gen_pq(L, N, seed_i(L, i)) is not None:
             errs.append("seed index %d is not the first success" % d["seed_index"])
             break

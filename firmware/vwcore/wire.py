@@ -229,11 +229,16 @@ class Decoder:
         self._pos = 0
 
     def flush(self):
-        """Discard buffered bytes (e.g. after a timeout); reports them as truncated."""
-        n = self.pending()
-        if n:
-            self._reject("truncated", n)
+        """Call when the line has gone quiet (timeout) with bytes still buffered: the
+        stalled partial frame is rejected as "truncated" and the bytes after its SYNC are
+        rescanned, so good frames that it swallowed are still returned (as a list)."""
+        out = []
+        while self.pending():
+            self._reject("truncated", self.pending())
+            self._pos += 1
+            out += self.feed(b"")
         self.reset()
+        return out
 
     def feed(self, data):
         out = []
