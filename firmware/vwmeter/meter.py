@@ -47,7 +47,7 @@ MIN_CLOCK = 1577836800      # 2020-01-01: anything earlier is a host bug
 
 class MeterError(Exception):
     def __init__(self, code, reason):
-        Exception.__init__(self, reason)
+        super().__init__(reason)
         self.code = code
         self.reason = reason
 
