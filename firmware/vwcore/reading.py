@@ -17,11 +17,11 @@ it with open_record (tag, then commit(m, r) == C). Completeness of a billing per
 (each slot exactly once, in order) is checked by the host over the slot numbers, which
 are signed.
 """
+from vwcore import wire  # first: the largest module to compile, while the heap is unfragmented
 from vwcore import aead as _aead
 from vwcore import group as _group
 from vwcore import kdf
 from vwcore import sig as _sig
-from vwcore import wire
 
 R_LABEL = b"veriwatt/commit-r/v1"
 AD_DOMAIN = b"veriwatt/record/v1"
