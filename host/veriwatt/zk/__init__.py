@@ -1,0 +1,13 @@
+"""veriwatt.zk: zero-knowledge proofs for non-linear tariffs (design and numbers: docs/ZK.md).
+
+    transcript.Transcript          domain-separated SHA-256 Fiat-Shamir transcript
+    sigma.Atom / And / Or          Sigma-protocol statements, prove() / verify()
+    range.prove_node / verify_node range proofs by bit decomposition
+    basic.*                        stand-alone opening, equality, one-of, range proofs
+    tariffs.*                      step, cumulative, threshold (demand response), rebate:
+                                   prove_<kind>(tariff, commitments, readings, randomness, ctx)
+                                   verify_<kind>(tariff, commitments, amount, proof, ctx)
+    encoding.ProofError            raised by every verifier on rejection
+    backend.use(name)              modexp backend for the proof layer ("vwcrypto", "pow", "gmpy2")
+"""
+from .encoding import ProofError  # noqa: F401
