@@ -80,7 +80,7 @@ class S0Source:
         self._count = 0
         self._rem = 0                            # milli-impulse-Wh remainder carried over
         self._gap = min_gap_ms
-        self._last = time.ticks_ms()
+        self._last = time.ticks_add(time.ticks_ms(), -min_gap_ms)   # first pulse counts
         pull = machine.Pin.PULL_UP if pull_up else None
         self._pin = machine.Pin(pin, machine.Pin.IN, pull)
         self._pin.irq(trigger=machine.Pin.IRQ_FALLING, handler=self._irq)

@@ -1,0 +1,61 @@
+"""mip package.json and freezing manifest list every firmware file (no device needed)."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from fwhelpers import FIRMWARE, ROOT
+
+pytestmark = pytest.mark.sim
+
+
+def py_files(sub):
+    return sorted("%s/%s" % (sub, f) for f in os.listdir(FIRMWARE / sub) if f.endswith(".py"))
+
+
+def test_package_json_complete():
+    pkg = json.loads((FIRMWARE / "package.json").read_text())
+    dests = [d for d, _ in pkg["urls"]]
+    assert set(py_files("vwcore") + py_files("vwmeter")) <= set(dests)
+    for _d, src in pkg["urls"]:
+        assert (FIRMWARE / src).resolve().exists(), src
+    for prof in ("esp32", "stm32", "qemu"):
+        p = json.loads((ROOT / "hal" / prof / "package.json").read_text())
+        assert p["urls"] == [["vwhal.py", "vwhal.py"]]
+        assert (ROOT / p["deps"][0][0]).exists()      # relative to the repo root (mpremote's cwd)
+
+
+@pytest.mark.parametrize("hal", ["qemu", "esp32", "stm32", "unix"])
+def test_manifest_paths(hal, monkeypatch):
+    got = []
+
+    def package(name, base_path):
+        assert (ROOT / base_path / name / "__init__.py").exists()
+        got.append(name)
+
+    def module(name, base_path):
+        assert (ROOT / base_path / name).exists(), (base_path, name)
+        got.append(name)
+
+    monkeypatch.setenv("VW_HAL", hal)
+    src = (FIRMWARE / "manifest.py").read_text()
+    exec(compile(src, str(FIRMWARE / "manifest.py"), "exec"),
+         {"package": package, "module": module, "__file__": str(FIRMWARE / "manifest.py")})
+    assert {"vwcore", "vwmeter", "vwhal.py", "vwload.py"} <= set(got)
+
+
+@pytest.mark.parametrize("hal", ["qemu", "esp32"])
+def test_manifest_with_micropython_tool(hal, tmp_path):
+    import subprocess
+    import sys
+    tool = ROOT / "build" / "micropython" / "tools" / "manifestfile.py"
+    if not tool.exists():
+        pytest.skip("build/micropython is missing (make setup)")
+    r = subprocess.run([sys.executable, str(tool), "--freeze", str(FIRMWARE / "manifest.py")],
+                       capture_output=True, text=True, cwd=str(tmp_path),
+                       env=dict(os.environ, VW_HAL=hal), timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "target_path='vwmeter/store.py'" in r.stdout and "target_path='vwhal.py'" in r.stdout
+    assert ("hal/%s/vwhal.py" % hal) in r.stdout
