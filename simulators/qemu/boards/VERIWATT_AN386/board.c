@@ -6,6 +6,8 @@
  *    time/time_ns, from SysTick clocked by the CPU clock (25 MHz on MPS2 in QEMU),
  *    with a 1 ms SysTick interrupt installed through a RAM vector table (VTOR) because
  *    the port's own SysTick_Handler is a fatal-error stub.
+ *  - `select`: poll()/ipoll() on sys.stdin (CMSDK UART0 RX status) and streams
+ *    (the port has MICROPY_PY_SELECT 0); needed by `mpremote mount`.
  *  - `vwboard`: ticks_ns() = virtual time in ns since boot (with `-icount shift=0` that is
  *    the number of executed instructions, 40-instruction resolution), cycles() (25 MHz),
  *    cmdline(), storage(), exit(code), and BlockDev(): the storage block device.
@@ -30,6 +32,8 @@
 #include "py/lexer.h"
 #include "py/compile.h"
 #include "py/mperrno.h"
+#include "py/stream.h"
+#include "py/objlist.h"
 #include "extmod/vfs.h"
 #include "shared/runtime/pyexec.h"
 #include "shared/runtime/semihosting_arm.h"
@@ -244,6 +248,171 @@ const mp_obj_module_t vw_time_module = {
     .globals = (mp_obj_dict_t *)&vw_time_globals,
 };
 MP_REGISTER_MODULE(MP_QSTR_time, vw_time_module);
+
+/******************************************************************************/
+// `select` (poll only): the port's mpconfigport.h sets MICROPY_PY_SELECT to 0 and its
+// mp_hal_stdio_poll() is a stub, so stdin readiness is read from the CMSDK UART0 status
+// register here. Needed by `mpremote mount` and by serial code with read timeouts.
+// Other stream objects are polled through their MP_STREAM_POLL ioctl.
+
+#define VW_UART0_STATE (*(volatile uint32_t *)0x40004004)
+#define VW_UART_STATE_RXFULL (1u << 1)
+#define VW_POLL_MAX 4
+
+typedef struct _vw_poll_obj_t {
+    mp_obj_base_t base;
+    size_t n;
+    mp_obj_t obj[VW_POLL_MAX];
+    mp_uint_t events[VW_POLL_MAX];
+} vw_poll_obj_t;
+
+// shared/runtime/sys_stdio_mphal.c (no header declares it)
+extern const struct _sys_stdio_obj_t mp_sys_stdin_obj;
+
+static bool vw_is_stdio(mp_obj_t obj) {
+    const mp_stream_p_t *sp = mp_get_stream(MP_OBJ_FROM_PTR(&mp_sys_stdin_obj));
+    const mp_obj_type_t *type = mp_obj_get_type(obj);
+    if (!MP_OBJ_TYPE_HAS_SLOT(type, protocol)) {
+        return false;
+    }
+    const mp_stream_p_t *op = MP_OBJ_TYPE_GET_SLOT(type, protocol);
+    return op->ioctl == sp->ioctl;
+}
+
+static mp_uint_t vw_poll_one(mp_obj_t obj, mp_uint_t events) {
+    if (vw_is_stdio(obj)) {
+        mp_uint_t r = events & MP_STREAM_POLL_WR;
+        if ((events & MP_STREAM_POLL_RD) && (VW_UART0_STATE & VW_UART_STATE_RXFULL)) {
+            r |= MP_STREAM_POLL_RD;
+        }
+        return r;
+    }
+    int errcode;
+    mp_uint_t r = mp_get_stream_raise(obj, MP_STREAM_OP_IOCTL)->ioctl(obj, MP_STREAM_POLL, events, &errcode);
+    if (r == MP_STREAM_ERROR) {
+        return MP_STREAM_POLL_ERR;
+    }
+    return r;
+}
+
+static const mp_obj_type_t vw_poll_type;
+
+static mp_obj_t vw_select_poll(void) {
+    vw_poll_obj_t *self = mp_obj_malloc(vw_poll_obj_t, &vw_poll_type);
+    self->n = 0;
+    return MP_OBJ_FROM_PTR(self);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(vw_select_poll_obj, vw_select_poll);
+
+static int vw_poll_find(vw_poll_obj_t *self, mp_obj_t obj) {
+    for (size_t i = 0; i < self->n; i++) {
+        if (self->obj[i] == obj) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static mp_obj_t vw_poll_register(size_t n_args, const mp_obj_t *args) {
+    vw_poll_obj_t *self = MP_OBJ_TO_PTR(args[0]);
+    mp_uint_t events = n_args > 2 ? mp_obj_get_int(args[2]) : (MP_STREAM_POLL_RD | MP_STREAM_POLL_WR);
+    int i = vw_poll_find(self, args[1]);
+    if (i < 0) {
+        if (self->n == VW_POLL_MAX) {
+            mp_raise_OSError(MP_ENOMEM);
+        }
+        i = self->n++;
+        self->obj[i] = args[1];
+    }
+    self->events[i] = events;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vw_poll_register_obj, 2, 3, vw_poll_register);
+
+static mp_obj_t vw_poll_unregister(mp_obj_t self_in, mp_obj_t obj) {
+    vw_poll_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    int i = vw_poll_find(self, obj);
+    if (i >= 0) {
+        self->n--;
+        self->obj[i] = self->obj[self->n];
+        self->events[i] = self->events[self->n];
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(vw_poll_unregister_obj, vw_poll_unregister);
+
+static mp_obj_t vw_poll_modify(mp_obj_t self_in, mp_obj_t obj, mp_obj_t events) {
+    vw_poll_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    int i = vw_poll_find(self, obj);
+    if (i < 0) {
+        mp_raise_OSError(MP_ENOENT);
+    }
+    self->events[i] = mp_obj_get_int(events);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(vw_poll_modify_obj, vw_poll_modify);
+
+// poll([timeout_ms]) -> [(obj, events), ...]; ipoll() returns the same list (iterable).
+static mp_obj_t vw_poll_poll(size_t n_args, const mp_obj_t *args) {
+    vw_poll_obj_t *self = MP_OBJ_TO_PTR(args[0]);
+    mp_int_t timeout = -1;
+    if (n_args > 1 && args[1] != mp_const_none) {
+        timeout = mp_obj_get_int(args[1]);
+    }
+    uint32_t start = mp_hal_ticks_ms();
+    mp_uint_t ready[VW_POLL_MAX];
+    for (;;) {
+        size_t n_ready = 0;
+        for (size_t i = 0; i < self->n; i++) {
+            ready[i] = vw_poll_one(self->obj[i], self->events[i]) & (self->events[i] | MP_STREAM_POLL_ERR | MP_STREAM_POLL_HUP);
+            n_ready += ready[i] != 0;
+        }
+        if (n_ready || (timeout >= 0 && (mp_int_t)(mp_hal_ticks_ms() - start) >= timeout)) {
+            mp_obj_t list = mp_obj_new_list(0, NULL);
+            for (size_t i = 0; i < self->n; i++) {
+                if (ready[i]) {
+                    mp_obj_t t[2] = { self->obj[i], MP_OBJ_NEW_SMALL_INT(ready[i]) };
+                    mp_obj_list_append(list, mp_obj_new_tuple(2, t));
+                }
+            }
+            return list;
+        }
+        mp_handle_pending(true);
+    }
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vw_poll_poll_obj, 1, 3, vw_poll_poll);
+
+static const mp_rom_map_elem_t vw_poll_locals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_register), MP_ROM_PTR(&vw_poll_register_obj) },
+    { MP_ROM_QSTR(MP_QSTR_unregister), MP_ROM_PTR(&vw_poll_unregister_obj) },
+    { MP_ROM_QSTR(MP_QSTR_modify), MP_ROM_PTR(&vw_poll_modify_obj) },
+    { MP_ROM_QSTR(MP_QSTR_poll), MP_ROM_PTR(&vw_poll_poll_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ipoll), MP_ROM_PTR(&vw_poll_poll_obj) },
+};
+static MP_DEFINE_CONST_DICT(vw_poll_locals, vw_poll_locals_table);
+
+static MP_DEFINE_CONST_OBJ_TYPE(
+    vw_poll_type,
+    MP_QSTR_poll,
+    MP_TYPE_FLAG_NONE,
+    locals_dict, &vw_poll_locals
+    );
+
+static const mp_rom_map_elem_t vw_select_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_select) },
+    { MP_ROM_QSTR(MP_QSTR_poll), MP_ROM_PTR(&vw_select_poll_obj) },
+    { MP_ROM_QSTR(MP_QSTR_POLLIN), MP_ROM_INT(MP_STREAM_POLL_RD) },
+    { MP_ROM_QSTR(MP_QSTR_POLLOUT), MP_ROM_INT(MP_STREAM_POLL_WR) },
+    { MP_ROM_QSTR(MP_QSTR_POLLERR), MP_ROM_INT(MP_STREAM_POLL_ERR) },
+    { MP_ROM_QSTR(MP_QSTR_POLLHUP), MP_ROM_INT(MP_STREAM_POLL_HUP) },
+};
+static MP_DEFINE_CONST_DICT(vw_select_globals, vw_select_globals_table);
+
+const mp_obj_module_t vw_select_module = {
+    .base = { &mp_type_module },
+    .globals = (mp_obj_dict_t *)&vw_select_globals,
+};
+MP_REGISTER_MODULE(MP_QSTR_select, vw_select_module);
 
 /******************************************************************************/
 // ARM semihosting (bkpt 0xab; QEMU needs -semihosting-config enable=on,target=native).

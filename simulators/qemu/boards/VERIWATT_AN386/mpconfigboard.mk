@@ -10,9 +10,9 @@ QEMU_MACHINE = mps2-an386
 CFLAGS += -mthumb -mcpu=cortex-m4 -mfloat-abi=soft
 CFLAGS += -DQEMU_SOC_MPS2
 CFLAGS += -DMICROPY_HW_MCU_NAME='"Cortex-M4"'
-# Board hooks (MICROPY_PORT_INIT_FUNC: start SysTick, mount the filesystem, run
-# boot.py/main.py). Forced include because the port's mpconfigport.h has no board header.
-CFLAGS += -include $(BOARD_DIR)/board_hooks.h
+# Board configuration header: the port's mpconfigport.h plus this board's changes
+# (sys.stdin.buffer, MICROPY_PORT_INIT_FUNC hook).
+CFLAGS += -DMP_CONFIGFILE='"$(BOARD_DIR)/mpconfigboard.h"'
 
 LDSCRIPT = $(BOARD_DIR)/veriwatt_an386.ld
 

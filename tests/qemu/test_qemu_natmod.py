@@ -1,0 +1,113 @@
+"""The armv7m dynamic native module build/natmod/armv7m/vwcrypto.mpy loaded into firmware
+that does NOT have the vwcrypto user C module:
+  - build/qemu/plain (VERIWATT_AN386, Cortex-M4): copied onto its LittleFS with `mpremote cp`;
+  - build/qemu/stock-an385 (the port's own MPS2_AN385 board, Cortex-M3, no writable
+    filesystem): through `mpremote mount`, and through a RAM-held VFS loader script.
+Each runs every known-answer vector and the bad-input checks of tests/crypto/mp_vectors.py."""
+import re
+import shutil
+import sys
+
+import pytest
+
+from conftest import MP_VECTORS, NATMOD, ROOT, VECTORS, require_file
+from test_qemu_vwcrypto import SUMMARY, expected_vectors, run_kat_on_board
+
+pytestmark = [pytest.mark.qemu, pytest.mark.crypto]
+
+BUILD_NATMOD = "run `tools/build_natmods` (part of `make qemu` / `make test`)"
+
+
+def n_error_cases():
+    sys.path.insert(0, str(MP_VECTORS.parent))
+    try:
+        import mp_vectors
+        return len(mp_vectors.ERROR_CASES)
+    finally:
+        sys.path.pop(0)
+
+
+def test_natmod_cp_onto_plain_firmware(qemu_board):
+    require_file(NATMOD, BUILD_NATMOD)
+    b = qemu_board("plain")
+    with pytest.raises(Exception, match="ImportError"):
+        b.exec("import vwcrypto")  # no user C module in this firmware
+    b.mpremote("cp", str(NATMOD), ":vwcrypto.mpy")
+    assert b.exec("import vwcrypto; print(vwcrypto.powmod(3, 5, 7))").strip() == "5"
+    passed, failed, out = run_kat_on_board(b)
+    assert failed == 0, out
+    assert passed == expected_vectors() + n_error_cases(), out
+
+
+# `mpremote mount` runs a RemoteFS client on the board that needs `select.poll`; the stock
+# qemu port has no `select` (MICROPY_PY_SELECT 0), so mount fails there with
+# "ImportError: no module named 'select'". A stand-in that always reports stdin ready is
+# enough (reads then simply block): it is put in sys.modules first, in the same session.
+FAKE_SELECT = """import sys
+class _Poll:
+    def register(self, *a): pass
+    def unregister(self, *a): pass
+    def modify(self, *a): pass
+    def poll(self, *a): return [(sys.stdin.buffer, 1)]
+    def ipoll(self, *a): return self.poll()
+class _Select:
+    POLLIN = 1
+    POLLOUT = 4
+    def poll(self): return _Poll()
+sys.modules['select'] = _Select()
+"""
+
+KAT_CMD = ("import vwcrypto, mp_vectors\n"
+           "mp_vectors.run_file('modexp.txt', vwcrypto)\n"
+           "mp_vectors.check_errors(vwcrypto)\nmp_vectors.summary()")
+
+
+def _mount_dir(tmp_path):
+    for f in (NATMOD, MP_VECTORS, VECTORS):
+        shutil.copy(f, tmp_path / f.name)
+    return str(tmp_path)
+
+
+def _check_summary(r):
+    m = SUMMARY.search(r.stdout)
+    assert m, r.stdout + r.stderr
+    assert (int(m.group(1)), int(m.group(2))) == (expected_vectors() + n_error_cases(), 0), r.stdout
+
+
+def test_natmod_mpremote_mount_on_stock_an385(qemu_board, tmp_path):
+    require_file(NATMOD, BUILD_NATMOD)
+    b = qemu_board("stock-an385")
+    r = b.mpremote("exec", "import vwcrypto", check=False)
+    assert "ImportError" in r.stdout + r.stderr
+    r = b.mpremote("mount", _mount_dir(tmp_path), "exec", "print(1)", check=False)
+    assert "no module named 'select'" in r.stdout + r.stderr  # why the stand-in is needed
+    r = b.mpremote("exec", FAKE_SELECT, "mount", str(tmp_path), "exec", KAT_CMD, timeout=900)
+    _check_summary(r)
+
+
+def test_natmod_mpremote_mount_on_plain_firmware(qemu_board, tmp_path):
+    """The VERIWATT_AN386 board has a real select.poll on the UART: plain mpremote mount."""
+    require_file(NATMOD, BUILD_NATMOD)
+    b = qemu_board("plain")
+    r = b.mpremote("mount", _mount_dir(tmp_path), "exec", KAT_CMD, timeout=900)
+    _check_summary(r)
+
+
+def test_natmod_ram_loader_on_stock_an385(qemu_board):
+    """No filesystem at all: mp_vectors.loader_script() mounts the .mpy bytes as a RAM VFS,
+    then mp_vectors.embed() scripts run the vectors in chunks in the same session."""
+    require_file(NATMOD, BUILD_NATMOD)
+    sys.path.insert(0, str(MP_VECTORS.parent))
+    try:
+        import mp_vectors
+    finally:
+        sys.path.pop(0)
+    b = qemu_board("stock-an385")
+    out = b.exec(mp_vectors.loader_script(NATMOD.read_bytes()))
+    assert "loaded vwcrypto" in out, out
+    text = ""
+    for script in mp_vectors.embed(VECTORS.read_text(), source=MP_VECTORS.read_text()):
+        text += b.exec(script, timeout=300)
+    m = SUMMARY.search(text)
+    assert m, text
+    assert (int(m.group(1)), int(m.group(2))) == (expected_vectors() + n_error_cases(), 0), text

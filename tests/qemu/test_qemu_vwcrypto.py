@@ -1,0 +1,70 @@
+"""vwcrypto user C module inside the VERIWATT_AN386 firmware (build/qemu/vwcrypto)."""
+import random
+import re
+
+import pytest
+
+from conftest import MP_VECTORS, VECTORS, require_file
+
+pytestmark = [pytest.mark.qemu, pytest.mark.crypto]
+
+SUMMARY = re.compile(r"vwcrypto: (\d+) passed, (\d+) failed")
+
+
+def expected_vectors():
+    return sum(1 for line in VECTORS.read_text().splitlines() if line.startswith("powmod"))
+
+
+def run_kat_on_board(board, import_line="import vwcrypto"):
+    """Copy mp_vectors.py and the vector file onto the board's LittleFS with mpremote cp,
+    run every vector and the bad-input checks; return (passed, failed, output)."""
+    require_file(VECTORS, "it is part of the repository (crypto_c/vectors/gen_vectors.py)")
+    require_file(MP_VECTORS, "it is part of the repository")
+    board.mpremote("cp", str(MP_VECTORS), ":mp_vectors.py", "+", "cp", str(VECTORS), ":modexp.txt")
+    out = board.exec(import_line + "\nimport mp_vectors\nmp_vectors.run_file('modexp.txt', vwcrypto)\n"
+                     "mp_vectors.check_errors(vwcrypto)\nmp_vectors.summary()\n", timeout=600)
+    m = SUMMARY.search(out)
+    assert m, out
+    return int(m.group(1)), int(m.group(2)), out
+
+
+def test_known_answer_vectors(qemu_board):
+    b = qemu_board("vwcrypto")
+    passed, failed, out = run_kat_on_board(b)
+    n_err = int(b.exec("import mp_vectors; print(len(mp_vectors.ERROR_CASES))"))
+    assert failed == 0, out
+    assert passed == expected_vectors() + n_err, out
+
+
+def test_error_messages(qemu_board):
+    b = qemu_board("vwcrypto")
+    cases = [
+        ("vwcrypto.powmod(2, 3, 0)", "ValueError: modulus must be positive"),
+        ("vwcrypto.powmod(2, 3, 8)", "ValueError: modulus must be odd"),
+        ("vwcrypto.powmod(2, 3, (1 << 4096) + 1)", "ValueError: modulus larger than 4096 bits"),
+        ("vwcrypto.powmod(2, -1, 7)", "ValueError: exponent must be non-negative"),
+        ("vwcrypto.powmod(2, 1 << 4096, 7)", "ValueError: exponent larger than 4096 bits"),
+        ("vwcrypto.powmod2(2, 3, 5, 1, 10)", "ValueError: modulus must be odd"),
+        ("vwcrypto.powmod('2', 3, 7)", "TypeError: base must be an int, not str"),
+        ("vwcrypto.powmod(2, 3)", "TypeError"),
+    ]
+    b.exec("import vwcrypto")
+    for expr, msg in cases:
+        with pytest.raises(Exception) as ei:
+            b.exec(expr)
+        assert msg in str(ei.value), (expr, str(ei.value))
+    # the board is still usable after the errors, and edge semantics hold
+    assert b.eval("vwcrypto.powmod(-2, 3, 7)") == pow(-2, 3, 7)
+    assert b.eval("vwcrypto.powmod(12345, 0, 1)") == 0
+
+
+def test_matches_builtin_pow_2048(qemu_board):
+    rnd = random.Random(7)
+    p = rnd.getrandbits(2048) | 1 | (1 << 2047)
+    g, h = rnd.getrandbits(2048) % p, rnd.getrandbits(2050)
+    a, bb = rnd.getrandbits(256), rnd.getrandbits(256)
+    b = qemu_board("vwcrypto")
+    b.exec("import vwcrypto\np=%d\ng=%d\nh=%d\na=%d\nb=%d" % (p, g, h, a, bb))
+    assert b.eval("vwcrypto.powmod(g, a, p) == pow(g, a, p)") is True
+    assert b.eval("vwcrypto.powmod2(g, a, h, b, p) == pow(g, a, p) * pow(h, b, p) % p") is True
+    assert b.eval("vwcrypto.powmod2(g, a, h, b, p)") == pow(g, a, p) * pow(h, bb, p) % p
