@@ -172,4 +172,52 @@ def storage_dir(candidates):
             return path
         except OSError:
             pass
-    raise OSError("no writable filesystem")
+    return ram_disk()
+
+
+class RAMBlockDev:
+    # Block device in RAM (MicroPython docs, "Custom block devices", extended interface).
+    def __init__(self, block_size, num_blocks):
+        self.block_size = block_size
+        self.data = bytearray(block_size * num_blocks)
+
+    def readblocks(self, block_num, buf, offset=0):
+        addr = block_num * self.block_size + offset
+        for i in range(len(buf)):
+            buf[i] = self.data[addr + i]
+
+    def writeblocks(self, block_num, buf, offset=None):
+        if offset is None:
+            for i in range(len(buf) // self.block_size):   # erase-then-write blocks
+                self.ioctl(6, block_num + i)
+            offset = 0
+        addr = block_num * self.block_size + offset
+        for i in range(len(buf)):
+            self.data[addr + i] = buf[i]
+
+    def ioctl(self, op, arg):
+        if op == 4:      # block count
+            return len(self.data) // self.block_size
+        if op == 5:      # block size
+            return self.block_size
+        if op == 6:      # erase
+            return 0
+        return None
+
+
+def ram_disk(kbytes=24):
+    """Last resort (emulators whose flash model cannot program/erase): a small RAM
+    filesystem at /ram.  VOLATILE: every reading is lost at reset."""
+    import os
+    import vfs as _vfs
+    bdev = RAMBlockDev(512, kbytes * 2)
+    if hasattr(_vfs, "VfsLfs2"):
+        _vfs.VfsLfs2.mkfs(bdev)
+        fs = _vfs.VfsLfs2(bdev)
+    else:
+        _vfs.VfsFat.mkfs(bdev)
+        fs = _vfs.VfsFat(bdev)
+    _vfs.mount(fs, "/ram")
+    os.mkdir("/ram/vwmeter")
+    print("vwhal: WARNING no writable flash filesystem, using a volatile RAM disk")
+    return "/ram/vwmeter"
