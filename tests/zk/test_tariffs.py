@@ -3,6 +3,7 @@ transcript binding, no reading or opening in the encoding, malformed input."""
 from __future__ import annotations
 
 import builtins
+import json
 import random
 import secrets
 
@@ -306,3 +307,27 @@ def test_backends_interoperate(toy):
         T.verify_step(tar, Cs, bp2.amount, bp2.proof, CTX, toy)
     finally:
         backend.use(prev)
+
+
+def test_tariff_json_roundtrip_and_signature(real):
+    from vwcore import sig
+    x = 123456789
+    y = sig.public_key(x)
+    for tar in (STEP, CUM, REB, thr(6), T.StepTariff((0, 250, 1000), (10, 14, 20))):
+        obj = T.to_json(tar)
+        assert T.from_json(obj) == tar
+        signed = T.sign_tariff(tar, x)
+        assert T.load_signed_tariff(signed, y) == tar
+        with pytest.raises(ProofError):
+            T.load_signed_tariff(signed, sig.public_key(x + 1))
+        forged = json.loads(json.dumps(signed))
+        forged["tariff"]["max_reading"] -= 1
+        with pytest.raises(ProofError):
+            T.load_signed_tariff(forged, y)
+        forged["digest"] = "sha256:" + T.from_json(forged["tariff"]).digest().hex()
+        with pytest.raises(ProofError):
+            T.load_signed_tariff(forged, y)
+    for bad in ({}, dict(T.to_json(STEP), extra=1), dict(T.to_json(STEP), kind="nope"),
+                dict(T.to_json(STEP), bands=[[0, 1.5]]), dict(T.to_json(CUM), prices="x")):
+        with pytest.raises(ValueError):
+            T.from_json(bad)

@@ -550,6 +550,83 @@ def verify_threshold(tariff: ThresholdTariff, commitments, amount: int, proof: b
     return amount
 
 
+# ---------------------------------------------------------------- JSON form and supplier signature
+
+SIGNED_FORMAT = "veriwatt-signed-zk-tariff/1"
+SIG_ALG = "schnorr-vw1"
+SIG_DOMAIN = b"veriwatt-zk-tariff/1\x00"
+_FIELDS = {"step": {"bands", "max_reading"},
+           "cumulative": {"thresholds", "prices", "max_reading"},
+           "threshold": {"slots", "limit", "price", "max_reading"},
+           "rebate": {"baseline", "thresholds", "rates", "max_reading"}}
+
+
+def to_json(tariff: _Tariff) -> dict:
+    """The tariff as a JSON object (what the supplier signs: its canonical form)."""
+    return json.loads(tariff.canonical())
+
+
+def from_json(obj) -> _Tariff:
+    """Parse and validate a tariff JSON object; ValueError on anything unexpected."""
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise ValueError("not a %s object" % FORMAT)
+    kind = obj.get("kind")
+    if kind not in _FIELDS:
+        raise ValueError("unknown zk tariff kind %r" % (kind,))
+    if set(obj) != _FIELDS[kind] | {"format", "kind"}:
+        raise ValueError("%s tariff: fields must be exactly %s" % (kind, sorted(_FIELDS[kind])))
+    try:
+        if kind == "step":
+            bands = obj["bands"]
+            if not isinstance(bands, list) or not all(isinstance(b, list) and len(b) == 2
+                                                      for b in bands):
+                raise ValueError("step tariff: bands must be [[lower, price], ...]")
+            t = StepTariff(tuple(b[0] for b in bands), tuple(b[1] for b in bands),
+                           obj["max_reading"])
+        elif kind == "cumulative":
+            t = CumulativeTariff(tuple(obj["thresholds"]), tuple(obj["prices"]), obj["max_reading"])
+        elif kind == "threshold":
+            t = ThresholdTariff(tuple(obj["slots"]), obj["limit"], obj["price"], obj["max_reading"])
+        else:
+            t = RebateTariff(obj["baseline"], tuple(obj["thresholds"]), tuple(obj["rates"]),
+                             obj["max_reading"])
+    except TypeError as e:
+        raise ValueError("malformed %s tariff: %s" % (kind, e))
+    if t.canonical() != _canonical(obj):
+        raise ValueError("tariff is not in canonical form")
+    return t
+
+
+def sign_tariff(tariff: _Tariff, x: int, grp=None) -> dict:
+    """The supplier signs SHA-256 of the canonical tariff (vwcore.sig Schnorr, private scalar x)."""
+    from vwcore import sig as _sig
+    d = "sha256:" + tariff.digest().hex()
+    e, s = _sig.sign(x, SIG_DOMAIN + d.encode(), grp)
+    return {"format": SIGNED_FORMAT, "tariff": to_json(tariff), "digest": d,
+            "signature": {"alg": SIG_ALG, "sig": _sig.encode_sig((e, s)).hex()}}
+
+
+def load_signed_tariff(obj, y: int, grp=None) -> _Tariff:
+    """Check the supplier's signature (public key y) and return the tariff; ProofError if not."""
+    from vwcore import sig as _sig
+    if not isinstance(obj, dict) or obj.get("format") != SIGNED_FORMAT:
+        raise ProofError("not a %s object" % SIGNED_FORMAT)
+    try:
+        t = from_json(obj.get("tariff"))
+        sig = obj["signature"]
+        if sig.get("alg") != SIG_ALG:
+            raise ValueError("unknown signature algorithm")
+        es = _sig.decode_sig(bytes.fromhex(sig["sig"]))
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        raise ProofError("malformed signed tariff: %s" % e)
+    d = "sha256:" + t.digest().hex()
+    if obj.get("digest") != d:
+        raise ProofError("signed tariff: digest does not match the tariff")
+    if not _sig.verify(y, SIG_DOMAIN + d.encode(), es, grp):
+        raise ProofError("signed tariff: the supplier's signature does not verify")
+    return t
+
+
 PROVERS = {"step": prove_step, "cumulative": prove_cumulative, "threshold": prove_threshold,
            "rebate": prove_rebate}
 VERIFIERS = {"step": verify_step, "cumulative": verify_cumulative, "threshold": verify_threshold,

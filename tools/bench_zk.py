@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""`make bench`, proof layer: prove / verify time and proof size per tariff kind for a month
+of half-hours (1488 slots) in the 2048/256 group, vwcrypto (constant-time C) vs builtin pow.
+
+    tools/bench_zk.py [--slots 1488] [--pow-slots 96] [--full] [--kinds step,cumulative,...]
+                      [--out build/bench/zk.json]
+
+The builtin-pow backend is about 5x slower; for the per-slot kinds (step, threshold) it is
+timed on --pow-slots slots and scaled linearly to the month (marked "extrapolated"; the
+work is exactly linear in the number of slots) unless --full is given. Membership caches
+are cleared before every verification, so each one includes checking every C_t.
+"""
+import argparse
+import json
+import os
+import platform
+import random
+import secrets
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "host"))
+sys.path.insert(0, os.path.join(ROOT, "firmware"))
+
+from veriwatt.zk import backend, groups, tariffs as T  # noqa: E402
+
+MONTH = 1488  # 31 days x 48 half-hours
+
+
+def profile(n, seed=2026):
+    """Plausible household Wh per half-hour: base load, morning and evening peaks, noise."""
+    rnd = random.Random(seed)
+    out = []
+    for t in range(n):
+        hh = t % 48
+        base = 120 + (250 if 14 <= hh < 18 else 0) + (700 if 34 <= hh < 42 else 0)
+        out.append(max(0, min(T.MAX_READING, int(rnd.gauss(base, base / 3)) +
+                              (rnd.random() < 0.02) * rnd.randrange(1000, 4000))))
+    return out
+
+
+def tariffs(n, readings):
+    peak = tuple(t for t in range(n) if 32 <= t % 48 < 40)  # 16:00-20:00 every day
+    total = sum(readings)
+    return {
+        "step": T.StepTariff((0, 250, 1000), (10, 14, 20)),
+        "cumulative": T.CumulativeTariff((total // 3, 2 * total // 3), (10, 14, 20)),
+        "threshold": T.ThresholdTariff(peak, 1000, 50),
+        "rebate": T.RebateTariff(total + total // 5, (20000, 60000), (2, 3, 5)),
+    }
+
+
+PER_SLOT = {"step", "threshold"}
+
+
+def _membership_time(G, Cs):
+    G._members.clear()
+    t0 = time.perf_counter()
+    assert all(G.is_element(C) for C in Cs)
+    return time.perf_counter() - t0
+
+
+def run_one(G, kind, tar, Cs, ms, rs, ctx):
+    G._members.clear()
+    t0 = time.perf_counter()
+    bp = T.PROVERS[kind](tar, Cs, ms, rs, ctx, G)
+    t1 = time.perf_counter()
+    G._members.clear()
+    T.VERIFIERS[kind](tar, Cs, bp.amount, bp.proof, ctx, G)
+    t2 = time.perf_counter()
+    assert bp.amount == tar.cost(ms)
+    return bp, t1 - t0, t2 - t1
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--slots", type=int, default=MONTH)
+    ap.add_argument("--pow-slots", type=int, default=96)
+    ap.add_argument("--full", action="store_true", help="time the pow backend on every slot too")
+    ap.add_argument("--kinds", default="step,cumulative,threshold,rebate")
+    ap.add_argument("--backends", default="vwcrypto,pow")
+    ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "zk.json"))
+    a = ap.parse_args(argv)
+
+    G = groups.default_group()
+    n = a.slots
+    ms = profile(n)
+    rs = [secrets.randbelow(G.q) for _ in ms]
+    backend.use("vwcrypto")
+    Cs = [G.commit(m, r) for m, r in zip(ms, rs)]
+    ctx = T.context("bench-meter", "2026-11", 0)
+    tars = tariffs(n, ms)
+    res = {"group": "2048/256", "slots": n, "python": platform.python_version(),
+           "machine": platform.machine(), "cpus": os.cpu_count(),
+           "readings_total_wh": sum(ms), "kinds": {}}
+    prev = backend.BACKEND
+    try:
+        for kind in a.kinds.split(","):
+            tar = tars[kind]
+            entry = {"tariff": tar.body(),
+                     "statement_slots": len(tar.slots) if kind == "threshold" else n}
+            for be in a.backends.split(","):
+                backend.use(be)
+                units = len(tar.slots) if kind == "threshold" else n
+                k = units
+                if be == "pow" and kind in PER_SLOT and not a.full:
+                    k = min(units, a.pow_slots)
+                if kind == "threshold":
+                    t = T.ThresholdTariff(tar.slots[:k], tar.limit, tar.price, tar.max_reading)
+                    bp, tp, tv = run_one(G, kind, t, Cs, ms, rs, ctx)
+                    fixed = _membership_time(G, Cs)  # every C_t checked, whatever the slot set
+                    tp, tv = tp * units / k, fixed + (tv - fixed) * units / k
+                else:
+                    bp, tp, tv = run_one(G, kind, tar, Cs[:k], ms[:k], rs[:k], ctx)
+                    tp, tv = tp * units / k, tv * units / k
+                entry[be] = {"prove_s": round(tp, 3), "verify_s": round(tv, 3),
+                             "timed_units": k, "extrapolated": k != units}
+                if k == units:
+                    entry["proof_bytes"] = len(bp.proof)
+                    entry["amount"] = bp.amount
+                print("%-10s %-8s prove %8.2f s  verify %8.2f s  %s" % (
+                    kind, be, tp, tv,
+                    "(scaled from %d of %d slots)" % (k, units) if k != units
+                    else "%d bytes" % len(bp.proof)), flush=True)
+            res["kinds"][kind] = entry
+    finally:
+        backend.use(prev)
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(res, f, indent=2)
+    print("wrote", a.out)
+    return res
+
+
+if __name__ == "__main__":
+    main()
