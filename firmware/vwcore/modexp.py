@@ -8,7 +8,8 @@
     use(name)                -> force a backend ("pow", "vwcrypto", "cffi" or "auto");
                                 returns the backend now in use. Benchmarks call use("pow").
 
-Setting the environment variable VERIWATT_MODEXP=pow (CPython or unix MicroPython) at
+Call through the module (``modexp.powmod(...)``), not ``from vwcore.modexp import powmod``,
+so that use() takes effect everywhere. Setting the environment variable VERIWATT_MODEXP=pow (CPython or unix MicroPython) at
 import time has the same effect as use("pow").
 
 The arithmetic is plain modular exponentiation (HAC, Menezes et al. 1996, ch. 14.6);
