@@ -95,10 +95,32 @@ class SimMeter:
         self.bytes_down = 0
         self._budget_t = time.monotonic()
         self.closed = False
+        self.banner = None
+
+    def wait_banner(self, timeout=10.0):
+        """Read the meter's boot banner line (it is also forwarded to the host side, but a
+        host that opens the port later will not see it: pyserial flushes input on open,
+        exactly as with a real board that booted before the port was opened)."""
+        deadline = time.monotonic() + timeout
+        buf = b""
+        while b"\n" not in buf and time.monotonic() < deadline:
+            r, _, _ = select.select([self._ma], [], [], 0.05)
+            if r:
+                try:
+                    buf += os.read(self._ma, 4096)
+                except OSError:
+                    break
+            if self.proc.poll() is not None:
+                break
+        line, _, _rest = buf.partition(b"\n")
+        self.to_host += buf
+        self.bytes_up += len(buf)
+        self.banner = line.decode(errors="replace").strip() if b"\n" in buf else None
+        return self.banner
 
     def as_dict(self):
         return {"index": self.index, "port": self.port, "pid": self.proc.pid,
-                "seed": self.seed, "storage": str(self.storage)}
+                "seed": self.seed, "storage": str(self.storage), "banner": self.banner}
 
     def _allow(self):
         # bytes the baud limit lets through now (10 bits per byte: 8N1)
@@ -165,6 +187,10 @@ class MeterSim:
             env = self.env_for(i)
             self.meters.append(SimMeter(i, self.seed + i, env["VW_STORAGE"], env,
                                         self.micropython, self.baud))
+        for m in self.meters:
+            if m.wait_banner() is None:
+                self.stop()
+                raise RuntimeError("meter %d did not start: see %s/stderr.log" % (m.index, m.storage))
         self._thread = threading.Thread(target=self._relay, name="meter-sim-relay", daemon=True)
         self._thread.start()
         return self
@@ -268,8 +294,8 @@ def main(argv=None):
                               "start": sim.start_time}), flush=True)
         else:
             for m in sim.meters:
-                print("meter %d: %s  (seed %d, storage %s, pid %d)"
-                      % (m.index, m.port, m.seed, m.storage, m.proc.pid), flush=True)
+                print("meter %d: %s  (seed %d, storage %s, pid %d): %s"
+                      % (m.index, m.port, m.seed, m.storage, m.proc.pid, m.banner), flush=True)
             print("speed %d simulated s per s; Ctrl-C to stop" % a.speed, flush=True)
         while not stop.is_set():
             stop.wait(0.5)

@@ -20,6 +20,8 @@ class Client:
         self.unsolicited = []
 
     def banner(self):
+        """Read a banner line, if the port was opened before the meter printed it (else
+        use MeterSim's .banner: pyserial flushes pending input when it opens a port)."""
         deadline = time.time() + self.timeout
         line = b""
         while not line.endswith(b"\n") and time.time() < deadline:

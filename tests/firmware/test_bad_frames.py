@@ -49,7 +49,6 @@ def meter(tmp_path_factory):
     d = tmp_path_factory.mktemp("badframes")
     with MeterSim(n=1, storage=d, speed=1, start="none") as s:
         c = Client(s.meters[0].port, timeout=5)
-        c.banner()
         c.ok(wire.PROVISION, PROV)           # provisioned, clock unset: state is static
         yield c, s.meters[0].storage
         c.close()

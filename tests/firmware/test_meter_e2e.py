@@ -33,7 +33,7 @@ def sim(tmp_path):
     # speed 18000: a half-hour slot every 0.1 s
     with MeterSim(n=1, storage=tmp_path, speed=18000, start="none") as s:
         c = Client(s.meters[0].port)
-        c.banner_line = c.banner()
+        c.banner_line = s.meters[0].banner
         s.client = c
         yield s
         c.close()
@@ -129,14 +129,14 @@ def test_reset_needs_tag_and_acks(sim):
 def test_restart_keeps_keys_and_readings(tmp_path):
     with MeterSim(n=1, storage=tmp_path, speed=18000, start="none") as s:
         c = Client(s.meters[0].port)
-        c.banner()
+        assert s.meters[0].banner
         c.ok(wire.PROVISION, provision_payload(T0))
         i1 = wait_slots(c, 4)
         before, _ = c.fetch(0, 0)
         c.close()
     with MeterSim(n=1, storage=tmp_path, speed=18000, start="none") as s:
         c = Client(s.meters[0].port)
-        assert "VWTEST01".encode().hex() in c.banner()
+        assert "VWTEST01".encode().hex() in s.meters[0].banner
         i2 = c.info()
         assert i2["provisioned"] and i2["clock_set"] and i2["sig_pub"] == i1["sig_pub"]
         after, _ = c.fetch(0, 0)

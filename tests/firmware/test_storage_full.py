@@ -25,7 +25,6 @@ def test_full_refuses_then_resumes_after_ack(tmp_path):
     env = {"VW_SEG_RECORDS": 4, "VW_MAX_SEGMENTS": 3}
     with MeterSim(n=1, storage=tmp_path, speed=18000, start="none", extra_env=env) as s:
         c = Client(s.meters[0].port)
-        c.banner()
         c.ok(wire.PROVISION, wire.encode_provision(MID, 1, T0, bytes(32), bytes(32), b"k" * 15))
         deadline = time.time() + 20
         while time.time() < deadline:
