@@ -1,0 +1,227 @@
+"""Bills with proofs (and the same linear machinery for settlement and totals).
+
+The customer's side, `make_bill`: from the meter's certified records for a period and their
+openings (m_t, r_t), compute total = sum(w_t * m_t) and the proof R = sum(w_t * r_t) mod q,
+where w_t is the tariff's price for slot t (kind "tariff"), a grid value-of-energy index
+(tariff file of kind "index": a settlement), or 1 (kind "total": the period's consumption,
+for fraud checks against a feeder meter).
+
+The supplier's side, `verify_bill`: with only the tariff and the meter's public key, check
+the tariff digest, the period's completeness, every signature, and
+prod(C_t^w_t) == g^total * h^R mod p. Schema of the bill file: docs/FORMATS.md.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from vwcore import group as _group
+
+from . import keys as _keys
+from . import linear
+from . import slots as _slots
+from . import verify as _verify
+from .errors import InvalidError, VeriwattError
+from .records import Checker, Record
+from .tariff import Tariff
+
+FORMAT = "veriwatt-bill/1"
+DISCLOSURE_FORMAT = "veriwatt-disclosure/1"
+KINDS = ("tariff", "settlement", "total")
+
+
+def _iso(t: int) -> str:
+    return _slots.slot_start(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def weights_for(kind: str, tariff: Optional[Tariff], start: int, end: int) -> List[int]:
+    if kind == "total":
+        return [1] * (end - start)
+    if tariff is None:
+        raise VeriwattError("a %s needs a tariff file (--tariff)" % kind)
+    return tariff.prices(start, end)
+
+
+def kind_for(tariff: Optional[Tariff]) -> str:
+    if tariff is None:
+        return "total"
+    return "settlement" if tariff.kind == "index" else "tariff"
+
+
+def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tariff: Optional[Tariff],
+              start: int, end: int, meter_pub: Dict[str, Any]) -> Dict[str, Any]:
+    """The bill object for the records of [start, end) (in slot order, exactly one per slot)."""
+    kind = kind_for(tariff)
+    G = _keys.group_of(meter_pub)
+    slots_ = [r.slot for r in recs]
+    if slots_ != list(range(start, end)):
+        probs = _verify.check_period([(r.slot, r.C, r.e, r.s) for r in recs], start, end, None)
+        raise VeriwattError("cannot bill %s: %s; fetch the missing readings first (veriwatt fetch)"
+                            % (_slots.describe(start, end), _verify.summary(probs)))
+    w = weights_for(kind, tariff, start, end)
+    total, R = linear.prove(openings, w, G.q)
+    bill: Dict[str, Any] = {
+        "format": FORMAT,
+        "kind": kind,
+        "meter_id": meter_pub["meter_id"],
+        "meter_key_id": _keys.key_id(meter_pub),
+        "group": G.name,
+        "period": {"start_slot": start, "end_slot": end, "slots": end - start,
+                   "start": _iso(start), "end": _iso(end)},
+        "tariff": None if tariff is None else {
+            "digest": tariff.digest(), "name": tariff.name, "supplier": tariff.supplier, "kind": tariff.kind},
+        "total": total,
+        "amount": tariff.amount(total) if tariff is not None and kind == "tariff" else str(total),
+        "proof": {"R": "%064x" % R},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commitments": [{"slot": r.slot, "C": "%x" % r.C, "sig": "%064x%064x" % (r.e, r.s)} for r in recs],
+    }
+    return bill
+
+
+def _hex(x: Any, where: str) -> int:
+    if not isinstance(x, str) or not x:
+        raise VeriwattError("bill: %s must be a hex string" % where)
+    try:
+        return int(x, 16)
+    except ValueError:
+        raise VeriwattError("bill: %s is not hexadecimal" % where)
+
+
+def parse_entries(bill: Dict[str, Any]) -> List[Tuple[int, int, int, int]]:
+    cs = bill.get("commitments")
+    if not isinstance(cs, list):
+        raise VeriwattError("bill: `commitments` must be a list (see docs/FORMATS.md)")
+    out = []
+    for i, c in enumerate(cs):
+        if not isinstance(c, dict) or not isinstance(c.get("slot"), int) or isinstance(c.get("slot"), bool):
+            raise VeriwattError("bill: commitments[%d] must be an object with an integer `slot`" % i)
+        sig = c.get("sig")
+        if not isinstance(sig, str) or len(sig) != 128:
+            raise VeriwattError("bill: commitments[%d].sig must be 128 hex digits" % i)
+        out.append((c["slot"], _hex(c.get("C"), "commitments[%d].C" % i), _hex(sig[:64], "sig"), _hex(sig[64:], "sig")))
+    return out
+
+
+def _int_field(d: Dict[str, Any], k: str, where: str) -> int:
+    v = d.get(k)
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise VeriwattError("%s: `%s` must be an integer" % (where, k))
+    return v
+
+
+def verify_bill(bill: Any, tariff: Optional[Tariff], meter_pub: Dict[str, Any], fast: bool = True) -> Dict[str, Any]:
+    """Check a bill as the supplier would. Returns a report dict; raises InvalidError with the
+    first reason when the bill is not valid (report in err.report), VeriwattError when the
+    files are malformed."""
+    t0 = time.perf_counter()
+    if not isinstance(bill, dict) or bill.get("format") != FORMAT:
+        raise VeriwattError("not a bill: format must be %r" % FORMAT)
+    kind = bill.get("kind")
+    if kind not in KINDS:
+        raise VeriwattError("bill: kind must be one of %s" % ", ".join(KINDS))
+    period = bill.get("period")
+    if not isinstance(period, dict):
+        raise VeriwattError("bill: `period` must be an object with start_slot and end_slot")
+    start, end = _int_field(period, "start_slot", "bill.period"), _int_field(period, "end_slot", "bill.period")
+    if end <= start:
+        raise VeriwattError("bill: empty period")
+    total = _int_field(bill, "total", "bill")
+    proof = bill.get("proof")
+    if not isinstance(proof, dict):
+        raise VeriwattError("bill: `proof` must be an object with R")
+    R = _hex(proof.get("R"), "proof.R")
+    entries = parse_entries(bill)
+    G = _keys.group_of(meter_pub)
+    report: Dict[str, Any] = {"valid": False, "kind": kind, "meter_id": bill.get("meter_id"),
+                              "period": {"start_slot": start, "end_slot": end}, "total": total,
+                              "amount": bill.get("amount"), "problems": []}
+
+    def fail(kind_: str, msg: str, probs: Optional[List[_verify.Problem]] = None) -> None:
+        report["problems"] = [p.as_dict() for p in probs] if probs else [{"kind": kind_, "slot": None, "message": msg}]
+        report["reason"] = msg
+        report["seconds"] = round(time.perf_counter() - t0, 4)
+        err = InvalidError(msg)
+        err.report = report  # type: ignore[attr-defined]
+        raise err
+
+    # 1. the meter key
+    if bill.get("meter_id") != meter_pub.get("meter_id"):
+        fail("meter", "the bill is for meter %s but the meter key file is for meter %s (wrong meter key)"
+             % (bill.get("meter_id"), meter_pub.get("meter_id")))
+    if bill.get("group", G.name) != G.name:
+        fail("meter", "the bill uses group %s but the meter key is in group %s" % (bill.get("group"), G.name))
+    if bill.get("meter_key_id") not in (None, _keys.key_id(meter_pub)):
+        fail("meter", "the bill names meter key %s but the given meter key is %s (wrong or replaced meter key)"
+             % (bill.get("meter_key_id"), _keys.key_id(meter_pub)))
+    # 2. the tariff
+    bt = bill.get("tariff")
+    if kind == "total":
+        if tariff is not None and bt is not None:
+            fail("tariff", "a total carries no tariff")
+    else:
+        if tariff is None:
+            raise VeriwattError("this bill (%s) needs the tariff to check it: --tariff FILE" % kind)
+        if not isinstance(bt, dict) or "digest" not in bt:
+            raise VeriwattError("bill: `tariff.digest` is missing")
+        if bt["digest"] != tariff.digest():
+            fail("tariff", "the bill was computed with tariff %s but the given tariff is %s (a different or altered tariff)"
+                 % (bt["digest"], tariff.digest()))
+        if (kind == "settlement") != (tariff.kind == "index"):
+            fail("tariff", "a %s bill needs a tariff of kind %s" % (kind, "index" if kind == "settlement" else "tariff"))
+    # 3. completeness and signatures
+    checker = Checker.from_pub(meter_pub, fast=fast)
+    probs = _verify.check_period(entries, start, end, checker)
+    if probs:
+        fail(probs[0].kind, _verify.summary(probs), probs)
+    # 4. the linear proof
+    w = weights_for(kind, tariff, start, end)
+    from . import fastexp
+    pm = fastexp.powmod if fast else None
+    if not linear.check([c for _, c, _, _ in entries], w, total, R, G.p, G.q, G.g, G.h, pm):
+        fail("proof", "the total and its proof do not match the signed commitments: prod(C_t^w_t) != g^total * h^R "
+             "(the total, the proof R or a price was changed)")
+    report["valid"] = True
+    report["seconds"] = round(time.perf_counter() - t0, 4)
+    return report
+
+
+# ----------------------------------------------------------------- selective disclosure
+def make_disclosure(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], chosen: Sequence[int],
+                    meter_pub: Dict[str, Any], note: str = "") -> Dict[str, Any]:
+    """Openings of the chosen slots only (the customer's consent), with their signed commitments."""
+    by_slot = {r.slot: (r, o) for r, o in zip(recs, openings)}
+    out = []
+    for t in sorted(set(chosen)):
+        if t not in by_slot:
+            raise VeriwattError("slot %d is not in the store: fetch it first" % t)
+        r, (m, rr) = by_slot[t]
+        out.append({"slot": t, "start": _iso(t), "reading": m, "r": "%064x" % rr,
+                    "C": "%x" % r.C, "sig": "%064x%064x" % (r.e, r.s)})
+    return {"format": DISCLOSURE_FORMAT, "meter_id": meter_pub["meter_id"], "meter_key_id": _keys.key_id(meter_pub),
+            "group": _keys.group_of(meter_pub).name, "note": note, "slots": out}
+
+
+def verify_disclosure(d: Any, meter_pub: Dict[str, Any]) -> Dict[str, Any]:
+    if not isinstance(d, dict) or d.get("format") != DISCLOSURE_FORMAT or not isinstance(d.get("slots"), list):
+        raise VeriwattError("not a disclosure file: format must be %r with a `slots` list" % DISCLOSURE_FORMAT)
+    if d.get("meter_id") != meter_pub.get("meter_id"):
+        raise InvalidError("the disclosure is for meter %s, the key for meter %s" % (d.get("meter_id"), meter_pub.get("meter_id")))
+    G = _keys.group_of(meter_pub)
+    checker = Checker.from_pub(meter_pub)
+    out = []
+    for i, s in enumerate(d["slots"]):
+        if not isinstance(s, dict):
+            raise VeriwattError("disclosure: slots[%d] must be an object" % i)
+        t = _int_field(s, "slot", "disclosure.slots[%d]" % i)
+        m = _int_field(s, "reading", "disclosure.slots[%d]" % i)
+        C, rr = _hex(s.get("C"), "C"), _hex(s.get("r"), "r")
+        sig = s.get("sig")
+        if not isinstance(sig, str) or len(sig) != 128:
+            raise VeriwattError("disclosure: slots[%d].sig must be 128 hex digits" % i)
+        if not checker.sig_ok(t, C, int(sig[:64], 16), int(sig[64:], 16)):
+            raise InvalidError("slot %d: the meter's signature on the commitment does not verify" % t)
+        if not linear.check_opening(C, m, rr, G.p, G.q, G.g, G.h):
+            raise InvalidError("slot %d: the disclosed reading %d does not open the signed commitment" % (t, m))
+        out.append({"slot": t, "start": _iso(t), "reading": m})
+    return {"valid": True, "meter_id": d["meter_id"], "slots": out}

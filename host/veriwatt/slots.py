@@ -1,0 +1,77 @@
+"""Half-hour slots: slot t is the half hour starting at Unix time t * 1800 (UTC).
+
+Slot numbers are absolute, so a reading signed for slot t can never be mistaken for a reading
+of another month; a billing period is a half-open range of slots [start, end).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from typing import Tuple
+
+from .errors import VeriwattError
+
+SLOT_SECONDS = 1800
+UTC = _dt.timezone.utc
+
+
+def slot_start(t: int) -> _dt.datetime:
+    """The UTC start time of slot t."""
+    return _dt.datetime.fromtimestamp(t * SLOT_SECONDS, UTC)
+
+
+def slot_of(when: _dt.datetime) -> int:
+    """The slot that contains the aware datetime `when`."""
+    return int(when.timestamp()) // SLOT_SECONDS
+
+
+def zone(name: str) -> _dt.tzinfo:
+    if name in ("UTC", "Z", "utc"):
+        return UTC
+    try:
+        from zoneinfo import ZoneInfo
+        return ZoneInfo(name)
+    except Exception:
+        raise VeriwattError("unknown time zone %r: use an IANA name such as Europe/London, or UTC" % name)
+
+
+def month_range(month: str, tz: str = "UTC") -> Tuple[int, int]:
+    """Slots [start, end) of a calendar month "YYYY-MM" in time zone `tz`."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})", month)
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise VeriwattError("bad month %r: expected YYYY-MM, e.g. 2026-10" % month)
+    y, mo = int(m.group(1)), int(m.group(2))
+    z = zone(tz)
+    a = _dt.datetime(y, mo, 1, tzinfo=z)
+    b = _dt.datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=z)
+    return slot_of(a), slot_of(b)
+
+
+def parse_period(text: str, tz: str = "UTC") -> Tuple[int, int]:
+    """A period given as "YYYY-MM" (a month), "START:END" slot numbers, or "DATE..DATE" (end exclusive)."""
+    text = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}", text):
+        return month_range(text, tz)
+    m = re.fullmatch(r"(\d+):(\d+)", text)
+    if m:
+        a, b = int(m.group(1)), int(m.group(2))
+        if b <= a:
+            raise VeriwattError("empty period %s: END must be greater than START" % text)
+        return a, b
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", text)
+    if m:
+        z = zone(tz)
+        try:
+            a = _dt.datetime.fromisoformat(m.group(1)).replace(tzinfo=z)
+            b = _dt.datetime.fromisoformat(m.group(2)).replace(tzinfo=z)
+        except ValueError as e:
+            raise VeriwattError("bad period %r: %s" % (text, e))
+        if b <= a:
+            raise VeriwattError("empty period %s: the end date must be after the start date" % text)
+        return slot_of(a), slot_of(b)
+    raise VeriwattError("bad period %r: use YYYY-MM, START:END (slot numbers) or YYYY-MM-DD..YYYY-MM-DD" % text)
+
+
+def describe(start: int, end: int) -> str:
+    a, b = slot_start(start), slot_start(end)
+    return "%s .. %s UTC (%d slots)" % (a.strftime("%Y-%m-%d %H:%M"), b.strftime("%Y-%m-%d %H:%M"), end - start)

@@ -1,0 +1,306 @@
+"""Time-of-use tariffs: the JSON format (docs/TARIFF.md), schedule evaluation, supplier signatures.
+
+A tariff maps every half-hour slot to an integer price. Bills are linear in the readings,
+`bill = sum(price_t * m_t)`, so the supplier can check them against the meter's signed
+commitments without seeing a reading. The same format serves settlement (a grid
+value-of-energy index instead of prices, `kind: "index"`): prices may be negative there.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from . import slots as _slots
+from .errors import InvalidError, VeriwattError
+
+FORMAT = "veriwatt-tariff/1"
+SIGNED_FORMAT = "veriwatt-signed-tariff/1"
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_SETS = {"all": set(range(7)), "weekday": set(range(5)), "weekend": {5, 6}}
+MAX_ABS_PRICE = 1 << 31
+
+
+def canonical(obj: Any) -> bytes:
+    """Canonical JSON bytes: sorted keys, no spaces, ASCII, integers only (floats are refused)."""
+    def check(o: Any, where: str) -> None:
+        if isinstance(o, float):
+            raise VeriwattError("%s: %r is not an integer: tariffs use integer prices only" % (where, o))
+        if isinstance(o, dict):
+            for k, v in o.items():
+                check(v, "%s.%s" % (where, k))
+        elif isinstance(o, list):
+            for i, v in enumerate(o):
+                check(v, "%s[%d]" % (where, i))
+    check(obj, "tariff")
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def digest(tariff: Dict[str, Any]) -> str:
+    """"sha256:<hex>" of the canonical JSON of the tariff body (the part the supplier signs)."""
+    return "sha256:" + hashlib.sha256(canonical(tariff)).hexdigest()
+
+
+def _hhmm(s: Any, where: str) -> int:
+    """'HH:MM' on a half-hour boundary -> minutes after midnight (24:00 allowed as an end)."""
+    if not isinstance(s, str) or not re.fullmatch(r"\d{2}:\d{2}", s):
+        raise VeriwattError("%s: %r is not a time HH:MM" % (where, s))
+    h, m = int(s[:2]), int(s[3:])
+    if m not in (0, 30) or h > 24 or (h == 24 and m):
+        raise VeriwattError("%s: %s is not on a half-hour boundary between 00:00 and 24:00" % (where, s))
+    return h * 60 + m
+
+
+def _date(s: Any, where: str) -> _dt.date:
+    try:
+        return _dt.date.fromisoformat(s)
+    except (TypeError, ValueError):
+        raise VeriwattError("%s: %r is not a date YYYY-MM-DD" % (where, s))
+
+
+def _price(p: Any, where: str, signed: bool) -> int:
+    if not isinstance(p, int) or isinstance(p, bool):
+        raise VeriwattError("%s: price %r must be an integer" % (where, p))
+    if abs(p) >= MAX_ABS_PRICE:
+        raise VeriwattError("%s: price %d is out of range (|price| < 2^31)" % (where, p))
+    if p < 0 and not signed:
+        raise VeriwattError("%s: negative price %d (only `kind: \"index\"` schedules may be negative)" % (where, p))
+    return p
+
+
+def _days(d: Any, where: str) -> frozenset:
+    if d is None:
+        return frozenset(DAY_SETS["all"])
+    if isinstance(d, str):
+        if d in DAY_SETS:
+            return frozenset(DAY_SETS[d])
+        d = [d]
+    if not isinstance(d, list) or not d:
+        raise VeriwattError("%s: days must be \"all\", \"weekday\", \"weekend\" or a list like [\"sat\", \"sun\"]" % where)
+    out = set()
+    for x in d:
+        if x not in DAYS:
+            raise VeriwattError("%s: unknown day %r (use %s)" % (where, x, ", ".join(DAYS)))
+        out.add(DAYS.index(x))
+    return frozenset(out)
+
+
+class Band:
+    __slots__ = ("name", "days", "start", "end", "price")
+
+    def __init__(self, name: str, days: frozenset, start: int, end: int, price: int) -> None:
+        self.name, self.days, self.start, self.end, self.price = name, days, start, end, price
+
+    def matches(self, weekday: int, minute: int) -> bool:
+        if weekday not in self.days:
+            return False
+        if self.start < self.end:
+            return self.start <= minute < self.end
+        return minute >= self.start or minute < self.end  # wraps past midnight (e.g. 23:00-07:00)
+
+
+class Season:
+    __slots__ = ("start", "end", "bands", "default")
+
+    def __init__(self, start: Optional[_dt.date], end: Optional[_dt.date], bands: List[Band], default: Optional[int]) -> None:
+        self.start, self.end, self.bands, self.default = start, end, bands, default
+
+    def contains(self, d: _dt.date) -> bool:
+        return (self.start is None or self.start <= d) and (self.end is None or d < self.end)
+
+
+class Tariff:
+    """A parsed and validated tariff body. `price(slot)` and `prices(start, end)` evaluate it."""
+
+    def __init__(self, body: Dict[str, Any]) -> None:
+        self.body = body
+        if not isinstance(body, dict):
+            raise VeriwattError("tariff: expected a JSON object")
+        if body.get("format") != FORMAT:
+            raise VeriwattError("tariff: format must be %r (got %r)" % (FORMAT, body.get("format")))
+        self.kind = body.get("kind", "tariff")
+        if self.kind not in ("tariff", "index"):
+            raise VeriwattError("tariff: kind must be \"tariff\" or \"index\" (got %r)" % self.kind)
+        signed = self.kind == "index"
+        self.name = str(body.get("name", ""))
+        self.supplier = str(body.get("supplier", ""))
+        self.currency = str(body.get("currency", ""))
+        self.divisor = body.get("divisor", 1)
+        if not isinstance(self.divisor, int) or self.divisor <= 0:
+            raise VeriwattError("tariff: divisor must be a positive integer")
+        self.tzname = body.get("timezone", "UTC")
+        self.tz = _slots.zone(self.tzname)
+        default = body.get("default_price")
+        if default is not None:
+            default = _price(default, "tariff.default_price", signed)
+        seasons = body.get("seasons")
+        if not isinstance(seasons, list) or not seasons:
+            raise VeriwattError("tariff: `seasons` must be a non-empty list (see docs/TARIFF.md)")
+        self.seasons: List[Season] = []
+        for i, s in enumerate(seasons):
+            w = "tariff.seasons[%d]" % i
+            if not isinstance(s, dict):
+                raise VeriwattError("%s: expected an object" % w)
+            a = _date(s["from"], w + ".from") if s.get("from") is not None else None
+            b = _date(s["to"], w + ".to") if s.get("to") is not None else None
+            if a and b and b <= a:
+                raise VeriwattError("%s: `to` must be after `from`" % w)
+            bands = []
+            for j, bd in enumerate(s.get("bands", [])):
+                wb = "%s.bands[%d]" % (w, j)
+                if not isinstance(bd, dict):
+                    raise VeriwattError("%s: expected an object" % wb)
+                for k in ("start", "end", "price"):
+                    if k not in bd:
+                        raise VeriwattError("%s: missing %r" % (wb, k))
+                st, en = _hhmm(bd["start"], wb + ".start"), _hhmm(bd["end"], wb + ".end")
+                if st == en or st == 24 * 60:
+                    raise VeriwattError("%s: empty band %s-%s" % (wb, bd["start"], bd["end"]))
+                bands.append(Band(str(bd.get("name", "band%d" % j)), _days(bd.get("days"), wb + ".days"),
+                                  st, en % (24 * 60) if en != 24 * 60 else 24 * 60, _price(bd["price"], wb, signed)))
+            d = s.get("default_price", default)
+            if d is not None:
+                d = _price(d, w + ".default_price", signed)
+            self.seasons.append(Season(a, b, bands, d))
+
+    def band(self, slot: int) -> Band:
+        """The band (or a synthetic "default" band) that prices `slot`; error if none does."""
+        local = _slots.slot_start(slot).astimezone(self.tz)
+        d, wd, minute = local.date(), local.weekday(), local.hour * 60 + local.minute
+        for s in self.seasons:
+            if s.contains(d):
+                for b in s.bands:
+                    if b.matches(wd, minute):
+                        return b
+                if s.default is not None:
+                    return Band("default", frozenset(range(7)), 0, 24 * 60, s.default)
+                raise VeriwattError("tariff %r has no price for %s (no band matches and no default_price)"
+                                    % (self.name, local.isoformat()))
+        raise VeriwattError("tariff %r does not cover %s (no season contains that date)" % (self.name, d.isoformat()))
+
+    def price(self, slot: int) -> int:
+        return self.band(slot).price
+
+    def prices(self, start: int, end: int) -> List[int]:
+        return [self.band(t).price for t in range(start, end)]
+
+    def band_names(self, start: int, end: int) -> List[str]:
+        return [self.band(t).name for t in range(start, end)]
+
+    def amount(self, total: int) -> str:
+        """A bill total in the tariff's units as text with two decimals, e.g. "84.12 GBP"."""
+        if self.divisor == 1:
+            return ("%d %s" % (total, self.currency)).strip()
+        cents = (abs(total) * 100 + self.divisor // 2) // self.divisor
+        return ("%s%d.%02d %s" % ("-" if total < 0 else "", cents // 100, cents % 100, self.currency)).strip()
+
+    def digest(self) -> str:
+        return digest(self.body)
+
+
+def load_json(path: str, what: str) -> Any:
+    """Read a JSON file; one-line errors that say which file and what is wrong."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise VeriwattError("%s file %s not found" % (what, path))
+    except IsADirectoryError:
+        raise VeriwattError("%s path %s is a folder, not a file" % (what, path))
+    except OSError as e:
+        raise VeriwattError("cannot read %s file %s: %s" % (what, path, e.strerror or e))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise VeriwattError("%s file %s is not valid JSON: %s (line %d, column %d)" % (what, path, e.msg, e.lineno, e.colno))
+    except UnicodeDecodeError:
+        raise VeriwattError("%s file %s is not UTF-8 text" % (what, path))
+
+
+def write_json(path: str, obj: Any) -> None:
+    p = Path(path)
+    if p.parent and not p.parent.exists():
+        p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=False) + "\n")
+    tmp.replace(p)
+
+
+def sign(body: Dict[str, Any], supplier_key: Dict[str, Any]) -> Dict[str, Any]:
+    """Validate the tariff body and wrap it with the supplier's Schnorr signature over its digest."""
+    from . import keys
+
+    Tariff(body)  # validate before signing
+    d = digest(body)
+    sig = keys.sign(supplier_key, b"veriwatt-tariff/1\x00" + d.encode())
+    return {"format": SIGNED_FORMAT, "tariff": body, "digest": d,
+            "signature": {"alg": keys.ALG, "key_id": keys.key_id(supplier_key), "sig": sig}}
+
+
+def load_signed(path: str, supplier_pub: Optional[Dict[str, Any]] = None) -> "Tariff":
+    """Load a signed tariff file; check the signature when the supplier's public key is given."""
+    obj = load_json(path, "tariff")
+    return parse_signed(obj, supplier_pub, path)
+
+
+def parse_signed(obj: Any, supplier_pub: Optional[Dict[str, Any]] = None, path: str = "tariff") -> "Tariff":
+    if not isinstance(obj, dict):
+        raise VeriwattError("tariff file %s: expected a JSON object" % path)
+    if obj.get("format") == FORMAT:
+        if supplier_pub is not None:
+            raise InvalidError("tariff %s is not signed: sign it with `veriwatt tariff sign`" % path)
+        t = Tariff(obj)
+        t.signed = None  # type: ignore[attr-defined]
+        return t
+    if obj.get("format") != SIGNED_FORMAT or not isinstance(obj.get("tariff"), dict):
+        raise VeriwattError("tariff file %s: format must be %r or %r" % (path, SIGNED_FORMAT, FORMAT))
+    t = Tariff(obj["tariff"])
+    d = t.digest()
+    if obj.get("digest") not in (None, d):
+        raise InvalidError("tariff %s: its stated digest does not match its contents (the tariff was changed after signing)" % path)
+    t.signed = obj  # type: ignore[attr-defined]
+    if supplier_pub is not None:
+        verify_signature(obj, supplier_pub, path)
+    return t
+
+
+def verify_signature(obj: Dict[str, Any], supplier_pub: Dict[str, Any], path: str = "tariff") -> None:
+    from . import keys
+
+    sig = obj.get("signature") or {}
+    if not isinstance(sig, dict) or "sig" not in sig:
+        raise InvalidError("tariff %s has no supplier signature" % path)
+    if sig.get("key_id") not in (None, keys.key_id(supplier_pub)):
+        raise InvalidError("tariff %s was signed by key %s, not by the given supplier key %s"
+                           % (path, sig.get("key_id"), keys.key_id(supplier_pub)))
+    d = digest(obj["tariff"])
+    if not keys.verify(supplier_pub, b"veriwatt-tariff/1\x00" + d.encode(), sig["sig"]):
+        raise InvalidError("tariff %s: the supplier's signature does not verify (tariff changed, or wrong supplier key)" % path)
+
+
+def example(kind: str = "tariff") -> Dict[str, Any]:
+    """The example time-of-use tariff used by the demo and the docs."""
+    if kind == "index":
+        return {"format": FORMAT, "kind": "index", "name": "Grid value-of-energy index (example)",
+                "supplier": "Example Grid Operator", "currency": "GBP", "divisor": 100000,
+                "timezone": "Europe/London",
+                "seasons": [{"from": None, "to": None, "default_price": 8, "bands": [
+                    {"name": "solar-surplus", "days": "all", "start": "11:00", "end": "15:00", "price": -2},
+                    {"name": "evening-peak", "days": "weekday", "start": "17:00", "end": "20:00", "price": 30},
+                    {"name": "night", "days": "all", "start": "23:00", "end": "06:00", "price": 4}]}]}
+    return {
+        "format": FORMAT, "kind": "tariff", "name": "Example Time-of-Use 2026",
+        "supplier": "Example Energy Ltd", "currency": "GBP",
+        "unit": "price in pence per kWh; readings in Wh; total in 1/100000 GBP",
+        "divisor": 100000, "timezone": "Europe/London",
+        "seasons": [
+            {"from": "2026-04-01", "to": "2026-10-01", "default_price": 24, "bands": [
+                {"name": "night", "days": "all", "start": "00:00", "end": "07:00", "price": 12},
+                {"name": "peak", "days": "weekday", "start": "16:00", "end": "19:00", "price": 38}]},
+            {"from": "2026-10-01", "to": "2027-04-01", "default_price": 27, "bands": [
+                {"name": "night", "days": "all", "start": "23:30", "end": "07:00", "price": 13},
+                {"name": "peak", "days": "weekday", "start": "16:00", "end": "19:30", "price": 42},
+                {"name": "weekend-day", "days": "weekend", "start": "07:00", "end": "23:30", "price": 22}]}]}
