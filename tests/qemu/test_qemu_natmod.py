@@ -39,22 +39,52 @@ def test_natmod_cp_onto_plain_firmware(qemu_board):
     assert passed == expected_vectors() + n_error_cases(), out
 
 
-# `mpremote mount` runs a RemoteFS client on the board that needs `select.poll`; the stock
-# qemu port has no `select` (MICROPY_PY_SELECT 0), so mount fails there with
-# "ImportError: no module named 'select'". A stand-in that always reports stdin ready is
-# enough (reads then simply block): it is put in sys.modules first, in the same session.
-FAKE_SELECT = """import sys
+# `mpremote mount` runs a RemoteFS client on the board that needs `select.poll` and the
+# binary streams sys.stdin.buffer / sys.stdout.buffer. The stock qemu port has neither
+# (MICROPY_PY_SELECT 0, MICROPY_PY_SYS_STDIO_BUFFER 0; its text-mode stdin turns CR into
+# LF, so it cannot carry binary data). This pure-Python shim, run first in the same
+# session, gives the client binary I/O straight on the MPS2 CMSDK UART0 registers through
+# machine.mem32, and a select.poll that always reports "ready" (reads then block).
+STOCK_MOUNT_SHIM = """import sys, machine
+_m32 = machine.mem32
+class _UartIn:
+    def readinto(self, buf, n=-1):
+        if n < 0:
+            n = len(buf)
+        for i in range(n):
+            while not (_m32[0x40004004] & 2):
+                pass
+            buf[i] = _m32[0x40004000] & 0xff
+        return n
+class _UartOut:
+    def write(self, buf, n=-1):
+        if n < 0:
+            n = len(buf)
+        for i in range(n):
+            while _m32[0x40004004] & 1:
+                pass
+            _m32[0x40004000] = buf[i]
+        return n
+class _Std:
+    def __init__(self, b):
+        self.buffer = b
+class _Sys:
+    stdin = _Std(_UartIn())
+    stdout = _Std(_UartOut())
+    def __getattr__(self, name):
+        return getattr(sys, name)
 class _Poll:
     def register(self, *a): pass
     def unregister(self, *a): pass
     def modify(self, *a): pass
-    def poll(self, *a): return [(sys.stdin.buffer, 1)]
+    def poll(self, *a): return [(None, 1)]
     def ipoll(self, *a): return self.poll()
 class _Select:
     POLLIN = 1
     POLLOUT = 4
     def poll(self): return _Poll()
 sys.modules['select'] = _Select()
+sys.modules['sys'] = _Sys()
 """
 
 KAT_CMD = ("import vwcrypto, mp_vectors\n"
@@ -80,8 +110,8 @@ def test_natmod_mpremote_mount_on_stock_an385(qemu_board, tmp_path):
     r = b.mpremote("exec", "import vwcrypto", check=False)
     assert "ImportError" in r.stdout + r.stderr
     r = b.mpremote("mount", _mount_dir(tmp_path), "exec", "print(1)", check=False)
-    assert "no module named 'select'" in r.stdout + r.stderr  # why the stand-in is needed
-    r = b.mpremote("exec", FAKE_SELECT, "mount", str(tmp_path), "exec", KAT_CMD, timeout=900)
+    assert "no module named 'select'" in r.stdout + r.stderr  # why the shim is needed
+    r = b.mpremote("exec", STOCK_MOUNT_SHIM, "mount", str(tmp_path), "exec", KAT_CMD, timeout=900)
     _check_summary(r)
 
 

@@ -15,13 +15,15 @@
  *    reached through ARM semihosting (persists across QEMU runs; path from the semihosting
  *    command line `fs=PATH`) or, without `fs=`, a RAM disk in the MPS2 PSRAM at
  *    0x21000000 (survives soft resets only).
- *  - Boot: after every mp_init() mount the filesystem, run boot.py, then main.py in
+ *  - Boot: after every mp_init() mount the filesystem, sys.path = ['', '.frozen', '/lib'],
+ *    run boot.py, then main.py in
  *    friendly-REPL mode (not in raw REPL mode, so mpremote's soft reset skips it).
  *    Semihosting command line word `safe` skips both scripts.
  *
  * Semihosting command line words (qemu -semihosting-config enable=on,target=native,
- * arg=firmware,arg=fs=/abs/path.img,...): fs=PATH, fs_size=BYTES (default 2 MiB for a
- * new image), safe.
+ * arg=firmware,arg=fs=/abs/path.img,...): fs=PATH, fs_size=BYTES (size of a NEW image,
+ * default 2 MiB; a new image is written out in full with 0xff; an existing image keeps
+ * its file size), safe.
  */
 #include <stdint.h>
 #include <string.h>
@@ -517,7 +519,19 @@ static void vw_bdev_setup(void) {
             uint32_t f[1] = { fd };
             int len = vw_semihost(SYS_FLEN, f);
             if (len >= (int)(4 * VW_BLOCK_SIZE)) {
-                size = len;
+                size = len; // existing image: its size is the filesystem's size
+            } else {
+                // new image: write it out in full as erased flash (0xff), so that the
+                // file length records the filesystem size for the next run
+                static const uint32_t ff[64] = {
+                    [0 ... 63] = 0xffffffffu
+                };
+                uint32_t sk[2] = { fd, 0 };
+                vw_semihost(SYS_SEEK, sk);
+                for (uint32_t off = 0; off < size; off += sizeof(ff)) {
+                    uint32_t w[3] = { fd, (uint32_t)ff, sizeof(ff) };
+                    vw_semihost(SYS_WRITE, w);
+                }
             }
             vw_bdev.fd = fd;
             vw_bdev.block_count = size / VW_BLOCK_SIZE;
@@ -676,7 +690,8 @@ MP_REGISTER_MODULE(MP_QSTR_vwboard, vwboard_module);
 // Boot: called at the end of every mp_init().
 
 static const char vw_mount_py[] =
-    "import vfs, vwboard\n"
+    "import sys, vfs, vwboard\n"
+    "sys.path.append('/lib')\n"
     "def _mount():\n"
     "    bdev = vwboard.BlockDev()\n"
     "    try:\n"
