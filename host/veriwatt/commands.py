@@ -1,25 +1,528 @@
-"""Registry of the subcommands implemented in their own modules (meters, bills, aggregation).
+"""Registry of the subcommands implemented in their own modules (meters, bills, tariffs, devices).
 
-`register(sub, epilog)` adds them to the argparse subparsers of veriwatt.cli.
+`register(sub, epilog)` adds them to the argparse subparsers of veriwatt.cli. Handlers take
+the parsed arguments and return an exit code; user errors are VeriwattError (one line).
 """
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from .errors import EXIT_INVALID, EXIT_OK, DeviceError, InvalidError, VeriwattError
+
+DEFAULT_STORE = os.environ.get("VERIWATT_STORE", "veriwatt.db")
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Run the main job on simulated meters (no hardware needed)."""
-    from .cli import cmd_bench, cmd_selftest
-
-    # Until the meter simulator and bills land, the demo checks and times the crypto core.
-    print("veriwatt demo: crypto core self-test and benchmark (the meter demo lands with the host CLI)")
-    rc = cmd_selftest(argparse.Namespace(vectors=None, random=50, seed=1, json=False))
-    cmd_bench(argparse.Namespace(bits=2048, rounds=5, json=False))
-    return rc
+def _out(args: argparse.Namespace, obj: Dict[str, Any], text: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(obj, indent=1, sort_keys=True))
+    else:
+        print(text)
 
 
-def register(sub, epilog: str) -> None:
-    d = sub.add_parser("demo", help="the main job on simulated meters, no hardware needed",
-                       description=cmd_demo.__doc__, epilog=epilog)
+# ------------------------------------------------------------------ shared argument helpers
+def customer_key(args: argparse.Namespace) -> bytes:
+    from .records import customer_key as parse
+
+    code = getattr(args, "code", None) or os.environ.get("VERIWATT_CODE")
+    if not code and getattr(args, "code_file", None):
+        try:
+            code = Path(args.code_file).read_text().strip()
+        except OSError as e:
+            raise VeriwattError("cannot read the customer code file %s: %s" % (args.code_file, e.strerror or e))
+    if not code:
+        if sys.stdin.isatty():
+            code = getpass.getpass("customer code (from the meter label): ")
+        else:
+            raise VeriwattError("the customer code is needed to decrypt the readings: give --code XXXXX-XXXXX-..., "
+                                "--code-file FILE or set VERIWATT_CODE")
+    return parse(code)
+
+
+def open_store(args: argparse.Namespace, must_exist: bool = True):
+    from .store import Store
+
+    path = args.store
+    if must_exist and not Path(path).exists():
+        raise VeriwattError("store %s does not exist: fetch readings first (veriwatt fetch PORT --store %s)" % (path, path))
+    return Store(path)
+
+
+def meter_key(args: argparse.Namespace, st: Any = None) -> Dict[str, Any]:
+    """The meter's public key: --meter-key FILE, else the store's key for --meter (or its only meter)."""
+    from . import keys
+
+    if getattr(args, "meter_key", None):
+        return keys.load_public(args.meter_key, "meter")
+    if st is None:
+        raise VeriwattError("give the meter's public key: --meter-key meter.pub.json")
+    mid = getattr(args, "meter", None)
+    if not mid:
+        ms = st.meters()
+        if len(ms) != 1:
+            raise VeriwattError("the store holds %d meters (%s): choose one with --meter ID or --meter-key FILE"
+                                % (len(ms), ", ".join(ms) or "none"))
+        mid = ms[0]
+    k = st.meter_key(mid)
+    if k is None:
+        raise VeriwattError("meter %s is not in the store %s: fetch from it first" % (mid, st.path))
+    return k
+
+
+def period_of(args: argparse.Namespace, tz: str = "UTC") -> Tuple[int, int]:
+    from . import slots
+
+    if not getattr(args, "period", None):
+        raise VeriwattError("give the period: --period YYYY-MM, START:END (slots) or YYYY-MM-DD..YYYY-MM-DD")
+    return slots.parse_period(args.period, tz)
+
+
+def load_tariff(path: Optional[str], supplier_key: Optional[str] = None):
+    from . import keys, tariff
+
+    if not path:
+        return None
+    pub = keys.load_public(supplier_key, "supplier") if supplier_key else None
+    t = tariff.load_signed(path, pub)
+    signed = getattr(t, "signed", None)
+    if signed is not None and pub is None and isinstance(signed.get("supplier_key"), dict):
+        # the file carries the supplier's public key: check that its signature is consistent
+        tariff.verify_signature(signed, keys.check_public(signed["supplier_key"], "supplier", path), path)
+    return t
+
+
+def period_records(st: Any, pub: Dict[str, Any], start: int, end: int):
+    from . import records
+
+    return [records.decode(raw) for _, raw in st.records(pub["meter_id"], start, end)]
+
+
+# ------------------------------------------------------------------ keys and tariffs
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """Make a supplier signing key (for tariffs): writes NAME.key.json (keep private) and NAME.pub.json."""
+    from . import keys, tariff
+
+    out = args.out
+    base = out[:-len(".key.json")] if out.endswith(".key.json") else out
+    if Path(base + ".key.json").exists() and not args.force:
+        raise VeriwattError("%s.key.json exists: use --force to replace it (the old key is then lost)" % base)
+    k = keys.new_supplier_key(args.group, name=args.name or "")
+    tariff.write_json(base + ".key.json", k)
+    os.chmod(base + ".key.json", 0o600)
+    tariff.write_json(base + ".pub.json", keys.public(k))
+    _out(args, {"secret_key": base + ".key.json", "public_key": base + ".pub.json", "key_id": k["key_id"]},
+         "wrote %s.key.json (private) and %s.pub.json (key id %s)" % (base, base, k["key_id"]))
+    return EXIT_OK
+
+
+def cmd_tariff(args: argparse.Namespace) -> int:
+    """Time-of-use tariffs: example, sign, verify, show (format: docs/TARIFF.md)."""
+    from . import keys, slots, tariff
+
+    if args.action == "example":
+        body = tariff.example("index" if args.index else "tariff")
+        text = json.dumps(body, indent=1)
+        if args.out:
+            tariff.write_json(args.out, body)
+            print("wrote %s (unsigned): edit it, then `veriwatt tariff sign %s --key supplier.key.json`" % (args.out, args.out))
+        else:
+            print(text)
+        return EXIT_OK
+    if not args.file:
+        raise VeriwattError("give the tariff file: veriwatt tariff %s FILE" % args.action)
+    if args.action == "sign":
+        if not args.key:
+            raise VeriwattError("signing needs the supplier's secret key: --key supplier.key.json (make one with veriwatt keygen)")
+        sk = keys.load_secret(args.key, "supplier")
+        obj = tariff.load_json(args.file, "tariff")
+        body = obj.get("tariff") if isinstance(obj, dict) and obj.get("format") == tariff.SIGNED_FORMAT else obj
+        signed = tariff.sign(body, sk)
+        signed["supplier_key"] = keys.public(sk)
+        out = args.out or args.file
+        tariff.write_json(out, signed)
+        _out(args, {"file": out, "digest": signed["digest"], "key_id": signed["signature"]["key_id"]},
+             "signed %s -> %s (digest %s, supplier key %s)" % (args.file, out, signed["digest"], signed["signature"]["key_id"]))
+        return EXIT_OK
+    if args.action == "verify":
+        obj = tariff.load_json(args.file, "tariff")
+        if not isinstance(obj, dict) or obj.get("format") != tariff.SIGNED_FORMAT:
+            raise InvalidError("%s is not a signed tariff (format %r): sign it with veriwatt tariff sign" % (args.file, tariff.SIGNED_FORMAT))
+        if args.supplier_key:
+            pub = keys.load_public(args.supplier_key, "supplier")
+        elif isinstance(obj.get("supplier_key"), dict):
+            pub = keys.check_public(obj["supplier_key"], "supplier", args.file)
+        else:
+            raise VeriwattError("give the supplier's public key: --supplier-key supplier.pub.json")
+        t = tariff.parse_signed(obj, pub, args.file)
+        note = "" if args.supplier_key else " (against the key inside the file: pin it with --supplier-key)"
+        _out(args, {"valid": True, "digest": t.digest(), "key_id": keys.key_id(pub), "name": t.name},
+             "tariff %s: valid signature by supplier key %s%s; digest %s" % (args.file, keys.key_id(pub), note, t.digest()))
+        return EXIT_OK
+    if args.action == "show":
+        t = load_tariff(args.file)
+        a, b = slots.parse_period(args.period or "2026-12", t.tzname)
+        bands: Dict[str, Dict[str, Any]] = {}
+        for s in range(a, b):
+            bd = t.band(s)
+            d = bands.setdefault(bd.name, {"price": bd.price, "slots": 0})
+            d["slots"] += 1
+        res = {"name": t.name, "kind": t.kind, "digest": t.digest(), "timezone": t.tzname,
+               "period": {"start_slot": a, "end_slot": b}, "bands": bands}
+        lines = ["%s (%s), %s, digest %s" % (t.name, t.kind, t.tzname, t.digest()), slots.describe(a, b)]
+        lines += ["  %-14s price %6d  %5d slots" % (k, v["price"], v["slots"]) for k, v in sorted(bands.items())]
+        _out(args, res, "\n".join(lines))
+        return EXIT_OK
+    raise VeriwattError("unknown tariff action %r" % args.action)
+
+
+# ------------------------------------------------------------------ fetching and checking
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """Fetch certified readings from a meter over serial into the local store (resumable)."""
+    from . import keys, records, serial_client
+    from .progress import Progress
+
+    st = open_store(args, must_exist=False)
+    with serial_client.MeterLink(args.port, args.baud, args.timeout, args.retries) as link:
+        info = link.hello()
+        if not info["provisioned"]:
+            raise VeriwattError("meter on %s is not provisioned: run veriwatt provision %s first" % (args.port, args.port))
+        mid = info["meter_id"].hex()
+        if args.meter_key:
+            pub = keys.load_public(args.meter_key, "meter")
+            if pub["meter_id"] != mid:
+                raise InvalidError("the meter on %s is %s, but --meter-key is for meter %s" % (args.port, mid, pub["meter_id"]))
+            if keys.y_of(pub) != info["sig_pub"]:
+                raise InvalidError("meter %s reports a public key that differs from %s: re-provisioned or impostor meter"
+                                   % (mid, args.meter_key))
+        else:
+            pub = st.meter_key(mid)
+            if pub is None:
+                if info["sig_pub"] is None:
+                    raise DeviceError("meter %s reports no public key: is it provisioned?" % mid)
+                pub = keys.meter_public(info["meter_id"], info["sig_pub"], info["group_id"])
+                print("veriwatt: note: trusting the public key meter %s reports (key id %s); pin it with --meter-key"
+                      % (mid, pub["key_id"]), file=sys.stderr)
+            elif keys.y_of(pub) != info["sig_pub"]:
+                raise InvalidError("meter %s now reports a different public key than the one in the store" % mid)
+        st.add_meter(mid, pub, {"fw_version": info["fw_version"]})
+        checker = records.Checker.from_pub(pub)
+        bar = Progress(0, "fetch %s" % mid, enabled=None if not args.json else False)
+        summary = serial_client.fetch(link, st, mid, checker.check_raw, args.from_slot, args.to_slot,
+                                      batch=args.batch, ack=not args.no_ack, progress=bar)
+        bar.close()
+    summary["store"] = args.store
+    summary["stored"] = st.count(mid)
+    line = summary["line"]
+    text = ("fetched from meter %s on %s: %d new, %d already stored, %d rejected; %d stored in %s; "
+            "%d bytes received, %d bad frames, %d retries, %.2f s"
+            % (mid, args.port, summary["added"], summary["duplicates"], summary["rejected"], summary["stored"],
+               args.store, line["rx_bytes"], line["rejected_frames"], line["retries"], summary["seconds"]))
+    for r in summary["reject_reasons"][:5]:
+        text += "\n  rejected: " + r
+    _out(args, summary, text)
+    return EXIT_INVALID if summary["rejected"] else EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Check the stored readings of a period: every signature, meter id, slot, completeness."""
+    from . import records, slots, verify
+
+    with open_store(args) as st:
+        pub = meter_key(args, st)
+        a, b = period_of(args)
+        rows = st.records(pub["meter_id"], a, b)
+        recs = [records.decode(raw) for _, raw in rows]
+        checker = records.Checker.from_pub(pub)
+        probs = verify.check_period([(r.slot, r.C, r.e, r.s) for r in recs], a, b, checker)
+        for r in recs:
+            if r.meter_id.hex() != pub["meter_id"]:
+                probs.append(verify.Problem("foreign", r.slot, "slot %d: record from meter %s" % (r.slot, r.meter_id.hex())))
+        rej = st.rejects(pub["meter_id"])
+    res = {"valid": not probs, "meter_id": pub["meter_id"], "period": {"start_slot": a, "end_slot": b},
+           "records": len(recs), "problems": [p.as_dict() for p in probs], "rejected_at_fetch": len(rej)}
+    text = "meter %s, %s: %d records, %s" % (pub["meter_id"], slots.describe(a, b), len(recs),
+                                             "complete and every signature valid" if not probs else
+                                             "%d problem(s):\n  " % len(probs) + "\n  ".join(p.message for p in probs[:10]))
+    if rej:
+        text += "\n%d record(s) were rejected when fetched (see --json)" % len(rej)
+    _out(args, res, text)
+    return EXIT_OK if not probs else EXIT_INVALID
+
+
+def cmd_readings(args: argparse.Namespace) -> int:
+    """Decrypt a period's readings with the customer code (shown locally, never sent anywhere)."""
+    from . import records, slots
+
+    with open_store(args) as st:
+        pub = meter_key(args, st)
+        a, b = period_of(args)
+        recs = period_records(st, pub, a, b)
+    key = customer_key(args)
+    ops = records.open_all(recs, key)
+    rows = [{"slot": r.slot, "start": slots.slot_start(r.slot).strftime("%Y-%m-%dT%H:%MZ"), "wh": m}
+            for r, (m, _) in zip(recs, ops)]
+    if args.csv:
+        print("slot,start_utc,wh")
+        for x in rows:
+            print("%d,%s,%d" % (x["slot"], x["start"], x["wh"]))
+        return EXIT_OK
+    total = sum(x["wh"] for x in rows)
+    _out(args, {"meter_id": pub["meter_id"], "readings": rows, "total_wh": total},
+         "meter %s, %s: %d readings, total %.3f kWh (use --csv for every slot)"
+         % (pub["meter_id"], slots.describe(a, b), len(rows), total / 1000))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ bills
+def cmd_bill(args: argparse.Namespace) -> int:
+    """Compute the linear bill (or settlement, or total) for a period with its proof; write a bill file."""
+    from . import bill, records, slots, tariff as tmod
+
+    t = None if args.total else load_tariff(args.tariff, args.supplier_key)
+    if t is None and not args.total:
+        raise VeriwattError("give the signed tariff (--tariff tariff.json), or --total for the period's total consumption")
+    with open_store(args) as st:
+        pub = meter_key(args, st)
+        a, b = period_of(args, t.tzname if t else "UTC")
+        recs = period_records(st, pub, a, b)
+    checker = records.Checker.from_pub(pub)
+    for r in recs:  # the store checked them once; a bill is worth checking again
+        why = checker.problem(r)
+        if why:
+            raise InvalidError("stored record invalid: %s" % why)
+    key = customer_key(args)
+    ops = records.open_all(recs, key)
+    B = bill.make_bill(recs, ops, t, a, b, pub)
+    tmod.write_json(args.out, B)
+    res = {"file": args.out, "kind": B["kind"], "meter_id": B["meter_id"], "period": B["period"],
+           "total": B["total"], "amount": B["amount"], "tariff_digest": (B["tariff"] or {}).get("digest")}
+    what = {"tariff": "bill", "settlement": "settlement", "total": "total consumption"}[B["kind"]]
+    _out(args, res, "%s for meter %s, %s: %s -> %s" % (what, B["meter_id"], slots.describe(a, b),
+                                                          B["amount"] + (" Wh" if B["kind"] == "total" else ""), args.out))
+    return EXIT_OK
+
+
+def cmd_verify_bill(args: argparse.Namespace) -> int:
+    """Check a bill file as the supplier: tariff digest, completeness, every signature, the proof."""
+    from . import bill, keys, tariff as tmod
+
+    B = tmod.load_json(args.bill, "bill")
+    pub = keys.load_public(args.meter_key, "meter") if args.meter_key else None
+    if pub is None:
+        raise VeriwattError("give the meter's public key: --meter-key meter.pub.json")
+    t = load_tariff(args.tariff, args.supplier_key)
+    try:
+        rep = bill.verify_bill(B, t, pub)
+    except InvalidError as e:
+        rep = getattr(e, "report", {"valid": False, "reason": str(e)})
+        if args.json:
+            print(json.dumps(rep, indent=1, sort_keys=True))
+            return EXIT_INVALID
+        print("bill %s: INVALID: %s" % (args.bill, e), file=sys.stderr)
+        return EXIT_INVALID
+    _out(args, rep, "bill %s: VALID: meter %s, %d slots, total %s (%d), every signature and the proof check out (%.2f s)"
+         % (args.bill, rep["meter_id"], rep["period"]["end_slot"] - rep["period"]["start_slot"],
+            rep["amount"], rep["total"], rep["seconds"]))
+    return EXIT_OK
+
+
+def _slot_list(text: str, tz: str = "UTC") -> List[int]:
+    from . import slots
+
+    out: List[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if ":" in part or ".." in part or len(part) == 7:
+            a, b = slots.parse_period(part, tz)
+            out.extend(range(a, b))
+        else:
+            try:
+                out.append(int(part))
+            except ValueError:
+                raise VeriwattError("bad slot %r: give slot numbers, START:END ranges or YYYY-MM-DD..YYYY-MM-DD" % part)
+    if not out:
+        raise VeriwattError("no slots chosen: --slots 995000,995001 or 995000:995048")
+    return out
+
+
+def cmd_disclose(args: argparse.Namespace) -> int:
+    """Open chosen slots for the supplier (with the customer's consent): readings and openings."""
+    from . import bill, records, tariff as tmod
+
+    chosen = _slot_list(args.slots)
+    with open_store(args) as st:
+        pub = meter_key(args, st)
+        rows = [st.records(pub["meter_id"], t, t + 1) for t in sorted(set(chosen))]
+    recs = [records.decode(r[0][1]) for r in rows if r]
+    if len(recs) != len(set(chosen)):
+        have = {r.slot for r in recs}
+        missing = sorted(set(chosen) - have)
+        raise VeriwattError("%d chosen slot(s) are not in the store (first %d): fetch them first" % (len(missing), missing[0]))
+    ops = records.open_all(recs, customer_key(args))
+    d = bill.make_disclosure(recs, ops, chosen, pub, args.note or "")
+    tmod.write_json(args.out, d)
+    _out(args, {"file": args.out, "slots": len(recs)}, "disclosed %d slot(s) of meter %s -> %s" % (len(recs), pub["meter_id"], args.out))
+    return EXIT_OK
+
+
+def cmd_verify_disclosure(args: argparse.Namespace) -> int:
+    """Check disclosed readings against the meter's signed commitments."""
+    from . import bill, keys, tariff as tmod
+
+    d = tmod.load_json(args.file, "disclosure")
+    pub = keys.load_public(args.meter_key, "meter")
+    try:
+        rep = bill.verify_disclosure(d, pub)
+    except InvalidError as e:
+        print("disclosure %s: INVALID: %s" % (args.file, e), file=sys.stderr)
+        return EXIT_INVALID
+    text = "disclosure %s: VALID: %d slot(s) of meter %s\n" % (args.file, len(rep["slots"]), rep["meter_id"])
+    text += "\n".join("  %s  %6d Wh" % (s["start"], s["reading"]) for s in rep["slots"][:48])
+    _out(args, rep, text)
+    return EXIT_OK
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """Draw the customer's consumption with the tariff bands (PNG, computed locally)."""
+    from . import plot, records
+
+    t = load_tariff(args.tariff, args.supplier_key) if args.tariff else None
+    with open_store(args) as st:
+        pub = meter_key(args, st)
+        a, b = period_of(args, t.tzname if t else "UTC")
+        recs = period_records(st, pub, a, b)
+    ops = records.open_all(recs, customer_key(args))
+    plot.plot_consumption([r.slot for r in recs], [m for m, _ in ops], t, args.out, title="meter %s" % pub["meter_id"])
+    _out(args, {"file": args.out}, "wrote %s" % args.out)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ registration
+def _store_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", default=DEFAULT_STORE, help="local store (SQLite file; default %s or $VERIWATT_STORE)" % DEFAULT_STORE)
+
+
+def _meter_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--meter-key", help="the meter's public key file (meter.pub.json)")
+    p.add_argument("--meter", help="meter id (16 hex digits) when the store holds several meters")
+
+
+def _code_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--code", help="customer code from the meter label (or set VERIWATT_CODE; asked for if omitted)")
+    p.add_argument("--code-file", help="file holding the customer code")
+
+
+def _json_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print a JSON object instead of text")
+
+
+def register(sub: Any, epilog: str) -> None:
+    def add(name: str, fn: Any, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=fn.__doc__, epilog=epilog,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(func=fn)
+        return p
+
+    from . import demo, device
+
+    d = add("demo", demo.cmd_demo, "the main job on simulated meters, no hardware needed")
     d.add_argument("--out", default="out/demo", help="folder for the results (default out/demo)")
-    d.set_defaults(func=cmd_demo)
+    d.add_argument("--meters", type=int, default=2, help="simulated meters (default 2)")
+    d.add_argument("--month", default="2026-12", help="month to simulate and bill (default 2026-12)")
+    d.add_argument("--noise", type=float, default=0.0, help="corrupt this fraction of bytes on the serial lines (e.g. 1e-3)")
+    _json_arg(d)
+
+    p = add("keygen", cmd_keygen, "make a supplier signing key (for tariffs)")
+    p.add_argument("--out", default="supplier", help="file name stem: writes STEM.key.json and STEM.pub.json")
+    p.add_argument("--name", help="supplier name stored in the key files")
+    p.add_argument("--group", default="2048", choices=["2048", "3072"], help="group (default 2048)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing key")
+    _json_arg(p)
+
+    p = add("tariff", cmd_tariff, "time-of-use tariffs: example, sign, verify, show")
+    p.add_argument("action", choices=["example", "sign", "verify", "show"])
+    p.add_argument("file", nargs="?", help="tariff file")
+    p.add_argument("--key", help="supplier secret key for `sign` (supplier.key.json)")
+    p.add_argument("--supplier-key", help="supplier public key for `verify` (supplier.pub.json)")
+    p.add_argument("--out", help="output file (sign: default overwrites FILE; example: default stdout)")
+    p.add_argument("--index", action="store_true", help="example: a grid value-of-energy index (settlement)")
+    p.add_argument("--period", help="show: the period to summarise (default 2026-12)")
+    _json_arg(p)
+
+    p = add("fetch", cmd_fetch, "fetch certified readings from a meter into the local store")
+    p.add_argument("port", help="serial port: /dev/ttyUSB0, a simulated meter's pty, or a pyserial URL")
+    _store_args(p)
+    p.add_argument("--meter-key", help="the meter's public key file: refuse a meter with another key")
+    p.add_argument("--baud", type=int, default=115200, help="baud rate (default 115200)")
+    p.add_argument("--timeout", type=float, default=2.0, help="seconds without an answer before a retry (default 2)")
+    p.add_argument("--retries", type=int, default=6, help="retries per request (default 6)")
+    p.add_argument("--batch", type=int, default=64, help="readings per request (default 64)")
+    p.add_argument("--from-slot", type=int, help="first slot to fetch (default: resume after the last stored)")
+    p.add_argument("--to-slot", type=int, help="stop before this slot")
+    p.add_argument("--no-ack", action="store_true", help="do not tell the meter it may forget fetched readings")
+    _json_arg(p)
+
+    p = add("verify", cmd_verify, "check the stored readings of a period: signatures, completeness")
+    _store_args(p)
+    _meter_args(p)
+    p.add_argument("--period", required=True, help="YYYY-MM, START:END slots or YYYY-MM-DD..YYYY-MM-DD (UTC)")
+    _json_arg(p)
+
+    p = add("readings", cmd_readings, "decrypt a period's readings with the customer code")
+    _store_args(p)
+    _meter_args(p)
+    _code_args(p)
+    p.add_argument("--period", required=True, help="YYYY-MM, START:END slots or YYYY-MM-DD..YYYY-MM-DD (UTC)")
+    p.add_argument("--csv", action="store_true", help="print every slot as CSV")
+    _json_arg(p)
+
+    p = add("bill", cmd_bill, "compute a bill (or settlement, or total) with its proof")
+    _store_args(p)
+    _meter_args(p)
+    _code_args(p)
+    p.add_argument("--tariff", help="signed tariff file (a tariff of kind index gives a settlement)")
+    p.add_argument("--supplier-key", help="supplier public key to check the tariff's signature against")
+    p.add_argument("--total", action="store_true", help="prove the period's total consumption instead (weights 1)")
+    p.add_argument("--period", required=True, help="YYYY-MM (in the tariff's time zone), START:END slots, or DATE..DATE")
+    p.add_argument("--out", default="bill.json", help="bill file to write (default bill.json)")
+    _json_arg(p)
+
+    p = add("verify-bill", cmd_verify_bill, "check a bill file with the tariff and the meter's public key")
+    p.add_argument("bill", help="bill file (bill.json)")
+    p.add_argument("--tariff", help="the signed tariff the bill claims (not needed for --total bills)")
+    p.add_argument("--meter-key", required=True, help="the meter's public key (meter.pub.json)")
+    p.add_argument("--supplier-key", help="also check the tariff's signature against this supplier key")
+    _json_arg(p)
+
+    p = add("disclose", cmd_disclose, "open chosen slots for the supplier (customer's consent)")
+    _store_args(p)
+    _meter_args(p)
+    _code_args(p)
+    p.add_argument("--slots", required=True, help="slots: 995000,995001 or 995000:995048 or 2026-12-01..2026-12-02")
+    p.add_argument("--note", help="free text stored in the disclosure (e.g. the reason)")
+    p.add_argument("--out", default="disclosure.json", help="file to write (default disclosure.json)")
+    _json_arg(p)
+
+    p = add("verify-disclosure", cmd_verify_disclosure, "check disclosed readings against the signed commitments")
+    p.add_argument("file", help="disclosure file")
+    p.add_argument("--meter-key", required=True, help="the meter's public key (meter.pub.json)")
+    _json_arg(p)
+
+    p = add("plot", cmd_plot, "PNG of the consumption with the tariff bands (local)")
+    _store_args(p)
+    _meter_args(p)
+    _code_args(p)
+    p.add_argument("--tariff", help="signed tariff: shade its bands")
+    p.add_argument("--supplier-key", help="supplier public key to check the tariff's signature against")
+    p.add_argument("--period", required=True, help="YYYY-MM, START:END slots or DATE..DATE")
+    p.add_argument("--out", default="consumption.png", help="PNG file (default consumption.png)")
+    _json_arg(p)
+
+    device.register(add, _json_arg, _store_args)

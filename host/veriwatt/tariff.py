@@ -212,6 +212,8 @@ def load_json(path: str, what: str) -> Any:
         raise VeriwattError("%s path %s is a folder, not a file" % (what, path))
     except OSError as e:
         raise VeriwattError("cannot read %s file %s: %s" % (what, path, e.strerror or e))
+    except UnicodeDecodeError:
+        raise VeriwattError("%s file %s is not UTF-8 text (is it the right file?)" % (what, path))
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:

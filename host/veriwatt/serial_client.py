@@ -1,0 +1,342 @@
+"""Serial client for veriwatt meters (wire protocol: vwcore.wire, docs/PROTOCOL.md).
+
+Works over anything pyserial opens: a USB serial device, the pty of a simulated meter
+(unix MicroPython or QEMU), or a pyserial URL (socket://host:port, rfc2217://...).
+
+Robustness:
+- every request has a sequence number; answers with another number are stale and ignored;
+- a request with no (complete) answer within the timeout is sent again, up to `retries`
+  times, then DeviceError says what to check;
+- frames with a bad CRC are dropped by the decoder; readings lost that way are fetched
+  again (FETCH is idempotent on the meter), readings received are stored at once;
+- the store commits each batch in one transaction, so a fetch killed at any point resumes
+  from the first slot not stored; ACK is sent only for slots committed to the store.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from vwcore import wire
+
+from .errors import DeviceError, VeriwattError
+
+DEFAULT_BAUD = 115200
+
+
+class Stats:
+    """Counters for one session: bytes each way, frames, rejects, retries."""
+
+    def __init__(self) -> None:
+        self.tx_bytes = 0
+        self.rx_bytes = 0
+        self.frames = 0
+        self.rejects = 0
+        self.retries = 0
+        self.requests = 0
+        self.reject_reasons: Dict[str, int] = {}
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"tx_bytes": self.tx_bytes, "rx_bytes": self.rx_bytes, "frames": self.frames,
+                "rejected_frames": self.rejects, "retries": self.retries, "requests": self.requests,
+                "reject_reasons": dict(self.reject_reasons)}
+
+
+def open_port(port: str, baud: int = DEFAULT_BAUD, timeout: float = 0.05) -> Any:
+    import serial
+
+    try:
+        if "://" in port:
+            return serial.serial_for_url(port, baudrate=baud, timeout=timeout)
+        return serial.Serial(port, baudrate=baud, timeout=timeout, exclusive=False)
+    except (serial.SerialException, OSError, ValueError) as e:
+        msg = str(e)
+        if "No such file" in msg or "could not open port" in msg:
+            raise DeviceError("cannot open %s: no such serial port; check the cable and the path "
+                              "(ls /dev/ttyUSB* /dev/ttyACM*), or start a simulated meter with `veriwatt sim`" % port)
+        if "Permission denied" in msg:
+            raise DeviceError("cannot open %s: permission denied; add yourself to the dialout group "
+                              "(sudo usermod -aG dialout $USER) and log in again" % port)
+        raise DeviceError("cannot open %s: %s" % (port, msg))
+
+
+class MeterLink:
+    """One meter on one serial line."""
+
+    def __init__(self, port: Any, baud: int = DEFAULT_BAUD, timeout: float = 2.0, retries: int = 6,
+                 name: Optional[str] = None) -> None:
+        self.ser = open_port(port, baud) if isinstance(port, str) else port
+        self.name = name or (port if isinstance(port, str) else getattr(port, "port", "serial"))
+        self.timeout = timeout
+        self.retries = retries
+        self.stats = Stats()
+        self.dec = wire.Decoder(on_reject=self._on_reject)
+        self.seq = int(time.monotonic() * 1000) & 0x7FFF
+        self.info: Optional[Dict[str, Any]] = None
+        self.adaptive = True
+        self._gap: Optional[float] = None  # recent worst latency between request/frames
+
+    def _tmo(self, attempt: int, base: Optional[float] = None) -> float:
+        """Timeout for one try: a few times the latency seen so far (at least 0.1 s), doubled
+        on every retry, never more than the configured timeout."""
+        cap = self.timeout if base is None else base
+        if not self.adaptive or self._gap is None:
+            return cap
+        return min(cap, max(0.1, 8 * self._gap) * (2 ** attempt))
+
+    def _seen(self, gap: float) -> None:
+        self._gap = gap if self._gap is None else max(gap, self._gap * 0.95)
+
+    def _on_reject(self, reason: str, n: int) -> None:
+        if reason == "garbage":
+            return  # resynchronisation skips: counted with the frame that caused them
+        self.stats.rejects += 1
+        self.stats.reject_reasons[reason] = self.stats.reject_reasons.get(reason, 0) + 1
+
+    def close(self) -> None:
+        try:
+            self.ser.close()
+        except Exception:
+            pass
+
+    def __enter__(self) -> "MeterLink":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- low level
+    def _next_seq(self) -> int:
+        self.seq = (self.seq + 1) & 0xFFFF
+        return self.seq
+
+    def _send(self, mtype: int, seq: int, payload: bytes) -> None:
+        data = wire.encode_frame(mtype, seq, payload)
+        try:
+            self.ser.write(data)
+            self.ser.flush()
+        except Exception as e:
+            raise DeviceError("%s: write failed (%s): is the meter still connected?" % (self.name, e))
+        self.stats.tx_bytes += len(data)
+
+    def _read_frames(self, deadline: float) -> List[wire.Frame]:
+        try:
+            n = max(1, getattr(self.ser, "in_waiting", 0) or 0)
+            data = self.ser.read(min(n, 65536))
+        except Exception as e:
+            raise DeviceError("%s: read failed (%s): is the meter still connected?" % (self.name, e))
+        if data:
+            self.stats.rx_bytes += len(data)
+            frames = self.dec.feed(data)
+            self.stats.frames += len(frames)
+            return frames
+        return []
+
+    def _drain(self) -> None:
+        """Forget bytes of earlier, abandoned exchanges."""
+        try:
+            self.ser.reset_input_buffer()
+        except Exception:
+            pass
+        self.dec.reset()
+
+    def request(self, mtype: int, payload: bytes = b"", expect: Tuple[int, ...] = (),
+                timeout: Optional[float] = None) -> wire.Frame:
+        """Send a request and return the answer frame (a type in `expect`), retrying on silence.
+        ERROR answers raise DeviceError with the meter's reason."""
+        tmo = self.timeout if timeout is None else timeout
+        last_err = "no answer"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.stats.retries += 1
+                self._drain()
+            seq = self._next_seq()
+            self.stats.requests += 1
+            self._send(mtype, seq, payload)
+            t_sent = time.monotonic()
+            deadline = t_sent + (tmo if timeout is not None else self._tmo(attempt))
+            while time.monotonic() < deadline:
+                for f in self._read_frames(deadline):
+                    if f.seq != seq:
+                        continue
+                    self._seen(time.monotonic() - t_sent)
+                    if f.mtype == wire.ERROR:
+                        err = wire.decode_error(f.payload)
+                        if err["code"] == wire.E_BAD_FRAME:
+                            last_err = "meter reported a bad frame"
+                            deadline = 0  # resend at once
+                            break
+                        raise DeviceError("%s: meter refused %s: %s (error %d)" % (
+                            self.name, wire.TYPE_NAMES.get(mtype, mtype), err["reason"], err["code"]))
+                    if f.mtype in expect:
+                        return f
+        raise DeviceError("%s: %s (%s after %d tries of %.1f s); check that the meter is powered and "
+                          "connected at %d baud, or try --timeout/--retries"
+                          % (self.name, last_err, wire.TYPE_NAMES.get(mtype, mtype), self.retries + 1, tmo,
+                             getattr(self.ser, "baudrate", 0) or DEFAULT_BAUD))
+
+    # --- messages
+    def hello(self) -> Dict[str, Any]:
+        f = self.request(wire.HELLO, wire.encode_hello(), (wire.INFO,))
+        try:
+            self.info = wire.decode_info(f.payload)
+        except ValueError as e:
+            raise DeviceError("%s: malformed INFO from the meter: %s" % (self.name, e))
+        if self.info["proto_version"] != wire.PROTO_VERSION:
+            raise DeviceError("%s: meter speaks protocol %d, this veriwatt %d: update one of them"
+                              % (self.name, self.info["proto_version"], wire.PROTO_VERSION))
+        return self.info
+
+    def provision(self, meter_id: bytes, group_id: int, clock: int, sig_secret: bytes, agg_secret: bytes,
+                  customer_key: bytes) -> None:
+        self.request(wire.PROVISION, wire.encode_provision(meter_id, group_id, clock, sig_secret, agg_secret,
+                                                           customer_key), (wire.OK,), timeout=max(self.timeout, 10.0))
+
+    def set_clock(self, unix_seconds: int) -> None:
+        self.request(wire.SET_CLOCK, wire.encode_set_clock(unix_seconds), (wire.OK,))
+
+    def ack(self, up_to_slot: int) -> None:
+        self.request(wire.ACK, wire.encode_ack(up_to_slot), (wire.OK,))
+
+    def reset(self, meter_id: bytes, sig_secret: bytes) -> None:
+        info = self.hello()
+        tag = wire.reset_tag(sig_secret, meter_id, info["challenge"])
+        self.request(wire.RESET, wire.encode_reset(meter_id, info["challenge"], tag), (wire.OK,))
+
+    def fetch_batch(self, from_slot: int, max_count: int) -> Tuple[List[bytes], Optional[Dict[str, Any]]]:
+        """One FETCH exchange: (raw records received intact, END payload or None if END was lost).
+        Retries while nothing at all comes back; a partial answer is returned as it is."""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.stats.retries += 1
+                self._drain()
+            seq = self._next_seq()
+            self.stats.requests += 1
+            self._send(wire.FETCH, seq, wire.encode_fetch(from_slot, max_count))
+            recs: List[bytes] = []
+            t_last = time.monotonic()
+            tmo = self._tmo(attempt)
+            deadline = t_last + tmo
+            while time.monotonic() < deadline:
+                frames = self._read_frames(deadline)
+                for f in frames:
+                    if f.seq != seq:
+                        continue
+                    now = time.monotonic()
+                    self._seen(now - t_last)
+                    t_last = now
+                    deadline = now + tmo  # the meter is talking: keep listening
+                    if f.mtype == wire.READING:
+                        recs.append(f.payload)
+                        if len(recs) >= max_count:
+                            return recs, None  # all asked for arrived: END is not needed
+                    elif f.mtype == wire.END:
+                        try:
+                            return recs, wire.decode_end(f.payload)
+                        except ValueError:
+                            return recs, None
+                    elif f.mtype == wire.ERROR:
+                        err = wire.decode_error(f.payload)
+                        if err["code"] != wire.E_BAD_FRAME:
+                            raise DeviceError("%s: meter refused FETCH: %s (error %d)" % (self.name, err["reason"], err["code"]))
+                        deadline = 0
+                        break
+            if recs:
+                return recs, None
+        raise DeviceError("%s: no answer to FETCH from slot %d after %d tries of %.1f s; check that the meter is "
+                          "powered and connected, then run the same command again: it resumes where it stopped"
+                          % (self.name, from_slot, self.retries + 1, self.timeout))
+
+
+def fetch(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[bytes], Tuple[str, int]],
+          from_slot: Optional[int] = None, to_slot: Optional[int] = None, batch: int = 64,
+          ack: bool = True, progress: Any = None, max_idle: int = 12) -> Dict[str, Any]:
+    """Fetch the meter's certified readings into `store`, resuming from the first slot not stored.
+
+    Work is a queue of slot ranges. A batch that arrives whole (END received, its count
+    matching) settles its range up to END's next_slot. A batch with lost frames stores
+    what arrived intact and queues only the holes it left, then continues after the
+    last reading received. Returns a summary dict (docs/FORMATS.md, "fetch output")."""
+    info = link.info or link.hello()
+    first, last = info["first_slot"], info["last_slot"]
+    t0 = time.monotonic()
+    summary: Dict[str, Any] = {"meter_id": meter_id_hex, "port": link.name, "added": 0, "duplicates": 0,
+                               "rejected": 0, "reject_reasons": [], "batches": 0}
+    if first == wire.NO_SLOT or last == wire.NO_SLOT:
+        summary.update(from_slot=None, next_slot=None, acked_up_to=None, complete=True, seconds=0.0,
+                       line=link.stats.as_dict())
+        return summary
+    lo = max(first, from_slot) if from_slot is not None else first
+    hi = last + 1 if to_slot is None else min(last + 1, to_slot)
+    start = store.resume_slot(meter_id_hex, lo)
+    summary["from_slot"] = start
+    if progress is not None:
+        progress.total = max(hi - lo, 0)
+        progress.done = min(max(hi - lo, 0), len(store.records(meter_id_hex, lo, hi)) if start > lo else 0)
+    pending: List[Tuple[int, int]] = [(start, hi)]
+    idle = 0
+    bad_slots: set = set()
+    cap = batch  # the meter may answer fewer per FETCH ("meter's choice"): learn it
+    while pending:
+        a, b = pending.pop(0)
+        if a >= b:
+            continue
+        want = min(cap, b - a, 0xFFFF)
+        raws, end = link.fetch_batch(a, want)
+        summary["batches"] += 1
+        res = store.add(raws, checker, meter_id_hex)
+        summary["added"] += res.added
+        summary["duplicates"] += res.duplicates
+        summary["rejected"] += res.rejected
+        for r in res.reasons:
+            if len(summary["reject_reasons"]) < 20:
+                summary["reject_reasons"].append(r)
+        if progress is not None and res.added:
+            progress.update(res.added, "%d bad frames" % link.stats.rejects)
+        # slots the meter answered with an intact frame, good or rejected: a record the meter
+        # signed wrongly will not improve by asking again (it is reported, not re-fetched)
+        answered = set(res.slots)
+        for raw in raws:
+            try:
+                answered.add(wire.decode_record(raw).slot)
+            except ValueError:
+                pass
+        bad_slots.update(answered - set(res.slots))
+        got = sorted(answered)
+        whole = (end is not None and end["count"] == len(raws)) or (end is None and len(raws) == want)
+        if whole:
+            idle = 0
+            if end is not None and end["more"] and 0 < end["count"] < want:
+                cap = end["count"]
+            if end is not None and not end["more"]:
+                continue  # the meter holds nothing further
+            nxt = end["next_slot"] if end is not None else got[-1] + 1
+            pending.insert(0, (max(nxt, a + 1), b))
+            continue
+        if not got:
+            idle += 1
+            if idle >= max_idle:
+                raise DeviceError("%s: the line is too noisy: no reading got through intact in %d requests "
+                                  "(%d bad frames so far); check the cable, lower the baud rate, and run the "
+                                  "command again: it resumes at slot %d" % (link.name, idle, link.stats.rejects, a))
+            pending.insert(0, (a, b))
+            continue
+        idle = 0
+        holes = []
+        for x, y in store.gaps(meter_id_hex, a, got[-1] + 1):
+            for t in range(x, y):  # split around slots already answered with a rejected record
+                if t in bad_slots:
+                    continue
+                if holes and holes[-1][1] == t:
+                    holes[-1] = (holes[-1][0], t + 1)
+                else:
+                    holes.append((t, t + 1))
+        pending[0:0] = holes + [(got[-1] + 1, b)]
+    acked = None
+    if ack and from_slot is None:
+        link.ack(hi - 1)
+        acked = hi - 1
+    nxt = store.resume_slot(meter_id_hex, lo)
+    summary.update(next_slot=nxt, acked_up_to=acked, complete=nxt >= hi,
+                   seconds=round(time.monotonic() - t0, 3), line=link.stats.as_dict())
+    return summary

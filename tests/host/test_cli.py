@@ -1,0 +1,124 @@
+"""CLI: --help on every subcommand; bad paths and malformed files give one-line errors, exit 2."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from veriwatt import cli
+
+pytestmark = pytest.mark.host
+
+
+def subcommands():
+    p = cli.build_parser()
+    for a in p._actions:
+        if a.__class__.__name__ == "_SubParsersAction":
+            return sorted(a.choices)
+    raise AssertionError("no subcommands")
+
+
+def run(*argv, timeout=60):
+    return subprocess.run([sys.executable, "-m", "veriwatt.cli", *argv], capture_output=True, text=True, timeout=timeout)
+
+
+def test_every_subcommand_has_help(capsys):
+    names = subcommands()
+    for expected in ("demo", "fetch", "verify", "bill", "verify-bill", "tariff", "deploy", "flash", "provision",
+                     "info", "sim", "readings", "disclose", "verify-disclosure", "plot", "keygen"):
+        assert expected in names
+    for name in names:
+        with pytest.raises(SystemExit) as e:
+            cli.main([name, "--help"])
+        assert e.value.code == 0
+        out = capsys.readouterr().out
+        assert "usage: veriwatt " + name in out and "exit codes" in out
+
+
+def one_line_error(r, code=2, *needles):
+    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1, r.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+@pytest.fixture
+def files(tmp_path, meter_a, signed_tariff):
+    (tmp_path / "meter.pub.json").write_text(json.dumps(meter_a.pub))
+    (tmp_path / "tariff.json").write_text(json.dumps(signed_tariff))
+    (tmp_path / "broken.json").write_text('{"format": "veriwatt-bill/1", ')
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "bin.json").write_bytes(b"\xff\xfe\x00garbage")
+    return tmp_path
+
+
+def test_missing_files(files):
+    one_line_error(run("verify-bill", str(files / "nope.json"), "--tariff", str(files / "tariff.json"),
+                       "--meter-key", str(files / "meter.pub.json")), 2, "bill file", "not found")
+    one_line_error(run("verify-bill", str(files / "list.json"), "--tariff", str(files / "nope.json"),
+                       "--meter-key", str(files / "meter.pub.json")), 2, "tariff file", "not found")
+    one_line_error(run("verify-bill", str(files / "list.json"), "--tariff", str(files / "tariff.json"),
+                       "--meter-key", str(files)), 2, "is a folder")
+
+
+def test_malformed_json(files):
+    one_line_error(run("verify-bill", str(files / "broken.json"), "--tariff", str(files / "tariff.json"),
+                       "--meter-key", str(files / "meter.pub.json")), 2, "not valid JSON", "line 1")
+    one_line_error(run("verify-bill", str(files / "list.json"), "--tariff", str(files / "tariff.json"),
+                       "--meter-key", str(files / "meter.pub.json")), 2, "not a bill")
+    one_line_error(run("verify-bill", str(files / "list.json"), "--tariff", str(files / "tariff.json"),
+                       "--meter-key", str(files / "bin.json")), 2, "UTF-8")
+    one_line_error(run("verify-bill", str(files / "list.json"), "--tariff", str(files / "list.json"),
+                       "--meter-key", str(files / "meter.pub.json")), 2, "tariff")
+    one_line_error(run("tariff", "verify", str(files / "broken.json")), 2, "not valid JSON")
+
+
+def test_wrong_kind_of_key(files):
+    one_line_error(run("verify-bill", str(files / "list.json"), "--tariff", str(files / "tariff.json"),
+                       "--meter-key", str(files / "tariff.json")), 2, "format")
+
+
+def test_store_commands_without_a_store(files):
+    one_line_error(run("verify", "--store", str(files / "none.db"), "--period", "2026-12"), 2, "does not exist")
+    one_line_error(run("bill", "--store", str(files / "none.db"), "--period", "2026-12",
+                       "--tariff", str(files / "tariff.json"), "--code", "x"), 2, "does not exist")
+
+
+def test_bad_period_and_code(files):
+    one_line_error(run("tariff", "show", str(files / "tariff.json"), "--period", "2026-13"), 2, "bad month")
+    one_line_error(run("tariff", "show", str(files / "tariff.json"), "--period", "soon"), 2, "bad period")
+
+
+def test_tariff_roundtrip_via_cli(tmp_path):
+    assert run("keygen", "--out", str(tmp_path / "sup")).returncode == 0
+    assert run("tariff", "example", "--out", str(tmp_path / "t.json")).returncode == 0
+    r = run("tariff", "sign", str(tmp_path / "t.json"), "--key", str(tmp_path / "sup.key.json"), "--out", str(tmp_path / "ts.json"))
+    assert r.returncode == 0, r.stderr
+    r = run("tariff", "verify", str(tmp_path / "ts.json"), "--supplier-key", str(tmp_path / "sup.pub.json"))
+    assert r.returncode == 0 and "valid signature" in r.stdout
+    d = json.loads((tmp_path / "ts.json").read_text())
+    d["tariff"]["seasons"][0]["bands"][0]["price"] = 1
+    (tmp_path / "bad.json").write_text(json.dumps(d))
+    r = run("tariff", "verify", str(tmp_path / "bad.json"), "--supplier-key", str(tmp_path / "sup.pub.json"))
+    one_line_error(r, 1, "changed after signing")
+    r = run("tariff", "show", str(tmp_path / "ts.json"), "--period", "2026-12", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["bands"]["peak"]["price"] == 42
+
+
+def test_deploy_and_flash_dry_run(tmp_path):
+    r = run("deploy", "/dev/ttyUSB9", "--board", "esp32", "--dry-run")
+    assert r.returncode == 0 and "mpremote" in r.stdout and ":vwcore/wire.py" in r.stdout and ":vwhal.py" in r.stdout
+    r = run("deploy", "/dev/ttyUSB9", "--board", "stm32", "--tool", "ampy", "--dry-run")
+    assert r.returncode == 0 and "ampy" in r.stdout and "put" in r.stdout
+    one_line_error(run("deploy", "/dev/ttyUSB9", "--board", "pdp11", "--dry-run"), 2, "no HAL for board")
+    img = tmp_path / "fw.bin"
+    img.write_bytes(b"\0" * 16)
+    r = run("flash", "/dev/ttyUSB9", "--image", str(img), "--dry-run")
+    assert r.returncode == 0 and "write_flash" in r.stdout and "0x1000" in r.stdout
+    r = run("flash", "/dev/ttyUSB9", "--chip", "stm32")
+    assert r.returncode == 0 and "dfu-util" in r.stdout
+    one_line_error(run("flash", "/dev/ttyUSB9", "--image", str(tmp_path / "no.bin")), 2, "not found")
