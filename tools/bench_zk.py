@@ -2,7 +2,7 @@
 """`make bench`, proof layer: prove / verify time and proof size per tariff kind for a month
 of half-hours (1488 slots) in the 2048/256 group, vwcrypto (constant-time C) vs builtin pow.
 
-    tools/bench_zk.py [--slots 1488] [--pow-slots 96] [--full] [--kinds step,cumulative,...]
+    tools/bench_zk.py [--slots 1488] [--pow-slots 48] [--full] [--kinds step,cumulative,...]
                       [--out build/bench/zk.json]
 
 The builtin-pow backend is about 5x slower; for the per-slot kinds (step, threshold) it is
@@ -61,22 +61,48 @@ def _membership_time(G, Cs):
     return time.perf_counter() - t0
 
 
-def run_one(G, kind, tar, Cs, ms, rs, ctx):
+class Counter:
+    """Counts the backend's powmod / powmod2 calls (load-independent cost measure)."""
+
+    def __enter__(self):
+        self.n1 = self.n2 = 0
+        self._p1, self._p2 = backend.powmod, backend.powmod2
+
+        def p1(*a):
+            self.n1 += 1
+            return self._p1(*a)
+
+        def p2(*a):
+            self.n2 += 1
+            return self._p2(*a)
+        backend.powmod, backend.powmod2 = p1, p2
+        return self
+
+    def __exit__(self, *exc):
+        backend.powmod, backend.powmod2 = self._p1, self._p2
+
+
+def run_one(G, kind, tar, Cs, ms, rs, ctx, counts=None):
     G._members.clear()
-    t0 = time.perf_counter()
-    bp = T.PROVERS[kind](tar, Cs, ms, rs, ctx, G)
-    t1 = time.perf_counter()
+    with Counter() as cp:
+        t0 = time.perf_counter()
+        bp = T.PROVERS[kind](tar, Cs, ms, rs, ctx, G)
+        t1 = time.perf_counter()
     G._members.clear()
-    T.VERIFIERS[kind](tar, Cs, bp.amount, bp.proof, ctx, G)
-    t2 = time.perf_counter()
+    with Counter() as cv:
+        T.VERIFIERS[kind](tar, Cs, bp.amount, bp.proof, ctx, G)
+        t2 = time.perf_counter()
     assert bp.amount == tar.cost(ms)
+    if counts is not None:
+        counts.update(prove_powmod=cp.n1, prove_powmod2=cp.n2,
+                      verify_powmod=cv.n1, verify_powmod2=cv.n2)
     return bp, t1 - t0, t2 - t1
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--slots", type=int, default=MONTH)
-    ap.add_argument("--pow-slots", type=int, default=96)
+    ap.add_argument("--pow-slots", type=int, default=48)
     ap.add_argument("--full", action="store_true", help="time the pow backend on every slot too")
     ap.add_argument("--kinds", default="step,cumulative,threshold,rebate")
     ap.add_argument("--backends", default="vwcrypto,pow")
@@ -91,7 +117,7 @@ def main(argv=None):
     Cs = [G.commit(m, r) for m, r in zip(ms, rs)]
     ctx = T.context("bench-meter", "2026-11", 0)
     tars = tariffs(n, ms)
-    res = {"group": "2048/256", "slots": n, "python": platform.python_version(),
+    res = {"group": "2048/256", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "slots": n, "python": platform.python_version(),
            "machine": platform.machine(), "cpus": os.cpu_count(),
            "readings_total_wh": sum(ms), "kinds": {}}
     prev = backend.BACKEND
@@ -102,21 +128,24 @@ def main(argv=None):
                      "statement_slots": len(tar.slots) if kind == "threshold" else n}
             for be in a.backends.split(","):
                 backend.use(be)
+                counts = {}
                 units = len(tar.slots) if kind == "threshold" else n
                 k = units
                 if be == "pow" and kind in PER_SLOT and not a.full:
                     k = min(units, a.pow_slots)
                 if kind == "threshold":
                     t = T.ThresholdTariff(tar.slots[:k], tar.limit, tar.price, tar.max_reading)
-                    bp, tp, tv = run_one(G, kind, t, Cs, ms, rs, ctx)
+                    bp, tp, tv = run_one(G, kind, t, Cs, ms, rs, ctx, counts)
                     fixed = _membership_time(G, Cs)  # every C_t checked, whatever the slot set
                     tp, tv = tp * units / k, fixed + (tv - fixed) * units / k
                 else:
-                    bp, tp, tv = run_one(G, kind, tar, Cs[:k], ms[:k], rs[:k], ctx)
+                    bp, tp, tv = run_one(G, kind, tar, Cs[:k], ms[:k], rs[:k], ctx, counts)
                     tp, tv = tp * units / k, tv * units / k
                 entry[be] = {"prove_s": round(tp, 3), "verify_s": round(tv, 3),
                              "timed_units": k, "extrapolated": k != units}
+                entry[be]["load_avg"] = round(os.getloadavg()[0], 2)
                 if k == units:
+                    entry["exponentiations"] = counts
                     entry["proof_bytes"] = len(bp.proof)
                     entry["amount"] = bp.amount
                 print("%-10s %-8s prove %8.2f s  verify %8.2f s  %s" % (

@@ -89,6 +89,14 @@ def test_coefficients_cover_exactly(w):
     assert reach == set(range(w))
     for v in (0, w - 1, w // 2):
         assert sum(c * b for c, b in zip(co, zrange.decompose(v, w))) == v
+        plan = zrange.digits_plan(w)
+        ds = zrange.digits(v, w)
+        assert sum(c * d for (c, _), d in zip(plan, ds)) == v
+        assert all(0 <= d < n for (_, n), d in zip(plan, ds))
+    reach = {0}
+    for c, n in zrange.digits_plan(w):
+        reach = {x + c * d for x in reach for d in range(n)}
+    assert reach == set(range(w))
 
 
 @FAST
@@ -99,8 +107,7 @@ def test_range_complete(toy, w, data):
     C = toy.commit(v, r)
     pr = basic.prove_range(C, v, r, w, b"ctx", toy)
     basic.verify_range(C, w, pr, b"ctx", toy)
-    assert len(pr) == 6 + zrange.bits_for(w) * (toy.plen + 3 * toy.qlen) + toy.qlen * (
-        1 if w > 1 else 2)
+    assert len(pr) == 6 + zrange.proof_size(w, toy.plen, toy.qlen) + toy.qlen
 
 
 def test_range_honest_prover_refuses_out_of_range(toy):
@@ -172,4 +179,4 @@ def test_real_group_opening_and_range(real):
     basic.verify_opening(C, basic.prove_opening(C, 1234, r), grp=None)
     pr = basic.prove_range(C, 1234, r, 1 << 16, grp=real)
     basic.verify_range(C, 1 << 16, pr, grp=real)
-    assert len(pr) == 6 + 16 * (256 + 96) + 32
+    assert len(pr) == 6 + 9 * 256 + (7 * 7 + 2 * 3) * 32 + 32 == 4102
