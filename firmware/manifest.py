@@ -20,4 +20,4 @@ module("vwhal.py", base_path=os.path.join(_root, "hal", _hal))
 for _m in ("vwload.py", "vwclock.py", "vwstdio.py"):
     module(_m, base_path=os.path.join(_root, "hal", "common"))
 if _hal in ("esp32", "stm32"):
-    module("vwboard.py", base_path=os.path.join(_root, "hal", "common"))
+    module("vwmachine.py", base_path=os.path.join(_root, "hal", "common"))

@@ -104,8 +104,12 @@ class Server:
                 self.handle(f)
             self._report_rejects()
         elif self.dec.pending() and self.ticks_ms and now - self._last_rx > INTERBYTE_MS:
-            self.dec.flush()
+            # the line went quiet inside a frame: reject it as truncated; frames it had
+            # swallowed (a good frame after a stray SYNC) are still answered
+            frames = self.dec.flush() or []
             self._report_rejects()
+            for f in frames:
+                self.handle(f)
         try:
             self.meter.tick(self.ticks_ms)
         except OSError as e:

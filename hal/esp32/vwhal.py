@@ -13,35 +13,35 @@ Pin map (ESP32-DevKitC V4), defaults overridable in <storage>/vwhal.json:
                   dedicated RS-232/RS-485 or optical port on UART2.
   RTC             machine.RTC (keeps time across soft reset and deep sleep, NOT across power
                   loss: the host must SET_CLOCK after a power cut; "clock not set" until then)
-  storage         /vwmeter on the internal flash LittleFS (about 1.5 MB on a 4 MB module:
+  storage         /vwdata on the internal flash LittleFS (about 1.5 MB on a 4 MB module:
                   enough for two months of records).
 """
-import vwboard
+import vwmachine
 
 PROFILE = "esp32"
-SLOT_SECONDS = vwboard.SLOT_SECONDS
+SLOT_SECONDS = vwmachine.SLOT_SECONDS
 DEFAULTS = {"s0_pin": 25, "imp_per_kwh": 1000, "serial": "stdio"}
 
 
 def storage_root():
-    return vwboard.storage_dir(("",))
+    return vwmachine.storage_dir(("",))
 
 
-Clock = vwboard.RtcClock
+Clock = vwmachine.RtcClock
 
 
 def ReadingSource(cfg=None):
-    cfg = cfg or vwboard.load_config(storage_root(), DEFAULTS)
-    return vwboard.S0Source(cfg["s0_pin"], cfg["imp_per_kwh"])
+    cfg = cfg or vwmachine.load_config(storage_root(), DEFAULTS)
+    return vwmachine.S0Source(cfg["s0_pin"], cfg["imp_per_kwh"])
 
 
 def board():
     root = storage_root()
-    cfg = vwboard.load_config(root, DEFAULTS)
+    cfg = vwmachine.load_config(root, DEFAULTS)
     return {
         "profile": PROFILE,
         "clock": Clock(),
         "source": ReadingSource(cfg),
         "storage": root,
-        "serial": vwboard.make_serial(cfg),
+        "serial": vwmachine.make_serial(cfg),
     }

@@ -4,7 +4,7 @@ It is an emulator, so the household is simulated (same generator as the unix pro
 hal/common/vwload.py).  Clock: time.ticks_ms on an accelerated scale (under `-icount` the
 ticks count instructions, so a run is deterministic); not battery-backed: the clock is
 unset after every reset until the host sends SET_CLOCK (or `start` is configured).
-Storage: the board's LittleFS (first of /flash, / that is writable, directory vwmeter/).
+Storage: the board's LittleFS (first of /flash, / that is writable, directory vwdata/).
 Serial: sys.stdin.buffer / sys.stdout.buffer over the UART (see hal/common/vwstdio.py for
 the select.poll requirement).
 
@@ -29,7 +29,7 @@ def storage_root():
     if _root is not None:
         return _root
     for base in ("/flash", ""):
-        path = base + "/vwmeter"
+        path = base + "/vwdata"   # not "vwmeter": a directory of that name on sys.path would shadow the package
         try:
             os.mkdir(path)
         except OSError:

@@ -14,38 +14,38 @@ Pin map (Nucleo-64), defaults overridable in <storage>/vwhal.json:
                   for USART1 (PA9 TX / PA10 RX, Arduino D8/D2) to a separate interface.
   RTC             machine.RTC on the LSE crystal (X2, 32.768 kHz); survives reset, and power
                   loss only with a VBAT supply (solder bridge SB45 / a coin cell).
-  storage         /flash/vwmeter on the internal flash FAT filesystem.  WARNING: on the F401RE
+  storage         /flash/vwdata on the internal flash FAT filesystem.  WARNING: on the F401RE
                   that filesystem is only about 64 KB (F446RE: about 112 KB), far below two
                   months of ~400-byte records: set "capacity" lower in vwhal.json or mount an
                   SD card / external SPI flash at /sd (used first when present).
 """
-import vwboard
+import vwmachine
 
 PROFILE = "stm32"
-SLOT_SECONDS = vwboard.SLOT_SECONDS
+SLOT_SECONDS = vwmachine.SLOT_SECONDS
 DEFAULTS = {"s0_pin": "PA8", "imp_per_kwh": 1000, "serial": "stdio"}
 
 
 def storage_root():
-    return vwboard.storage_dir(("/sd", "/flash"))
+    return vwmachine.storage_dir(("/sd", "/flash"))
 
 
-Clock = vwboard.RtcClock
+Clock = vwmachine.RtcClock
 
 
 def ReadingSource(cfg=None):
-    cfg = cfg or vwboard.load_config(storage_root(), DEFAULTS)
-    return vwboard.S0Source(cfg["s0_pin"], cfg["imp_per_kwh"])
+    cfg = cfg or vwmachine.load_config(storage_root(), DEFAULTS)
+    return vwmachine.S0Source(cfg["s0_pin"], cfg["imp_per_kwh"])
 
 
 def board():
     root = storage_root()
-    cfg = vwboard.load_config(root, DEFAULTS)
+    cfg = vwmachine.load_config(root, DEFAULTS)
     return {
         "profile": PROFILE,
         "clock": Clock(),
         "source": ReadingSource(cfg),
         "storage": root,
-        "serial": vwboard.make_serial(cfg),
+        "serial": vwmachine.make_serial(cfg),
         "capacity": cfg.get("capacity"),
     }

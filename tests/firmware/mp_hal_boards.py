@@ -6,7 +6,7 @@
 import sys
 
 import machine
-import vwboard
+import vwmachine
 import vwhal
 
 from vwcore import wire
@@ -20,9 +20,9 @@ def main():
     profile, tmp = sys.argv[1], sys.argv[2]
     check("profile", vwhal.PROFILE == profile)
     # calendar arithmetic against known dates
-    check("civil", vwboard.days_from_civil(1970, 1, 1) == 0 and
-          vwboard.days_from_civil(2026, 1, 1) * 86400 == 1767225600 and
-          vwboard.civil_from_days(20454) == (2026, 1, 1))
+    check("civil", vwmachine.days_from_civil(1970, 1, 1) == 0 and
+          vwmachine.days_from_civil(2026, 1, 1) * 86400 == 1767225600 and
+          vwmachine.civil_from_days(20454) == (2026, 1, 1))
     # RTC clock
     clk = vwhal.Clock()
     check("rtc unset", not clk.is_set() and clk.now() is None and clk.now_slot() is None)
@@ -49,7 +49,7 @@ def main():
     c = src.read_slot(3)
     check("s0 wh %d %d %d" % (a, b, c), (a, b, c) == (3, 2, 1))
     # dedicated UART serial
-    ser = vwboard.make_serial({"serial": {"uart": 2, "tx": 17, "rx": 16}})
+    ser = vwmachine.make_serial({"serial": {"uart": 2, "tx": 17, "rx": 16}})
     u = machine.UART.instances[2]
     check("uart pins", u.pins == (17, 16))
     check("uart timeout", ser.read(10, 5) == b"")
@@ -66,7 +66,7 @@ def main():
           len(fr) == 1 and fr[0].mtype == wire.INFO and
           wire.decode_info(fr[0].payload)["clock_set"])
     # last-resort volatile storage for emulators without a flash model
-    r = vwboard.ram_disk(24)
+    r = vwmachine.ram_disk(24)
     with open(r + "/probe", "wb") as f:
         f.write(b"x" * 1000)
     import os

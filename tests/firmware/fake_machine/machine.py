@@ -1,4 +1,4 @@
-# A FAKE `machine` module for the unix micropython, just enough for hal/common/vwboard.py:
+# A FAKE `machine` module for the unix micropython, just enough for hal/common/vwmachine.py:
 # lets tests import and drive the esp32/stm32 vwhal profiles.  It proves nothing about
 # real silicon; it checks our use of the documented API shapes and our arithmetic.
 import time

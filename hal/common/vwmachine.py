@@ -162,7 +162,7 @@ def make_serial(cfg):
 def storage_dir(candidates):
     import os
     for base in candidates:
-        path = base + "/vwmeter"
+        path = base + "/vwdata"   # not "vwmeter": a directory of that name on sys.path would shadow the package
         try:
             os.mkdir(path)
         except OSError:
@@ -218,6 +218,6 @@ def ram_disk(kbytes=24):
         _vfs.VfsFat.mkfs(bdev)
         fs = _vfs.VfsFat(bdev)
     _vfs.mount(fs, "/ram")
-    os.mkdir("/ram/vwmeter")
+    os.mkdir("/ram/vwdata")
     print("vwhal: WARNING no writable flash filesystem, using a volatile RAM disk")
-    return "/ram/vwmeter"
+    return "/ram/vwdata"
