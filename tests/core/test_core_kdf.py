@@ -40,6 +40,7 @@ def test_hmac_rfc4231_matches_cpython(i):
         assert ours.hex()[: len(exp)] == exp
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=200), st.binary(max_size=300))
 def test_hmac_random_matches_cpython(key, data):
     assert kdf.hmac_sha256(key, data) == hmac.new(key, data, hashlib.sha256).digest()
@@ -100,6 +101,7 @@ def test_rfc6979_extra_data_changes_nonce():
     assert kdf.rfc6979_nonce(X, h1, Q) != kdf.rfc6979_nonce(X, h1, Q, b"domain")
 
 
+@settings(deadline=None)
 @given(st.binary(min_size=1, max_size=64), st.binary(max_size=20), st.binary(max_size=20))
 def test_derive_in_range_and_separated(key, label, part):
     q = Q
@@ -116,6 +118,7 @@ def test_derive_bytes():
     assert len(a) == 70 and a[:32] == kdf.derive_bytes(b"k", b"l", 32)
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=40), st.binary(max_size=40))
 def test_ct_equal(a, b):
     assert kdf.ct_equal(a, b) == (a == b)
