@@ -56,11 +56,13 @@ class QemuBoard:
         or a path (persists). Ignored for stock-an385 (no filesystem).
     icount: run with -icount shift=0 (ticks count instructions).
     safe: skip boot.py/main.py (semihosting command line word `safe`).
+    wait_repl: after start, interrupt with Ctrl-C until ">>> " shows; False to leave a
+        running main.py alone (talk to it on .pty yourself).
     """
 
     def __init__(self, variant: str = "vwcrypto", kernel: str | os.PathLike | None = None,
                  fs: str | os.PathLike | None = None, icount: bool = True, safe: bool = True,
-                 extra_args=(), start_timeout: float = 30.0):
+                 extra_args=(), start_timeout: float = 30.0, wait_repl: bool = True):
         self.variant = variant
         self.kernel = Path(kernel) if kernel else firmware_path(variant)
         self.machine = "mps2-an385" if variant == "stock-an385" else "mps2-an386"
@@ -68,6 +70,7 @@ class QemuBoard:
         self.safe = safe
         self.extra_args = list(extra_args)
         self.start_timeout = start_timeout
+        self.wait_repl = wait_repl
         self._tmpdir = tempfile.TemporaryDirectory(prefix="vwqemu-")
         self.log_path = Path(self._tmpdir.name) / "qemu.log"
         if fs is None:
@@ -109,7 +112,8 @@ class QemuBoard:
         else:
             self.stop()
             raise TimeoutError("no pty from qemu within %.0f s: %s" % (self.start_timeout, self.log()))
-        self._wait_repl(deadline)
+        if self.wait_repl:
+            self._wait_repl(deadline)
         return self
 
     def _wait_repl(self, deadline: float) -> None:
