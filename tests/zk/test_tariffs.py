@@ -331,3 +331,37 @@ def test_tariff_json_roundtrip_and_signature(real):
                 dict(T.to_json(STEP), bands=[[0, 1.5]]), dict(T.to_json(CUM), prices="x")):
         with pytest.raises(ValueError):
             T.from_json(bad)
+
+
+@pytest.mark.parametrize("kind", ["step", "threshold"])
+def test_workers_same_format(toy, kind):
+    ms = [0, 19, 20, 60, 101, 255, 99, 7]
+    tar = tariff_for(kind, len(ms))
+    Cs, rs = openings(toy, ms)
+    P, V = T.PROVERS[kind], T.VERIFIERS[kind]
+    bp2 = P(tar, Cs, ms, rs, CTX, toy, workers=2)
+    bp1 = P(tar, Cs, ms, rs, CTX, toy)
+    assert len(bp1.proof) == len(bp2.proof) and bp1.amount == bp2.amount == tar.cost(ms)
+    V(tar, Cs, bp2.amount, bp2.proof, CTX, toy)
+    V(tar, Cs, bp1.amount, bp1.proof, CTX, toy, workers=2)
+    bad = bytearray(bp1.proof)
+    bad[len(bad) // 3] ^= 1            # inside a slot's digit commitments: fails in a worker
+    with pytest.raises(ProofError):
+        V(tar, Cs, bp1.amount, bytes(bad), CTX, toy, workers=2)
+    with pytest.raises(ProofError):
+        V(tar, Cs, bp1.amount + tar.prices[0] if kind == "step" else bp1.amount + tar.price,
+          bp1.proof, CTX, toy, workers=2)
+
+
+def test_unit_sizes_match_statement(toy):
+    from veriwatt.zk import range as zr, sigma
+    for tar in (STEP, T.StepTariff((0, 1, 2, 7), (1, 2, 3, 4), max_reading=7),
+                T.StepTariff((0,), (3,))):
+        aux, resp = T._step_sizes(toy, tar)
+        bands = tar.bands()
+        assert aux == toy.plen * (1 + sum(zr.elements(w) for _, w, _ in bands))
+        C, D = toy.commit(1, 2), toy.commit(3, 4)
+        W = T.Writer.raw(toy)
+        node = T._step_branches(toy, tar, C, D, W=W, m=1, r=2, rho=4)
+        assert len(W.getvalue()) == aux - toy.plen
+        assert sigma.count(node)["scalars"] * toy.qlen == resp

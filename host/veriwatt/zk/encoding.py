@@ -31,6 +31,16 @@ class Writer:
     def scalar(self, x: int) -> None:
         self.parts.append(x.to_bytes(self.G.qlen, "big"))
 
+    @classmethod
+    def raw(cls, G: GroupView) -> "Writer":
+        """A writer without the header (one slot's part of a proof)."""
+        w = cls.__new__(cls)
+        w.G, w.parts = G, []
+        return w
+
+    def raw_bytes(self, b: bytes) -> None:
+        self.parts.append(b)
+
     def mark(self) -> int:
         return len(self.parts)
 
@@ -55,6 +65,17 @@ class Reader:
         self.G = G
         self.data = data
         self.pos = 6
+
+    @classmethod
+    def raw(cls, G: GroupView, data: bytes) -> "Reader":
+        """A reader over a headerless slice (one slot's part of a proof)."""
+        r = cls.__new__(cls)
+        r.G, r.data, r.pos = G, data, 0
+        return r
+
+    def take(self, n: int) -> bytes:
+        """n raw bytes (the caller parses them later)."""
+        return self._take(n)
 
     def _take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):

@@ -60,10 +60,18 @@ def bits_for(w: int) -> int:
 
 def proof_size(w: int, plen: int, qlen: int) -> int:
     """Bytes of the range part (digit commitments, OR challenges and responses)."""
+    return elements(w) * plen + scalars(w) * qlen
+
+
+def elements(w: int) -> int:
+    """Group elements the range part sends (one per digit)."""
+    return len(digits_plan(w))
+
+
+def scalars(w: int) -> int:
+    """Scalars of the range part in the Sigma body (OR challenges and responses)."""
     plan = digits_plan(w)
-    if not plan:
-        return qlen
-    return sum(plen + (2 * n - 1) * qlen for _, n in plan)
+    return sum(2 * n - 1 for _, n in plan) if plan else 1
 
 
 def decompose(v: int, w: int) -> List[int]:

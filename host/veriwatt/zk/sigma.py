@@ -164,10 +164,25 @@ def _recompute(G: GroupView, node, c: int, R: Reader, out: List[int]) -> None:
         raise TypeError("not a statement node: %r" % (node,))
 
 
-def prove(G: GroupView, tr: Transcript, node, W: Writer) -> None:
-    """Prove `node` (witnesses and true OR branches filled in); append e and responses to W."""
+def commit(G: GroupView, node) -> List[int]:
+    """First phase of prove(): the first messages (all the prover's exponentiations)."""
     a: List[int] = []
     _commit(G, node, None, a)
+    return a
+
+
+def recompute(G: GroupView, node, e: int, R: Reader) -> List[int]:
+    """The verifier's exponentiations: first messages recomputed from R's responses."""
+    a: List[int] = []
+    _recompute(G, node, e, R, a)
+    return a
+
+
+def prove(G: GroupView, tr: Transcript, node, W: Writer, a: Optional[List[int]] = None) -> None:
+    """Prove `node` (witnesses and true OR branches filled in); append e and responses to W.
+    `a`: first messages if commit() already ran (e.g. per slot in worker processes)."""
+    if a is None:
+        a = commit(G, node)
     tr.absorb_elements(b"sigma/a", a, G.plen)
     e = tr.challenge(b"sigma/e", G.q)
     _respond(G, node, e)
@@ -178,8 +193,11 @@ def prove(G: GroupView, tr: Transcript, node, W: Writer) -> None:
 def verify(G: GroupView, tr: Transcript, node, R: Reader) -> None:
     """Read e and responses for `node` from R; raise ProofError unless they verify."""
     e = R.scalar()
-    a: List[int] = []
-    _recompute(G, node, e, R, a)
+    check(G, tr, e, recompute(G, node, e, R))
+
+
+def check(G: GroupView, tr: Transcript, e: int, a: List[int]) -> None:
+    """Absorb the recomputed first messages; ProofError unless the challenge is e again."""
     tr.absorb_elements(b"sigma/a", a, G.plen)
     if tr.challenge(b"sigma/e", G.q) != e:
         raise ProofError("Fiat-Shamir challenge mismatch: the proof does not verify")

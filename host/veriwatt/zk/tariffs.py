@@ -289,47 +289,93 @@ def _step_branches(G, tariff, C, D, W=None, R=None, m=None, r=None, rho=None):
     return sigma.Or(kids, real)
 
 
+# Per-slot work (all the exponentiations) runs in _unit_* functions, sequentially or in
+# worker processes (workers > 1, fork): the proof bytes are the same either way. The
+# workers read the group and tariff from _WORK, set before the pool forks.
+_WORK: dict = {}
+
+
+def _pmap(fn, jobs, workers: int):
+    if workers <= 1 or len(jobs) < 2:
+        return [fn(*j) for j in jobs]
+    import multiprocessing as mp
+    with mp.get_context("fork").Pool(workers) as pool:
+        return pool.starmap(fn, jobs, chunksize=max(1, len(jobs) // (4 * workers)))
+
+
+def _run(G, tariff, fn, jobs, workers):
+    _WORK["G"], _WORK["tariff"] = G, tariff
+    try:
+        return _pmap(fn, jobs, workers)
+    finally:
+        _WORK.clear()
+
+
+def _unit_step_prove(C, m, r):
+    G, tariff = _WORK["G"], _WORK["tariff"]
+    W = Writer.raw(G)
+    rho = _rand(G.q)
+    D = backend.powmod2(G.g, tariff.prices[tariff.band(m)] * m, G.h, rho, G.p)
+    W.element(D)
+    node = _step_branches(G, tariff, C, D, W=W, m=m, r=r % G.q, rho=rho)
+    return W.getvalue(), sigma.commit(G, node), node, rho
+
+
+def _unit_step_verify(C, aux, resp, e):
+    G, tariff = _WORK["G"], _WORK["tariff"]
+    R = Reader.raw(G, aux)
+    D = R.element()
+    node = _step_branches(G, tariff, C, D, R=R)
+    R.done()
+    R = Reader.raw(G, resp)
+    a = sigma.recompute(G, node, e, R)
+    R.done()
+    return D, a
+
+
+def _step_sizes(G, tariff):
+    bands = tariff.bands()
+    aux = G.plen * (1 + sum(_range.elements(w) for _, w, _ in bands))
+    resp = G.qlen * (len(bands) - 1 + sum(_range.scalars(w) + 1 for _, w, _ in bands))
+    return aux, resp
+
+
 def prove_step(tariff: StepTariff, commitments, readings, randomness, ctx: bytes = b"",
-               grp=None) -> BillProof:
+               grp=None, workers: int = 1) -> BillProof:
     G = view(grp)
     Cs = list(commitments)
     _check_openings(Cs, readings, randomness, tariff.max_reading)
     amount = tariff.cost(readings)
+    units = _run(G, tariff, _unit_step_prove, list(zip(Cs, readings, randomness)), workers)
+    aux = b"".join(u[0] for u in units) + (sum(u[3] for u in units) % G.q).to_bytes(G.qlen, "big")
     W = Writer(G, KIND_STEP)
-    mark = W.mark()
-    nodes, Rsum = [], 0
-    for C, m, r in zip(Cs, readings, randomness):
-        price = tariff.prices[tariff.band(m)]
-        rho = _rand(G.q)
-        D = backend.powmod2(G.g, price * m, G.h, rho, G.p)
-        W.element(D)
-        nodes.append(_step_branches(G, tariff, C, D, W=W, m=m, r=r % G.q, rho=rho))
-        Rsum += rho
-    W.scalar(Rsum % G.q)
+    W.raw_bytes(aux)
     tr = _transcript(G, KIND_STEP, tariff, ctx, Cs, amount)
-    tr.absorb(b"aux", W.since(mark))
-    sigma.prove(G, tr, sigma.And(nodes), W)
+    tr.absorb(b"aux", aux)
+    sigma.prove(G, tr, sigma.And([u[2] for u in units]), W, [x for u in units for x in u[1]])
     return BillProof("step", amount, W.getvalue())
 
 
 def verify_step(tariff: StepTariff, commitments, amount: int, proof: bytes, ctx: bytes = b"",
-                grp=None) -> int:
+                grp=None, workers: int = 1) -> int:
     G = view(grp)
     Cs = _check_inputs(G, tariff, StepTariff, commitments, amount)
     R = Reader(G, KIND_STEP, proof)
+    aux_len, resp_len = _step_sizes(G, tariff)
     mark = R.mark()
-    nodes, Ds = [], []
-    for C in Cs:
-        D = R.element()
-        Ds.append(D)
-        nodes.append(_step_branches(G, tariff, C, D, R=R))
+    auxs = [R.take(aux_len) for _ in Cs]
     Rsum = R.scalar()
-    if _prod(G, Ds) != backend.powmod2(G.g, amount, G.h, Rsum, G.p):
+    aux = R.since(mark)
+    e = R.scalar()
+    resps = [R.take(resp_len) for _ in Cs]
+    R.done()
+    res = _run(G, tariff, _unit_step_verify, [(C, x, y, e) for C, x, y in zip(Cs, auxs, resps)],
+               workers)
+    if _prod(G, [r[0] for r in res]) != backend.powmod2(G.g, amount, G.h, Rsum, G.p):
         raise ProofError("per-slot cost commitments do not add up to the bill")
     tr = _transcript(G, KIND_STEP, tariff, ctx, Cs, amount)
-    tr.absorb(b"aux", R.since(mark))
-    sigma.verify(G, tr, sigma.And(nodes), R)
-    R.done()
+    tr.absorb(b"aux", aux)
+    sigma.check(G, tr, e, [x for r in res for x in r[1]])
     return amount
 
 
@@ -498,35 +544,56 @@ def _threshold_branches(G, tariff, C, E, W=None, R=None, m=None, r=None, u=None)
     ], real)
 
 
+def _unit_threshold_prove(C, m, r):
+    G, tariff = _WORK["G"], _WORK["tariff"]
+    W = Writer.raw(G)
+    e, u = max(m - tariff.limit, 0), _rand(G.q)
+    E = G.commit(e, u)
+    W.element(E)
+    node = _threshold_branches(G, tariff, C, E, W=W, m=m, r=r % G.q, u=u)
+    return W.getvalue(), sigma.commit(G, node), node, u, e
+
+
+def _unit_threshold_verify(C, aux, resp, e):
+    G, tariff = _WORK["G"], _WORK["tariff"]
+    R = Reader.raw(G, aux)
+    E = R.element()
+    node = _threshold_branches(G, tariff, C, E, R=R)
+    R.done()
+    R = Reader.raw(G, resp)
+    a = sigma.recompute(G, node, e, R)
+    R.done()
+    return E, a
+
+
+def _threshold_sizes(G, tariff):
+    w1, w2 = tariff.limit + 1, tariff.max_reading - tariff.limit
+    aux = G.plen * (1 + _range.elements(w1) + _range.elements(w2))
+    resp = G.qlen * (3 + _range.scalars(w1) + _range.scalars(w2))
+    return aux, resp
+
+
 def prove_threshold(tariff: ThresholdTariff, commitments, readings, randomness,
-                    ctx: bytes = b"", grp=None) -> BillProof:
+                    ctx: bytes = b"", grp=None, workers: int = 1) -> BillProof:
     G = view(grp)
-    q = G.q
     Cs = list(commitments)
     _check_openings(Cs, readings, randomness, tariff.max_reading)
     if tariff.slots[-1] >= len(Cs):
         raise ValueError("threshold tariff names a slot beyond the period")
+    jobs = [(Cs[t], readings[t], randomness[t]) for t in tariff.slots]
+    units = _run(G, tariff, _unit_threshold_prove, jobs, workers)
+    aux = b"".join(u[0] for u in units) + (sum(u[3] for u in units) % G.q).to_bytes(G.qlen, "big")
+    amount = tariff.price * sum(u[4] for u in units)
     W = Writer(G, KIND_THRESHOLD)
-    mark = W.mark()
-    nodes, U, excess = [], 0, 0
-    for t in tariff.slots:
-        m, r = readings[t], randomness[t] % q
-        e, u = max(m - tariff.limit, 0), _rand(q)
-        E = G.commit(e, u)
-        W.element(E)
-        nodes.append(_threshold_branches(G, tariff, Cs[t], E, W=W, m=m, r=r, u=u))
-        U += u
-        excess += e
-    W.scalar(U % q)
-    amount = tariff.price * excess
+    W.raw_bytes(aux)
     tr = _transcript(G, KIND_THRESHOLD, tariff, ctx, Cs, amount)
-    tr.absorb(b"aux", W.since(mark))
-    sigma.prove(G, tr, sigma.And(nodes), W)
+    tr.absorb(b"aux", aux)
+    sigma.prove(G, tr, sigma.And([u[2] for u in units]), W, [x for u in units for x in u[1]])
     return BillProof("threshold", amount, W.getvalue())
 
 
 def verify_threshold(tariff: ThresholdTariff, commitments, amount: int, proof: bytes,
-                     ctx: bytes = b"", grp=None) -> int:
+                     ctx: bytes = b"", grp=None, workers: int = 1) -> int:
     G = view(grp)
     Cs = _check_inputs(G, tariff, ThresholdTariff, commitments, amount)
     if tariff.slots[-1] >= len(Cs):
@@ -534,19 +601,21 @@ def verify_threshold(tariff: ThresholdTariff, commitments, amount: int, proof: b
     if amount % tariff.price:
         raise ProofError("penalty is not a multiple of the price")
     R = Reader(G, KIND_THRESHOLD, proof)
+    aux_len, resp_len = _threshold_sizes(G, tariff)
     mark = R.mark()
-    nodes, Es = [], []
-    for t in tariff.slots:
-        E = R.element()
-        Es.append(E)
-        nodes.append(_threshold_branches(G, tariff, Cs[t], E, R=R))
+    auxs = [R.take(aux_len) for _ in tariff.slots]
     U = R.scalar()
-    if _prod(G, Es) != backend.powmod2(G.g, amount // tariff.price, G.h, U, G.p):
+    aux = R.since(mark)
+    e = R.scalar()
+    resps = [R.take(resp_len) for _ in tariff.slots]
+    R.done()
+    jobs = [(Cs[t], x, y, e) for t, x, y in zip(tariff.slots, auxs, resps)]
+    res = _run(G, tariff, _unit_threshold_verify, jobs, workers)
+    if _prod(G, [r[0] for r in res]) != backend.powmod2(G.g, amount // tariff.price, G.h, U, G.p):
         raise ProofError("excess commitments do not add up to the penalty")
     tr = _transcript(G, KIND_THRESHOLD, tariff, ctx, Cs, amount)
-    tr.absorb(b"aux", R.since(mark))
-    sigma.verify(G, tr, sigma.And(nodes), R)
-    R.done()
+    tr.absorb(b"aux", aux)
+    sigma.check(G, tr, e, [x for r in res for x in r[1]])
     return amount
 
 
