@@ -74,6 +74,7 @@ class MeterLink:
         self.seq = int(time.monotonic() * 1000) & 0x7FFF
         self.info: Optional[Dict[str, Any]] = None
         self.adaptive = True
+        self.last_rx = 0.0  # when bytes last arrived (any bytes: a busy line means a live meter)
         self._gap: Optional[float] = None  # recent worst latency between request/frames
 
     def _tmo(self, attempt: int, base: Optional[float] = None) -> float:
@@ -126,6 +127,7 @@ class MeterLink:
         except Exception as e:
             raise DeviceError("%s: read failed (%s): is the meter still connected?" % (self.name, e))
         if data:
+            self.last_rx = time.monotonic()
             self.stats.rx_bytes += len(data)
             frames = self.dec.feed(data)
             self.stats.frames += len(frames)
@@ -154,8 +156,9 @@ class MeterLink:
             self.stats.requests += 1
             self._send(mtype, seq, payload)
             t_sent = time.monotonic()
-            deadline = t_sent + (tmo if timeout is not None else self._tmo(attempt))
-            while time.monotonic() < deadline:
+            tmo_try = tmo if timeout is not None else self._tmo(attempt)
+            deadline = t_sent + tmo_try
+            while time.monotonic() < max(deadline, self.last_rx + tmo_try if deadline else 0):
                 for f in self._read_frames(deadline):
                     if f.seq != seq:
                         continue
@@ -217,7 +220,8 @@ class MeterLink:
             t_last = time.monotonic()
             tmo = self._tmo(attempt)
             deadline = t_last + tmo
-            while time.monotonic() < deadline:
+            # older answers still draining (stale sequence numbers) keep the wait alive
+            while time.monotonic() < max(deadline, self.last_rx + tmo if deadline else 0):
                 frames = self._read_frames(deadline)
                 for f in frames:
                     if f.seq != seq:
