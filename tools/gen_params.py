@@ -186,7 +186,7 @@ def check_one(d, L, N, full=True):
     """FIPS 186-4 A.1.1.3 + A.2.4 style validation of one parameter set. full=False skips
     re-running the earlier (failing) seeds, the slow part."""
     p, q, g, h = d["p"], d["q"], d["g"], d["h"]
-    seed = bytes.fromhex(d["seed"])
+    seed = bytes.fromhex(d["seed"]) if "seed" in d else seed_i(L, d["seed_index"])
     errs = []
     if p.bit_length() != L or q.bit_length() != N:
         errs.append("bit lengths")
@@ -219,29 +219,35 @@ def render(sets):
            "",
            "FIPS 186-4 A.1.1.2 (p, q from SHA-256 of a seed) and A.2.3 (canonical",
            "generators g: index 1, h: index 2) from the published string %r;" % SEED_STRING.decode(),
-           "re-check with `tools/gen_params.py --check`.",
+           "domain_parameter_seed = SHA-256(SEED_STRING || ':' || L || ':' || uint32(seed_index)).",
+           "Re-check with `tools/gen_params.py --check`. The numbers are plain int literals",
+           "(one line each) so that MicroPython keeps no string copies of them in RAM.",
            '"""',
            "SEED_STRING = %r" % SEED_STRING]
     for name, gid, L, N in SIZES:
         d = sets[name]
         out.append("")
-        out.append("# %d/%d: seed_index=%d counter=%d g_count=%d h_count=%d" % (
-            L, N, d["seed_index"], d["counter"], d["g_count"], d["h_count"]))
+        out.append("# %d/%d: domain_parameter_seed = %s" % (L, N, d["seed"]))
         out.append("P%s = {" % name)
         out.append("    'id': %d, 'L': %d, 'N': %d," % (gid, L, N))
-        out.append("    'seed': '%s'," % d["seed"])
         out.append("    'seed_index': %d, 'counter': %d," % (d["seed_index"], d["counter"]))
         out.append("    'g_index': %d, 'g_count': %d, 'h_index': %d, 'h_count': %d," % (
             d["g_index"], d["g_count"], d["h_index"], d["h_count"]))
         for k in ("p", "q", "g", "h"):
-            hx = "%x" % d[k]
-            chunks = [hx[i:i + 64] for i in range(0, len(hx), 64)]
-            out.append("    '%s': int(" % k)
-            for c in chunks:
-                out.append("        '%s'" % c)
-            out.append("        , 16),")
+            out.append("    '%s': 0x%x," % (k, d[k]))
         out.append("}")
     return "\n".join(out) + "\n"
+
+
+def render_one_ok(ns, name):
+    """The committed file must be byte-for-byte what render() makes of its own values."""
+    sets = {}
+    for n, gid, L, N in SIZES:
+        d = dict(ns["P" + n])
+        d["seed"] = seed_i(L, d["seed_index"]).hex()
+        sets[n] = d
+    with open(OUT) as f:
+        return f.read() == render(sets)
 
 
 def load_current():
@@ -258,6 +264,8 @@ def main(argv):
         for name, gid, L, N in SIZES:
             d = dict(ns["P" + name])
             errs = check_one(d, L, N)
+            if render_one_ok(ns, name) is False:
+                errs.append("file is not what the generator writes")
             if d.get("id") != gid:
                 errs.append("group id")
             print("%s: %s" % (name, "OK" if not errs else "FAIL: " + "; ".join(errs)))
