@@ -19,7 +19,9 @@ Overhead FRAME_OVERHEAD = 13 bytes. The header check lets a receiver reject a ga
 length at once instead of waiting for up to 1 KB. ``Decoder`` is fed bytes in any
 chunking, returns whole frames, and after garbage, truncation or corruption skips one
 byte and searches for the next SYNC (so it resynchronises on the next good frame). It
-never raises on input; rejects are counted and kept with a reason.
+never raises on input; rejects are counted and kept with a reason. A truncated frame
+stalls the decoder until its announced length has arrived: call ``flush()`` when the line
+goes quiet, it rejects the stalled frame and returns the good frames it had swallowed.
 
 Message types and payloads (struct formats, big-endian):
 
