@@ -57,10 +57,28 @@ class FixedBase:
 
 
 _cache: Dict[Tuple[int, int], FixedBase] = {}
+BACKEND = "gmp" if _gmp is not None else "vwcrypto"
+
+
+def use(name: str = "auto") -> str:
+    """Choose how public values are exponentiated: "gmp" (gmpy2 + fixed-base tables),
+    "vwcrypto" (vwcore.modexp's C backend) or "pow" (CPython's pow only; also switches
+    vwcore.modexp to pow). "auto" = gmp if gmpy2 is installed, else vwcrypto. Benchmarks
+    use this to compare; secrets never go through this module whatever the choice."""
+    global BACKEND
+    if name == "auto":
+        name = "gmp" if _gmp is not None else "vwcrypto"
+    if name == "gmp" and _gmp is None:
+        raise ValueError("gmpy2 is not installed")
+    if name not in ("gmp", "vwcrypto", "pow"):
+        raise ValueError("unknown backend %r" % name)
+    modexp.use("pow" if name == "pow" else "auto")
+    BACKEND = name
+    return name
 
 
 def available() -> bool:
-    return _gmp is not None
+    return BACKEND == "gmp"
 
 
 def fixed_base(base: int, p: int, bits: int = 256) -> Optional[FixedBase]:
@@ -77,7 +95,7 @@ def fixed_base(base: int, p: int, bits: int = 256) -> Optional[FixedBase]:
 
 def pow2(g: int, a: int, y: int, b: int, p: int, use_tables: bool = True) -> int:
     """g^a * y^b mod p for public values (a, b < 2^256)."""
-    if use_tables and _gmp is not None and a.bit_length() <= 256 and b.bit_length() <= 256:
+    if use_tables and BACKEND == "gmp" and a.bit_length() <= 256 and b.bit_length() <= 256:
         fg, fy = fixed_base(g, p), fixed_base(y, p)
         return int(fg.pow(a) * fy.pow(b) % fg.p)
     return modexp.powmod2(g, a, y, b, p)
@@ -85,6 +103,22 @@ def pow2(g: int, a: int, y: int, b: int, p: int, use_tables: bool = True) -> int
 
 def powmod(b: int, e: int, p: int) -> int:
     """b^e mod p for public values (variable time is fine)."""
-    if _gmp is not None:
+    if BACKEND == "gmp":
         return int(_gmp.powmod(b, e, p))
+    if BACKEND == "pow" or e.bit_length() <= 64:
+        return pow(b, e, p)  # small exponents: vwcrypto pads every exponent to 256 bits
     return modexp.powmod(b, e, p)
+
+
+def product(cs: "list[int]", ws: "list[int]", p: int) -> int:
+    """prod cs[i]^ws[i] mod p for distinct small non-negative exponents (public values)."""
+    if BACKEND == "gmp":
+        mp = _gmp.mpz(p)
+        acc = _gmp.mpz(1)
+        for c, w in zip(cs, ws):
+            acc = acc * _gmp.powmod(c, w, mp) % mp
+        return int(acc)
+    acc = 1
+    for c, w in zip(cs, ws):
+        acc = acc * pow(c, w, p) % p
+    return acc

@@ -62,7 +62,7 @@ class Checker:
         self.meter_id = bytes(meter_id)
         self.G = _group.get(grp)
         self.y = y
-        self.fast = fast and fastexp.available()
+        self.fast = fast  # False: always vwcore.modexp.powmod2 (the constant-time C code)
         if not _group.is_element(y, self.G):
             raise VeriwattError("the meter public key is not a group element (corrupted key file?)")
         self._yb = self.G.elem_bytes(y)
@@ -130,7 +130,7 @@ def open_all(recs: Sequence[Record], key: bytes) -> List[Tuple[int, int]]:
     rnd = random.SystemRandom()
     w = [rnd.getrandbits(32) | 1 for _ in recs]
     tot, rr = linear.prove(ops, w, G.q)
-    lhs = fastexp_product([r.C for r in recs], w, G.p)
+    lhs = fastexp.product([r.C for r in recs], w, G.p)
     if lhs == fastexp.pow2(G.g, tot % G.q, G.h, rr, G.p):
         return ops
     for rec, (m, r) in zip(recs, ops):
@@ -138,18 +138,3 @@ def open_all(recs: Sequence[Record], key: bytes) -> List[Tuple[int, int]]:
             raise InvalidError("slot %d: the decrypted reading does not match its signed commitment "
                                "(meter fault or altered record)" % rec.slot)
     return ops
-
-
-def fastexp_product(cs: Sequence[int], ws: Sequence[int], p: int) -> int:
-    """prod cs[i]^ws[i] mod p for distinct random exponents (public values; GMP if present)."""
-    if fastexp._gmp is not None:
-        g = fastexp._gmp
-        mp = g.mpz(p)
-        acc = g.mpz(1)
-        for c, w in zip(cs, ws):
-            acc = acc * g.powmod(c, w, mp) % mp
-        return int(acc)
-    acc = 1
-    for c, w in zip(cs, ws):
-        acc = acc * pow(c, w, p) % p
-    return acc
