@@ -210,6 +210,7 @@ static mp_obj_t vwcrypto_powmod(mp_obj_t b_in, mp_obj_t e_in, mp_obj_t m_in) {
     vw_limb *work = m_malloc(work_limbs * sizeof(vw_limb));
 
     /* No allocation from here to the call: the buffers cannot move or be collected. */
+    mp = vwc_bytes_ptr(mb, NULL);
     uint8_t *ep = vwc_bytes_ptr(eb, NULL);
     uint8_t *bp = vwc_bytes_ptr(bb, NULL);
     int err = vw_powmod(out, out_len, bp, mod_len, ep + VW_MAX_EXP_BYTES - exp_len, exp_len,
@@ -243,6 +244,8 @@ static mp_obj_t vwcrypto_powmod2(size_t n_args, const mp_obj_t *args) {
     uint8_t *out = m_malloc(out_len);
     vw_limb *work = m_malloc(work_limbs * sizeof(vw_limb));
 
+    /* No allocation from here to the call: the buffers cannot move or be collected. */
+    mp = vwc_bytes_ptr(mb, NULL);
     uint8_t *ap = vwc_bytes_ptr(ab, NULL);
     uint8_t *bp = vwc_bytes_ptr(bb, NULL);
     uint8_t *gp = vwc_bytes_ptr(gb, NULL);
