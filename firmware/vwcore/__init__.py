@@ -10,6 +10,7 @@
 #   aead     AEAD(customer_key).encrypt/decrypt, record_nonce, parse/format_customer_code
 #   wire     frames, Decoder, message payloads, Record, encode/decode_record, signed_bytes
 #   reading  MeterKeys, certify(keys, slot, m), verify_record, open_record
+#   agg      aggregation masks (written by the aggregation work, not listed above)
 #
 # On the meter, freeze this package into the firmware (or at least deploy .mpy files):
 # loaded from .mpy it takes about 34 KB of heap on a 32-bit port, frozen only a few KB.

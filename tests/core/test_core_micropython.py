@@ -111,3 +111,16 @@ def test_cross_cpython_to_micropython(tmp_path):
     path.write_text(json.dumps(v))
     lines = run_selftest([mp_exe()], "--vectors", str(path), "--nobench")
     assert "PASS cross_vectors" in lines
+
+
+EXTRA = [p for p in os.environ.get("VERIWATT_EXTRA_MICROPYTHON", "").split(os.pathsep) if p]
+
+
+@pytest.mark.skipif(not EXTRA, reason="set VERIWATT_EXTRA_MICROPYTHON=/path/to/micropython[:...] "
+                    "to also run other builds (e.g. a 1.25 unix port built from build/micropython)")
+@pytest.mark.parametrize("exe", EXTRA or ["none"])
+def test_selftest_other_micropython_builds(exe):
+    lines = run_selftest([exe, "-X", "heapsize=" + METER_HEAP], "--pow", "--emit")
+    keys = reading.MeterKeys(MID, SS, CK)
+    for _, slot, m, hx in [l.split() for l in lines if l.startswith("XREC ")]:
+        assert wire.encode_record(reading.certify(keys, int(slot), int(m))) == bytes.fromhex(hx)
