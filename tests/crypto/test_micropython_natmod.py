@@ -175,6 +175,7 @@ def server(x64_mpy):
     s = MPServer(x64_mpy)
     yield s
     s.close()
+    print("\n[vwcrypto natmod] one micropython process answered %d cases" % s.calls)
 
 
 # ---------------------------------------------------------------- the .mpy files
@@ -346,14 +347,16 @@ def moduli(draw):
 
 @st.composite
 def exponents(draw, m_bits):
+    # Full 4096-bit exponents mod 4096-bit moduli take ~0.3 s each in MicroPython: they
+    # come only as the rare "edge" BIG - 1 (the KAT file and EDGE cover them too).
     kind = draw(st.sampled_from(["edge", "scalar", "any", "modsized"]))
     if kind == "edge":
         return draw(st.sampled_from([0, 1, 2, (1 << 256) - 1, 1 << 256, BIG - 1]))
-    if kind == "scalar":
-        return draw(st.integers(0, (1 << 256) - 1))
-    if kind == "modsized":
+    if kind == "modsized" and m_bits <= 2048:
         return draw(st.integers(0, (1 << max(m_bits, 1)) - 1))
-    return draw(st.integers(0, (1 << draw(st.integers(1, 4096))) - 1))
+    if kind == "any":
+        return draw(st.integers(0, (1 << draw(st.integers(1, 1024))) - 1))
+    return draw(st.integers(0, (1 << 256) - 1))
 
 
 @st.composite
