@@ -199,3 +199,57 @@ class QemuBoard:
         if check and r.returncode != 0:
             raise BoardError("%s -> exit %d\n%s%s" % (" ".join(cmd), r.returncode, r.stdout, r.stderr))
         return r
+
+
+# ---- pytest helpers (tests/qemu has no conftest.py on purpose: a second module named
+# `conftest` would replace tests/conftest.py in sys.modules for directories collected
+# later, breaking their `from conftest import ...`). Test modules import these names.
+
+VECTORS = ROOT / "crypto_c" / "vectors" / "modexp.txt"
+MP_VECTORS = ROOT / "tests" / "crypto" / "mp_vectors.py"
+NATMOD = ROOT / "build" / "natmod" / "armv7m" / "vwcrypto.mpy"
+
+
+def require_firmware(variant: str) -> Path:
+    """Fail (not skip) with the command to run when a firmware image is missing."""
+    import shutil
+
+    import pytest
+
+    if shutil.which("qemu-system-arm") is None:
+        pytest.fail("qemu-system-arm is not installed: run `make setup`", pytrace=False)
+    msg = missing_firmware_message(variant)
+    if msg:
+        pytest.fail(msg, pytrace=False)
+    return firmware_path(variant)
+
+
+def require_file(path: Path, how: str) -> Path:
+    import pytest
+
+    if not path.exists():
+        pytest.fail("%s is missing: %s" % (path.relative_to(ROOT), how), pytrace=False)
+    return path
+
+
+try:
+    import pytest as _pytest
+except ImportError:  # used outside pytest (tools/bench_qemu)
+    _pytest = None
+
+if _pytest is not None:
+    @_pytest.fixture
+    def qemu_board():
+        """Factory: qemu_board("vwcrypto", fs=..., ...) -> a started QemuBoard; all are
+        killed at teardown, whatever happened in the test."""
+        boards = []
+
+        def start(variant="vwcrypto", **kw):
+            require_firmware(variant)
+            b = QemuBoard(variant, **kw)
+            boards.append(b)
+            return b.start()
+
+        yield start
+        for b in boards:
+            b.close()

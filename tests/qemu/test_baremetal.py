@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, VECTORS
+from qemu_board import ROOT, VECTORS
 
 pytestmark = [pytest.mark.qemu, pytest.mark.crypto]
 

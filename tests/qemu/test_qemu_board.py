@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from qemu_board import qemu_board  # noqa: F401 (fixture)
+
 pytestmark = pytest.mark.qemu
 
 SPIN = """

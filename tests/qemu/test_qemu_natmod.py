@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import MP_VECTORS, NATMOD, ROOT, VECTORS, require_file
+from qemu_board import MP_VECTORS, NATMOD, VECTORS, qemu_board, require_file  # noqa: F401 (fixture)
 from test_qemu_vwcrypto import SUMMARY, expected_vectors, run_kat_on_board
 
 pytestmark = [pytest.mark.qemu, pytest.mark.crypto]

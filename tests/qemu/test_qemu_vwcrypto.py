@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import MP_VECTORS, VECTORS, require_file
+from qemu_board import MP_VECTORS, VECTORS, qemu_board, require_file  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.qemu, pytest.mark.crypto]
 
