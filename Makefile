@@ -43,7 +43,7 @@ test: build
 	$(PYTEST)
 
 # the host-only suites, without rebuilding the firmware
-test-fast: setup ctests
+test-fast: setup ctests natmods
 	$(PYTEST) -m "not qemu and not sim"
 
 demo: setup
