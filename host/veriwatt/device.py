@@ -165,7 +165,7 @@ def firmware_files(board: str, natmod: bool = True) -> List[Tuple[Path, str]]:
     files.append((hal, "vwhal.py"))
     for f in sorted((ROOT / "hal" / "common").glob("*.py")):
         files.append((f, f.name))
-    if natmod:
+    if natmod and board != "qemu":  # the QEMU board has vwcrypto built in (user C module)
         arch = NATMOD_ARCH.get(board, board)
         mpy = ROOT / "build" / "natmod" / arch / "vwcrypto.mpy"
         if mpy.exists():

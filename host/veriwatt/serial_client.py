@@ -75,18 +75,27 @@ class MeterLink:
         self.info: Optional[Dict[str, Any]] = None
         self.adaptive = True
         self.last_rx = 0.0  # when bytes last arrived (any bytes: a busy line means a live meter)
-        self._gap: Optional[float] = None  # recent worst latency between request/frames
+        self._lat: Optional[float] = None  # recent worst wait for the first frame of an answer
+        self._gap: Optional[float] = None  # recent worst gap between frames of one answer
+        self.stale_records: List[bytes] = []  # READINGs of answers to abandoned requests
 
-    def _tmo(self, attempt: int, base: Optional[float] = None) -> float:
-        """Timeout for one try: a few times the latency seen so far (at least 0.1 s), doubled
-        on every retry, never more than the configured timeout."""
-        cap = self.timeout if base is None else base
-        if not self.adaptive or self._gap is None:
-            return cap
-        return min(cap, max(0.1, 8 * self._gap) * (2 ** attempt))
+    def _tmo(self, attempt: int, first: bool = True) -> float:
+        """Timeout for one wait: a few times the worst latency seen lately (at least 0.25 s for
+        the first frame of an answer, 0.1 s between its frames), doubled on every retry, never
+        more than the configured timeout. Until something was measured: the configured timeout."""
+        est = self._lat if first else self._gap
+        if not self.adaptive or est is None:
+            return self.timeout
+        base = max(0.25, 4 * est) if first else max(0.1, 8 * est)
+        return min(self.timeout, base * (2 ** attempt))
 
-    def _seen(self, gap: float) -> None:
-        self._gap = gap if self._gap is None else max(gap, self._gap * 0.95)
+    def _seen(self, dt: float, first: bool = True) -> None:
+        old = self._lat if first else self._gap
+        new = dt if old is None else max(dt, old * 0.95)
+        if first:
+            self._lat = new
+        else:
+            self._gap = new
 
     def _on_reject(self, reason: str, n: int) -> None:
         if reason == "garbage":
@@ -156,7 +165,7 @@ class MeterLink:
             self.stats.requests += 1
             self._send(mtype, seq, payload)
             t_sent = time.monotonic()
-            tmo_try = tmo if timeout is not None else self._tmo(attempt)
+            tmo_try = tmo if timeout is not None else self._tmo(attempt, first=True)
             deadline = t_sent + tmo_try
             while time.monotonic() < max(deadline, self.last_rx + tmo_try if deadline else 0):
                 for f in self._read_frames(deadline):
@@ -217,18 +226,24 @@ class MeterLink:
             self.stats.requests += 1
             self._send(wire.FETCH, seq, wire.encode_fetch(from_slot, max_count))
             recs: List[bytes] = []
-            t_last = time.monotonic()
-            tmo = self._tmo(attempt)
+            t_sent = t_last = time.monotonic()
+            tmo = self._tmo(attempt, first=True)
             deadline = t_last + tmo
             # older answers still draining (stale sequence numbers) keep the wait alive
             while time.monotonic() < max(deadline, self.last_rx + tmo if deadline else 0):
                 frames = self._read_frames(deadline)
                 for f in frames:
                     if f.seq != seq:
+                        if f.mtype == wire.READING:
+                            self.stale_records.append(f.payload)  # still a signed record: keep it
                         continue
                     now = time.monotonic()
-                    self._seen(now - t_last)
+                    if not recs:
+                        self._seen(now - t_sent, first=True)
+                    else:
+                        self._seen(now - t_last, first=False)
                     t_last = now
+                    tmo = self._tmo(attempt, first=False)
                     deadline = now + tmo  # the meter is talking: keep listening
                     if f.mtype == wire.READING:
                         recs.append(f.payload)
@@ -283,12 +298,15 @@ def fetch(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[byt
     cap = batch  # the meter may answer fewer per FETCH ("meter's choice"): learn it
     while pending:
         a, b = pending.pop(0)
+        if a < b:
+            a = store.resume_slot(meter_id_hex, a)  # skip what arrived meanwhile (e.g. late answers)
         if a >= b:
             continue
         want = min(cap, b - a, 0xFFFF)
         raws, end = link.fetch_batch(a, want)
         summary["batches"] += 1
-        res = store.add(raws, checker, meter_id_hex)
+        stale, link.stale_records = link.stale_records, []
+        res = store.add(stale + raws, checker, meter_id_hex)
         summary["added"] += res.added
         summary["duplicates"] += res.duplicates
         summary["rejected"] += res.rejected
@@ -300,13 +318,17 @@ def fetch(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[byt
         # slots the meter answered with an intact frame, good or rejected: a record the meter
         # signed wrongly will not improve by asking again (it is reported, not re-fetched)
         answered = set(res.slots)
-        for raw in raws:
+        mine = set()
+        for i, raw in enumerate(stale + raws):
             try:
-                answered.add(wire.decode_record(raw).slot)
+                t = wire.decode_record(raw).slot
             except ValueError:
-                pass
+                continue
+            answered.add(t)
+            if i >= len(stale) and a <= t < b:
+                mine.add(t)
         bad_slots.update(answered - set(res.slots))
-        got = sorted(answered)
+        got = sorted(mine)
         whole = (end is not None and end["count"] == len(raws)) or (end is None and len(raws) == want)
         if whole:
             idle = 0
@@ -314,7 +336,7 @@ def fetch(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[byt
                 cap = end["count"]
             if end is not None and not end["more"]:
                 continue  # the meter holds nothing further
-            nxt = end["next_slot"] if end is not None else got[-1] + 1
+            nxt = end["next_slot"] if end is not None else (got[-1] + 1 if got else a + 1)
             pending.insert(0, (max(nxt, a + 1), b))
             continue
         if not got:
