@@ -18,6 +18,7 @@ class Client:
         self.timeout = timeout
         self.seq = 0
         self.unsolicited = []
+        self._queue = []
 
     def banner(self):
         """Read a banner line, if the port was opened before the meter printed it (else
@@ -32,14 +33,19 @@ class Client:
         self.ser.close()
 
     def frames(self, until, timeout=None):
+        """Frames up to and including the first one for which until(f) holds; frames
+        decoded beyond it stay queued for the next call."""
         deadline = time.time() + (timeout or self.timeout)
         out = []
-        while time.time() < deadline:
-            for f in self.dec.feed(self.ser.read(self.ser.in_waiting or 1)):
+        while True:
+            while self._queue:
+                f = self._queue.pop(0)
                 out.append(f)
                 if until(f):
                     return out
-        raise TimeoutError("no response; got %r" % out)
+            if time.time() >= deadline:
+                raise TimeoutError("no response; got %r" % out)
+            self._queue += self.dec.feed(self.ser.read(self.ser.in_waiting or 1))
 
     def raw(self, data, timeout=None):
         """Send raw bytes; return the frames received until a terminal frame."""

@@ -133,4 +133,5 @@ def test_random_noise_changes_nothing(meter):
     time.sleep(0.7)
     c.ser.reset_input_buffer()
     c.dec = wire.Decoder()
+    c._queue = []
     assert state(c, st) == before

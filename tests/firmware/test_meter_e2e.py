@@ -106,10 +106,20 @@ def test_provision_meter_fetch_verify_open(sim):
     assert c.info()["unacked"] <= c.info()["used"] - len(slots) + 2
 
 
-def test_reset_needs_tag_and_acks(sim):
-    c = sim.client
-    c.ok(wire.PROVISION, provision_payload(T0))
-    info = wait_slots(c, 2)
+def test_reset_needs_tag_and_acks(tmp_path):
+    # real-time clock (speed 1), provisioned 2 s before a slot boundary: exactly one slot
+    # closes, then nothing for half an hour, so ACK-then-RESET is not racing new readings
+    with MeterSim(n=1, storage=tmp_path, speed=1, start="none") as s:
+        c = Client(s.meters[0].port)
+        try:
+            _reset_flow(c)
+        finally:
+            c.close()
+
+
+def _reset_flow(c):
+    c.ok(wire.PROVISION, provision_payload(T0 + 1798))
+    info = wait_slots(c, 1)
     ch = info["challenge"]
     (f,) = c.request(wire.RESET, wire.encode_reset(MID, ch, bytes(16)))
     assert wire.decode_error(f.payload)["code"] == wire.E_AUTH
