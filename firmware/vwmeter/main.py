@@ -10,6 +10,10 @@ from vwmeter.server import Server
 
 
 def main(board=None):
+    safe = getattr(vwhal, "safe_boot", None)
+    if board is None and safe is not None and safe():
+        print("veriwatt-meter %s: safe boot, meter not started (REPL free)" % VERSION)
+        return
     b = board or vwhal.board()
     ticks = getattr(vwhal, "ticks_ms", None)
     meter = Meter(b)

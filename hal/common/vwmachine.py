@@ -221,3 +221,14 @@ def ram_disk(kbytes=24):
     os.mkdir("/ram/vwdata")
     print("vwhal: WARNING no writable flash filesystem, using a volatile RAM disk")
     return "/ram/vwdata"
+
+
+def button_held(pin, active_low=True):
+    """True if a push button on `pin` is held (used at boot: hold it to skip the meter and
+    keep the REPL, e.g. to update the firmware with mpremote; the meter line shares the
+    REPL UART and disables Ctrl-C while it runs)."""
+    try:
+        p = machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP if active_low else None)
+        return p.value() == (0 if active_low else 1)
+    except Exception:
+        return False

@@ -30,6 +30,12 @@ def storage_root():
 Clock = vwmachine.RtcClock
 
 
+def safe_boot():
+    """Hold the BOOT button (GPIO0) while resetting: main.py then does not start the meter and the
+    REPL stays usable (mpremote), since the meter line shares the REPL UART."""
+    return vwmachine.button_held(0)
+
+
 def ReadingSource(cfg=None):
     cfg = cfg or vwmachine.load_config(storage_root(), DEFAULTS)
     return vwmachine.S0Source(cfg["s0_pin"], cfg["imp_per_kwh"])

@@ -65,6 +65,7 @@ def main():
     check("meter answers HELLO with INFO over the UART",
           len(fr) == 1 and fr[0].mtype == wire.INFO and
           wire.decode_info(fr[0].payload)["clock_set"])
+    check("safe boot not held", vwhal.safe_boot() is False)
     # last-resort volatile storage for emulators without a flash model
     r = vwmachine.ram_disk(24)
     with open(r + "/probe", "wb") as f:

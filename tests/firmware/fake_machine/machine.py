@@ -43,7 +43,7 @@ class Pin:
             self.handler(self)
 
     def value(self, v=None):
-        return 1
+        return 1            # buttons read as released (pull-up)
 
 
 class RTC:
