@@ -106,7 +106,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             st.add_meter(res["meter_id"], res["pub"], {"demo": True})
             checkers.append(records.Checker.from_pub(res["pub"]))
         need = (b - a) * len(meters)
-        bar = Progress(need, "month of readings", enabled=None if not quiet else False)
+        bar = Progress(need, "  readings fetched", enabled=None if not quiet else False, milestones=not quiet)
         fetch_stats = [dict(added=0, rx_bytes=0, tx_bytes=0, bad_frames=0, retries=0, seconds=0.0) for _ in meters]
         deadline = time.monotonic() + max(120.0, (b - a) * 1800 / SPEED * 8)
         while True:

@@ -9,7 +9,7 @@ from typing import Optional, TextIO
 
 class Progress:
     def __init__(self, total: int, label: str = "", enabled: Optional[bool] = None,
-                 stream: Optional[TextIO] = None, width: int = 30) -> None:
+                 stream: Optional[TextIO] = None, width: int = 30, milestones: bool = False) -> None:
         self.total = max(int(total), 0)
         self.label = label
         self.stream = stream or sys.stderr
@@ -18,6 +18,8 @@ class Progress:
                 hasattr(self.stream, "isatty") and self.stream.isatty() and os.environ.get("VERIWATT_PROGRESS") != "0")
         self.enabled = enabled
         self.width = width
+        self.milestones = milestones and not enabled  # no terminal: one line at 25/50/75/100 %
+        self._next_milestone = 25
         self.done = 0
         self.extra = ""
         self.t0 = time.monotonic()
@@ -31,6 +33,13 @@ class Progress:
         if self.enabled and (now - self._last > 0.1 or self.done >= self.total):
             self._last = now
             self._draw(now)
+        elif self.milestones and self.total:
+            pct = self.done * 100 // self.total
+            if pct >= self._next_milestone:
+                self.stream.write("%s: %d/%d (%d%%) after %.1f s\n" % (self.label, self.done, self.total, pct, now - self.t0))
+                self.stream.flush()
+                while self._next_milestone <= pct:
+                    self._next_milestone += 25
 
     def _draw(self, now: float) -> None:
         frac = min(self.done / self.total, 1.0) if self.total else 1.0

@@ -172,3 +172,19 @@ def test_demo(tmp_path):
     bill = json.loads((out / "bill.json").read_text())
     assert bill["period"]["slots"] == 1488 and len(bill["commitments"]) == 1488
     assert took < 60, "the demo took %.1f s" % took
+
+
+def test_sim_command_prints_ports_and_meters_answer(tmp_path):
+    p = subprocess.Popen([sys.executable, "-m", "veriwatt.cli", "sim", "--meters", "2", "--duration", "20",
+                          "--storage", str(tmp_path / "sim"), "--json"], stdout=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        ports = [m["port"] for m in json.loads(line)["meters"]]
+        assert len(ports) == 2
+        for port in ports:
+            r = run("info", port, "--json")
+            assert r.returncode == 0 and json.loads(r.stdout)["provisioned"] is False
+    finally:
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=15)
+    assert p.returncode == 0
