@@ -130,21 +130,12 @@ class Store:
             self.acked = None if a == NONE else a
 
     def _scan_tail(self, k):
-        first = self._first[k]
         size = os.stat(self._path(k))[6]
         n = (size - HDR_SIZE) // self.rs
-        if (size - HDR_SIZE) % self.rs:
-            self.recovered_torn = True
-        with open(self._path(k), "rb") as f:
-            for i in range(n - 1, -1, -1):
-                f.seek(HDR_SIZE + i * self.rs)
-                if self._check(f.read(self.rs), first + i) is not None:
-                    if i != n - 1:
-                        self.recovered_torn = True
-                    return first + i
-        if n:
-            self.recovered_torn = True
-        return None
+        last = self._scan_last(k)
+        if (size - HDR_SIZE) % self.rs or (n and (last is None or last != self._first[k] + n - 1)):
+            self.recovered_torn = True      # bytes beyond the last good record: a torn write
+        return last
 
     def _check(self, raw, slot):
         if len(raw) != self.rs:
@@ -176,13 +167,23 @@ class Store:
         return not self._droppable(self.segs[0])
 
     def _droppable(self, k):
-        # every slot stored in segment k is acknowledged (k is never the tail here)
-        i = self.segs.index(k)
-        end = (k + 1) * self.S - 1
-        if i + 1 < len(self.segs):
-            nxt = self._first[self.segs[i + 1]] - 1
-            end = nxt if nxt < end else end
-        return self.acked is not None and self.acked >= end
+        # every slot stored in segment k (never the tail here) is acknowledged; the last
+        # record is found by scanning back from the end (gaps and a torn record left by a
+        # power cut before a gap are skipped), only when the store is at capacity
+        if self.acked is None:
+            return False
+        last = self._scan_last(k)
+        return last is None or self.acked >= last
+
+    def _scan_last(self, k):
+        first = self._first[k]
+        n = (os.stat(self._path(k))[6] - HDR_SIZE) // self.rs
+        with open(self._path(k), "rb") as f:
+            for i in range(n - 1, -1, -1):
+                f.seek(HDR_SIZE + i * self.rs)
+                if self._check(f.read(self.rs), first + i) is not None:
+                    return first + i
+        return None
 
     def read(self, slot):
         k = slot // self.S
