@@ -77,6 +77,7 @@ def meter_key(args: argparse.Namespace, st: Any = None) -> Dict[str, Any]:
 def period_of(args: argparse.Namespace, tz: str = "UTC") -> Tuple[int, int]:
     from . import slots
 
+    tz = getattr(args, "tz", None) or tz
     if not getattr(args, "period", None):
         raise VeriwattError("give the period: --period YYYY-MM, START:END (slots) or YYYY-MM-DD..YYYY-MM-DD")
     return slots.parse_period(args.period, tz)
@@ -472,14 +473,16 @@ def register(sub: Any, epilog: str) -> None:
     p = add("verify", cmd_verify, "check the stored readings of a period: signatures, completeness")
     _store_args(p)
     _meter_args(p)
-    p.add_argument("--period", required=True, help="YYYY-MM, START:END slots or YYYY-MM-DD..YYYY-MM-DD (UTC)")
+    p.add_argument("--period", required=True, help="YYYY-MM, START:END slots or YYYY-MM-DD..YYYY-MM-DD")
+    p.add_argument("--tz", help="time zone for months and dates in --period (default UTC), e.g. Europe/London")
     _json_arg(p)
 
     p = add("readings", cmd_readings, "decrypt a period's readings with the customer code")
     _store_args(p)
     _meter_args(p)
     _code_args(p)
-    p.add_argument("--period", required=True, help="YYYY-MM, START:END slots or YYYY-MM-DD..YYYY-MM-DD (UTC)")
+    p.add_argument("--period", required=True, help="YYYY-MM, START:END slots or YYYY-MM-DD..YYYY-MM-DD")
+    p.add_argument("--tz", help="time zone for months and dates in --period (default UTC), e.g. Europe/London")
     p.add_argument("--csv", action="store_true", help="print every slot as CSV")
     _json_arg(p)
 

@@ -219,4 +219,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("")
     print("re-verify as the supplier would:")
     print("  veriwatt verify-bill %s --tariff %s --meter-key %s" % (out / "bill.json", out / "tariff.json", out / "meter.pub.json"))
+    if shutil.which("veriwatt") is None:
+        print("  (veriwatt is %s)" % (Path(sys.executable).parent / "veriwatt"))
     return EXIT_OK if rep["valid"] else EXIT_INVALID
