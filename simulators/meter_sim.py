@@ -70,7 +70,7 @@ def parse_start(s):
 
 
 class SimMeter:
-    def __init__(self, index, seed, storage, env, micropython, baud=0):
+    def __init__(self, index, seed, storage, env, micropython, baud=0, heap=None):
         self.index = index
         self.seed = seed
         self.storage = Path(storage)
@@ -80,7 +80,8 @@ class SimMeter:
         tty.setraw(sa)
         self._log = open(self.storage / "stderr.log", "ab")
         self.proc = subprocess.Popen(
-            [micropython, "-m", "vwmeter.main"], stdin=sa, stdout=sa, stderr=self._log,
+            [micropython] + (["-X", "heapsize=%s" % heap] if heap else []) + ["-m", "vwmeter.main"],
+            stdin=sa, stdout=sa, stderr=self._log,
             env=env, close_fds=True, start_new_session=True, cwd=str(self.storage))
         os.close(sa)
         mb, sb = os.openpty()
@@ -154,7 +155,7 @@ class SimMeter:
 
 class MeterSim:
     def __init__(self, n=1, seed=1, storage="sim-data", speed=1800, start="now", baud=0,
-                 micropython=None, extra_env=None):
+                 micropython=None, extra_env=None, heap=None):
         self.n = n
         self.seed = seed
         self.storage = Path(storage)
@@ -163,6 +164,7 @@ class MeterSim:
         self.baud = baud
         self.micropython = micropython or find_micropython()
         self.extra_env = dict(extra_env or {})
+        self.heap = heap
         self.meters = []
         self._stop = threading.Event()
         self._thread = None
@@ -186,7 +188,7 @@ class MeterSim:
         for i in range(self.n):
             env = self.env_for(i)
             self.meters.append(SimMeter(i, self.seed + i, env["VW_STORAGE"], env,
-                                        self.micropython, self.baud))
+                                        self.micropython, self.baud, self.heap))
         for m in self.meters:
             if m.wait_banner() is None:
                 self.stop()
@@ -279,12 +281,15 @@ def main(argv=None):
                          "'now' (default) or 'none' (clock unset until SET_CLOCK)")
     ap.add_argument("--baud", type=int, default=0, help="throttle meter->host bytes to this baud rate (8N1)")
     ap.add_argument("--micropython", default=None, help="unix micropython executable")
+    ap.add_argument("--heap", default=None,
+                    help="MicroPython heap size per meter, e.g. 128k (default: the interpreter's)")
     ap.add_argument("--json", action="store_true", help="print the meters as JSON")
     ap.add_argument("--env", action="append", default=[], metavar="K=V",
                     help="extra environment for the firmware (e.g. VW_CAPACITY=192)")
     a = ap.parse_args(argv)
     extra = dict(kv.split("=", 1) for kv in a.env)
-    sim = MeterSim(a.meters, a.seed, a.storage, a.speed, a.start, a.baud, a.micropython, extra)
+    sim = MeterSim(a.meters, a.seed, a.storage, a.speed, a.start, a.baud, a.micropython, extra,
+                   a.heap)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     sim.start()

@@ -3,7 +3,7 @@
 #
 # Storage layout (board["storage"]):
 #   keys.a/.b   provisioned secrets (durable.SmallState): meter_id, group_id, sig_secret,
-#               agg_secret, customer_key.  Written once by PROVISION, removed by RESET.
+#               agg_secret, customer_key, and the aggregation public key (computed once).  Written once by PROVISION, removed by RESET.
 #               (On a real board, enable flash read-out protection: these are the meter's
 #               signing and customer secrets.)
 #   epoch.a/.b  RESET counter; survives RESET, so the challenge in INFO never repeats and a
@@ -33,7 +33,6 @@
 # left as a gap, which the supplier sees (slot numbers are signed).
 import struct
 
-from vwcore import agg as _agg
 from vwcore import kdf
 from vwcore import reading
 from vwcore import wire
@@ -86,20 +85,33 @@ class Meter:
     @staticmethod
     def _encode_keys(p):
         return (p["meter_id"] + bytes((p["group_id"],)) + p["sig_secret"] + p["agg_secret"] +
-                bytes((len(p["customer_key"]),)) + p["customer_key"])
+                bytes((len(p["customer_key"]),)) + p["customer_key"] + p.get("agg_pub_b", b""))
 
     @staticmethod
     def _decode_keys(raw):
         n = raw[73]
         return {"meter_id": bytes(raw[0:8]), "group_id": raw[8], "sig_secret": bytes(raw[9:41]),
-                "agg_secret": bytes(raw[41:73]), "customer_key": bytes(raw[74:74 + n])}
+                "agg_secret": bytes(raw[41:73]), "customer_key": bytes(raw[74:74 + n]),
+                "agg_pub_b": bytes(raw[74 + n:])}
+
+    @staticmethod
+    def _agg_pub(p):
+        # The aggregation public key is computed once, at provisioning, and kept with the
+        # keys: the vwcore.agg module (about 8 KB of RAM) is then unloaded again.
+        import sys
+        from vwcore import agg
+        y = agg.public_key(agg.secret_scalar(p["agg_secret"], p["group_id"]), p["group_id"])
+        del agg
+        sys.modules.pop("vwcore.agg", None)
+        return wire.int_to_bytes(y, wire.GROUP_PLEN[p["group_id"]])
 
     def _load_keys(self, p):
+        if not p.get("agg_pub_b"):
+            p["agg_pub_b"] = self._agg_pub(p)
         self.prov = p
         self.keys = reading.MeterKeys(p["meter_id"], p["sig_secret"], p["customer_key"],
                                       p["group_id"])
-        self.agg_pub = _agg.public_key(_agg.secret_scalar(p["agg_secret"], p["group_id"]),
-                                       p["group_id"])
+        self.agg_pub = int.from_bytes(p["agg_pub_b"], "big")
         self.store = Store(self.root + "/log", wire.record_len(p["group_id"]),
                            self.seg_records, self.max_segments)
         if self.max_catchup is None:
@@ -142,6 +154,7 @@ class Meter:
         keys = {"meter_id": p["meter_id"], "group_id": p["group_id"],
                 "sig_secret": p["sig_secret"], "agg_secret": p["agg_secret"],
                 "customer_key": p["customer_key"]}
+        keys["agg_pub_b"] = self._agg_pub(keys)
         # leftovers of an interrupted RESET (store wiped first, then keys): clear them
         self._wipe_log()
         self._keys_state.save(self._encode_keys(keys))

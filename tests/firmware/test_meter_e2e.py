@@ -78,6 +78,9 @@ def test_provision_meter_fetch_verify_open(sim):
     c.ok(wire.PROVISION, provision_payload(T0))
     info = wait_slots(c, 12)
     assert info["provisioned"] and info["clock_set"] and info["sig_pub"] and info["agg_pub"]
+    from vwcore import agg, sig
+    assert info["agg_pub"] == agg.public_key(agg.secret_scalar(AGG))
+    assert info["sig_pub"] == sig.SigningKey(SIG).y
     y = info["sig_pub"]
     first = info["first_slot"]
     assert first == T0 // 1800
@@ -149,6 +152,7 @@ def test_restart_keeps_keys_and_readings(tmp_path):
         assert "VWTEST01".encode().hex() in s.meters[0].banner
         i2 = c.info()
         assert i2["provisioned"] and i2["clock_set"] and i2["sig_pub"] == i1["sig_pub"]
+        assert i2["agg_pub"] == i1["agg_pub"]
         after, _ = c.fetch(0, 0)
         assert [r.encode() for r in after[:len(before)]] == [r.encode() for r in before]
         # catch-up: the battery-backed simulated RTC ran on; slots continue without gaps
