@@ -16,7 +16,7 @@ from vwmeter import durable  # noqa: E402
 from vwmeter.store import Store  # noqa: E402
 
 pytestmark = pytest.mark.sim
-UPTO = 1030
+UPTO = 1024
 DRIVER = str(HERE / "mp_powercut.py")
 
 
