@@ -36,6 +36,7 @@ natmods: setup
 
 qemu: setup
 	@bash tools/build_qemu
+	@$(MAKE) -s -C crypto_c/baremetal
 
 build: setup ctests natmods qemu
 
@@ -52,7 +53,8 @@ demo: setup
 bench: build
 	@mkdir -p build/bench
 	$(PY) tools/bench_host.py
-	@bash tools/bench_qemu
+	$(PY) tools/bench_qemu
+	$(PY) tools/bench_agg.py
 
 clean:
 	rm -rf build/ctest build/natmod build/qemu build/bench out

@@ -23,5 +23,5 @@ CFLAGS_USERMOD += -DVW_LIMB_BITS=$(VWCRYPTO_LIMB_BITS)
 # The modexp library is the hot path: build it at -O2 rather than the port's -Os (the last
 # -O wins). On the Cortex-M4 QEMU board this is about 40% fewer instructions per powmod for
 # a few hundred bytes of Thumb-2 (numbers in docs/BENCHMARKS.md). Objects are named
-# $(BUILD)/<absolute source path>.o, as explained above.
-$(BUILD)$(VWCRYPTO_SRC_DIR)/vw_mont.o $(BUILD)$(VWCRYPTO_SRC_DIR)/vw_powmod.o: CFLAGS += -O2
+# $(BUILD)/ + <absolute source path>.o (so a double slash), as explained above.
+$(BUILD)/$(VWCRYPTO_SRC_DIR)/vw_mont.o $(BUILD)/$(VWCRYPTO_SRC_DIR)/vw_powmod.o: CFLAGS += -O2
