@@ -365,3 +365,15 @@ def test_unit_sizes_match_statement(toy):
         node = T._step_branches(toy, tar, C, D, W=W, m=1, r=2, rho=4)
         assert len(W.getvalue()) == aux - toy.plen
         assert sigma.count(node)["scalars"] * toy.qlen == resp
+
+
+def test_3072_group_cumulative_and_threshold():
+    from veriwatt.zk import groups
+    G = groups.default_group("3072")
+    ms = [300, 1200, 40]
+    Cs, rs = openings(G, ms)
+    for tar in (T.CumulativeTariff((1000,), (10, 15)), T.ThresholdTariff((1,), 1000, 3)):
+        bp = T.PROVERS[tar.kind_name](tar, Cs, ms, rs, CTX, G)
+        assert T.VERIFIERS[tar.kind_name](tar, Cs, bp.amount, bp.proof, CTX, G) == tar.cost(ms)
+        with pytest.raises(ProofError):   # a 2048-bit verifier does not accept it
+            T.VERIFIERS[tar.kind_name](tar, Cs, bp.amount, bp.proof, CTX)

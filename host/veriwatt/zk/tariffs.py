@@ -290,29 +290,29 @@ def _step_branches(G, tariff, C, D, W=None, R=None, m=None, r=None, rho=None):
 
 
 # Per-slot work (all the exponentiations) runs in _unit_* functions, sequentially or in
-# worker processes (workers > 1, fork): the proof bytes are the same either way. The
-# workers read the group and tariff from _WORK, set before the pool forks.
+# worker processes (workers > 1, fork start method): the proof bytes are the same either
+# way. Workers get the group and tariff once, through the pool initializer.
 _WORK: dict = {}
 
 
-def _pmap(fn, jobs, workers: int):
-    if workers <= 1 or len(jobs) < 2:
-        return [fn(*j) for j in jobs]
-    import multiprocessing as mp
-    with mp.get_context("fork").Pool(workers) as pool:
-        return pool.starmap(fn, jobs, chunksize=max(1, len(jobs) // (4 * workers)))
-
-
-def _run(G, tariff, fn, jobs, workers):
+def _init_worker(G, tariff) -> None:
     _WORK["G"], _WORK["tariff"] = G, tariff
-    try:
-        return _pmap(fn, jobs, workers)
-    finally:
-        _WORK.clear()
 
 
-def _unit_step_prove(C, m, r):
-    G, tariff = _WORK["G"], _WORK["tariff"]
+def _pool_call(fn, job):
+    return fn(_WORK["G"], _WORK["tariff"], *job)
+
+
+def _run(G, tariff, fn, jobs, workers: int):
+    if workers <= 1 or len(jobs) < 2:
+        return [fn(G, tariff, *j) for j in jobs]
+    import multiprocessing as mp
+    with mp.get_context("fork").Pool(workers, _init_worker, (G, tariff)) as pool:
+        return pool.starmap(_pool_call, [(fn, j) for j in jobs],
+                            chunksize=max(1, len(jobs) // (4 * workers)))
+
+
+def _unit_step_prove(G, tariff, C, m, r):
     W = Writer.raw(G)
     rho = _rand(G.q)
     D = backend.powmod2(G.g, tariff.prices[tariff.band(m)] * m, G.h, rho, G.p)
@@ -321,8 +321,7 @@ def _unit_step_prove(C, m, r):
     return W.getvalue(), sigma.commit(G, node), node, rho
 
 
-def _unit_step_verify(C, aux, resp, e):
-    G, tariff = _WORK["G"], _WORK["tariff"]
+def _unit_step_verify(G, tariff, C, aux, resp, e):
     R = Reader.raw(G, aux)
     D = R.element()
     node = _step_branches(G, tariff, C, D, R=R)
@@ -544,8 +543,7 @@ def _threshold_branches(G, tariff, C, E, W=None, R=None, m=None, r=None, u=None)
     ], real)
 
 
-def _unit_threshold_prove(C, m, r):
-    G, tariff = _WORK["G"], _WORK["tariff"]
+def _unit_threshold_prove(G, tariff, C, m, r):
     W = Writer.raw(G)
     e, u = max(m - tariff.limit, 0), _rand(G.q)
     E = G.commit(e, u)
@@ -554,8 +552,7 @@ def _unit_threshold_prove(C, m, r):
     return W.getvalue(), sigma.commit(G, node), node, u, e
 
 
-def _unit_threshold_verify(C, aux, resp, e):
-    G, tariff = _WORK["G"], _WORK["tariff"]
+def _unit_threshold_verify(G, tariff, C, aux, resp, e):
     R = Reader.raw(G, aux)
     E = R.element()
     node = _threshold_branches(G, tariff, C, E, R=R)
