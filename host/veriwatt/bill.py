@@ -31,7 +31,10 @@ KINDS = ("tariff", "settlement", "total")
 
 
 def _iso(t: int) -> str:
-    return _slots.slot_start(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return _slots.slot_start(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return "out of range"
 
 
 def weights_for(kind: str, tariff: Optional[Tariff], start: int, end: int) -> List[int]:
@@ -53,6 +56,7 @@ def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tarif
     """The bill object for the records of [start, end) (in slot order, exactly one per slot)."""
     kind = kind_for(tariff)
     G = _keys.group_of(meter_pub)
+    _slots.check_range(start, end)
     slots_ = [r.slot for r in recs]
     if slots_ != list(range(start, end)):
         probs = _verify.check_period([(r.slot, r.C, r.e, r.s) for r in recs], start, end, None)
@@ -124,8 +128,7 @@ def verify_bill(bill: Any, tariff: Optional[Tariff], meter_pub: Dict[str, Any], 
     if not isinstance(period, dict):
         raise VeriwattError("bill: `period` must be an object with start_slot and end_slot")
     start, end = _int_field(period, "start_slot", "bill.period"), _int_field(period, "end_slot", "bill.period")
-    if end <= start:
-        raise VeriwattError("bill: empty period")
+    _slots.check_range(start, end, "bill.period")
     total = _int_field(bill, "total", "bill")
     proof = bill.get("proof")
     if not isinstance(proof, dict):

@@ -13,6 +13,26 @@ from .errors import VeriwattError
 
 SLOT_SECONDS = 1800
 UTC = _dt.timezone.utc
+NO_SLOT = 0xFFFFFFFF  # the protocol's "none"; slots are uint32 below it
+MAX_PERIOD_SLOTS = 48 * 366 * 5  # five years of half hours: more is certainly a mistake
+
+
+def check_range(start: int, end: int, what: str = "period") -> None:
+    """A period of protocol slots: 0 <= start < end <= 2^32 - 1, at most five years long."""
+    if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool) or isinstance(end, bool):
+        raise VeriwattError("%s: slots must be integers" % what)
+    if not 0 <= start < end <= NO_SLOT:
+        raise VeriwattError("%s: slots %s..%s are not a valid range (0 <= start < end < 2^32)" % (what, start, end))
+    if end - start > MAX_PERIOD_SLOTS:
+        raise VeriwattError("%s: %d slots is longer than five years; split it" % (what, end - start))
+
+
+def when(t: int) -> str:
+    """Slot t's start as text, for messages (any integer, even absurd ones)."""
+    try:
+        return slot_start(t).strftime("%Y-%m-%d %H:%M UTC")
+    except (OverflowError, OSError, ValueError):
+        return "slot out of range"
 
 
 def slot_start(t: int) -> _dt.datetime:
@@ -57,6 +77,7 @@ def parse_period(text: str, tz: str = "UTC") -> Tuple[int, int]:
         a, b = int(m.group(1)), int(m.group(2))
         if b <= a:
             raise VeriwattError("empty period %s: END must be greater than START" % text)
+        check_range(a, b)
         return a, b
     m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", text)
     if m:
@@ -73,5 +94,8 @@ def parse_period(text: str, tz: str = "UTC") -> Tuple[int, int]:
 
 
 def describe(start: int, end: int) -> str:
-    a, b = slot_start(start), slot_start(end)
+    try:
+        a, b = slot_start(start), slot_start(end)
+    except (OverflowError, OSError, ValueError):
+        return "slots %d..%d" % (start, end)
     return "%s .. %s UTC (%d slots)" % (a.strftime("%Y-%m-%d %H:%M"), b.strftime("%Y-%m-%d %H:%M"), end - start)

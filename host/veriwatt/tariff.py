@@ -149,7 +149,10 @@ class Tariff:
             if a and b and b <= a:
                 raise VeriwattError("%s: `to` must be after `from`" % w)
             bands = []
-            for j, bd in enumerate(s.get("bands", [])):
+            raw_bands = s.get("bands", [])
+            if not isinstance(raw_bands, list):
+                raise VeriwattError("%s.bands must be a list of bands" % w)
+            for j, bd in enumerate(raw_bands):
                 wb = "%s.bands[%d]" % (w, j)
                 if not isinstance(bd, dict):
                     raise VeriwattError("%s: expected an object" % wb)

@@ -34,7 +34,7 @@ class Problem:
 
 
 def _when(t: int) -> str:
-    return _slots.slot_start(t).strftime("%Y-%m-%d %H:%M UTC")
+    return _slots.when(t)
 
 
 def _ranges(xs: List[int]) -> List[Tuple[int, int]]:
@@ -51,6 +51,7 @@ def check_period(entries: Sequence[Entry], start: int, end: int, checker: Option
                  limit: int = 50) -> List[Problem]:
     """All problems with the entries for [start, end); empty list when complete and valid.
     With checker=None only the slot numbers are checked (no signatures)."""
+    _slots.check_range(start, end)
     probs: List[Problem] = []
     seen: Dict[int, int] = {}
     last = None

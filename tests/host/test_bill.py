@@ -132,6 +132,13 @@ def test_spliced_from_another_month(honest, tariff_obj, meter_a):
     expect(b, tariff_obj, meter_a.pub, "signature does not verify")
 
 
+def test_absurd_slot_numbers_are_reported_not_crashing(honest, tariff_obj, meter_a):
+    for bad in (2 ** 70, -5, 2 ** 32):
+        b = copy.deepcopy(honest)
+        b["commitments"][0]["slot"] = bad
+        expect(b, tariff_obj, meter_a.pub, "outside the period")
+
+
 def test_shifted_period(honest, tariff_obj, meter_a):
     b = copy.deepcopy(honest)
     b["period"]["start_slot"] += 48
@@ -140,7 +147,10 @@ def test_shifted_period(honest, tariff_obj, meter_a):
 
 def test_malformed_bill_is_a_usage_error(honest, tariff_obj, meter_a):
     for mutate in (lambda b: b.pop("proof"), lambda b: b.__setitem__("total", "12"),
-                   lambda b: b["commitments"][0].__setitem__("sig", "zz"), lambda b: b.__setitem__("format", "x")):
+                   lambda b: b["commitments"][0].__setitem__("sig", "zz"), lambda b: b.__setitem__("format", "x"),
+                   lambda b: b["period"].__setitem__("end_slot", 2 ** 70),  # must not try to list 2^70 slots
+                   lambda b: b["period"].__setitem__("start_slot", -10),
+                   lambda b: b["period"].__setitem__("end_slot", b["period"]["start_slot"] + 48 * 366 * 6)):
         b = copy.deepcopy(honest)
         mutate(b)
         with pytest.raises(VeriwattError) as ei:
