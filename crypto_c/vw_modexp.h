@@ -40,13 +40,14 @@ typedef uint64_t vw_dlimb;
 /* Largest exponent, in bytes (4096 bits). */
 #define VW_MAX_EXP_BYTES 512
 
-/* Fixed window width (bits) and table size. */
+/* Window width (bits) for one base, and the table size (one table of 16 entries for
+ * powmod and powmod2 alike; powmod2 uses joint 2-bit windows). */
 #define VW_WINDOW 4
 #define VW_TABLE (1 << VW_WINDOW)
 
 /* Workspace sizes, in limbs, for a modulus of n limbs (n = ceil(bits/VW_LIMB_BITS)). */
 #define VW_POWMOD_WORK_LIMBS(n) ((VW_TABLE + 6) * (size_t)(n) + 4)
-#define VW_POWMOD2_WORK_LIMBS(n) ((2 * VW_TABLE + 6) * (size_t)(n) + 4)
+#define VW_POWMOD2_WORK_LIMBS(n) ((VW_TABLE + 6) * (size_t)(n) + 4)
 /* Workspace for the largest modulus, usable for any call. */
 #define VW_POWMOD_WORK_MAX VW_POWMOD_WORK_LIMBS(VW_MAX_LIMBS)
 #define VW_POWMOD2_WORK_MAX VW_POWMOD2_WORK_LIMBS(VW_MAX_LIMBS)
@@ -81,8 +82,8 @@ int vw_powmod(uint8_t *out, size_t out_len,
               vw_limb *work, size_t work_limbs);
 
 /*
- * out = g^a * h^b mod mod, in one pass (interleaved fixed windows: the
- * squarings are shared). For Pedersen commitments g^m h^r.
+ * out = g^a * h^b mod mod, in one pass (joint 2-bit windows over a table of
+ * g^i h^j, i, j < 4: the squarings are shared). For Pedersen commitments g^m h^r.
  * a and b are padded internally to the longer of the two lengths.
  * work must hold VW_POWMOD2_WORK_LIMBS(n) limbs. Same errors as vw_powmod.
  */

@@ -1,7 +1,7 @@
 /*
- * vw_powmod.c - fixed-window (4-bit) modular exponentiation, single and
- * double base (Straus/Shamir interleaving: the squarings are shared), in
- * Montgomery form. Every exponent nibble costs the same squarings and
+ * vw_powmod.c - fixed-window modular exponentiation in Montgomery form: 4-bit
+ * windows for one base, joint 2-bit windows for two (Straus/Shamir: the squarings
+ * are shared, one 16-entry table). Every exponent nibble costs the same squarings and
  * multiplications whatever its value, and table entries are picked with
  * vw_ct_select, so time and memory access depend only on public lengths.
  */
@@ -20,18 +20,23 @@ const char *vw_strerror(int err) {
     }
 }
 
-/* Nibble i (0 = most significant) of exp, seen as left-padded with zeros to pad_len bytes. */
-static vw_limb nibble(const uint8_t *exp, size_t len, size_t pad_len, size_t i) {
-    size_t byte = i / 2, off = pad_len - len;
-    uint8_t b;
+/* Digit i (0 = most significant) of width w bits (2 or 4) of exp, seen as left-padded
+ * with zeros to pad_len bytes. Positions are public; only the value is secret. */
+static vw_limb digit(const uint8_t *exp, size_t len, size_t pad_len, size_t i, unsigned w) {
+    size_t per = 8 / w, byte = i / per, off = pad_len - len;
+    unsigned shift = (unsigned)(8 - w - w * (i % per));
     if (byte < off) return 0; /* public: position only */
-    b = exp[byte - off];
-    return (vw_limb)((i & 1) ? (b & 15) : (b >> 4));
+    return (vw_limb)((exp[byte - off] >> shift) & ((1u << w) - 1));
 }
 
 /*
- * Shared core: out = prod_k base_k^exp_k mod m for k < nb (1 or 2).
- * Workspace layout: m | r2 | acc | sel | t (2n+2) | nb tables of VW_TABLE*n.
+ * Shared core: out = prod_k base_k^exp_k mod m for k < nb (1 or 2), with one table of
+ * VW_TABLE = 16 Montgomery-form entries:
+ *   nb = 1: T[i] = b^i, 4-bit windows (fixed window exponentiation, HAC 14.82);
+ *   nb = 2: T[4i + j] = g^i h^j, joint 2-bit windows (Straus/Shamir, HAC 14.88): the
+ *           squarings are shared and the table is no bigger than for one base.
+ * Each digit costs w squarings and one multiplication by a CT-selected entry.
+ * Workspace: m | r2 | acc | sel | t (2n+2) | table (16n).
  */
 static int pow_core(uint8_t *out, size_t out_len, size_t nb,
                     const uint8_t *const *base, const size_t *base_len,
@@ -39,7 +44,8 @@ static int pow_core(uint8_t *out, size_t out_len, size_t nb,
                     const uint8_t *modbuf, size_t mod_len,
                     vw_limb *work, size_t work_limbs) {
     vw_mod mod;
-    size_t n, k, i, j, elen = 0, nibbles, need;
+    size_t n, k, i, j, elen = 0, ndigits, need;
+    unsigned w = nb == 1 ? VW_WINDOW : VW_WINDOW / 2;
     vw_limb *m, *r2, *acc, *sel, *t, *tab;
     int err = vw_mod_init(&mod, NULL, modbuf, mod_len);
     if (err != VW_OK) return err;
@@ -54,31 +60,35 @@ static int pow_core(uint8_t *out, size_t out_len, size_t nb,
         while (sig > 0 && *p == 0) { p++; sig--; }
         if (out_len < sig) return VW_ERR_OUT_LEN;
     }
-    need = (nb * VW_TABLE + 6) * n + 2;
+    need = (VW_TABLE + 6) * n + 2;
     if (work_limbs < need) return VW_ERR_WORKSPACE;
 
     m = work; r2 = m + n; acc = r2 + n; sel = acc + n; t = sel + n; tab = t + 2 * n + 2;
     vw_mod_init(&mod, m, modbuf, mod_len);
-    vw_mod_consts(&mod, r2, tab, t); /* tab[0] of table 0 = R mod m (Montgomery 1) */
+    vw_mod_consts(&mod, r2, tab, t); /* T[0] = R mod m, the Montgomery form of 1 */
 
-    for (k = 0; k < nb; k++) {
-        vw_limb *tk = tab + k * VW_TABLE * n;
-        if (k > 0) for (j = 0; j < n; j++) tk[j] = tab[j];
-        vw_to_mont(tk + n, base[k], base_len[k], r2, &mod, t);
-        for (i = 2; i < VW_TABLE; i++) vw_mont_mul(tk + i * n, tk + (i - 1) * n, tk + n, &mod, t);
+    if (nb == 1) {
+        vw_to_mont(tab + n, base[0], base_len[0], r2, &mod, t);
+        for (i = 2; i < VW_TABLE; i++) vw_mont_mul(tab + i * n, tab + (i - 1) * n, tab + n, &mod, t);
+    } else {
+        vw_limb *g = acc; /* acc is free until the main loop */
+        vw_to_mont(tab + n, base[1], base_len[1], r2, &mod, t);       /* T[1] = h */
+        for (j = 2; j < 4; j++) vw_mont_mul(tab + j * n, tab + (j - 1) * n, tab + n, &mod, t);
+        vw_to_mont(g, base[0], base_len[0], r2, &mod, t);
+        for (i = 4; i < VW_TABLE; i++) vw_mont_mul(tab + i * n, tab + (i - 4) * n, g, &mod, t);
     }
 
+    ndigits = elen * (8 / w);
     for (j = 0; j < n; j++) acc[j] = tab[j];
-    nibbles = 2 * elen;
-    for (i = 0; i < nibbles; i++) {
+    for (i = 0; i < ndigits; i++) {
+        vw_limb d;
         if (i > 0) {
-            for (j = 0; j < VW_WINDOW; j++) vw_mont_mul(acc, acc, acc, &mod, t);
+            for (j = 0; j < w; j++) vw_mont_mul(acc, acc, acc, &mod, t);
         }
-        for (k = 0; k < nb; k++) {
-            vw_ct_select(sel, tab + k * VW_TABLE * n, VW_TABLE, n,
-                         nibble(exp[k], exp_len[k], elen, i));
-            vw_mont_mul(acc, acc, sel, &mod, t);
-        }
+        d = digit(exp[0], exp_len[0], elen, i, w);
+        if (nb == 2) d = (d << 2) | digit(exp[1], exp_len[1], elen, i, w);
+        vw_ct_select(sel, tab, VW_TABLE, n, d);
+        vw_mont_mul(acc, acc, sel, &mod, t);
     }
     /* leave Montgomery form: multiply by plain 1 */
     for (j = 0; j < n; j++) sel[j] = 0;
