@@ -65,7 +65,8 @@ class QemuBoard:
                  extra_args=(), start_timeout: float = 30.0, wait_repl: bool = True):
         self.variant = variant
         self.kernel = Path(kernel) if kernel else firmware_path(variant)
-        self.machine = "mps2-an385" if variant == "stock-an385" else "mps2-an386"
+        self.machine = {"stock-an385": "mps2-an385", "rv32": "virt"}.get(variant, "mps2-an386")
+        self.system = "qemu-system-riscv32" if variant == "rv32" else "qemu-system-arm"
         self.icount = icount
         self.safe = safe
         self.extra_args = list(extra_args)
@@ -83,12 +84,14 @@ class QemuBoard:
     # -- lifecycle ---------------------------------------------------------------------
     def command(self) -> list[str]:
         semi = "enable=on,target=native,arg=firmware"
-        if self.variant != "stock-an385" and self.fs != "ram":
+        if self.variant not in ("stock-an385", "rv32") and self.fs != "ram":
             semi += ",arg=fs=%s" % os.path.abspath(self.fs)
         if self.safe:
             semi += ",arg=safe"
-        cmd = ["qemu-system-arm", "-machine", self.machine, "-nographic", "-monitor", "null",
+        cmd = [self.system, "-machine", self.machine, "-nographic", "-monitor", "null",
                "-semihosting-config", semi, "-serial", "pty"]
+        if self.variant == "rv32":
+            cmd += ["-bios", "none"]
         if self.icount:
             cmd += ["-icount", "shift=0"]
         return cmd + ["-kernel", str(self.kernel)] + self.extra_args
@@ -216,8 +219,9 @@ def require_firmware(variant: str) -> Path:
 
     import pytest
 
-    if shutil.which("qemu-system-arm") is None:
-        pytest.fail("qemu-system-arm is not installed: run `make setup`", pytrace=False)
+    system = "qemu-system-riscv32" if variant == "rv32" else "qemu-system-arm"
+    if shutil.which(system) is None:
+        pytest.fail("%s is not installed: run `make setup`" % system, pytrace=False)
     msg = missing_firmware_message(variant)
     if msg:
         pytest.fail(msg, pytrace=False)
