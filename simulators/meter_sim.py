@@ -12,6 +12,10 @@ the host opens the slave of pty B (the printed path).  Two ptys are needed becau
 host cannot open a pty master by path.  The relay can throttle to a baud rate (--baud) to
 measure transfers as over a real 115200 line.
 
+The C modexp (vwcrypto dynamic native module, build/natmod/x64/vwcrypto.mpy, made by
+tools/build_natmods) is put on the path when it exists (--no-natmod: builtin pow); the
+banner names the backend in use.
+
 Meter i gets seed (seed + i) and storage <storage>/meter<i>; its stderr goes to
 <storage>/meter<i>/stderr.log.  Ctrl-C or SIGTERM stops every meter cleanly (files are
 closed by the OS; the store survives even a kill -9, see tests/firmware/test_powercut.py).
@@ -38,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
 HAL_UNIX = ROOT / "hal" / "unix"
 HAL_COMMON = ROOT / "hal" / "common"
+NATMOD_X64 = ROOT / "build" / "natmod" / "x64"     # vwcrypto.mpy from tools/build_natmods
 
 
 def micropypath(extra=()):
@@ -155,7 +160,7 @@ class SimMeter:
 
 class MeterSim:
     def __init__(self, n=1, seed=1, storage="sim-data", speed=1800, start="now", baud=0,
-                 micropython=None, extra_env=None, heap=None):
+                 micropython=None, extra_env=None, heap=None, natmod=True):
         self.n = n
         self.seed = seed
         self.storage = Path(storage)
@@ -165,6 +170,7 @@ class MeterSim:
         self.micropython = micropython or find_micropython()
         self.extra_env = dict(extra_env or {})
         self.heap = heap
+        self.natmod = natmod
         self.meters = []
         self._stop = threading.Event()
         self._thread = None
@@ -172,7 +178,8 @@ class MeterSim:
     def env_for(self, i):
         env = dict(os.environ)
         env.pop("VW_CRASH_AT", None)
-        env["MICROPYPATH"] = micropypath()
+        natmod = self.natmod and (NATMOD_X64 / "vwcrypto.mpy").exists()
+        env["MICROPYPATH"] = micropypath([NATMOD_X64] if natmod else [])
         env["VW_STORAGE"] = str((self.storage / ("meter%d" % i)).resolve())
         env["VW_SEED"] = str(self.seed + i)
         env["VW_SPEED"] = str(self.speed)
@@ -283,13 +290,16 @@ def main(argv=None):
     ap.add_argument("--micropython", default=None, help="unix micropython executable")
     ap.add_argument("--heap", default=None,
                     help="MicroPython heap size per meter, e.g. 128k (default: the interpreter's)")
+    ap.add_argument("--no-natmod", action="store_true",
+                    help="do not load the vwcrypto native module (build/natmod/x64) even if built: "
+                         "modexp falls back to builtin pow, as on a stock MicroPython")
     ap.add_argument("--json", action="store_true", help="print the meters as JSON")
     ap.add_argument("--env", action="append", default=[], metavar="K=V",
                     help="extra environment for the firmware (e.g. VW_CAPACITY=192)")
     a = ap.parse_args(argv)
     extra = dict(kv.split("=", 1) for kv in a.env)
     sim = MeterSim(a.meters, a.seed, a.storage, a.speed, a.start, a.baud, a.micropython, extra,
-                   a.heap)
+                   a.heap, not a.no_natmod)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     sim.start()

@@ -19,7 +19,9 @@ def main(board=None):
     meter = Meter(b)
     srv = Server(meter, b["serial"], ticks)
     state = "meter %s" % wire_hex(meter.prov["meter_id"]) if meter.provisioned else "unprovisioned"
-    b["serial"].banner("veriwatt-meter %s ready (%s, %s)" % (VERSION, b.get("profile", "?"), state))
+    from vwcore import modexp
+    b["serial"].banner("veriwatt-meter %s ready (%s, %s, modexp %s)"
+                       % (VERSION, b.get("profile", "?"), state, modexp.BACKEND))
     try:
         srv.run()
     except EOFError:
