@@ -29,6 +29,32 @@ from .errors import EXIT_INVALID, EXIT_OK, InvalidError, VeriwattError
 SPEED = 300000  # simulated seconds per second: a month of half hours passes in about 9 s
 
 
+def ensure_natmod(quiet: bool) -> bool:
+    """The simulated meters certify about five times faster with the vwcrypto natmod: build it
+    for x64 once if it is missing (tools/build_natmods, a few seconds), else go on with pow()."""
+    from .device import ROOT
+
+    if os.environ.get("VERIWATT_SIM_NATMOD") == "0":
+        return False
+    mpy = ROOT / "build" / "natmod" / "x64" / "vwcrypto.mpy"
+    if mpy.exists():
+        return True
+    script = ROOT / "tools" / "build_natmods"
+    if not script.exists():
+        return False
+    _say("  building the vwcrypto natmod for the simulated meters (once): tools/build_natmods x64", quiet)
+    log = ROOT / "build" / "natmod-demo.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    import subprocess
+    with open(log, "w") as f:
+        r = subprocess.run(["bash", str(script), "x64"], stdout=f, stderr=subprocess.STDOUT)
+    if r.returncode != 0 or not mpy.exists():
+        print("veriwatt: note: could not build the natmod (see %s); the meters use pow() and the month "
+              "takes several times longer" % log, file=sys.stderr)
+        return False
+    return True
+
+
 def _say(msg: str, quiet: bool) -> None:
     if not quiet:
         print(msg, flush=True)
@@ -75,6 +101,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     # 1 + 3. meters: start and provision
     t0 = time.monotonic()
+    ensure_natmod(quiet)
     sim = device.start_sim(args.meters, str(out / "sim"), SPEED, "none")
     relays: List[Any] = []
     links: List[serial_client.MeterLink] = []

@@ -281,9 +281,10 @@ def load_meter_sim() -> Any:
 
 
 def natmod_env(ms: Any) -> Dict[str, str]:
-    """Put the x64 vwcrypto natmod on the simulated meters' path when it is built."""
+    """Put the x64 vwcrypto natmod on the simulated meters' path when it is built
+    (VERIWATT_SIM_NATMOD=0 leaves it out: the firmware then uses pow())."""
     nat = ROOT / "build" / "natmod" / "x64"
-    if (nat / "vwcrypto.mpy").exists():
+    if os.environ.get("VERIWATT_SIM_NATMOD") != "0" and (nat / "vwcrypto.mpy").exists():
         return {"MICROPYPATH": ms.micropypath([nat])}
     return {}
 
