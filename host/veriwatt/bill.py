@@ -15,8 +15,6 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from vwcore import group as _group
-
 from . import keys as _keys
 from . import linear
 from . import slots as _slots

@@ -1,7 +1,7 @@
 """PNG of a customer's consumption with the tariff's bands, drawn locally (matplotlib, optional)."""
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Sequence
 
 from . import slots as _slots
 from .errors import VeriwattError

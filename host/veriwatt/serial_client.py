@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from vwcore import wire
 
-from .errors import DeviceError, VeriwattError
+from .errors import DeviceError
 
 DEFAULT_BAUD = 115200
 

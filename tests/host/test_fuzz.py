@@ -3,7 +3,6 @@ tariffs and keys only ever give VeriwattError (a one-line message), never anothe
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 
 import pytest

@@ -1,8 +1,6 @@
 """Local store: idempotent, rejects bad records with the reason, consistent after interruption."""
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from conftest import WEEK
