@@ -122,3 +122,45 @@ def test_deploy_and_flash_dry_run(tmp_path):
     r = run("flash", "/dev/ttyUSB9", "--chip", "stm32")
     assert r.returncode == 0 and "dfu-util" in r.stdout
     one_line_error(run("flash", "/dev/ttyUSB9", "--image", str(tmp_path / "no.bin")), 2, "not found")
+
+
+def test_customer_commands_on_a_store(tmp_path, meter_a, supplier):
+    """bill (tariff, settlement index, total), disclose and verify-disclosure through the CLI."""
+    from conftest import WEEK
+
+    from veriwatt import keys, records, tariff
+    from veriwatt.store import Store
+
+    db = str(tmp_path / "v.db")
+    st = Store(db)
+    st.add_meter(meter_a.pub["meter_id"], meter_a.pub)
+    a, b = WEEK[0], WEEK[0] + 96
+    st.add([r for r in meter_a.raw(a, b).values()], records.Checker.from_pub(meter_a.pub).check_raw, meter_a.pub["meter_id"])
+    st.close()
+    key = tmp_path / "meter.pub.json"
+    key.write_text(json.dumps(meter_a.pub))
+    for kind in ("tariff", "index"):
+        s = tariff.sign(tariff.example(kind), supplier)
+        s["supplier_key"] = keys.public(supplier)
+        (tmp_path / (kind + ".json")).write_text(json.dumps(s))
+    period = "%d:%d" % (a, b)
+    common = ["--store", db, "--period", period, "--code", meter_a.code]
+    r = run("bill", *common, "--tariff", str(tmp_path / "index.json"), "--out", str(tmp_path / "settle.json"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["kind"] == "settlement"
+    r = run("verify-bill", str(tmp_path / "settle.json"), "--tariff", str(tmp_path / "index.json"), "--meter-key", str(key))
+    assert r.returncode == 0 and "VALID" in r.stdout
+    r = run("verify-bill", str(tmp_path / "settle.json"), "--tariff", str(tmp_path / "tariff.json"), "--meter-key", str(key))
+    one_line_error(r, 1, "INVALID", "different or altered tariff")
+    r = run("bill", *common, "--total", "--out", str(tmp_path / "total.json"), "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["total"] == sum(meter_a.reading(t) for t in range(a, b))
+    r = run("verify-bill", str(tmp_path / "total.json"), "--meter-key", str(key))
+    assert r.returncode == 0 and "VALID" in r.stdout
+    r = run("disclose", *common[:2], "--code", meter_a.code, "--slots", "%d,%d" % (a + 5, a + 9), "--out", str(tmp_path / "d.json"))
+    assert r.returncode == 0, r.stderr
+    r = run("verify-disclosure", str(tmp_path / "d.json"), "--meter-key", str(key), "--json")
+    assert r.returncode == 0 and [s["reading"] for s in json.loads(r.stdout)["slots"]] == [meter_a.reading(a + 5), meter_a.reading(a + 9)]
+    r = run("bill", *common[:4], "--code", "NOT-A-CODE", "--tariff", str(tmp_path / "tariff.json"))
+    one_line_error(r, 2, "customer code")
+    r = run("bill", "--store", db, "--period", "%d:%d" % (a, b + 10), "--code", meter_a.code, "--tariff", str(tmp_path / "tariff.json"))
+    one_line_error(r, 2, "missing", "fetch the missing readings first")
