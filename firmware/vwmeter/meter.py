@@ -28,9 +28,10 @@
 # Slots: slot = unix_seconds // 1800.  A slot is closed (read, certified, stored) once the
 # clock is past its end.  Metering starts at the slot in progress when the meter is first
 # both provisioned and clock-set; after that every slot is closed in order, exactly once.
-# After downtime the meter catches up at most `max_catchup` slots (default: the store
-# capacity), one per main-loop turn so the serial line stays served; older missed slots are
-# left as a gap, which the supplier sees (slot numbers are signed).
+# When metering resumes (boot, SET_CLOCK, a full store freed by ACK) the meter catches up
+# at most `max_catchup` missed slots (default: the store capacity), one per main-loop turn
+# so the serial line stays served; older missed slots are left as one gap, which the
+# supplier sees (slot numbers are signed).  While running it never skips a slot.
 import struct
 
 from vwcore import kdf
@@ -75,6 +76,7 @@ class Meter:
         self.storage_full = False
         self.last_error = None
         self.max_catchup = board.get("max_catchup")
+        self._resume = True
         self.n_certified = 0
         self.certify_ms = 0          # total milliseconds spent certifying
         raw = self._keys_state.load()
@@ -118,6 +120,7 @@ class Meter:
             self.max_catchup = self.store.capacity
         self.next_slot = None if self.store.last_slot is None else self.store.last_slot + 1
         self.storage_full = False
+        self._resume = True
 
     @property
     def provisioned(self):
@@ -197,6 +200,7 @@ class Meter:
         if t < MIN_CLOCK:
             raise MeterError(wire.E_BAD_ARGUMENT, "clock before 2020")
         self.clock.set(t)
+        self._resume = True
 
     def fetch(self, from_slot, max_count):
         """Generator of stored record bytes from from_slot; sets self.fetch_end."""
@@ -210,7 +214,9 @@ class Meter:
         if not self.provisioned:
             raise MeterError(wire.E_NOT_PROVISIONED, "not provisioned")
         self.store.ack(up_to)
-        self.storage_full = False     # retry the pending slot
+        if self.storage_full:
+            self.storage_full = False     # retry the pending slot
+            self._resume = True
 
     # ------------------------------------------------------------ metering
     def backlog(self):
@@ -230,8 +236,13 @@ class Meter:
         n = self.backlog()
         if n <= 0:
             return False
-        if n > self.max_catchup:
-            self.next_slot += n - self.max_catchup      # too far behind: leave a gap
+        if self._resume:
+            # resuming after downtime, a clock change or a full store: certify at most
+            # max_catchup missed slots and leave older ones as a gap.  While running, the
+            # meter never skips (it can only lag if a simulated clock outruns it).
+            self._resume = False
+            if n > self.max_catchup:
+                self.next_slot += n - self.max_catchup
         slot = self.next_slot
         s = self.store
         if s.would_be_full(slot):
