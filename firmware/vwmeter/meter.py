@@ -40,7 +40,7 @@ from vwcore import wire
 
 from vwmeter import VERSION
 from vwmeter import durable
-from vwmeter.store import Store, StoreFull
+from vwmeter.store import Store, StoreError, StoreFull
 
 MIN_CLOCK = 1577836800      # 2020-01-01: anything earlier is a host bug
 
@@ -69,6 +69,7 @@ class Meter:
         raw = self._epoch_state.load()
         self.epoch = struct.unpack(">Q", raw)[0] if raw and len(raw) == 8 else 0
         self.keys = None
+        self.fault = None
         self.prov = None
         self.agg_pub = None
         self.store = None
@@ -114,8 +115,15 @@ class Meter:
         self.keys = reading.MeterKeys(p["meter_id"], p["sig_secret"], p["customer_key"],
                                       p["group_id"])
         self.agg_pub = int.from_bytes(p["agg_pub_b"], "big")
-        self.store = Store(self.root + "/log", wire.record_len(p["group_id"]),
-                           self.seg_records, self.max_segments)
+        try:
+            self.store = Store(self.root + "/log", wire.record_len(p["group_id"]),
+                               self.seg_records, self.max_segments)
+        except (OSError, StoreError) as e:
+            # keep serving the line (INFO, RESET) and say what is wrong
+            self.store = None
+            self.fault = "storage fault: %s" % e
+            self.last_error = self.fault
+            return
         if self.max_catchup is None:
             self.max_catchup = self.store.capacity
         self.next_slot = None if self.store.last_slot is None else self.store.last_slot + 1
@@ -173,7 +181,7 @@ class Meter:
                 not kdf.ct_equal(r["tag"], want)):
             raise MeterError(wire.E_AUTH, "reset not authorised (meter id, challenge or tag)")
         s = self.store
-        u = s.unacked_from()
+        u = s.unacked_from() if s is not None else None
         if u is not None and u <= s.last_slot:
             raise MeterError(wire.E_STORAGE, "%d readings not acknowledged: fetch and ACK first"
                              % (s.last_slot - u + 1))
@@ -187,6 +195,7 @@ class Meter:
         self.storage_full = False
 
     def _wipe_log(self):
+        self.fault = None
         if self.store is not None:
             self.store.wipe()
             return
@@ -202,17 +211,21 @@ class Meter:
         self.clock.set(t)
         self._resume = True
 
-    def fetch(self, from_slot, max_count):
-        """Generator of stored record bytes from from_slot; sets self.fetch_end."""
+    def _need_store(self):
         if not self.provisioned:
             raise MeterError(wire.E_NOT_PROVISIONED, "not provisioned")
+        if self.store is None:
+            raise MeterError(wire.E_STORAGE, self.fault or "storage unavailable")
+
+    def fetch(self, from_slot, max_count):
+        """Iterator of (slot, record bytes) from from_slot, at most max_count."""
+        self._need_store()
         if not self.clock.is_set():
             raise MeterError(wire.E_CLOCK_NOT_SET, "clock not set: send SET_CLOCK (readings are kept)")
         return self.store.iter_from(from_slot, max_count)
 
     def ack(self, up_to):
-        if not self.provisioned:
-            raise MeterError(wire.E_NOT_PROVISIONED, "not provisioned")
+        self._need_store()
         self.store.ack(up_to)
         if self.storage_full:
             self.storage_full = False     # retry the pending slot
@@ -221,7 +234,7 @@ class Meter:
     # ------------------------------------------------------------ metering
     def backlog(self):
         """Number of closed slots waiting to be certified (0 when idle or not metering)."""
-        if not self.provisioned or self.storage_full:
+        if not self.provisioned or self.storage_full or self.store is None:
             return 0
         now = self.clock.now_slot()
         if now is None:

@@ -76,3 +76,35 @@ def test_lagging_meter_never_skips_and_restart_leaves_one_gap(tmp_path):
     while m2.tick():
         pass
     assert slots(m2)[-3:] == [S0 + 43, S0 + 44, S0 + 45]
+
+
+def test_storage_fault_keeps_the_line_and_reset_clears_it(tmp_path):
+    import struct
+
+    from vwcore import wire
+    from vwmeter import durable
+    from vwmeter.meter import MeterError
+    clock = StepClock()
+    m = make(tmp_path, clock)
+    provision(m)
+    m.backlog()
+    clock.set(T0 + 3 * 1800)
+    while m.tick():
+        pass
+    m.ack(S0 + 99)
+    seg = sorted((tmp_path / "log").glob("s*.seg"))[0]
+    raw = bytearray(seg.read_bytes())
+    raw[6:8] = struct.pack("<H", 999)                         # another record length
+    raw[20:24] = struct.pack("<I", durable.crc32(bytes(raw[:20])))
+    seg.write_bytes(bytes(raw))
+    m2 = make(tmp_path, clock)                                # boots, does not crash
+    assert m2.provisioned and m2.store is None and "storage fault" in m2.fault
+    assert m2.info()["provisioned"]
+    with pytest.raises(MeterError) as e:
+        list(m2.fetch(0, 0))
+    assert e.value.code == wire.E_STORAGE
+    tag = wire.reset_tag(bytes(32), b"CATCHUP1", m2.challenge())
+    m2.reset({"meter_id": b"CATCHUP1", "challenge": m2.challenge(), "tag": tag})
+    assert not m2.provisioned and not list((tmp_path / "log").glob("s*.seg"))
+    provision(m2)
+    assert m2.store is not None and m2.store.last_slot is None
