@@ -292,17 +292,19 @@ def fetch(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[byt
     if progress is not None:
         progress.total = max(hi - lo, 0)
         progress.done = min(max(hi - lo, 0), len(store.records(meter_id_hex, lo, hi)) if start > lo else 0)
-    pending: List[Tuple[int, int]] = [(start, hi)]
+    # (first slot, end, probe): a probe asks for ONE reading, so the one that arrives is surely the
+    # meter's first at or after `first` -- this tells a real gap (meter was off) from lost frames
+    pending: List[Tuple[int, int, bool]] = [(start, hi, False)]
     idle = 0
     bad_slots: set = set()
     cap = batch  # the meter may answer fewer per FETCH ("meter's choice"): learn it
     while pending:
-        a, b = pending.pop(0)
+        a, b, probe = pending.pop(0)
         if a < b:
             a = store.resume_slot(meter_id_hex, a)  # skip what arrived meanwhile (e.g. late answers)
         if a >= b:
             continue
-        want = min(cap, b - a, 0xFFFF)
+        want = 1 if probe else min(cap, b - a, 0xFFFF)
         raws, end = link.fetch_batch(a, want)
         summary["batches"] += 1
         stale, link.stale_records = link.stale_records, []
@@ -319,45 +321,51 @@ def fetch(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[byt
         # signed wrongly will not improve by asking again (it is reported, not re-fetched)
         answered = set(res.slots)
         mine = set()
+        top = None  # highest slot in this answer, in range or not
         for i, raw in enumerate(stale + raws):
             try:
                 t = wire.decode_record(raw).slot
             except ValueError:
                 continue
             answered.add(t)
-            if i >= len(stale) and a <= t < b:
-                mine.add(t)
+            if i >= len(stale):
+                top = t if top is None else max(top, t)
+                if a <= t < b:
+                    mine.add(t)
         bad_slots.update(answered - set(res.slots))
         got = sorted(mine)
         whole = (end is not None and end["count"] == len(raws)) or (end is None and len(raws) == want)
         if whole:
+            # every reading the meter holds from `a` up to what it sent (or to END's next_slot) is here
             idle = 0
             if end is not None and end["more"] and 0 < end["count"] < want:
                 cap = end["count"]
             if end is not None and not end["more"]:
                 continue  # the meter holds nothing further
-            nxt = end["next_slot"] if end is not None else (got[-1] + 1 if got else a + 1)
-            pending.insert(0, (max(nxt, a + 1), b))
+            nxt = end["next_slot"] if end is not None else (top + 1 if top is not None else a + 1)
+            if nxt < b:
+                pending.insert(0, (max(nxt, a + 1), b, False))
             continue
         if not got:
+            # nothing of [a, b) arrived intact: ask for a single reading until one does
             idle += 1
             if idle >= max_idle:
                 raise DeviceError("%s: the line is too noisy: no reading got through intact in %d requests "
                                   "(%d bad frames so far); check the cable, lower the baud rate, and run the "
                                   "command again: it resumes at slot %d" % (link.name, idle, link.stats.rejects, a))
-            pending.insert(0, (a, b))
+            pending.insert(0, (a, b, True))
             continue
         idle = 0
-        holes = []
+        holes: List[Tuple[int, int, bool]] = []
         for x, y in store.gaps(meter_id_hex, a, got[-1] + 1):
             for t in range(x, y):  # split around slots already answered with a rejected record
                 if t in bad_slots:
                     continue
                 if holes and holes[-1][1] == t:
-                    holes[-1] = (holes[-1][0], t + 1)
+                    holes[-1] = (holes[-1][0], t + 1, False)
                 else:
-                    holes.append((t, t + 1))
-        pending[0:0] = holes + [(got[-1] + 1, b)]
+                    holes.append((t, t + 1, False))
+        pending[0:0] = holes + [(got[-1] + 1, b, False)]
     acked = None
     if ack and from_slot is None:
         link.ack(hi - 1)

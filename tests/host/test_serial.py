@@ -173,3 +173,17 @@ def test_missing_port_is_a_device_error(tmp_path):
     r = subprocess.run([sys.executable, "-m", "veriwatt.cli", "info", "/dev/nonexistent-veriwatt"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 3 and "no such serial port" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("noise", [0.0, 1e-3])
+def test_meter_with_real_gaps(tmp_path, meter_a, week_raw, noise):
+    """A meter that was off for a while holds no readings for some slots: the fetch must tell
+    real gaps from lost frames, finish, and store exactly what the meter holds."""
+    keep = {t: r for t, r in week_raw.items() if not (WEEK[0] + 30 <= t < WEEK[0] + 75 or (t - WEEK[0]) % 17 == 5)}
+    st = Store(str(tmp_path / "s.db"))
+    with FakeMeter(meter_a.mid, keep, meter_a.keys.y, noise=noise, seed=7) as m:
+        s = do_fetch(m.path, st, meter_a, retries=8)
+        assert m.acked == max(keep)
+    assert [t for t, _ in st.records(meter_a.pub["meter_id"])] == sorted(keep)
+    assert s["rejected"] == 0
+    assert_consistent(st, meter_a, len(keep))
