@@ -9,6 +9,14 @@ Robustness:
   times, then DeviceError says what to check;
 - frames with a bad CRC are dropped by the decoder; readings lost that way are fetched
   again (FETCH is idempotent on the meter), readings received are stored at once;
+- how a fetch knows what it missed: a whole answer (END arrived with a matching count, or
+  all the readings asked for arrived) settles its range; from a partial answer only the
+  holes between readings received are asked for again; when nothing of a range arrives,
+  a probe asks for ONE reading, so the one that arrives is surely the meter's first at or
+  after that slot -- which tells a real gap (the meter was off) from a lost frame;
+- timeouts adapt to the line: a few times the worst latency seen lately, doubled on each
+  retry, and the wait goes on while bytes still arrive (answers to abandoned requests on
+  a slow line; their readings are kept, they are signed records like any other);
 - the store commits each batch in one transaction, so a fetch killed at any point resumes
   from the first slot not stored; ACK is sent only for slots committed to the store.
 """
@@ -272,10 +280,8 @@ def fetch(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[byt
           ack: bool = True, progress: Any = None, max_idle: int = 12) -> Dict[str, Any]:
     """Fetch the meter's certified readings into `store`, resuming from the first slot not stored.
 
-    Work is a queue of slot ranges. A batch that arrives whole (END received, its count
-    matching) settles its range up to END's next_slot. A batch with lost frames stores
-    what arrived intact and queues only the holes it left, then continues after the
-    last reading received. Returns a summary dict (docs/FORMATS.md, "fetch output")."""
+    Work is a queue of slot ranges (see the module docstring for how losses are told from
+    gaps). Returns a summary dict (docs/FORMATS.md, "fetch output")."""
     info = link.info or link.hello()
     first, last = info["first_slot"], info["last_slot"]
     t0 = time.monotonic()
