@@ -36,7 +36,7 @@ Message types and payloads (struct formats, big-endian):
                                 -> READING* then END
     ACK       0x06 host->meter  '>I' up_to_slot (inclusive)             -> OK | ERROR
     INFO      0x81 meter->host  '>8sBBBIIIIII8s' meter_id, proto_version, group_id,
-                                flags (1 provisioned, 2 clock set), clock, first_slot,
+                                flags (1 provisioned, 2 clock set, 4 storage full), clock, first_slot,
                                 last_slot, used, capacity, unacked, challenge; then
                                 'B' len + firmware version (ascii), 'H' len + signing
                                 public key y, 'H' len + aggregation public key
@@ -119,6 +119,7 @@ E_INTERNAL = 11
 # INFO flags
 F_PROVISIONED = 1
 F_CLOCK_SET = 2
+F_STORAGE_FULL = 4   # the log is full of unacknowledged readings: metering is paused until an ACK
 
 # record layout
 RECORD_FORMAT = 1
@@ -419,13 +420,13 @@ def encode_hello():
 
 
 def encode_info(d):
-    """d: dict with meter_id, group_id, provisioned, clock_set, clock, first_slot,
+    """d: dict with meter_id, group_id, provisioned, clock_set, storage_full, clock, first_slot,
     last_slot, used, capacity, unacked, challenge (8 bytes), fw_version (str),
     sig_pub (int or None), agg_pub (int or None). proto_version is filled in."""
     gid = d.get("group_id", 1)
     plen = GROUP_PLEN.get(gid, 0)
     flags = (F_PROVISIONED if d.get("provisioned") else 0) | (
-        F_CLOCK_SET if d.get("clock_set") else 0)
+        F_CLOCK_SET if d.get("clock_set") else 0) | (F_STORAGE_FULL if d.get("storage_full") else 0)
     fw = d.get("fw_version", "").encode()
     ch = d.get("challenge", bytes(8))
     if len(ch) != 8 or len(fw) > 255:
@@ -471,6 +472,7 @@ def decode_info(p):
         raise ValueError("INFO has trailing bytes")
     return {"meter_id": bytes(mid), "proto_version": pv, "group_id": gid,
             "provisioned": bool(flags & F_PROVISIONED), "clock_set": bool(flags & F_CLOCK_SET),
+            "storage_full": bool(flags & F_STORAGE_FULL),
             "clock": clock, "first_slot": first, "last_slot": last, "used": used,
             "capacity": cap, "unacked": unacked, "challenge": bytes(ch), "fw_version": fw,
             "sig_pub": keys[0], "agg_pub": keys[1]}

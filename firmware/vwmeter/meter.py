@@ -142,6 +142,7 @@ class Meter:
         d = {"meter_id": self.prov["meter_id"] if self.prov else bytes(8),
              "group_id": self.prov["group_id"] if self.prov else 1,
              "provisioned": self.provisioned, "clock_set": self.clock.is_set(),
+             "storage_full": self.storage_full,
              "clock": (self.clock.now() or 0) & 0xFFFFFFFF,
              "challenge": self.challenge(), "fw_version": "%s/%s" % (VERSION, self.profile),
              "sig_pub": self.keys.y if self.keys else None, "agg_pub": self.agg_pub}

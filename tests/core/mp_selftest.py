@@ -161,7 +161,7 @@ def t_garbage():
 
 
 def t_payloads():
-    info = {"meter_id": MID, "group_id": 1, "provisioned": True, "clock_set": True,
+    info = {"meter_id": MID, "group_id": 1, "provisioned": True, "clock_set": True, "storage_full": False,
             "clock": 1763780000, "first_slot": 10, "last_slot": 20, "used": 11,
             "capacity": 2000, "unacked": 3, "challenge": b"12345678", "fw_version": "0.1.0",
             "sig_pub": 12345, "agg_pub": 999}

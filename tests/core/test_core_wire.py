@@ -162,7 +162,7 @@ MID = b"MTR00042"
 
 
 def test_payload_roundtrips():
-    info = {"meter_id": MID, "group_id": 1, "provisioned": True, "clock_set": False,
+    info = {"meter_id": MID, "group_id": 1, "provisioned": True, "clock_set": False, "storage_full": True,
             "clock": 1763780000, "first_slot": 10, "last_slot": 20, "used": 11,
             "capacity": 2000, "unacked": 3, "challenge": b"12345678", "fw_version": "0.1.0",
             "sig_pub": 12345, "agg_pub": None}

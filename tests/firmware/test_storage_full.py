@@ -41,6 +41,7 @@ def test_full_refuses_then_resumes_after_ack(tmp_path):
         i = c.info()
         assert (i["first_slot"], i["last_slot"]) == (first, last), "overwrote or grew when full"
         assert i["unacked"] == 10
+        assert i["storage_full"], "INFO must report the full state (flag F_STORAGE_FULL)"
         recs, end = c.fetch(first, 0)
         assert [r.slot for r in recs] == list(range(first, last + 1)) and not end["more"]
         y = i["sig_pub"]
@@ -55,6 +56,7 @@ def test_full_refuses_then_resumes_after_ack(tmp_path):
             time.sleep(0.1)
         i = c.info()
         assert i["first_slot"] == first + 2 and i["last_slot"] > last
+        assert not i["storage_full"]
         recs2, _ = c.fetch(0, 0)
         assert [r.encode() for r in recs2[:8]] == [r.encode() for r in recs[2:]]
         assert all(reading.verify_record(r, y, MID) for r in recs2)
