@@ -20,6 +20,8 @@ def openings(G, ms):
     return [G.commit(m, r) for m, r in zip(ms, rs)], rs
 
 
+from zkfixtures import lying, real, tiny, toy  # noqa: F401  (fixtures)
+
 pytestmark = pytest.mark.zk
 FAST = settings(max_examples=12, deadline=None)
 CTX = T.context("meter-0001", "2026-11", 0)

@@ -11,6 +11,8 @@ from veriwatt.zk import basic, range as zrange
 from veriwatt.zk.encoding import ProofError
 from veriwatt.zk.transcript import Transcript
 
+from zkfixtures import lying, real, tiny, toy  # noqa: F401  (fixtures)
+
 pytestmark = pytest.mark.zk
 FAST = settings(max_examples=25, deadline=None)
 

@@ -1,5 +1,9 @@
 """Fixtures for the proof-layer tests: small insecure groups for speed, the real 2048/256 group
-for a few end-to-end checks, and a "lying prover" harness."""
+for a few end-to-end checks, and a "lying prover" harness.
+
+A uniquely named module imported by the test modules, not a conftest.py: a second module
+named `conftest` would replace tests/conftest.py in sys.modules for directories collected
+later and break their `from conftest import ...` (the convention of tests/qemu, tests/firmware)."""
 from __future__ import annotations
 
 import secrets
@@ -32,11 +36,6 @@ def tiny():
 @pytest.fixture(scope="session")
 def real():
     return groups.default_group()
-
-
-def openings(G, ms):
-    rs = [secrets.randbelow(G.q) for _ in ms]
-    return [G.commit(m, r) for m, r in zip(ms, rs)], rs
 
 
 @pytest.fixture
