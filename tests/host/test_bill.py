@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import WEEK
+from hosthelpers import WEEK
 
 from veriwatt import bill, keys, linear, records, tariff
 from veriwatt.errors import InvalidError, VeriwattError

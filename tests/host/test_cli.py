@@ -126,7 +126,7 @@ def test_deploy_and_flash_dry_run(tmp_path):
 
 def test_customer_commands_on_a_store(tmp_path, meter_a, supplier):
     """bill (tariff, settlement index, total), disclose and verify-disclosure through the CLI."""
-    from conftest import WEEK
+    from hosthelpers import WEEK
 
     from veriwatt import keys, records, tariff
     from veriwatt.store import Store

@@ -8,7 +8,7 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import WEEK
+from hosthelpers import WEEK
 
 from veriwatt import bill, keys, records, slots, tariff
 from veriwatt.errors import VeriwattError

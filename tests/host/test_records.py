@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from conftest import WEEK
+from hosthelpers import WEEK
 
 from vwcore import reading, wire
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import WEEK
+from hosthelpers import WEEK
 from fakemeter import FakeMeter
 
 from vwcore import wire

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import WEEK
+from hosthelpers import WEEK
 
 from vwcore import wire
 
