@@ -182,3 +182,16 @@ def test_real_group_opening_and_range(real):
     pr = basic.prove_range(C, 1234, r, 1 << 16, grp=real)
     basic.verify_range(C, 1 << 16, pr, grp=real)
     assert len(pr) == 6 + 9 * 256 + (7 * 7 + 2 * 3) * 32 + 32 == 4102
+
+
+def test_malformed_statement_parameters(toy):
+    r = secrets.randbelow(toy.q)
+    C = toy.commit(1, r)
+    pr = basic.prove_range(C, 1, r, 4, grp=toy)
+    for w in (0, -1, 1 << 200, 4.0, None):
+        with pytest.raises(ProofError):
+            basic.verify_range(C, w, pr, grp=toy)
+    po = basic.prove_one_of(C, 1, r, [1, 2], grp=toy)
+    for vals in ([], [-1, 1], [1.0], None):
+        with pytest.raises(ProofError):
+            basic.verify_one_of(C, vals, po, grp=toy)

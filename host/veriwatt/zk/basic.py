@@ -34,6 +34,14 @@ def _tr(G, kind: int, context: bytes, elements, extra: bytes = b"") -> Transcrip
     return tr
 
 
+def _as_proof_error(check, *args) -> None:
+    """Verifiers reject a malformed statement with ProofError, like a malformed proof."""
+    try:
+        check(*args)
+    except (ValueError, TypeError) as e:
+        raise ProofError(str(e))
+
+
 def _elements(G, *xs) -> None:
     for x in xs:
         if not G.is_element(x):
@@ -105,7 +113,7 @@ def prove_one_of(C: int, m: int, r: int, values: Sequence[int], context: bytes =
 def verify_one_of(C: int, values: Sequence[int], proof: bytes, context: bytes = b"",
                   grp=None) -> None:
     G = view(grp)
-    _check_values(values)
+    _as_proof_error(_check_values, values)
     _elements(G, C)
     R = Reader(G, KIND_ONE_OF, proof)
     sigma.verify(G, _tr(G, KIND_ONE_OF, context, [C], _values_bytes(values)),
@@ -132,7 +140,7 @@ def prove_range(C: int, m: int, r: int, w: int, context: bytes = b"", grp=None) 
 
 def verify_range(C: int, w: int, proof: bytes, context: bytes = b"", grp=None) -> None:
     G = view(grp)
-    _check_width(G, w)
+    _as_proof_error(_check_width, G, w)
     _elements(G, C)
     R = Reader(G, KIND_RANGE, proof)
     mark = R.mark()
