@@ -5,8 +5,11 @@
     range.prove_node / verify_node range proofs by bit decomposition
     basic.*                        stand-alone opening, equality, one-of, range proofs
     tariffs.*                      step, cumulative, threshold (demand response), rebate:
-                                   prove_<kind>(tariff, commitments, readings, randomness, ctx)
-                                   verify_<kind>(tariff, commitments, amount, proof, ctx)
+                                   prove_<kind>(tariff, commitments, readings, randomness, ctx,
+                                                grp=None, [workers=1])
+                                   verify_<kind>(tariff, commitments, amount, proof, ctx,
+                                                 grp=None, [workers=1])  -> amount
+                                   to_json / from_json / sign_tariff / load_signed_tariff
     encoding.ProofError            raised by every verifier on rejection
     backend.use(name)              modexp backend for the proof layer ("vwcrypto", "pow", "gmpy2")
 """
