@@ -2,7 +2,7 @@
 
     transcript.Transcript          domain-separated SHA-256 Fiat-Shamir transcript
     sigma.Atom / And / Or          Sigma-protocol statements, prove() / verify()
-    range.prove_node / verify_node range proofs by bit decomposition
+    range.prove_node / verify_node range proofs by digit decomposition (radix 4)
     basic.*                        stand-alone opening, equality, one-of, range proofs
     tariffs.*                      step, cumulative, threshold (demand response), rebate:
                                    prove_<kind>(tariff, commitments, readings, randomness, ctx,
