@@ -9,9 +9,13 @@
  *     the runtime only through mp_fun_table.
  *
  * Python API (identical to host/veriwatt/vwcrypto.py, the CPython cffi binding):
- *   powmod(b, e, m)          -> b**e mod m
- *   powmod2(g, a, h, b, m)   -> g**a * h**b mod m
+ *   powmod(b, e, m[, work])          -> b**e mod m
+ *   powmod2(g, a, h, b, m[, work])   -> g**a * h**b mod m
+ *   work_bytes(bits)                 -> size of a `work` bytearray for moduli up to bits
  *   LIMB_BITS, MAX_MOD_BITS, __version__
+ * `work` (optional): a bytearray reused as the library's workspace, so that a meter with
+ * a small heap allocates it once at start-up instead of 5.6 KB (2048-bit) per call on a
+ * fragmenting heap; a buffer that is too small is ignored (a block is allocated).
  * Ints in and out. ValueError for a modulus <= 0, even or over 4096 bits, and
  * for an exponent < 0 or over 4096 bits; TypeError for anything but an int.
  *
@@ -25,8 +29,8 @@
  *              so the running time reveals only that rounded length.
  * (MicroPython's own int arithmetic and to_bytes are not constant-time; see
  * host/veriwatt/vwcrypto.py for why that is acceptable for fixed-width scalars.)
- * Workspace, output and the byte copies of the secrets live on the MicroPython
- * heap: no static state at all, so the natmod has no .data/.bss. The library
+ * Workspace (unless given), output and the byte copies of the secrets live on the
+ * MicroPython heap: no static state at all, so the natmod has no .data/.bss. The library
  * wipes its workspace; this file wipes the byte copies of bases and exponents.
  */
 #include "vw_modexp.h"
@@ -194,10 +198,40 @@ static NORETURN void vwc_raise_lib(int err) {
     }
 }
 
+/* The workspace of `limbs` limbs: the caller's buffer when it passed one that is writable,
+ * large enough and limb-aligned (allocated once, early, it spares a meter with a small,
+ * fragmented heap one large allocation per call), else a fresh heap block (*owned). */
+static vw_limb *vwc_work(size_t n_args, const mp_obj_t *args, size_t idx, size_t limbs, bool *owned) {
+    if (n_args > idx && args[idx] != mp_const_none) {
+        mp_buffer_info_t bi;
+        mp_get_buffer_raise(args[idx], &bi, MP_BUFFER_WRITE);
+        if (bi.len >= limbs * sizeof(vw_limb) && ((uintptr_t)bi.buf % sizeof(vw_limb)) == 0) {
+            *owned = false;
+            return (vw_limb *)bi.buf;
+        }
+    }
+    *owned = true;
+    return m_malloc(limbs * sizeof(vw_limb));
+}
+
+/* work_bytes(bits): size of a workspace buffer that serves every call with a modulus of
+ * up to `bits` bits (pass it as the optional last argument of powmod/powmod2). */
+static mp_obj_t vwcrypto_work_bytes(mp_obj_t bits_in) {
+    mp_int_t bits = mp_obj_get_int(bits_in);
+    if (bits < 1 || bits > VW_MAX_MOD_BITS) {
+        mp_raise_ValueError(MP_ERROR_TEXT("modulus larger than 4096 bits"));
+    }
+    size_t n = ((size_t)bits + VW_LIMB_BITS - 1) / VW_LIMB_BITS;
+    return MP_OBJ_NEW_SMALL_INT(VW_POWMOD2_WORK_LIMBS(n) * sizeof(vw_limb));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(vwcrypto_work_bytes_obj, vwcrypto_work_bytes);
+
 /* ---- the two functions ---- */
 
-static mp_obj_t vwcrypto_powmod(mp_obj_t b_in, mp_obj_t e_in, mp_obj_t m_in) {
+static mp_obj_t vwcrypto_powmod(size_t n_args, const mp_obj_t *args) {
+    mp_obj_t b_in = args[0], e_in = args[1], m_in = args[2];
     size_t mod_len, exp_len;
+    bool owned;
     mp_obj_t mb = vwc_modulus(m_in, &mod_len);
     mp_obj_t eb = vwc_exponent(e_in, &exp_len);
     mp_obj_t bb = vwc_base(b_in, m_in, mod_len);
@@ -207,7 +241,7 @@ static mp_obj_t vwcrypto_powmod(mp_obj_t b_in, mp_obj_t e_in, mp_obj_t m_in) {
     size_t out_len = n * sizeof(vw_limb);
     size_t work_limbs = VW_POWMOD_WORK_LIMBS(n);
     uint8_t *out = m_malloc(out_len);
-    vw_limb *work = m_malloc(work_limbs * sizeof(vw_limb));
+    vw_limb *work = vwc_work(n_args, args, 3, work_limbs, &owned);
 
     /* No allocation from here to the call: the buffers cannot move or be collected. */
     mp = vwc_bytes_ptr(mb, NULL);
@@ -217,7 +251,9 @@ static mp_obj_t vwcrypto_powmod(mp_obj_t b_in, mp_obj_t e_in, mp_obj_t m_in) {
         mp, mod_len, work, work_limbs);
     vwc_wipe(ep, VW_MAX_EXP_BYTES);
     vwc_wipe(bp, mod_len);
-    VWC_FREE(work, work_limbs * sizeof(vw_limb));
+    if (owned) {
+        VWC_FREE(work, work_limbs * sizeof(vw_limb));
+    }
     if (err != VW_OK) {
         VWC_FREE(out, out_len);
         vwc_raise_lib(err);
@@ -226,11 +262,11 @@ static mp_obj_t vwcrypto_powmod(mp_obj_t b_in, mp_obj_t e_in, mp_obj_t m_in) {
     VWC_FREE(out, out_len);
     return r;
 }
-static MP_DEFINE_CONST_FUN_OBJ_3(vwcrypto_powmod_obj, vwcrypto_powmod);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vwcrypto_powmod_obj, 3, 4, vwcrypto_powmod);
 
 static mp_obj_t vwcrypto_powmod2(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
     size_t mod_len, a_len, b_len;
+    bool owned;
     mp_obj_t mb = vwc_modulus(args[4], &mod_len);
     mp_obj_t ab = vwc_exponent(args[1], &a_len);
     mp_obj_t bb = vwc_exponent(args[3], &b_len);
@@ -242,7 +278,7 @@ static mp_obj_t vwcrypto_powmod2(size_t n_args, const mp_obj_t *args) {
     size_t out_len = n * sizeof(vw_limb);
     size_t work_limbs = VW_POWMOD2_WORK_LIMBS(n);
     uint8_t *out = m_malloc(out_len);
-    vw_limb *work = m_malloc(work_limbs * sizeof(vw_limb));
+    vw_limb *work = vwc_work(n_args, args, 5, work_limbs, &owned);
 
     /* No allocation from here to the call: the buffers cannot move or be collected. */
     mp = vwc_bytes_ptr(mb, NULL);
@@ -256,7 +292,9 @@ static mp_obj_t vwcrypto_powmod2(size_t n_args, const mp_obj_t *args) {
     vwc_wipe(bp, VW_MAX_EXP_BYTES);
     vwc_wipe(gp, mod_len);
     vwc_wipe(hp, mod_len);
-    VWC_FREE(work, work_limbs * sizeof(vw_limb));
+    if (owned) {
+        VWC_FREE(work, work_limbs * sizeof(vw_limb));
+    }
     if (err != VW_OK) {
         VWC_FREE(out, out_len);
         vwc_raise_lib(err);
@@ -265,7 +303,7 @@ static mp_obj_t vwcrypto_powmod2(size_t n_args, const mp_obj_t *args) {
     VWC_FREE(out, out_len);
     return r;
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vwcrypto_powmod2_obj, 5, 5, vwcrypto_powmod2);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vwcrypto_powmod2_obj, 5, 6, vwcrypto_powmod2);
 
 /* ---- module definition ---- */
 
@@ -276,6 +314,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
 
     mp_store_global(MP_QSTR_powmod, MP_OBJ_FROM_PTR(&vwcrypto_powmod_obj));
     mp_store_global(MP_QSTR_powmod2, MP_OBJ_FROM_PTR(&vwcrypto_powmod2_obj));
+    mp_store_global(MP_QSTR_work_bytes, MP_OBJ_FROM_PTR(&vwcrypto_work_bytes_obj));
     mp_store_global(MP_QSTR_LIMB_BITS, MP_OBJ_NEW_SMALL_INT(VW_LIMB_BITS));
     mp_store_global(MP_QSTR_MAX_MOD_BITS, MP_OBJ_NEW_SMALL_INT(VW_MAX_MOD_BITS));
     mp_store_global(MP_QSTR___version__, mp_obj_new_str(VWC_VERSION, sizeof(VWC_VERSION) - 1));
@@ -291,6 +330,7 @@ static const mp_rom_map_elem_t vwcrypto_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_vwcrypto) },
     { MP_ROM_QSTR(MP_QSTR_powmod), MP_ROM_PTR(&vwcrypto_powmod_obj) },
     { MP_ROM_QSTR(MP_QSTR_powmod2), MP_ROM_PTR(&vwcrypto_powmod2_obj) },
+    { MP_ROM_QSTR(MP_QSTR_work_bytes), MP_ROM_PTR(&vwcrypto_work_bytes_obj) },
     { MP_ROM_QSTR(MP_QSTR_LIMB_BITS), MP_ROM_INT(VW_LIMB_BITS) },
     { MP_ROM_QSTR(MP_QSTR_MAX_MOD_BITS), MP_ROM_INT(VW_MAX_MOD_BITS) },
     { MP_ROM_QSTR(MP_QSTR___version__), MP_ROM_PTR(&vwcrypto_version_obj) },

@@ -18,6 +18,7 @@ C backends, and two pow() calls in the fallback.
 """
 
 _pow = pow
+WORK_BITS = 2048  # workspace kept for moduli up to this size (the default group)
 _impl = None
 _c = None
 BACKEND = "pow"
@@ -59,6 +60,13 @@ def use(name="auto"):
     if m is None:
         powmod = _pow_powmod
         powmod2 = _pow_powmod2
+    elif hasattr(m, "work_bytes") and BACKEND == "vwcrypto":
+        # One workspace for the default group's size, allocated now while the heap is
+        # young: a meter with a 48 KB heap cannot count on a fresh 5.6 KB block per call.
+        # Larger moduli (the 3072 group) still get a block per call from the C module.
+        w = bytearray(m.work_bytes(WORK_BITS))
+        powmod = lambda b, e, mod: m.powmod(b, e, mod, w)  # noqa: E731
+        powmod2 = lambda g, a, h, b, mod: m.powmod2(g, a, h, b, mod, w)  # noqa: E731
     else:
         powmod = m.powmod
         powmod2 = m.powmod2

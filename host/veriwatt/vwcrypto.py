@@ -2,8 +2,12 @@
 
 Same interface as the MicroPython module ``vwcrypto`` on the meter::
 
-    powmod(b, e, m)          -> b**e mod m
-    powmod2(g, a, h, b, m)   -> g**a * h**b mod m   (one pass, for Pedersen commitments)
+    powmod(b, e, m[, work])          -> b**e mod m
+    powmod2(g, a, h, b, m[, work])   -> g**a * h**b mod m   (one pass, for Pedersen commitments)
+    work_bytes(bits)                 -> size of a reusable workspace for moduli up to bits
+
+`work` is accepted for API compatibility with the meter, where a workspace allocated once
+spares a small heap; CPython allocates a fresh one per call (cheap here) and ignores it.
 
 Arguments and results are Python ints. Bad input raises ValueError with the same messages
 as the firmware module. Exponents are zero-padded to a multiple of 32 bytes before the C
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 from ._vwcrypto import ffi, lib
 
-__all__ = ["powmod", "powmod2", "LIMB_BITS", "MAX_MOD_BITS"]
+__all__ = ["powmod", "powmod2", "work_bytes", "LIMB_BITS", "MAX_MOD_BITS"]
 
 LIMB_BITS: int = lib.VW_LIMB_BITS
 MAX_MOD_BITS: int = lib.VW_MAX_MOD_BITS
@@ -71,14 +75,22 @@ def _call(fn, nwork: int, mb: bytes, *args: bytes) -> int:
     return int.from_bytes(ffi.buffer(out), "big")
 
 
-def powmod(b: int, e: int, m: int) -> int:
+def work_bytes(bits: int) -> int:
+    """Bytes of workspace for any call with a modulus of up to `bits` bits."""
+    if not 1 <= bits <= MAX_MOD_BITS:
+        raise ValueError("modulus larger than 4096 bits")
+    n = -(-bits // LIMB_BITS)
+    return lib.vw_work_limbs_powmod2(n) * LIMB_BITS // 8
+
+
+def powmod(b: int, e: int, m: int, work: object = None) -> int:
     """Return b**e mod m; constant-time in the values of b and e."""
     mb = _modulus(m)
     eb = _exponent(e)
     return _call(lib.vw_powmod, lib.vw_work_limbs_powmod, mb, _base(b, m), eb)
 
 
-def powmod2(g: int, a: int, h: int, b: int, m: int) -> int:
+def powmod2(g: int, a: int, h: int, b: int, m: int, work: object = None) -> int:
     """Return g**a * h**b mod m in one pass; constant-time in all four values."""
     mb = _modulus(m)
     ab, bb = _exponent(a), _exponent(b)

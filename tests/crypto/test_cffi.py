@@ -78,3 +78,14 @@ def test_largest_sizes():
     m = (1 << 4096) - 1 - (1 << 64)  # odd, 4096 bits
     e = (1 << 4096) - 1
     assert vwcrypto.powmod(3, e, m) == pow(3, e, m)
+
+
+def test_work_argument_is_accepted_like_on_the_meter():
+    """Same signature as the MicroPython module: an optional workspace buffer and work_bytes()."""
+    p = (1 << 2048) - 1942289
+    w = bytearray(vwcrypto.work_bytes(2048))
+    assert len(w) == (22 * 32 + 4) * 8  # 64-bit limbs on the host
+    assert vwcrypto.powmod(3, 12345, p, w) == pow(3, 12345, p)
+    assert vwcrypto.powmod2(3, 5, 7, 11, p, w) == pow(3, 5, p) * pow(7, 11, p) % p
+    with pytest.raises(ValueError, match="4096"):
+        vwcrypto.work_bytes(4097)

@@ -299,6 +299,42 @@ def test_wrong_argument_count(x64_mpy):
     assert out.split() == ["TypeError", "TypeError"]
 
 
+WORK_SCRIPT = """
+import vwcrypto as v
+p = (1 << 2048) - 1942289
+w = bytearray(v.work_bytes(2048))
+print(len(w), v.work_bytes(1), v.work_bytes(4096))
+a = v.powmod(3, (1 << 255) + 12345, p, w)
+b = v.powmod2(5, 77, 7, (1 << 250) + 3, p, w)
+print(a == pow(3, (1 << 255) + 12345, p), b == pow(5, 77, p) * pow(7, (1 << 250) + 3, p) % p)
+print(max(w))                                   # the library wiped its workspace
+small = bytearray(16)
+print(v.powmod(3, 5, p, small) == pow(3, 5, p), v.powmod(3, 5, p, None) == pow(3, 5, p))
+big = (1 << 3072) - 1103717                     # larger than w: a block is allocated
+print(v.powmod2(5, 77, 7, 99, big, w) == pow(5, 77, big) * pow(7, 99, big) % big)
+for bad in (b"read-only", 17):
+    try:
+        v.powmod(3, 5, p, bad)
+        print("accepted")
+    except TypeError:
+        print("TypeError")
+try:
+    v.work_bytes(4097)
+except ValueError as e:
+    print(e)
+"""
+
+
+def test_reusable_workspace(x64_mpy):
+    """The optional `work` buffer: same results, wiped after each call, a too-small buffer
+    or None falls back to allocating, read-only or non-buffer objects are refused."""
+    out = run_mp(["-c", WORK_SCRIPT], x64_mpy).split("\n")
+    n = (2048 + 31) // 32
+    assert out[0].split() == [str((16 + 6) * n * 4 + 16), str(((16 + 6) * 1 + 4) * 4), str(((16 + 6) * 128 + 4) * 4)]
+    assert out[1:6] == ["True True", "0", "True True", "True", "TypeError"]
+    assert out[6] == "TypeError" and out[7] == "modulus larger than 4096 bits"
+
+
 # ---------------------------------------------------------------- edge cases
 
 P2048 = (1 << 2048) - 1942289  # odd; primality does not matter here

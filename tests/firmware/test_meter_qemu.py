@@ -1,7 +1,9 @@
-"""The meter firmware on the QEMU board (simulators/qemu, VERIWATT_AN386, other owner):
-install vwcore + vwmeter + hal/qemu with mpremote onto the board's LittleFS, start the meter
-on the REPL UART, provision, let the accelerated clock close slots, FETCH, verify and open
-every record (values must equal the seeded household of hal/common/vwload.py)."""
+"""The meter firmware on the QEMU board (simulators/qemu, VERIWATT_AN386), two ways:
+  - "vwcrypto": install vwcore + vwmeter + hal/qemu with mpremote onto the board's LittleFS;
+  - "meter": the same code FROZEN into flash, with a 48 KB heap (the 64 KB-RAM class budget
+    of DESIGN.md), only the config file copied.
+Start the meter on the REPL UART, provision, let the accelerated clock close slots, FETCH,
+verify and open every record (values must equal the seeded household of vwload.py)."""
 from __future__ import annotations
 
 import json
@@ -26,19 +28,13 @@ RUN = ROOT / "simulators" / "qemu" / "run"
 MPREMOTE = str(__import__("pathlib").Path(sys.executable).parent / "mpremote")
 
 
-def _elf():
-    for v in ("vwcrypto", "plain"):
-        p = ROOT / "build" / "qemu" / v / "firmware.elf"
-        if p.exists():
-            return v
-    return None
-
-
-@pytest.fixture
-def qemu_meter(tmp_path):
-    variant = _elf()
-    if variant is None or not shutil.which("qemu-system-arm") or not RUN.exists():
-        pytest.skip("QEMU board firmware not built (make qemu) or qemu-system-arm missing")
+@pytest.fixture(params=["vwcrypto", "meter"])
+def qemu_meter(request, tmp_path):
+    variant = request.param
+    elf = ROOT / "build" / "qemu" / variant / "firmware.elf"
+    if not elf.exists() or not shutil.which("qemu-system-arm"):
+        pytest.fail("%s is missing or qemu-system-arm is not installed: run `make qemu`"
+                    % elf.relative_to(ROOT), pytrace=False)
     p = subprocess.Popen([str(RUN), "--variant", variant, "--fs", str(tmp_path / "fs.img"),
                           "--no-icount"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -53,10 +49,11 @@ def qemu_meter(tmp_path):
         cfg.write_text(json.dumps({"speed": 180000, "seed": 3}))
         files = [str(ROOT / "hal" / "qemu" / "vwhal.py")] + [
             str(HAL_COMMON / m) for m in ("vwload.py", "vwclock.py", "vwstdio.py")]
-        cmd = [MPREMOTE, "connect", port, "fs", "mkdir", ":lib", "+", "fs", "cp", "-r",
-               str(FIRMWARE / "vwcore"), str(FIRMWARE / "vwmeter"), ":lib/", "+",
-               "fs", "cp"] + files + [":lib/", "+", "fs", "mkdir", ":vwdata", "+",
-                                       "fs", "cp", str(cfg), ":vwdata/vwhal.json"]
+        cmd = [MPREMOTE, "connect", port]
+        if variant != "meter":  # the frozen image already has the code
+            cmd += ["fs", "mkdir", ":lib", "+", "fs", "cp", "-r", str(FIRMWARE / "vwcore"),
+                    str(FIRMWARE / "vwmeter"), ":lib/", "+", "fs", "cp"] + files + [":lib/", "+"]
+        cmd += ["fs", "mkdir", ":vwdata", "+", "fs", "cp", str(cfg), ":vwdata/vwhal.json"]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
         assert r.returncode == 0, r.stdout + r.stderr
         s = serial.Serial(port, 115200, timeout=0.1)
