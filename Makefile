@@ -2,6 +2,7 @@
 #   make demo    simulated meters -> fetch -> verify -> bill -> supplier check (no hardware)
 #   make test    install what is missing (apt, MicroPython source, venv), build everything, run every test
 #   make bench   benchmarks (host ratios, instruction counts under QEMU); results in build/bench/
+#                (ZK_BENCH_ARGS="--slots 96" for a quick zero-knowledge run; default a month)
 # Both install their own prerequisites through tools/setup (root or sudo for apt).
 
 PY      := .venv/bin/python
@@ -15,7 +16,7 @@ OUT     ?= out/demo
 .PHONY: help setup demo test test-fast bench build ctests natmods qemu clean distclean
 
 help:
-	@sed -n '2,6p' Makefile
+	@sed -n '2,7p' Makefile
 
 setup:
 	@bash tools/setup
@@ -47,7 +48,8 @@ test: build
 test-fast: setup ctests natmods
 	$(PYTEST) -m "not qemu and not sim"
 
-demo: setup
+# the simulated meters load the x64 natmod (vwcrypto); on builtin pow they are ~10x slower
+demo: setup natmods
 	$(PY) -m veriwatt.cli demo --out $(OUT)
 
 bench: build
@@ -55,6 +57,8 @@ bench: build
 	$(PY) tools/bench_host.py
 	$(PY) tools/bench_qemu
 	$(PY) tools/bench_agg.py
+	$(PY) tools/bench_host_fetch.py
+	$(PY) tools/bench_zk.py $(ZK_BENCH_ARGS)
 
 clean:
 	rm -rf build/ctest build/natmod build/qemu build/bench out

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, micropython_bin
+from vwtest import ROOT, micropython_bin
 from toygroup import TOY
 from vwcore import agg
 from vwcore.agg import Enrollment

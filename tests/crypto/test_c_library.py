@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, VECTORS, require_artifact
+from vwtest import ROOT, VECTORS, require_artifact
 
 pytestmark = pytest.mark.crypto
 CTEST = ROOT / "build" / "ctest"

@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import read_vectors
+from vwtest import read_vectors
 from veriwatt import vwcrypto
 
 pytestmark = pytest.mark.crypto

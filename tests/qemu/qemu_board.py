@@ -206,7 +206,7 @@ class QemuBoard:
 
 # ---- pytest helpers (tests/qemu has no conftest.py on purpose: a second module named
 # `conftest` would replace tests/conftest.py in sys.modules for directories collected
-# later, breaking their `from conftest import ...`). Test modules import these names.
+# later, breaking their `from vwtest import ...`). Test modules import these names.
 
 VECTORS = ROOT / "crypto_c" / "vectors" / "modexp.txt"
 MP_VECTORS = ROOT / "tests" / "crypto" / "mp_vectors.py"
