@@ -232,3 +232,22 @@ def button_held(pin, active_low=True):
         return p.value() == (0 if active_low else 1)
     except Exception:
         return False
+
+
+def s0_source(root, defaults, cfg=None):
+    """The S0 pulse reading source configured in ROOT/vwhal.json (or the board defaults)."""
+    cfg = cfg or load_config(root, defaults)
+    return S0Source(cfg["s0_pin"], cfg["imp_per_kwh"])
+
+
+def make_board(profile, clock, root, defaults):
+    """The board dict the meter expects (hal/README.md) for a real MCU profile."""
+    cfg = load_config(root, defaults)
+    return {
+        "profile": profile,
+        "clock": clock,
+        "source": s0_source(root, defaults, cfg),
+        "storage": root,
+        "serial": make_serial(cfg),
+        "capacity": cfg.get("capacity"),
+    }

@@ -40,18 +40,8 @@ def safe_boot():
 
 
 def ReadingSource(cfg=None):
-    cfg = cfg or vwmachine.load_config(storage_root(), DEFAULTS)
-    return vwmachine.S0Source(cfg["s0_pin"], cfg["imp_per_kwh"])
+    return vwmachine.s0_source(storage_root(), DEFAULTS, cfg)
 
 
 def board():
-    root = storage_root()
-    cfg = vwmachine.load_config(root, DEFAULTS)
-    return {
-        "profile": PROFILE,
-        "clock": Clock(),
-        "source": ReadingSource(cfg),
-        "storage": root,
-        "serial": vwmachine.make_serial(cfg),
-        "capacity": cfg.get("capacity"),
-    }
+    return vwmachine.make_board(PROFILE, Clock(), storage_root(), DEFAULTS)

@@ -66,6 +66,13 @@ def main():
           len(fr) == 1 and fr[0].mtype == wire.INFO and
           wire.decode_info(fr[0].payload)["clock_set"])
     check("safe boot not held", vwhal.safe_boot() is False)
+    # board(): the profile's dict, with the storage capacity from vwhal.json honoured
+    import json
+    with open(tmp + "/vwhal.json", "w") as f:
+        json.dump({"capacity": 500, "s0_pin": "X2", "serial": {"uart": 1, "tx": 4, "rx": 5}}, f)
+    bd = vwhal.board()
+    check("board() dict", bd["profile"] == profile and bd["storage"] == tmp and
+          bd["capacity"] == 500 and "X2" in machine.Pin.instances)
     # last-resort volatile storage for emulators without a flash model
     r = vwmachine.ram_disk(24)
     with open(r + "/probe", "wb") as f:
