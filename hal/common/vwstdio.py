@@ -34,8 +34,11 @@ class StdioSerial:
         wait = timeout_ms
         while len(out) < n:
             if self._poll is not None:
-                if not self._poll.poll(wait):
+                ev = self._poll.poll(wait)
+                if not ev:
                     break
+                if not (ev[0][1] & select.POLLIN):
+                    raise EOFError("serial hangup")
             elif out:
                 break  # no poll: return what we have rather than block a second time
             b = self._in.read(1)
@@ -47,6 +50,9 @@ class StdioSerial:
 
     def write(self, b):
         self._out.write(b)
+        if hasattr(self._out, "flush"):
+            self._out.flush()
 
     def banner(self, line):
+        # Human-readable line printed before the binary protocol starts.
         self.write(line.encode() + b"\r\n")

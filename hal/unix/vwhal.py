@@ -15,16 +15,11 @@ written new-then-rename), so a power-cut test restarts the meter on the same tim
 Serial = stdin/stdout in raw binary mode (termios raw when stdin is a tty/pty).
 """
 import os
-import sys
 import time
-
-try:
-    import select
-except ImportError:  # pragma: no cover
-    select = None
 
 import vwclock
 import vwload
+import vwstdio
 
 PROFILE = "unix"
 SLOT_SECONDS = vwclock.SLOT_SECONDS
@@ -91,50 +86,18 @@ class ReadingSource:
         return vwload.wh(self.seed, slot)
 
 
-class Serial:
-    """Binary serial line on stdin/stdout.  read(n, timeout_ms) returns up to n bytes
-    (b"" on timeout); write(b) writes everything.  EOF on stdin raises EOFError."""
+class Serial(vwstdio.StdioSerial):
+    """Binary serial line on stdin/stdout (the simulator's pty): vwstdio's line with the tty
+    switched to raw mode. read(n, timeout_ms) returns up to n bytes (b"" on timeout); EOF or
+    hang-up on stdin raises EOFError."""
 
     def __init__(self):
-        self._in = sys.stdin.buffer
-        self._out = sys.stdout.buffer
         try:
             import termios
             termios.setraw(0)
         except Exception:
             pass  # not a tty (pipe): already binary
-        try:
-            import micropython
-            micropython.kbd_intr(-1)  # 0x03 in a frame must not raise KeyboardInterrupt
-        except Exception:
-            pass
-        self._poll = select.poll()
-        self._poll.register(self._in, select.POLLIN)
-
-    def read(self, n, timeout_ms):
-        out = b""
-        wait = timeout_ms
-        while len(out) < n:
-            ev = self._poll.poll(wait)
-            if not ev:
-                break
-            if not (ev[0][1] & select.POLLIN):
-                raise EOFError("serial hangup")
-            b = self._in.read(1)
-            if not b:
-                raise EOFError("serial closed")
-            out += b
-            wait = 0
-        return out
-
-    def write(self, b):
-        self._out.write(b)
-        if hasattr(self._out, "flush"):
-            self._out.flush()
-
-    def banner(self, line):
-        # Human-readable line printed before the binary protocol starts.
-        self.write(line.encode() + b"\r\n")
+        super().__init__()
 
 
 def ticks_ms():
