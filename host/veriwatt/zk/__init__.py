@@ -9,7 +9,8 @@
                                                 grp=None, [workers=1])
                                    verify_<kind>(tariff, commitments, amount, proof, ctx,
                                                  grp=None, [workers=1])  -> amount
-                                   to_json / from_json / sign_tariff / load_signed_tariff
+                                   to_json / from_json (signed by the supplier in the host
+                                   tariff format: veriwatt/tariff.py, docs/TARIFF.md)
     encoding.ProofError            raised by every verifier on rejection
     backend.use(name)              modexp backend for the proof layer ("vwcrypto", "pow", "gmpy2")
 """

@@ -303,13 +303,28 @@ def _pool_call(fn, job):
     return fn(_WORK["G"], _WORK["tariff"], *job)
 
 
-def _run(G, tariff, fn, jobs, workers: int):
+def _pool_star(args):
+    return _pool_call(*args)
+
+
+def _run(G, tariff, fn, jobs, workers: int, progress=None):
+    """fn(G, tariff, *job) for every job, in order; progress(n) after each n jobs done."""
     if workers <= 1 or len(jobs) < 2:
-        return [fn(G, tariff, *j) for j in jobs]
+        out = []
+        for j in jobs:
+            out.append(fn(G, tariff, *j))
+            if progress is not None:
+                progress(1)
+        return out
     import multiprocessing as mp
     with mp.get_context("fork").Pool(workers, _init_worker, (G, tariff)) as pool:
-        return pool.starmap(_pool_call, [(fn, j) for j in jobs],
-                            chunksize=max(1, len(jobs) // (4 * workers)))
+        out = []
+        for r in pool.imap(_pool_star, [(fn, j) for j in jobs],
+                           chunksize=max(1, min(16, len(jobs) // (4 * workers)))):
+            out.append(r)
+            if progress is not None:
+                progress(1)
+        return out
 
 
 def _unit_step_prove(G, tariff, C, m, r):
@@ -340,12 +355,12 @@ def _step_sizes(G, tariff):
 
 
 def prove_step(tariff: StepTariff, commitments, readings, randomness, ctx: bytes = b"",
-               grp=None, workers: int = 1) -> BillProof:
+               grp=None, workers: int = 1, progress=None) -> BillProof:
     G = view(grp)
     Cs = list(commitments)
     _check_openings(Cs, readings, randomness, tariff.max_reading)
     amount = tariff.cost(readings)
-    units = _run(G, tariff, _unit_step_prove, list(zip(Cs, readings, randomness)), workers)
+    units = _run(G, tariff, _unit_step_prove, list(zip(Cs, readings, randomness)), workers, progress)
     aux = b"".join(u[0] for u in units) + (sum(u[3] for u in units) % G.q).to_bytes(G.qlen, "big")
     W = Writer(G, KIND_STEP)
     W.raw_bytes(aux)
@@ -356,7 +371,7 @@ def prove_step(tariff: StepTariff, commitments, readings, randomness, ctx: bytes
 
 
 def verify_step(tariff: StepTariff, commitments, amount: int, proof: bytes, ctx: bytes = b"",
-                grp=None, workers: int = 1) -> int:
+                grp=None, workers: int = 1, progress=None) -> int:
     G = view(grp)
     Cs = _check_inputs(G, tariff, StepTariff, commitments, amount)
     R = Reader(G, KIND_STEP, proof)
@@ -369,7 +384,7 @@ def verify_step(tariff: StepTariff, commitments, amount: int, proof: bytes, ctx:
     resps = [R.take(resp_len) for _ in Cs]
     R.done()
     res = _run(G, tariff, _unit_step_verify, [(C, x, y, e) for C, x, y in zip(Cs, auxs, resps)],
-               workers)
+               workers, progress)
     if _prod(G, [r[0] for r in res]) != backend.powmod2(G.g, amount, G.h, Rsum, G.p):
         raise ProofError("per-slot cost commitments do not add up to the bill")
     tr = _transcript(G, KIND_STEP, tariff, ctx, Cs, amount)
@@ -571,14 +586,14 @@ def _threshold_sizes(G, tariff):
 
 
 def prove_threshold(tariff: ThresholdTariff, commitments, readings, randomness,
-                    ctx: bytes = b"", grp=None, workers: int = 1) -> BillProof:
+                    ctx: bytes = b"", grp=None, workers: int = 1, progress=None) -> BillProof:
     G = view(grp)
     Cs = list(commitments)
     _check_openings(Cs, readings, randomness, tariff.max_reading)
     if tariff.slots[-1] >= len(Cs):
         raise ValueError("threshold tariff names a slot beyond the period")
     jobs = [(Cs[t], readings[t], randomness[t]) for t in tariff.slots]
-    units = _run(G, tariff, _unit_threshold_prove, jobs, workers)
+    units = _run(G, tariff, _unit_threshold_prove, jobs, workers, progress)
     aux = b"".join(u[0] for u in units) + (sum(u[3] for u in units) % G.q).to_bytes(G.qlen, "big")
     amount = tariff.price * sum(u[4] for u in units)
     W = Writer(G, KIND_THRESHOLD)
@@ -590,7 +605,7 @@ def prove_threshold(tariff: ThresholdTariff, commitments, readings, randomness,
 
 
 def verify_threshold(tariff: ThresholdTariff, commitments, amount: int, proof: bytes,
-                     ctx: bytes = b"", grp=None, workers: int = 1) -> int:
+                     ctx: bytes = b"", grp=None, workers: int = 1, progress=None) -> int:
     G = view(grp)
     Cs = _check_inputs(G, tariff, ThresholdTariff, commitments, amount)
     if tariff.slots[-1] >= len(Cs):
@@ -607,7 +622,7 @@ def verify_threshold(tariff: ThresholdTariff, commitments, amount: int, proof: b
     resps = [R.take(resp_len) for _ in tariff.slots]
     R.done()
     jobs = [(Cs[t], x, y, e) for t, x, y in zip(tariff.slots, auxs, resps)]
-    res = _run(G, tariff, _unit_threshold_verify, jobs, workers)
+    res = _run(G, tariff, _unit_threshold_verify, jobs, workers, progress)
     if _prod(G, [r[0] for r in res]) != backend.powmod2(G.g, amount // tariff.price, G.h, U, G.p):
         raise ProofError("excess commitments do not add up to the penalty")
     tr = _transcript(G, KIND_THRESHOLD, tariff, ctx, Cs, amount)
@@ -616,11 +631,11 @@ def verify_threshold(tariff: ThresholdTariff, commitments, amount: int, proof: b
     return amount
 
 
-# ---------------------------------------------------------------- JSON form and supplier signature
+# ---------------------------------------------------------------- JSON form
+# The supplier signs tariffs in the host's one signed-tariff format (veriwatt/tariff.py,
+# docs/TARIFF.md: kind step / cumulative / threshold / rebate, supplier key files of
+# veriwatt/keys.py); these are the kind-specific parameters it carries.
 
-SIGNED_FORMAT = "veriwatt-signed-zk-tariff/1"
-SIG_ALG = "schnorr-vw1"
-SIG_DOMAIN = b"veriwatt-zk-tariff/1\x00"
 _FIELDS = {"step": {"bands", "max_reading"},
            "cumulative": {"thresholds", "prices", "max_reading"},
            "threshold": {"slots", "limit", "price", "max_reading"},
@@ -628,7 +643,7 @@ _FIELDS = {"step": {"bands", "max_reading"},
 
 
 def to_json(tariff: _Tariff) -> dict:
-    """The tariff as a JSON object (what the supplier signs: its canonical form)."""
+    """The tariff as a JSON object (its canonical form: what every proof transcript absorbs)."""
     return json.loads(tariff.canonical())
 
 
@@ -660,36 +675,6 @@ def from_json(obj) -> _Tariff:
         raise ValueError("malformed %s tariff: %s" % (kind, e))
     if t.canonical() != _canonical(obj):
         raise ValueError("tariff is not in canonical form")
-    return t
-
-
-def sign_tariff(tariff: _Tariff, x: int, grp=None) -> dict:
-    """The supplier signs SHA-256 of the canonical tariff (vwcore.sig Schnorr, private scalar x)."""
-    from vwcore import sig as _sig
-    d = "sha256:" + tariff.digest().hex()
-    e, s = _sig.sign(x, SIG_DOMAIN + d.encode(), grp)
-    return {"format": SIGNED_FORMAT, "tariff": to_json(tariff), "digest": d,
-            "signature": {"alg": SIG_ALG, "sig": _sig.encode_sig((e, s)).hex()}}
-
-
-def load_signed_tariff(obj, y: int, grp=None) -> _Tariff:
-    """Check the supplier's signature (public key y) and return the tariff; ProofError if not."""
-    from vwcore import sig as _sig
-    if not isinstance(obj, dict) or obj.get("format") != SIGNED_FORMAT:
-        raise ProofError("not a %s object" % SIGNED_FORMAT)
-    try:
-        t = from_json(obj.get("tariff"))
-        sig = obj["signature"]
-        if sig.get("alg") != SIG_ALG:
-            raise ValueError("unknown signature algorithm")
-        es = _sig.decode_sig(bytes.fromhex(sig["sig"]))
-    except (ValueError, TypeError, KeyError, AttributeError) as e:
-        raise ProofError("malformed signed tariff: %s" % e)
-    d = "sha256:" + t.digest().hex()
-    if obj.get("digest") != d:
-        raise ProofError("signed tariff: digest does not match the tariff")
-    if not _sig.verify(y, SIG_DOMAIN + d.encode(), es, grp):
-        raise ProofError("signed tariff: the supplier's signature does not verify")
     return t
 
 
