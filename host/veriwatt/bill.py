@@ -9,9 +9,17 @@ for fraud checks against a feeder meter).
 The supplier's side, `verify_bill`: with only the tariff and the meter's public key, check
 the tariff digest, the period's completeness, every signature, and
 prod(C_t^w_t) == g^total * h^R mod p. Schema of the bill file: docs/FORMATS.md.
+
+Non-linear tariffs (kinds step, cumulative, threshold, rebate: tariff.ZkTariff) go through
+the same steps, with a zero-knowledge proof (veriwatt.zk.tariffs) in place of R: `make_bill`
+proves, `verify_bill` verifies it, bound to the meter id, the period and the tariff digest
+(zk_context).
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -25,7 +33,10 @@ from .tariff import Tariff
 
 FORMAT = "veriwatt-bill/1"
 DISCLOSURE_FORMAT = "veriwatt-disclosure/1"
-KINDS = ("tariff", "settlement", "total")
+LINEAR_KINDS = ("tariff", "settlement", "total")
+ZK_KINDS = ("step", "cumulative", "threshold", "rebate")
+KINDS = LINEAR_KINDS + ZK_KINDS
+PROOF_ALG = "veriwatt-zk/1"
 
 
 def _iso(t: int) -> str:
@@ -43,15 +54,33 @@ def weights_for(kind: str, tariff: Optional[Tariff], start: int, end: int) -> Li
     return tariff.prices(start, end)
 
 
-def kind_for(tariff: Optional[Tariff]) -> str:
+def kind_for(tariff: Any) -> str:
     if tariff is None:
         return "total"
+    if tariff.kind in ZK_KINDS:
+        return tariff.kind
     return "settlement" if tariff.kind == "index" else "tariff"
 
 
-def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tariff: Optional[Tariff],
-              start: int, end: int, meter_pub: Dict[str, Any]) -> Dict[str, Any]:
-    """The bill object for the records of [start, end) (in slot order, exactly one per slot)."""
+def zk_context(meter_id: str, start: int, end: int, tariff_digest: str) -> bytes:
+    """What a zero-knowledge bill proof is bound to (absorbed into its Fiat-Shamir transcript,
+    besides the proof-layer tariff, the commitments and the amount): the meter id, the period
+    and the digest of the signed tariff body."""
+    from .zk import tariffs as _zt
+
+    return _zt.context(bytes.fromhex(meter_id), "%d:%d %s" % (start, end, tariff_digest), start)
+
+
+def display_amount(kind: str, tariff: Any, total: int) -> str:
+    return tariff.amount(total) if tariff is not None and kind not in ("settlement", "total") else str(total)
+
+
+def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tariff: Any,
+              start: int, end: int, meter_pub: Dict[str, Any], workers: int = 1,
+              progress: Any = None) -> Dict[str, Any]:
+    """The bill object for the records of [start, end) (in slot order, exactly one per slot).
+    For a non-linear tariff the proof is a zero-knowledge proof (workers: processes for the
+    per-slot work of step and threshold proofs; progress(n) called as slots are done)."""
     kind = kind_for(tariff)
     G = _keys.group_of(meter_pub)
     _slots.check_range(start, end)
@@ -60,8 +89,31 @@ def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tarif
         probs = _verify.check_period([(r.slot, r.C, r.e, r.s) for r in recs], start, end, None)
         raise VeriwattError("cannot bill %s: %s; fetch the missing readings first (veriwatt fetch)"
                             % (_slots.describe(start, end), _verify.summary(probs)))
-    w = weights_for(kind, tariff, start, end)
-    total, R = linear.prove(openings, w, G.q)
+    proof: Dict[str, Any]
+    if kind in ZK_KINDS:
+        from .zk import tariffs as _zt
+
+        zt = tariff.zk(start, end)
+        ms = [m for m, _ in openings]
+        rs = [r for _, r in openings]
+        for r, m in zip(recs, ms):
+            if not 0 <= m <= zt.max_reading:
+                raise VeriwattError("slot %d: reading %d Wh is above the tariff's max_reading %d" % (r.slot, m, zt.max_reading))
+        ctx = zk_context(meter_pub["meter_id"], start, end, tariff.digest())
+        extra: Dict[str, Any] = {"workers": workers, "progress": progress} if kind in ("step", "threshold") else {}
+        t0 = time.perf_counter()
+        bp = _zt.PROVERS[kind](zt, [r.C for r in recs], ms, rs, ctx, G, **extra)
+        total = bp.amount
+        proof = {"alg": PROOF_ALG, "kind": kind, "bytes": len(bp.proof),
+                 "sha256": hashlib.sha256(bp.proof).hexdigest(),
+                 "seconds": round(time.perf_counter() - t0, 2),
+                 "base64": base64.b64encode(bp.proof).decode()}
+        if kind == "threshold":
+            proof["dr_slots"] = len(zt.slots)
+    else:
+        w = weights_for(kind, tariff, start, end)
+        total, R = linear.prove(openings, w, G.q)
+        proof = {"R": "%064x" % R}
     bill: Dict[str, Any] = {
         "format": FORMAT,
         "kind": kind,
@@ -73,8 +125,8 @@ def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tarif
         "tariff": None if tariff is None else {
             "digest": tariff.digest(), "name": tariff.name, "supplier": tariff.supplier, "kind": tariff.kind},
         "total": total,
-        "amount": tariff.amount(total) if tariff is not None and kind == "tariff" else str(total),
-        "proof": {"R": "%064x" % R},
+        "amount": display_amount(kind, tariff, total),
+        "proof": proof,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "commitments": [{"slot": r.slot, "C": "%x" % r.C, "sig": "%064x%064x" % (r.e, r.s)} for r in recs],
     }
@@ -112,10 +164,11 @@ def _int_field(d: Dict[str, Any], k: str, where: str) -> int:
     return v
 
 
-def verify_bill(bill: Any, tariff: Optional[Tariff], meter_pub: Dict[str, Any], fast: bool = True) -> Dict[str, Any]:
+def verify_bill(bill: Any, tariff: Any, meter_pub: Dict[str, Any], fast: bool = True,
+                workers: int = 1, progress: Any = None) -> Dict[str, Any]:
     """Check a bill as the supplier would. Returns a report dict; raises InvalidError with the
     first reason when the bill is not valid (report in err.report), VeriwattError when the
-    files are malformed."""
+    files are malformed. workers/progress: for zero-knowledge step and threshold proofs."""
     t0 = time.perf_counter()
     if not isinstance(bill, dict) or bill.get("format") != FORMAT:
         raise VeriwattError("not a bill: format must be %r" % FORMAT)
@@ -130,8 +183,13 @@ def verify_bill(bill: Any, tariff: Optional[Tariff], meter_pub: Dict[str, Any], 
     total = _int_field(bill, "total", "bill")
     proof = bill.get("proof")
     if not isinstance(proof, dict):
-        raise VeriwattError("bill: `proof` must be an object with R")
-    R = _hex(proof.get("R"), "proof.R")
+        raise VeriwattError("bill: `proof` must be an object (R, or a zero-knowledge proof in base64)")
+    if kind in ZK_KINDS:
+        if proof.get("alg") != PROOF_ALG or not isinstance(proof.get("base64"), str):
+            raise VeriwattError("bill: a %s bill needs `proof` {\"alg\": %r, \"base64\": ...}" % (kind, PROOF_ALG))
+        R = 0
+    else:
+        R = _hex(proof.get("R"), "proof.R")
     entries = parse_entries(bill)
     G = _keys.group_of(meter_pub)
     report: Dict[str, Any] = {"valid": False, "kind": kind, "meter_id": bill.get("meter_id"),
@@ -168,23 +226,57 @@ def verify_bill(bill: Any, tariff: Optional[Tariff], meter_pub: Dict[str, Any], 
         if bt["digest"] != tariff.digest():
             fail("tariff", "the bill was computed with tariff %s but the given tariff is %s (a different or altered tariff)"
                  % (bt["digest"], tariff.digest()))
-        if (kind == "settlement") != (tariff.kind == "index"):
-            fail("tariff", "a %s bill needs a tariff of kind %s" % (kind, "index" if kind == "settlement" else "tariff"))
+        if kind_for(tariff) != kind:
+            fail("tariff", "a %s bill needs a tariff of kind %s, the given tariff is of kind %s"
+                 % (kind, {"settlement": "index"}.get(kind, kind), tariff.kind))
     # 3. completeness and signatures
     checker = Checker.from_pub(meter_pub, fast=fast)
     probs = _verify.check_period(entries, start, end, checker)
     if probs:
         fail(probs[0].kind, _verify.summary(probs), probs)
-    # 4. the linear proof
-    w = weights_for(kind, tariff, start, end)
-    from . import fastexp
-    pm = fastexp.powmod if fast else None
-    if not linear.check([c for _, c, _, _ in entries], w, total, R, G.p, G.q, G.g, G.h, pm):
-        fail("proof", "the total and its proof do not match the signed commitments: prod(C_t^w_t) != g^total * h^R "
-             "(the total, the proof R or a price was changed)")
+    # 4. the proof
+    if kind in ZK_KINDS:
+        _verify_zk(bill, kind, tariff, entries, start, end, total, proof, G, fail, workers, progress)
+        report["proof_bytes"] = proof.get("bytes")
+    else:
+        w = weights_for(kind, tariff, start, end)
+        from . import fastexp
+        pm = fastexp.powmod if fast else None
+        if not linear.check([c for _, c, _, _ in entries], w, total, R, G.p, G.q, G.g, G.h, pm):
+            fail("proof", "the total and its proof do not match the signed commitments: prod(C_t^w_t) != g^total * h^R "
+                 "(the total, the proof R or a price was changed)")
+    # 5. what people read
+    if bill.get("amount") != display_amount(kind, tariff, total):
+        fail("amount", "the displayed amount %r does not match the proven total %d (%s)"
+             % (bill.get("amount"), total, display_amount(kind, tariff, total)))
     report["valid"] = True
     report["seconds"] = round(time.perf_counter() - t0, 4)
     return report
+
+
+def _verify_zk(bill: Dict[str, Any], kind: str, tariff: Any, entries: Sequence[Tuple[int, int, int, int]],
+               start: int, end: int, total: int, proof: Dict[str, Any], G: Any, fail: Any,
+               workers: int, progress: Any) -> None:
+    from .zk import ProofError
+    from .zk import tariffs as _zt
+
+    try:
+        data = base64.b64decode(proof["base64"], validate=True)
+    except (binascii.Error, ValueError):
+        fail("proof", "the zero-knowledge proof is not valid base64 (the proof was altered)")
+    if proof.get("bytes") not in (None, len(data)):
+        fail("proof", "the zero-knowledge proof has %d bytes, the bill says %s (the proof was altered or cut)"
+             % (len(data), proof.get("bytes")))
+    if not 0 <= total < G.q:
+        fail("proof", "the total %d is out of range" % total)
+    zt = tariff.zk(start, end)
+    ctx = zk_context(str(bill.get("meter_id")), start, end, tariff.digest())
+    extra: Dict[str, Any] = {"workers": workers, "progress": progress} if kind in ("step", "threshold") else {}
+    try:
+        _zt.VERIFIERS[kind](zt, [c for _, c, _, _ in entries], total, data, ctx, G, **extra)
+    except ProofError as e:
+        fail("proof", "the zero-knowledge %s proof does not verify (%s): the total or the proof was changed, or the "
+             "proof was made for another meter, period or tariff" % (kind, e))
 
 
 # ----------------------------------------------------------------- selective disclosure

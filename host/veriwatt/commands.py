@@ -122,11 +122,22 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_tariff(args: argparse.Namespace) -> int:
-    """Time-of-use tariffs: example, sign, verify, show (format: docs/TARIFF.md)."""
+    """Tariffs of every kind: example, sign, verify, show (format: docs/TARIFF.md).
+
+Kinds: tariff (time-of-use prices), index (settlement), and the non-linear kinds whose bills
+carry a zero-knowledge proof (docs/ZK.md): step (price by each half-hour's block),
+cumulative (rising blocks over the period), threshold (demand-response limit in peak
+windows, penalty per excess Wh) and rebate (progressive reward for savings below a
+baseline). All are signed the same way with the supplier key from `veriwatt keygen`.
+
+  veriwatt tariff example --kind step --out step.json
+  veriwatt tariff sign step.json --key supplier.key.json
+  veriwatt tariff show step.json --period 2026-12"""
     from . import keys, slots, tariff
 
     if args.action == "example":
-        body = tariff.example("index" if args.index else "tariff")
+        kind = "index" if args.index else (args.kind or "tariff")
+        body = tariff.example(kind)
         text = json.dumps(body, indent=1)
         if args.out:
             tariff.write_json(args.out, body)
@@ -167,6 +178,16 @@ def cmd_tariff(args: argparse.Namespace) -> int:
     if args.action == "show":
         t = load_tariff(args.file)
         a, b = slots.parse_period(args.period or "2026-12", t.tzname)
+        if not getattr(t, "linear", True):
+            res = {"name": t.name, "kind": t.kind, "digest": t.digest(), "timezone": t.tzname,
+                   "period": {"start_slot": a, "end_slot": b}, "parameters": t.zk(a, b).body()}
+            lines = ["%s (%s, zero-knowledge proof), %s, digest %s" % (t.name, t.kind, t.tzname, t.digest()),
+                     slots.describe(a, b)] + t.describe()
+            if t.kind == "threshold":
+                res["dr_slots"] = len(t.zk(a, b).slots)
+                lines.append("  %d demand-response slot(s) in this period" % res["dr_slots"])
+            _out(args, res, "\n".join(lines))
+            return EXIT_OK
         bands: Dict[str, Dict[str, Any]] = {}
         for s in range(a, b):
             bd = t.band(s)
@@ -281,8 +302,15 @@ def cmd_readings(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ bills
 def cmd_bill(args: argparse.Namespace) -> int:
-    """Compute the linear bill (or settlement, or total) for a period with its proof; write a bill file."""
+    """Compute the bill (or settlement, or total) for a period with its proof; write a bill file.
+
+The proof follows the tariff's kind: time-of-use and index tariffs give a linear proof (the
+combined commitment randomness, instant); step, cumulative, threshold and rebate tariffs give
+a zero-knowledge proof (docs/ZK.md). Cumulative and rebate proofs take about a second for a
+month; threshold proofs about 50 ms per demand-response slot; step proofs about 100-200 ms
+per slot (minutes for a month: progress on stderr, --workers N spreads the work)."""
     from . import bill, records, slots, tariff as tmod
+    from .progress import Progress
 
     t = None if args.total else load_tariff(args.tariff, args.supplier_key)
     if t is None and not args.total:
@@ -298,27 +326,61 @@ def cmd_bill(args: argparse.Namespace) -> int:
             raise InvalidError("stored record invalid: %s" % why)
     key = customer_key(args)
     ops = records.open_all(recs, key)
-    B = bill.make_bill(recs, ops, t, a, b, pub)
+    bar = None
+    if t is not None and not getattr(t, "linear", True):
+        n = len(t.zk(a, b).slots) if t.kind == "threshold" else len(recs)
+        if t.kind in ("step", "threshold"):
+            print("veriwatt: proving the %s bill in zero knowledge over %d slot(s) of %s with %d worker(s) "
+                  "(about %s per slot; this can take minutes for a month)..."
+                  % (t.kind, n, slots.describe(a, b), args.workers, "0.1-0.2 s" if t.kind == "step" else "50 ms"),
+                  file=sys.stderr, flush=True)
+            bar = Progress(n, "prove %s" % t.kind, milestones=True)
+        else:
+            print("veriwatt: proving the %s bill in zero knowledge (%d slots)..." % (t.kind, n), file=sys.stderr, flush=True)
+    B = bill.make_bill(recs, ops, t, a, b, pub, workers=args.workers, progress=bar.update if bar else None)
+    if bar:
+        bar.close()
     tmod.write_json(args.out, B)
     res = {"file": args.out, "kind": B["kind"], "meter_id": B["meter_id"], "period": B["period"],
            "total": B["total"], "amount": B["amount"], "tariff_digest": (B["tariff"] or {}).get("digest")}
-    what = {"tariff": "bill", "settlement": "settlement", "total": "total consumption"}[B["kind"]]
-    _out(args, res, "%s for meter %s, %s: %s -> %s" % (what, B["meter_id"], slots.describe(a, b),
-                                                          B["amount"] + (" Wh" if B["kind"] == "total" else ""), args.out))
+    what = {"tariff": "bill", "settlement": "settlement", "total": "total consumption"}.get(B["kind"], B["kind"] + " bill")
+    text = "%s for meter %s, %s: %s -> %s" % (what, B["meter_id"], slots.describe(a, b),
+                                              B["amount"] + (" Wh" if B["kind"] == "total" else ""), args.out)
+    if B["kind"] in bill.ZK_KINDS:
+        res.update({"proof_bytes": B["proof"]["bytes"], "proof_seconds": B["proof"]["seconds"]})
+        text += " (zero-knowledge proof: %d bytes, %.2f s)" % (B["proof"]["bytes"], B["proof"]["seconds"])
+    _out(args, res, text)
     return EXIT_OK
 
 
 def cmd_verify_bill(args: argparse.Namespace) -> int:
-    """Check a bill file as the supplier: tariff digest, completeness, every signature, the proof."""
+    """Check a bill file as the supplier: tariff digest, completeness, every signature, the proof.
+
+Linear bills are checked with one product over the commitments; bills for step, cumulative,
+threshold and rebate tariffs carry a zero-knowledge proof bound to the meter id, the period
+and the tariff digest, checked here (step: about as long as proving; --workers N).
+Exit 0 valid, 1 invalid (with the reason), 2 bad input."""
     from . import bill, keys, tariff as tmod
+    from .progress import Progress
 
     B = tmod.load_json(args.bill, "bill")
     pub = keys.load_public(args.meter_key, "meter") if args.meter_key else None
     if pub is None:
         raise VeriwattError("give the meter's public key: --meter-key meter.pub.json")
     t = load_tariff(args.tariff, args.supplier_key)
+    bar = None
+    if isinstance(B, dict) and t is not None and B.get("kind") == t.kind and t.kind in ("step", "threshold"):
+        try:
+            p = B.get("period") or {}
+            n = len(t.zk(p["start_slot"], p["end_slot"]).slots) if t.kind == "threshold" else len(B.get("commitments") or [])
+        except (KeyError, TypeError, VeriwattError):
+            n = 0
+        if n:
+            print("veriwatt: verifying the %s zero-knowledge proof over %d slot(s) with %d worker(s)..."
+                  % (t.kind, n, args.workers), file=sys.stderr, flush=True)
+            bar = Progress(n, "verify %s" % t.kind, milestones=True)
     try:
-        rep = bill.verify_bill(B, t, pub)
+        rep = bill.verify_bill(B, t, pub, workers=args.workers, progress=bar.update if bar else None)
     except InvalidError as e:
         rep = getattr(e, "report", {"valid": False, "reason": str(e)})
         if args.json:
@@ -326,9 +388,13 @@ def cmd_verify_bill(args: argparse.Namespace) -> int:
             return EXIT_INVALID
         print("bill %s: INVALID: %s" % (args.bill, e), file=sys.stderr)
         return EXIT_INVALID
-    _out(args, rep, "bill %s: VALID: meter %s, %d slots, total %s (%d), every signature and the proof check out (%.2f s)"
+    finally:
+        if bar:
+            bar.close()
+    what = "" if B.get("kind") not in bill.ZK_KINDS else " (%s tariff, zero-knowledge proof of %s bytes)" % (B["kind"], rep.get("proof_bytes"))
+    _out(args, rep, "bill %s: VALID: meter %s, %d slots, total %s (%d), every signature and the proof check out%s (%.2f s)"
          % (args.bill, rep["meter_id"], rep["period"]["end_slot"] - rep["period"]["start_slot"],
-            rep["amount"], rep["total"], rep["seconds"]))
+            rep["amount"], rep["total"], what, rep["seconds"]))
     return EXIT_OK
 
 
@@ -400,6 +466,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
         a, b = period_of(args, t.tzname if t else "UTC")
         recs = period_records(st, pub, a, b)
     ops = records.open_all(recs, customer_key(args))
+    if t is not None and not getattr(t, "linear", True):
+        t = None  # no per-slot bands to shade for a non-linear tariff
     plot.plot_consumption([r.slot for r in recs], [m for m, _ in ops], t, args.out, title="meter %s" % pub["meter_id"])
     _out(args, {"file": args.out}, "wrote %s" % args.out)
     return EXIT_OK
@@ -422,6 +490,16 @@ def _code_args(p: argparse.ArgumentParser) -> None:
 
 def _json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON object instead of text")
+
+
+def _workers(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 256:
+        raise argparse.ArgumentTypeError("--workers must be an integer from 1 to 256 (got %r)" % text)
+    return n
 
 
 def register(sub: Any, epilog: str) -> None:
@@ -447,13 +525,15 @@ def register(sub: Any, epilog: str) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing key")
     _json_arg(p)
 
-    p = add("tariff", cmd_tariff, "time-of-use tariffs: example, sign, verify, show")
+    p = add("tariff", cmd_tariff, "tariffs of every kind (time-of-use, index, step, cumulative, threshold, rebate)")
     p.add_argument("action", choices=["example", "sign", "verify", "show"])
     p.add_argument("file", nargs="?", help="tariff file")
     p.add_argument("--key", help="supplier secret key for `sign` (supplier.key.json)")
     p.add_argument("--supplier-key", help="supplier public key for `verify` (supplier.pub.json)")
     p.add_argument("--out", help="output file (sign: default overwrites FILE; example: default stdout)")
-    p.add_argument("--index", action="store_true", help="example: a grid value-of-energy index (settlement)")
+    p.add_argument("--index", action="store_true", help="example: a grid value-of-energy index (same as --kind index)")
+    p.add_argument("--kind", choices=["tariff", "index", "step", "cumulative", "threshold", "rebate"],
+                   help="example: the kind of tariff (default tariff: time-of-use prices)")
     p.add_argument("--period", help="show: the period to summarise (default 2026-12)")
     _json_arg(p)
 
@@ -495,6 +575,8 @@ def register(sub: Any, epilog: str) -> None:
     p.add_argument("--total", action="store_true", help="prove the period's total consumption instead (weights 1)")
     p.add_argument("--period", required=True, help="YYYY-MM (in the tariff's time zone), START:END slots, or DATE..DATE")
     p.add_argument("--out", default="bill.json", help="bill file to write (default bill.json)")
+    p.add_argument("--workers", type=_workers, default=1,
+                   help="processes for the per-slot work of step and threshold proofs (default 1)")
     _json_arg(p)
 
     p = add("verify-bill", cmd_verify_bill, "check a bill file with the tariff and the meter's public key")
@@ -502,6 +584,8 @@ def register(sub: Any, epilog: str) -> None:
     p.add_argument("--tariff", help="the signed tariff the bill claims (not needed for --total bills)")
     p.add_argument("--meter-key", required=True, help="the meter's public key (meter.pub.json)")
     p.add_argument("--supplier-key", help="also check the tariff's signature against this supplier key")
+    p.add_argument("--workers", type=_workers, default=1,
+                   help="processes for checking step and threshold proofs (default 1)")
     _json_arg(p)
 
     p = add("disclose", cmd_disclose, "open chosen slots for the supplier (customer's consent)")

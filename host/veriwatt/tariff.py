@@ -4,6 +4,11 @@ A tariff maps every half-hour slot to an integer price. Bills are linear in the 
 `bill = sum(price_t * m_t)`, so the supplier can check them against the meter's signed
 commitments without seeing a reading. The same format serves settlement (a grid
 value-of-energy index instead of prices, `kind: "index"`): prices may be negative there.
+
+Non-linear kinds (`step`, `cumulative`, `threshold`, `rebate`) share the envelope (format,
+name, supplier, currency, divisor, timezone, the supplier signature) and carry the
+parameters of veriwatt.zk.tariffs (to_json / from_json); their bills carry a
+zero-knowledge proof (ZkTariff below, docs/ZK.md). `parse_body` gives either class.
 """
 from __future__ import annotations
 
@@ -22,6 +27,10 @@ SIGNED_FORMAT = "veriwatt-signed-tariff/1"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_SETS = {"all": set(range(7)), "weekday": set(range(5)), "weekend": {5, 6}}
 MAX_ABS_PRICE = 1 << 31
+LINEAR_KINDS = ("tariff", "index")
+ZK_KINDS = ("step", "cumulative", "threshold", "rebate")
+KINDS = LINEAR_KINDS + ZK_KINDS
+COMMON_FIELDS = {"format", "kind", "name", "supplier", "currency", "unit", "divisor", "timezone"}
 
 
 def canonical(obj: Any) -> bytes:
@@ -122,8 +131,8 @@ class Tariff:
         if body.get("format") != FORMAT:
             raise VeriwattError("tariff: format must be %r (got %r)" % (FORMAT, body.get("format")))
         self.kind = body.get("kind", "tariff")
-        if self.kind not in ("tariff", "index"):
-            raise VeriwattError("tariff: kind must be \"tariff\" or \"index\" (got %r)" % self.kind)
+        if self.kind not in LINEAR_KINDS:
+            raise VeriwattError("tariff: kind must be one of %s (got %r)" % (", ".join(KINDS), self.kind))
         signed = self.kind == "index"
         self.name = str(body.get("name", ""))
         self.supplier = str(body.get("supplier", ""))
@@ -203,6 +212,136 @@ class Tariff:
     def digest(self) -> str:
         return digest(self.body)
 
+def _common(self: Any, body: Dict[str, Any]) -> None:
+    self.name = str(body.get("name", ""))
+    self.supplier = str(body.get("supplier", ""))
+    self.currency = str(body.get("currency", ""))
+    self.divisor = body.get("divisor", 1)
+    if not isinstance(self.divisor, int) or isinstance(self.divisor, bool) or self.divisor <= 0:
+        raise VeriwattError("tariff: divisor must be a positive integer")
+    self.tzname = body.get("timezone", "UTC")
+    self.tz = _slots.zone(self.tzname)
+
+
+ZK_FIELDS = {"step": ("bands",), "cumulative": ("thresholds", "prices"),
+             "threshold": ("windows", "limit", "price"), "rebate": ("baseline", "thresholds", "rates")}
+
+
+class ZkTariff:
+    """A non-linear tariff (kind step, cumulative, threshold or rebate): the common envelope
+    plus the parameters of veriwatt.zk.tariffs. `zk(start, end)` is the proof-layer tariff for
+    a billing period (the threshold kind names its demand-response slots by local-time
+    windows, turned into indices into the period here)."""
+
+    linear = False
+
+    def __init__(self, body: Dict[str, Any]) -> None:
+        from .zk import tariffs as _zt
+
+        if not isinstance(body, dict):
+            raise VeriwattError("tariff: expected a JSON object")
+        if body.get("format") != FORMAT:
+            raise VeriwattError("tariff: format must be %r (got %r)" % (FORMAT, body.get("format")))
+        self.body = body
+        self.kind = body.get("kind")
+        if self.kind not in ZK_KINDS:
+            raise VeriwattError("tariff: kind must be one of %s (got %r)" % (", ".join(KINDS), self.kind))
+        canonical(body)  # integers only
+        _common(self, body)
+        need = set(ZK_FIELDS[self.kind])
+        allowed = COMMON_FIELDS | need | {"max_reading"}
+        extra = sorted(set(body) - allowed)
+        if extra:
+            raise VeriwattError("tariff (kind %s): unknown field(s) %s; allowed: %s"
+                                % (self.kind, ", ".join(extra), ", ".join(sorted(allowed))))
+        missing = sorted(need - set(body))
+        if missing:
+            raise VeriwattError("tariff (kind %s): missing field(s) %s (see docs/TARIFF.md)" % (self.kind, ", ".join(missing)))
+        self.max_reading = body.get("max_reading", _zt.MAX_READING)
+        self.windows: List[Band] = []
+        if self.kind == "threshold":
+            ws = body["windows"]
+            if not isinstance(ws, list) or not ws:
+                raise VeriwattError("tariff.windows must be a non-empty list of {days, start, end}")
+            for j, w in enumerate(ws):
+                wb = "tariff.windows[%d]" % j
+                if not isinstance(w, dict) or "start" not in w or "end" not in w:
+                    raise VeriwattError("%s: expected an object with start and end" % wb)
+                st, en = _hhmm(w["start"], wb + ".start"), _hhmm(w["end"], wb + ".end")
+                if st == en or st == 24 * 60:
+                    raise VeriwattError("%s: empty window %s-%s" % (wb, w["start"], w["end"]))
+                self.windows.append(Band(str(w.get("name", "window%d" % j)), _days(w.get("days"), wb + ".days"),
+                                         st, en, 0))
+        # validate the kind-specific parameters with the proof layer's own parser
+        self._params(None)
+
+    def _params(self, slots_: Optional[List[int]]) -> Dict[str, Any]:
+        from .zk import tariffs as _zt
+
+        obj = {"format": _zt.FORMAT, "kind": self.kind, "max_reading": self.max_reading}
+        for k in ZK_FIELDS[self.kind]:
+            if k != "windows":
+                obj[k] = self.body[k]
+        if self.kind == "threshold":
+            obj["slots"] = slots_ if slots_ is not None else [0]
+        try:
+            return {"zk": _zt.from_json(obj)}
+        except ValueError as e:
+            raise VeriwattError("tariff (kind %s): %s" % (self.kind, e))
+
+    def dr_slots(self, start: int, end: int) -> List[int]:
+        """Indices into [start, end) of the slots in a demand-response window (threshold kind)."""
+        out = []
+        for i, t in enumerate(range(start, end)):
+            local = _slots.slot_start(t).astimezone(self.tz)
+            if any(w.matches(local.weekday(), local.hour * 60 + local.minute) for w in self.windows):
+                out.append(i)
+        return out
+
+    def zk(self, start: int, end: int) -> Any:
+        """The veriwatt.zk.tariffs object for billing the slots [start, end)."""
+        if self.kind != "threshold":
+            return self._params(None)["zk"]
+        idx = self.dr_slots(start, end)
+        if not idx:
+            raise VeriwattError("tariff %r: no slot of %s falls in a demand-response window"
+                                % (self.name, _slots.describe(start, end)))
+        return self._params(idx)["zk"]
+
+    def describe(self) -> List[str]:
+        b = self.body
+        if self.kind == "step":
+            ups = [lo for lo, _ in b["bands"][1:]] + [self.max_reading + 1]
+            return ["  %5d..%-5d Wh per half-hour: price %d per Wh" % (lo, up - 1, pr) for (lo, pr), up in zip(b["bands"], ups)]
+        if self.kind == "cumulative":
+            lows = [0] + list(b["thresholds"])
+            return ["  %s Wh of the period: price %d per Wh" % (("from %d" % lo) if i == len(b["thresholds"]) else
+                    "%d..%d" % (lo, b["thresholds"][i] - 1), pr) for i, (lo, pr) in enumerate(zip(lows, b["prices"]))]
+        if self.kind == "threshold":
+            return ["  limit %d Wh per half-hour in the windows, %d per excess Wh" % (b["limit"], b["price"])] + [
+                "  window %s: %s %s-%s" % (w.get("name", "window%d" % j), w.get("days", "all"), w["start"], w["end"])
+                for j, w in enumerate(b["windows"])]
+        lows = [0] + list(b["thresholds"])
+        return ["  baseline %d Wh; savings below it rewarded:" % b["baseline"]] + [
+            "  savings %s Wh: rate %d per Wh" % (("from %d" % lo) if i == len(b["thresholds"]) else
+                                                "%d..%d" % (lo, b["thresholds"][i] - 1), r)
+            for i, (lo, r) in enumerate(zip(lows, b["rates"]))]
+
+    amount = Tariff.amount
+
+    def digest(self) -> str:
+        return digest(self.body)
+
+
+Tariff.linear = True  # type: ignore[attr-defined]
+
+
+def parse_body(body: Any) -> Any:
+    """A validated tariff object for a body of any kind: Tariff (linear) or ZkTariff."""
+    if isinstance(body, dict) and body.get("kind") in ZK_KINDS:
+        return ZkTariff(body)
+    return Tariff(body)
+
 
 def load_json(path: str, what: str) -> Any:
     """Read a JSON file; one-line errors that say which file and what is wrong."""
@@ -238,31 +377,31 @@ def sign(body: Dict[str, Any], supplier_key: Dict[str, Any]) -> Dict[str, Any]:
     """Validate the tariff body and wrap it with the supplier's Schnorr signature over its digest."""
     from . import keys
 
-    Tariff(body)  # validate before signing
+    parse_body(body)  # validate before signing
     d = digest(body)
     sig = keys.sign(supplier_key, b"veriwatt-tariff/1\x00" + d.encode())
     return {"format": SIGNED_FORMAT, "tariff": body, "digest": d,
             "signature": {"alg": keys.ALG, "key_id": keys.key_id(supplier_key), "sig": sig}}
 
 
-def load_signed(path: str, supplier_pub: Optional[Dict[str, Any]] = None) -> "Tariff":
+def load_signed(path: str, supplier_pub: Optional[Dict[str, Any]] = None) -> Any:
     """Load a signed tariff file; check the signature when the supplier's public key is given."""
     obj = load_json(path, "tariff")
     return parse_signed(obj, supplier_pub, path)
 
 
-def parse_signed(obj: Any, supplier_pub: Optional[Dict[str, Any]] = None, path: str = "tariff") -> "Tariff":
+def parse_signed(obj: Any, supplier_pub: Optional[Dict[str, Any]] = None, path: str = "tariff") -> Any:
     if not isinstance(obj, dict):
         raise VeriwattError("tariff file %s: expected a JSON object" % path)
     if obj.get("format") == FORMAT:
         if supplier_pub is not None:
             raise InvalidError("tariff %s is not signed: sign it with `veriwatt tariff sign`" % path)
-        t = Tariff(obj)
+        t = parse_body(obj)
         t.signed = None  # type: ignore[attr-defined]
         return t
     if obj.get("format") != SIGNED_FORMAT or not isinstance(obj.get("tariff"), dict):
         raise VeriwattError("tariff file %s: format must be %r or %r" % (path, SIGNED_FORMAT, FORMAT))
-    t = Tariff(obj["tariff"])
+    t = parse_body(obj["tariff"])
     d = t.digest()
     if obj.get("digest") not in (None, d):
         raise InvalidError("tariff %s: its stated digest does not match its contents (the tariff was changed after signing)" % path)
@@ -287,7 +426,26 @@ def verify_signature(obj: Dict[str, Any], supplier_pub: Dict[str, Any], path: st
 
 
 def example(kind: str = "tariff") -> Dict[str, Any]:
-    """The example time-of-use tariff used by the demo and the docs."""
+    """The example tariff of a kind (time-of-use by default) used by the demo and the docs."""
+    common = {"format": FORMAT, "kind": kind, "supplier": "Example Energy Ltd", "currency": "GBP",
+              "divisor": 100000, "timezone": "Europe/London"}
+    if kind == "step":
+        return dict(common, name="Example step tariff (per half-hour blocks)",
+                    unit="price in pence per kWh of each half-hour's block; readings in Wh; total in 1/100000 GBP",
+                    bands=[[0, 10], [250, 14], [1000, 20]], max_reading=65535)
+    if kind == "cumulative":
+        return dict(common, name="Example cumulative (rising block) tariff",
+                    unit="price in pence per kWh; thresholds in Wh of the whole period; total in 1/100000 GBP",
+                    thresholds=[100000, 300000], prices=[20, 25, 30], max_reading=65535)
+    if kind == "threshold":
+        return dict(common, name="Example demand-response event: evening peak",
+                    unit="penalty in pence per kWh above the limit (per half-hour in a window); total in 1/100000 GBP",
+                    windows=[{"name": "evening-peak", "days": "weekday", "start": "16:00", "end": "20:00"}],
+                    limit=1000, price=50, max_reading=65535)
+    if kind == "rebate":
+        return dict(common, name="Example progressive savings rebate",
+                    unit="reward in pence per kWh saved below the baseline (Wh of the period); total in 1/100000 GBP",
+                    baseline=400000, thresholds=[20000, 60000], rates=[2, 3, 5], max_reading=65535)
     if kind == "index":
         return {"format": FORMAT, "kind": "index", "name": "Grid value-of-energy index (example)",
                 "supplier": "Example Grid Operator", "currency": "GBP", "divisor": 100000,
