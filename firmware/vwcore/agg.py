@@ -293,3 +293,105 @@ def noise_stddev(epsilon, sensitivity):
     """Standard deviation of the summed (two-sided geometric) noise."""
     a = noise_alpha(epsilon, sensitivity)
     return math.sqrt(2.0 * a) / (1.0 - a)
+
+
+# ---- meter side: streamed enrollment and a packed (one-buffer) enrollment ----------------
+
+class PackedEnrollment(Enrollment):
+    """The same member state kept as ONE bytes object (the to_bytes() form, 58 + 41 bytes
+    per peer: about 2 KB for 50 members) instead of a list of tuples: the meter's form.
+    Peers are read from the buffer on each use."""
+
+    def __init__(self, blob):
+        if len(blob) < 58 or (len(blob) - 58) % 41 or struct.unpack(">H", blob[56:58])[0] != (len(blob) - 58) // 41:
+            raise AggError("corrupt enrollment record")
+        self.blob = bytes(blob)
+        self.gid = self.blob[0:16]
+        self.member_id = self.blob[16:24]
+        self.mac_key = self.blob[24:56]
+        self.n_peers = (len(blob) - 58) // 41
+
+    @property
+    def peers(self):
+        b = self.blob
+        for i in range(self.n_peers):
+            o = 58 + 41 * i
+            yield b[o:o + 8], (1 if b[o + 8] else -1), b[o + 9:o + 41]
+
+    def to_bytes(self):
+        return self.blob
+
+
+class EnrollBuilder:
+    """Enrollment streamed member by member (the meter cannot hold 50 public keys of 256
+    bytes): members must arrive in strictly increasing id order, each costs one modexp at
+    once; finish() gives the same bytes as Enrollment.create(...).to_bytes().
+
+    HKDF = expand(extract(ikm)): the extract step (PRK, 32 bytes) does not depend on the
+    group id, which is known only after the last member, so the builder keeps one PRK per
+    peer and expands them all in finish(). RAM: 41 bytes per peer."""
+
+    def __init__(self, x, member_id, label, agg_pub, n_members, grp=None):
+        G = _group.get(grp)
+        self.G = G
+        self.x = x
+        self.member_id = _check_id(member_id)
+        self.n = n_members
+        self.count = 0
+        self.last = None
+        self.seen_self = False
+        self.h = hashlib.sha256(kdf.encode_parts(DOMAIN, b"group", label, bytes((G.id,)), G.elem_bytes(agg_pub)))
+        self.prk_a = kdf.hkdf_extract(b"", _dh(x, agg_pub, G))
+        self.buf = bytearray()
+
+    def add(self, mid, y):
+        mid = _check_id(mid)
+        if self.count >= self.n:
+            raise AggError("more members than announced")
+        if self.last is not None and mid <= self.last:
+            raise AggError("members must come in strictly increasing id order")
+        if mid == self.member_id:
+            if y != public_key(self.x, self.G):
+                raise AggError("the list gives this member another public key")
+            self.seen_self = True
+        else:
+            prk = kdf.hkdf_extract(b"", _dh(self.x, y, self.G))
+            self.buf.extend(mid + bytes((1 if self.member_id < mid else 0,)) + prk)
+        self.h.update(mid)
+        self.h.update(self.G.elem_bytes(y))
+        self.last = mid
+        self.count += 1
+
+    def finish(self):
+        if self.count != self.n:
+            raise AggError("%d members received, %d announced" % (self.count, self.n))
+        if not self.seen_self:
+            raise AggError("this member is not in the group list")
+        gid = self.h.digest()[:GID_LEN]
+        me = self.member_id
+        b = self.buf
+        for i in range(len(b) // 41):
+            o = 41 * i
+            mid = bytes(b[o:o + 8])
+            lo, hi = (me, mid) if me < mid else (mid, me)
+            b[o + 9:o + 41] = kdf.hkdf_expand(bytes(b[o + 9:o + 41]), kdf.encode_parts(DOMAIN, b"pair", gid, lo, hi), 32)
+        mac = kdf.hkdf_expand(self.prk_a, kdf.encode_parts(DOMAIN, b"aggregator", gid, me), 32)
+        out = gid + me + mac + struct.pack(">H", len(b) // 41) + bytes(b)
+        self.buf = None
+        return out
+
+
+def noise_key(agg_secret, gid, member_id):
+    """The member's key for its noise stream (deterministic, independent of the masks)."""
+    return kdf.hkdf(agg_secret, kdf.encode_parts(DOMAIN, b"noise", gid, _check_id(member_id)), 32)
+
+
+def member_noise(nkey, slot, n_members, eps_milli, sensitivity_wh):
+    """(noise1, noise2) for a share: two-sided geometric noise on the value with
+    (epsilon, sensitivity) and on the square with (epsilon, sensitivity^2). Publishing both
+    sums costs 2 epsilon (basic composition). (0, 0) when eps_milli or sensitivity is 0."""
+    if not eps_milli or not sensitivity_wh:
+        return 0, 0
+    e = eps_milli / 1000.0
+    return (noise_share(nkey, slot, n_members, e, sensitivity_wh, b"/noise"),
+            noise_share(nkey, slot, n_members, e, sensitivity_wh * sensitivity_wh, b"/noise2"))

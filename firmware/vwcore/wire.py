@@ -35,6 +35,14 @@ Message types and payloads (struct formats, big-endian):
     FETCH     0x05 host->meter  '>IH' from_slot, max_count (0: meter's choice)
                                 -> READING* then END
     ACK       0x06 host->meter  '>I' up_to_slot (inclusive)             -> OK | ERROR
+    AGG_ENROLL 0x07 host->meter op BEGIN '>BBHIIB' + label + agg_pub    -> OK
+                                op MEMBERS '>BH' first index + (id, Y)*  -> OK
+                                op COMMIT '>B'                           -> AGG_ENROLLED
+    AGG_FETCH 0x08 host->meter  '>IH' from_slot, max_count -> AGG_SHARE* then END
+    AGG_RECOVER 0x09 host->meter '>IB' slot, n + n member ids      -> AGG_RECOVERY
+    AGG_ENROLLED 0x85 meter->host '>16sH' gid, n_members
+    AGG_SHARE 0x86 meter->host  one 60-byte share (vwcore.agg)
+    AGG_RECOVERY 0x87 meter->host one recovery message (vwcore.agg)
     INFO      0x81 meter->host  '>8sBBBIIIIII8s' meter_id, proto_version, group_id,
                                 flags (1 provisioned, 2 clock set, 4 storage full), clock, first_slot,
                                 last_slot, used, capacity, unacked, challenge; then
@@ -91,16 +99,24 @@ RESET = 0x03
 SET_CLOCK = 0x04
 FETCH = 0x05
 ACK = 0x06
+AGG_ENROLL = 0x07     # aggregation (additive in v1, docs/PROTOCOL.md "Aggregation messages")
+AGG_FETCH = 0x08
+AGG_RECOVER = 0x09
 INFO = 0x81
 OK = 0x82
 READING = 0x83
 END = 0x84
+AGG_ENROLLED = 0x85
+AGG_SHARE = 0x86
+AGG_RECOVERY = 0x87
 ERROR = 0xFF
 
 TYPE_NAMES = {
     HELLO: "HELLO", PROVISION: "PROVISION", RESET: "RESET", SET_CLOCK: "SET_CLOCK",
     FETCH: "FETCH", ACK: "ACK", INFO: "INFO", OK: "OK", READING: "READING", END: "END",
-    ERROR: "ERROR",
+    ERROR: "ERROR", AGG_ENROLL: "AGG_ENROLL", AGG_FETCH: "AGG_FETCH",
+    AGG_RECOVER: "AGG_RECOVER", AGG_ENROLLED: "AGG_ENROLLED", AGG_SHARE: "AGG_SHARE",
+    AGG_RECOVERY: "AGG_RECOVERY",
 }
 
 # error codes (ERROR payload)
@@ -115,6 +131,9 @@ E_STORAGE = 8
 E_BAD_VERSION = 9
 E_BAD_ARGUMENT = 10
 E_INTERNAL = 11
+E_NOT_ENROLLED = 12    # aggregation request before a completed AGG_ENROLL
+E_BAD_MEMBERS = 13     # AGG_ENROLL member list refused (order, count, not a member, bad key)
+E_UNKNOWN_SLOT = 14    # AGG_RECOVER for a slot the meter has no reading for
 
 # INFO flags
 F_PROVISIONED = 1
@@ -597,10 +616,23 @@ def _dec_empty(p):
     return {}
 
 
+# ---------------------------------------------------------------- aggregation (additive)
+# The encoders/decoders of the AGG_* messages live in vwcore/aggwire.py, imported on first
+# use (a meter that never aggregates does not compile them: the heap stays as before).
+AGG_OP_BEGIN = 1
+AGG_OP_MEMBERS = 2
+AGG_OP_COMMIT = 3
+AGG_LABEL_MAX = 64
+AGG_MAX_MEMBERS = 255
+AGG_SHARE_LEN = 60
+_AGG_TYPES = (AGG_ENROLL, AGG_FETCH, AGG_RECOVER, AGG_ENROLLED, AGG_SHARE, AGG_RECOVERY)
+
+
 _DECODERS = {
     HELLO: _dec_empty, PROVISION: decode_provision, RESET: decode_reset,
     SET_CLOCK: decode_set_clock, FETCH: decode_fetch, ACK: decode_ack, INFO: decode_info,
     OK: decode_ok, READING: decode_record, END: decode_end, ERROR: decode_error,
+    AGG_FETCH: decode_fetch,
 }
 
 
@@ -608,6 +640,9 @@ def decode_payload(mtype, payload):
     """Decode a payload by message type: dict (Record for READING). ValueError if the
     type is unknown or the payload malformed; the meter answers with ERROR then."""
     f = _DECODERS.get(mtype)
+    if f is None and mtype in _AGG_TYPES:
+        from vwcore import aggwire
+        f = aggwire.DECODERS.get(mtype)
     if f is None:
         raise ValueError("unknown message type 0x%02x" % mtype)
     return f(payload)

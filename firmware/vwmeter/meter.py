@@ -10,6 +10,17 @@
 #               captured RESET tag cannot be replayed, even if the meter is re-provisioned
 #               with the same secrets.
 #   log/        the certified readings (store.py).
+#   agg.a/.b    aggregation enrollment (durable.SmallState), written by AGG_ENROLL COMMIT:
+#               '>HII' n_members, eps_milli, sensitivity_wh, then the packed enrollment
+#               (vwcore.agg, 58 + 41 bytes per peer).  Removed by RESET and PROVISION.
+#
+# Aggregation shares are NOT stored: AGG_FETCH derives each share at fetch time from the
+# stored reading of that slot (the AEAD opening under the customer key gives m; masks are
+# n-1 HMACs).  The meter keeps its readings anyway, so this costs no flash (stored shares
+# would add 60 bytes per slot: 89 KB for a month of 1488 slots), the
+# share of a slot is exactly the certified reading (same Wh, never re-measured), and it is
+# deterministic, so a re-fetch gives the same bytes (idempotent, like FETCH).  The price:
+# shares exist only while the reading is stored; the host collects them before it ACKs.
 #
 # Provisioning and reset, as a meter engineer meets them:
 #   * A new meter is unprovisioned: INFO shows no keys, FETCH/ACK answer "not provisioned",
@@ -80,9 +91,15 @@ class Meter:
         self._resume = True
         self.n_certified = 0
         self.certify_ms = 0          # total milliseconds spent certifying
+        self._agg_state = durable.SmallState(self.root + "/agg")
+        self.agg_enr = None          # vwcore.agg.PackedEnrollment once enrolled
+        self.agg_meta = None         # (n_members, eps_milli, sensitivity_wh)
+        self._agg_nkey = None
+        self._agg_pending = None     # streamed AGG_ENROLL in progress
         raw = self._keys_state.load()
         if raw is not None:
             self._load_keys(self._decode_keys(raw))
+            self._load_agg()
 
     # ------------------------------------------------------------ keys
     @staticmethod
@@ -169,6 +186,7 @@ class Meter:
         keys["agg_pub_b"] = self._agg_pub(keys)
         # leftovers of an interrupted RESET (store wiped first, then keys): clear them
         self._wipe_log()
+        self._agg_clear()
         self._keys_state.save(self._encode_keys(keys))
         self._load_keys(keys)
         if p["clock"]:
@@ -191,6 +209,7 @@ class Meter:
         self.epoch += 1
         self._epoch_state.save(struct.pack(">Q", self.epoch))
         self._wipe_log()
+        self._agg_clear()
         self._keys_state.clear()
         self.keys = self.prov = self.agg_pub = self.store = self.next_slot = None
         self.storage_full = False
@@ -276,3 +295,118 @@ class Meter:
         self.n_certified += 1
         self.next_slot = slot + 1
         return n > 1
+
+    # ------------------------------------------------------------ aggregation
+    def _agg_clear(self):
+        self._agg_state.clear()
+        self.agg_enr = self.agg_meta = self._agg_nkey = self._agg_pending = None
+
+    def _load_agg(self):
+        raw = self._agg_state.load()
+        if raw is None or len(raw) < 10:
+            return
+        from vwcore import agg
+        try:
+            n, eps, sens = struct.unpack(">HII", raw[:10])
+            enr = agg.PackedEnrollment(raw[10:])
+        except Exception as e:
+            self.last_error = "aggregation enrollment unreadable: %s" % e
+            return
+        self.agg_enr, self.agg_meta = enr, (n, eps, sens)
+        self._agg_nkey = agg.noise_key(self.prov["agg_secret"], enr.gid, enr.member_id) if eps and sens else None
+
+    def agg_enroll(self, p):
+        """AGG_ENROLL: BEGIN, MEMBERS (streamed, one modexp per member), COMMIT.
+        Returns None (answer OK) or (gid, n_members) for COMMIT."""
+        if not self.provisioned:
+            raise MeterError(wire.E_NOT_PROVISIONED, "not provisioned")
+        from vwcore import agg
+        op = p["op"]
+        try:
+            if op == wire.AGG_OP_BEGIN:
+                self._agg_pending = None
+                if p["group_id"] != self.prov["group_id"]:
+                    raise MeterError(wire.E_BAD_ARGUMENT, "group %d, this meter uses group %d"
+                                     % (p["group_id"], self.prov["group_id"]))
+                if not (2 <= p["n_members"] <= wire.AGG_MAX_MEMBERS):
+                    raise MeterError(wire.E_BAD_MEMBERS, "a group has 2..%d members" % wire.AGG_MAX_MEMBERS)
+                g = self.prov["group_id"]
+                x = agg.secret_scalar(self.prov["agg_secret"], g)
+                b = agg.EnrollBuilder(x, self.prov["meter_id"], p["label"], p["agg_pub"], p["n_members"], g)
+                self._agg_pending = (b, p["n_members"], p["eps_milli"], p["sensitivity_wh"])
+                return None
+            pend = self._agg_pending
+            if op == wire.AGG_OP_MEMBERS:
+                if pend is None:
+                    raise MeterError(wire.E_BAD_MEMBERS, "no enrollment begun (send AGG_ENROLL BEGIN)")
+                from vwcore import aggwire
+                try:
+                    mem = aggwire.split_agg_members(p["raw"], self.prov["group_id"])
+                except ValueError as e:
+                    raise MeterError(wire.E_BAD_PAYLOAD, str(e))
+                b = pend[0]
+                if p["first_index"] + len(mem) == b.count and p["first_index"] < b.count:
+                    return None          # a retry of the last part (its OK was lost)
+                if p["first_index"] != b.count:
+                    raise MeterError(wire.E_BAD_MEMBERS, "member part starts at %d, expected %d"
+                                     % (p["first_index"], b.count))
+                for mid, y in mem:
+                    b.add(mid, y)
+                return None
+            # COMMIT
+            if pend is None:
+                if self.agg_enr is not None:      # a retry: the answer was lost
+                    return self.agg_enr.gid, self.agg_meta[0]
+                raise MeterError(wire.E_BAD_MEMBERS, "no enrollment begun (send AGG_ENROLL BEGIN)")
+            b, n, eps, sens = pend
+            blob = b.finish()
+            self._agg_pending = None
+            self._agg_state.save(struct.pack(">HII", n, eps, sens) + blob)
+            self._load_agg()
+            if self.agg_enr is None:
+                raise MeterError(wire.E_STORAGE, "enrollment not readable after saving")
+            return self.agg_enr.gid, n
+        except agg.AggError as e:
+            self._agg_pending = None
+            raise MeterError(wire.E_BAD_MEMBERS, "%s (enrollment dropped: start again)" % e)
+
+    def _need_agg(self):
+        self._need_store()
+        if self.agg_enr is None:
+            raise MeterError(wire.E_NOT_ENROLLED, "not enrolled in an aggregation group (AGG_ENROLL)")
+        if not self.clock.is_set():
+            raise MeterError(wire.E_CLOCK_NOT_SET, "clock not set: send SET_CLOCK (readings are kept)")
+
+    def _wh(self, slot, rec):
+        """The certified reading of a stored record: its AEAD opening, first 4 bytes."""
+        from vwcore import aead
+        k = self.keys
+        pt = k.aead.decrypt(aead.record_nonce(k.meter_id, slot), rec[len(rec) - wire.CT_LEN:],
+                            reading.record_ad(self.prov["group_id"], k.meter_id, slot))
+        return int.from_bytes(pt[:4], "big")
+
+    def _share(self, slot, rec):
+        from vwcore import agg
+        n1 = n2 = 0
+        if self._agg_nkey is not None:
+            n1, n2 = agg.member_noise(self._agg_nkey, slot, self.agg_meta[0], self.agg_meta[1], self.agg_meta[2])
+        return self.agg_enr.share(slot, self._wh(slot, rec), n1, n2)
+
+    def agg_fetch(self, from_slot, max_count):
+        """Iterator of (slot, 60-byte share) for the stored readings from from_slot."""
+        self._need_agg()
+        for slot, rec in self.store.iter_from(from_slot, max_count):
+            yield slot, self._share(slot, rec)
+
+    def agg_recover(self, slot, missing):
+        self._need_agg()
+        have = False
+        for s, _rec in self.store.iter_from(slot, 1):
+            have = s == slot
+        if not have:
+            raise MeterError(wire.E_UNKNOWN_SLOT, "no reading stored for slot %d" % slot)
+        from vwcore import agg
+        try:
+            return self.agg_enr.recovery(slot, missing)
+        except agg.AggError as e:
+            raise MeterError(wire.E_BAD_MEMBERS, str(e))

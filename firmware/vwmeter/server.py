@@ -55,7 +55,8 @@ class Server:
         t = f.mtype
         try:
             if t & 0x80 or t not in (wire.HELLO, wire.PROVISION, wire.RESET, wire.SET_CLOCK,
-                                     wire.FETCH, wire.ACK):
+                                     wire.FETCH, wire.ACK, wire.AGG_ENROLL, wire.AGG_FETCH,
+                                     wire.AGG_RECOVER):
                 raise MeterError(wire.E_UNKNOWN_TYPE, "unknown request type 0x%02x" % t)
             try:
                 p = wire.decode_payload(t, f.payload)
@@ -73,6 +74,26 @@ class Server:
                 last = m.store.last_slot
                 more = last is not None and nxt <= last
                 self.send(wire.END, f.seq, wire.encode_end(nxt, count, more))
+            elif t == wire.AGG_FETCH:
+                # like FETCH; each share is derived from the stored reading as it is sent
+                n = p["max_count"] or FETCH_DEFAULT
+                n = n if n < FETCH_MAX else FETCH_MAX
+                nxt, count = p["from_slot"], 0
+                for slot, share in m.agg_fetch(p["from_slot"], n):
+                    self.send(wire.AGG_SHARE, f.seq, share)
+                    nxt, count = slot + 1, count + 1
+                last = m.store.last_slot
+                more = last is not None and nxt <= last
+                self.send(wire.END, f.seq, wire.encode_end(nxt, count, more))
+            elif t == wire.AGG_ENROLL:
+                r = m.agg_enroll(p)
+                if r is None:
+                    self.send(wire.OK, f.seq, wire.encode_ok(t))
+                else:
+                    from vwcore import aggwire
+                    self.send(wire.AGG_ENROLLED, f.seq, aggwire.encode_agg_enrolled(r[0], r[1]))
+            elif t == wire.AGG_RECOVER:
+                self.send(wire.AGG_RECOVERY, f.seq, m.agg_recover(p["slot"], p["missing"]))
             else:
                 if t == wire.PROVISION:
                     m.provision(p)

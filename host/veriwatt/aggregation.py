@@ -121,6 +121,10 @@ class Aggregator:
         st = self._slot(slot)
         return [m for m in self.ids if m not in st.shares]
 
+    def present(self, slot: int) -> List[bytes]:
+        """Ids of the members whose share for the slot was accepted."""
+        return sorted(self._slot(slot).shares)
+
     def start_recovery(self, slot: int) -> List[bytes]:
         """Freeze the set of missing members for a slot; returns it (send it to the others)."""
         st = self._slot(slot)

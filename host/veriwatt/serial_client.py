@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from vwcore import wire
+from vwcore import aggwire, wire
 
 from .errors import DeviceError
 
@@ -273,6 +273,99 @@ class MeterLink:
         raise DeviceError("%s: no answer to FETCH from slot %d after %d tries of %.1f s; check that the meter is "
                           "powered and connected, then run the same command again: it resumes where it stopped"
                           % (self.name, from_slot, self.retries + 1, self.timeout))
+
+    # --- aggregation (docs/AGGREGATION.md)
+    def agg_enroll(self, group_id: int, label: bytes, agg_pub: int, members: List[Tuple[bytes, int]],
+                   eps_milli: int = 0, sensitivity_wh: int = 0) -> Dict[str, Any]:
+        """Send the group to the meter (BEGIN, the members in id order a few per frame, COMMIT);
+        the meter computes its pair keys (one modexp per member) and answers its group id."""
+        members = sorted(members)
+        slow = max(self.timeout, 30.0)
+        self.request(wire.AGG_ENROLL, aggwire.encode_agg_begin(group_id, label, agg_pub, len(members), eps_milli,
+                                                            sensitivity_wh), (wire.OK,), timeout=slow)
+        k = aggwire.agg_members_per_frame(group_id)
+        for i in range(0, len(members), k):
+            self.request(wire.AGG_ENROLL, aggwire.encode_agg_members(group_id, i, members[i:i + k]), (wire.OK,),
+                         timeout=slow)
+        f = self.request(wire.AGG_ENROLL, aggwire.encode_agg_commit(), (wire.AGG_ENROLLED,), timeout=slow)
+        return aggwire.decode_agg_enrolled(f.payload)
+
+    def agg_recover(self, slot: int, missing: List[bytes]) -> bytes:
+        f = self.request(wire.AGG_RECOVER, aggwire.encode_agg_recover(slot, missing), (wire.AGG_RECOVERY,))
+        return f.payload
+
+    def agg_fetch_batch(self, from_slot: int, max_count: int) -> Tuple[List[bytes], Optional[Dict[str, Any]]]:
+        """One AGG_FETCH exchange: (shares received, END payload or None if END was lost)."""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.stats.retries += 1
+                self._drain()
+            seq = self._next_seq()
+            self.stats.requests += 1
+            self._send(wire.AGG_FETCH, seq, wire.encode_fetch(from_slot, max_count))
+            got: List[bytes] = []
+            tmo = max(self.timeout, 1.0) if attempt == 0 else self._tmo(attempt, first=True)
+            deadline = time.monotonic() + tmo
+            while time.monotonic() < deadline:
+                for f in self._read_frames(deadline):
+                    if f.seq != seq:
+                        continue
+                    deadline = time.monotonic() + max(self._tmo(attempt, first=False), 0.5)
+                    if f.mtype == wire.AGG_SHARE:
+                        got.append(f.payload)
+                        if len(got) >= max_count:
+                            return got, None
+                    elif f.mtype == wire.END:
+                        try:
+                            return got, wire.decode_end(f.payload)
+                        except ValueError:
+                            return got, None
+                    elif f.mtype == wire.ERROR:
+                        err = wire.decode_error(f.payload)
+                        if err["code"] != wire.E_BAD_FRAME:
+                            raise DeviceError("%s: meter refused AGG_FETCH: %s (error %d)"
+                                              % (self.name, err["reason"], err["code"]))
+                        deadline = 0
+                        break
+            if got:
+                return got, None
+        raise DeviceError("%s: no answer to AGG_FETCH from slot %d after %d tries" % (self.name, from_slot,
+                                                                                      self.retries + 1))
+
+    def agg_fetch(self, from_slot: int, to_slot: int, batch: int = 48) -> Dict[int, bytes]:
+        """Shares for slots [from_slot, to_slot) that the meter has, by slot. Lost frames are
+        asked for again (AGG_FETCH is idempotent: the meter derives the same share)."""
+        out: Dict[int, bytes] = {}
+        nxt = from_slot
+        idle = 0
+        while nxt < to_slot and idle < 4:
+            shares, end = self.agg_fetch_batch(nxt, min(batch, to_slot - nxt))
+            before = len(out)
+            for sh in shares:
+                slot = int.from_bytes(sh[24:28], "big")
+                if from_slot <= slot < to_slot:
+                    out[slot] = sh
+            if end is not None:
+                if end["count"] == len(shares):
+                    nxt = end["next_slot"]
+                    if not end["more"]:
+                        break
+                    idle = 0
+                    continue
+            if shares:
+                # a partial answer: go on after the last share received; holes are asked again below
+                last = max(int.from_bytes(sh[24:28], "big") for sh in shares)
+                nxt = max(nxt, last + 1)
+            idle = idle + 1 if len(out) == before else 0
+        # holes left by lost frames in the middle of an answer
+        for s in range(from_slot, min(to_slot, nxt)):
+            if s not in out:
+                shares, _ = self.agg_fetch_batch(s, 1)
+                for sh in shares:
+                    slot = int.from_bytes(sh[24:28], "big")
+                    if from_slot <= slot < to_slot:
+                        out[slot] = sh
+        return out
 
 
 def fetch(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[bytes], Tuple[str, int]],

@@ -1,0 +1,381 @@
+"""`veriwatt aggregate ...`: privacy-friendly aggregation over a group of meters.
+
+    veriwatt aggregate enroll PORT... --label L --out group.json [--epsilon E --sensitivity WH]
+    veriwatt aggregate collect PORT... --group group.json --period P --out agg.json
+                       [--feeder FILE --tolerance WH --tolerance-rel R] [--threshold WH]
+                       [--shares FILE] [--save-shares FILE]
+
+The protocol (Kursawe, Danezis & Kohlweiss, PETS 2011) is in firmware/vwcore/agg.py, the
+wire messages in docs/PROTOCOL.md, the files and the workflow in docs/AGGREGATION.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, DeviceError, VeriwattError
+
+GROUP_FORMAT = "veriwatt-agg-group/1"
+RESULT_FORMAT = "veriwatt-aggregate/1"
+SHARES_FORMAT = "veriwatt-agg-shares/1"
+
+
+def _write_json(path: str, obj: Any, private: bool = False) -> None:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    if private:
+        os.chmod(tmp, 0o600)
+    tmp.replace(p)
+
+
+def _load_json(path: str, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise VeriwattError("%s file %s not found" % (what, path))
+    except (OSError, UnicodeDecodeError) as e:
+        raise VeriwattError("cannot read %s file %s: %s" % (what, path, e))
+    except json.JSONDecodeError as e:
+        raise VeriwattError("%s file %s is not valid JSON: %s (line %d)" % (what, path, e.msg, e.lineno))
+
+
+def _say(args: argparse.Namespace, msg: str) -> None:
+    if not getattr(args, "json", False):
+        print(msg, flush=True)
+
+
+def _open(port: str, args: argparse.Namespace) -> Any:
+    from . import serial_client
+    return serial_client.MeterLink(port, baud=args.baud, timeout=args.timeout, retries=args.retries, name=port)
+
+
+# ------------------------------------------------------------------ group file
+class GroupFile:
+    def __init__(self, d: Dict[str, Any], path: str = "group.json") -> None:
+        from vwcore import group
+        try:
+            if d.get("format") != GROUP_FORMAT:
+                raise ValueError("format is %r, expected %r" % (d.get("format"), GROUP_FORMAT))
+            self.label = d["label"].encode()
+            self.grp = group.get(d["group"])
+            self.gid = bytes.fromhex(d["gid"])
+            self.x_agg = int(d["aggregator_secret"], 16)
+            self.members = [(bytes.fromhex(m["meter_id"]), int(m["agg_pub"], 16)) for m in d["members"]]
+            self.epsilon = float(d.get("epsilon", 0) or 0)
+            self.sensitivity = int(d.get("sensitivity_wh", 0) or 0)
+        except (KeyError, ValueError, TypeError, AttributeError) as e:
+            raise VeriwattError("group file %s is malformed: %s" % (path, e))
+        self.d = d
+
+    def aggregator(self) -> Any:
+        from .aggregation import Aggregator
+        A = Aggregator(self.label, self.members, self.x_agg, self.grp)
+        if A.gid != self.gid:
+            raise VeriwattError("group file: its members and keys give group id %s, the file says %s (edited?)"
+                                % (A.gid.hex(), self.gid.hex()))
+        return A
+
+
+# ------------------------------------------------------------------ enroll
+def cmd_enroll(args: argparse.Namespace) -> int:
+    """Make an aggregation group of the meters on PORT...: read each meter's aggregation public key
+    (INFO), make the aggregator key, send the group to every meter (AGG_ENROLL; each meter computes
+    its pair keys once, one modexp per member), check that every meter reports the same group id.
+    Writes the group file (it holds the aggregator's secret: keep it private)."""
+    from vwcore import agg, group
+
+    from .aggregation import Aggregator
+
+    if len(args.ports) < 2:
+        raise VeriwattError("a group needs at least 2 meters (3 or more for privacy: with 2, each learns the other's reading)")
+    if args.epsilon < 0 or args.sensitivity < 0 or (args.epsilon > 0) != (args.sensitivity > 0):
+        raise VeriwattError("--epsilon and --sensitivity go together, both positive (or both 0: no noise)")
+    t0 = time.monotonic()
+    links, infos = [], []
+    try:
+        for port in args.ports:
+            link = _open(port, args)
+            links.append(link)
+            info = link.hello()
+            if not info["provisioned"] or info["agg_pub"] is None:
+                raise DeviceError("meter on %s is not provisioned: provision it first" % port)
+            infos.append(info)
+        gids = {i["group_id"] for i in infos}
+        if len(gids) != 1:
+            raise VeriwattError("the meters use different group parameters (%s): one group per aggregation" % sorted(gids))
+        G = group.get(gids.pop())
+        ids = [i["meter_id"] for i in infos]
+        if len(set(ids)) != len(ids):
+            raise VeriwattError("two ports lead to the same meter (%s)" % ", ".join(sorted({m.hex() for m in ids if ids.count(m) > 1})))
+        members = [(i["meter_id"], i["agg_pub"]) for i in infos]
+        x_agg = agg.secret_scalar(os.urandom(32), G)
+        A = Aggregator(args.label.encode(), members, x_agg, G)
+        eps_milli = int(round(args.epsilon * 1000))
+        from .progress import Progress
+        bar = Progress(len(links), "  meters enrolled", enabled=False if args.json else None)
+        per_meter = []
+        for link, info in zip(links, infos):
+            t1 = time.monotonic()
+            r = link.agg_enroll(G.id, args.label.encode(), A.pub, members, eps_milli, args.sensitivity)
+            if r["gid"] != A.gid:
+                raise DeviceError("meter %s on %s reports group id %s, expected %s: firmware fault or a changed member list"
+                                  % (info["meter_id"].hex(), link.name, r["gid"].hex(), A.gid.hex()))
+            per_meter.append({"meter_id": info["meter_id"].hex(), "port": link.name,
+                              "seconds": round(time.monotonic() - t1, 3)})
+            bar.update(1)
+        bar.close()
+    finally:
+        for link in links:
+            link.close()
+    d = {"format": GROUP_FORMAT, "label": args.label, "group": G.name, "gid": A.gid.hex(),
+         "epsilon": args.epsilon, "sensitivity_wh": args.sensitivity,
+         "aggregator_pub": "%x" % A.pub, "aggregator_secret": "%x" % x_agg,
+         "members": [{"meter_id": mid.hex(), "agg_pub": "%x" % y, "port": p}
+                     for (mid, y), p in zip(members, args.ports)],
+         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+         "note": "aggregator_secret checks the meters' share MACs: keep this file private"}
+    _write_json(args.out, d, private=True)
+    out = {"group_file": args.out, "gid": A.gid.hex(), "members": len(members), "label": args.label,
+           "epsilon": args.epsilon, "sensitivity_wh": args.sensitivity, "meters": per_meter,
+           "seconds": round(time.monotonic() - t0, 3)}
+    if args.json:
+        print(json.dumps(out, indent=1))
+    else:
+        print("group %s (%r): %d meters enrolled in %.2f s, group id %s%s" % (
+            args.out, args.label, len(members), out["seconds"], A.gid.hex(),
+            ", noise epsilon %g / %d Wh" % (args.epsilon, args.sensitivity) if args.epsilon else ""))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ collect
+def _load_feeder(path: str) -> Dict[int, int]:
+    d = _load_json(path, "feeder")
+    if isinstance(d, dict) and "slots" in d:
+        d = d["slots"]
+    try:
+        if isinstance(d, dict):
+            return {int(k): int(v) for k, v in d.items()}
+        return {int(e["slot"]): int(e["wh"]) for e in d}
+    except (KeyError, ValueError, TypeError) as e:
+        raise VeriwattError("feeder file %s: expected {\"slots\": {\"SLOT\": WH, ...}} or [{\"slot\": S, \"wh\": W}]: %s"
+                            % (path, e))
+
+
+def _load_shares(path: str) -> List[bytes]:
+    d = _load_json(path, "shares")
+    if isinstance(d, dict):
+        d = d.get("shares", [])
+    try:
+        return [bytes.fromhex(s) for s in d]
+    except (ValueError, TypeError) as e:
+        raise VeriwattError("shares file %s: expected {\"shares\": [HEX, ...]}: %s" % (path, e))
+
+
+def _period(args: argparse.Namespace) -> Tuple[Optional[int], Optional[int]]:
+    from . import slots
+    if args.period:
+        return slots.parse_period(args.period)
+    return args.from_slot, args.to_slot
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    """Collect the shares of a period from the meters on PORT... (AGG_FETCH), aggregate them per slot and
+    print the group's sum, mean and variance. Meters that do not answer, or have no reading for a
+    slot, are recovered out of it (the present meters send AGG_RECOVER answers), so the slot gives the
+    exact statistics of the present meters. Optionally checks the sums against a feeder meter and a
+    demand threshold. Exit 1 when a share was rejected or a feeder discrepancy is flagged."""
+    from vwcore import agg
+
+    from .aggregation import demand_exceeded, feeder_check
+    from .progress import Progress
+
+    t0 = time.monotonic()
+    G = GroupFile(_load_json(args.group, "group"), args.group)
+    A = G.aggregator()
+    a, b = _period(args)
+    feeder = _load_feeder(args.feeder) if args.feeder else None
+    member_ids = {m for m, _ in G.members}
+    links: Dict[bytes, Any] = {}
+    unreachable: List[Dict[str, str]] = []
+    rejected: List[Dict[str, Any]] = []
+    saved: List[str] = []
+    n_shares = 0
+
+    def add(share: bytes, source: str) -> None:
+        nonlocal n_shares
+        try:
+            if A.add_share(share):
+                n_shares += 1
+                saved.append(share.hex())
+        except agg.AggError as e:
+            slot = int.from_bytes(share[24:28], "big") if len(share) >= 28 else None
+            rejected.append({"source": source, "slot": slot, "reason": str(e)})
+
+    try:
+        infos = {}
+        for port in args.ports:
+            try:
+                link = _open(port, args)
+                info = link.hello()
+            except DeviceError as e:
+                unreachable.append({"port": port, "reason": str(e)})
+                continue
+            mid = info["meter_id"]
+            if mid not in member_ids:
+                link.close()
+                raise VeriwattError("the meter on %s (%s) is not a member of group %s" % (port, mid.hex(), G.gid.hex()))
+            links[mid] = link
+            infos[mid] = info
+        if not links and not args.shares:
+            raise DeviceError("no meter answered on %s" % ", ".join(args.ports))
+        if b is None:
+            last = [i["last_slot"] for i in infos.values() if i["last_slot"] != 0xFFFFFFFF]
+            b = max(last) + 1 if last else None
+        if a is None or b is None or b <= a:
+            raise VeriwattError("give the period: --period YYYY-MM / START:END / DATE..DATE, or --from-slot [--to-slot]")
+        bar = Progress(len(links) * (b - a), "  shares", enabled=False if args.json else None)
+        t_fetch = time.monotonic()
+        for mid, link in links.items():
+            try:
+                got = link.agg_fetch(a, b)
+            except DeviceError as e:
+                unreachable.append({"port": link.name, "meter_id": mid.hex(), "reason": str(e)})
+                continue
+            for slot in sorted(got):
+                add(got[slot], mid.hex())
+            bar.update(b - a)
+        bar.close()
+        t_fetch = time.monotonic() - t_fetch
+        if args.shares:
+            for sh in _load_shares(args.shares):
+                add(sh, args.shares)
+        # per slot: recovery where members are missing, then the statistics
+        results, unresolved = [], []
+        n_recovery = 0
+        t_rec = time.monotonic()
+        for slot in range(a, b):
+            missing = A.missing(slot)
+            if len(missing) == len(A.ids):
+                unresolved.append({"slot": slot, "reason": "no shares"})
+                continue
+            try:
+                if missing:
+                    missing = A.start_recovery(slot)
+                    for mid in A.present(slot):
+                        link = links.get(mid)
+                        if link is None:
+                            raise VeriwattError("member %s (share from a file) is not connected: cannot ask it to recover" % mid.hex())
+                        A.add_recovery(link.agg_recover(slot, missing))
+                        n_recovery += 1
+                r = A.close(slot)
+            except (agg.AggError, DeviceError, VeriwattError) as e:
+                unresolved.append({"slot": slot, "reason": str(e)})
+                continue
+            j = r.as_json()
+            if args.threshold is not None:
+                j["demand_exceeded"] = demand_exceeded(r, args.threshold)
+            if feeder is not None and slot in feeder:
+                j["feeder"] = feeder_check(r, feeder[slot], args.tolerance, args.tolerance_rel)
+            results.append(j)
+        t_rec = time.monotonic() - t_rec
+    finally:
+        for link in links.values():
+            link.close()
+    if args.save_shares:
+        _write_json(args.save_shares, {"format": SHARES_FORMAT, "gid": G.gid.hex(), "shares": saved})
+    flagged = [r["slot"] for r in results if r.get("feeder", {}).get("flagged")]
+    exceeded = [r["slot"] for r in results if r.get("demand_exceeded")]
+    noise = None
+    if G.epsilon and G.sensitivity:
+        noise = {"epsilon": G.epsilon, "sensitivity_wh": G.sensitivity,
+                 "sum_stddev_wh": round(agg.noise_stddev(G.epsilon, G.sensitivity), 3),
+                 "note": "sums carry two-sided geometric noise; sum of squares with sensitivity^2; 2 epsilon in all"}
+    out = {"format": RESULT_FORMAT, "gid": G.gid.hex(), "label": G.label.decode(), "period": [a, b],
+           "members": len(G.members), "meters_reached": sorted(m.hex() for m in links),
+           "meters_unreachable": unreachable, "shares": n_shares, "recovery_messages": n_recovery,
+           "rejected": rejected, "slots": results, "unresolved": unresolved,
+           "threshold_wh": args.threshold, "threshold_exceeded": exceeded if args.threshold is not None else None,
+           "feeder_flagged": flagged if feeder is not None else None, "noise": noise,
+           "seconds": {"fetch": round(t_fetch, 3), "recovery_and_sums": round(t_rec, 3),
+                       "total": round(time.monotonic() - t0, 3)}}
+    if args.out:
+        _write_json(args.out, out)
+    if args.json:
+        print(json.dumps(out, indent=1))
+    else:
+        print("group %s: %d of %d meters answered, %d shares, %d slots aggregated (%d recovered), %d unresolved, "
+              "%d rejected, %.2f s" % (G.gid.hex()[:12], len(links), len(G.members), n_shares, len(results),
+                                      sum(1 for r in results if r["missing"]), len(unresolved), len(rejected),
+                                      out["seconds"]["total"]))
+        for r in results[:args.show]:
+            extra = ""
+            if "feeder" in r:
+                extra += "  feeder %d%s" % (r["feeder"]["feeder_wh"], " FLAGGED" if r["feeder"]["flagged"] else " ok")
+            if "demand_exceeded" in r:
+                extra += "  over %d Wh: %s" % (args.threshold, "YES" if r["demand_exceeded"] else "no")
+            print("  slot %d  n=%d  sum %d Wh  mean %.1f Wh  variance %.1f%s%s" % (
+                r["slot"], r["count"], r["sum_wh"], r["mean_wh"], r["variance"],
+                "  (without %s)" % ",".join(r["missing"]) if r["missing"] else "", extra))
+        if len(results) > args.show:
+            print("  ... %d more slots in %s" % (len(results) - args.show, args.out or "--out FILE"))
+        for e in rejected[:5]:
+            print("  REJECTED share from %s (slot %s): %s" % (e["source"], e["slot"], e["reason"]))
+        for e in unresolved[:5]:
+            print("  unresolved slot %d: %s" % (e["slot"], e["reason"]))
+        if feeder is not None:
+            print("  feeder check: %d slot(s) flagged%s" % (len(flagged), (": %s" % flagged[:10]) if flagged else ""))
+    return EXIT_INVALID if rejected or flagged else EXIT_OK
+
+
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    """Privacy-friendly aggregation: enroll a group of meters, collect per-slot sums, means and
+    variances without learning any single meter's reading (docs/AGGREGATION.md)."""
+    args.agg_parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+def register(add: Callable[..., argparse.ArgumentParser], json_arg: Callable) -> None:
+    p = add("aggregate", cmd_aggregate, "privacy-friendly aggregation over a group of meters (enroll, collect)")
+    p.set_defaults(agg_parser=p)
+    sub = p.add_subparsers(title="aggregate commands", metavar="COMMAND")
+
+    def line_args(q: argparse.ArgumentParser) -> None:
+        q.add_argument("ports", nargs="+", metavar="PORT", help="serial ports of the meters (ttys, simulated ptys, pyserial URLs)")
+        q.add_argument("--baud", type=int, default=115200, help="baud rate (default 115200)")
+        q.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for an answer (default 2)")
+        q.add_argument("--retries", type=int, default=3, help="retries per request (default 3)")
+
+    e = sub.add_parser("enroll", help="make a group: send the member list to each meter, write group.json",
+                       description=cmd_enroll.__doc__)
+    e.set_defaults(func=cmd_enroll)
+    line_args(e)
+    e.add_argument("--label", required=True, help="group label, e.g. the feeder's name (1..64 bytes)")
+    e.add_argument("--out", default="group.json", help="group file to write (default group.json; private)")
+    e.add_argument("--epsilon", type=float, default=0.0, help="differential privacy: epsilon per published sum (default 0: off)")
+    e.add_argument("--sensitivity", type=int, default=0, help="differential privacy: largest reading one meter adds, Wh")
+    json_arg(e)
+
+    c = sub.add_parser("collect", help="fetch shares, aggregate per slot (with recovery), feeder and threshold checks",
+                       description=cmd_collect.__doc__)
+    c.set_defaults(func=cmd_collect)
+    line_args(c)
+    c.add_argument("--group", required=True, help="group file from `aggregate enroll`")
+    c.add_argument("--period", help="YYYY-MM, START:END slots (end exclusive) or DATE..DATE")
+    c.add_argument("--from-slot", type=int, help="first slot (instead of --period)")
+    c.add_argument("--to-slot", type=int, help="end slot, exclusive (default: after the newest reading)")
+    c.add_argument("--out", help="write the result JSON here (format in docs/AGGREGATION.md)")
+    c.add_argument("--feeder", help="feeder meter readings: JSON {\"slots\": {\"SLOT\": WH}}")
+    c.add_argument("--tolerance", type=int, default=0, help="feeder check: allowed difference, Wh (default 0)")
+    c.add_argument("--tolerance-rel", type=float, default=0.0, help="feeder check: allowed relative difference (e.g. 0.02)")
+    c.add_argument("--threshold", type=int, help="demand management: report per slot whether the sum exceeds this many Wh")
+    c.add_argument("--shares", help="add shares from a file ({\"shares\": [HEX...]}), e.g. built on a customer's device")
+    c.add_argument("--save-shares", help="write every accepted share to this file")
+    c.add_argument("--show", type=int, default=6, help="slots to print (default 6)")
+    json_arg(c)
