@@ -8,6 +8,12 @@
    are real DH-derived keys for the first group (the MAC cost does not depend on it).
 2. Member-side cost per slot against group size, in CPython and in the unix MicroPython:
    enrollment (n-1 modexps + 1) and one share (n-1 HMACs).
+3. Meter-side cost on the Cortex-M4 QEMU board (firmware variant `vwcrypto`, vwcore as .mpy
+   on LittleFS, -icount shift=0: instructions), the meter's own code path: streamed
+   enrollment (vwcore.agg.EnrollBuilder: BEGIN, one add() per member, finish()), one share
+   from the packed enrollment, the AEAD opening of the stored reading it is derived from,
+   and one recovery message; checked byte for byte against CPython. `--no-qemu` skips it,
+   `--sizes 2,10,50` chooses the group sizes.
 """
 import json
 import os
@@ -76,8 +82,103 @@ def member_costs(sizes=(2, 10, 50)):
     return out
 
 
+QEMU_SETUP = '''
+import gc, vwboard
+from vwcore import agg, aead
+def measure(f):
+    gc.collect()
+    t0 = vwboard.ticks_ns()
+    r = f()
+    return vwboard.ticks_ns() - t0, r
+'''
+
+
+def qemu_member_costs(sizes=(2, 10, 50)):
+    """Instructions on the QEMU Cortex-M4 board for the meter's aggregation work."""
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, os.path.join(ROOT, "tests", "qemu"))
+    import qemu_board
+    from vwcore import aead, group
+
+    msg = qemu_board.missing_firmware_message("vwcrypto")
+    if msg:
+        return {"error": msg}
+    G = group.get(None)
+    out = {"machine": "qemu-system-arm -M mps2-an386 (Cortex-M4), firmware vwcrypto, -icount shift=0",
+           "unit": "instructions", "group": "2048/256", "rows": []}
+    ck = bytes(range(15))
+    slot, wh = 998000, 1234
+    pt = wh.to_bytes(4, "big") + bytes(32)
+    ct = aead.encrypt(ck, aead.record_nonce(b"MTR00000", slot), pt, b"ad")
+    with tempfile.TemporaryDirectory() as tmp, qemu_board.QemuBoard("vwcrypto") as bd:
+        qemu_board.deploy_vwcore_selftest(bd, Path(tmp))
+        bd.exec(QEMU_SETUP)
+        out["heap_free_after_import"] = bd.eval("gc.collect() or gc.mem_free()")
+        out["modexp_backend"] = bd.eval("__import__('vwcore.modexp').modexp.BACKEND")
+        for n in sizes:
+            xs = [agg.secret_scalar(b"bench-%d" % i, G) for i in range(n)]
+            ids = [b"MTR%05d" % i for i in range(n)]
+            members = [(mid, agg.public_key(x, G)) for mid, x in zip(ids, xs)]
+            xa = agg.secret_scalar(b"bench-aggregator", G)
+            ya = agg.public_key(xa, G)
+            want = agg.Enrollment.create(xs[0], ids[0], b"feeder", members, ya, G)
+            bd.exec("gc.collect(); m0 = gc.mem_free()\n"
+                    "t_begin, b = measure(lambda: agg.EnrollBuilder(agg.secret_scalar(b'bench-0'), %r, b'feeder', %d, %d))\n"
+                    "t_add = []" % (ids[0], ya, n))
+            for mid, y in members:
+                bd.exec("t_add.append(measure(lambda: b.add(%r, %d))[0])" % (mid, y), timeout=300)
+            bd.exec("gc.collect()\nm1 = gc.mem_free()\nt_fin, blob = measure(b.finish)\nb = None\ngc.collect()\n"
+                    "t_pack, e = measure(lambda: agg.PackedEnrollment(blob))\nm2 = gc.mem_free()")
+            blob_hex = bd.eval("blob.hex()")
+            if bytes.fromhex(blob_hex) != want.to_bytes():
+                raise SystemExit("bench_agg: the board's enrollment differs from CPython's (n=%d)" % n)
+            r = bd.eval("(t_begin, t_add, t_fin, m0 - m1, m0 - m2)")
+            t_begin, t_add, t_fin, ram_build, ram_kept = r
+            share = []
+            for _ in range(3):
+                share.append(bd.eval("measure(lambda: e.share(%d, %d))[0]" % (slot, wh)))
+            sh = bytes.fromhex(bd.eval("e.share(%d, %d).hex()" % (slot, wh)))
+            if sh != want.share(slot, wh):
+                raise SystemExit("bench_agg: the board's share differs from CPython's (n=%d)" % n)
+            t_open = min(bd.eval("measure(lambda: aead.AEAD(%r).decrypt(aead.record_nonce(b'MTR00000', %d), %r, b'ad'))[0]"
+                                 % (ck, slot, ct)) for _ in range(2))
+            t_rec = bd.eval("measure(lambda: e.recovery(%d, [%r]))[0]" % (slot, ids[-1]))
+            row = {"group_size": n, "enroll_instructions": t_begin + sum(t_add) + t_fin,
+                   "enroll_begin": t_begin, "enroll_per_member_add": sum(t_add) // n, "enroll_finish": t_fin,
+                   "share_instructions": min(share), "open_reading_instructions": t_open,
+                   "per_slot_instructions": min(share) + t_open, "recovery_1_missing_instructions": t_rec,
+                   "enrollment_bytes": len(want.to_bytes()), "heap_during_enroll_bytes": ram_build,
+                   "heap_kept_bytes": ram_kept}
+            out["rows"].append(row)
+            bd.exec("e = blob = None\ngc.collect()")
+    return out
+
+
 def main():
-    res = {"aggregator": aggregator_throughput(), "member": member_costs()}
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--no-qemu", action="store_true", help="skip the QEMU meter-side measurement")
+    ap.add_argument("--sizes", default="2,10,50", help="group sizes (default 2,10,50)")
+    args = ap.parse_args()
+    sizes = tuple(int(x) for x in args.sizes.split(","))
+    res = {"aggregator": aggregator_throughput(), "member": member_costs(sizes)}
+    if not args.no_qemu:
+        t0 = time.time()
+        res["qemu_meter"] = q = qemu_member_costs(sizes)
+        q["wall_seconds"] = round(time.time() - t0, 1)
+        if "error" in q:
+            print("qemu: skipped: %s" % q["error"])
+        else:
+            print("meter on Cortex-M4 (QEMU -icount, %s backend), millions of instructions:" % q["modexp_backend"])
+            for r in q["rows"]:
+                print("  group of %3d: enroll %8.1f M (%.1f M per member), per slot %.2f M (share %.2f M + opening %.2f M), "
+                      "recovery %.2f M; enrollment %d B, heap while enrolling %d B"
+                      % (r["group_size"], r["enroll_instructions"] / 1e6, r["enroll_per_member_add"] / 1e6,
+                         r["per_slot_instructions"] / 1e6, r["share_instructions"] / 1e6,
+                         r["open_reading_instructions"] / 1e6, r["recovery_1_missing_instructions"] / 1e6,
+                         r["enrollment_bytes"], r["heap_during_enroll_bytes"]))
     a = res["aggregator"]
     print("aggregator: %d meters (%d groups of %d): %.2f s, %.0f shares/s"
           % (a["meters"], a["groups"], a["group_size"], a["seconds"], a["shares_per_second"]))

@@ -7,10 +7,16 @@
    (resumable, acknowledged, CRC-checked frames);
 5. verify every reading's signature and the month's completeness;
 6. the customer bills the month with its proof (plus a settlement, a total and a plot);
-7. the supplier verifies the bill from the files alone, exactly as `veriwatt verify-bill`.
+7. the supplier verifies the bill from the files alone, exactly as `veriwatt verify-bill`;
+8. aggregation (at least 3 meters): the meters are enrolled in a group (AGG_ENROLL), the
+   aggregator collects a day of masked shares over serial (AGG_FETCH), recovers a slot
+   without one meter (AGG_RECOVER), and the sums, means and variances are checked against
+   the plaintext statistics of the decrypted readings; a feeder check flags a slot with
+   energy unaccounted for.
 
 Leaves in DIR: bill.json, tariff.json, meter.pub.json, supplier.pub.json, settlement.json,
-total.json, disclosure.json, consumption.png (if matplotlib is there), summary.json, the
+total.json, disclosure.json, consumption.png (if matplotlib is there), aggregate.json,
+group.json (the aggregator's key: private), summary.json, the
 local store veriwatt.db, and the simulated meters' flash in sim/.
 """
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any, Dict, List
 from .errors import EXIT_INVALID, EXIT_OK, InvalidError, VeriwattError
 
 SPEED = 300000  # simulated seconds per second: a month of half hours passes in about 9 s
+AGG_MIN_METERS = 3  # aggregation over 2 meters would tell each one the other's reading
 
 
 def ensure_natmod(quiet: bool) -> bool:
@@ -69,6 +76,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     quiet = bool(args.json)
     t_all = time.monotonic()
+    if args.meters < AGG_MIN_METERS:
+        _say("  (%d meters: the aggregation step needs %d, so %d simulated meters are started)"
+             % (args.meters, AGG_MIN_METERS, AGG_MIN_METERS), quiet)
+        args.meters = AGG_MIN_METERS
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     timings: Dict[str, float] = {}
@@ -159,6 +170,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             fetch_stats[i].update(rx_bytes=link.stats.rx_bytes, tx_bytes=link.stats.tx_bytes,
                                   bad_frames=link.stats.rejects, retries=link.stats.retries)
         timings["month_and_fetch_s"] = time.monotonic() - t0
+
+        # 8a. aggregation over serial while the meters run: enroll, a day of shares, recovery
+        t0 = time.monotonic()
+        agg_run = _aggregate_day(links, a, out, quiet)
+        timings["aggregation_s"] = time.monotonic() - t0
     finally:
         for link in links:
             link.close()
@@ -213,6 +229,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     bill.verify_bill(tariff.load_json(str(out / "settlement.json"), "bill"), TI, Pf)
     bill.verify_bill(tariff.load_json(str(out / "total.json"), "bill"), None, Pf)
     bill.verify_disclosure(D, Pf)
+    # 8b. the aggregates against the plaintext statistics of the decrypted readings
+    t0 = time.monotonic()
+    agg_summary = _check_aggregates(agg_run, meters, per_meter, out)
+    timings["aggregation_check_s"] = time.monotonic() - t0
     timings["total_s"] = time.monotonic() - t_all
     st.close()
 
@@ -226,6 +246,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                  "tariff_digest": B["tariff"]["digest"], "supplier_check": rep["valid"]},
         "settlement": {"file": str(out / "settlement.json"), "total": S["total"], "amount": TI.amount(S["total"])},
         "total_wh": TT["total"], "disclosed_slots": peak, "plot": plot_file,
+        "aggregation": agg_summary,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "reverify": "veriwatt verify-bill %s --tariff %s --meter-key %s" % (out / "bill.json", out / "tariff.json", out / "meter.pub.json"),
     }
@@ -241,6 +262,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
           % (b - a, timings["supplier_verify_s"]))
     print("  also       settlement %s, total %d Wh, %d slots disclosed%s" % (
         TI.amount(S["total"]), TT["total"], len(peak), ", plot %s" % plot_file if plot_file else ""))
+    ag = agg_summary
+    print("  aggregate  %d meters enrolled in group %s; %d half-hours of %s aggregated over serial, sum, mean and "
+          "variance equal to the plaintext ones" % (ag["members"], ag["gid"][:12], ag["slots"], ag["day"]))
+    for r in ag["examples"]:
+        print("             slot %d: n=%d sum %d Wh, mean %.1f Wh, variance %.1f%s" % (
+            r["slot"], r["count"], r["sum_wh"], r["mean_wh"], r["variance"],
+            " (recovered without meter %s)" % ",".join(r["missing"]) if r["missing"] else ""))
+    print("             feeder check: %d of %d slots flagged %s (%s)" % (
+        len(ag["feeder_flagged"]), ag["slots"], ag["feeder_flagged"], out / "aggregate.json"))
     print("  time       %.1f s in all (month on the meters + fetch %.1f s, bill %.2f s)" % (
         timings["total_s"], timings["month_and_fetch_s"], timings["bill_s"]))
     print("")
@@ -249,3 +279,96 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if shutil.which("veriwatt") is None:
         print("  (veriwatt is %s)" % (Path(sys.executable).parent / "veriwatt"))
     return EXIT_OK if rep["valid"] else EXIT_INVALID
+
+
+# ------------------------------------------------------------------ 8. aggregation
+def _aggregate_day(links: List[Any], a: int, out: Path, quiet: bool) -> Dict[str, Any]:
+    """Enroll the running meters in one group, collect the first day's shares over serial,
+    and recover one slot without the last meter, as `veriwatt aggregate` does."""
+    from vwcore import agg, group
+
+    from .aggregation import Aggregator
+
+    infos = [link.hello() for link in links]
+    G = group.get(infos[0]["group_id"])
+    members = [(i["meter_id"], i["agg_pub"]) for i in infos]
+    label = b"demo feeder"
+    x_agg = agg.secret_scalar(os.urandom(32), G)
+    A = Aggregator(label, members, x_agg, G)
+    t0 = time.monotonic()
+    for link in links:
+        r = link.agg_enroll(G.id, label, A.pub, members)
+        if r["gid"] != A.gid:
+            raise InvalidError("%s enrolled in group %s, expected %s" % (link.name, r["gid"].hex(), A.gid.hex()))
+    t_enroll = time.monotonic() - t0
+    gfile = out / "group.json"
+    gfile.write_text(json.dumps({"format": "veriwatt-agg-group/1", "label": label.decode(), "group": G.name,
+                                 "gid": A.gid.hex(), "epsilon": 0, "sensitivity_wh": 0,
+                                 "aggregator_pub": "%x" % A.pub, "aggregator_secret": "%x" % x_agg,
+                                 "members": [{"meter_id": m.hex(), "agg_pub": "%x" % y} for m, y in members]}, indent=1))
+    os.chmod(gfile, 0o600)
+    b = a + 48
+    t0 = time.monotonic()
+    shares = [link.agg_fetch(a, b) for link in links]
+    t_fetch = time.monotonic() - t0
+    # slot a + 20: pretend the last meter's share never arrived; the others recover it out
+    rec_slot = a + 20
+    for i, got in enumerate(shares):
+        for slot in sorted(got):
+            if slot == rec_slot and i == len(links) - 1:
+                continue
+            A.add_share(got[slot])
+    missing = A.start_recovery(rec_slot)
+    for link in links[:-1]:
+        A.add_recovery(link.agg_recover(rec_slot, missing))
+    results = {slot: A.close(slot) for slot in range(a, b)}
+    _say("  aggregation: %d meters enrolled in %.2f s, %d shares fetched in %.2f s, slot %d recovered without meter %s"
+         % (len(links), t_enroll, sum(len(s) for s in shares), t_fetch, rec_slot, missing[0].hex()), quiet)
+    return {"gid": A.gid.hex(), "a": a, "b": b, "rec_slot": rec_slot, "results": results,
+            "enroll_s": t_enroll, "fetch_s": t_fetch, "members": len(members)}
+
+
+def _check_aggregates(run: Dict[str, Any], meters: List[Dict[str, Any]], per_meter: List[Any], out: Path) -> Dict[str, Any]:
+    """The aggregator's sums against the plaintext of every meter's decrypted readings (only this
+    demo, which holds every customer code, can do that), and a feeder check."""
+    from fractions import Fraction
+
+    from . import records, slots
+    from .aggregation import feeder_check
+
+    a, b = run["a"], run["b"]
+    plain: Dict[str, Dict[int, int]] = {}
+    for res, recs in zip(meters, per_meter):
+        day = [r for r in recs if a <= r.slot < b]
+        plain[res["meter_id"]] = {r.slot: m for r, (m, _) in zip(day, records.open_all(day, res["customer_key"]))}
+    rows, flagged = [], []
+    for slot in range(a, b):
+        r = run["results"][slot]
+        ids = [m.hex() for m in r.members]
+        v = [plain[i][slot] for i in ids]
+        n, s1, s2 = len(v), sum(v), sum(x * x for x in v)
+        if (r.count, r.total, r.total_sq) != (n, s1, s2) or r.variance != Fraction(s2, n) - Fraction(s1, n) ** 2:
+            raise InvalidError("aggregate of slot %d is wrong: %d/%d Wh from the shares, %d/%d Wh in plaintext"
+                               % (slot, r.total, r.count, s1, n))
+        if slot == run["rec_slot"] and (len(r.missing) != 1 or r.count != len(meters) - 1):
+            raise InvalidError("slot %d was not recovered without one meter" % slot)
+        # the feeder meter sees the whole group plus 2 % losses; at 19:00 someone bypasses a meter
+        whole = sum(plain[i][slot] for i in plain)
+        feeder = int(whole * 1.02) + (900 if slot == a + 38 else 0)
+        if slot == run["rec_slot"]:
+            feeder = int(s1 * 1.02)      # the feeder of the recovered slot: the present meters only
+        fc = feeder_check(r, feeder, tolerance_wh=50, tolerance_rel=0.05)
+        if fc["flagged"]:
+            flagged.append(slot)
+        j = r.as_json()
+        j["feeder"] = fc
+        rows.append(j)
+    doc = {"format": "veriwatt-aggregate/1", "gid": run["gid"], "label": "demo feeder", "period": [a, b],
+           "members": run["members"], "slots": rows, "feeder_flagged": flagged,
+           "checked_against_plaintext": True}
+    (out / "aggregate.json").write_text(json.dumps(doc, indent=1) + "\n")
+    ex = [rows[i] for i in (0, 19 * 2 - 2, run["rec_slot"] - a)]
+    return {"gid": run["gid"], "members": run["members"], "slots": b - a, "day": slots.slot_start(a).strftime("%Y-%m-%d"),
+            "enroll_s": round(run["enroll_s"], 3), "fetch_s": round(run["fetch_s"], 3),
+            "recovered_slot": run["rec_slot"], "feeder_flagged": flagged, "file": str(out / "aggregate.json"),
+            "examples": [{k: e[k] for k in ("slot", "count", "sum_wh", "mean_wh", "variance", "missing")} for e in ex]}
