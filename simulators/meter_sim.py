@@ -261,6 +261,18 @@ class MeterSim:
                         except OSError:
                             pass
 
+    def restart(self, i):
+        """Power-cycle meter i: stop its process and boot it again on the same storage (its
+        flash survives); returns the new SimMeter, whose port path is a new pty."""
+        self.meters[i].close()
+        env = self.env_for(i)
+        m = SimMeter(i, self.seed + i, env["VW_STORAGE"], env, self.micropython, self.baud, self.heap)
+        if m.wait_banner() is None:
+            m.close()
+            raise RuntimeError("meter %d did not restart: see %s/stderr.log" % (i, m.storage))
+        self.meters[i] = m
+        return m
+
     def stop(self):
         self._stop.set()
         if self._thread:

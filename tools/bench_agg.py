@@ -82,6 +82,57 @@ def member_costs(sizes=(2, 10, 50)):
     return out
 
 
+def sim_collection(n_meters=4, days=1, baud=115200):
+    """Enrollment and collection over serial: unix simulated meters (the real firmware)
+    behind ptys throttled to `baud`; a day of shares per meter, then one slot recovered."""
+    import tempfile
+
+    from veriwatt import device, serial_client, slots
+    from veriwatt.aggregation import Aggregator
+    from vwcore import group
+
+    a = slots.month_range("2026-12")[0]
+    b = a + 48 * days
+    with tempfile.TemporaryDirectory() as tmp:
+        sim = device.start_sim(n_meters, tmp + "/sim", 300000, "none", baud=baud)
+        try:
+            links = [serial_client.MeterLink(m.port, timeout=10, retries=3) for m in sim.meters]
+            for i, link in enumerate(links):
+                device.provision(link, b"BENCH%03d" % i, tmp, (a - 2) * 1800, name="m%d" % i)
+            while min(link.hello()["last_slot"] for link in links) in (0xFFFFFFFF,) or \
+                    min(link.hello()["last_slot"] for link in links) < b:
+                time.sleep(0.2)
+            infos = [link.hello() for link in links]
+            G = group.get(infos[0]["group_id"])
+            members = [(i["meter_id"], i["agg_pub"]) for i in infos]
+            A = Aggregator(b"bench", members, agg.secret_scalar(os.urandom(32), G), G)
+            t0 = time.perf_counter()
+            for link in links:
+                link.agg_enroll(G.id, b"bench", A.pub, members)
+            t_enroll = time.perf_counter() - t0
+            rx0 = sum(link.stats.rx_bytes for link in links)
+            t0 = time.perf_counter()
+            shares = [link.agg_fetch(a, b) for link in links]
+            t_fetch = time.perf_counter() - t0
+            rx = sum(link.stats.rx_bytes for link in links) - rx0
+            for got in shares[:-1]:
+                for sh in got.values():
+                    A.add_share(sh)
+            t0 = time.perf_counter()
+            missing = A.start_recovery(a)
+            for link in links[:-1]:
+                A.add_recovery(link.agg_recover(a, missing))
+            A.result(a)
+            t_rec = time.perf_counter() - t0
+            for link in links:
+                link.close()
+        finally:
+            sim.stop()
+    return {"meters": n_meters, "slots": b - a, "baud": baud, "enroll_seconds_all": round(t_enroll, 3),
+            "fetch_seconds_all": round(t_fetch, 3), "fetch_seconds_per_meter": round(t_fetch / n_meters, 3),
+            "bytes_received": rx, "recover_one_slot_seconds": round(t_rec, 3)}
+
+
 QEMU_SETUP = '''
 import gc, vwboard
 from vwcore import agg, aead
@@ -164,6 +215,11 @@ def main():
     args = ap.parse_args()
     sizes = tuple(int(x) for x in args.sizes.split(","))
     res = {"aggregator": aggregator_throughput(), "member": member_costs(sizes)}
+    res["serial"] = c = sim_collection()
+    print("serial (%d simulated meters, %d baud): enroll all %.2f s; a day of shares %.2f s per meter (%d bytes in all); "
+          "recovery of one slot without one meter %.2f s" % (c["meters"], c["baud"], c["enroll_seconds_all"],
+                                                              c["fetch_seconds_per_meter"], c["bytes_received"],
+                                                              c["recover_one_slot_seconds"]))
     if not args.no_qemu:
         t0 = time.time()
         res["qemu_meter"] = q = qemu_member_costs(sizes)

@@ -190,6 +190,50 @@ def test_wrong_group_rejected(env, capsys, tmp_path):
     assert [s["sum_wh"] for s in r["slots"]] == [sum(plain(env, A)), sum(plain(env, A + 1))]
 
 
+def test_noise_on_the_meter(env, capsys, tmp_path):
+    """Enrollment with epsilon/sensitivity: the meters add their share of discrete Laplace noise;
+    the host, knowing every agg_secret here, recomputes each meter's noise exactly."""
+    gn = str(env.dir / "groupN.json")
+    rc, out = run_cli(capsys, "aggregate", "enroll", *env.ports, "--label", "noisy", "--out", gn,
+                      "--epsilon", "0.5", "--sensitivity", "200")
+    assert rc == 0, out
+    rc, out = run_cli(capsys, "aggregate", "collect", *env.ports, "--group", gn, "--from-slot", str(A),
+                      "--to-slot", str(A + 12), "--json")
+    r = json.loads(out)
+    assert rc == 0 and len(r["slots"]) == 12
+    assert r["noise"]["sum_stddev_wh"] == round(agg.noise_stddev(0.5, 200), 3)
+    g = json.load(open(gn))
+    gid = bytes.fromhex(g["gid"])
+    secrets = {bytes.fromhex(p["meter_id"]): bytes.fromhex(json.load(open(p["secret_file"]))["agg_secret"])
+               for p in env.prov}
+    diffs = []
+    for s in r["slots"]:
+        noise = [agg.member_noise(agg.noise_key(secrets[m], gid, m), s["slot"], N, 500, 200) for m in sorted(secrets)]
+        assert s["sum_wh"] == sum(plain(env, s["slot"])) + sum(n1 for n1, _ in noise)
+        assert s["sum_sq"] == sum(v * v for v in plain(env, s["slot"])) + sum(n2 for _, n2 in noise)
+        diffs.append(s["sum_wh"] - sum(plain(env, s["slot"])))
+    assert any(diffs) and max(abs(d) for d in diffs) < 20 * agg.noise_stddev(0.5, 200)
+    # back to a group without noise for the next tests
+    rc, out = run_cli(capsys, "aggregate", "enroll", *env.ports, "--label", "feeder B", "--out", str(env.dir / "groupB.json"))
+    assert rc == 0, out
+
+
+
+def test_enrollment_survives_a_power_cycle(env, capsys):
+    """The enrollment is in the meter's flash: after a restart the meter gives the same shares."""
+    with serial_client.MeterLink(env.ports[0], timeout=5, retries=2) as link:
+        before = link.agg_fetch(A, A + 4)
+    m = env.sim.restart(0)
+    env.ports[0] = m.port
+    with serial_client.MeterLink(m.port, timeout=5, retries=2) as link:
+        info = link.hello()
+        assert info["provisioned"]
+        if not info["clock_set"]:
+            link.set_clock((B + 100) * 1800)
+        after = link.agg_fetch(A, A + 4)
+    assert len(before) == 4 and after == before
+
+
 @pytest.mark.parametrize("stop", [1, 2])
 def test_missing_meters_recovered(env, capsys, tmp_path, stop):
     """Stop one, then a second simulated meter: recovery gives the exact sum of the present ones."""
