@@ -307,8 +307,8 @@ def cmd_bill(args: argparse.Namespace) -> int:
 The proof follows the tariff's kind: time-of-use and index tariffs give a linear proof (the
 combined commitment randomness, instant); step, cumulative, threshold and rebate tariffs give
 a zero-knowledge proof (docs/ZK.md). Cumulative and rebate proofs take about a second for a
-month; threshold proofs about 50 ms per demand-response slot; step proofs about 100-200 ms
-per slot (minutes for a month: progress on stderr, --workers N spreads the work)."""
+month; threshold proofs about 50 ms per demand-response slot; step proofs 50-200 ms per slot
+(a month: about 1.5 minutes on two busy cores; progress on stderr, --workers N spreads the work)."""
     from . import bill, records, slots, tariff as tmod
     from .progress import Progress
 
@@ -332,7 +332,7 @@ per slot (minutes for a month: progress on stderr, --workers N spreads the work)
         if t.kind in ("step", "threshold"):
             print("veriwatt: proving the %s bill in zero knowledge over %d slot(s) of %s with %d worker(s) "
                   "(about %s per slot; this can take minutes for a month)..."
-                  % (t.kind, n, slots.describe(a, b), args.workers, "0.1-0.2 s" if t.kind == "step" else "50 ms"),
+                  % (t.kind, n, slots.describe(a, b), args.workers, "50-200 ms" if t.kind == "step" else "50 ms"),
                   file=sys.stderr, flush=True)
             bar = Progress(n, "prove %s" % t.kind, milestones=True)
         else:
@@ -613,5 +613,3 @@ def register(sub: Any, epilog: str) -> None:
     _json_arg(p)
 
     device.register(add, _json_arg, _store_args)
-    from . import aggregate_cli
-    aggregate_cli.register(add, _json_arg)
