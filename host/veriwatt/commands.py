@@ -613,3 +613,5 @@ def register(sub: Any, epilog: str) -> None:
     _json_arg(p)
 
     device.register(add, _json_arg, _store_args)
+    from . import aggregate_cli
+    aggregate_cli.register(add, _json_arg)
