@@ -297,52 +297,73 @@ def noise_stddev(epsilon, sensitivity):
 
 # ---- meter side: streamed enrollment and a packed (one-buffer) enrollment ----------------
 
-class PackedEnrollment(Enrollment):
-    """The same member state kept as ONE bytes object (the to_bytes() form, 58 + 41 bytes
-    per peer: about 2 KB for 50 members) instead of a list of tuples: the meter's form.
-    Peers are read from the buffer on each use."""
+CHUNK_PEERS = 8     # the meter keeps peers in buffers of 8 x 41 = 328 bytes (no 2 KB block)
 
-    def __init__(self, blob):
-        if len(blob) < 58 or (len(blob) - 58) % 41 or struct.unpack(">H", blob[56:58])[0] != (len(blob) - 58) // 41:
+
+class PackedEnrollment(Enrollment):
+    """The same member state kept as buffers (the to_bytes() form, 58 + 41 bytes per peer:
+    about 2 KB for 50 members) instead of a list of tuples: the meter's form. Either one
+    buffer (bytes, bytearray or memoryview; not copied), or with chunks= the 58-byte head and
+    a list of peer buffers (each a multiple of 41 bytes), so that a small, fragmented heap
+    never needs one 2 KB block. Peers are read from the buffers on each use."""
+
+    def __init__(self, blob, chunks=None):
+        if chunks is None:
+            if len(blob) < 58:
+                raise AggError("corrupt enrollment record")
+            chunks = [memoryview(blob)[58:]]
+        n = 0
+        for c in chunks:
+            if len(c) % 41:
+                raise AggError("corrupt enrollment record")
+            n += len(c) // 41
+        if len(blob) < 58 or struct.unpack(">H", bytes(blob[56:58]))[0] != n:
             raise AggError("corrupt enrollment record")
-        self.blob = bytes(blob)
-        self.gid = self.blob[0:16]
-        self.member_id = self.blob[16:24]
-        self.mac_key = self.blob[24:56]
-        self.n_peers = (len(blob) - 58) // 41
+        self.chunks = chunks
+        self.gid = bytes(blob[0:16])
+        self.member_id = bytes(blob[16:24])
+        self.mac_key = bytes(blob[24:56])
+        self.n_peers = n
 
     @property
     def peers(self):
-        b = self.blob
-        for i in range(self.n_peers):
-            o = 58 + 41 * i
-            yield b[o:o + 8], (1 if b[o + 8] else -1), b[o + 9:o + 41]
+        for b in self.chunks:
+            for o in range(0, len(b), 41):
+                yield bytes(b[o:o + 8]), (1 if b[o + 8] else -1), bytes(b[o + 9:o + 41])
+
+    def head(self):
+        return self.gid + self.member_id + self.mac_key + struct.pack(">H", self.n_peers)
 
     def to_bytes(self):
-        return self.blob
+        return self.head() + b"".join(bytes(c) for c in self.chunks)
 
 
 class EnrollBuilder:
     """Enrollment streamed member by member (the meter cannot hold 50 public keys of 256
     bytes): members must arrive in strictly increasing id order, each costs one modexp at
-    once; finish() gives the same bytes as Enrollment.create(...).to_bytes().
+    once (plus the group-membership check of its key); finish() gives the same bytes as
+    Enrollment.create(...).to_bytes(), finish_parts() the meter's chunked form.
 
     HKDF = expand(extract(ikm)): the extract step (PRK, 32 bytes) does not depend on the
     group id, which is known only after the last member, so the builder keeps one PRK per
-    peer and expands them all in finish(). RAM: 41 bytes per peer."""
+    peer and expands them all at the end. RAM: 41 bytes per peer, in buffers of
+    CHUNK_PEERS peers (a fragmented 48 KB heap may have no free 2 KB block)."""
 
     def __init__(self, x, member_id, label, agg_pub, n_members, grp=None):
         G = _group.get(grp)
+        if n_members < 2:
+            raise AggError("a group has at least 2 members")
         self.G = G
         self.x = x
         self.member_id = _check_id(member_id)
         self.n = n_members
         self.count = 0
+        self.k = 0
         self.last = None
         self.seen_self = False
+        self.chunks = []
         self.h = hashlib.sha256(kdf.encode_parts(DOMAIN, b"group", label, bytes((G.id,)), G.elem_bytes(agg_pub)))
         self.prk_a = kdf.hkdf_extract(b"", _dh(x, agg_pub, G))
-        self.buf = bytearray()
 
     def add(self, mid, y):
         mid = _check_id(mid)
@@ -355,30 +376,44 @@ class EnrollBuilder:
                 raise AggError("the list gives this member another public key")
             self.seen_self = True
         else:
+            if self.k >= self.n - 1:
+                raise AggError("this member is not in the group list")
             prk = kdf.hkdf_extract(b"", _dh(self.x, y, self.G))
-            self.buf.extend(mid + bytes((1 if self.member_id < mid else 0,)) + prk)
+            i = self.k % CHUNK_PEERS
+            if i == 0:
+                left = self.n - 1 - self.k
+                self.chunks.append(bytearray(41 * (left if left < CHUNK_PEERS else CHUNK_PEERS)))
+            c = self.chunks[-1]
+            o = 41 * i
+            c[o:o + 8] = mid
+            c[o + 8] = 1 if self.member_id < mid else 0
+            c[o + 9:o + 41] = prk
+            self.k += 1
         self.h.update(mid)
         self.h.update(self.G.elem_bytes(y))
         self.last = mid
         self.count += 1
 
-    def finish(self):
+    def finish_parts(self):
+        """(58-byte head, [peer buffers]) of the enrollment."""
         if self.count != self.n:
             raise AggError("%d members received, %d announced" % (self.count, self.n))
         if not self.seen_self:
             raise AggError("this member is not in the group list")
         gid = self.h.digest()[:GID_LEN]
         me = self.member_id
-        b = self.buf
-        for i in range(len(b) // 41):
-            o = 41 * i
-            mid = bytes(b[o:o + 8])
-            lo, hi = (me, mid) if me < mid else (mid, me)
-            b[o + 9:o + 41] = kdf.hkdf_expand(bytes(b[o + 9:o + 41]), kdf.encode_parts(DOMAIN, b"pair", gid, lo, hi), 32)
+        for c in self.chunks:
+            for o in range(0, len(c), 41):
+                mid = bytes(c[o:o + 8])
+                lo, hi = (me, mid) if me < mid else (mid, me)
+                c[o + 9:o + 41] = kdf.hkdf_expand(bytes(c[o + 9:o + 41]), kdf.encode_parts(DOMAIN, b"pair", gid, lo, hi), 32)
         mac = kdf.hkdf_expand(self.prk_a, kdf.encode_parts(DOMAIN, b"aggregator", gid, me), 32)
-        out = gid + me + mac + struct.pack(">H", len(b) // 41) + bytes(b)
-        self.buf = None
-        return out
+        chunks, self.chunks = self.chunks, None
+        return gid + me + mac + struct.pack(">H", self.k), chunks
+
+    def finish(self):
+        head, chunks = self.finish_parts()
+        return head + b"".join(bytes(c) for c in chunks)
 
 
 def noise_key(agg_secret, gid, member_id):

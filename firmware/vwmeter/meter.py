@@ -10,9 +10,12 @@
 #               captured RESET tag cannot be replayed, even if the meter is re-provisioned
 #               with the same secrets.
 #   log/        the certified readings (store.py).
-#   agg.a/.b    aggregation enrollment (durable.SmallState), written by AGG_ENROLL COMMIT:
-#               '>HII' n_members, eps_milli, sensitivity_wh, then the packed enrollment
-#               (vwcore.agg, 58 + 41 bytes per peer).  Removed by RESET and PROVISION.
+#   agg.a/.b    aggregation enrollment, written by AGG_ENROLL COMMIT; two copies like
+#               durable.SmallState (the older one is overwritten), but written and read in
+#               pieces (a 48 KB heap may have no free 2 KB block): '>4sIHIIH' magic "VWAG",
+#               seq, n_members, eps_milli, sensitivity_wh, n_peers; the 58-byte head and
+#               41 bytes per peer of vwcore.agg; CRC-32 of all before.  Removed by RESET and
+#               PROVISION.
 #
 # Aggregation shares are NOT stored: AGG_FETCH derives each share at fetch time from the
 # stored reading of that slot (the AEAD opening under the customer key gives m; masks are
@@ -43,6 +46,7 @@
 # at most `max_catchup` missed slots (default: the store capacity), one per main-loop turn
 # so the serial line stays served; older missed slots are left as one gap, which the
 # supplier sees (slot numbers are signed).  While running it never skips a slot.
+import gc
 import struct
 
 from vwcore import kdf
@@ -54,6 +58,9 @@ from vwmeter import durable
 from vwmeter.store import Store, StoreError, StoreFull
 
 MIN_CLOCK = 1577836800      # 2020-01-01: anything earlier is a host bug
+_AGG_MAGIC = b"VWAG"
+_AGG_HDR = ">4sIHIIH"
+_AGG_CHUNK = 8              # peers per read buffer (vwcore.agg.CHUNK_PEERS)
 
 
 class MeterError(Exception):
@@ -91,7 +98,8 @@ class Meter:
         self._resume = True
         self.n_certified = 0
         self.certify_ms = 0          # total milliseconds spent certifying
-        self._agg_state = durable.SmallState(self.root + "/agg")
+        self._agg_seq = 0
+        self._agg_older = "a"
         self.agg_enr = None          # vwcore.agg.PackedEnrollment once enrolled
         self.agg_meta = None         # (n_members, eps_milli, sensitivity_wh)
         self._agg_nkey = None
@@ -298,21 +306,87 @@ class Meter:
 
     # ------------------------------------------------------------ aggregation
     def _agg_clear(self):
-        self._agg_state.clear()
+        for c in ("a", "b"):
+            if durable.exists(self.root + "/agg." + c):
+                durable.wp_remove(self.root + "/agg." + c)
+        self._agg_seq, self._agg_older = 0, "a"
         self.agg_enr = self.agg_meta = self._agg_nkey = self._agg_pending = None
 
+    def _agg_read(self, c, keep):
+        """(seq, (n, eps, sens), head, chunks) of copy c if valid (CRC streamed), else None."""
+        try:
+            f = open(self.root + "/agg." + c, "rb")
+        except OSError:
+            return None
+        try:
+            hdr = f.read(20)
+            if len(hdr) != 20:
+                return None
+            magic, seq, n, eps, sens, k = struct.unpack(_AGG_HDR, hdr)
+            head = f.read(58)
+            if magic != _AGG_MAGIC or len(head) != 58:
+                return None
+            crc = durable.crc32(head, durable.crc32(hdr))
+            chunks = []
+            while k:
+                m = k if k < _AGG_CHUNK else _AGG_CHUNK
+                b = f.read(41 * m)
+                if len(b) != 41 * m:
+                    return None
+                crc = durable.crc32(b, crc)
+                if keep:
+                    chunks.append(b)
+                k -= m
+            t = f.read(5)
+            if len(t) != 4 or struct.unpack(">I", t)[0] != crc:
+                return None
+            return seq, (n, eps, sens), head, chunks
+        finally:
+            f.close()
+
+    def _agg_save(self, meta, head, chunks):
+        k = 0
+        for c in chunks:
+            k += len(c) // 41
+        seq = self._agg_seq + 1
+        path = self.root + "/agg." + self._agg_older
+        hdr = struct.pack(_AGG_HDR, _AGG_MAGIC, seq, meta[0], meta[1], meta[2], k)
+        f = durable.wp_open(path, "wb")
+        try:
+            crc = durable.crc32(hdr)
+            durable.wp_write(f, hdr, path)
+            for b in [head] + chunks:
+                crc = durable.crc32(b, crc)
+                durable.wp_write(f, b, path)
+            durable.wp_write(f, struct.pack(">I", crc), path)
+            durable.wp_flush(f, path)
+        finally:
+            f.close()
+        self._agg_seq = seq
+        self._agg_older = "b" if self._agg_older == "a" else "a"
+
     def _load_agg(self):
-        raw = self._agg_state.load()
-        if raw is None or len(raw) < 10:
+        """The newer valid copy of the enrollment (a power cut while saving leaves the other)."""
+        best, best_c = None, None
+        for c in ("a", "b"):
+            r = self._agg_read(c, False)
+            if r is not None and (best is None or r[0] > best):
+                best, best_c = r[0], c
+        if best is None:
+            self._agg_seq, self._agg_older = 0, "a"
+            return
+        self._agg_seq, self._agg_older = best, "b" if best_c == "a" else "a"
+        r = self._agg_read(best_c, True)
+        if r is None:
             return
         from vwcore import agg
         try:
-            n, eps, sens = struct.unpack(">HII", raw[:10])
-            enr = agg.PackedEnrollment(raw[10:])
+            enr = agg.PackedEnrollment(r[2], r[3])
         except Exception as e:
             self.last_error = "aggregation enrollment unreadable: %s" % e
             return
-        self.agg_enr, self.agg_meta = enr, (n, eps, sens)
+        self.agg_enr, self.agg_meta = enr, r[1]
+        n, eps, sens = r[1]
         self._agg_nkey = agg.noise_key(self.prov["agg_secret"], enr.gid, enr.member_id) if eps and sens else None
 
     def agg_enroll(self, p):
@@ -359,9 +433,13 @@ class Meter:
                     return self.agg_enr.gid, self.agg_meta[0]
                 raise MeterError(wire.E_BAD_MEMBERS, "no enrollment begun (send AGG_ENROLL BEGIN)")
             b, n, eps, sens = pend
-            blob = b.finish()
-            self._agg_pending = None
-            self._agg_state.save(struct.pack(">HII", n, eps, sens) + blob)
+            head, chunks = b.finish_parts()
+            self._agg_pending = pend = b = None
+            self.agg_enr = None
+            gc.collect()
+            self._agg_save((n, eps, sens), head, chunks)
+            head = chunks = None
+            gc.collect()
             self._load_agg()
             if self.agg_enr is None:
                 raise MeterError(wire.E_STORAGE, "enrollment not readable after saving")

@@ -108,6 +108,10 @@ class Server:
             self.error(f.seq, e.code, e.reason, t)
         except OSError as e:
             self.error(f.seq, wire.E_STORAGE, "storage error %s" % e, t)
+        except MemoryError as e:
+            gc.collect()
+            self.error(f.seq, wire.E_INTERNAL, "MemoryError: %s (heap free after gc: %d bytes)"
+                       % (e, gc.mem_free() if hasattr(gc, "mem_free") else -1), t)
         except Exception as e:   # never let one request kill the meter
             self.error(f.seq, wire.E_INTERNAL, "%s: %s" % (type(e).__name__, e), t)
 

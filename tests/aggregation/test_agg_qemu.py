@@ -1,7 +1,8 @@
-"""Aggregation with a meter on the QEMU Cortex-M4 board (firmware variant `vwcrypto`, vwcore +
-vwmeter + hal/qemu installed as .py files with mpremote) and two unix simulated meters in the
+"""Aggregation with a meter on the QEMU Cortex-M4 board and two unix simulated meters in the
 same group: enroll over serial, collect a few slots, exact sums against the plaintext readings,
-recovery without the QEMU meter."""
+recovery without the QEMU meter; then a 50-member group (47 virtual members computed here).
+Two firmware variants: "vwcrypto" (vwcore + vwmeter + hal/qemu installed as .py files with
+mpremote) and "meter" (the same code frozen into flash, 48 KB heap: the 64 KB-RAM budget)."""
 from __future__ import annotations
 
 import json
@@ -16,7 +17,8 @@ import pytest
 import serial
 
 from veriwatt import cli, device, records, serial_client, slots
-from vwcore import wire
+from veriwatt.aggregation import Aggregator
+from vwcore import agg, group, wire
 
 pytestmark = [pytest.mark.aggregation, pytest.mark.qemu, pytest.mark.sim, pytest.mark.slow]
 
@@ -26,12 +28,13 @@ MPREMOTE = str(Path(sys.executable).parent / "mpremote")
 A = slots.month_range("2026-12")[0]
 
 
-@pytest.fixture
-def qemu_meter(tmp_path):
-    elf = ROOT / "build" / "qemu" / "vwcrypto" / "firmware.elf"
+@pytest.fixture(params=["vwcrypto", "meter"])
+def qemu_meter(request, tmp_path):
+    variant = request.param
+    elf = ROOT / "build" / "qemu" / variant / "firmware.elf"
     if not elf.exists() or not shutil.which("qemu-system-arm"):
         pytest.fail("%s is missing or qemu-system-arm is not installed: run `make qemu`" % elf, pytrace=False)
-    p = subprocess.Popen([str(RUN), "--variant", "vwcrypto", "--fs", str(tmp_path / "fs.img"), "--no-icount"],
+    p = subprocess.Popen([str(RUN), "--variant", variant, "--fs", str(tmp_path / "fs.img"), "--no-icount"],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         port = None
@@ -44,9 +47,11 @@ def qemu_meter(tmp_path):
         cfg.write_text(json.dumps({"speed": 90000, "seed": 3}))
         files = [str(ROOT / "hal" / "qemu" / "vwhal.py")] + [
             str(ROOT / "hal" / "common" / m) for m in ("vwload.py", "vwclock.py", "vwstdio.py")]
-        cmd = [MPREMOTE, "connect", port, "fs", "mkdir", ":lib", "+", "fs", "cp", "-r", str(ROOT / "firmware" / "vwcore"),
-               str(ROOT / "firmware" / "vwmeter"), ":lib/", "+", "fs", "cp"] + files + [":lib/", "+",
-               "fs", "mkdir", ":vwdata", "+", "fs", "cp", str(cfg), ":vwdata/vwhal.json"]
+        cmd = [MPREMOTE, "connect", port]
+        if variant != "meter":  # the frozen image already has the code
+            cmd += ["fs", "mkdir", ":lib", "+", "fs", "cp", "-r", str(ROOT / "firmware" / "vwcore"),
+                    str(ROOT / "firmware" / "vwmeter"), ":lib/", "+", "fs", "cp"] + files + [":lib/", "+"]
+        cmd += ["fs", "mkdir", ":vwdata", "+", "fs", "cp", str(cfg), ":vwdata/vwhal.json"]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
         assert r.returncode == 0, r.stdout + r.stderr
         s = serial.Serial(port, 115200, timeout=0.1)
@@ -102,6 +107,32 @@ def test_qemu_meter_in_a_group(qemu_meter, tmp_path, capsys):
         for k, s in enumerate(r["slots"]):
             v = [plain[p["meter_id"]][k] for p in prov[1:]]
             assert (s["count"], s["sum_wh"], s["missing"]) == (2, sum(v), [prov[0]["meter_id"]])
+        # 50 members: the 3 meters and 47 virtual ones; the QEMU meter streams 49 peers
+        G = group.get(None)
+        vx = [agg.secret_scalar(b"virtual-%d" % i, G) for i in range(47)]
+        virtual = [(b"VIRT%04d" % i, agg.public_key(x, G)) for i, x in enumerate(vx)]
+        infos = []
+        for port in ports:
+            with serial_client.MeterLink(port, timeout=20, retries=2) as link:
+                infos.append(link.hello())
+        members = [(i["meter_id"], i["agg_pub"]) for i in infos] + virtual
+        Agg = Aggregator(b"fifty", members, agg.secret_scalar(b"aggregator", G), G)
+        got = []
+        for port in ports:
+            with serial_client.MeterLink(port, timeout=60, retries=1) as link:
+                assert link.agg_enroll(G.id, b"fifty", Agg.pub, members)["gid"] == Agg.gid
+                got.append(link.agg_fetch(A, A + 2))
+        for sh in got:
+            for v in sh.values():
+                Agg.add_share(v)
+        for i, (mid, _) in enumerate(virtual):
+            e = agg.Enrollment.create(vx[i], mid, b"fifty", members, Agg.pub, G)
+            for slot in (A, A + 1):
+                Agg.add_share(e.share(slot, 100 + i))
+        for k in range(2):
+            res = Agg.result(A + k)
+            assert res.count == 50
+            assert res.total == sum(plain[m][k] for m in plain) + sum(100 + i for i in range(47))
     finally:
         sim.stop()
         capsys.readouterr()
