@@ -221,10 +221,13 @@ def cmd_collect(args: argparse.Namespace) -> int:
     try:
         infos = {}
         for port in args.ports:
+            link = None
             try:
                 link = _open(port, args)
                 info = link.hello()
             except DeviceError as e:
+                if link is not None:
+                    link.close()
                 unreachable.append({"port": port, "reason": str(e)})
                 continue
             mid = info["meter_id"]

@@ -234,6 +234,32 @@ def test_enrollment_survives_a_power_cycle(env, capsys):
     assert len(before) == 4 and after == before
 
 
+def test_torn_enrollment_write_keeps_the_previous_group(env, capsys):
+    """Two copies on flash: if the newest enrollment copy is torn (power cut while saving),
+    the meter boots with the previous enrollment instead of none."""
+    gb = str(env.dir / "groupB.json")
+    gc_ = str(env.dir / "groupC.json")
+    with serial_client.MeterLink(env.ports[1], timeout=5, retries=2) as link:
+        before = link.agg_fetch(A, A + 2)                       # group B
+    rc, out = run_cli(capsys, "aggregate", "enroll", *env.ports, "--label", "feeder C", "--out", gc_)
+    assert rc == 0, out
+    store = env.sim.meters[1].storage
+    copies = sorted((store / n for n in ("agg.a", "agg.b") if (store / n).exists()), key=lambda p: p.stat().st_mtime)
+    assert len(copies) == 2
+    newest = copies[-1]
+    data = newest.read_bytes()
+    newest.write_bytes(data[:len(data) // 2])                   # the torn write of group C
+    m = env.sim.restart(1)
+    env.ports[1] = m.port
+    with serial_client.MeterLink(m.port, timeout=5, retries=2) as link:
+        if not link.hello()["clock_set"]:
+            link.set_clock((B + 100) * 1800)
+        assert link.agg_fetch(A, A + 2) == before
+    # back to group B everywhere, as the next tests expect
+    rc, out = run_cli(capsys, "aggregate", "enroll", *env.ports, "--label", "feeder B", "--out", gb)
+    assert rc == 0, out
+
+
 @pytest.mark.parametrize("stop", [1, 2])
 def test_missing_meters_recovered(env, capsys, tmp_path, stop):
     """Stop one, then a second simulated meter: recovery gives the exact sum of the present ones."""
