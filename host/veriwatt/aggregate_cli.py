@@ -66,7 +66,8 @@ class GroupFile:
             self.label = d["label"].encode()
             self.grp = group.get(d["group"])
             self.gid = bytes.fromhex(d["gid"])
-            self.x_agg = int(d["aggregator_secret"], 16)
+            self.x_agg = int(d["aggregator_secret"], 16) if d.get("aggregator_secret") else None
+            self.pub = int(d["aggregator_pub"], 16)
             self.members = [(bytes.fromhex(m["meter_id"]), int(m["agg_pub"], 16)) for m in d["members"]]
             self.epsilon = float(d.get("epsilon", 0) or 0)
             self.sensitivity = int(d.get("sensitivity_wh", 0) or 0)
@@ -76,6 +77,8 @@ class GroupFile:
 
     def aggregator(self) -> Any:
         from .aggregation import Aggregator
+        if self.x_agg is None:
+            raise VeriwattError("this group file has no aggregator_secret: only the aggregator's copy can collect")
         A = Aggregator(self.label, self.members, self.x_agg, self.grp)
         if A.gid != self.gid:
             raise VeriwattError("group file: its members and keys give group id %s, the file says %s (edited?)"
@@ -337,6 +340,54 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return EXIT_INVALID if rejected or flagged else EXIT_OK
 
 
+def cmd_share(args: argparse.Namespace) -> int:
+    """Build a member's shares on the customer's device, from the readings in the local store decrypted with
+    the customer code, for a meter that only certifies (no aggregation firmware): the same 60-byte shares
+    the meter would send (same masks, same noise). Needs the member's agg_secret (its secret file) and the
+    group file (the aggregator's secret is not needed). Output for `aggregate collect --shares`."""
+    from vwcore import agg
+
+    from . import records
+    from .commands import customer_key
+    from .store import Store
+
+    G = GroupFile(_load_json(args.group, "group"), args.group)
+    sec = _load_json(args.secret, "member secret")
+    try:
+        mid = bytes.fromhex(sec["meter_id"])
+        agg_secret = bytes.fromhex(sec["agg_secret"])
+    except (KeyError, ValueError, TypeError) as e:
+        raise VeriwattError("member secret file %s: needs meter_id and agg_secret (hex): %s" % (args.secret, e))
+    x = agg.secret_scalar(agg_secret, G.grp)
+    members = dict(G.members)
+    if members.get(mid) != agg.public_key(x, G.grp):
+        raise VeriwattError("meter %s is not a member of this group with that aggregation key" % mid.hex())
+    e = agg.Enrollment.create(x, mid, G.label, G.members, G.pub, G.grp)
+    if e.gid != G.gid:
+        raise VeriwattError("group file: its members and keys give group id %s, the file says %s (edited?)"
+                            % (e.gid.hex(), G.gid.hex()))
+    from . import slots
+    a, b = slots.parse_period(args.period)
+    with Store(args.store) as st:
+        raw = st.records(mid.hex(), a, b)
+    if not raw:
+        raise VeriwattError("no readings of meter %s in %s for %s: fetch them first" % (mid.hex(), args.store, args.period))
+    recs = [records.decode(r) for _, r in raw]
+    ops = records.open_all(recs, customer_key(args))
+    eps_milli = int(round(G.epsilon * 1000))
+    nkey = agg.noise_key(agg_secret, G.gid, mid) if eps_milli and G.sensitivity else None
+    shares = []
+    for r, (m, _) in zip(recs, ops):
+        n1, n2 = agg.member_noise(nkey, r.slot, len(G.members), eps_milli, G.sensitivity) if nkey else (0, 0)
+        shares.append(e.share(r.slot, m, n1, n2).hex())
+    _write_json(args.out, {"format": SHARES_FORMAT, "gid": G.gid.hex(), "meter_id": mid.hex(), "shares": shares})
+    if args.json:
+        print(json.dumps({"file": args.out, "shares": len(shares), "gid": G.gid.hex(), "meter_id": mid.hex()}))
+    else:
+        print("%d shares of meter %s for group %s written to %s" % (len(shares), mid.hex(), G.gid.hex()[:12], args.out))
+    return EXIT_OK
+
+
 def cmd_aggregate(args: argparse.Namespace) -> int:
     """Privacy-friendly aggregation: enroll a group of meters, collect per-slot sums, means and
     variances without learning any single meter's reading (docs/AGGREGATION.md)."""
@@ -382,3 +433,15 @@ def register(add: Callable[..., argparse.ArgumentParser], json_arg: Callable) ->
     c.add_argument("--save-shares", help="write every accepted share to this file")
     c.add_argument("--show", type=int, default=6, help="slots to print (default 6)")
     json_arg(c)
+
+    s = sub.add_parser("share", help="build a member's shares from decrypted readings (meters that only certify)",
+                       description=cmd_share.__doc__)
+    s.set_defaults(func=cmd_share)
+    s.add_argument("--group", required=True, help="group file (the aggregator's secret is not needed)")
+    s.add_argument("--secret", required=True, help="the member's secret file (meter.secret.json: meter_id, agg_secret)")
+    s.add_argument("--store", default=os.environ.get("VERIWATT_STORE", "veriwatt.db"), help="local store with the fetched readings")
+    s.add_argument("--code", help="customer code (or VERIWATT_CODE)")
+    s.add_argument("--code-file", help="file holding the customer code")
+    s.add_argument("--period", required=True, help="YYYY-MM, START:END slots (end exclusive) or DATE..DATE")
+    s.add_argument("--out", default="shares.json", help="file to write (default shares.json)")
+    json_arg(s)

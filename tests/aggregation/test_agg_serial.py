@@ -260,6 +260,36 @@ def test_torn_enrollment_write_keeps_the_previous_group(env, capsys):
     assert rc == 0, out
 
 
+def test_shares_built_on_the_customer_device(env, capsys, tmp_path):
+    """A member that only certifies: its customer builds its shares from the decrypted readings in
+    the local store (`aggregate share`); the aggregator mixes them with the meters' own shares."""
+    from veriwatt.store import Store
+
+    p3 = env.prov[3]
+    db = str(tmp_path / "customer.db")
+    with Store(db) as st, serial_client.MeterLink(env.ports[3], timeout=5, retries=2) as link:
+        st.add_meter(p3["meter_id"], p3["pub"], {})
+        serial_client.fetch(link, st, p3["meter_id"], records.Checker.from_pub(p3["pub"]).check_raw,
+                            from_slot=A, to_slot=A + 4, ack=False)
+    public = json.load(open(env.dir / "groupB.json"))
+    del public["aggregator_secret"]                      # the customer has the public part only
+    gpub = tmp_path / "group.public.json"
+    gpub.write_text(json.dumps(public))
+    sh = str(tmp_path / "shares3.json")
+    rc, out = run_cli(capsys, "aggregate", "share", "--group", str(gpub), "--secret", p3["secret_file"], "--store", db,
+                      "--code", p3["customer_code"], "--period", "%d:%d" % (A, A + 4), "--out", sh)
+    assert rc == 0, out
+    with serial_client.MeterLink(env.ports[3], timeout=5, retries=2) as link:
+        assert sorted(bytes.fromhex(h) for h in json.load(open(sh))["shares"]) == sorted(link.agg_fetch(A, A + 4).values())
+    rc, out = run_cli(capsys, "aggregate", "collect", *env.ports[:3], "--group", str(env.dir / "groupB.json"),
+                      "--from-slot", str(A), "--to-slot", str(A + 4), "--shares", sh, "--json")
+    r = json.loads(out)
+    assert rc == 0 and not r["rejected"] and r["recovery_messages"] == 0
+    assert [(s["count"], s["sum_wh"]) for s in r["slots"]] == [(N, sum(plain(env, s))) for s in range(A, A + 4)]
+    rc, out = run_cli(capsys, "aggregate", "collect", *env.ports, "--group", str(gpub), "--from-slot", str(A))
+    assert rc == 2
+
+
 @pytest.mark.parametrize("stop", [1, 2])
 def test_missing_meters_recovered(env, capsys, tmp_path, stop):
     """Stop one, then a second simulated meter: recovery gives the exact sum of the present ones."""
