@@ -6,69 +6,25 @@ mpremote) and "meter" (the same code frozen into flash, 48 KB heap: the 64 KB-RA
 from __future__ import annotations
 
 import json
-import re
-import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-import serial
 
 from veriwatt import cli, device, records, serial_client, slots
 from veriwatt.aggregation import Aggregator
 from vwcore import agg, group, wire
+from qemumeter import install_and_start_meter, qemu_board_port
 
 pytestmark = [pytest.mark.aggregation, pytest.mark.qemu, pytest.mark.sim, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-RUN = ROOT / "simulators" / "qemu" / "run"
-MPREMOTE = str(Path(sys.executable).parent / "mpremote")
 A = slots.month_range("2026-12")[0]
 
 
 @pytest.fixture(params=["vwcrypto", "meter"])
 def qemu_meter(request, tmp_path):
-    variant = request.param
-    elf = ROOT / "build" / "qemu" / variant / "firmware.elf"
-    if not elf.exists() or not shutil.which("qemu-system-arm"):
-        pytest.fail("%s is missing or qemu-system-arm is not installed: run `make qemu`" % elf, pytrace=False)
-    p = subprocess.Popen([str(RUN), "--variant", variant, "--fs", str(tmp_path / "fs.img"), "--no-icount"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        port = None
-        deadline = time.time() + 30
-        while port is None and time.time() < deadline:
-            m = re.search(r"(/dev/pts/\d+)", p.stdout.readline())
-            port = m.group(1) if m else None
-        assert port, "qemu did not report its pty"
-        cfg = tmp_path / "vwhal.json"
-        cfg.write_text(json.dumps({"speed": 90000, "seed": 3}))
-        files = [str(ROOT / "hal" / "qemu" / "vwhal.py")] + [
-            str(ROOT / "hal" / "common" / m) for m in ("vwload.py", "vwclock.py", "vwstdio.py")]
-        cmd = [MPREMOTE, "connect", port]
-        if variant != "meter":  # the frozen image already has the code
-            cmd += ["fs", "mkdir", ":lib", "+", "fs", "cp", "-r", str(ROOT / "firmware" / "vwcore"),
-                    str(ROOT / "firmware" / "vwmeter"), ":lib/", "+", "fs", "cp"] + files + [":lib/", "+"]
-        cmd += ["fs", "mkdir", ":vwdata", "+", "fs", "cp", str(cfg), ":vwdata/vwhal.json"]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
-        assert r.returncode == 0, r.stdout + r.stderr
-        s = serial.Serial(port, 115200, timeout=0.1)
-        s.write(b"\r\x03\x03\r")
-        time.sleep(0.3)
-        s.reset_input_buffer()
-        s.write(b"import vwmeter.main as m; m.main()\r")
-        buf = b""
-        deadline = time.time() + 120
-        while not re.search(rb"veriwatt-meter [^\r\n]* ready[^\n]*\n", buf) and time.time() < deadline:
-            buf += s.read(200)
-        s.close()
-        assert b"ready (qemu" in buf, buf
+    with qemu_board_port(request.param, tmp_path) as port:
+        install_and_start_meter(port, tmp_path, request.param, speed=90000)
         yield port
-    finally:
-        p.terminate()
-        p.wait(timeout=10)
 
 
 def test_qemu_meter_in_a_group(qemu_meter, tmp_path, capsys):

@@ -3,20 +3,16 @@ installs it with mpremote, then info, provision, fetch, verify and readings over
 from __future__ import annotations
 
 import json
-import re
-import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-import serial
+
+from qemumeter import install_and_start_meter, qemu_board_port
 
 pytestmark = [pytest.mark.host, pytest.mark.qemu, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-RUN = ROOT / "simulators" / "qemu" / "run"
 
 
 def run(*argv, timeout=240):
@@ -25,48 +21,14 @@ def run(*argv, timeout=240):
 
 @pytest.fixture
 def qemu_port(tmp_path):
-    variant = next((v for v in ("vwcrypto", "plain") if (ROOT / "build" / "qemu" / v / "firmware.elf").exists()), None)
-    if variant is None or not shutil.which("qemu-system-arm"):
-        pytest.skip("QEMU board firmware not built (make qemu) or qemu-system-arm missing")
-    p = subprocess.Popen([str(RUN), "--variant", variant, "--fs", str(tmp_path / "fs.img"), "--no-icount"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        port = None
-        deadline = time.time() + 30
-        while port is None and time.time() < deadline:
-            m = re.search(r"(/dev/pts/\d+)", p.stdout.readline())
-            port = m.group(1) if m else None
-        assert port, "qemu did not report its pty"
+    with qemu_board_port("vwcrypto", tmp_path) as port:
         yield port
-    finally:
-        p.terminate()
-        p.wait(timeout=10)
-
-
-def start_meter(port, tmp_path):
-    cfg = tmp_path / "vwhal.json"
-    cfg.write_text(json.dumps({"speed": 180000, "seed": 3}))
-    mpremote = str(Path(sys.executable).parent / "mpremote")
-    r = subprocess.run([mpremote, "connect", port, "fs", "mkdir", ":vwdata", "+", "fs", "cp", str(cfg),
-                        ":vwdata/vwhal.json"], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    s = serial.Serial(port, 115200, timeout=0.1)
-    s.write(b"\r\x03\x03\r")
-    time.sleep(0.3)
-    s.reset_input_buffer()
-    s.write(b"import vwmeter.main as m; m.main()\r")
-    buf = b""
-    deadline = time.time() + 120
-    while not re.search(rb"veriwatt-meter [^\r\n]* ready[^\n]*\n", buf) and time.time() < deadline:
-        buf += s.read(200)
-    s.close()
-    assert b"ready (qemu" in buf, buf
 
 
 def test_deploy_provision_fetch_on_qemu(qemu_port, tmp_path):
     r = run("deploy", qemu_port, "--board", "qemu", "--tool", "mpremote")
     assert r.returncode == 0, r.stdout + r.stderr
-    start_meter(qemu_port, tmp_path)
+    install_and_start_meter(qemu_port, tmp_path, "vwcrypto", speed=180000, install=False)  # deployed above
     r = run("info", qemu_port)
     assert r.returncode == 0 and "/qemu" in r.stdout and "not provisioned" in r.stdout, r.stdout + r.stderr
     r = run("provision", qemu_port, "--clock", "2026-12-01", "--out", str(tmp_path), "--json")
