@@ -513,7 +513,7 @@ def register(sub: Any, epilog: str) -> None:
 
     d = add("demo", demo.cmd_demo, "the main job on simulated meters, no hardware needed")
     d.add_argument("--out", default="out/demo", help="folder for the results (default out/demo)")
-    d.add_argument("--meters", type=int, default=2, help="simulated meters (default 2)")
+    d.add_argument("--meters", type=int, default=3, help="simulated meters (default 3; the aggregation step needs at least 3)")
     d.add_argument("--month", default="2026-12", help="month to simulate and bill (default 2026-12)")
     d.add_argument("--noise", type=float, default=0.0, help="corrupt this fraction of bytes on the serial lines (e.g. 1e-3)")
     _json_arg(d)
