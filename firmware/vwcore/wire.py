@@ -31,7 +31,11 @@ Message types and payloads (struct formats, big-endian):
                                 customer_key (1..64 bytes)             -> OK | ERROR
     RESET     0x03 host->meter  '>8s8s16s' meter_id, challenge (from INFO), tag =
                                 reset_tag(sig_secret, meter_id, challenge) -> OK | ERROR
-    SET_CLOCK 0x04 host->meter  '>I' unix seconds                      -> OK | ERROR
+    SET_CLOCK 0x04 host->meter  '>I' unix seconds, optionally followed by '>8s16s' challenge
+                                (from INFO), tag = clock_tag(sig_secret, meter_id, challenge,
+                                unix seconds): 4 or 28 bytes           -> OK | ERROR
+                                (a provisioned meter needs the tag for any change beyond a
+                                drift trim, see vwmeter/meter.py set_clock)
     FETCH     0x05 host->meter  '>IH' from_slot, max_count (0: meter's choice)
                                 -> READING* then END
     ACK       0x06 host->meter  '>I' up_to_slot (inclusive)             -> OK | ERROR
@@ -139,6 +143,7 @@ E_UNKNOWN_SLOT = 14    # AGG_RECOVER for a slot the meter has no reading for
 F_PROVISIONED = 1
 F_CLOCK_SET = 2
 F_STORAGE_FULL = 4   # the log is full of unacknowledged readings: metering is paused until an ACK
+F_CLOCK_UNVERIFIED = 8  # provisioned meter whose clock was set without the admin tag after it was lost
 
 # record layout
 RECORD_FORMAT = 1
@@ -439,13 +444,14 @@ def encode_hello():
 
 
 def encode_info(d):
-    """d: dict with meter_id, group_id, provisioned, clock_set, storage_full, clock, first_slot,
+    """d: dict with meter_id, group_id, provisioned, clock_set, storage_full, clock_unverified, clock, first_slot,
     last_slot, used, capacity, unacked, challenge (8 bytes), fw_version (str),
     sig_pub (int or None), agg_pub (int or None). proto_version is filled in."""
     gid = d.get("group_id", 1)
     plen = GROUP_PLEN.get(gid, 0)
     flags = (F_PROVISIONED if d.get("provisioned") else 0) | (
-        F_CLOCK_SET if d.get("clock_set") else 0) | (F_STORAGE_FULL if d.get("storage_full") else 0)
+        F_CLOCK_SET if d.get("clock_set") else 0) | (F_STORAGE_FULL if d.get("storage_full") else 0) | (
+        F_CLOCK_UNVERIFIED if d.get("clock_unverified") else 0)
     fw = d.get("fw_version", "").encode()
     ch = d.get("challenge", bytes(8))
     if len(ch) != 8 or len(fw) > 255:
@@ -491,7 +497,7 @@ def decode_info(p):
         raise ValueError("INFO has trailing bytes")
     return {"meter_id": bytes(mid), "proto_version": pv, "group_id": gid,
             "provisioned": bool(flags & F_PROVISIONED), "clock_set": bool(flags & F_CLOCK_SET),
-            "storage_full": bool(flags & F_STORAGE_FULL),
+            "storage_full": bool(flags & F_STORAGE_FULL), "clock_unverified": bool(flags & F_CLOCK_UNVERIFIED),
             "clock": clock, "first_slot": first, "last_slot": last, "used": used,
             "capacity": cap, "unacked": unacked, "challenge": bytes(ch), "fw_version": fw,
             "sig_pub": keys[0], "agg_pub": keys[1]}
@@ -521,6 +527,7 @@ def decode_provision(p):
 
 
 RESET_DOMAIN = b"veriwatt/reset/v1\x00"
+CLOCK_DOMAIN = b"veriwatt/set-clock/v1\x00"
 
 
 def reset_tag(sig_secret, meter_id, challenge):
@@ -531,6 +538,17 @@ def reset_tag(sig_secret, meter_id, challenge):
     from vwcore import kdf
     k = kdf.hkdf(sig_secret, b"veriwatt admin v1", 32)
     return kdf.hmac_sha256(k, RESET_DOMAIN + _mid(meter_id) + bytes(challenge))[:16]
+
+
+def clock_tag(sig_secret, meter_id, challenge, unix_seconds):
+    """16-byte tag authorising SET_CLOCK to `unix_seconds` on a provisioned meter:
+    HMAC-SHA256(k_admin, CLOCK_DOMAIN || meter_id || challenge || '>I' unix_seconds), the
+    same k_admin as reset_tag (RFC 2104 HMAC, RFC 5869 HKDF). The meter spends the
+    challenge (it changes) when it accepts the tag, so a tag cannot be replayed."""
+    from vwcore import kdf
+    k = kdf.hkdf(sig_secret, b"veriwatt admin v1", 32)
+    return kdf.hmac_sha256(k, CLOCK_DOMAIN + _mid(meter_id) + bytes(challenge) +
+                           struct.pack(">I", _u32(unix_seconds, "clock")))[:16]
 
 
 def encode_reset(meter_id, challenge, tag):
@@ -544,13 +562,22 @@ def decode_reset(p):
     return {"meter_id": bytes(p[0:8]), "challenge": bytes(p[8:16]), "tag": bytes(p[16:32])}
 
 
-def encode_set_clock(unix_seconds):
-    return struct.pack(">I", _u32(unix_seconds, "clock"))
+def encode_set_clock(unix_seconds, challenge=None, tag=None):
+    """4 bytes (unauthenticated) or, with challenge and tag (clock_tag), 28 bytes."""
+    t = struct.pack(">I", _u32(unix_seconds, "clock"))
+    if challenge is None and tag is None:
+        return t
+    if challenge is None or tag is None or len(challenge) != 8 or len(tag) != 16:
+        raise ValueError("challenge must be 8 bytes, tag 16")
+    return t + bytes(challenge) + bytes(tag)
 
 
 def decode_set_clock(p):
-    _need(p, 4, "SET_CLOCK")
-    return {"clock": struct.unpack(">I", p)[0]}
+    if len(p) == 28:
+        return {"clock": struct.unpack_from(">I", p, 0)[0], "challenge": bytes(p[4:12]), "tag": bytes(p[12:28])}
+    if len(p) != 4:
+        raise ValueError("SET_CLOCK payload must be 4 or 28 bytes, got %d" % len(p))
+    return {"clock": struct.unpack(">I", p)[0], "challenge": None, "tag": None}
 
 
 def encode_fetch(from_slot, max_count=0):

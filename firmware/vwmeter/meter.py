@@ -35,6 +35,15 @@
 #     refused while readings are unacknowledged (fetch and ACK them first), so a reset
 #     never destroys readings the supplier has not collected.  RESET wipes the log and the
 #     keys; the meter is then unprovisioned.
+#   * SET_CLOCK on a provisioned meter (the clock decides which slot, and so which price, a
+#     reading gets: moving it is tariff fraud) needs wire.clock_tag(sig_secret, meter_id,
+#     challenge, t), which spends the challenge like RESET, except for
+#       - drift trims: a change of at most CLOCK_TRIM_S, CLOCK_TRIM_BUDGET_S in all since boot
+#         or the last authenticated change (what a host syncing the time needs);
+#       - a lost clock (a board without battery-backed RTC after a power cut): accepted if it
+#         does not go back before the end of the newest stored slot, and flagged in INFO
+#         (clock_unverified) until an authenticated SET_CLOCK, so the host and the supplier see it.
+#     An unprovisioned meter records nothing: any clock is accepted.
 #   * Lost provisioning record: there is no way over the wire.  With physical access the
 #     engineer erases the filesystem (mpremote / esptool / st-flash) and re-installs the
 #     firmware: every reading not yet collected is lost with it.
@@ -58,6 +67,8 @@ from vwmeter import durable
 from vwmeter.store import Store, StoreError, StoreFull
 
 MIN_CLOCK = 1577836800      # 2020-01-01: anything earlier is a host bug
+CLOCK_TRIM_S = 120          # unauthenticated SET_CLOCK on a provisioned meter: at most this per change,
+CLOCK_TRIM_BUDGET_S = 300   # and this in all since boot or the last authenticated change
 _AGG_MAGIC = b"VWAG"
 _AGG_HDR = ">4sIHIIH"
 _AGG_CHUNK = 8              # peers per read buffer (vwcore.agg.CHUNK_PEERS)
@@ -96,6 +107,8 @@ class Meter:
         self.last_error = None
         self.max_catchup = board.get("max_catchup")
         self._resume = True
+        self.clock_trimmed = 0       # seconds of unauthenticated trims since boot / authenticated set
+        self.clock_unverified = False
         self.n_certified = 0
         self.certify_ms = 0          # total milliseconds spent certifying
         self._agg_seq = 0
@@ -167,7 +180,7 @@ class Meter:
         d = {"meter_id": self.prov["meter_id"] if self.prov else bytes(8),
              "group_id": self.prov["group_id"] if self.prov else 1,
              "provisioned": self.provisioned, "clock_set": self.clock.is_set(),
-             "storage_full": self.storage_full,
+             "storage_full": self.storage_full, "clock_unverified": self.clock_unverified,
              "clock": (self.clock.now() or 0) & 0xFFFFFFFF,
              "challenge": self.challenge(), "fw_version": "%s/%s" % (VERSION, self.profile),
              "sig_pub": self.keys.y if self.keys else None, "agg_pub": self.agg_pub}
@@ -233,9 +246,35 @@ class Meter:
             for name in os.listdir(self.root + "/log"):
                 durable.wp_remove(self.root + "/log/" + name)
 
-    def set_clock(self, t):
+    def set_clock(self, t, challenge=None, tag=None):
+        """SET_CLOCK: see 'Provisioning and reset' above for who may move the clock."""
         if t < MIN_CLOCK:
             raise MeterError(wire.E_BAD_ARGUMENT, "clock before 2020")
+        if self.provisioned:
+            if tag is not None:
+                want = wire.clock_tag(self.prov["sig_secret"], self.prov["meter_id"], self.challenge(), t)
+                if challenge != self.challenge() or not kdf.ct_equal(tag, want):
+                    raise MeterError(wire.E_AUTH, "clock change not authorised (challenge or tag)")
+                self.epoch += 1                       # the tag is spent
+                self._epoch_state.save(struct.pack(">Q", self.epoch))
+                self.clock_trimmed = 0
+                self.clock_unverified = False
+            else:
+                now = self.clock.now()
+                if now is None:
+                    s = self.store
+                    floor = (s.last_slot + 1) * 1800 if s is not None and s.last_slot is not None else 0
+                    if t < floor:
+                        raise MeterError(wire.E_AUTH, "clock before the end of the newest stored reading "
+                                         "(%d): needs the admin tag" % floor)
+                    self.clock_unverified = True
+                else:
+                    d = t - now if t >= now else now - t
+                    if d > CLOCK_TRIM_S or self.clock_trimmed + d > CLOCK_TRIM_BUDGET_S:
+                        raise MeterError(wire.E_AUTH, "a change of %d s needs the admin tag (without it: "
+                                         "trims of up to %d s, %d s in all; %d s used)"
+                                         % (d, CLOCK_TRIM_S, CLOCK_TRIM_BUDGET_S, self.clock_trimmed))
+                    self.clock_trimmed += d
         self.clock.set(t)
         self._resume = True
 

@@ -100,7 +100,7 @@ class Server:
                 elif t == wire.RESET:
                     m.reset(p)
                 elif t == wire.SET_CLOCK:
-                    m.set_clock(p["clock"])
+                    m.set_clock(p["clock"], p["challenge"], p["tag"])
                 elif t == wire.ACK:
                     m.ack(p["up_to_slot"])
                 self.send(wire.OK, f.seq, wire.encode_ok(t))

@@ -232,12 +232,17 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             elif keys.y_of(pub) != info["sig_pub"]:
                 raise InvalidError("meter %s now reports a different public key than the one in the store" % mid)
         st.add_meter(mid, pub, {"fw_version": info["fw_version"]})
+        if info.get("clock_unverified"):
+            print("veriwatt: warning: meter %s's clock was set without the engineer's tag after it lost it "
+                  "(power cut): readings since then are in slots by that clock; check it against real time "
+                  "(veriwatt info), then veriwatt set-clock %s --secret meter.secret.json" % (mid, args.port), file=sys.stderr)
         checker = records.Checker.from_pub(pub)
         bar = Progress(0, "fetch %s" % mid, enabled=None if not args.json else False)
         summary = serial_client.fetch(link, st, mid, checker.check_raw, args.from_slot, args.to_slot,
                                       batch=args.batch, ack=not args.no_ack, progress=bar)
         bar.close()
     summary["store"] = args.store
+    summary["clock_unverified"] = bool(info.get("clock_unverified"))
     summary["stored"] = st.count(mid)
     line = summary["line"]
     text = ("fetched from meter %s on %s: %d new, %d already stored, %d rejected; %d stored in %s; "

@@ -38,7 +38,7 @@ def _venv_tool(name: str) -> Optional[str]:
     return shutil.which(name)
 
 
-def parse_clock(text: Optional[str]) -> int:
+def parse_clock(text: Optional[str], option: str = "--clock") -> int:
     if text in (None, "now"):
         return int(time.time())
     if text.isdigit():
@@ -47,7 +47,7 @@ def parse_clock(text: Optional[str]) -> int:
         fmt = "%Y-%m-%dT%H:%M:%S" if "T" in text else "%Y-%m-%d"
         return calendar.timegm(time.strptime(text.rstrip("Z"), fmt))
     except ValueError:
-        raise VeriwattError("bad --clock %r: give unix seconds, YYYY-MM-DD[THH:MM:SS] (UTC) or now" % text)
+        raise VeriwattError("bad %s %r: give unix seconds, YYYY-MM-DD[THH:MM:SS] (UTC) or now" % (option, text))
 
 
 # ------------------------------------------------------------------ info / provision
@@ -73,6 +73,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     else:
         lines.append("  meter id %s, key id %s" % (out["meter_id"], out.get("key_id")))
     lines.append("  clock %s" % (time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(info["clock"])) if info["clock_set"] else "not set"))
+    if info.get("clock_unverified"):
+        lines.append("  clock UNVERIFIED: set without the engineer's tag after the meter lost it; check it, then "
+                     "veriwatt set-clock %s --secret meter.secret.json" % args.port)
     if info["first_slot"] != 0xFFFFFFFF:
         lines.append("  readings stored: %d of %d, slots %d..%d (%s .. %s), %d not acknowledged" % (
             info["used"], info["capacity"], info["first_slot"], info["last_slot"],
@@ -138,13 +141,63 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def load_secret_file(path: str) -> Dict[str, Any]:
+    """The engineer's record written by provision (NAME.secret.json), checked for its format."""
+    from . import tariff
+
+    sec = tariff.load_json(path, "meter secret")
+    if not isinstance(sec, dict) or sec.get("format") != SECRET_FORMAT or not isinstance(sec.get("sig_secret"), str):
+        raise VeriwattError("%s is not a meter secret file (%s)" % (path, SECRET_FORMAT))
+    return sec
+
+
+def cmd_set_clock(args: argparse.Namespace) -> int:
+    """Set the meter's clock (UTC). On a provisioned meter the clock decides which slot, and so which
+    price, a reading gets, so the meter only accepts a change with the engineer's secret file
+    (--secret: an authenticated SET_CLOCK, challenge and tag as for reset), except a drift trim of
+    at most 120 s (300 s in all since the meter booted) and, when the meter lost its clock (power
+    cut on a board without battery-backed RTC), a time not before its newest reading, which INFO
+    then flags as unverified until an authenticated set. An unprovisioned meter takes any clock."""
+    from . import records, serial_client
+
+    t = parse_clock(args.time, "--time")
+    sec = load_secret_file(args.secret) if args.secret else None
+    with serial_client.MeterLink(args.port, args.baud, args.timeout, args.retries) as link:
+        before = link.hello()
+        if sec is not None:
+            mid = records.meter_id_bytes(sec["meter_id"])
+            if before["provisioned"] and before["meter_id"] != mid:
+                raise VeriwattError("%s is the record of meter %s, but the meter on %s is %s"
+                                    % (args.secret, sec["meter_id"], args.port, before["meter_id"].hex()))
+            link.set_clock(t, mid, bytes.fromhex(sec["sig_secret"]))
+        else:
+            try:
+                link.set_clock(t)
+            except DeviceError as e:
+                if "admin tag" in str(e):
+                    raise DeviceError("%s\n  a provisioned meter takes this change only with the engineer's record: "
+                                      "veriwatt set-clock %s --time %s --secret meter.secret.json" % (e, args.port, args.time))
+                raise
+        after = link.hello()
+    old = before["clock"] if before["clock_set"] else None
+    out = {"port": args.port, "clock": after["clock"], "previous": old, "authenticated": sec is not None,
+           "clock_unverified": after["clock_unverified"]}
+    if args.json:
+        print(json.dumps(out, indent=1, sort_keys=True))
+    else:
+        print("meter on %s: clock %s (was %s)%s%s" % (
+            args.port, time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(after["clock"])),
+            time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(old)) if old is not None else "not set",
+            ", authenticated" if sec is not None else "",
+            "; flagged UNVERIFIED until an authenticated set-clock (--secret)" if after["clock_unverified"] else ""))
+    return EXIT_OK
+
+
 def cmd_reset(args: argparse.Namespace) -> int:
     """Wipe a meter back to unprovisioned (needs its secret file from provisioning)."""
-    from . import records, serial_client, tariff
+    from . import records, serial_client
 
-    sec = tariff.load_json(args.secret, "meter secret")
-    if not isinstance(sec, dict) or sec.get("format") != SECRET_FORMAT:
-        raise VeriwattError("%s is not a meter secret file (%s)" % (args.secret, SECRET_FORMAT))
+    sec = load_secret_file(args.secret)
     with serial_client.MeterLink(args.port, args.baud, args.timeout, args.retries) as link:
         link.reset(records.meter_id_bytes(sec["meter_id"]), bytes.fromhex(sec["sig_secret"]))
     print("meter %s on %s reset: keys and readings wiped" % (sec["meter_id"], args.port))
@@ -354,6 +407,12 @@ def register(add: Callable[..., argparse.ArgumentParser], json_arg: Callable, st
     p.add_argument("--group", default="2048", choices=["2048", "3072"], help="group (default 2048)")
     p.add_argument("--out", default=".", help="folder for the key files (default .)")
     p.add_argument("--name", default="meter", help="file name stem: NAME.pub.json, NAME.secret.json (default meter)")
+    json_arg(p)
+
+    p = add("set-clock", cmd_set_clock, "set a meter's clock (provisioned meters: needs its secret file beyond a drift trim)")
+    line_args(p)
+    p.add_argument("--time", default="now", help="unix seconds, YYYY-MM-DD[THH:MM:SS] UTC, or now (default now)")
+    p.add_argument("--secret", help="the meter's secret file from provisioning: authenticates the change")
     json_arg(p)
 
     p = add("reset", cmd_reset, "wipe a meter back to unprovisioned (needs its secret file)")

@@ -212,8 +212,18 @@ class MeterLink:
         self.request(wire.PROVISION, wire.encode_provision(meter_id, group_id, clock, sig_secret, agg_secret,
                                                            customer_key), (wire.OK,), timeout=max(self.timeout, 10.0))
 
-    def set_clock(self, unix_seconds: int) -> None:
-        self.request(wire.SET_CLOCK, wire.encode_set_clock(unix_seconds), (wire.OK,))
+    def set_clock(self, unix_seconds: int, meter_id: Optional[bytes] = None, sig_secret: Optional[bytes] = None) -> None:
+        """SET_CLOCK; with the meter's id and sig_secret (the engineer's record) it carries the admin
+        tag for the meter's current challenge, which a provisioned meter needs for any change beyond
+        a drift trim (docs/PROTOCOL.md)."""
+        if sig_secret is None:
+            self.request(wire.SET_CLOCK, wire.encode_set_clock(unix_seconds), (wire.OK,))
+            return
+        if meter_id is None:
+            raise ValueError("set_clock: a tag needs the meter id with the secret")
+        ch = self.hello()["challenge"]
+        tag = wire.clock_tag(sig_secret, meter_id, ch, unix_seconds)
+        self.request(wire.SET_CLOCK, wire.encode_set_clock(unix_seconds, ch, tag), (wire.OK,))
 
     def ack(self, up_to_slot: int) -> None:
         self.request(wire.ACK, wire.encode_ack(up_to_slot), (wire.OK,))

@@ -163,7 +163,7 @@ MID = b"MTR00042"
 
 def test_payload_roundtrips():
     info = {"meter_id": MID, "group_id": 1, "provisioned": True, "clock_set": False, "storage_full": True,
-            "clock": 1763780000, "first_slot": 10, "last_slot": 20, "used": 11,
+            "clock_unverified": True, "clock": 1763780000, "first_slot": 10, "last_slot": 20, "used": 11,
             "capacity": 2000, "unacked": 3, "challenge": b"12345678", "fw_version": "0.1.0",
             "sig_pub": 12345, "agg_pub": None}
     got = wire.decode_info(wire.encode_info(info))
@@ -176,7 +176,18 @@ def test_payload_roundtrips():
     tag = wire.reset_tag(b"s" * 32, MID, b"chchchch")
     assert len(tag) == 16 and tag != wire.reset_tag(b"s" * 32, MID, b"chchchc2")
     assert wire.decode_reset(wire.encode_reset(MID, b"chchchch", tag))["tag"] == tag
-    assert wire.decode_set_clock(wire.encode_set_clock(99)) == {"clock": 99}
+    assert wire.decode_set_clock(wire.encode_set_clock(99)) == {"clock": 99, "challenge": None, "tag": None}
+    p = wire.encode_set_clock(99, b"C" * 8, b"T" * 16)
+    assert len(p) == 28 and wire.decode_set_clock(p) == {"clock": 99, "challenge": b"C" * 8, "tag": b"T" * 16}
+    for bad in (dict(challenge=b"C" * 8), dict(tag=b"T" * 16), dict(challenge=b"C" * 7, tag=b"T" * 16)):
+        with pytest.raises(ValueError):
+            wire.encode_set_clock(99, **bad)
+    # the clock tag binds meter, challenge and time, and is not a RESET tag
+    t = wire.clock_tag(b"s" * 32, b"M" * 8, b"C" * 8, 1767225600)
+    assert len(t) == 16 and t != wire.reset_tag(b"s" * 32, b"M" * 8, b"C" * 8)
+    for args in ((b"x" * 32, b"M" * 8, b"C" * 8, 1767225600), (b"s" * 32, b"N" * 8, b"C" * 8, 1767225600),
+                 (b"s" * 32, b"M" * 8, b"D" * 8, 1767225600), (b"s" * 32, b"M" * 8, b"C" * 8, 1767225601)):
+        assert wire.clock_tag(*args) != t
     assert wire.decode_fetch(wire.encode_fetch(7, 100)) == {"from_slot": 7, "max_count": 100}
     assert wire.decode_ack(wire.encode_ack(8)) == {"up_to_slot": 8}
     assert wire.decode_ok(wire.encode_ok(wire.ACK)) == {"req_type": wire.ACK}

@@ -8,6 +8,7 @@ import pytest
 from fwhelpers import cpython_paths
 
 cpython_paths()
+from vwcore import wire  # noqa: E402
 from vwmeter.meter import Meter  # noqa: E402
 
 pytestmark = pytest.mark.sim
@@ -47,6 +48,12 @@ def provision(m):
                  "agg_secret": bytes(32), "customer_key": b"k" * 15})
 
 
+def admin_set(m, t):
+    """An authenticated SET_CLOCK (the engineer's tag for the meter's challenge)."""
+    ch = m.challenge()
+    m.set_clock(t, ch, wire.clock_tag(bytes(32), b"CATCHUP1", ch, t))
+
+
 def slots(m):
     return [t for t, _ in m.store.iter_from(0)]
 
@@ -70,9 +77,9 @@ def test_lagging_meter_never_skips_and_restart_leaves_one_gap(tmp_path):
         pass
     assert slots(m2) == list(range(S0, S0 + 24)) + list(range(S0 + 39, S0 + 44))
     # the clock set backwards: nothing is re-recorded, metering waits for the clock
-    m2.set_clock(T0 + 30 * 1800)
+    admin_set(m2, T0 + 30 * 1800)
     assert not m2.tick() and m2.store.last_slot == S0 + 43
-    m2.set_clock(T0 + 46 * 1800)
+    admin_set(m2, T0 + 46 * 1800)
     while m2.tick():
         pass
     assert slots(m2)[-3:] == [S0 + 43, S0 + 44, S0 + 45]

@@ -1,0 +1,141 @@
+"""Who may move a provisioned meter's clock (vwmeter.meter.Meter.set_clock, in CPython with a
+stepped clock; the same code runs on the unix MicroPython in tests/host/test_set_clock.py).
+
+The clock decides which slot, and so which price, a reading gets: shifting it by hours moves
+peak consumption into cheap slots. Rules: any change with the admin tag (wire.clock_tag, the
+engineer's secret), which spends the challenge; without it only drift trims (<= 120 s each,
+300 s in all since boot) and, after the meter lost its clock, a time not before its newest
+reading, flagged clock_unverified until an authenticated set."""
+from __future__ import annotations
+
+import pytest
+
+from fwhelpers import cpython_paths
+
+cpython_paths()
+from vwcore import wire  # noqa: E402
+from vwmeter.meter import CLOCK_TRIM_BUDGET_S, CLOCK_TRIM_S, Meter, MeterError  # noqa: E402
+
+from test_meter_catchup import T0, StepClock, make  # noqa: E402
+
+pytestmark = pytest.mark.sim
+MID = b"CLOCKMTR"
+SECRET = bytes(range(32))
+
+
+def provisioned(root, clock, t=T0):
+    m = make(root, clock)
+    m.provision({"meter_id": MID, "group_id": 1, "clock": t, "sig_secret": SECRET,
+                 "agg_secret": bytes(32), "customer_key": b"k" * 15})
+    return m
+
+
+def tagged(m, t, secret=SECRET, mid=MID, challenge=None):
+    ch = m.challenge() if challenge is None else challenge
+    return t, ch, wire.clock_tag(secret, mid, ch, t)
+
+
+def refused(m, *args):
+    with pytest.raises(MeterError) as e:
+        m.set_clock(*args)
+    assert e.value.code == wire.E_AUTH
+    return str(e.value.reason)
+
+
+def test_unprovisioned_meter_takes_any_clock(tmp_path):
+    clock = StepClock()
+    m = make(tmp_path, clock)
+    m.set_clock(T0)
+    m.set_clock(T0 - 86400 * 30)
+    assert clock.now() == T0 - 86400 * 30 and not m.clock_unverified
+    with pytest.raises(MeterError) as e:
+        m.set_clock(1000)
+    assert e.value.code == wire.E_BAD_ARGUMENT
+
+
+def test_a_shift_by_hours_needs_the_tag(tmp_path):
+    clock = StepClock()
+    m = provisioned(tmp_path, clock)
+    for t in (T0 + 8 * 3600, T0 - 8 * 3600, T0 + CLOCK_TRIM_S + 1):
+        why = refused(m, t)
+        assert "admin tag" in why
+        assert clock.now() == T0                        # unchanged
+    ch = m.challenge()
+    m.set_clock(*tagged(m, T0 + 8 * 3600))
+    assert clock.now() == T0 + 8 * 3600 and m.challenge() != ch
+
+
+def test_tags_are_bound_to_time_challenge_meter_and_secret(tmp_path):
+    clock = StepClock()
+    m = provisioned(tmp_path, clock)
+    t = T0 + 3600
+    good = tagged(m, t)
+    assert "not authorised" in refused(m, t + 1, good[1], good[2])                          # another time
+    assert "not authorised" in refused(m, *tagged(m, t, secret=bytes(32)))                 # wrong secret
+    assert "not authorised" in refused(m, *tagged(m, t, mid=b"OTHERMTR"))                  # another meter's tag
+    assert "not authorised" in refused(m, *tagged(m, t, challenge=b"\x00" * 7 + b"\x09"))  # not the challenge the meter shows
+    reset_tag = wire.reset_tag(SECRET, MID, m.challenge())
+    assert "not authorised" in refused(m, t, m.challenge(), reset_tag)                     # a RESET tag
+    assert clock.now() == T0
+    m.set_clock(*good)
+    assert clock.now() == t
+    clock.set(T0)                                        # (the board's clock drifts back, say)
+    assert "not authorised" in refused(m, *good)         # the same tag again: replay
+    assert clock.now() == T0
+
+
+def test_the_spent_challenge_survives_a_restart(tmp_path):
+    clock = StepClock()
+    m = provisioned(tmp_path, clock)
+    good = tagged(m, T0 + 3600)
+    m.set_clock(*good)
+    m2 = make(tmp_path, clock)                           # power cycle: the epoch is on flash
+    assert m2.challenge() == m.challenge() != good[1]
+    clock.set(T0)
+    refused(m2, *good)
+
+
+def test_drift_trims_within_a_budget(tmp_path):
+    clock = StepClock()
+    m = provisioned(tmp_path, clock)
+    m.set_clock(T0 + 60)
+    m.set_clock(T0 + 60 - CLOCK_TRIM_S)                  # 60 + 120 = 180 s used
+    m.set_clock(T0 - 60 + 100)                           # 280 s
+    assert clock.now() == T0 + 40 and m.clock_trimmed == 280
+    why = refused(m, T0 + 40 + (CLOCK_TRIM_BUDGET_S - 280) + 1)
+    assert "280 s used" in why and clock.now() == T0 + 40
+    m.set_clock(*tagged(m, T0 + 40))                     # an authenticated set renews the budget
+    assert m.clock_trimmed == 0
+    m.set_clock(T0 + 40 + CLOCK_TRIM_S)
+
+
+def test_lost_clock_may_not_go_back_and_is_flagged(tmp_path):
+    clock = StepClock()
+    m = provisioned(tmp_path, clock)
+    m.backlog()
+    clock.set(T0 + 10 * 1800)
+    while m.tick():
+        pass
+    last = m.store.last_slot
+    assert last == T0 // 1800 + 9
+    clock.t = None                                       # power cut on a board without RTC battery
+    m2 = make(tmp_path, clock)
+    why = refused(m2, (last + 1) * 1800 - 1)             # before the end of the newest reading
+    assert "newest stored reading" in why and not clock.is_set()
+    m2.set_clock((last + 1) * 1800 + 600)
+    assert clock.now() == (last + 1) * 1800 + 600 and m2.clock_unverified and m2.info()["clock_unverified"]
+    info = wire.decode_info(wire.encode_info(m2.info()))
+    assert info["clock_unverified"] and info["clock_set"]
+    m2.set_clock(*tagged(m2, (last + 1) * 1800 + 700))
+    assert not m2.clock_unverified and not m2.info()["clock_unverified"]
+
+
+def test_reset_then_reprovision_does_not_reuse_a_clock_tag(tmp_path):
+    clock = StepClock()
+    m = provisioned(tmp_path, clock)
+    good = tagged(m, T0 + 3600)
+    m.set_clock(*good)
+    m.reset({"meter_id": MID, "challenge": m.challenge(), "tag": wire.reset_tag(SECRET, MID, m.challenge())})
+    m.provision({"meter_id": MID, "group_id": 1, "clock": T0, "sig_secret": SECRET,
+                 "agg_secret": bytes(32), "customer_key": b"k" * 15})
+    refused(m, *good)
