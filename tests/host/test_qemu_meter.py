@@ -51,3 +51,19 @@ def test_deploy_provision_fetch_on_qemu(qemu_port, tmp_path):
     assert r.returncode == 0 and "complete and every signature valid" in r.stdout, r.stdout
     r = run("readings", "--store", db, "--period", period, "--code", code, "--csv")
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 21
+
+
+def test_deploy_with_ampy_on_qemu(qemu_port, tmp_path):
+    """The fallback copy tool (adafruit-ampy, raw REPL) really installs a working meter: every
+    file lands (listed back with ampy), and the meter starts and answers HELLO."""
+    r = run("deploy", qemu_port, "--board", "qemu", "--tool", "ampy", timeout=600)
+    assert r.returncode == 0 and "with ampy" in r.stdout, r.stdout + r.stderr
+    from veriwatt import device
+    ampy = str(__import__("pathlib").Path(sys.executable).parent / "ampy")
+    for folder in ("vwcore", "vwmeter"):
+        ls = subprocess.run([ampy, "--port", qemu_port, "ls", folder], capture_output=True, text=True, timeout=120)
+        want = {r.rsplit("/", 1)[1] for _, r in device.firmware_files("qemu") if r.startswith(folder + "/")}
+        assert {p.rsplit("/", 1)[1] for p in ls.stdout.split()} == want, ls.stdout + ls.stderr
+    install_and_start_meter(qemu_port, tmp_path, "vwcrypto", speed=180000, install=False)
+    r = run("info", qemu_port, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["fw_version"].endswith("/qemu"), r.stdout + r.stderr
