@@ -9,12 +9,13 @@ firmware that does NOT have the vwcrypto user C module (armv7m unless stated):
 Each runs every known-answer vector and the bad-input checks of tests/crypto/mp_vectors.py."""
 import re
 import shutil
+import subprocess
 import sys
 
 import pytest
 
-from qemu_board import (MP_VECTORS, NATMOD, NATMOD_ARMV7EMSP, VECTORS, qemu_board,  # noqa: F401 (fixture)
-                        require_file)
+from qemu_board import (MP_VECTORS, NATMOD, NATMOD_ARMV7EMSP, VECTORS, firmware_path,  # noqa: F401
+                        qemu_board, require_file)
 from test_qemu_vwcrypto import SUMMARY, expected_vectors, run_kat_on_board
 
 pytestmark = [pytest.mark.qemu, pytest.mark.crypto]
@@ -172,8 +173,12 @@ def test_armv7emsp_natmod_rejected_by_soft_float_firmware(qemu_board):
 
 def test_hardfp_firmware_has_fpu_on(qemu_board):
     """hardfp: native arch armv7emsp, CP10/CP11 enabled at reset, float arithmetic runs on
-    the FPU (the image has VFP code and no __aeabi_fmul: a disabled FPU would fault)."""
+    the FPU (no __aeabi_fmul in the image; with the FPU left disabled it faults at boot)."""
     b = qemu_board("hardfp")
+    # the image does float in hardware: no soft-float multiply linked in (plain has one)
+    syms = subprocess.run(["arm-none-eabi-nm", str(firmware_path("hardfp"))], capture_output=True,
+                          text=True, check=True).stdout
+    assert "__aeabi_fmul" not in syms and " vw_isr_vector" in syms
     assert b.eval("__import__('sys').implementation._mpy >> 10") == ARCH_ARMV7EMSP
     assert b.eval("__import__('machine').mem32[%#x] & %#x" % (SCB_CPACR, CPACR_CP10_CP11)) == CPACR_CP10_CP11
     assert b.eval("1.5 * 2.25") == 3.375
