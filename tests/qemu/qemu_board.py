@@ -51,7 +51,7 @@ def mpremote_exe() -> str:
 class QemuBoard:
     """One QEMU instance running a MicroPython firmware with its REPL on a pty.
 
-    variant: "vwcrypto" | "plain" | "stock-an385" (or kernel= an ELF path).
+    variant: "vwcrypto" | "plain" | "hardfp" | "meter" | "stock-an385" | "rv32" (or kernel= an ELF path).
     fs: None -> a fresh temporary LittleFS image (deleted on stop), "ram" -> RAM disk,
         or a path (persists). Ignored for stock-an385 (no filesystem).
     icount: run with -icount shift=0 (ticks count instructions).
@@ -211,6 +211,7 @@ class QemuBoard:
 VECTORS = ROOT / "crypto_c" / "vectors" / "modexp.txt"
 MP_VECTORS = ROOT / "tests" / "crypto" / "mp_vectors.py"
 NATMOD = ROOT / "build" / "natmod" / "armv7m" / "vwcrypto.mpy"
+NATMOD_ARMV7EMSP = ROOT / "build" / "natmod" / "armv7emsp" / "vwcrypto.mpy"  # for variant hardfp
 
 
 def require_firmware(variant: str) -> Path:

@@ -1,16 +1,21 @@
-"""The armv7m dynamic native module build/natmod/armv7m/vwcrypto.mpy loaded into firmware
-that does NOT have the vwcrypto user C module:
+"""The dynamic native modules build/natmod/{armv7m,armv7emsp}/vwcrypto.mpy loaded into
+firmware that does NOT have the vwcrypto user C module (armv7m unless stated):
   - build/qemu/plain (VERIWATT_AN386, Cortex-M4): copied onto its LittleFS with `mpremote cp`;
   - build/qemu/stock-an385 (the port's own MPS2_AN385 board, Cortex-M3, no writable
     filesystem): through `mpremote mount`, and through a RAM-held VFS loader script.
+  - build/qemu/hardfp (VERIWATT_AN386 built -mfloat-abi=hard, native arch armv7emsp, FPU
+    enabled at reset): build/natmod/armv7emsp/vwcrypto.mpy (the Cortex-M4F / STM32F4-class
+    build, UMAAL) and the armv7m one, each copied on with `mpremote cp`.
 Each runs every known-answer vector and the bad-input checks of tests/crypto/mp_vectors.py."""
 import re
 import shutil
+import subprocess
 import sys
 
 import pytest
 
-from qemu_board import MP_VECTORS, NATMOD, VECTORS, qemu_board, require_file  # noqa: F401 (fixture)
+from qemu_board import (MP_VECTORS, NATMOD, NATMOD_ARMV7EMSP, VECTORS, firmware_path,  # noqa: F401
+                        qemu_board, require_file)
 from test_qemu_vwcrypto import SUMMARY, expected_vectors, run_kat_on_board
 
 pytestmark = [pytest.mark.qemu, pytest.mark.crypto]
@@ -146,3 +151,61 @@ def test_natmod_ram_loader_on_stock_an385(qemu_board):
     """No filesystem at all on the port's own Cortex-M3 board."""
     require_file(NATMOD, BUILD_NATMOD)
     run_kat_via_ram_loader(qemu_board("stock-an385"), NATMOD)
+
+
+# ---- armv7emsp (Cortex-M4F / STM32F4-class) natmod on the hard-float firmware variant
+
+ARCH_ARMV7EM, ARCH_ARMV7EMSP = 6, 7  # sys.implementation._mpy >> 10 (py/persistentcode.h)
+SCB_CPACR = 0xE000ED88
+CPACR_CP10_CP11 = 0xF << 20
+
+
+def test_armv7emsp_natmod_rejected_by_soft_float_firmware(qemu_board):
+    """Why the hardfp variant exists: soft-float VERIWATT_AN386 is armv7em and refuses it."""
+    require_file(NATMOD_ARMV7EMSP, BUILD_NATMOD)
+    b = qemu_board("plain")
+    assert b.eval("__import__('sys').implementation._mpy >> 10") == ARCH_ARMV7EM
+    assert b.eval("__import__('machine').mem32[%#x] & %#x" % (SCB_CPACR, CPACR_CP10_CP11)) == 0
+    b.mpremote("cp", str(NATMOD_ARMV7EMSP), ":vwcrypto.mpy")
+    with pytest.raises(Exception, match="incompatible .mpy arch"):
+        b.exec("import vwcrypto")
+
+
+def test_hardfp_firmware_has_fpu_on(qemu_board):
+    """hardfp: native arch armv7emsp, CP10/CP11 enabled at reset, float arithmetic runs on
+    the FPU (no __aeabi_fmul in the image; with the FPU left disabled it faults at boot)."""
+    b = qemu_board("hardfp")
+    # the image does float in hardware: no soft-float multiply linked in (plain has one)
+    syms = subprocess.run(["arm-none-eabi-nm", str(firmware_path("hardfp"))], capture_output=True,
+                          text=True, check=True).stdout
+    assert "__aeabi_fmul" not in syms and " vw_isr_vector" in syms
+    assert b.eval("__import__('sys').implementation._mpy >> 10") == ARCH_ARMV7EMSP
+    assert b.eval("__import__('machine').mem32[%#x] & %#x" % (SCB_CPACR, CPACR_CP10_CP11)) == CPACR_CP10_CP11
+    assert b.eval("1.5 * 2.25") == 3.375
+    assert b.eval("'%.6f' % (__import__('math').sqrt(2.0) / 3.0)") == "0.471405"
+    with pytest.raises(Exception, match="ImportError"):
+        b.exec("import vwcrypto")  # no user C module: the natmod is what gets loaded
+
+
+def test_armv7emsp_natmod_on_hardfp_firmware(qemu_board):
+    """build/natmod/armv7emsp/vwcrypto.mpy, unmodified, on hardfp: every vector and
+    bad-input check; float still works after the natmod's code has run."""
+    require_file(NATMOD_ARMV7EMSP, BUILD_NATMOD)
+    b = qemu_board("hardfp")
+    b.mpremote("cp", str(NATMOD_ARMV7EMSP), ":vwcrypto.mpy")
+    assert b.exec("import vwcrypto; print(vwcrypto.powmod(3, 5, 7))").strip() == "5"
+    passed, failed, out = run_kat_on_board(b)
+    assert failed == 0, out
+    assert passed == expected_vectors() + n_error_cases(), out
+    assert b.eval("1.5 * 2.25") == 3.375
+
+
+def test_armv7m_natmod_on_hardfp_firmware(qemu_board):
+    """armv7m is within what armv7emsp firmware accepts: the M3-class natmod loads too."""
+    require_file(NATMOD, BUILD_NATMOD)
+    b = qemu_board("hardfp")
+    b.mpremote("cp", str(NATMOD), ":vwcrypto.mpy")
+    assert b.exec("import vwcrypto; print(vwcrypto.powmod(3, 5, 7))").strip() == "5"
+    passed, failed, out = run_kat_on_board(b)
+    assert failed == 0, out
+    assert passed == expected_vectors() + n_error_cases(), out

@@ -41,6 +41,69 @@
 #include "shared/runtime/semihosting_arm.h"
 
 /******************************************************************************/
+// Hard-float variant (VW_HARDFP=1, tools/build_qemu hardfp): enable the FPU at reset.
+//
+// The firmware is compiled with -mfloat-abi=hard -mfpu=fpv4-sp-d16, so any C function
+// may contain VFP instructions, and with CP10/CP11 disabled (CPACR reset value 0) the
+// first one raises a NOCP UsageFault. The port's mcu/arm/startup.c (Reset_Handler, then
+// _start -> main) has no hook before C code runs, so this board puts its own vector table
+// first in the image (section .vw_isr_vector, placed at address 0 by veriwatt_an386.ld):
+// the same 16 entries as the port's isr_vector, except that the reset entry grants full
+// access to CP10/CP11 (SCB->CPACR |= 0xf << 20, as the stm32 port's SystemInit and the
+// samd port's Reset_Handler do), waits for it (dsb, isb) and then jumps to the port's
+// unchanged Reset_Handler. Soft-float builds contain none of this.
+#if VW_HARDFP
+#if !defined(__ARM_FP) || defined(__SOFTFP__)
+#error "VW_HARDFP needs -mfloat-abi=hard and an -mfpu (see mpconfigboard.mk)"
+#endif
+
+#define VW_SCB_CPACR_ADDR "0xE000ED88"
+
+__attribute__((naked)) void vw_fpu_reset_handler(void) {
+    __asm volatile (
+        "ldr r0, =" VW_SCB_CPACR_ADDR "\n"
+        "ldr r1, [r0]\n"
+        "orr r1, r1, #(0xf << 20)\n" // CP10, CP11: full access
+        "str r1, [r0]\n"
+        "dsb\n"
+        "isb\n"
+        "b Reset_Handler\n"
+        );
+}
+
+extern uint32_t _estack;
+extern void Reset_Handler(void);
+extern void NMI_Handler(void);
+extern void HardFault_Handler(void);
+extern void MemManage_Handler(void);
+extern void BusFault_Handler(void);
+extern void UsageFault_Handler(void);
+extern void SVC_Handler(void);
+extern void DebugMon_Handler(void);
+extern void PendSV_Handler(void);
+extern void SysTick_Handler(void);
+
+__attribute__((used, section(".vw_isr_vector"))) const uint32_t vw_isr_vector[16] = {
+    (uint32_t)&_estack,
+    (uint32_t)&vw_fpu_reset_handler,
+    (uint32_t)&NMI_Handler,
+    (uint32_t)&HardFault_Handler,
+    (uint32_t)&MemManage_Handler,
+    (uint32_t)&BusFault_Handler,
+    (uint32_t)&UsageFault_Handler,
+    0,
+    0,
+    0,
+    0,
+    (uint32_t)&SVC_Handler,
+    (uint32_t)&DebugMon_Handler,
+    0,
+    (uint32_t)&PendSV_Handler,
+    (uint32_t)&SysTick_Handler,
+};
+#endif
+
+/******************************************************************************/
 // Clock: SysTick on the processor clock, 1 ms period.
 
 #define VW_SYSCLK_HZ (25000000u)          // MPS2 SYSCLK in QEMU (hw/arm/mps2.c)

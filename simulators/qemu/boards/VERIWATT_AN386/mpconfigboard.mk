@@ -5,9 +5,19 @@
 QEMU_ARCH = arm
 QEMU_MACHINE = mps2-an386
 
-# Soft-float: the stock startup code does not enable the FPU, and an armv7m natmod
-# (build/natmod/armv7m/vwcrypto.mpy) loads into armv7em firmware.
+# Float ABI. Default: soft-float (the port's stock startup code does not enable the FPU);
+# the firmware's native arch is then armv7em, so armv6m/armv7m/armv7em natmods load (e.g.
+# build/natmod/armv7m/vwcrypto.mpy), armv7emsp ones do not ("incompatible .mpy arch").
+# VW_HARDFP=1 (tools/build_qemu variant hardfp): -mfloat-abi=hard -mfpu=fpv4-sp-d16 (the
+# Cortex-M4F FPU, which QEMU's mps2-an386 emulates); py/persistentcode.h derives the native
+# arch from __ARM_FP, so the firmware is armv7emsp and accepts armv6m..armv7emsp natmods,
+# including build/natmod/armv7emsp/vwcrypto.mpy. board.c then enables the FPU at reset
+# (CPACR, through its own vector table placed first by veriwatt_an386.ld).
+ifeq ($(VW_HARDFP),1)
+CFLAGS += -mthumb -mcpu=cortex-m4 -mfloat-abi=hard -mfpu=fpv4-sp-d16 -DVW_HARDFP=1
+else
 CFLAGS += -mthumb -mcpu=cortex-m4 -mfloat-abi=soft
+endif
 CFLAGS += -DQEMU_SOC_MPS2
 CFLAGS += -DMICROPY_HW_MCU_NAME='"Cortex-M4"'
 # Board configuration header: the port's mpconfigport.h plus this board's changes
@@ -33,4 +43,9 @@ FROZEN_MANIFEST ?= $(BOARD_DIR)/manifest.py
 # The build insists on $(MPY_LIB_DIR)/README.md before reading any manifest.
 MPY_LIB_DIR = $(BOARD_DIR)/micropython-lib-absent
 
+# Native code in frozen .mpy files (mpy-cross -march): within what the firmware accepts.
+ifeq ($(VW_HARDFP),1)
+MPY_CROSS_FLAGS += -march=armv7emsp
+else
 MPY_CROSS_FLAGS += -march=armv7m
+endif
