@@ -187,25 +187,16 @@ def test_hardfp_firmware_has_fpu_on(qemu_board):
         b.exec("import vwcrypto")  # no user C module: the natmod is what gets loaded
 
 
-def test_armv7emsp_natmod_on_hardfp_firmware(qemu_board):
-    """build/natmod/armv7emsp/vwcrypto.mpy, unmodified, on hardfp: every vector and
-    bad-input check; float still works after the natmod's code has run."""
-    require_file(NATMOD_ARMV7EMSP, BUILD_NATMOD)
+@pytest.mark.parametrize("natmod", [NATMOD_ARMV7EMSP, NATMOD], ids=["armv7emsp", "armv7m"])
+def test_natmod_on_hardfp_firmware(qemu_board, natmod):
+    """build/natmod/armv7emsp/vwcrypto.mpy, unmodified, on hardfp: every vector and bad-input
+    check; float still works after the natmod's code has run. armv7m is within what armv7emsp
+    firmware accepts: the M3-class natmod loads and passes too."""
+    require_file(natmod, BUILD_NATMOD)
     b = qemu_board("hardfp")
-    b.mpremote("cp", str(NATMOD_ARMV7EMSP), ":vwcrypto.mpy")
+    b.mpremote("cp", str(natmod), ":vwcrypto.mpy")
     assert b.exec("import vwcrypto; print(vwcrypto.powmod(3, 5, 7))").strip() == "5"
     passed, failed, out = run_kat_on_board(b)
     assert failed == 0, out
     assert passed == expected_vectors() + n_error_cases(), out
     assert b.eval("1.5 * 2.25") == 3.375
-
-
-def test_armv7m_natmod_on_hardfp_firmware(qemu_board):
-    """armv7m is within what armv7emsp firmware accepts: the M3-class natmod loads too."""
-    require_file(NATMOD, BUILD_NATMOD)
-    b = qemu_board("hardfp")
-    b.mpremote("cp", str(NATMOD), ":vwcrypto.mpy")
-    assert b.exec("import vwcrypto; print(vwcrypto.powmod(3, 5, 7))").strip() == "5"
-    passed, failed, out = run_kat_on_board(b)
-    assert failed == 0, out
-    assert passed == expected_vectors() + n_error_cases(), out
