@@ -13,7 +13,7 @@ CSRC    := crypto_c/vw_mont.c crypto_c/vw_powmod.c
 CHDR    := crypto_c/vw_modexp.h crypto_c/vw_internal.h
 OUT     ?= out/demo
 
-.PHONY: help setup demo test test-fast bench build ctests natmods qemu clean distclean
+.PHONY: help setup demo test test-fast bench build ctests natmods qemu rp2 clean distclean
 
 help:
 	@sed -n '2,7p' Makefile
@@ -39,14 +39,18 @@ qemu: setup
 	@bash tools/build_qemu
 	@$(MAKE) -s -C crypto_c/baremetal
 
-build: setup ctests natmods qemu
+# --- rp2 port (Raspberry Pi Pico) with vwcrypto through its CMake file: built and inspected, not run
+rp2: setup
+	@bash tools/build_rp2
+
+build: setup ctests natmods qemu rp2
 
 test: build
 	$(PYTEST)
 
 # the host-only suites, without rebuilding the firmware
 test-fast: setup ctests natmods
-	$(PYTEST) -m "not qemu and not sim"
+	$(PYTEST) -m "not qemu and not sim and not slow"
 
 # the simulated meters load the x64 natmod (vwcrypto); on builtin pow they are ~10x slower
 demo: setup natmods
@@ -64,7 +68,7 @@ bench: build
 	@$(PY) -c "import json; t = json.load(open('build/bench/demo.json'))['timings_s']; print('demo: %.1f s in all (month on the meters + fetch %.1f s)' % (t['total_s'], t['month_and_fetch_s']))"
 
 clean:
-	rm -rf build/ctest build/natmod build/qemu build/bench out
+	rm -rf build/ctest build/natmod build/qemu build/rp2 build/rp2.*.log build/bench out
 
 distclean: clean
 	rm -rf build .venv
