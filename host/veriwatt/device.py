@@ -146,8 +146,12 @@ def load_secret_file(path: str) -> Dict[str, Any]:
     from . import tariff
 
     sec = tariff.load_json(path, "meter secret")
-    if not isinstance(sec, dict) or sec.get("format") != SECRET_FORMAT or not isinstance(sec.get("sig_secret"), str):
-        raise VeriwattError("%s is not a meter secret file (%s)" % (path, SECRET_FORMAT))
+    try:
+        if sec.get("format") != SECRET_FORMAT or len(bytes.fromhex(sec["sig_secret"])) != 32 \
+                or len(bytes.fromhex(sec["meter_id"])) != 8:
+            raise ValueError
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise VeriwattError("%s is not a meter secret file (%s with meter_id and sig_secret)" % (path, SECRET_FORMAT))
     return sec
 
 
@@ -158,6 +162,8 @@ def cmd_set_clock(args: argparse.Namespace) -> int:
     at most 120 s (300 s in all since the meter booted) and, when the meter lost its clock (power
     cut on a board without battery-backed RTC), a time not before its newest reading, which INFO
     then flags as unverified until an authenticated set. An unprovisioned meter takes any clock."""
+    from vwcore import wire
+
     from . import records, serial_client
 
     t = parse_clock(args.time, "--time")
@@ -174,7 +180,7 @@ def cmd_set_clock(args: argparse.Namespace) -> int:
             try:
                 link.set_clock(t)
             except DeviceError as e:
-                if "admin tag" in str(e):
+                if e.meter_code == wire.E_AUTH:
                     raise DeviceError("%s\n  a provisioned meter takes this change only with the engineer's record: "
                                       "veriwatt set-clock %s --time %s --secret meter.secret.json" % (e, args.port, args.time))
                 raise

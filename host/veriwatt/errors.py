@@ -20,3 +20,7 @@ class InvalidError(VeriwattError):
 
 class DeviceError(VeriwattError):
     exit_code = EXIT_DEVICE
+
+    def __init__(self, message: str, meter_code: "int | None" = None) -> None:
+        super().__init__(message)
+        self.meter_code = meter_code  # the meter's ERROR code (wire.E_*) when the meter refused

@@ -187,7 +187,7 @@ class MeterLink:
                             deadline = 0  # resend at once
                             break
                         raise DeviceError("%s: meter refused %s: %s (error %d)" % (
-                            self.name, wire.TYPE_NAMES.get(mtype, mtype), err["reason"], err["code"]))
+                            self.name, wire.TYPE_NAMES.get(mtype, mtype), err["reason"], err["code"]), err["code"])
                     if f.mtype in expect:
                         return f
         raise DeviceError("%s: %s (%s after %d tries of %.1f s); check that the meter is powered and "

@@ -82,6 +82,9 @@ def test_set_clock_rules_over_serial(tmp_path, sim):
     (tmp_path / "forged.secret.json").write_text(json.dumps(forged))
     r = run("set-clock", port, "--time", "now", "--secret", str(tmp_path / "forged.secret.json"))
     assert r.returncode == 3 and "not authorised" in r.stderr, r.stderr
+    (tmp_path / "bad.secret.json").write_text(json.dumps(dict(sec, sig_secret="zz")))
+    r = run("set-clock", port, "--time", "now", "--secret", str(tmp_path / "bad.secret.json"))
+    assert r.returncode == 2 and "is not a meter secret file" in r.stderr, r.stderr
     r = run("set-clock", port, "--time", "yesterday")
     assert r.returncode == 2 and "bad --time" in r.stderr
 
