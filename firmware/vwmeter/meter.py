@@ -233,7 +233,7 @@ class Meter:
         self._agg_clear()
         self._keys_state.clear()
         self.keys = self.prov = self.agg_pub = self.store = self.next_slot = None
-        self.storage_full = False
+        self.storage_full = self.clock_unverified = False
 
     def _wipe_log(self):
         self.fault = None

@@ -135,7 +135,11 @@ def test_reset_then_reprovision_does_not_reuse_a_clock_tag(tmp_path):
     m = provisioned(tmp_path, clock)
     good = tagged(m, T0 + 3600)
     m.set_clock(*good)
+    clock.t = None
+    m.set_clock(T0 + 7200)                               # lost clock, set forward: flagged
+    assert m.clock_unverified
     m.reset({"meter_id": MID, "challenge": m.challenge(), "tag": wire.reset_tag(SECRET, MID, m.challenge())})
+    assert not m.info()["clock_unverified"]              # a wiped meter has no readings to doubt
     m.provision({"meter_id": MID, "group_id": 1, "clock": T0, "sig_secret": SECRET,
                  "agg_secret": bytes(32), "customer_key": b"k" * 15})
     refused(m, *good)
