@@ -114,8 +114,13 @@ class SimMeter:
             if r:
                 try:
                     buf += os.read(self._ma, 4096)
+                except BlockingIOError:
+                    pass        # select may wake without data: keep waiting
                 except OSError:
-                    break
+                    # EIO: the child's end of the pty is not open (yet, or any more)
+                    if self.proc.poll() is not None:
+                        break
+                    time.sleep(0.01)
             if self.proc.poll() is not None:
                 break
         line, _, _rest = buf.partition(b"\n")
@@ -174,6 +179,10 @@ class MeterSim:
         self.meters = []
         self._stop = threading.Event()
         self._thread = None
+        # held by the relay while it reads/writes the ptys and by restart() while it closes a
+        # meter: a closed meter's fd numbers are reused at once by the next openpty(), and a
+        # relay that selected on the old numbers must not read the new meter's boot banner
+        self._lock = threading.Lock()
 
     def env_for(self, i):
         env = dict(os.environ)
@@ -226,50 +235,59 @@ class MeterSim:
                 r, w, _ = select.select(rd, wr, [], timeout)
             except (OSError, ValueError):
                 continue
-            for fd in r:
-                m, side = fdmap[fd]
-                try:
-                    data = os.read(fd, 65536)
-                except OSError as e:
-                    if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
-                        continue
-                    data = b""         # EIO: the meter process exited (slave A closed)
-                if side == "a":
-                    if not data:
-                        m.closed_by_meter = True
-                        continue
-                    m.to_host += data
-                    m.bytes_up += len(data)
-                elif data:
-                    m.to_meter += data
-                    m.bytes_down += len(data)
-            for m in self.meters:
-                if m.closed:
+            with self._lock:
+                self._pump(r, fdmap)
+
+    def _pump(self, r, fdmap):
+        """Move the bytes select() found ready (under self._lock; a meter closed meanwhile is skipped)."""
+        for fd in r:
+            m, side = fdmap[fd]
+            if m.closed:
+                continue
+            try:
+                data = os.read(fd, 65536)
+            except OSError as e:
+                if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
                     continue
-                if m.to_meter:
+                data = b""         # EIO: the meter process exited (slave A closed)
+            if side == "a":
+                if not data:
+                    m.closed_by_meter = True
+                    continue
+                m.to_host += data
+                m.bytes_up += len(data)
+            elif data:
+                m.to_meter += data
+                m.bytes_down += len(data)
+        for m in self.meters:
+            if m.closed:
+                continue
+            if m.to_meter:
+                try:
+                    k = os.write(m._ma, bytes(m.to_meter[:4096]))
+                    del m.to_meter[:k]
+                except OSError:
+                    pass
+            if m.to_host:
+                n = m._allow()
+                if n:
                     try:
-                        k = os.write(m._ma, bytes(m.to_meter[:4096]))
-                        del m.to_meter[:k]
+                        k = os.write(m._mb, bytes(m.to_host[:min(n, 65536)]))
+                        del m.to_host[:k]
                     except OSError:
                         pass
-                if m.to_host:
-                    n = m._allow()
-                    if n:
-                        try:
-                            k = os.write(m._mb, bytes(m.to_host[:min(n, 65536)]))
-                            del m.to_host[:k]
-                        except OSError:
-                            pass
 
     def restart(self, i):
         """Power-cycle meter i: stop its process and boot it again on the same storage (its
         flash survives); returns the new SimMeter, whose port path is a new pty."""
-        self.meters[i].close()
+        with self._lock:
+            self.meters[i].close()
         env = self.env_for(i)
         m = SimMeter(i, self.seed + i, env["VW_STORAGE"], env, self.micropython, self.baud, self.heap)
         if m.wait_banner() is None:
             m.close()
-            raise RuntimeError("meter %d did not restart: see %s/stderr.log" % (i, m.storage))
+            raise RuntimeError("meter %d did not restart (exit code %s, got %r): see %s/stderr.log"
+                               % (i, m.proc.returncode, bytes(m.to_host[:200]), m.storage))
         self.meters[i] = m
         return m
 
