@@ -59,7 +59,7 @@ def fetch_once(port: str, db: str, pub: dict, a: int, b: int) -> dict:
         link.hello()
         t0 = time.perf_counter()
         s = serial_client.fetch(link, st, pub["meter_id"], records.Checker.from_pub(pub).check_raw,
-                                from_slot=a, to_slot=b, batch=64, ack=False)
+                                from_slot=a, to_slot=b, batch=64)
         s["wall_s"] = time.perf_counter() - t0
     finally:
         link.close()

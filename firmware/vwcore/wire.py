@@ -38,7 +38,9 @@ Message types and payloads (struct formats, big-endian):
                                 drift trim, see vwmeter/meter.py set_clock)
     FETCH     0x05 host->meter  '>IH' from_slot, max_count (0: meter's choice)
                                 -> READING* then END
-    ACK       0x06 host->meter  '>I' up_to_slot (inclusive)             -> OK | ERROR
+    ACK       0x06 host->meter  '>I' up_to_slot (inclusive), then '>16s' tag =
+                                ack_tag(customer_key, meter_id, challenge, up_to_slot): 20 bytes
+                                (the meter refuses the old 4-byte form) -> OK | ERROR
     AGG_ENROLL 0x07 host->meter op BEGIN '>BBHIIB' + label + agg_pub    -> OK
                                 op MEMBERS '>BH' first index + (id, Y)*  -> OK
                                 op COMMIT '>B'                           -> AGG_ENROLLED
@@ -528,6 +530,7 @@ def decode_provision(p):
 
 RESET_DOMAIN = b"veriwatt/reset/v1\x00"
 CLOCK_DOMAIN = b"veriwatt/set-clock/v1\x00"
+ACK_DOMAIN = b"veriwatt/ack/v1\x00"
 
 
 def reset_tag(sig_secret, meter_id, challenge):
@@ -549,6 +552,19 @@ def clock_tag(sig_secret, meter_id, challenge, unix_seconds):
     k = kdf.hkdf(sig_secret, b"veriwatt admin v1", 32)
     return kdf.hmac_sha256(k, CLOCK_DOMAIN + _mid(meter_id) + bytes(challenge) +
                            struct.pack(">I", _u32(unix_seconds, "clock")))[:16]
+
+
+def ack_tag(customer_key, meter_id, challenge, up_to_slot):
+    """16-byte tag authorising ACK up to `up_to_slot`: HMAC-SHA256(k_ack, ACK_DOMAIN || meter_id
+    || challenge || '>I' up_to_slot), k_ack = HKDF-SHA256(customer_key, info="veriwatt ack v1")
+    (key separation from the AEAD key). Whoever holds the customer code -- the customer's
+    device that stores the readings -- may let the meter reuse their space; nobody else can
+    make it drop readings. ACK is monotonic, so a replayed tag acknowledges nothing new; the
+    challenge (changed by RESET) keeps old tags from touching a later log."""
+    from vwcore import kdf
+    k = kdf.hkdf(customer_key, b"veriwatt ack v1", 32)
+    return kdf.hmac_sha256(k, ACK_DOMAIN + _mid(meter_id) + bytes(challenge) +
+                           struct.pack(">I", _u32(up_to_slot, "up_to_slot")))[:16]
 
 
 def encode_reset(meter_id, challenge, tag):
@@ -592,13 +608,22 @@ def decode_fetch(p):
     return {"from_slot": a, "max_count": n}
 
 
-def encode_ack(up_to_slot):
-    return struct.pack(">I", _u32(up_to_slot, "up_to_slot"))
+def encode_ack(up_to_slot, tag=None):
+    """20 bytes with ack_tag; the 4-byte form (protocol before the tag) is refused by the meter."""
+    a = struct.pack(">I", _u32(up_to_slot, "up_to_slot"))
+    if tag is None:
+        return a
+    if len(tag) != 16:
+        raise ValueError("tag must be 16 bytes")
+    return a + bytes(tag)
 
 
 def decode_ack(p):
-    _need(p, 4, "ACK")
-    return {"up_to_slot": struct.unpack(">I", p)[0]}
+    if len(p) == 20:
+        return {"up_to_slot": struct.unpack_from(">I", p, 0)[0], "tag": bytes(p[4:20])}
+    if len(p) != 4:
+        raise ValueError("ACK payload must be 4 or 20 bytes, got %d" % len(p))
+    return {"up_to_slot": struct.unpack(">I", p)[0], "tag": None}
 
 
 def encode_ok(req_type):

@@ -44,6 +44,8 @@
 #         does not go back before the end of the newest stored slot, and flagged in INFO
 #         (clock_unverified) until an authenticated SET_CLOCK, so the host and the supplier see it.
 #     An unprovisioned meter records nothing: any clock is accepted.
+#   * ACK needs wire.ack_tag(customer_key, ...): only the customer's device, which stores the
+#     readings, may let the meter reuse their space (no challenge spent: ACK is monotonic).
 #   * Lost provisioning record: there is no way over the wire.  With physical access the
 #     engineer erases the filesystem (mpremote / esptool / st-flash) and re-installs the
 #     firmware: every reading not yet collected is lost with it.
@@ -291,8 +293,13 @@ class Meter:
             raise MeterError(wire.E_CLOCK_NOT_SET, "clock not set: send SET_CLOCK (readings are kept)")
         return self.store.iter_from(from_slot, max_count)
 
-    def ack(self, up_to):
+    def ack(self, up_to, tag=None):
+        """ACK: the customer's device (holder of the customer key) lets the meter reuse the space
+        of readings <= up_to; without its tag nothing is acknowledged (wire.ack_tag)."""
         self._need_store()
+        if tag is None or not kdf.ct_equal(tag, wire.ack_tag(self.prov["customer_key"], self.prov["meter_id"],
+                                                            self.challenge(), up_to)):
+            raise MeterError(wire.E_AUTH, "ACK not authorised: it needs the customer's tag (fetch with the customer code)")
         self.store.ack(up_to)
         if self.storage_full:
             self.storage_full = False     # retry the pending slot

@@ -102,7 +102,7 @@ class Server:
                 elif t == wire.SET_CLOCK:
                     m.set_clock(p["clock"], p["challenge"], p["tag"])
                 elif t == wire.ACK:
-                    m.ack(p["up_to_slot"])
+                    m.ack(p["up_to_slot"], p["tag"])
                 self.send(wire.OK, f.seq, wire.encode_ok(t))
         except MeterError as e:
             self.error(f.seq, e.code, e.reason, t)

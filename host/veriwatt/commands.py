@@ -209,6 +209,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     from .progress import Progress
 
     st = open_store(args, must_exist=False)
+    have_code = args.code or args.code_file or os.environ.get("VERIWATT_CODE")
+    ack_key = customer_key(args) if have_code and not args.no_ack else None
     with serial_client.MeterLink(args.port, args.baud, args.timeout, args.retries) as link:
         info = link.hello()
         if not info["provisioned"]:
@@ -239,7 +241,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         checker = records.Checker.from_pub(pub)
         bar = Progress(0, "fetch %s" % mid, enabled=None if not args.json else False)
         summary = serial_client.fetch(link, st, mid, checker.check_raw, args.from_slot, args.to_slot,
-                                      batch=args.batch, ack=not args.no_ack, progress=bar)
+                                      batch=args.batch, customer_key=ack_key, progress=bar)
         bar.close()
     summary["store"] = args.store
     summary["clock_unverified"] = bool(info.get("clock_unverified"))
@@ -251,6 +253,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
                args.store, line["rx_bytes"], line["rejected_frames"], line["retries"], summary["seconds"]))
     for r in summary["reject_reasons"][:5]:
         text += "\n  rejected: " + r
+    if ack_key is None and not args.no_ack and summary["from_slot"] is not None:
+        print("veriwatt: note: readings not acknowledged: the meter keeps them (and pauses metering when its log "
+              "is full); fetch with the customer code (--code, --code-file or VERIWATT_CODE) to let it reuse "
+              "their space", file=sys.stderr)
     _out(args, summary, text)
     return EXIT_INVALID if summary["rejected"] else EXIT_OK
 
@@ -553,6 +559,9 @@ def register(sub: Any, epilog: str) -> None:
     p.add_argument("--from-slot", type=int, help="first slot to fetch (default: resume after the last stored)")
     p.add_argument("--to-slot", type=int, help="stop before this slot")
     p.add_argument("--no-ack", action="store_true", help="do not tell the meter it may forget fetched readings")
+    p.add_argument("--code", help="customer code: with it the fetched readings are acknowledged (ACK needs the "
+                   "customer's tag), without it the meter keeps them; or set VERIWATT_CODE")
+    p.add_argument("--code-file", help="file holding the customer code")
     _json_arg(p)
 
     p = add("verify", cmd_verify, "check the stored readings of a period: signatures, completeness")

@@ -153,7 +153,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 info = link.hello()
                 if info["last_slot"] != 0xFFFFFFFF and info["last_slot"] >= a:
                     link.info = info
-                    s = serial_client.fetch(link, st, res["meter_id"], checkers[i].check_raw, to_slot=b, batch=64)
+                    s = serial_client.fetch(link, st, res["meter_id"], checkers[i].check_raw, to_slot=b, batch=64,
+                                              customer_key=res["customer_key"])
                     fs = fetch_stats[i]
                     fs["added"] += s["added"]
                     fs["seconds"] += s["seconds"]

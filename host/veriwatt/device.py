@@ -203,9 +203,18 @@ def cmd_reset(args: argparse.Namespace) -> int:
     """Wipe a meter back to unprovisioned (needs its secret file from provisioning)."""
     from . import records, serial_client
 
+    from vwcore import wire
+
     sec = load_secret_file(args.secret)
     with serial_client.MeterLink(args.port, args.baud, args.timeout, args.retries) as link:
-        link.reset(records.meter_id_bytes(sec["meter_id"]), bytes.fromhex(sec["sig_secret"]))
+        try:
+            link.reset(records.meter_id_bytes(sec["meter_id"]), bytes.fromhex(sec["sig_secret"]))
+        except DeviceError as e:
+            if e.meter_code == wire.E_STORAGE and "not acknowledged" in str(e):
+                raise DeviceError("%s\n  collect them first, acknowledged with the customer code (it is in %s): "
+                                  "veriwatt fetch %s --store STORE --code CODE" % (e, args.secret, args.port),
+                                  e.meter_code)
+            raise
     print("meter %s on %s reset: keys and readings wiped" % (sec["meter_id"], args.port))
     return EXIT_OK
 

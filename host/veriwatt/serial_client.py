@@ -225,8 +225,11 @@ class MeterLink:
         tag = wire.clock_tag(sig_secret, meter_id, ch, unix_seconds)
         self.request(wire.SET_CLOCK, wire.encode_set_clock(unix_seconds, ch, tag), (wire.OK,))
 
-    def ack(self, up_to_slot: int) -> None:
-        self.request(wire.ACK, wire.encode_ack(up_to_slot), (wire.OK,))
+    def ack(self, up_to_slot: int, customer_key: bytes) -> None:
+        """ACK with the customer's tag (wire.ack_tag) for the meter's current challenge."""
+        info = self.hello()
+        tag = wire.ack_tag(customer_key, info["meter_id"], info["challenge"], up_to_slot)
+        self.request(wire.ACK, wire.encode_ack(up_to_slot, tag), (wire.OK,))
 
     def reset(self, meter_id: bytes, sig_secret: bytes) -> None:
         info = self.hello()
@@ -380,8 +383,10 @@ class MeterLink:
 
 def fetch(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[bytes], Tuple[str, int]],
           from_slot: Optional[int] = None, to_slot: Optional[int] = None, batch: int = 64,
-          ack: bool = True, progress: Any = None, max_idle: int = 12) -> Dict[str, Any]:
+          customer_key: Optional[bytes] = None, progress: Any = None, max_idle: int = 12) -> Dict[str, Any]:
     """Fetch the meter's certified readings into `store`, resuming from the first slot not stored.
+    With the customer key, acknowledge what was stored (the meter may then reuse its space);
+    without it nothing is acknowledged and the meter keeps every reading.
 
     Work is a queue of slot ranges (see the module docstring for how losses are told from
     gaps). Returns a summary dict (docs/FORMATS.md, "fetch output")."""
@@ -476,8 +481,8 @@ def fetch(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[byt
                     holes.append((t, t + 1, False))
         pending[0:0] = holes + [(got[-1] + 1, b, False)]
     acked = None
-    if ack and from_slot is None:
-        link.ack(hi - 1)
+    if customer_key is not None and from_slot is None:
+        link.ack(hi - 1, customer_key)
         acked = hi - 1
     nxt = store.resume_slot(meter_id_hex, lo)
     summary.update(next_slot=nxt, acked_up_to=acked, complete=nxt >= hi,

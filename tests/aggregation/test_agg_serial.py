@@ -270,7 +270,7 @@ def test_shares_built_on_the_customer_device(env, capsys, tmp_path):
     with Store(db) as st, serial_client.MeterLink(env.ports[3], timeout=5, retries=2) as link:
         st.add_meter(p3["meter_id"], p3["pub"], {})
         serial_client.fetch(link, st, p3["meter_id"], records.Checker.from_pub(p3["pub"]).check_raw,
-                            from_slot=A, to_slot=A + 4, ack=False)
+                            from_slot=A, to_slot=A + 4)
     public = json.load(open(env.dir / "groupB.json"))
     del public["aggregator_secret"]                      # the customer has the public part only
     gpub = tmp_path / "group.public.json"

@@ -189,7 +189,15 @@ def test_payload_roundtrips():
                  (b"s" * 32, b"M" * 8, b"D" * 8, 1767225600), (b"s" * 32, b"M" * 8, b"C" * 8, 1767225601)):
         assert wire.clock_tag(*args) != t
     assert wire.decode_fetch(wire.encode_fetch(7, 100)) == {"from_slot": 7, "max_count": 100}
-    assert wire.decode_ack(wire.encode_ack(8)) == {"up_to_slot": 8}
+    assert wire.decode_ack(wire.encode_ack(8)) == {"up_to_slot": 8, "tag": None}
+    a = wire.ack_tag(b"c" * 15, b"M" * 8, b"C" * 8, 8)
+    assert wire.decode_ack(wire.encode_ack(8, a)) == {"up_to_slot": 8, "tag": a} and len(wire.encode_ack(8, a)) == 20
+    with pytest.raises(ValueError):
+        wire.encode_ack(8, b"short")
+    # the ACK tag binds customer key, meter, challenge and slot
+    for args in ((b"d" * 15, b"M" * 8, b"C" * 8, 8), (b"c" * 15, b"N" * 8, b"C" * 8, 8),
+                 (b"c" * 15, b"M" * 8, b"D" * 8, 8), (b"c" * 15, b"M" * 8, b"C" * 8, 9)):
+        assert wire.ack_tag(*args) != a
     assert wire.decode_ok(wire.encode_ok(wire.ACK)) == {"req_type": wire.ACK}
     assert wire.decode_end(wire.encode_end(9, 3, True)) == {"next_slot": 9, "count": 3, "more": True}
     e = wire.decode_error(wire.encode_error(wire.E_AUTH, "bad tag", wire.RESET))

@@ -70,6 +70,11 @@ class Client:
         assert fs[-1].mtype == wire.OK, describe(fs[-1])
         return fs
 
+    def ack(self, up_to, customer_key):
+        """ACK with the customer's tag for the meter's current challenge (wire.ack_tag)."""
+        i = self.info()
+        return self.ok(wire.ACK, wire.encode_ack(up_to, wire.ack_tag(customer_key, i["meter_id"], i["challenge"], up_to)))
+
     def fetch(self, from_slot, max_count=0):
         fs = self.request(wire.FETCH, wire.encode_fetch(from_slot, max_count))
         if fs[-1].mtype == wire.ERROR:

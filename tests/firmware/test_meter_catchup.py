@@ -98,7 +98,7 @@ def test_storage_fault_keeps_the_line_and_reset_clears_it(tmp_path):
     clock.set(T0 + 3 * 1800)
     while m.tick():
         pass
-    m.ack(S0 + 99)
+    m.ack(S0 + 99, wire.ack_tag(b"k" * 15, b"CATCHUP1", m.challenge(), S0 + 99))
     seg = sorted((tmp_path / "log").glob("s*.seg"))[0]
     raw = bytearray(seg.read_bytes())
     raw[6:8] = struct.pack("<H", 999)                         # another record length

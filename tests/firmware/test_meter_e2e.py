@@ -103,7 +103,12 @@ def test_provision_meter_fetch_verify_open(sim):
     bad.slot += 1
     assert not reading.verify_record(bad, y, MID)
     # ACK, then everything up to it is acknowledged; FETCH is idempotent
-    c.ok(wire.ACK, wire.encode_ack(slots[-1]))
+    (f,) = c.request(wire.ACK, wire.encode_ack(slots[-1]))           # no tag: refused, nothing acked
+    assert wire.decode_error(f.payload)["code"] == wire.E_AUTH and c.info()["unacked"] >= len(slots)
+    i = c.info()
+    (f,) = c.request(wire.ACK, wire.encode_ack(slots[-1], wire.ack_tag(b"x" * 15, MID, i["challenge"], slots[-1])))
+    assert wire.decode_error(f.payload)["code"] == wire.E_AUTH                       # another key's tag
+    c.ack(slots[-1], CUST)
     again, _ = c.fetch(first, 3)
     assert [r.encode() for r in again] == [r.encode() for r in allrecs[:3]]
     assert c.info()["unacked"] <= c.info()["used"] - len(slots) + 2
@@ -129,7 +134,7 @@ def _reset_flow(c):
     tag = wire.reset_tag(SIG, MID, ch)
     (f,) = c.request(wire.RESET, wire.encode_reset(MID, ch, tag))
     assert wire.decode_error(f.payload)["code"] == wire.E_STORAGE     # unacked readings
-    c.ok(wire.ACK, wire.encode_ack(0xFFFFFFFE))
+    c.ack(0xFFFFFFFE, CUST)
     c.ok(wire.RESET, wire.encode_reset(MID, ch, tag))
     i = c.info()
     assert not i["provisioned"] and i["challenge"] != ch and i["last_slot"] == wire.NO_SLOT

@@ -47,5 +47,5 @@ def test_meter_on_qemu_board(qemu_meter):
     for r in recs:
         assert reading.verify_record(r, i["sig_pub"], mid)
         assert reading.open_record(r, b"k" * 15)[0] == vwload.wh(3, r.slot)
-    c.ok(wire.ACK, wire.encode_ack(recs[-1].slot))
+    c.ack(recs[-1].slot, b"k" * 15)
     c.close()

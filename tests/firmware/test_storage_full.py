@@ -46,11 +46,11 @@ def test_full_refuses_then_resumes_after_ack(tmp_path):
         assert [r.slot for r in recs] == list(range(first, last + 1)) and not end["more"]
         y = i["sig_pub"]
         # ACK not covering the oldest segment frees nothing
-        c.ok(wire.ACK, wire.encode_ack(first))
+        c.ack(first, b"k" * 15)
         time.sleep(0.5)
         assert c.info()["last_slot"] == last
         # ACK the oldest segment (slots first, first+1): recording resumes, only it is dropped
-        c.ok(wire.ACK, wire.encode_ack(first + 1))
+        c.ack(first + 1, b"k" * 15)
         deadline = time.time() + 10
         while c.info()["last_slot"] == last and time.time() < deadline:
             time.sleep(0.1)

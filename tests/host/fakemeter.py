@@ -21,8 +21,10 @@ from veriwatt.ptyrelay import make_pty
 class FakeMeter:
     def __init__(self, meter_id: bytes = b"FAKE0001", records: Optional[Dict[int, bytes]] = None,
                  y: Optional[int] = None, noise: float = 0.0, seed: int = 1, batch: int = 32,
-                 stop_after_frames: Optional[int] = None, delay: float = 0.0) -> None:
+                 stop_after_frames: Optional[int] = None, delay: float = 0.0,
+                 customer_key: Optional[bytes] = None) -> None:
         self.meter_id = meter_id
+        self.customer_key = customer_key  # checks ACK tags like the firmware (none: every ACK refused)
         self.records: Dict[int, bytes] = dict(records or {})
         self.y = y
         self.noise = noise
@@ -92,7 +94,12 @@ class FakeMeter:
             nxt = sent[-1] + 1 if sent else d["from_slot"]
             self._out(wire.END, f.seq, wire.encode_end(nxt, len(sent), len(ss) > len(sent)))
         elif f.mtype == wire.ACK:
-            self.acked = wire.decode_ack(f.payload)["up_to_slot"]
+            d = wire.decode_ack(f.payload)
+            if self.customer_key is None or d["tag"] != wire.ack_tag(self.customer_key, self.meter_id, b"\x00" * 8,
+                                                                     d["up_to_slot"]):
+                self._out(wire.ERROR, f.seq, wire.encode_error(wire.E_AUTH, "ACK not authorised", wire.ACK))
+                return
+            self.acked = d["up_to_slot"]
             self._out(wire.OK, f.seq, wire.encode_ok(wire.ACK))
         elif f.mtype == wire.SET_CLOCK:
             self._out(wire.OK, f.seq, wire.encode_ok(wire.SET_CLOCK))

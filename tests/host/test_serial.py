@@ -33,6 +33,7 @@ def do_fetch(port, st, meter, **kw):
     link = serial_client.MeterLink(port, timeout=kw.pop("timeout", 1.0), retries=kw.pop("retries", 4))
     try:
         chk = records.Checker.from_pub(meter.pub).check_raw
+        kw.setdefault("customer_key", meter.customer_key)
         return serial_client.fetch(link, st, meter.pub["meter_id"], chk, **kw)
     finally:
         link.close()
@@ -52,7 +53,7 @@ def assert_consistent(st, meter, n_expected=None):
 
 def test_clean_fetch_is_idempotent_and_acknowledged(tmp_path, meter_a, week_raw):
     st = Store(str(tmp_path / "s.db"))
-    with FakeMeter(meter_a.mid, week_raw, meter_a.keys.y) as m:
+    with FakeMeter(meter_a.mid, week_raw, meter_a.keys.y, customer_key=meter_a.customer_key) as m:
         s = do_fetch(m.path, st, meter_a)
         assert s["added"] == len(week_raw) and s["complete"] and s["line"]["rejected_frames"] == 0
         assert m.acked == WEEK[1] - 1
@@ -65,7 +66,7 @@ def test_noisy_line_1e3(tmp_path, meter_a, week_raw):
     """Every byte in both directions is corrupted with probability 1e-3 (about one reading frame
     in three is damaged): the fetch still completes, and only intact, verified records are stored."""
     st = Store(str(tmp_path / "s.db"))
-    with FakeMeter(meter_a.mid, week_raw, meter_a.keys.y, noise=1e-3, seed=3) as m:
+    with FakeMeter(meter_a.mid, week_raw, meter_a.keys.y, customer_key=meter_a.customer_key, noise=1e-3, seed=3) as m:
         s = do_fetch(m.path, st, meter_a, timeout=1.0, retries=8)
     assert s["complete"] and s["line"]["rejected_frames"] > 10
     assert_consistent(st, meter_a, len(week_raw))
@@ -73,7 +74,7 @@ def test_noisy_line_1e3(tmp_path, meter_a, week_raw):
 
 def test_noisy_relay_in_front_of_the_meter(tmp_path, meter_a, week_raw):
     st = Store(str(tmp_path / "s.db"))
-    with FakeMeter(meter_a.mid, week_raw, meter_a.keys.y) as m:
+    with FakeMeter(meter_a.mid, week_raw, meter_a.keys.y, customer_key=meter_a.customer_key) as m:
         relay = PtyRelay(m.path, noise=1e-3, seed=5).start()
         try:
             s = do_fetch(relay.path, st, meter_a, retries=8)
@@ -85,7 +86,7 @@ def test_noisy_relay_in_front_of_the_meter(tmp_path, meter_a, week_raw):
 
 def test_meter_stops_answering_then_resume(tmp_path, meter_a, week_raw):
     st = Store(str(tmp_path / "s.db"))
-    with FakeMeter(meter_a.mid, week_raw, meter_a.keys.y, stop_after_frames=100) as m:
+    with FakeMeter(meter_a.mid, week_raw, meter_a.keys.y, customer_key=meter_a.customer_key, stop_after_frames=100) as m:
         t0 = time.monotonic()
         with pytest.raises(DeviceError, match="no answer to FETCH .* resumes where it stopped"):
             do_fetch(m.path, st, meter_a, timeout=0.3, retries=2)
@@ -94,7 +95,7 @@ def test_meter_stops_answering_then_resume(tmp_path, meter_a, week_raw):
     n = st.count(meter_a.pub["meter_id"])
     assert 50 < n < len(week_raw)
     assert_consistent(st, meter_a)
-    with FakeMeter(meter_a.mid, week_raw, meter_a.keys.y) as m:
+    with FakeMeter(meter_a.mid, week_raw, meter_a.keys.y, customer_key=meter_a.customer_key) as m:
         s = do_fetch(m.path, st, meter_a)
     assert s["from_slot"] == WEEK[0] + n and s["added"] == len(week_raw) - n
     assert_consistent(st, meter_a, len(week_raw))
@@ -113,7 +114,7 @@ def test_fetch_killed_mid_transfer(tmp_path, meter_a, week_raw):
     db = str(tmp_path / "s.db")
     keyf = tmp_path / "meter.pub.json"
     keyf.write_text(json.dumps(meter_a.pub))
-    with FakeMeter(meter_a.mid, week_raw, meter_a.keys.y, delay=0.004, batch=16) as m:
+    with FakeMeter(meter_a.mid, week_raw, meter_a.keys.y, customer_key=meter_a.customer_key, delay=0.004, batch=16) as m:
         p = subprocess.Popen([sys.executable, "-m", "veriwatt.cli", "fetch", m.path, "--store", db,
                               "--meter-key", str(keyf), "--batch", "16"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -152,7 +153,7 @@ def test_bad_records_from_the_meter_are_rejected(tmp_path, meter_a, meter_b, wee
     recs[WEEK[0] + 5] = wire.encode_record(meter_b.record(WEEK[0] + 5))  # another meter's reading
     keyf = tmp_path / "meter.pub.json"
     keyf.write_text(json.dumps(meter_a.pub))
-    with FakeMeter(meter_a.mid, recs, meter_a.keys.y) as m:
+    with FakeMeter(meter_a.mid, recs, meter_a.keys.y, customer_key=meter_a.customer_key) as m:
         r = subprocess.run([sys.executable, "-m", "veriwatt.cli", "fetch", m.path, "--store", str(tmp_path / "s.db"),
                             "--meter-key", str(keyf)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
@@ -181,7 +182,7 @@ def test_meter_with_real_gaps(tmp_path, meter_a, week_raw, noise):
     real gaps from lost frames, finish, and store exactly what the meter holds."""
     keep = {t: r for t, r in week_raw.items() if not (WEEK[0] + 30 <= t < WEEK[0] + 75 or (t - WEEK[0]) % 17 == 5)}
     st = Store(str(tmp_path / "s.db"))
-    with FakeMeter(meter_a.mid, keep, meter_a.keys.y, noise=noise, seed=7) as m:
+    with FakeMeter(meter_a.mid, keep, meter_a.keys.y, customer_key=meter_a.customer_key, noise=noise, seed=7) as m:
         s = do_fetch(m.path, st, meter_a, retries=8)
         assert m.acked == max(keep)
     assert [t for t, _ in st.records(meter_a.pub["meter_id"])] == sorted(keep)

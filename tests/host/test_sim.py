@@ -14,8 +14,10 @@ import time
 import pytest
 
 from veriwatt import device, records, serial_client, slots
+from veriwatt.errors import DeviceError
 from veriwatt.ptyrelay import PtyRelay
 from veriwatt.store import Store
+from vwcore import wire
 
 pytestmark = [pytest.mark.host, pytest.mark.sim]
 
@@ -66,7 +68,23 @@ def test_cli_workflow_on_the_simulator(tmp_path, sim):
     r = run("fetch", port, "--store", db, "--meter-key", key, "--json")
     assert r.returncode == 0, r.stderr
     f = json.loads(r.stdout)
-    assert f["added"] >= 96 and f["rejected"] == 0 and f["acked_up_to"] is not None
+    # without the customer code nothing is acknowledged: the meter keeps every reading
+    assert f["added"] >= 96 and f["rejected"] == 0 and f["acked_up_to"] is None
+    assert "readings not acknowledged" in r.stderr and json.loads(run("info", port, "--json").stdout)["unacked"] >= 96
+    with serial_client.MeterLink(port, timeout=3) as link:   # a forged ACK (wrong key) is refused
+        info = link.hello()
+        bad = wire.ack_tag(b"x" * 15, info["meter_id"], info["challenge"], info["last_slot"])
+        with pytest.raises(DeviceError, match="ACK not authorised") as e:
+            link.request(wire.ACK, wire.encode_ack(info["last_slot"], bad), (wire.OK,))
+        assert e.value.meter_code == wire.E_AUTH
+        with pytest.raises(DeviceError, match="ACK not authorised"):   # the old 4-byte form too
+            link.request(wire.ACK, wire.encode_ack(info["last_slot"]), (wire.OK,))
+    assert json.loads(run("info", port, "--json").stdout)["unacked"] >= 96
+    r = run("fetch", port, "--store", db, "--meter-key", key, "--code", p["customer_code"], "--json")
+    assert r.returncode == 0, r.stderr
+    f = json.loads(r.stdout)
+    assert f["acked_up_to"] is not None and "not acknowledged" not in r.stderr
+    assert json.loads(run("info", port, "--json").stdout)["unacked"] < 96
     period = "%d:%d" % (a, b)
     r = run("verify", "--store", db, "--period", period)
     assert r.returncode == 0 and "complete and every signature valid" in r.stdout, r.stdout
