@@ -13,7 +13,7 @@ CSRC    := crypto_c/vw_mont.c crypto_c/vw_powmod.c
 CHDR    := crypto_c/vw_modexp.h crypto_c/vw_internal.h
 OUT     ?= out/demo
 
-.PHONY: help setup demo test test-fast bench build ctests natmods qemu rp2 clean distclean
+.PHONY: help setup demo test test-fast bench build ctests natmods qemu rp2 unix clean distclean
 
 help:
 	@sed -n '2,7p' Makefile
@@ -43,13 +43,17 @@ qemu: setup
 rp2: setup
 	@bash tools/build_rp2
 
-build: setup ctests natmods qemu rp2
+# --- the unix port of the same MicroPython 1.25 source (shared code and x64 natmod tested on it too)
+unix: setup
+	@bash tools/build_unix
+
+build: setup ctests natmods qemu rp2 unix
 
 test: build
 	$(PYTEST)
 
 # the host-only suites, without rebuilding the firmware
-test-fast: setup ctests natmods
+test-fast: setup ctests natmods unix
 	$(PYTEST) -m "not qemu and not sim and not slow"
 
 # the simulated meters load the x64 natmod (vwcrypto); on builtin pow they are ~10x slower
@@ -68,7 +72,7 @@ bench: build
 	@$(PY) -c "import json; t = json.load(open('build/bench/demo.json'))['timings_s']; print('demo: %.1f s in all (month on the meters + fetch %.1f s)' % (t['total_s'], t['month_and_fetch_s']))"
 
 clean:
-	rm -rf build/ctest build/natmod build/qemu build/rp2 build/rp2.*.log build/bench out
+	rm -rf build/ctest build/natmod build/qemu build/rp2 build/rp2.*.log build/unix build/unix.log build/bench out
 
 distclean: clean
 	rm -rf build .venv

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from vwcore import reading, wire
+from vwtest import require_artifact
 
 ROOT = Path(__file__).resolve().parents[2]
 SELFTEST = Path(__file__).resolve().parent / "mp_selftest.py"
@@ -113,13 +114,16 @@ def test_cross_cpython_to_micropython(tmp_path):
     assert "PASS cross_vectors" in lines
 
 
+UNIX_125 = ROOT / "build" / "unix" / "micropython"   # tools/build_unix: the QEMU firmware's source
 EXTRA = [p for p in os.environ.get("VERIWATT_EXTRA_MICROPYTHON", "").split(os.pathsep) if p]
 
 
-@pytest.mark.skipif(not EXTRA, reason="set VERIWATT_EXTRA_MICROPYTHON=/path/to/micropython[:...] "
-                    "to also run other builds (e.g. a 1.25 unix port built from build/micropython)")
-@pytest.mark.parametrize("exe", EXTRA or ["none"])
+@pytest.mark.parametrize("exe", ["1.25"] + EXTRA)
 def test_selftest_other_micropython_builds(exe):
+    """The self-test and byte-identical records on the unix port of the Debian 1.25 source (the
+    version the QEMU firmware is built from), plus any builds named in VERIWATT_EXTRA_MICROPYTHON."""
+    if exe == "1.25":
+        exe = str(require_artifact(UNIX_125, "unix"))
     lines = run_selftest([exe, "-X", "heapsize=" + METER_HEAP], "--pow", "--emit")
     keys = reading.MeterKeys(MID, SS, CK)
     for _, slot, m, hx in [l.split() for l in lines if l.startswith("XREC ")]:
