@@ -71,6 +71,24 @@ def zk_context(meter_id: str, start: int, end: int, tariff_digest: str) -> bytes
     return _zt.context(bytes.fromhex(meter_id), "%d:%d %s" % (start, end, tariff_digest), start)
 
 
+def cycle_problem(tariff: Any, start: int, end: int) -> Optional[str]:
+    """Why [start, end) is not exactly one billing cycle of the tariff (None if it is, or if
+    there is no tariff: a `total` has no cycle). The cycle is part of the signed tariff body
+    (docs/TARIFF.md), so the prover cannot choose how a period is cut."""
+    if tariff is None:
+        return None
+    cyc = getattr(tariff, "cycle", None)
+    if cyc is None:
+        return "the tariff has no billing cycle (add `cycle` to it and sign it again, docs/TARIFF.md)"
+    return cyc.problem(start, end)
+
+
+def check_cycle(tariff: Any, start: int, end: int, err: Any = InvalidError) -> None:
+    why = cycle_problem(tariff, start, end)
+    if why:
+        raise err(why)
+
+
 def display_amount(kind: str, tariff: Any, total: int) -> str:
     return tariff.amount(total) if tariff is not None and kind not in ("settlement", "total") else str(total)
 
@@ -84,6 +102,7 @@ def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tarif
     kind = kind_for(tariff)
     G = _keys.group_of(meter_pub)
     _slots.check_range(start, end)
+    check_cycle(tariff, start, end, VeriwattError)
     slots_ = [r.slot for r in recs]
     if slots_ != list(range(start, end)):
         probs = _verify.check_period([(r.slot, r.C, r.e, r.s) for r in recs], start, end, None)
@@ -229,6 +248,10 @@ def verify_bill(bill: Any, tariff: Any, meter_pub: Dict[str, Any], fast: bool = 
         if kind_for(tariff) != kind:
             fail("tariff", "a %s bill needs a tariff of kind %s, the given tariff is of kind %s"
                  % (kind, {"settlement": "index"}.get(kind, kind), tariff.kind))
+        # 2b. the period is exactly one billing cycle of the (signed) tariff
+        why = cycle_problem(tariff, start, end)
+        if why:
+            fail("cycle", why)
     # 3. completeness and signatures
     checker = Checker.from_pub(meter_pub, fast=fast)
     probs = _verify.check_period(entries, start, end, checker)

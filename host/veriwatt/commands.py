@@ -97,6 +97,21 @@ def load_tariff(path: Optional[str], supplier_key: Optional[str] = None):
     return t
 
 
+def billing_period(args: argparse.Namespace, t: Any) -> Tuple[int, int]:
+    """The --period of a bill: months are read in the tariff's cycle zone (calendar-month
+    cycles) or time zone; a period that is not exactly one billing cycle of the signed tariff
+    is refused here, naming the cycle(s) that would be accepted (exit 2)."""
+    from . import bill
+
+    cyc = getattr(t, "cycle", None) if t is not None else None
+    tz = cyc.zone_name if cyc is not None and cyc.kind == "calendar-month" else (t.tzname if t else "UTC")
+    a, b = period_of(args, tz)
+    why = bill.cycle_problem(t, a, b)
+    if why:
+        raise VeriwattError("cannot bill: %s" % why)
+    return a, b
+
+
 def period_records(st: Any, pub: Dict[str, Any], start: int, end: int):
     from . import records
 
@@ -177,7 +192,7 @@ baseline). All are signed the same way with the supplier key from `veriwatt keyg
         return EXIT_OK
     if args.action == "show":
         t = load_tariff(args.file)
-        a, b = slots.parse_period(args.period or "2026-12", t.tzname)
+        a, b = _show_period(args, t)
         if not getattr(t, "linear", True):
             res = {"name": t.name, "kind": t.kind, "digest": t.digest(), "timezone": t.tzname,
                    "period": {"start_slot": a, "end_slot": b}, "parameters": t.zk(a, b).body()}
@@ -186,6 +201,7 @@ baseline). All are signed the same way with the supplier key from `veriwatt keyg
             if t.kind == "threshold":
                 res["dr_slots"] = len(t.zk(a, b).slots)
                 lines.append("  %d demand-response slot(s) in this period" % res["dr_slots"])
+            _show_cycle(t, a, b, res, lines)
             _out(args, res, "\n".join(lines))
             return EXIT_OK
         bands: Dict[str, Dict[str, Any]] = {}
@@ -197,9 +213,37 @@ baseline). All are signed the same way with the supplier key from `veriwatt keyg
                "period": {"start_slot": a, "end_slot": b}, "bands": bands}
         lines = ["%s (%s), %s, digest %s" % (t.name, t.kind, t.tzname, t.digest()), slots.describe(a, b)]
         lines += ["  %-14s price %6d  %5d slots" % (k, v["price"], v["slots"]) for k, v in sorted(bands.items())]
+        _show_cycle(t, a, b, res, lines)
         _out(args, res, "\n".join(lines))
         return EXIT_OK
     raise VeriwattError("unknown tariff action %r" % args.action)
+
+
+def _show_period(args: argparse.Namespace, t: Any) -> Tuple[int, int]:
+    """`tariff show --period`: default the cycle containing 2026-12-01 (or the first listed period)."""
+    from . import slots
+
+    cyc = t.cycle
+    tz = cyc.zone_name if cyc.kind == "calendar-month" else t.tzname
+    if args.period:
+        return slots.parse_period(args.period, tz)
+    if cyc.kind == "periods":
+        return cyc.periods[0]
+    return slots.month_range("2026-12", tz)
+
+
+def _show_cycle(t: Any, a: int, b: int, res: Dict[str, Any], lines: List[str]) -> None:
+    cyc = t.cycle
+    why = cyc.problem(a, b)
+    res["cycle"] = cyc.as_json()
+    res["period_is_cycle"] = why is None
+    lines.append("  billing cycle: %s; %s" % (
+        cyc.text(), "this period is the cycle %s" % cyc.label(a, b) if why is None else "this period is NOT one cycle "
+        "(a bill for it would be refused)"))
+    if cyc.kind == "periods":
+        lines += ["    %s" % cyc.suggest(p0, p1) for p0, p1 in cyc.periods[:12]]
+        if len(cyc.periods) > 12:
+            lines.append("    ... %d more" % (len(cyc.periods) - 12))
 
 
 # ------------------------------------------------------------------ fetching and checking
@@ -326,9 +370,9 @@ month; threshold proofs about 50 ms per demand-response slot; step proofs 50-200
     t = None if args.total else load_tariff(args.tariff, args.supplier_key)
     if t is None and not args.total:
         raise VeriwattError("give the signed tariff (--tariff tariff.json), or --total for the period's total consumption")
+    a, b = billing_period(args, t)  # refused before any work when it is not one billing cycle
     with open_store(args) as st:
         pub = meter_key(args, st)
-        a, b = period_of(args, t.tzname if t else "UTC")
         recs = period_records(st, pub, a, b)
     checker = records.Checker.from_pub(pub)
     for r in recs:  # the store checked them once; a bill is worth checking again
@@ -629,3 +673,5 @@ def register(sub: Any, epilog: str) -> None:
     device.register(add, _json_arg, _store_args)
     from . import aggregate_cli
     aggregate_cli.register(add, _json_arg)
+    from . import ledger_cli
+    ledger_cli.register(add, _json_arg, _workers)

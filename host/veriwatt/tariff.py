@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from . import cycles as _cycles
 from . import slots as _slots
 from .errors import InvalidError, VeriwattError
 
@@ -30,7 +31,7 @@ MAX_ABS_PRICE = 1 << 31
 LINEAR_KINDS = ("tariff", "index")
 ZK_KINDS = ("step", "cumulative", "threshold", "rebate")
 KINDS = LINEAR_KINDS + ZK_KINDS
-COMMON_FIELDS = {"format", "kind", "name", "supplier", "currency", "unit", "divisor", "timezone"}
+COMMON_FIELDS = {"format", "kind", "name", "supplier", "currency", "unit", "divisor", "timezone", "cycle"}
 
 
 def canonical(obj: Any) -> bytes:
@@ -142,6 +143,7 @@ class Tariff:
             raise VeriwattError("tariff: divisor must be a positive integer")
         self.tzname = body.get("timezone", "UTC")
         self.tz = _slots.zone(self.tzname)
+        self.cycle = _cycles.parse(body.get("cycle"), self.tzname)
         default = body.get("default_price")
         if default is not None:
             default = _price(default, "tariff.default_price", signed)
@@ -221,6 +223,7 @@ def _common(self: Any, body: Dict[str, Any]) -> None:
         raise VeriwattError("tariff: divisor must be a positive integer")
     self.tzname = body.get("timezone", "UTC")
     self.tz = _slots.zone(self.tzname)
+    self.cycle = _cycles.parse(body.get("cycle"), self.tzname)
 
 
 ZK_FIELDS = {"step": ("bands",), "cumulative": ("thresholds", "prices"),
@@ -428,7 +431,7 @@ def verify_signature(obj: Dict[str, Any], supplier_pub: Dict[str, Any], path: st
 def example(kind: str = "tariff") -> Dict[str, Any]:
     """The example tariff of a kind (time-of-use by default) used by the demo and the docs."""
     common = {"format": FORMAT, "kind": kind, "supplier": "Example Energy Ltd", "currency": "GBP",
-              "divisor": 100000, "timezone": "Europe/London"}
+              "divisor": 100000, "timezone": "Europe/London", "cycle": dict(_cycles.EXAMPLE)}
     if kind == "step":
         return dict(common, name="Example step tariff (per half-hour blocks)",
                     unit="price in pence per kWh of each half-hour's block; readings in Wh; total in 1/100000 GBP",
@@ -449,7 +452,7 @@ def example(kind: str = "tariff") -> Dict[str, Any]:
     if kind == "index":
         return {"format": FORMAT, "kind": "index", "name": "Grid value-of-energy index (example)",
                 "supplier": "Example Grid Operator", "currency": "GBP", "divisor": 100000,
-                "timezone": "Europe/London",
+                "timezone": "Europe/London", "cycle": dict(_cycles.EXAMPLE),
                 "seasons": [{"from": None, "to": None, "default_price": 8, "bands": [
                     {"name": "solar-surplus", "days": "all", "start": "11:00", "end": "15:00", "price": -2},
                     {"name": "evening-peak", "days": "weekday", "start": "17:00", "end": "20:00", "price": 30},
@@ -458,7 +461,7 @@ def example(kind: str = "tariff") -> Dict[str, Any]:
         "format": FORMAT, "kind": "tariff", "name": "Example Time-of-Use 2026",
         "supplier": "Example Energy Ltd", "currency": "GBP",
         "unit": "price in pence per kWh; readings in Wh; total in 1/100000 GBP",
-        "divisor": 100000, "timezone": "Europe/London",
+        "divisor": 100000, "timezone": "Europe/London", "cycle": dict(_cycles.EXAMPLE),
         "seasons": [
             {"from": "2026-04-01", "to": "2026-10-01", "default_price": 24, "bands": [
                 {"name": "night", "days": "all", "start": "00:00", "end": "07:00", "price": 12},

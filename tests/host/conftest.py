@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hosthelpers import Meter  # noqa: E402
+from hosthelpers import WEEKS, Meter, with_cycle  # noqa: E402
 
 from veriwatt import keys, tariff  # noqa: E402
 
@@ -31,7 +31,7 @@ def supplier():
 
 @pytest.fixture(scope="session")
 def signed_tariff(supplier):
-    s = tariff.sign(tariff.example(), supplier)
+    s = tariff.sign(with_cycle(tariff.example(), *WEEKS), supplier)  # weekly cycles: tests bill WEEK
     s["supplier_key"] = keys.public(supplier)
     return s
 

@@ -10,6 +10,13 @@ from veriwatt import keys, slots
 MONTH = "2026-12"
 A, _B = slots.month_range(MONTH, "Europe/London")
 WEEK = (A, A + 7 * 48)  # the billing period most tests use (the demo test bills a whole month)
+WEEKS = [[A + 7 * 48 * i, A + 7 * 48 * (i + 1)] for i in range(4)]  # WEEK and the next three
+
+
+def with_cycle(body: Dict, *periods) -> Dict:
+    """A copy of a tariff body whose billing cycle is the listed periods (docs/TARIFF.md):
+    tests bill weeks or days, the examples' cycle is the calendar month."""
+    return dict(body, cycle={"kind": "periods", "periods": [list(p) for p in periods]})
 
 
 class Meter:

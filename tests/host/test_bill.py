@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from hosthelpers import WEEK
+from hosthelpers import WEEK, WEEKS, with_cycle
 
 from veriwatt import bill, keys, linear, records, tariff
 from veriwatt.errors import InvalidError, VeriwattError
@@ -66,7 +66,7 @@ def test_changed_proof(honest, tariff_obj, meter_a):
 
 
 def test_other_tariff(honest, meter_a, supplier):
-    body = tariff.example()
+    body = with_cycle(tariff.example(), *WEEKS)
     body["seasons"][1]["bands"][1]["price"] = 41
     t2 = tariff.parse_signed(tariff.sign(body, supplier), keys.public(supplier))
     expect(honest, t2, meter_a.pub, "computed with tariff sha256:.* but the given tariff is")
@@ -142,7 +142,7 @@ def test_absurd_slot_numbers_are_reported_not_crashing(honest, tariff_obj, meter
 def test_shifted_period(honest, tariff_obj, meter_a):
     b = copy.deepcopy(honest)
     b["period"]["start_slot"] += 48
-    expect(b, tariff_obj, meter_a.pub, "outside the period")
+    expect(b, tariff_obj, meter_a.pub, "not one billing cycle")  # refused before the records are looked at
 
 
 def test_malformed_bill_is_a_usage_error(honest, tariff_obj, meter_a):
@@ -159,7 +159,7 @@ def test_malformed_bill_is_a_usage_error(honest, tariff_obj, meter_a):
 
 
 def test_settlement_with_negative_index(meter_a, supplier):
-    t = tariff.parse_signed(tariff.sign(tariff.example("index"), supplier), keys.public(supplier))
+    t = tariff.parse_signed(tariff.sign(with_cycle(tariff.example("index"), WEEK), supplier), keys.public(supplier))
     recs = meter_a.records(*WEEK)
     ops = records.open_all(recs, meter_a.customer_key)
     s = bill.make_bill(recs, ops, t, WEEK[0], WEEK[1], meter_a.pub)

@@ -84,7 +84,8 @@ def test_wrong_kind_of_key(files):
 
 def test_store_commands_without_a_store(files):
     one_line_error(run("verify", "--store", str(files / "none.db"), "--period", "2026-12"), 2, "does not exist")
-    one_line_error(run("bill", "--store", str(files / "none.db"), "--period", "2026-12",
+    from hosthelpers import WEEK  # a billing cycle of the test tariff (weekly cycles)
+    one_line_error(run("bill", "--store", str(files / "none.db"), "--period", "%d:%d" % WEEK,
                        "--tariff", str(files / "tariff.json"), "--code", "x"), 2, "does not exist")
 
 
@@ -140,7 +141,7 @@ def test_customer_commands_on_a_store(tmp_path, meter_a, supplier):
     key = tmp_path / "meter.pub.json"
     key.write_text(json.dumps(meter_a.pub))
     for kind in ("tariff", "index"):
-        s = tariff.sign(tariff.example(kind), supplier)
+        s = tariff.sign(dict(tariff.example(kind), cycle={"kind": "periods", "periods": [[a, b], [b, b + 10]]}), supplier)
         s["supplier_key"] = keys.public(supplier)
         (tmp_path / (kind + ".json")).write_text(json.dumps(s))
     period = "%d:%d" % (a, b)
@@ -162,5 +163,5 @@ def test_customer_commands_on_a_store(tmp_path, meter_a, supplier):
     assert r.returncode == 0 and [s["reading"] for s in json.loads(r.stdout)["slots"]] == [meter_a.reading(a + 5), meter_a.reading(a + 9)]
     r = run("bill", *common[:4], "--code", "NOT-A-CODE", "--tariff", str(tmp_path / "tariff.json"))
     one_line_error(r, 2, "customer code")
-    r = run("bill", "--store", db, "--period", "%d:%d" % (a, b + 10), "--code", meter_a.code, "--tariff", str(tmp_path / "tariff.json"))
+    r = run("bill", "--store", db, "--period", "%d:%d" % (b, b + 10), "--code", meter_a.code, "--tariff", str(tmp_path / "tariff.json"))
     one_line_error(r, 2, "missing", "fetch the missing readings first")

@@ -89,6 +89,9 @@ def test_cli_workflow_on_the_simulator(tmp_path, sim):
     r = run("verify", "--store", db, "--period", period)
     assert r.returncode == 0 and "complete and every signature valid" in r.stdout, r.stdout
     assert run("tariff", "example", "--out", str(tmp_path / "t.json")).returncode == 0
+    t = json.loads((tmp_path / "t.json").read_text())  # the billing cycle: the two simulated days
+    t["cycle"] = {"kind": "periods", "periods": [[a, b]]}
+    (tmp_path / "t.json").write_text(json.dumps(t))
     assert run("keygen", "--out", str(tmp_path / "sup")).returncode == 0
     assert run("tariff", "sign", str(tmp_path / "t.json"), "--key", str(tmp_path / "sup.key.json")).returncode == 0
     r = run("bill", "--store", db, "--period", period, "--tariff", str(tmp_path / "t.json"), "--code", p["customer_code"],
@@ -185,6 +188,12 @@ def test_demo(tmp_path):
     assert r2.returncode == 0 and "VALID" in r2.stdout
     bill = json.loads((out / "bill.json").read_text())
     assert bill["period"]["slots"] == 1488 and len(bill["commitments"]) == 1488
+    # the supplier recorded the month in its ledger: the same bill again is refused
+    ls = json.loads(run("ledger", "list", "--ledger", str(out / "ledger.db"), "--json").stdout)["bills"]
+    assert [(x["meter_id"], x["cycle"], x["charge"]) for x in ls] == [(bill["meter_id"], "2026-12", "energy")]
+    r3 = run("ledger", "record", str(out / "bill.json"), "--ledger", str(out / "ledger.db"), "--tariff", str(out / "tariff.json"),
+             "--supplier-key", str(out / "supplier.pub.json"), "--meter-key", str(out / "meter.pub.json"))
+    assert r3.returncode == 1 and "already recorded" in r3.stderr
     # its duration is a benchmark (make bench: build/bench/demo.json), not a test; the summary must
     # account for it step by step
     t = json.loads((out / "summary.json").read_text())["timings_s"]
