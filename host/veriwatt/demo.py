@@ -7,7 +7,8 @@
    (resumable, acknowledged, CRC-checked frames);
 5. verify every reading's signature and the month's completeness;
 6. the customer bills the month with its proof (plus a settlement, a total and a plot);
-7. the supplier verifies the bill from the files alone, exactly as `veriwatt verify-bill`;
+7. the supplier verifies the bill from the files alone, exactly as `veriwatt verify-bill`,
+   and records it in its ledger of billed cycles (ledger.db: each month billed once);
 8. aggregation (at least 3 meters): the meters are enrolled in a group (AGG_ENROLL), the
    aggregator collects a day of masked shares over serial (AGG_FETCH), recovers a slot
    without one meter (AGG_RECOVER), and the sums, means and variances are checked against
@@ -15,7 +16,7 @@
    energy unaccounted for.
 
 Leaves in DIR: bill.json, tariff.json, meter.pub.json, supplier.pub.json, settlement.json,
-total.json, disclosure.json, consumption.png (if matplotlib is there), aggregate.json,
+total.json, disclosure.json, ledger.db, consumption.png (if matplotlib is there), aggregate.json,
 group.json (the aggregator's key: private), summary.json, the
 local store veriwatt.db, and the simulated meters' flash in sim/.
 """
@@ -70,7 +71,7 @@ def _say(msg: str, quiet: bool) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the main job on simulated meters (no hardware needed): provision, a month of readings,
     fetch over serial, verify, bill with proof, and the supplier's check of the bill."""
-    from . import bill, device, keys, records, serial_client, slots, tariff, verify
+    from . import bill, device, keys, ledger, records, serial_client, slots, tariff, verify
     from .progress import Progress
     from .store import Store
 
@@ -84,7 +85,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     timings: Dict[str, float] = {}
     # files from an earlier run of the demo are replaced (new meters get new keys)
-    for name in ("veriwatt.db", "veriwatt.db-wal", "veriwatt.db-shm"):
+    for name in ("veriwatt.db", "veriwatt.db-wal", "veriwatt.db-shm", "ledger.db", "ledger.db-wal", "ledger.db-shm"):
         try:
             (out / name).unlink()
         except FileNotFoundError:
@@ -227,6 +228,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     Pf = keys.load_public(str(out / "meter.pub.json"), "meter")
     rep = bill.verify_bill(Bf, Tf, Pf)
     timings["supplier_verify_s"] = time.monotonic() - t0
+    with ledger.Ledger(str(out / "ledger.db")) as L:  # like `veriwatt ledger record`: the month is billed once
+        lrow = L.record(Bf, (out / "bill.json").read_bytes(), Tf)
     bill.verify_bill(tariff.load_json(str(out / "settlement.json"), "bill"), TI, Pf)
     bill.verify_bill(tariff.load_json(str(out / "total.json"), "bill"), None, Pf)
     bill.verify_disclosure(D, Pf)
@@ -245,6 +248,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             for i, r in enumerate(meters)],
         "bill": {"file": str(out / "bill.json"), "total": B["total"], "amount": B["amount"], "kwh": kwh,
                  "tariff_digest": B["tariff"]["digest"], "supplier_check": rep["valid"]},
+        "ledger": {"file": str(out / "ledger.db"), "meter_id": lrow["meter_id"], "charge": lrow["charge"],
+                   "cycle": lrow["cycle"], "bill_digest": lrow["bill_digest"]},
         "settlement": {"file": str(out / "settlement.json"), "total": S["total"], "amount": TI.amount(S["total"])},
         "total_wh": TT["total"], "disclosed_slots": peak, "plot": plot_file,
         "aggregation": agg_summary,
@@ -261,6 +266,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("  bill       meter %s: %.1f kWh, %s under %r (%s)" % (res0["meter_id"], kwh, B["amount"], T.name, out / "bill.json"))
     print("  supplier   bill VALID: %d signatures, completeness and prod(C_t^price_t) == g^bill h^R checked in %.2f s"
           % (b - a, timings["supplier_verify_s"]))
+    print("  ledger     cycle %s of meter %s recorded in %s (a second bill for it would be refused)"
+          % (lrow["cycle"], lrow["meter_id"], out / "ledger.db"))
     print("  also       settlement %s, total %d Wh, %d slots disclosed%s" % (
         TI.amount(S["total"]), TT["total"], len(peak), ", plot %s" % plot_file if plot_file else ""))
     ag = agg_summary
