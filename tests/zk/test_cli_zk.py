@@ -19,7 +19,7 @@ import pytest
 import zkfixtures  # noqa: F401  (puts host/ and firmware/ on sys.path)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host"))
-from hosthelpers import MONTH, Meter  # noqa: E402
+from hosthelpers import MONTH, Meter, with_cycle  # noqa: E402
 
 from veriwatt import records, slots, tariff as tmod  # noqa: E402
 from veriwatt.store import Store  # noqa: E402
@@ -30,6 +30,7 @@ pytestmark = pytest.mark.zk
 MA, MB = slots.month_range(MONTH, "Europe/London")
 WEEK = (MA, MA + 7 * 48)
 DAY = (MA + 3 * 48, MA + 4 * 48)  # Friday 2026-12-04 (the evening window is weekdays)
+WEEKS = [(MA + 336 * i, MA + 336 * (i + 1)) for i in range(4)]  # weekly billing cycles (WEEK first)
 
 
 def run(*argv, timeout=600):
@@ -103,6 +104,9 @@ def flip(b, pos=None):
     b["proof"]["base64"] = base64.b64encode(bytes(data)).decode()
 
 
+EXAMPLE_DIGEST = "e3d4d98f"
+
+
 def period(a, b):
     return "%d:%d" % (a, b)
 
@@ -174,8 +178,9 @@ def test_tariff_parameters_validated_by_the_proof_layer():
 
 
 def test_linear_kinds_unchanged():
-    """The time-of-use and index examples keep their digests (bills made before still verify)."""
-    assert tmod.digest(tmod.example("tariff")).startswith("sha256:3a690b15")
+    """The time-of-use and index examples are still parsed as linear tariffs; their digest
+    changed once, when the billing cycle became part of every tariff (docs/TARIFF.md)."""
+    assert tmod.digest(tmod.example("tariff")).startswith("sha256:%s" % EXAMPLE_DIGEST)
     assert tmod.parse_body(tmod.example("index")).kind == "index"
 
 
@@ -254,7 +259,7 @@ def test_cumulative_tampering(env, cumulative):
 def test_proof_bound_to_meter_and_period(env, cumulative):
     """Meter B's honest bill relabelled as meter A's, and a bill for a shorter period whose proof
     is moved onto another period with the same commitments count, are rejected."""
-    t, bf, _ = cumulative
+    t = signed(env, "cumulative-weekly.json", with_cycle(tmod.example("cumulative"), *WEEKS))
     ok(bill(env, t, period(*WEEK), "cum-week-b.json", env["b"]))
     ok(verify(env, env["dir"] / "cum-week-b.json", t, env["key_b"]))
     ok(bill(env, t, period(*WEEK), "cum-week-a.json"))
@@ -301,7 +306,7 @@ def test_rebate_month_and_week(env):
 
 
 def test_threshold_week(env):
-    t = signed(env, "threshold.json", tmod.example("threshold"))
+    t = signed(env, "threshold.json", with_cycle(tmod.example("threshold"), *WEEKS))
     r = ok(bill(env, t, period(*WEEK), "thr-bill.json"))
     assert "proving the threshold bill" in r.stderr and "40 slot(s)" in r.stderr
     res = json.loads(r.stdout)
@@ -319,14 +324,14 @@ def test_threshold_week(env):
         b["total"] = 0
         b["amount"] = tar.amount(0)
     invalid(verify(env, tampered(env, bf, "x.json", compliant), t), "proof does not verify")
-    body = tmod.example("threshold")
+    body = with_cycle(tmod.example("threshold"), *WEEKS)
     body["limit"] = 1100
     invalid(verify(env, bf, signed(env, "thr-other.json", body)), "different or altered tariff")
     invalid(verify(env, bf, t, env["key_b"]), "wrong meter key")
 
 
 def test_step_day(env):
-    t = signed(env, "step.json", tmod.example("step"))
+    t = signed(env, "step.json", with_cycle(tmod.example("step"), DAY))
     r = ok(bill(env, t, period(*DAY), "step-bill.json", None, "--workers", "2"))
     assert "proving the step bill in zero knowledge over 48 slot(s)" in r.stderr
     assert "prove step: 48/48 (100%)" in r.stderr
@@ -344,14 +349,14 @@ def test_step_day(env):
         b["total"] -= 14
         b["amount"] = tar.amount(b["total"])
     invalid(verify(env, tampered(env, bf, "x.json", cheaper), t), "proof does not verify")
-    body = tmod.example("step")
+    body = with_cycle(tmod.example("step"), DAY)
     body["bands"] = [[0, 10], [250, 14], [1000, 21]]
     invalid(verify(env, bf, signed(env, "step-other.json", body)), "different or altered tariff")
     invalid(verify(env, bf, t, env["key_b"]), "wrong meter key")
 
 
 def test_readings_above_max_reading_refused(env):
-    body = tmod.example("cumulative")
+    body = with_cycle(tmod.example("cumulative"), DAY)
     body["max_reading"] = 1000  # this meter reads up to 1249 Wh per half-hour
     t = signed(env, "cum-small.json", body)
     r = bill(env, t, period(*DAY), "never.json")
