@@ -79,6 +79,8 @@ class Ledger:
                                 % (path, path))
         if p.exists() and p.is_dir():
             raise VeriwattError("ledger path %s is a folder, not a file" % path)
+        if not p.parent.is_dir():
+            raise VeriwattError("ledger %s: folder %s does not exist" % (path, p.parent))
         try:
             self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")

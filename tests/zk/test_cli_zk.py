@@ -361,3 +361,21 @@ def test_readings_above_max_reading_refused(env):
     t = signed(env, "cum-small.json", body)
     r = bill(env, t, period(*DAY), "never.json")
     assert r.returncode == 2 and "above the tariff's max_reading 1000" in r.stderr
+
+
+@pytest.mark.security
+def test_period_must_be_one_cycle_of_the_signed_tariff(env, cumulative):
+    """The prover does not choose the period (issue Security, part 2): a week under the monthly
+    tariff is refused by `bill` before any proving, and a week's bill under a weekly tariff of
+    the same supplier, relabelled with the monthly tariff's digest, by `verify-bill`."""
+    t, _, _ = cumulative
+    r = bill(env, t, period(*WEEK), "never-week.json")
+    assert r.returncode == 2 and "not one billing cycle" in r.stderr and "--period 2026-12" in r.stderr
+    assert "proving" not in r.stderr and not (env["dir"] / "never-week.json").exists()
+    weekly = signed(env, "cumulative-weekly2.json", with_cycle(tmod.example("cumulative"), *WEEKS))
+    ok(bill(env, weekly, period(*WEEK), "cum-weekly2.json"))
+    md = json.loads(Path(t).read_text())["digest"]
+    relabelled = tampered(env, env["dir"] / "cum-weekly2.json", "x.json", lambda b: b["tariff"].__setitem__("digest", md))
+    invalid(verify(env, relabelled, t), "not one billing cycle", "calendar months in Europe/London")
+    r = verify(env, relabelled, t, None, "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)["problems"][0]["kind"] == "cycle"
