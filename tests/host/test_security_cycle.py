@@ -205,6 +205,20 @@ def test_cycle_is_mandatory_and_canonical(tmp_path, supplier):
         cycles.parse({"kind": "periods", "periods": [[i, i + 1] for i in range(cycles.MAX_PERIODS + 1)]})
 
 
+@pytest.mark.parametrize("zone", ["UTC", "Europe/London", "Asia/Kathmandu", "America/St_Johns", "Australia/Lord_Howe"])
+def test_calendar_months_tile_time(zone):
+    """Consecutive months are contiguous cycles, each found from any of its slots and named by
+    its month, also in zones whose midnight is not on a half-hour boundary (+05:45)."""
+    c = cycles.parse({"kind": "calendar-month", "zone": zone})
+    t = slots.month_range("2026-01", zone)[0]
+    for _ in range(30):
+        a, b = c.containing(t)
+        assert a == t and c.problem(a, b) is None and slots.month_range(c.label(a, b), zone) == (a, b)
+        assert c.containing(b - 1) == (a, b) and c.containing((a + b) // 2) == (a, b)
+        assert c.problem(a, b - 1) and c.problem(a + 1, b) and c.problem(a, b + 1)
+        t = b
+
+
 def test_tariff_show_prints_the_cycle(tmp_path, supplier):
     s = tariff.sign(tariff.example("rebate"), supplier)
     (tmp_path / "t.json").write_text(json.dumps(s))
