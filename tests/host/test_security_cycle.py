@@ -16,11 +16,10 @@ import json
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
-from hosthelpers import Meter, with_cycle
+from hosthelpers import with_cycle
 
 from veriwatt import bill, cycles, keys, ledger, records, slots, tariff
 from veriwatt.errors import InvalidError, VeriwattError
