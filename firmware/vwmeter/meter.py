@@ -343,7 +343,8 @@ class Meter:
         self._wipe_log()
         self._agg_clear()
         self._keys_state.save(self._encode_keys(keys))
-        self._save_epoch()           # the used pool is replaced on flash
+        if self.epoch is not None:
+            self._save_epoch()       # the used pool is replaced on flash
         self._load_keys(keys)
         if p["clock"]:
             self.clock.set(p["clock"])
