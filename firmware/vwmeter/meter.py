@@ -61,7 +61,7 @@
 #     spent or pre-reboot challenge is refused ("challenge expired: ask INFO again").
 #   * ACK needs wire.ack_tag(customer_key, ...): only the customer's device, which stores the
 #     readings, may let the meter reuse their space (no challenge spent: ACK is monotonic).
-#   * Lost provisioning record: there is no way over the wire.  With physical access the
+#   * Lost admin file (meter.admin.json): there is no way over the wire.  With physical access the
 #     engineer erases the filesystem (mpremote / esptool / st-flash) and re-installs the
 #     firmware: every reading not yet collected is lost with it.
 #
