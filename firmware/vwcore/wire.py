@@ -26,20 +26,13 @@ goes quiet, it rejects the stalled frame and returns the good frames it had swal
 Message types and payloads (struct formats, big-endian):
 
     HELLO     0x01 host->meter  empty                                  -> INFO
-    PROVISION 0x02 host->meter  '>8sBIB32s32sB' meter_id, group_id, clock (unix s),
-                                layout (PROV_LAYOUT = 2), host_entropy, admin_secret,
-                                len(customer_key), then customer_key (1..64 bytes)
-                                -> OK | ERROR. The meter makes its signing, commitment and
-                                aggregation secrets itself (host_entropy is only one input)
-                                and never sends them; admin_secret authorises RESET and
-                                SET_CLOCK only.
+    PROVISION 0x02 host->meter  '>8sBIB32s32sB' meter_id, group_id, clock, layout (2),
+                                host_entropy, admin_secret, len + customer_key -> OK | ERROR
     RESET     0x03 host->meter  '>8s8s16s' meter_id, challenge (from INFO), tag =
                                 reset_tag(admin_secret, meter_id, challenge) -> OK | ERROR
     SET_CLOCK 0x04 host->meter  '>I' unix seconds, optionally followed by '>8s16s' challenge
                                 (from INFO), tag = clock_tag(admin_secret, meter_id, challenge,
                                 unix seconds): 4 or 28 bytes           -> OK | ERROR
-                                (a challenge expires CHALLENGE_TTL_S of meter uptime after
-                                the INFO that first showed it, and changes at every boot)
                                 (a provisioned meter needs the tag for any change beyond a
                                 drift trim, see vwmeter/meter.py set_clock)
     FETCH     0x05 host->meter  '>IH' from_slot, max_count (0: meter's choice)
@@ -168,8 +161,8 @@ _INFO_FIX = ">8sBBBIIIIII8s"
 _INFO_FIX_LEN = 43
 _PROV_FIX = ">8sBIB32s32sB"
 _PROV_FIX_LEN = 79
-PROV_LAYOUT = 2            # PROVISION layout 2: host entropy + admin secret (layout 1 sent the meter's secrets)
-CHALLENGE_TTL_S = 120      # a RESET / SET_CLOCK challenge is valid this long (meter uptime) after INFO issued it
+PROV_LAYOUT = 2
+CHALLENGE_TTL_S = 120   # challenge lifetime, s of meter uptime
 
 
 # ---------------------------------------------------------------- CRC-32
@@ -514,9 +507,8 @@ def decode_info(p):
 
 
 def encode_provision(meter_id, group_id, clock, host_entropy, admin_secret, customer_key):
-    """PROVISION layout 2. host_entropy (32 bytes) is one input of the meter's key generation
-    (the meter mixes it with its own RNG / device sources, see vwmeter/meter.py); admin_secret
-    (32 bytes, the engineer's management credential) keys reset_tag and clock_tag only."""
+    """Layout 2: the meter makes its own keys (host_entropy is one input); admin_secret keys
+    reset_tag and clock_tag only."""
     if len(host_entropy) != 32 or len(admin_secret) != 32:
         raise ValueError("host entropy and admin secret must be 32 bytes")
     if not (1 <= len(customer_key) <= 64):
@@ -532,8 +524,7 @@ def decode_provision(p):
         raise ValueError("PROVISION payload too short")
     mid, gid, clock, layout, ent, adm, n = struct.unpack_from(_PROV_FIX, p, 0)
     if layout != PROV_LAYOUT:
-        raise ValueError("PROVISION layout %d not supported (this meter makes its own keys: "
-                         "update the host's veriwatt)" % layout)
+        raise ValueError("PROVISION layout %d: update the host's veriwatt" % layout)
     if n < 1 or len(p) != _PROV_FIX_LEN + n:
         raise ValueError("PROVISION customer key length wrong")
     if gid not in GROUP_PLEN:
@@ -547,31 +538,21 @@ CLOCK_DOMAIN = b"veriwatt/set-clock/v1\x00"
 ACK_DOMAIN = b"veriwatt/ack/v1\x00"
 
 
-def admin_key(admin_secret):
-    """k_admin = HKDF-SHA256(admin_secret, info="veriwatt admin v1") (RFC 5869)."""
-    from vwcore import kdf
-    return kdf.hkdf(admin_secret, b"veriwatt admin v1", 32)
-
-
 def reset_tag(admin_secret, meter_id, challenge):
     """16-byte tag authorising RESET: HMAC-SHA256(k_admin, RESET_DOMAIN || meter_id ||
-    challenge), k_admin = admin_key(admin_secret). admin_secret is the engineer's management
-    credential sent in PROVISION (it cannot sign readings); the challenge comes from the
-    meter's INFO, expires after CHALLENGE_TTL_S of meter uptime, changes at every boot and
-    after every accepted RESET / SET_CLOCK, so a tag cannot be replayed or kept for later."""
+    challenge), k_admin = HKDF-SHA256(admin_secret, "veriwatt admin v1"). The challenge (INFO) expires after
+    CHALLENGE_TTL_S of meter uptime and changes at every boot and accepted tag."""
     from vwcore import kdf
-    k = admin_key(admin_secret)
+    k = kdf.hkdf(admin_secret, b"veriwatt admin v1", 32)
     return kdf.hmac_sha256(k, RESET_DOMAIN + _mid(meter_id) + bytes(challenge))[:16]
 
 
 def clock_tag(admin_secret, meter_id, challenge, unix_seconds):
     """16-byte tag authorising SET_CLOCK to `unix_seconds` on a provisioned meter:
     HMAC-SHA256(k_admin, CLOCK_DOMAIN || meter_id || challenge || '>I' unix_seconds), the
-    same k_admin as reset_tag (RFC 2104 HMAC, RFC 5869 HKDF). The tag is bound to the
-    requested time; the meter spends the challenge (it changes) when it accepts the tag and
-    refuses it once the challenge expired (CHALLENGE_TTL_S of uptime) or the meter rebooted."""
+    same k_admin as reset_tag (RFC 2104 HMAC, RFC 5869 HKDF)."""
     from vwcore import kdf
-    k = admin_key(admin_secret)
+    k = kdf.hkdf(admin_secret, b"veriwatt admin v1", 32)
     return kdf.hmac_sha256(k, CLOCK_DOMAIN + _mid(meter_id) + bytes(challenge) +
                            struct.pack(">I", _u32(unix_seconds, "clock")))[:16]
 
