@@ -219,3 +219,21 @@ def test_a_tag_from_before_a_reboot_is_refused(tmp_path):
             assert abs(link.hello()["clock"] - before["clock"]) <= 10
     finally:
         s.stop()
+
+
+def test_admin_file_loader(tmp_path, capsys):
+    """The admin file is checked; an old secret file (it held the signing key) still resets the meter
+    it provisioned, with a warning to re-provision and delete it."""
+    good = tmp_path / "m.admin.json"
+    good.write_text(json.dumps({"format": device.ADMIN_FORMAT, "meter_id": MID.hex(), "admin_secret": "ab" * 32}))
+    assert device.load_admin_file(str(good)) == (MID, b"\xab" * 32)
+    old = tmp_path / "m.secret.json"
+    old.write_text(json.dumps({"format": device.OLD_SECRET_FORMAT, "meter_id": MID.hex(), "sig_secret": "cd" * 32,
+                               "agg_secret": "ef" * 32}))
+    assert device.load_admin_file(str(old)) == (MID, b"\xcd" * 32)
+    assert "SIGNING key" in capsys.readouterr().err
+    for bad in ({"format": device.ADMIN_FORMAT, "meter_id": MID.hex()}, {"meter_id": MID.hex(), "admin_secret": "ab" * 32},
+                {"format": device.ADMIN_FORMAT, "meter_id": "00", "admin_secret": "ab" * 32}):
+        good.write_text(json.dumps(bad))
+        with pytest.raises(device.VeriwattError, match="is not a meter admin file"):
+            device.load_admin_file(str(good))
