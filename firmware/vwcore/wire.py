@@ -26,13 +26,12 @@ goes quiet, it rejects the stalled frame and returns the good frames it had swal
 Message types and payloads (struct formats, big-endian):
 
     HELLO     0x01 host->meter  empty                                  -> INFO
-    PROVISION 0x02 host->meter  '>8sBI32s32sB' meter_id, group_id, clock (unix s),
-                                sig_secret, agg_secret, len(customer_key), then
-                                customer_key (1..64 bytes)             -> OK | ERROR
+    PROVISION 0x02 host->meter  '>8sBIB32s32sB' meter_id, group_id, clock, layout (2),
+                                host_entropy, admin_secret, len + customer_key -> OK | ERROR
     RESET     0x03 host->meter  '>8s8s16s' meter_id, challenge (from INFO), tag =
-                                reset_tag(sig_secret, meter_id, challenge) -> OK | ERROR
+                                reset_tag(admin_secret, meter_id, challenge) -> OK | ERROR
     SET_CLOCK 0x04 host->meter  '>I' unix seconds, optionally followed by '>8s16s' challenge
-                                (from INFO), tag = clock_tag(sig_secret, meter_id, challenge,
+                                (from INFO), tag = clock_tag(admin_secret, meter_id, challenge,
                                 unix seconds): 4 or 28 bytes           -> OK | ERROR
                                 (a provisioned meter needs the tag for any change beyond a
                                 drift trim, see vwmeter/meter.py set_clock)
@@ -160,8 +159,10 @@ SIGNED_DOMAIN = b"veriwatt/reading/v1\x00"   # 20 bytes
 
 _INFO_FIX = ">8sBBBIIIIII8s"
 _INFO_FIX_LEN = 43
-_PROV_FIX = ">8sBI32s32sB"
-_PROV_FIX_LEN = 78
+_PROV_FIX = ">8sBIB32s32sB"
+_PROV_FIX_LEN = 79
+PROV_LAYOUT = 2
+CHALLENGE_TTL_S = 120   # challenge lifetime, s of meter uptime
 
 
 # ---------------------------------------------------------------- CRC-32
@@ -505,27 +506,31 @@ def decode_info(p):
             "sig_pub": keys[0], "agg_pub": keys[1]}
 
 
-def encode_provision(meter_id, group_id, clock, sig_secret, agg_secret, customer_key):
-    if len(sig_secret) != 32 or len(agg_secret) != 32:
-        raise ValueError("secrets must be 32 bytes")
+def encode_provision(meter_id, group_id, clock, host_entropy, admin_secret, customer_key):
+    """Layout 2: the meter makes its own keys (host_entropy is one input); admin_secret keys
+    reset_tag and clock_tag only."""
+    if len(host_entropy) != 32 or len(admin_secret) != 32:
+        raise ValueError("host entropy and admin secret must be 32 bytes")
     if not (1 <= len(customer_key) <= 64):
         raise ValueError("customer key must be 1..64 bytes")
     if group_id not in GROUP_PLEN:
         raise ValueError("unknown group id %d" % group_id)
-    return struct.pack(_PROV_FIX, _mid(meter_id), group_id, _u32(clock, "clock"),
-                       sig_secret, agg_secret, len(customer_key)) + bytes(customer_key)
+    return struct.pack(_PROV_FIX, _mid(meter_id), group_id, _u32(clock, "clock"), PROV_LAYOUT,
+                       host_entropy, admin_secret, len(customer_key)) + bytes(customer_key)
 
 
 def decode_provision(p):
     if len(p) < _PROV_FIX_LEN:
         raise ValueError("PROVISION payload too short")
-    mid, gid, clock, ss, ags, n = struct.unpack_from(_PROV_FIX, p, 0)
+    mid, gid, clock, layout, ent, adm, n = struct.unpack_from(_PROV_FIX, p, 0)
+    if layout != PROV_LAYOUT:
+        raise ValueError("PROVISION layout %d: update the host's veriwatt" % layout)
     if n < 1 or len(p) != _PROV_FIX_LEN + n:
         raise ValueError("PROVISION customer key length wrong")
     if gid not in GROUP_PLEN:
         raise ValueError("unknown group id %d" % gid)
-    return {"meter_id": bytes(mid), "group_id": gid, "clock": clock, "sig_secret": bytes(ss),
-            "agg_secret": bytes(ags), "customer_key": bytes(p[_PROV_FIX_LEN:])}
+    return {"meter_id": bytes(mid), "group_id": gid, "clock": clock, "host_entropy": bytes(ent),
+            "admin_secret": bytes(adm), "customer_key": bytes(p[_PROV_FIX_LEN:])}
 
 
 RESET_DOMAIN = b"veriwatt/reset/v1\x00"
@@ -533,23 +538,21 @@ CLOCK_DOMAIN = b"veriwatt/set-clock/v1\x00"
 ACK_DOMAIN = b"veriwatt/ack/v1\x00"
 
 
-def reset_tag(sig_secret, meter_id, challenge):
+def reset_tag(admin_secret, meter_id, challenge):
     """16-byte tag authorising RESET: HMAC-SHA256(k_admin, RESET_DOMAIN || meter_id ||
-    challenge), k_admin = HKDF-SHA256(sig_secret, info="veriwatt admin v1"). Whoever
-    provisioned the meter knows sig_secret; the challenge comes from the meter's INFO
-    and must change after every RESET (the meter's job) so tags cannot be replayed."""
+    challenge), k_admin = HKDF-SHA256(admin_secret, "veriwatt admin v1"). The challenge (INFO) expires after
+    CHALLENGE_TTL_S of meter uptime and changes at every boot and accepted tag."""
     from vwcore import kdf
-    k = kdf.hkdf(sig_secret, b"veriwatt admin v1", 32)
+    k = kdf.hkdf(admin_secret, b"veriwatt admin v1", 32)
     return kdf.hmac_sha256(k, RESET_DOMAIN + _mid(meter_id) + bytes(challenge))[:16]
 
 
-def clock_tag(sig_secret, meter_id, challenge, unix_seconds):
+def clock_tag(admin_secret, meter_id, challenge, unix_seconds):
     """16-byte tag authorising SET_CLOCK to `unix_seconds` on a provisioned meter:
     HMAC-SHA256(k_admin, CLOCK_DOMAIN || meter_id || challenge || '>I' unix_seconds), the
-    same k_admin as reset_tag (RFC 2104 HMAC, RFC 5869 HKDF). The meter spends the
-    challenge (it changes) when it accepts the tag, so a tag cannot be replayed."""
+    same k_admin as reset_tag (RFC 2104 HMAC, RFC 5869 HKDF)."""
     from vwcore import kdf
-    k = kdf.hkdf(sig_secret, b"veriwatt admin v1", 32)
+    k = kdf.hkdf(admin_secret, b"veriwatt admin v1", 32)
     return kdf.hmac_sha256(k, CLOCK_DOMAIN + _mid(meter_id) + bytes(challenge) +
                            struct.pack(">I", _u32(unix_seconds, "clock")))[:16]
 

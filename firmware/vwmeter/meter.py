@@ -2,13 +2,20 @@
 # handlers the serial server calls.  Hardware comes from the board dict of hal vwhal.board().
 #
 # Storage layout (board["storage"]):
-#   keys.a/.b   provisioned secrets (durable.SmallState): meter_id, group_id, sig_secret,
-#               agg_secret, customer_key, and the aggregation public key (computed once).  Written once by PROVISION, removed by RESET.
-#               (On a real board, enable flash read-out protection: these are the meter's
-#               signing and customer secrets.)
-#   epoch.a/.b  RESET counter; survives RESET, so the challenge in INFO never repeats and a
-#               captured RESET tag cannot be replayed, even if the meter is re-provisioned
-#               with the same secrets.
+#   keys.a/.b   provisioned secrets (durable.SmallState), layout 2: "VWK2", meter_id (8),
+#               group_id (1), sig_secret (32), agg_secret (32), admin_secret (32),
+#               len(customer_key) (1), customer_key, then the aggregation public key (computed
+#               once).  sig_secret and agg_secret are GENERATED ON THE METER at PROVISION
+#               (_gen_secrets) and never leave it; admin_secret (RESET / SET_CLOCK only) and
+#               the customer key come from the engineer.  Written once by PROVISION, removed by
+#               RESET.  Layout 1 (no magic, no admin_secret: keys sent by an older host) still
+#               loads, with admin_secret = sig_secret, so that the old engineer's record can
+#               RESET the meter and provision it again.  (On a real board, enable flash read-out
+#               protection: these are the meter's signing and customer secrets.)
+#   epoch.a/.b  '>Q' boot epoch || 32-byte entropy pool.  The epoch is incremented and saved at
+#               every boot (Meter()), so the INFO challenge ('>II' epoch, counter) never repeats
+#               across reboots, RESET or re-provisioning; the pool is stirred at every boot and
+#               replaced at every key generation (the "previous state" input of _gen_secrets).
 #   log/        the certified readings (store.py).
 #   agg.a/.b    aggregation enrollment, written by AGG_ENROLL COMMIT; two copies like
 #               durable.SmallState (the older one is overwritten), but written and read in
@@ -27,16 +34,19 @@
 #
 # Provisioning and reset, as a meter engineer meets them:
 #   * A new meter is unprovisioned: INFO shows no keys, FETCH/ACK answer "not provisioned",
-#     and it records nothing.  The engineer's tool (host CLI) generates the secrets, keeps
-#     them in the utility's records, and sends PROVISION once (it may carry the clock).
+#     and it records nothing.  The engineer's tool (host CLI) sends PROVISION once with host
+#     entropy, a fresh admin secret and the customer key (and the clock).  The meter makes
+#     its signing/commitment and aggregation secrets itself (_gen_secrets: the board's RNG
+#     where the HAL has one, mixed with the host entropy and device sources by HKDF) and
+#     shows only the public keys (INFO).
 #   * PROVISION on a provisioned meter is refused ("already provisioned").
-#   * RESET needs the tag wire.reset_tag(sig_secret, meter_id, challenge) for the challenge
-#     shown in INFO: only whoever holds the provisioning record can compute it.  It is
+#   * RESET needs the tag wire.reset_tag(admin_secret, meter_id, challenge) for the challenge
+#     shown in INFO: only whoever holds the engineer's admin file can compute it.  It is
 #     refused while readings are unacknowledged (fetch and ACK them first), so a reset
 #     never destroys readings the supplier has not collected.  RESET wipes the log and the
 #     keys; the meter is then unprovisioned.
 #   * SET_CLOCK on a provisioned meter (the clock decides which slot, and so which price, a
-#     reading gets: moving it is tariff fraud) needs wire.clock_tag(sig_secret, meter_id,
+#     reading gets: moving it is tariff fraud) needs wire.clock_tag(admin_secret, meter_id,
 #     challenge, t), which spends the challenge like RESET, except for
 #       - drift trims: a change of at most CLOCK_TRIM_S, CLOCK_TRIM_BUDGET_S in all since boot
 #         or the last authenticated change (what a host syncing the time needs);
@@ -44,9 +54,14 @@
 #         does not go back before the end of the newest stored slot, and flagged in INFO
 #         (clock_unverified) until an authenticated SET_CLOCK, so the host and the supplier see it.
 #     An unprovisioned meter records nothing: any clock is accepted.
+#   * Challenges: INFO shows the current one; it is issued (its age starts) by the first INFO
+#     that shows it and is valid for challenge_ttl_s (wire.CHALLENGE_TTL_S = 120 s) of meter
+#     UPTIME (ticks, not the settable clock); INFO issues a new one once the current one is
+#     older than half that, so a host has at least 60 s for its tag.  A tag for an expired,
+#     spent or pre-reboot challenge is refused ("challenge expired: ask INFO again").
 #   * ACK needs wire.ack_tag(customer_key, ...): only the customer's device, which stores the
 #     readings, may let the meter reuse their space (no challenge spent: ACK is monotonic).
-#   * Lost provisioning record: there is no way over the wire.  With physical access the
+#   * Lost admin file (meter.admin.json): there is no way over the wire.  With physical access the
 #     engineer erases the filesystem (mpremote / esptool / st-flash) and re-installs the
 #     firmware: every reading not yet collected is lost with it.
 #
@@ -59,6 +74,7 @@
 # supplier sees (slot numbers are signed).  While running it never skips a slot.
 import gc
 import struct
+import time
 
 from vwcore import kdf
 from vwcore import reading
@@ -74,6 +90,50 @@ CLOCK_TRIM_BUDGET_S = 300   # and this in all since boot or the last authenticat
 _AGG_MAGIC = b"VWAG"
 _AGG_HDR = ">4sIHIIH"
 _AGG_CHUNK = 8              # peers per read buffer (vwcore.agg.CHUNK_PEERS)
+_KEYS_MAGIC = b"VWK2"       # keys state layout 2 (meter-generated secrets + admin secret)
+_KEYGEN_INFO = b"veriwatt meter keys v1"
+
+
+def _device_noise():
+    """Whatever varies on this device without an RNG: tick counters, the chip's unique id, heap
+    state.  Weak and partly predictable (under QEMU -icount fully deterministic): only a
+    complement to the board's RNG and the host entropy, never a replacement."""
+    out = []
+    for f in ("ticks_us", "ticks_cpu", "ticks_ms", "time_ns"):
+        g = getattr(time, f, None)
+        if g is not None:
+            try:
+                out.append(struct.pack(">Q", g() & 0xFFFFFFFFFFFFFFFF))
+            except Exception:
+                pass
+    try:
+        import machine
+        out.append(bytes(machine.unique_id()))
+    except Exception:
+        pass
+    try:
+        out.append(struct.pack(">II", gc.mem_free() & 0xFFFFFFFF, id(object()) & 0xFFFFFFFF))
+    except Exception:
+        pass
+    return b"".join(out)
+
+
+class _Uptime:
+    """Milliseconds since boot, unwrapped (time.ticks_ms wraps; CPython: time.monotonic).
+    Called at least every main-loop turn, so no wrap is missed."""
+
+    def __init__(self):
+        self._f = getattr(time, "ticks_ms", None)
+        self._last = self._f() if self._f else 0
+        self._acc = 0
+
+    def __call__(self):
+        if self._f is None:
+            return int(time.monotonic() * 1000)
+        t = self._f()
+        self._acc += time.ticks_diff(t, self._last)
+        self._last = t
+        return self._acc
 
 
 class MeterError(Exception):
@@ -96,9 +156,11 @@ class Meter:
         if cap:
             self.max_segments = max(2, (cap + self.seg_records - 1) // self.seg_records)
         self._keys_state = durable.SmallState(self.root + "/keys")
-        self._epoch_state = durable.SmallState(self.root + "/epoch")
-        raw = self._epoch_state.load()
-        self.epoch = struct.unpack(">Q", raw)[0] if raw and len(raw) == 8 else 0
+        self._uptime = board.get("uptime_ms") or _Uptime()
+        self.challenge_ttl_ms = 1000 * (board.get("challenge_ttl_s") or wire.CHALLENGE_TTL_S)
+        self._ch_n = 0               # challenge counter within this boot
+        self._ch_issued = None       # uptime (ms) at which INFO first showed the current challenge
+        self._boot_epoch()
         self.keys = None
         self.fault = None
         self.prov = None
@@ -125,17 +187,58 @@ class Meter:
             self._load_agg()
 
     # ------------------------------------------------------------ keys
+    def _boot_epoch(self):
+        """New boot epoch (saved before any challenge is shown) and stirred entropy pool."""
+        self._epoch_state = durable.SmallState(self.root + "/epoch")
+        raw = self._epoch_state.load()
+        ep = struct.unpack(">Q", raw[:8])[0] if raw and len(raw) >= 8 else 0
+        pool = bytes(raw[8:40]) if raw and len(raw) == 40 else bytes(32)
+        self.pool = kdf.hmac_sha256(pool, b"veriwatt/pool/boot" + _device_noise())
+        self.epoch = ep + 1
+        try:
+            self._save_epoch()
+        except OSError:
+            self.epoch = None        # no fresh challenge can be promised: RESET/SET_CLOCK tags refused
+
+    def _save_epoch(self):
+        self._epoch_state.save(struct.pack(">Q", self.epoch) + self.pool)
+
+    def _gen_secrets(self, host_entropy, meter_id):
+        """The meter's own signing/commitment and aggregation secrets (64 bytes), generated here
+        and never exported.  HKDF-SHA256 extract-then-expand (RFC 5869; the construction of a
+        NIST SP 800-90A/-90C style conditioned seed): IKM = the board RNG's 32 bytes
+        (board["entropy"], os.urandom where the port has one), the host entropy from PROVISION,
+        device noise (ticks, machine.unique_id, heap) and the persistent pool (previous state),
+        length-prefixed.  On a board WITHOUT an RNG (the QEMU board) the key is only as secret
+        as the host entropy plus what cannot be predicted of the device sources: whoever knows
+        the host entropy and can predict those could predict the key (docs/PROTOCOL.md)."""
+        rng = self.board.get("entropy")
+        dev = rng(32) if rng is not None else b""
+        if rng is not None and len(dev) != 32:
+            raise MeterError(wire.E_INTERNAL, "board RNG returned %d bytes" % len(dev))
+        ikm = kdf.encode_parts(dev, bytes(host_entropy), _device_noise(), self.pool, meter_id)
+        okm = kdf.hkdf_expand(kdf.hkdf_extract(b"veriwatt/keygen/v1", ikm), _KEYGEN_INFO, 96)
+        self.pool = okm[64:96]       # next generation starts from a state nobody outside has seen
+        return okm[0:32], okm[32:64]
+
     @staticmethod
     def _encode_keys(p):
-        return (p["meter_id"] + bytes((p["group_id"],)) + p["sig_secret"] + p["agg_secret"] +
-                bytes((len(p["customer_key"]),)) + p["customer_key"] + p.get("agg_pub_b", b""))
+        return (_KEYS_MAGIC + p["meter_id"] + bytes((p["group_id"],)) + p["sig_secret"] + p["agg_secret"] +
+                p["admin_secret"] + bytes((len(p["customer_key"]),)) + p["customer_key"] +
+                p.get("agg_pub_b", b""))
 
     @staticmethod
     def _decode_keys(raw):
-        n = raw[73]
+        if bytes(raw[0:4]) == _KEYS_MAGIC:
+            raw = raw[4:]
+            n = raw[105]
+            return {"meter_id": bytes(raw[0:8]), "group_id": raw[8], "sig_secret": bytes(raw[9:41]),
+                    "agg_secret": bytes(raw[41:73]), "admin_secret": bytes(raw[73:105]),
+                    "customer_key": bytes(raw[106:106 + n]), "agg_pub_b": bytes(raw[106 + n:])}
+        n = raw[73]                  # layout 1 (host-made secrets): the old record's key resets it
         return {"meter_id": bytes(raw[0:8]), "group_id": raw[8], "sig_secret": bytes(raw[9:41]),
-                "agg_secret": bytes(raw[41:73]), "customer_key": bytes(raw[74:74 + n]),
-                "agg_pub_b": bytes(raw[74 + n:])}
+                "agg_secret": bytes(raw[41:73]), "admin_secret": bytes(raw[9:41]),
+                "customer_key": bytes(raw[74:74 + n]), "agg_pub_b": bytes(raw[74 + n:])}
 
     @staticmethod
     def _agg_pub(p):
@@ -174,8 +277,35 @@ class Meter:
     def provisioned(self):
         return self.keys is not None
 
+    def _current_challenge(self):
+        return struct.pack(">II", (self.epoch or 0) & 0xFFFFFFFF, self._ch_n & 0xFFFFFFFF)
+
     def challenge(self):
-        return struct.pack(">Q", self.epoch)
+        """The challenge INFO shows: issued now unless the current one is fresh (younger than
+        half its lifetime), so a host always has at least challenge_ttl_s / 2 for its tag."""
+        now = self._uptime()
+        if self._ch_issued is None or now - self._ch_issued > self.challenge_ttl_ms // 2:
+            if self._ch_issued is not None:
+                self._ch_n += 1
+            self._ch_issued = now
+        return self._current_challenge()
+
+    def _check_admin(self, what, challenge, tag, want):
+        """Refuse a RESET / SET_CLOCK tag unless it is for the current, unexpired challenge."""
+        if self.epoch is None:
+            raise MeterError(wire.E_STORAGE, "boot counter not stored (flash?): %s refused" % what)
+        ok = kdf.ct_equal(tag, want)
+        if challenge != self._current_challenge():
+            raise MeterError(wire.E_AUTH, "%s not authorised: challenge not current (spent, expired or "
+                                          "from before a reboot): ask INFO again" % what)
+        if self._ch_issued is None or self._uptime() - self._ch_issued > self.challenge_ttl_ms:
+            raise MeterError(wire.E_AUTH, "%s not authorised: challenge expired: ask INFO again" % what)
+        if not ok:
+            raise MeterError(wire.E_AUTH, "%s not authorised (meter id, challenge or tag)" % what)
+
+    def _spend_challenge(self):
+        self._ch_n += 1
+        self._ch_issued = None
 
     # ------------------------------------------------------------ queries
     def info(self):
@@ -203,14 +333,18 @@ class Meter:
             raise MeterError(wire.E_ALREADY_PROVISIONED, "already provisioned (RESET first)")
         if p["clock"] and p["clock"] < MIN_CLOCK:
             raise MeterError(wire.E_BAD_ARGUMENT, "clock before 2020")
+        sig_secret, agg_secret = self._gen_secrets(p["host_entropy"], p["meter_id"])
         keys = {"meter_id": p["meter_id"], "group_id": p["group_id"],
-                "sig_secret": p["sig_secret"], "agg_secret": p["agg_secret"],
-                "customer_key": p["customer_key"]}
+                "sig_secret": sig_secret, "agg_secret": agg_secret,
+                "admin_secret": p["admin_secret"], "customer_key": p["customer_key"]}
+        sig_secret = agg_secret = None
         keys["agg_pub_b"] = self._agg_pub(keys)
         # leftovers of an interrupted RESET (store wiped first, then keys): clear them
         self._wipe_log()
         self._agg_clear()
         self._keys_state.save(self._encode_keys(keys))
+        if self.epoch is not None:
+            self._save_epoch()       # the used pool is replaced on flash
         self._load_keys(keys)
         if p["clock"]:
             self.clock.set(p["clock"])
@@ -218,19 +352,18 @@ class Meter:
     def reset(self, r):
         if not self.provisioned:
             raise MeterError(wire.E_NOT_PROVISIONED, "not provisioned: nothing to reset")
-        want = wire.reset_tag(self.prov["sig_secret"], self.prov["meter_id"], self.challenge())
-        if (r["meter_id"] != self.prov["meter_id"] or r["challenge"] != self.challenge() or
-                not kdf.ct_equal(r["tag"], want)):
+        want = wire.reset_tag(self.prov["admin_secret"], self.prov["meter_id"], r["challenge"])
+        if r["meter_id"] != self.prov["meter_id"]:
             raise MeterError(wire.E_AUTH, "reset not authorised (meter id, challenge or tag)")
+        self._check_admin("reset", r["challenge"], r["tag"], want)
         s = self.store
         u = s.unacked_from() if s is not None else None
         if u is not None and u <= s.last_slot:
             raise MeterError(wire.E_STORAGE, "%d readings not acknowledged: fetch and ACK first"
                              % (s.last_slot - u + 1))
-        # new challenge first (the tag is spent even if power fails below), then the log,
-        # then the keys: an interrupted reset leaves a provisioned meter with an empty log.
-        self.epoch += 1
-        self._epoch_state.save(struct.pack(">Q", self.epoch))
+        # the tag is spent first (a power cut below reboots into a new epoch anyway), then the
+        # log, then the keys: an interrupted reset leaves a provisioned meter with an empty log.
+        self._spend_challenge()
         self._wipe_log()
         self._agg_clear()
         self._keys_state.clear()
@@ -254,11 +387,9 @@ class Meter:
             raise MeterError(wire.E_BAD_ARGUMENT, "clock before 2020")
         if self.provisioned:
             if tag is not None:
-                want = wire.clock_tag(self.prov["sig_secret"], self.prov["meter_id"], self.challenge(), t)
-                if challenge != self.challenge() or not kdf.ct_equal(tag, want):
-                    raise MeterError(wire.E_AUTH, "clock change not authorised (challenge or tag)")
-                self.epoch += 1                       # the tag is spent
-                self._epoch_state.save(struct.pack(">Q", self.epoch))
+                want = wire.clock_tag(self.prov["admin_secret"], self.prov["meter_id"], challenge, t)
+                self._check_admin("clock change", challenge, tag, want)
+                self._spend_challenge()               # the tag is spent
                 self.clock_trimmed = 0
                 self.clock_unverified = False
             else:
@@ -298,7 +429,7 @@ class Meter:
         of readings <= up_to; without its tag nothing is acknowledged (wire.ack_tag)."""
         self._need_store()
         if tag is None or not kdf.ct_equal(tag, wire.ack_tag(self.prov["customer_key"], self.prov["meter_id"],
-                                                            self.challenge(), up_to)):
+                                                            self._current_challenge(), up_to)):
             raise MeterError(wire.E_AUTH, "ACK not authorised: it needs the customer's tag (fetch with the customer code)")
         self.store.ack(up_to)
         if self.storage_full:
@@ -320,6 +451,7 @@ class Meter:
 
     def tick(self, ticks_ms=None):
         """Close at most one slot.  Returns True if more closed slots are waiting."""
+        self._uptime()                 # keeps the unwrapped uptime counter current
         n = self.backlog()
         if n <= 0:
             return False

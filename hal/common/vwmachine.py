@@ -250,4 +250,16 @@ def make_board(profile, clock, root, defaults):
         "storage": root,
         "serial": make_serial(cfg),
         "capacity": cfg.get("capacity"),
+        "entropy": board_rng(),
     }
+
+
+def board_rng():
+    """The MCU's hardware RNG as os.urandom(n) (esp32: the RF-noise RNG; stm32: the RNG
+    peripheral of the F4 parts), or None on a port without it: the meter's key generation
+    then relies on the host entropy and device noise only (docs/PROTOCOL.md)."""
+    try:
+        import os
+        return getattr(os, "urandom", None)
+    except ImportError:
+        return None

@@ -14,7 +14,7 @@ Pin map (ESP32-DevKitC V4), defaults overridable in <storage>/vwhal.json:
   RTC             machine.RTC (keeps time across soft reset and deep sleep, NOT across power
                   loss: the host must SET_CLOCK after a power cut; "clock not set" until then;
                   without the engineer's tag only forward of the newest reading, and INFO
-                  flags the clock unverified: `veriwatt set-clock PORT --secret ...`)
+                  flags the clock unverified: `veriwatt set-clock PORT --admin ...`)
   storage         /vwdata on the internal flash LittleFS (about 1.5 MB on a 4 MB module:
                   enough for two months of records).
 """

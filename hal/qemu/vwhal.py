@@ -99,4 +99,8 @@ def board():
         "source": ReadingSource(),
         "storage": storage_root(),
         "serial": Serial(),
+        # no RNG on this board (the qemu port has no os.urandom): the firmware then derives
+        # its keys from the host entropy sent in PROVISION and device noise only (see
+        # docs/PROTOCOL.md "Key generation"); a port that has os.urandom uses it
+        "entropy": getattr(os, "urandom", None),
     }

@@ -9,6 +9,9 @@ Configuration comes from the environment (simulators/meter_sim.py sets it):
               the factory); absent = the clock stays unset until the host sends SET_CLOCK
   VW_SEG_RECORDS, VW_MAX_SEGMENTS, VW_CAPACITY  store geometry (default 96 x 32 slots)
   VW_MAX_CATCHUP  most missed slots certified after downtime (default: store capacity)
+  VW_CHALLENGE_TTL_S  lifetime of a RESET/SET_CLOCK challenge in seconds of uptime (default 120)
+
+Entropy for the meter's own keys: os.urandom (board["entropy"]).
 
 The simulated RTC is battery-backed: its setting survives a restart (file `rtc` in storage,
 written new-then-rename), so a power-cut test restarts the meter on the same timeline.
@@ -117,6 +120,9 @@ def board():
         "max_segments": _int_env("VW_MAX_SEGMENTS"),
         "capacity": _int_env("VW_CAPACITY"),
         "max_catchup": _int_env("VW_MAX_CATCHUP"),
+        # the meter's key generation: the host OS RNG (getrandom); firmware mixes it by HKDF
+        "entropy": getattr(os, "urandom", None),
+        "challenge_ttl_s": _int_env("VW_CHALLENGE_TTL_S"),   # tests shorten the 120 s
     }
 
 

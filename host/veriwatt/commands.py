@@ -281,7 +281,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         if info.get("clock_unverified"):
             print("veriwatt: warning: meter %s's clock was set without the engineer's tag after it lost it "
                   "(power cut): readings since then are in slots by that clock; check it against real time "
-                  "(veriwatt info), then veriwatt set-clock %s --secret meter.secret.json" % (mid, args.port), file=sys.stderr)
+                  "(veriwatt info), then veriwatt set-clock %s --admin meter.admin.json" % (mid, args.port), file=sys.stderr)
         checker = records.Checker.from_pub(pub)
         bar = Progress(0, "fetch %s" % mid, enabled=None if not args.json else False)
         summary = serial_client.fetch(link, st, mid, checker.check_raw, args.from_slot, args.to_slot,

@@ -91,6 +91,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except FileNotFoundError:
             pass
     shutil.rmtree(out / "sim", ignore_errors=True)
+    # the earlier run's meters are gone with their simulated flash: so are their admin files
+    # (provision never overwrites an admin file); old-format secret files are removed too
+    for f in list(out.glob("meter*.admin.json")) + list(out.glob("meter*.secret.json")):
+        f.unlink()
 
     # 2. supplier: key and signed tariffs
     t0 = time.monotonic()

@@ -1,9 +1,11 @@
 """Device commands for meter engineers: info, provision, deploy, flash, sim.
 
-- provision: make fresh secrets on the host, send PROVISION over serial, check that the
-  meter's reported public key is the one its secret gives, write meter.pub.json (for the
-  supplier and the customer) and meter.secret.json (the engineer's record; mode 0600), and
-  print the customer code for the meter label.
+- provision: send PROVISION over serial with host entropy, a fresh admin secret and the
+  customer key; the METER makes its signing/commitment and aggregation secrets itself and
+  never exports them. Write meter.pub.json (public key from INFO, for the supplier and the
+  customer) and meter.admin.json (the engineer's management credential: RESET and clock
+  changes only, it cannot sign readings; created with mode 0600), and print the customer
+  code once for the meter label (written to a file only with --save-code).
 - deploy: copy the firmware (vwcore, vwmeter, the board's vwhal and the hal/common
   modules) and the vwcrypto natmod to a board with mpremote, or adafruit-ampy as fallback.
 - flash: esptool for ESP32 boards with a firmware image the user gives; STM32: the
@@ -26,7 +28,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from .errors import EXIT_OK, DeviceError, VeriwattError
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET_FORMAT = "veriwatt-meter-secret/1"
+ADMIN_FORMAT = "veriwatt-meter-admin/1"
+OLD_SECRET_FORMAT = "veriwatt-meter-secret/1"   # before meters made their own keys (held sig_secret)
 NATMOD_ARCH = {"esp32": "xtensawin", "esp32c3": "rv32imc", "stm32": "armv7emsp", "stm32f4": "armv7emsp",
                "cortex-m3": "armv7m", "x64": "x64", "unix": "x64"}
 
@@ -75,7 +78,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     lines.append("  clock %s" % (time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(info["clock"])) if info["clock_set"] else "not set"))
     if info.get("clock_unverified"):
         lines.append("  clock UNVERIFIED: set without the engineer's tag after the meter lost it; check it, then "
-                     "veriwatt set-clock %s --secret meter.secret.json" % args.port)
+                     "veriwatt set-clock %s --admin meter.admin.json" % args.port)
     if info["first_slot"] != 0xFFFFFFFF:
         lines.append("  readings stored: %d of %d, slots %d..%d (%s .. %s), %d not acknowledged" % (
             info["used"], info["capacity"], info["first_slot"], info["last_slot"],
@@ -87,102 +90,164 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def write_private(path: str, obj: Any) -> None:
+    """Write JSON to a NEW file created with mode 0600 (os.open O_CREAT|O_EXCL: never readable by
+    others, not even for a moment; an existing file is not overwritten)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise VeriwattError("%s exists already: move it away or choose another --name / --out" % path)
+    except OSError as e:
+        raise VeriwattError("cannot create %s: %s" % (path, e.strerror))
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(obj, indent=1) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _check_public_key(y: Optional[int], G: Any, what: str, port: str) -> int:
+    """The meter's public key from INFO must be an element of the order-q subgroup."""
+    from vwcore import modexp
+
+    if y is None or not (1 < y < G.p - 1) or modexp.powmod(y, G.q, G.p) != 1:
+        raise DeviceError("meter %s reports no valid %s public key after PROVISION: firmware fault, do not use it"
+                          % (port, what))
+    return y
+
+
 def provision(link: Any, meter_id: bytes, out_dir: str, clock: int, grp: str = "2048",
-              customer_key: Optional[bytes] = None, name: str = "meter") -> Dict[str, Any]:
-    """Provision the meter on `link`; write OUT/NAME.pub.json and OUT/NAME.secret.json."""
-    from vwcore import aead, group, sig
+              customer_key: Optional[bytes] = None, name: str = "meter",
+              save_code: Optional[str] = None) -> Dict[str, Any]:
+    """Provision the meter on `link`; write OUT/NAME.pub.json and OUT/NAME.admin.json (mode 0600).
+
+    The meter generates its signing/commitment and aggregation secrets itself (its RNG mixed
+    with the host entropy sent here; docs/PROTOCOL.md); the host keeps only the public keys and
+    the admin secret (RESET / SET_CLOCK). The customer code is returned (shown once for the
+    label) and written only to `save_code` if given."""
+    from vwcore import aead, group
 
     from . import keys, tariff
 
     G = group.get(grp)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    pub_path, adm_path = str(Path(out_dir) / (name + ".pub.json")), str(Path(out_dir) / (name + ".admin.json"))
+    for path in (adm_path, save_code):
+        if path and os.path.exists(path):
+            raise VeriwattError("%s exists already: move it away or choose another --name / --out" % path)
     info = link.hello()
     if info["provisioned"]:
-        raise DeviceError("meter %s is already provisioned (meter id %s): reset it first with its secret file, "
+        raise DeviceError("meter %s is already provisioned (meter id %s): reset it first with its admin file, "
                           "or use another meter" % (link.name, info["meter_id"].hex()))
-    sig_secret, agg_secret = os.urandom(32), os.urandom(32)
+    host_entropy, admin_secret = os.urandom(32), os.urandom(32)
     ck = customer_key or os.urandom(aead.CODE_BYTES)
-    link.provision(meter_id, G.id, clock, sig_secret, agg_secret, ck)
+    # the credential is on disk BEFORE the meter takes it: a crash below never leaves a meter
+    # that nobody can reset
+    write_private(adm_path, {"format": ADMIN_FORMAT, "meter_id": meter_id.hex(), "group": G.name,
+                             "admin_secret": admin_secret.hex(),
+                             "provisioned": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                             "note": "engineer's management credential: authorises RESET and clock changes of "
+                                     "this meter only; it cannot sign readings or open them"})
+    try:
+        link.provision(meter_id, G.id, clock, host_entropy, admin_secret, ck)
+    except DeviceError:
+        try:
+            took = link.hello()
+        except DeviceError:
+            raise DeviceError("meter %s did not answer PROVISION; %s is kept in case it took it: check with "
+                              "veriwatt info %s" % (link.name, adm_path, link.name))
+        if not (took["provisioned"] and took["meter_id"] == meter_id):
+            os.remove(adm_path)
+            raise
     info = link.hello()
-    y = sig.SigningKey(sig_secret, G).y
     if not info["provisioned"] or info["meter_id"] != meter_id:
         raise DeviceError("meter %s did not take the provisioning (reports meter id %s)" % (link.name, info["meter_id"].hex()))
-    if info["sig_pub"] != y:
-        raise DeviceError("meter %s reports a public key that its secret does not give: firmware fault, do not use it" % link.name)
+    y = _check_public_key(info["sig_pub"], G, "signing", link.name)
+    _check_public_key(info["agg_pub"], G, "aggregation", link.name)
     pub = keys.meter_public(meter_id, y, G)
-    code = aead.format_customer_code(ck)
-    secret = {"format": SECRET_FORMAT, "meter_id": meter_id.hex(), "group": G.name, "sig_secret": sig_secret.hex(),
-              "agg_secret": agg_secret.hex(), "customer_code": code, "key_id": pub["key_id"],
-              "provisioned": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "note": "engineer's record: sig_secret authorises RESET; give customer_code to the customer only"}
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    pub_path, sec_path = str(Path(out_dir) / (name + ".pub.json")), str(Path(out_dir) / (name + ".secret.json"))
     tariff.write_json(pub_path, pub)
-    tariff.write_json(sec_path, secret)
-    os.chmod(sec_path, 0o600)
+    code = aead.format_customer_code(ck)
+    if save_code:
+        write_private(save_code, {"format": "veriwatt-customer-code/1", "meter_id": meter_id.hex(), "customer_code": code})
     return {"meter_id": meter_id.hex(), "key_id": pub["key_id"], "customer_code": code, "public_key_file": pub_path,
-            "secret_file": sec_path, "clock": clock, "pub": pub, "customer_key": ck}
+            "admin_file": adm_path, "code_file": save_code, "clock": clock, "pub": pub, "customer_key": ck}
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
-    """Provision a meter: fresh keys, clock, customer code; writes meter.pub.json and meter.secret.json."""
+    """Provision a meter: it makes its own keys; clock, customer code; writes meter.pub.json and meter.admin.json."""
     from . import records, serial_client
 
     mid = records.meter_id_bytes(args.meter_id) if args.meter_id else os.urandom(8)
     with serial_client.MeterLink(args.port, args.baud, args.timeout, args.retries) as link:
-        res = provision(link, mid, args.out, parse_clock(args.clock), args.group, name=args.name)
+        res = provision(link, mid, args.out, parse_clock(args.clock), args.group, name=args.name,
+                        save_code=args.save_code)
     res.pop("pub")
     res.pop("customer_key")
     if args.json:
         print(json.dumps(res, indent=1, sort_keys=True))
     else:
-        print("provisioned meter %s on %s (key id %s)\n  public key: %s (give to the supplier and the customer)\n"
-              "  secrets:    %s (keep private)\n  customer code for the label: %s"
-              % (res["meter_id"], args.port, res["key_id"], res["public_key_file"], res["secret_file"], res["customer_code"]))
+        print("provisioned meter %s on %s (key id %s); the meter made its own signing key\n"
+              "  public key: %s (give to the supplier and the customer)\n"
+              "  admin file: %s (reset / set-clock only; keep private)\n"
+              "  customer code for the label: %s (shown once%s)"
+              % (res["meter_id"], args.port, res["key_id"], res["public_key_file"], res["admin_file"], res["customer_code"],
+                 ", also in %s" % res["code_file"] if res["code_file"] else ": not stored on this computer"))
     return EXIT_OK
 
 
-def load_secret_file(path: str) -> Dict[str, Any]:
-    """The engineer's record written by provision (NAME.secret.json), checked for its format."""
+def load_admin_file(path: str) -> Tuple[bytes, bytes]:
+    """(meter id, admin secret) from the engineer's admin file (NAME.admin.json). A record of the
+    old format (veriwatt-meter-secret/1, from before meters made their own keys) is accepted for
+    the meters it provisioned (their admin key is that record's sig_secret), with a warning."""
     from . import tariff
 
-    sec = tariff.load_json(path, "meter secret")
+    sec = tariff.load_json(path, "meter admin")
     try:
-        if sec.get("format") != SECRET_FORMAT or len(bytes.fromhex(sec["sig_secret"])) != 32 \
-                or len(bytes.fromhex(sec["meter_id"])) != 8:
+        fmt = sec.get("format")
+        if fmt == ADMIN_FORMAT:
+            key = bytes.fromhex(sec["admin_secret"])
+        elif fmt == OLD_SECRET_FORMAT:
+            key = bytes.fromhex(sec["sig_secret"])
+            print("veriwatt: warning: %s is an old secret file holding the meter's SIGNING key: whoever has it can "
+                  "forge this meter's readings. Reset the meter, provision it again (it then makes its own keys) "
+                  "and delete the file." % path, file=sys.stderr)
+        else:
+            raise ValueError
+        mid = bytes.fromhex(sec["meter_id"])
+        if len(key) != 32 or len(mid) != 8:
             raise ValueError
     except (AttributeError, KeyError, TypeError, ValueError):
-        raise VeriwattError("%s is not a meter secret file (%s with meter_id and sig_secret)" % (path, SECRET_FORMAT))
-    return sec
+        raise VeriwattError("%s is not a meter admin file (%s with meter_id and admin_secret)" % (path, ADMIN_FORMAT))
+    return mid, key
 
 
 def cmd_set_clock(args: argparse.Namespace) -> int:
     """Set the meter's clock (UTC). On a provisioned meter the clock decides which slot, and so which
-    price, a reading gets, so the meter only accepts a change with the engineer's secret file
-    (--secret: an authenticated SET_CLOCK, challenge and tag as for reset), except a drift trim of
+    price, a reading gets, so the meter only accepts a change with the engineer's admin file
+    (--admin: an authenticated SET_CLOCK, challenge and tag as for reset), except a drift trim of
     at most 120 s (300 s in all since the meter booted) and, when the meter lost its clock (power
     cut on a board without battery-backed RTC), a time not before its newest reading, which INFO
     then flags as unverified until an authenticated set. An unprovisioned meter takes any clock."""
     from vwcore import wire
 
-    from . import records, serial_client
+    from . import serial_client
 
     t = parse_clock(args.time, "--time")
-    sec = load_secret_file(args.secret) if args.secret else None
+    sec = load_admin_file(args.admin) if args.admin else None
     with serial_client.MeterLink(args.port, args.baud, args.timeout, args.retries) as link:
         before = link.hello()
         if sec is not None:
-            mid = records.meter_id_bytes(sec["meter_id"])
+            mid, admin = sec
             if before["provisioned"] and before["meter_id"] != mid:
-                raise VeriwattError("%s is the record of meter %s, but the meter on %s is %s"
-                                    % (args.secret, sec["meter_id"], args.port, before["meter_id"].hex()))
-            link.set_clock(t, mid, bytes.fromhex(sec["sig_secret"]))
+                raise VeriwattError("%s is the admin file of meter %s, but the meter on %s is %s"
+                                    % (args.admin, mid.hex(), args.port, before["meter_id"].hex()))
+            link.set_clock(t, mid, admin)
         else:
             try:
                 link.set_clock(t)
             except DeviceError as e:
                 if e.meter_code == wire.E_AUTH:
                     raise DeviceError("%s\n  a provisioned meter takes this change only with the engineer's record: "
-                                      "veriwatt set-clock %s --time %s --secret meter.secret.json" % (e, args.port, args.time))
+                                      "veriwatt set-clock %s --time %s --admin meter.admin.json" % (e, args.port, args.time))
                 raise
         after = link.hello()
     old = before["clock"] if before["clock_set"] else None
@@ -195,27 +260,27 @@ def cmd_set_clock(args: argparse.Namespace) -> int:
             args.port, time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(after["clock"])),
             time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(old)) if old is not None else "not set",
             ", authenticated" if sec is not None else "",
-            "; flagged UNVERIFIED until an authenticated set-clock (--secret)" if after["clock_unverified"] else ""))
+            "; flagged UNVERIFIED until an authenticated set-clock (--admin)" if after["clock_unverified"] else ""))
     return EXIT_OK
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    """Wipe a meter back to unprovisioned (needs its secret file from provisioning)."""
-    from . import records, serial_client
+    """Wipe a meter back to unprovisioned (needs its admin file from provisioning)."""
+    from . import serial_client
 
     from vwcore import wire
 
-    sec = load_secret_file(args.secret)
+    mid, admin = load_admin_file(args.admin)
     with serial_client.MeterLink(args.port, args.baud, args.timeout, args.retries) as link:
         try:
-            link.reset(records.meter_id_bytes(sec["meter_id"]), bytes.fromhex(sec["sig_secret"]))
+            link.reset(mid, admin)
         except DeviceError as e:
             if e.meter_code == wire.E_STORAGE and "not acknowledged" in str(e):
-                raise DeviceError("%s\n  collect them first, acknowledged with the customer code (it is in %s): "
-                                  "veriwatt fetch %s --store STORE --code CODE" % (e, args.secret, args.port),
+                raise DeviceError("%s\n  collect them first, acknowledged with the customer code (on the meter label): "
+                                  "veriwatt fetch %s --store STORE --code CODE" % (e, args.port),
                                   e.meter_code)
             raise
-    print("meter %s on %s reset: keys and readings wiped" % (sec["meter_id"], args.port))
+    print("meter %s on %s reset: keys and readings wiped" % (mid.hex(), args.port))
     return EXIT_OK
 
 
@@ -421,18 +486,22 @@ def register(add: Callable[..., argparse.ArgumentParser], json_arg: Callable, st
     p.add_argument("--clock", default="now", help="meter clock: unix seconds, YYYY-MM-DD[THH:MM:SS] UTC, or now")
     p.add_argument("--group", default="2048", choices=["2048", "3072"], help="group (default 2048)")
     p.add_argument("--out", default=".", help="folder for the key files (default .)")
-    p.add_argument("--name", default="meter", help="file name stem: NAME.pub.json, NAME.secret.json (default meter)")
+    p.add_argument("--name", default="meter", help="file name stem: NAME.pub.json, NAME.admin.json (default meter)")
+    p.add_argument("--save-code", metavar="FILE", help="also write the customer code to FILE (mode 0600); "
+                   "by default it is only printed, for the meter label")
     json_arg(p)
 
-    p = add("set-clock", cmd_set_clock, "set a meter's clock (provisioned meters: needs its secret file beyond a drift trim)")
+    p = add("set-clock", cmd_set_clock, "set a meter's clock (provisioned meters: needs its admin file beyond a drift trim)")
     line_args(p)
     p.add_argument("--time", default="now", help="unix seconds, YYYY-MM-DD[THH:MM:SS] UTC, or now (default now)")
-    p.add_argument("--secret", help="the meter's secret file from provisioning: authenticates the change")
+    p.add_argument("--admin", "--secret", dest="admin", metavar="FILE",
+                   help="the meter's admin file from provisioning (NAME.admin.json): authenticates the change")
     json_arg(p)
 
-    p = add("reset", cmd_reset, "wipe a meter back to unprovisioned (needs its secret file)")
+    p = add("reset", cmd_reset, "wipe a meter back to unprovisioned (needs its admin file)")
     line_args(p)
-    p.add_argument("--secret", required=True, help="the meter's secret file from provisioning")
+    p.add_argument("--admin", "--secret", dest="admin", metavar="FILE", required=True,
+                   help="the meter's admin file from provisioning (NAME.admin.json)")
 
     p = add("deploy", cmd_deploy, "copy the firmware and natmod to a board (mpremote; ampy fallback)")
     p.add_argument("port", help="the board's serial port (e.g. /dev/ttyUSB0)")

@@ -207,22 +207,24 @@ class MeterLink:
                               % (self.name, self.info["proto_version"], wire.PROTO_VERSION))
         return self.info
 
-    def provision(self, meter_id: bytes, group_id: int, clock: int, sig_secret: bytes, agg_secret: bytes,
+    def provision(self, meter_id: bytes, group_id: int, clock: int, host_entropy: bytes, admin_secret: bytes,
                   customer_key: bytes) -> None:
-        self.request(wire.PROVISION, wire.encode_provision(meter_id, group_id, clock, sig_secret, agg_secret,
+        """PROVISION (layout 2): the meter makes its own signing and aggregation secrets from its RNG,
+        host_entropy and device sources; admin_secret is the engineer's RESET / SET_CLOCK credential."""
+        self.request(wire.PROVISION, wire.encode_provision(meter_id, group_id, clock, host_entropy, admin_secret,
                                                            customer_key), (wire.OK,), timeout=max(self.timeout, 10.0))
 
-    def set_clock(self, unix_seconds: int, meter_id: Optional[bytes] = None, sig_secret: Optional[bytes] = None) -> None:
-        """SET_CLOCK; with the meter's id and sig_secret (the engineer's record) it carries the admin
-        tag for the meter's current challenge, which a provisioned meter needs for any change beyond
-        a drift trim (docs/PROTOCOL.md)."""
-        if sig_secret is None:
+    def set_clock(self, unix_seconds: int, meter_id: Optional[bytes] = None, admin_secret: Optional[bytes] = None) -> None:
+        """SET_CLOCK; with the meter's id and admin_secret (the engineer's admin file) it carries the
+        admin tag for the meter's current challenge, which a provisioned meter needs for any change
+        beyond a drift trim (docs/PROTOCOL.md)."""
+        if admin_secret is None:
             self.request(wire.SET_CLOCK, wire.encode_set_clock(unix_seconds), (wire.OK,))
             return
         if meter_id is None:
             raise ValueError("set_clock: a tag needs the meter id with the secret")
         ch = self.hello()["challenge"]
-        tag = wire.clock_tag(sig_secret, meter_id, ch, unix_seconds)
+        tag = wire.clock_tag(admin_secret, meter_id, ch, unix_seconds)
         self.request(wire.SET_CLOCK, wire.encode_set_clock(unix_seconds, ch, tag), (wire.OK,))
 
     def ack(self, up_to_slot: int, customer_key: bytes) -> None:
@@ -231,9 +233,9 @@ class MeterLink:
         tag = wire.ack_tag(customer_key, info["meter_id"], info["challenge"], up_to_slot)
         self.request(wire.ACK, wire.encode_ack(up_to_slot, tag), (wire.OK,))
 
-    def reset(self, meter_id: bytes, sig_secret: bytes) -> None:
+    def reset(self, meter_id: bytes, admin_secret: bytes) -> None:
         info = self.hello()
-        tag = wire.reset_tag(sig_secret, meter_id, info["challenge"])
+        tag = wire.reset_tag(admin_secret, meter_id, info["challenge"])
         self.request(wire.RESET, wire.encode_reset(meter_id, info["challenge"], tag), (wire.OK,))
 
     def fetch_batch(self, from_slot: int, max_count: int) -> Tuple[List[bytes], Optional[Dict[str, Any]]]:

@@ -16,6 +16,12 @@ import pytest
 from veriwatt import cli, device, records, serial_client, slots
 from vwcore import agg, aggwire, group, wire
 
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "firmware"))
+from fwhelpers import keys_on_flash  # noqa: E402
+
 pytestmark = [pytest.mark.aggregation, pytest.mark.sim]
 
 N = 4
@@ -192,7 +198,8 @@ def test_wrong_group_rejected(env, capsys, tmp_path):
 
 def test_noise_on_the_meter(env, capsys, tmp_path):
     """Enrollment with epsilon/sensitivity: the meters add their share of discrete Laplace noise;
-    the host, knowing every agg_secret here, recomputes each meter's noise exactly."""
+    the test, reading every agg_secret from the simulated meters' flash (the meters made them and no
+    host file has them), recomputes each meter's noise exactly."""
     gn = str(env.dir / "groupN.json")
     rc, out = run_cli(capsys, "aggregate", "enroll", *env.ports, "--label", "noisy", "--out", gn,
                       "--epsilon", "0.5", "--sensitivity", "200")
@@ -204,8 +211,8 @@ def test_noise_on_the_meter(env, capsys, tmp_path):
     assert r["noise"]["sum_stddev_wh"] == round(agg.noise_stddev(0.5, 200), 3)
     g = json.load(open(gn))
     gid = bytes.fromhex(g["gid"])
-    secrets = {bytes.fromhex(p["meter_id"]): bytes.fromhex(json.load(open(p["secret_file"]))["agg_secret"])
-               for p in env.prov}
+    secrets = {bytes.fromhex(p["meter_id"]): keys_on_flash(env.sim.meters[i].storage)["agg_secret"]
+               for i, p in enumerate(env.prov)}
     diffs = []
     for s in r["slots"]:
         noise = [agg.member_noise(agg.noise_key(secrets[m], gid, m), s["slot"], N, 500, 200) for m in sorted(secrets)]
@@ -276,7 +283,12 @@ def test_shares_built_on_the_customer_device(env, capsys, tmp_path):
     gpub = tmp_path / "group.public.json"
     gpub.write_text(json.dumps(public))
     sh = str(tmp_path / "shares3.json")
-    rc, out = run_cli(capsys, "aggregate", "share", "--group", str(gpub), "--secret", p3["secret_file"], "--store", db,
+    # the member secret of a meter that only certifies (here: taken from the simulated meter's flash,
+    # since provisioned meters make their aggregation secret themselves and never export it)
+    member = tmp_path / "member.secret.json"
+    member.write_text(json.dumps({"meter_id": p3["meter_id"],
+                                  "agg_secret": keys_on_flash(env.sim.meters[3].storage)["agg_secret"].hex()}))
+    rc, out = run_cli(capsys, "aggregate", "share", "--group", str(gpub), "--secret", str(member), "--store", db,
                       "--code", p3["customer_code"], "--period", "%d:%d" % (A, A + 4), "--out", sh)
     assert rc == 0, out
     with serial_client.MeterLink(env.ports[3], timeout=5, retries=2) as link:

@@ -169,7 +169,7 @@ def t_payloads():
     for k in info:
         assert got[k] == info[k], k
     p = wire.decode_provision(wire.encode_provision(MID, 1, 5, SS, b"a" * 32, CK))
-    assert p["customer_key"] == CK and p["sig_secret"] == SS and p["clock"] == 5
+    assert p["customer_key"] == CK and p["host_entropy"] == SS and p["admin_secret"] == b"a" * 32 and p["clock"] == 5
     assert wire.decode_end(wire.encode_end(9, 3, False)) == {"next_slot": 9, "count": 3, "more": False}
     e = wire.decode_error(wire.encode_error(wire.E_AUTH, "bad tag", wire.RESET))
     assert e["reason"] == "bad tag" and e["code"] == wire.E_AUTH

@@ -171,7 +171,7 @@ def test_payload_roundtrips():
     assert wire.decode_payload(wire.INFO, wire.encode_info(info))["sig_pub"] == 12345
     p = wire.encode_provision(MID, 1, 1763780000, b"s" * 32, b"a" * 32, b"c" * 15)
     assert wire.decode_provision(p) == {"meter_id": MID, "group_id": 1, "clock": 1763780000,
-                                        "sig_secret": b"s" * 32, "agg_secret": b"a" * 32,
+                                        "host_entropy": b"s" * 32, "admin_secret": b"a" * 32,
                                         "customer_key": b"c" * 15}
     tag = wire.reset_tag(b"s" * 32, MID, b"chchchch")
     assert len(tag) == 16 and tag != wire.reset_tag(b"s" * 32, MID, b"chchchc2")

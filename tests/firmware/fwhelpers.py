@@ -35,3 +35,17 @@ def cpython_paths():
     for p in (FIRMWARE, HAL_UNIX, HAL_COMMON, HERE):
         if str(p) not in sys.path:
             sys.path.insert(0, str(p))
+
+
+def keys_on_flash(root) -> dict:
+    """The secrets a provisioned meter keeps in its flash (keys.a/.b under its storage root), read
+    the way an attacker with physical access to a simulated meter's flash would: tests that must
+    check records against keys the meter made itself use this (no host file has them)."""
+    cpython_paths()
+    from vwmeter import durable
+    from vwmeter.meter import Meter
+
+    raw = durable.SmallState(str(Path(root) / "keys")).load()
+    if raw is None:
+        raise AssertionError("no provisioned keys under %s" % root)
+    return Meter._decode_keys(raw)

@@ -45,8 +45,8 @@ def main():
     m = Meter({"profile": "crashtest", "clock": clock, "source": Source(), "storage": root,
                "seg_records": 2, "max_segments": 8})
     if not m.provisioned:
-        m.provision({"meter_id": MID, "group_id": 1, "clock": T0, "sig_secret": SIG,
-                     "agg_secret": AGG, "customer_key": CUST})
+        m.provision({"meter_id": MID, "group_id": 1, "clock": T0, "host_entropy": AGG,
+                     "admin_secret": SIG, "customer_key": CUST})
     clock.set(T0)
     m.backlog()                        # metering starts with the slot of T0
     clock.set(T0 + n * 1800 + 1)

@@ -25,8 +25,8 @@ SECRET = bytes(range(32))
 
 def provisioned(root, clock, t=T0):
     m = make(root, clock)
-    m.provision({"meter_id": MID, "group_id": 1, "clock": t, "sig_secret": SECRET,
-                 "agg_secret": bytes(32), "customer_key": b"k" * 15})
+    m.provision({"meter_id": MID, "group_id": 1, "clock": t, "admin_secret": SECRET,
+                 "host_entropy": bytes(32), "customer_key": b"k" * 15})
     return m
 
 
@@ -90,7 +90,7 @@ def test_the_spent_challenge_survives_a_restart(tmp_path):
     good = tagged(m, T0 + 3600)
     m.set_clock(*good)
     m2 = make(tmp_path, clock)                           # power cycle: the epoch is on flash
-    assert m2.challenge() == m.challenge() != good[1]
+    assert m2.challenge() not in (m.challenge(), good[1])   # a new boot epoch: a new challenge
     clock.set(T0)
     refused(m2, *good)
 
@@ -140,6 +140,109 @@ def test_reset_then_reprovision_does_not_reuse_a_clock_tag(tmp_path):
     assert m.clock_unverified
     m.reset({"meter_id": MID, "challenge": m.challenge(), "tag": wire.reset_tag(SECRET, MID, m.challenge())})
     assert not m.info()["clock_unverified"]              # a wiped meter has no readings to doubt
-    m.provision({"meter_id": MID, "group_id": 1, "clock": T0, "sig_secret": SECRET,
-                 "agg_secret": bytes(32), "customer_key": b"k" * 15})
+    m.provision({"meter_id": MID, "group_id": 1, "clock": T0, "admin_secret": SECRET,
+                 "host_entropy": bytes(32), "customer_key": b"k" * 15})
     refused(m, *good)
+
+
+class Uptime:
+    """The meter's uptime in ms (ticks), stepped by the test; independent of the settable clock."""
+
+    def __init__(self):
+        self.ms = 0
+
+    def __call__(self):
+        return self.ms
+
+
+def provisioned_up(root, clock, up, t=T0):
+    from test_meter_catchup import Source
+    m = Meter({"profile": "test", "clock": clock, "source": Source(), "storage": str(root),
+               "seg_records": 8, "max_segments": 8, "max_catchup": 5, "uptime_ms": up})
+    if not m.provisioned:
+        m.provision({"meter_id": MID, "group_id": 1, "clock": t, "admin_secret": SECRET,
+                     "host_entropy": bytes(32), "customer_key": b"k" * 15})
+    return m
+
+
+@pytest.mark.security
+def test_a_challenge_expires_by_uptime(tmp_path):
+    clock, up = StepClock(), Uptime()
+    m = provisioned_up(tmp_path, clock, up)
+    ch = m.info()["challenge"]
+    up.ms += 50 * 1000
+    assert m.info()["challenge"] == ch                   # fresh: INFO shows the same one
+    late = tagged(m, T0 - 6 * 3600, challenge=ch)
+    reset = {"meter_id": MID, "challenge": ch, "tag": wire.reset_tag(SECRET, MID, ch)}
+    up.ms += (wire.CHALLENGE_TTL_S - 50) * 1000 + 1      # one ms past its lifetime
+    clock.set(T0)                                        # (the settable clock plays no part)
+    assert "challenge expired: ask INFO again" in refused(m, *late)
+    with pytest.raises(MeterError) as e:
+        m.reset(reset)
+    assert e.value.code == wire.E_AUTH and "challenge expired" in e.value.reason
+    assert clock.now() == T0 and m.provisioned
+    ch2 = m.info()["challenge"]                          # asked again: a new challenge, usable
+    assert ch2 != ch
+    assert "challenge not current" in refused(m, *late)
+    m.set_clock(*tagged(m, T0 - 6 * 3600, challenge=ch2))
+    assert clock.now() == T0 - 6 * 3600
+
+
+@pytest.mark.security
+def test_info_renews_a_half_used_challenge(tmp_path):
+    clock, up = StepClock(), Uptime()
+    m = provisioned_up(tmp_path, clock, up)
+    ch = m.info()["challenge"]
+    up.ms += wire.CHALLENGE_TTL_S * 500 + 1             # over half its life: the next INFO renews it
+    ch2 = m.info()["challenge"]
+    assert ch2 != ch
+    up.ms += wire.CHALLENGE_TTL_S * 500                  # the renewed one still has its full life
+    m.set_clock(*tagged(m, T0 + 3600, challenge=ch2))
+    assert clock.now() == T0 + 3600
+
+
+@pytest.mark.security
+def test_a_tag_from_before_a_reboot_is_refused(tmp_path):
+    clock, up = StepClock(), Uptime()
+    m = provisioned_up(tmp_path, clock, up)
+    late = tagged(m, T0 - 6 * 3600, challenge=m.info()["challenge"])
+    m2 = provisioned_up(tmp_path, clock, up)             # reboot, uptime as if no time passed
+    assert m2.provisioned and m2.info()["challenge"] != late[1]
+    assert "challenge not current" in refused(m2, *late)
+    assert clock.now() == T0
+
+
+@pytest.mark.security
+def test_provision_makes_keys_on_the_meter(tmp_path):
+    """Neither the host entropy nor the admin secret is the signing key, and the same PROVISION to
+    two meters (same entropy, same flash state) gives different keys (board RNG: os.urandom)."""
+    import os
+
+    from vwcore import sig
+    ys = []
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        m = Meter({"profile": "test", "clock": StepClock(), "source": None, "storage": str(tmp_path / d),
+                   "entropy": os.urandom})
+        m.provision({"meter_id": MID, "group_id": 1, "clock": T0, "admin_secret": SECRET,
+                     "host_entropy": bytes(32), "customer_key": b"k" * 15})
+        assert m.keys.y not in (sig.SigningKey(SECRET).y, sig.SigningKey(bytes(32)).y)
+        assert m.prov["admin_secret"] == SECRET and m.prov["sig_secret"] != SECRET
+        ys.append(m.keys.y)
+    assert ys[0] != ys[1]
+
+
+def test_a_meter_provisioned_by_an_old_host_is_reset_with_its_old_record(tmp_path):
+    """Keys state layout 1 (host-made secrets, before PROVISION layout 2): it still loads, and the
+    old engineer's record (its sig_secret) authorises RESET, so the meter can be re-provisioned."""
+    from vwmeter import durable
+    old_sig = bytes(range(32, 64))
+    raw = MID + bytes((1,)) + old_sig + bytes(32) + bytes((15,)) + b"k" * 15
+    durable.SmallState(str(tmp_path / "keys")).save(raw)
+    clock, up = StepClock(), Uptime()
+    m = provisioned_up(tmp_path, clock, up)
+    from vwcore import sig
+    assert m.keys.y == sig.SigningKey(old_sig).y
+    ch = m.info()["challenge"]
+    m.reset({"meter_id": MID, "challenge": ch, "tag": wire.reset_tag(old_sig, MID, ch)})
+    assert not m.provisioned

@@ -44,8 +44,8 @@ def make(root, clock):
 
 
 def provision(m):
-    m.provision({"meter_id": b"CATCHUP1", "group_id": 1, "clock": T0, "sig_secret": bytes(32),
-                 "agg_secret": bytes(32), "customer_key": b"k" * 15})
+    m.provision({"meter_id": b"CATCHUP1", "group_id": 1, "clock": T0, "host_entropy": bytes(32),
+                 "admin_secret": bytes(32), "customer_key": b"k" * 15})
 
 
 def admin_set(m, t):

@@ -25,7 +25,7 @@ MID = b"VWTEST01"
 
 
 def provision_payload(clock=0, mid=MID):
-    return wire.encode_provision(mid, 1, clock, SIG, AGG, CUST)
+    return wire.encode_provision(mid, 1, clock, AGG, SIG, CUST)     # host entropy, admin secret
 
 
 @pytest.fixture
@@ -78,9 +78,13 @@ def test_provision_meter_fetch_verify_open(sim):
     c.ok(wire.PROVISION, provision_payload(T0))
     info = wait_slots(c, 12)
     assert info["provisioned"] and info["clock_set"] and info["sig_pub"] and info["agg_pub"]
-    from vwcore import agg, sig
-    assert info["agg_pub"] == agg.public_key(agg.secret_scalar(AGG))
-    assert info["sig_pub"] == sig.SigningKey(SIG).y
+    from vwcore import agg, group, sig
+    G = group.get(1)
+    # the meter made its own keys: neither the host entropy nor the admin secret gives them
+    for guess in (AGG, SIG):
+        assert info["agg_pub"] != agg.public_key(agg.secret_scalar(guess))
+        assert info["sig_pub"] != sig.SigningKey(guess).y
+    assert pow(info["sig_pub"], G.q, G.p) == 1 and pow(info["agg_pub"], G.q, G.p) == 1
     y = info["sig_pub"]
     first = info["first_slot"]
     assert first == T0 // 1800

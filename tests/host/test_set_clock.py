@@ -1,6 +1,6 @@
 """`veriwatt set-clock` against the real firmware (a simulated meter on the unix MicroPython,
 clock at real speed, behind a pty): a provisioned meter refuses a shift by hours without the
-engineer's secret file and takes it with it; drift trims pass within their budget; a replayed
+engineer's admin file and takes it with it; drift trims pass within their budget; a replayed
 authenticated frame is refused; a lost clock (restart) may be set forward, flagged unverified
 until an authenticated set. The rules themselves: tests/firmware/test_clock_auth.py."""
 from __future__ import annotations
@@ -42,11 +42,11 @@ def test_set_clock_rules_over_serial(tmp_path, sim):
     assert r.returncode == 0 and "was not set" in r.stdout, r.stdout + r.stderr
     r = run("provision", port, "--clock", str(T0), "--out", str(tmp_path), "--json")
     assert r.returncode == 0, r.stderr
-    secret = str(tmp_path / "meter.secret.json")
+    secret = str(tmp_path / "meter.admin.json")
 
     now = info(port)["clock"]
     r = run("set-clock", port, "--time", str(now + 8 * 3600))
-    assert r.returncode == 3 and "admin tag" in r.stderr and "--secret meter.secret.json" in r.stderr, r.stderr
+    assert r.returncode == 3 and "admin tag" in r.stderr and "--admin meter.admin.json" in r.stderr, r.stderr
     assert abs(info(port)["clock"] - now) <= 5                      # unchanged
 
     now = info(port)["clock"]
@@ -56,7 +56,7 @@ def test_set_clock_rules_over_serial(tmp_path, sim):
     assert out["authenticated"] is False and abs(out["clock"] - (now + 60)) <= 5
 
     before = info(port)
-    r = run("set-clock", port, "--time", str(before["clock"] + 8 * 3600), "--secret", secret, "--json")
+    r = run("set-clock", port, "--time", str(before["clock"] + 8 * 3600), "--admin", secret, "--json")
     assert r.returncode == 0, r.stderr
     after = info(port)
     assert json.loads(r.stdout)["authenticated"] and abs(after["clock"] - (before["clock"] + 8 * 3600)) <= 5
@@ -67,7 +67,7 @@ def test_set_clock_rules_over_serial(tmp_path, sim):
         ch = link.hello()["challenge"]
         sec = json.load(open(secret))
         t = link.info["clock"] + 3600
-        frame = wire.encode_set_clock(t, ch, wire.clock_tag(bytes.fromhex(sec["sig_secret"]),
+        frame = wire.encode_set_clock(t, ch, wire.clock_tag(bytes.fromhex(sec["admin_secret"]),
                                                               bytes.fromhex(sec["meter_id"]), ch, t))
         link.request(wire.SET_CLOCK, frame, (wire.OK,))
         with pytest.raises(Exception, match="not authorised"):
@@ -75,16 +75,16 @@ def test_set_clock_rules_over_serial(tmp_path, sim):
 
     # another meter's record is refused by the host; a forged one by the meter
     other = dict(sec, meter_id="00" * 8)
-    (tmp_path / "other.secret.json").write_text(json.dumps(other))
-    r = run("set-clock", port, "--time", "now", "--secret", str(tmp_path / "other.secret.json"))
-    assert r.returncode == 2 and "record of meter 0000000000000000" in r.stderr, r.stderr
-    forged = dict(sec, sig_secret="11" * 32)
-    (tmp_path / "forged.secret.json").write_text(json.dumps(forged))
-    r = run("set-clock", port, "--time", "now", "--secret", str(tmp_path / "forged.secret.json"))
+    (tmp_path / "other.admin.json").write_text(json.dumps(other))
+    r = run("set-clock", port, "--time", "now", "--admin", str(tmp_path / "other.admin.json"))
+    assert r.returncode == 2 and "admin file of meter 0000000000000000" in r.stderr, r.stderr
+    forged = dict(sec, admin_secret="11" * 32)
+    (tmp_path / "forged.admin.json").write_text(json.dumps(forged))
+    r = run("set-clock", port, "--time", "now", "--admin", str(tmp_path / "forged.admin.json"))
     assert r.returncode == 3 and "not authorised" in r.stderr, r.stderr
-    (tmp_path / "bad.secret.json").write_text(json.dumps(dict(sec, sig_secret="zz")))
-    r = run("set-clock", port, "--time", "now", "--secret", str(tmp_path / "bad.secret.json"))
-    assert r.returncode == 2 and "is not a meter secret file" in r.stderr, r.stderr
+    (tmp_path / "bad.admin.json").write_text(json.dumps(dict(sec, admin_secret="zz")))
+    r = run("set-clock", port, "--time", "now", "--admin", str(tmp_path / "bad.admin.json"))
+    assert r.returncode == 2 and "is not a meter admin file" in r.stderr, r.stderr
     r = run("set-clock", port, "--time", "yesterday")
     assert r.returncode == 2 and "bad --time" in r.stderr
 
@@ -102,6 +102,6 @@ def test_set_clock_rules_over_serial(tmp_path, sim):
     r = run("fetch", port, "--store", str(tmp_path / "v.db"), "--meter-key", str(tmp_path / "meter.pub.json"), "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["clock_unverified"] is True, r.stderr
     assert "clock was set without the engineer's tag" in r.stderr
-    r = run("set-clock", port, "--time", str(i["clock"]), "--secret", secret)
+    r = run("set-clock", port, "--time", str(i["clock"]), "--admin", secret)
     assert r.returncode == 0 and "authenticated" in r.stdout, r.stderr
     assert info(port)["clock_unverified"] is False

@@ -111,7 +111,7 @@ def test_cli_workflow_on_the_simulator(tmp_path, sim):
     r = run("provision", port, "--out", str(tmp_path / "again"))
     assert r.returncode == 3 and "already provisioned" in r.stderr
     # the meter refuses a reset while it holds readings not acknowledged, and says so
-    r = run("reset", port, "--secret", str(tmp_path / "meter.secret.json"))
+    r = run("reset", port, "--admin", str(tmp_path / "meter.admin.json"))
     assert r.returncode == 3 and "not acknowledged" in r.stderr and "Traceback" not in r.stderr
 
 
