@@ -392,6 +392,8 @@ def parse_signed(obj: Any, supplier_pub: Dict[str, Any], path: str = "tariff") -
                            "`veriwatt tariff sign`" % path)
     if obj.get("format") != SIGNED_FORMAT:
         raise VeriwattError("tariff file %s: format must be %r" % (path, SIGNED_FORMAT))
+    if not isinstance(obj.get("signature"), dict):
+        raise InvalidError("tariff %s has no supplier signature: its prices cannot be trusted" % path)
     jsonio.only_keys(obj, "tariff file %s:" % path, ("format", "tariff", "signature"), ("digest", "supplier_key"))
     if not isinstance(obj.get("tariff"), dict):
         raise VeriwattError("tariff file %s: `tariff` must be an object" % path)
@@ -433,7 +435,10 @@ def verify_signature(obj: Dict[str, Any], supplier_pub: Dict[str, Any], path: st
     if sig["key_id"] != keys.key_id(supplier_pub):
         raise InvalidError("tariff %s was signed by key %s, not by the trusted supplier key %s"
                            % (path, str(sig["key_id"])[:16], keys.key_id(supplier_pub)))
-    keys.parse_sig(sig["sig"], keys.group_of(supplier_pub), "tariff %s: signature" % path)
+    try:
+        keys.parse_sig(sig["sig"], keys.group_of(supplier_pub), "signature")
+    except VeriwattError as e:
+        raise InvalidError("tariff %s: malformed supplier signature: %s" % (path, e))
     d = digest(obj["tariff"])
     if not keys.verify(supplier_pub, SIG_DOMAIN + d.encode(), sig["sig"]):
         raise InvalidError("tariff %s: the supplier's signature does not verify (tariff changed, or wrong supplier key)" % path)
