@@ -33,7 +33,7 @@ def _hex_int(s: Any, where: str) -> int:
 
 def group_of(key: Dict[str, Any]) -> "_group.Group":
     grp = key.get("group", "2048")
-    if grp not in _group.GROUPS or not isinstance(grp, str):
+    if not isinstance(grp, str) or grp not in _group.GROUPS:
         raise VeriwattError("unknown group %r in key file (known: \"2048\", \"3072\")" % (grp,))
     try:
         return _group.get(grp)
