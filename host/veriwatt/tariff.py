@@ -16,7 +16,6 @@ import datetime as _dt
 import hashlib
 import json
 import re
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from . import slots as _slots
