@@ -397,7 +397,7 @@ Linear bills are checked with one product over the commitments; bills for step, 
 threshold and rebate tariffs carry a zero-knowledge proof bound to the meter id, the period
 and the tariff digest, checked here (step: about as long as proving; --workers N).
 Exit 0 valid, 1 invalid (with the reason), 2 bad input."""
-    from . import bill, keys, tariff as tmod
+    from . import bill, keys, slots, tariff as tmod
     from .progress import Progress
 
     B = tmod.load_json(args.bill, "bill")
@@ -414,6 +414,7 @@ Exit 0 valid, 1 invalid (with the reason), 2 bad input."""
     if isinstance(B, dict) and t is not None and B.get("kind") == t.kind and t.kind in ("step", "threshold"):
         try:
             p = B.get("period") or {}
+            slots.check_range(p["start_slot"], p["end_slot"])  # never evaluate a hostile period's windows
             n = len(t.zk(p["start_slot"], p["end_slot"]).slots) if t.kind == "threshold" else len(B.get("commitments") or [])
         except (KeyError, TypeError, VeriwattError):
             n = 0
