@@ -23,6 +23,8 @@ import re
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from vwcore import group as _group
+
 from . import keys as _keys
 from . import linear
 from . import slots as _slots
@@ -418,14 +420,16 @@ def verify_disclosure(d: Any, meter_pub: Dict[str, Any]) -> Dict[str, Any]:
             raise InvalidError("slot %d: the disclosed reading %d is impossible: a meter certifies 0..%d Wh per "
                                "half-hour" % (t, m, MAX_READING))
         rr = jsonio.scalar(s["r"], G, w + ".r")
-        C = jsonio.element(s["C"], G, w + ".C")
+        C = jsonio.element(s["C"], G, w + ".C", member=False)  # membership below, after the signature
         e, s_ = _keys.parse_sig(s["sig"], G, w + ".sig")
         parsed.append((t, m, rr, C, e, s_))
     checker = Checker.from_pub(meter_pub)
     out = []
-    for t, m, rr, C, e, s_ in parsed:
+    for t, m, rr, C, e, s_ in parsed:  # per slot, cheapest refusal first: one bad slot costs one check
         if not checker.sig_ok(t, C, e, s_):
             raise InvalidError("slot %d: the meter's signature on the commitment does not verify" % t)
+        if not _group.is_element(C, G):
+            raise InvalidError("slot %d: the commitment is not in the order-q subgroup" % t)
         if not linear.check_opening(C, m, rr, G.p, G.q, G.g, G.h):
             raise InvalidError("slot %d: the disclosed reading %d does not open the signed commitment" % (t, m))
         out.append({"slot": t, "start": _iso(t), "reading": m})
