@@ -410,3 +410,14 @@ def test_private_files_are_0600_from_creation(tmp_path):
     assert r.returncode == 0
     assert stat.S_IMODE(os.stat(tmp_path / "sup.key.json").st_mode) == 0o600
     assert jsonio.load(str(p), "x") == {"secret": "00"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='{}[]":,0123456789-+.eE aNIfinty\\u', max_size=60))
+def test_strict_json_reader_only_raises_one_line_errors(text):
+    from veriwatt import jsonio
+
+    try:
+        jsonio.loads(text, "bill", "x.json")
+    except VeriwattError as e:
+        assert "\n" not in str(e)
