@@ -112,7 +112,6 @@ def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tarif
         proof = {"alg": PROOF_ALG, "kind": kind, "bytes": len(bp.proof),
                  "sha256": hashlib.sha256(bp.proof).hexdigest(),
                  "base64": base64.b64encode(bp.proof).decode()}
-
         if kind == "threshold":
             proof["dr_slots"] = len(zt.slots)
     else:
@@ -171,13 +170,6 @@ def parse_entries(bill: Dict[str, Any], G: Any = None, n: Optional[int] = None) 
     return out
 
 
-def _int_field(d: Dict[str, Any], k: str, where: str) -> int:
-    v = d.get(k)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise VeriwattError("%s: `%s` must be an integer" % (where, k))
-    return v
-
-
 def total_bounds(kind: str, weights: Optional[Sequence[int]], n_slots: int) -> Tuple[int, int]:
     """[lo, hi] a proven total can take with every reading in [0, MAX_READING]: for weights
     w_t (prices, index values, 1 for a total) sum(min(w_t, 0)) * MAX and sum(max(w_t, 0)) * MAX;
@@ -210,7 +202,7 @@ def _check_envelope(bill: Any, tariff: Any, meter_pub: Dict[str, Any], G: Any) -
                                "names (--tariff FILE)" % kind)
         if kind == "total":
             raise InvalidError("this file proves a total consumption (Wh), not a bill under the given tariff: "
-                               "its total is not money (verify it without --tariff)")
+                               "its total is not money (verify it as a total: verify-bill FILE --total)")
         raise InvalidError("a %s bill needs a tariff of kind %s, the given tariff is of kind %s"
                            % (kind, {"settlement": "index"}.get(kind, kind), tariff.kind))
     p = jsonio.only_keys(bill["period"], "bill.period", PERIOD_FIELDS)
