@@ -215,8 +215,8 @@ trusted: get your supplier's public key from them (their website, your contract)
         pub = keys.load_public(args.what, "supplier")
         new = trust.add(pub)
         _out(args, {"file": str(trust.path()), "key_id": pub["key_id"], "added": new},
-             "%s supplier key %s (%s) %s %s" % ("trusting" if new else "already trusted:", pub["key_id"],
-                                                pub.get("name", ""), "in" if new else "", trust.path()))
+             "%s supplier key %s %r (trust store %s)" % ("now trusting" if new else "already trusted:", pub["key_id"],
+                                                          pub.get("name", ""), trust.path()))
         return EXIT_OK
     if not trust.remove(args.what):
         raise VeriwattError("key %s is not in the trust store %s (veriwatt trust list)" % (args.what[:32], trust.path()))
