@@ -10,3 +10,10 @@ from vwtest import ROOT  # noqa: F401
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture(autouse=True)
+def _veriwatt_home(tmp_path_factory, monkeypatch):
+    """Every test (and the CLI subprocesses it starts) gets its own empty $VERIWATT_HOME, so no
+    test reads or writes the user's trust store (~/.config/veriwatt)."""
+    monkeypatch.setenv("VERIWATT_HOME", str(tmp_path_factory.mktemp("veriwatt-home")))

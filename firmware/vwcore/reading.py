@@ -25,7 +25,12 @@ from vwcore import sig as _sig
 
 R_LABEL = b"veriwatt/commit-r/v1"
 AD_DOMAIN = b"veriwatt/record/v1"
-MAX_READING = 0xFFFFFFFF
+# The largest reading a meter certifies, in Wh per half-hour slot: 65535 Wh (131 kW held for
+# the whole half-hour, above any supply a meter is rated for). ONE constant shared by the
+# meter (certify refuses more; the meter clamps its source to it) and the host (verifiers
+# refuse a disclosed or decrypted reading above it, bills bound their totals with it, the
+# zero-knowledge range proofs use it as the default max_reading). docs/FORMATS.md.
+MAX_READING = 0xFFFF
 
 
 class MeterKeys:
@@ -54,7 +59,7 @@ def record_ad(group_id, meter_id, slot):
 def certify(keys, slot, m):
     """Commit to, sign and encrypt reading m for slot; returns a wire.Record."""
     if not (0 <= m <= MAX_READING):
-        raise ValueError("reading out of uint32 range")
+        raise ValueError("reading out of range [0, MAX_READING]")
     if not (0 <= slot < wire.NO_SLOT):
         raise ValueError("slot out of range")
     G = keys.grp

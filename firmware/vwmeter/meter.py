@@ -470,6 +470,8 @@ class Meter:
             return False
         t0 = ticks_ms() if ticks_ms else 0
         wh = self.source.read_slot(slot)
+        if wh > reading.MAX_READING:       # beyond any rated supply: a pulse burst, not energy
+            wh = reading.MAX_READING
         rec = reading.certify(self.keys, slot, wh).encode()
         try:
             s.append(slot, rec)

@@ -15,7 +15,6 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, DeviceError, VeriwattError
@@ -26,24 +25,13 @@ SHARES_FORMAT = "veriwatt-agg-shares/1"
 
 
 def _write_json(path: str, obj: Any, private: bool = False) -> None:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
-    if private:
-        os.chmod(tmp, 0o600)
-    tmp.replace(p)
+    from . import jsonio
+    jsonio.write(path, obj, private)  # private: mode 0600 from creation
 
 
 def _load_json(path: str, what: str) -> Any:
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise VeriwattError("%s file %s not found" % (what, path))
-    except (OSError, UnicodeDecodeError) as e:
-        raise VeriwattError("cannot read %s file %s: %s" % (what, path, e))
-    except json.JSONDecodeError as e:
-        raise VeriwattError("%s file %s is not valid JSON: %s (line %d)" % (what, path, e.msg, e.lineno))
+    from . import jsonio
+    return jsonio.load(path, what, "aggregation")
 
 
 def _say(args: argparse.Namespace, msg: str) -> None:

@@ -18,10 +18,12 @@ proves, `verify_bill` verifies it, bound to the meter id, the period and the tar
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
+import re
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from vwcore import group as _group
 
 from . import keys as _keys
 from . import linear
@@ -108,6 +110,10 @@ def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tarif
         probs = _verify.check_period([(r.slot, r.C, r.e, r.s) for r in recs], start, end, None)
         raise VeriwattError("cannot bill %s: %s; fetch the missing readings first (veriwatt fetch)"
                             % (_slots.describe(start, end), _verify.summary(probs)))
+    from vwcore.reading import MAX_READING
+    for r, (m, _) in zip(recs, openings):
+        if not 0 <= m <= MAX_READING:
+            raise VeriwattError("slot %d: reading %d Wh is outside 0..%d (MAX_READING): meter fault" % (r.slot, m, MAX_READING))
     proof: Dict[str, Any]
     if kind in ZK_KINDS:
         from .zk import tariffs as _zt
@@ -120,12 +126,10 @@ def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tarif
                 raise VeriwattError("slot %d: reading %d Wh is above the tariff's max_reading %d" % (r.slot, m, zt.max_reading))
         ctx = zk_context(meter_pub["meter_id"], start, end, tariff.digest())
         extra: Dict[str, Any] = {"workers": workers, "progress": progress} if kind in ("step", "threshold") else {}
-        t0 = time.perf_counter()
         bp = _zt.PROVERS[kind](zt, [r.C for r in recs], ms, rs, ctx, G, **extra)
         total = bp.amount
         proof = {"alg": PROOF_ALG, "kind": kind, "bytes": len(bp.proof),
                  "sha256": hashlib.sha256(bp.proof).hexdigest(),
-                 "seconds": round(time.perf_counter() - t0, 2),
                  "base64": base64.b64encode(bp.proof).decode()}
         if kind == "threshold":
             proof["dr_slots"] = len(zt.slots)
@@ -152,65 +156,127 @@ def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tarif
     return bill
 
 
-def _hex(x: Any, where: str) -> int:
-    if not isinstance(x, str) or not x:
-        raise VeriwattError("bill: %s must be a hex string" % where)
-    try:
-        return int(x, 16)
-    except ValueError:
-        raise VeriwattError("bill: %s is not hexadecimal" % where)
+BILL_FIELDS = ("format", "kind", "meter_id", "meter_key_id", "group", "period", "tariff", "total", "amount",
+               "proof", "created", "commitments")
+PERIOD_FIELDS = ("start_slot", "end_slot", "slots", "start", "end")
+BILL_TARIFF_FIELDS = ("digest", "name", "supplier", "kind")
+ZK_PROOF_FIELDS = ("alg", "kind", "bytes", "sha256", "base64")
+CREATED_RE = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z"
 
 
-def parse_entries(bill: Dict[str, Any]) -> List[Tuple[int, int, int, int]]:
+def parse_entries(bill: Dict[str, Any], G: Any = None, n: Optional[int] = None) -> List[Tuple[int, int, int, int]]:
+    """(slot, C, e, s) of every commitment, each field in its one canonical encoding
+    (docs/FORMATS.md): slot an integer, C minimal lowercase hex in (1, p), sig 128 lowercase
+    hex digits e || s with e, s < q. n: the number of slots of the period (far more entries
+    are refused before any is decoded; check_period then reports exactly what is wrong)."""
+    from . import jsonio
+
+    G = G or _keys.group_of({})
     cs = bill.get("commitments")
     if not isinstance(cs, list):
         raise VeriwattError("bill: `commitments` must be a list (see docs/FORMATS.md)")
+    if n is not None and len(cs) > 2 * n + 16:
+        raise InvalidError("bill: %d commitments for a period of %d slots (each slot must appear exactly once): "
+                           "slots were duplicated or replayed" % (len(cs), n))
     out = []
     for i, c in enumerate(cs):
-        if not isinstance(c, dict) or not isinstance(c.get("slot"), int) or isinstance(c.get("slot"), bool):
-            raise VeriwattError("bill: commitments[%d] must be an object with an integer `slot`" % i)
-        sig = c.get("sig")
-        if not isinstance(sig, str) or len(sig) != 128:
-            raise VeriwattError("bill: commitments[%d].sig must be 128 hex digits" % i)
-        out.append((c["slot"], _hex(c.get("C"), "commitments[%d].C" % i), _hex(sig[:64], "sig"), _hex(sig[64:], "sig")))
+        w = "bill: commitments[%d]" % i
+        jsonio.only_keys(c, w, ("slot", "C", "sig"))
+        slot = jsonio.integer(c["slot"], w + ".slot", 0, _slots.NO_SLOT - 1)
+        C = jsonio.element(c["C"], G, w + ".C", member=False)  # the meter's signature covers C (docs/FORMATS.md)
+        e, s_ = _keys.parse_sig(c["sig"], G, w + ".sig")
+        out.append((slot, C, e, s_))
     return out
 
 
-def _int_field(d: Dict[str, Any], k: str, where: str) -> int:
-    v = d.get(k)
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise VeriwattError("%s: `%s` must be an integer" % (where, k))
-    return v
+def total_bounds(kind: str, weights: Optional[Sequence[int]], n_slots: int) -> Tuple[int, int]:
+    """[lo, hi] a proven total can take with every reading in [0, MAX_READING]: for weights
+    w_t (prices, index values, 1 for a total) sum(min(w_t, 0)) * MAX and sum(max(w_t, 0)) * MAX;
+    for zero-knowledge kinds 0 .. MAX_PRICE * MAX * slots (and below q)."""
+    from vwcore.reading import MAX_READING
+
+    if weights is not None:
+        return (sum(w for w in weights if w < 0) * MAX_READING, sum(w for w in weights if w > 0) * MAX_READING)
+    from .zk import tariffs as _zt
+    return 0, _zt.MAX_PRICE * MAX_READING * n_slots
+
+
+def _check_envelope(bill: Any, tariff: Any, meter_pub: Dict[str, Any], G: Any) -> Tuple[str, int, int]:
+    """Every field of the bill except the commitments and the proof's bytes, strictly: the
+    kind asked for (a tariff's kind, or a total when no tariff is given), the meter, group,
+    period (ISO times must be the slots'), tariff summary, total (integer), amount (string),
+    created (timestamp: informational, not covered by the proof). Returns (kind, start, end)."""
+    from . import jsonio
+
+    if not isinstance(bill, dict) or bill.get("format") != FORMAT:
+        raise VeriwattError("not a bill: format must be %r" % FORMAT)
+    jsonio.only_keys(bill, "bill:", BILL_FIELDS)
+    kind = bill["kind"]
+    if kind not in KINDS:
+        raise VeriwattError("bill: kind must be one of %s" % ", ".join(KINDS))
+    want = kind_for(tariff)
+    if kind != want:
+        if tariff is None:
+            raise InvalidError("this is a %s bill, but no tariff was given: verify it with the signed tariff it "
+                               "names (--tariff FILE)" % kind)
+        if kind == "total":
+            raise InvalidError("this file proves a total consumption (Wh), not a bill under the given tariff: "
+                               "its total is not money (verify it as a total: verify-bill FILE --total)")
+        raise InvalidError("a %s bill needs a tariff of kind %s, the given tariff is of kind %s"
+                           % (kind, {"settlement": "index"}.get(kind, kind), tariff.kind))
+    p = jsonio.only_keys(bill["period"], "bill.period", PERIOD_FIELDS)
+    start = jsonio.integer(p["start_slot"], "bill.period.start_slot")
+    end = jsonio.integer(p["end_slot"], "bill.period.end_slot")
+    _slots.check_range(start, end, "bill.period")
+    jsonio.integer(p["slots"], "bill.period.slots", end - start, end - start)
+    if p["start"] != _iso(start) or p["end"] != _iso(end):
+        raise VeriwattError("bill.period: start/end must be the ISO times of start_slot/end_slot (%s, %s)"
+                            % (_iso(start), _iso(end)))
+    jsonio.hex_bytes(bill["meter_id"], "bill.meter_id", 8)
+    jsonio.hex_bytes(bill["meter_key_id"], "bill.meter_key_id", 8)
+    if not isinstance(bill["group"], str):
+        raise VeriwattError("bill.group must be a string (\"2048\" or \"3072\")")
+    jsonio.integer(bill["total"], "bill.total")
+    if not isinstance(bill["amount"], str):
+        raise VeriwattError("bill.amount must be a string")
+    if not isinstance(bill["created"], str) or not re.match(CREATED_RE, bill["created"]):
+        raise VeriwattError("bill.created must be a UTC time YYYY-MM-DDTHH:MM:SSZ")
+    if kind == "total":
+        if bill["tariff"] is not None:
+            raise VeriwattError("bill: a total carries no tariff (`tariff`: null)")
+    else:
+        jsonio.only_keys(bill["tariff"], "bill.tariff", BILL_TARIFF_FIELDS)
+    proof = bill["proof"]
+    if kind in ZK_KINDS:
+        jsonio.only_keys(proof, "bill.proof", ZK_PROOF_FIELDS, ("dr_slots",) if kind == "threshold" else ())
+        if proof["alg"] != PROOF_ALG or proof["kind"] != kind:
+            raise VeriwattError("bill: a %s bill needs `proof` alg %r and kind %r" % (kind, PROOF_ALG, kind))
+        jsonio.integer(proof["bytes"], "bill.proof.bytes", 0)
+        jsonio.hex_bytes(proof["sha256"], "bill.proof.sha256", 32)
+        if not isinstance(proof["base64"], str):
+            raise VeriwattError("bill.proof.base64 must be a string")
+    else:
+        jsonio.only_keys(proof, "bill.proof", ("R",))
+        jsonio.scalar(proof["R"], G, "bill.proof.R")
+    return kind, start, end
 
 
 def verify_bill(bill: Any, tariff: Any, meter_pub: Dict[str, Any], fast: bool = True,
                 workers: int = 1, progress: Any = None) -> Dict[str, Any]:
     """Check a bill as the supplier would. Returns a report dict; raises InvalidError with the
     first reason when the bill is not valid (report in err.report), VeriwattError when the
-    files are malformed. workers/progress: for zero-knowledge step and threshold proofs."""
+    files are malformed. The bill must be of the kind asked for: priced under `tariff` (a
+    trusted, signed tariff), or a total consumption when tariff is None. Order: structure and
+    encodings of every field, bounds, completeness, then signatures, then the proof.
+    workers/progress: for zero-knowledge step and threshold proofs."""
+    from . import jsonio
+
     t0 = time.perf_counter()
-    if not isinstance(bill, dict) or bill.get("format") != FORMAT:
-        raise VeriwattError("not a bill: format must be %r" % FORMAT)
-    kind = bill.get("kind")
-    if kind not in KINDS:
-        raise VeriwattError("bill: kind must be one of %s" % ", ".join(KINDS))
-    period = bill.get("period")
-    if not isinstance(period, dict):
-        raise VeriwattError("bill: `period` must be an object with start_slot and end_slot")
-    start, end = _int_field(period, "start_slot", "bill.period"), _int_field(period, "end_slot", "bill.period")
-    _slots.check_range(start, end, "bill.period")
-    total = _int_field(bill, "total", "bill")
-    proof = bill.get("proof")
-    if not isinstance(proof, dict):
-        raise VeriwattError("bill: `proof` must be an object (R, or a zero-knowledge proof in base64)")
-    if kind in ZK_KINDS:
-        if proof.get("alg") != PROOF_ALG or not isinstance(proof.get("base64"), str):
-            raise VeriwattError("bill: a %s bill needs `proof` {\"alg\": %r, \"base64\": ...}" % (kind, PROOF_ALG))
-        R = 0
-    else:
-        R = _hex(proof.get("R"), "proof.R")
-    entries = parse_entries(bill)
     G = _keys.group_of(meter_pub)
+    kind, start, end = _check_envelope(bill, tariff, meter_pub, G)
+    total = bill["total"]
+    proof = bill["proof"]
+    R = 0 if kind in ZK_KINDS else jsonio.scalar(proof["R"], G, "bill.proof.R")
     report: Dict[str, Any] = {"valid": False, "kind": kind, "meter_id": bill.get("meter_id"),
                               "period": {"start_slot": start, "end_slot": end}, "total": total,
                               "amount": bill.get("amount"), "problems": []}
@@ -224,27 +290,22 @@ def verify_bill(bill: Any, tariff: Any, meter_pub: Dict[str, Any], fast: bool = 
         raise err
 
     # 1. the meter key
-    if bill.get("meter_id") != meter_pub.get("meter_id"):
+    if bill["meter_id"] != meter_pub.get("meter_id"):
         fail("meter", "the bill is for meter %s but the meter key file is for meter %s (wrong meter key)"
-             % (bill.get("meter_id"), meter_pub.get("meter_id")))
-    if bill.get("group", G.name) != G.name:
-        fail("meter", "the bill uses group %s but the meter key is in group %s" % (bill.get("group"), G.name))
-    if bill.get("meter_key_id") not in (None, _keys.key_id(meter_pub)):
+             % (bill["meter_id"], meter_pub.get("meter_id")))
+    if bill["group"] != G.name:
+        fail("meter", "the bill uses group %s but the meter key is in group %s" % (str(bill["group"])[:8], G.name))
+    if bill["meter_key_id"] != _keys.key_id(meter_pub):
         fail("meter", "the bill names meter key %s but the given meter key is %s (wrong or replaced meter key)"
-             % (bill.get("meter_key_id"), _keys.key_id(meter_pub)))
+             % (bill["meter_key_id"], _keys.key_id(meter_pub)))
     # 2. the tariff
-    bt = bill.get("tariff")
-    if kind == "total":
-        if tariff is not None and bt is not None:
-            fail("tariff", "a total carries no tariff")
-    else:
-        if tariff is None:
-            raise VeriwattError("this bill (%s) needs the tariff to check it: --tariff FILE" % kind)
-        if not isinstance(bt, dict) or "digest" not in bt:
-            raise VeriwattError("bill: `tariff.digest` is missing")
+    bt = bill["tariff"]
+    if kind != "total":
         if bt["digest"] != tariff.digest():
             fail("tariff", "the bill was computed with tariff %s but the given tariff is %s (a different or altered tariff)"
-                 % (bt["digest"], tariff.digest()))
+                 % (str(bt["digest"])[:80], tariff.digest()))
+        if [bt["name"], bt["supplier"], bt["kind"]] != [tariff.name, tariff.supplier, tariff.kind]:
+            fail("tariff", "the bill's tariff name, supplier or kind differ from the signed tariff's")
         if kind_for(tariff) != kind:
             fail("tariff", "a %s bill needs a tariff of kind %s, the given tariff is of kind %s"
                  % (kind, {"settlement": "index"}.get(kind, kind), tariff.kind))
@@ -252,29 +313,41 @@ def verify_bill(bill: Any, tariff: Any, meter_pub: Dict[str, Any], fast: bool = 
         why = cycle_problem(tariff, start, end)
         if why:
             fail("cycle", why)
-    # 3. completeness and signatures
-    checker = Checker.from_pub(meter_pub, fast=fast)
-    probs = _verify.check_period(entries, start, end, checker)
+    # 3. bounds: every reading is in [0, MAX_READING], so the total is too
+    w = None if kind in ZK_KINDS else weights_for(kind, tariff, start, end)
+    lo, hi = total_bounds(kind, w, end - start)
+    if not lo <= total <= hi or (kind in ZK_KINDS and total >= G.q):
+        fail("total", "the total %d is impossible for %d slots of at most %d Wh each under this tariff (allowed "
+             "%d..%d): the total was changed" % (total, end - start, _max_reading(), lo, hi))
+    # 4. completeness (before any signature), then every signature
+    entries = parse_entries(bill, G, end - start)
+    probs = _verify.check_period(entries, start, end, None)
+    if not probs:
+        probs = _verify.check_period(entries, start, end, Checker.from_pub(meter_pub, fast=fast))
     if probs:
         fail(probs[0].kind, _verify.summary(probs), probs)
-    # 4. the proof
+    # 5. the proof
     if kind in ZK_KINDS:
         _verify_zk(bill, kind, tariff, entries, start, end, total, proof, G, fail, workers, progress)
         report["proof_bytes"] = proof.get("bytes")
     else:
-        w = weights_for(kind, tariff, start, end)
         from . import fastexp
         pm = fastexp.powmod if fast else None
         if not linear.check([c for _, c, _, _ in entries], w, total, R, G.p, G.q, G.g, G.h, pm):
             fail("proof", "the total and its proof do not match the signed commitments: prod(C_t^w_t) != g^total * h^R "
                  "(the total, the proof R or a price was changed)")
-    # 5. what people read
-    if bill.get("amount") != display_amount(kind, tariff, total):
+    # 6. what people read
+    if bill["amount"] != display_amount(kind, tariff, total):
         fail("amount", "the displayed amount %r does not match the proven total %d (%s)"
-             % (bill.get("amount"), total, display_amount(kind, tariff, total)))
+             % (bill["amount"][:80], total, display_amount(kind, tariff, total)))
     report["valid"] = True
     report["seconds"] = round(time.perf_counter() - t0, 4)
     return report
+
+
+def _max_reading() -> int:
+    from vwcore.reading import MAX_READING
+    return MAX_READING
 
 
 def _verify_zk(bill: Dict[str, Any], kind: str, tariff: Any, entries: Sequence[Tuple[int, int, int, int]],
@@ -283,16 +356,21 @@ def _verify_zk(bill: Dict[str, Any], kind: str, tariff: Any, entries: Sequence[T
     from .zk import ProofError
     from .zk import tariffs as _zt
 
+    from . import jsonio
+
     try:
-        data = base64.b64decode(proof["base64"], validate=True)
-    except (binascii.Error, ValueError):
-        fail("proof", "the zero-knowledge proof is not valid base64 (the proof was altered)")
-    if proof.get("bytes") not in (None, len(data)):
+        data = jsonio.b64(proof["base64"], "the zero-knowledge proof")
+    except VeriwattError as e:
+        fail("proof", "%s (the proof was altered)" % e)
+    if proof["bytes"] != len(data):
         fail("proof", "the zero-knowledge proof has %d bytes, the bill says %s (the proof was altered or cut)"
-             % (len(data), proof.get("bytes")))
-    if not 0 <= total < G.q:
-        fail("proof", "the total %d is out of range" % total)
+             % (len(data), proof["bytes"]))
+    if proof["sha256"] != hashlib.sha256(data).hexdigest():
+        fail("proof", "the zero-knowledge proof's SHA-256 is not the one the bill states (the proof was altered)")
     zt = tariff.zk(start, end)
+    if kind == "threshold" and proof.get("dr_slots") != len(zt.slots):
+        fail("proof", "the bill states %r demand-response slots, the tariff gives %d for this period"
+             % (proof.get("dr_slots"), len(zt.slots)))
     ctx = zk_context(str(bill.get("meter_id")), start, end, tariff.digest())
     extra: Dict[str, Any] = {"workers": workers, "progress": progress} if kind in ("step", "threshold") else {}
     try:
@@ -318,25 +396,58 @@ def make_disclosure(recs: Sequence[Record], openings: Sequence[Tuple[int, int]],
             "group": _keys.group_of(meter_pub).name, "note": note, "slots": out}
 
 
+DISCLOSURE_FIELDS = ("format", "meter_id", "meter_key_id", "group", "note", "slots")
+DISCLOSED_FIELDS = ("slot", "start", "reading", "r", "C", "sig")
+
+
 def verify_disclosure(d: Any, meter_pub: Dict[str, Any]) -> Dict[str, Any]:
+    """Check a disclosure strictly: every field in its canonical encoding, each reading in
+    [0, MAX_READING], r in [0, q), C a group element, the meter's signature on (slot, C),
+    then C == g^reading h^r. Raises VeriwattError (malformed) or InvalidError."""
+    from vwcore.reading import MAX_READING
+
+    from . import jsonio
+
     if not isinstance(d, dict) or d.get("format") != DISCLOSURE_FORMAT or not isinstance(d.get("slots"), list):
         raise VeriwattError("not a disclosure file: format must be %r with a `slots` list" % DISCLOSURE_FORMAT)
-    if d.get("meter_id") != meter_pub.get("meter_id"):
-        raise InvalidError("the disclosure is for meter %s, the key for meter %s" % (d.get("meter_id"), meter_pub.get("meter_id")))
+    jsonio.only_keys(d, "disclosure:", DISCLOSURE_FIELDS)
     G = _keys.group_of(meter_pub)
+    if d["meter_id"] != meter_pub.get("meter_id"):
+        raise InvalidError("the disclosure is for meter %s, the key for meter %s"
+                           % (str(d["meter_id"])[:16], meter_pub.get("meter_id")))
+    if d["meter_key_id"] != _keys.key_id(meter_pub) or d["group"] != G.name:
+        raise InvalidError("the disclosure names meter key %s (group %s), the given key is %s (group %s)"
+                           % (str(d["meter_key_id"])[:16], str(d["group"])[:8], _keys.key_id(meter_pub), G.name))
+    if not isinstance(d["note"], str):
+        raise VeriwattError("disclosure: note must be a string")
+    parsed = []
+    last = -1
+    for i, s in enumerate(d["slots"]):
+        w = "disclosure: slots[%d]" % i
+        jsonio.only_keys(s, w, DISCLOSED_FIELDS)
+        t = jsonio.integer(s["slot"], w + ".slot", 0, _slots.NO_SLOT - 1)
+        if t <= last:
+            raise VeriwattError("%s: slots must be in increasing order, each once" % w)
+        last = t
+        if s["start"] != _iso(t):
+            raise VeriwattError("%s.start must be the slot's ISO time %s" % (w, _iso(t)))
+        if not isinstance(s["reading"], int) or isinstance(s["reading"], bool):
+            raise VeriwattError("%s.reading must be a JSON integer" % w)
+        m = s["reading"]
+        if not 0 <= m <= MAX_READING:
+            raise InvalidError("slot %d: the disclosed reading %d is impossible: a meter certifies 0..%d Wh per "
+                               "half-hour" % (t, m, MAX_READING))
+        rr = jsonio.scalar(s["r"], G, w + ".r")
+        C = jsonio.element(s["C"], G, w + ".C", member=False)  # membership below, after the signature
+        e, s_ = _keys.parse_sig(s["sig"], G, w + ".sig")
+        parsed.append((t, m, rr, C, e, s_))
     checker = Checker.from_pub(meter_pub)
     out = []
-    for i, s in enumerate(d["slots"]):
-        if not isinstance(s, dict):
-            raise VeriwattError("disclosure: slots[%d] must be an object" % i)
-        t = _int_field(s, "slot", "disclosure.slots[%d]" % i)
-        m = _int_field(s, "reading", "disclosure.slots[%d]" % i)
-        C, rr = _hex(s.get("C"), "C"), _hex(s.get("r"), "r")
-        sig = s.get("sig")
-        if not isinstance(sig, str) or len(sig) != 128:
-            raise VeriwattError("disclosure: slots[%d].sig must be 128 hex digits" % i)
-        if not checker.sig_ok(t, C, int(sig[:64], 16), int(sig[64:], 16)):
+    for t, m, rr, C, e, s_ in parsed:  # per slot, cheapest refusal first: one bad slot costs one check
+        if not checker.sig_ok(t, C, e, s_):
             raise InvalidError("slot %d: the meter's signature on the commitment does not verify" % t)
+        if not _group.is_element(C, G):
+            raise InvalidError("slot %d: the commitment is not in the order-q subgroup" % t)
         if not linear.check_opening(C, m, rr, G.p, G.q, G.g, G.h):
             raise InvalidError("slot %d: the disclosed reading %d does not open the signed commitment" % (t, m))
         out.append({"slot": t, "start": _iso(t), "reading": m})

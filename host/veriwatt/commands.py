@@ -84,17 +84,14 @@ def period_of(args: argparse.Namespace, tz: str = "UTC") -> Tuple[int, int]:
 
 
 def load_tariff(path: Optional[str], supplier_key: Optional[str] = None):
-    from . import keys, tariff
+    """A signed tariff whose signature verifies under a trusted supplier key (--supplier-key,
+    else the trust store: veriwatt.trust). Unsigned tariffs and untrusted signers are refused."""
+    from . import jsonio, tariff, trust
 
     if not path:
         return None
-    pub = keys.load_public(supplier_key, "supplier") if supplier_key else None
-    t = tariff.load_signed(path, pub)
-    signed = getattr(t, "signed", None)
-    if signed is not None and pub is None and isinstance(signed.get("supplier_key"), dict):
-        # the file carries the supplier's public key: check that its signature is consistent
-        tariff.verify_signature(signed, keys.check_public(signed["supplier_key"], "supplier", path), path)
-    return t
+    obj = jsonio.load(path, "tariff")
+    return tariff.parse_signed(obj, trust.supplier_for(obj, supplier_key, path), path)
 
 
 def billing_period(args: argparse.Namespace, t: Any) -> Tuple[int, int]:
@@ -128,8 +125,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     if Path(base + ".key.json").exists() and not args.force:
         raise VeriwattError("%s.key.json exists: use --force to replace it (the old key is then lost)" % base)
     k = keys.new_supplier_key(args.group, name=args.name or "")
-    tariff.write_json(base + ".key.json", k)
-    os.chmod(base + ".key.json", 0o600)
+    tariff.write_json(base + ".key.json", k, private=True)
     tariff.write_json(base + ".pub.json", keys.public(k))
     _out(args, {"secret_key": base + ".key.json", "public_key": base + ".pub.json", "key_id": k["key_id"]},
          "wrote %s.key.json (private) and %s.pub.json (key id %s)" % (base, base, k["key_id"]))
@@ -176,22 +172,14 @@ baseline). All are signed the same way with the supplier key from `veriwatt keyg
              "signed %s -> %s (digest %s, supplier key %s)" % (args.file, out, signed["digest"], signed["signature"]["key_id"]))
         return EXIT_OK
     if args.action == "verify":
-        obj = tariff.load_json(args.file, "tariff")
-        if not isinstance(obj, dict) or obj.get("format") != tariff.SIGNED_FORMAT:
-            raise InvalidError("%s is not a signed tariff (format %r): sign it with veriwatt tariff sign" % (args.file, tariff.SIGNED_FORMAT))
-        if args.supplier_key:
-            pub = keys.load_public(args.supplier_key, "supplier")
-        elif isinstance(obj.get("supplier_key"), dict):
-            pub = keys.check_public(obj["supplier_key"], "supplier", args.file)
-        else:
-            raise VeriwattError("give the supplier's public key: --supplier-key supplier.pub.json")
-        t = tariff.parse_signed(obj, pub, args.file)
-        note = "" if args.supplier_key else " (against the key inside the file: pin it with --supplier-key)"
-        _out(args, {"valid": True, "digest": t.digest(), "key_id": keys.key_id(pub), "name": t.name},
-             "tariff %s: valid signature by supplier key %s%s; digest %s" % (args.file, keys.key_id(pub), note, t.digest()))
+        t = load_tariff(args.file, args.supplier_key)
+        kid = t.signed["signature"]["key_id"]
+        src = "--supplier-key" if args.supplier_key else "your trust store"
+        _out(args, {"valid": True, "digest": t.digest(), "key_id": kid, "name": t.name},
+             "tariff %s: valid signature by trusted supplier key %s (from %s); digest %s" % (args.file, kid, src, t.digest()))
         return EXIT_OK
     if args.action == "show":
-        t = load_tariff(args.file)
+        t = load_tariff(args.file, args.supplier_key)
         a, b = _show_period(args, t)
         if not getattr(t, "linear", True):
             res = {"name": t.name, "kind": t.kind, "digest": t.digest(), "timezone": t.tzname,
@@ -244,6 +232,41 @@ def _show_cycle(t: Any, a: int, b: int, res: Dict[str, Any], lines: List[str]) -
         lines += ["    %s" % cyc.suggest(p0, p1) for p0, p1 in cyc.periods[:12]]
         if len(cyc.periods) > 12:
             lines.append("    ... %d more" % (len(cyc.periods) - 12))
+
+
+def cmd_trust(args: argparse.Namespace) -> int:
+    """The trust store: supplier public keys whose signed tariffs verify-bill, bill, plot and
+tariff verify/show accept without --supplier-key. Stored in $VERIWATT_HOME/trust.json
+(default ~/.config/veriwatt/trust.json, mode 0600). A key inside a tariff file is never
+trusted: get your supplier's public key from them (their website, your contract) once.
+
+  veriwatt trust add supplier.pub.json
+  veriwatt trust list
+  veriwatt trust remove KEYID"""
+    from . import keys, trust
+
+    if args.action == "list":
+        ks = trust.load()
+        _out(args, {"file": str(trust.path()), "suppliers": ks},
+             "\n".join(["trust store %s: %d supplier key(s)" % (trust.path(), len(ks))] +
+                       ["  %s  %s (group %s)" % (k["key_id"], k.get("name", ""), k["group"]) for k in ks]))
+        return EXIT_OK
+    if not args.what:
+        raise VeriwattError("give %s: veriwatt trust %s %s" % (
+            "the supplier's public key file" if args.action == "add" else "the key id",
+            args.action, "supplier.pub.json" if args.action == "add" else "KEYID"))
+    if args.action == "add":
+        pub = keys.load_public(args.what, "supplier")
+        new = trust.add(pub)
+        _out(args, {"file": str(trust.path()), "key_id": pub["key_id"], "added": new},
+             "%s supplier key %s %r (trust store %s)" % ("now trusting" if new else "already trusted:", pub["key_id"],
+                                                          pub.get("name", ""), trust.path()))
+        return EXIT_OK
+    if not trust.remove(args.what):
+        raise VeriwattError("key %s is not in the trust store %s (veriwatt trust list)" % (args.what[:32], trust.path()))
+    _out(args, {"file": str(trust.path()), "key_id": args.what, "removed": True},
+         "removed supplier key %s from %s" % (args.what, trust.path()))
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------ fetching and checking
@@ -392,7 +415,10 @@ month; threshold proofs about 50 ms per demand-response slot; step proofs 50-200
             bar = Progress(n, "prove %s" % t.kind, milestones=True)
         else:
             print("veriwatt: proving the %s bill in zero knowledge (%d slots)..." % (t.kind, n), file=sys.stderr, flush=True)
+    import time
+    t0 = time.perf_counter()
     B = bill.make_bill(recs, ops, t, a, b, pub, workers=args.workers, progress=bar.update if bar else None)
+    seconds = time.perf_counter() - t0
     if bar:
         bar.close()
     tmod.write_json(args.out, B)
@@ -402,8 +428,8 @@ month; threshold proofs about 50 ms per demand-response slot; step proofs 50-200
     text = "%s for meter %s, %s: %s -> %s" % (what, B["meter_id"], slots.describe(a, b),
                                               B["amount"] + (" Wh" if B["kind"] == "total" else ""), args.out)
     if B["kind"] in bill.ZK_KINDS:
-        res.update({"proof_bytes": B["proof"]["bytes"], "proof_seconds": B["proof"]["seconds"]})
-        text += " (zero-knowledge proof: %d bytes, %.2f s)" % (B["proof"]["bytes"], B["proof"]["seconds"])
+        res.update({"proof_bytes": B["proof"]["bytes"], "proof_seconds": round(seconds, 2)})
+        text += " (zero-knowledge proof: %d bytes, %.2f s)" % (B["proof"]["bytes"], seconds)
     _out(args, res, text)
     return EXIT_OK
 
@@ -415,10 +441,15 @@ Linear bills are checked with one product over the commitments; bills for step, 
 threshold and rebate tariffs carry a zero-knowledge proof bound to the meter id, the period
 and the tariff digest, checked here (step: about as long as proving; --workers N).
 Exit 0 valid, 1 invalid (with the reason), 2 bad input."""
-    from . import bill, keys, tariff as tmod
+    from . import bill, keys, slots, tariff as tmod
     from .progress import Progress
 
     B = tmod.load_json(args.bill, "bill")
+    if not args.tariff and not args.total:
+        raise VeriwattError("give the signed tariff the bill was priced with (--tariff tariff.json), or --total "
+                            "to check a total-consumption file")
+    if args.tariff and args.total:
+        raise VeriwattError("--total checks a total-consumption file, which has no tariff: drop --tariff")
     pub = keys.load_public(args.meter_key, "meter") if args.meter_key else None
     if pub is None:
         raise VeriwattError("give the meter's public key: --meter-key meter.pub.json")
@@ -427,6 +458,7 @@ Exit 0 valid, 1 invalid (with the reason), 2 bad input."""
     if isinstance(B, dict) and t is not None and B.get("kind") == t.kind and t.kind in ("step", "threshold"):
         try:
             p = B.get("period") or {}
+            slots.check_range(p["start_slot"], p["end_slot"])  # never evaluate a hostile period's windows
             n = len(t.zk(p["start_slot"], p["end_slot"]).slots) if t.kind == "threshold" else len(B.get("commitments") or [])
         except (KeyError, TypeError, VeriwattError):
             n = 0
@@ -446,6 +478,11 @@ Exit 0 valid, 1 invalid (with the reason), 2 bad input."""
     finally:
         if bar:
             bar.close()
+    if rep["kind"] == "total":
+        _out(args, rep, "total %s: VALID: meter %s, %d slots, total consumption %d Wh, every signature and the proof "
+             "check out (%.2f s)" % (args.bill, rep["meter_id"], rep["period"]["end_slot"] - rep["period"]["start_slot"],
+                                     rep["total"], rep["seconds"]))
+        return EXIT_OK
     what = "" if B.get("kind") not in bill.ZK_KINDS else " (%s tariff, zero-knowledge proof of %s bytes)" % (B["kind"], rep.get("proof_bytes"))
     _out(args, rep, "bill %s: VALID: meter %s, %d slots, total %s (%d), every signature and the proof check out%s (%.2f s)"
          % (args.bill, rep["meter_id"], rep["period"]["end_slot"] - rep["period"]["start_slot"],
@@ -580,11 +617,17 @@ def register(sub: Any, epilog: str) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing key")
     _json_arg(p)
 
+    p = add("trust", cmd_trust, "the supplier keys whose signed tariffs you accept (trust store)")
+    p.add_argument("action", choices=["add", "list", "remove"])
+    p.add_argument("what", nargs="?", help="add: supplier public key file (supplier.pub.json); remove: its key id")
+    _json_arg(p)
+
     p = add("tariff", cmd_tariff, "tariffs of every kind (time-of-use, index, step, cumulative, threshold, rebate)")
     p.add_argument("action", choices=["example", "sign", "verify", "show"])
     p.add_argument("file", nargs="?", help="tariff file")
     p.add_argument("--key", help="supplier secret key for `sign` (supplier.key.json)")
-    p.add_argument("--supplier-key", help="supplier public key for `verify` (supplier.pub.json)")
+    p.add_argument("--supplier-key", help="supplier public key the tariff must be signed with for `verify` and "
+                   "`show` (default: your trust store, see veriwatt trust)")
     p.add_argument("--out", help="output file (sign: default overwrites FILE; example: default stdout)")
     p.add_argument("--index", action="store_true", help="example: a grid value-of-energy index (same as --kind index)")
     p.add_argument("--kind", choices=["tariff", "index", "step", "cumulative", "threshold", "rebate"],
@@ -629,7 +672,8 @@ def register(sub: Any, epilog: str) -> None:
     _meter_args(p)
     _code_args(p)
     p.add_argument("--tariff", help="signed tariff file (a tariff of kind index gives a settlement)")
-    p.add_argument("--supplier-key", help="supplier public key to check the tariff's signature against")
+    p.add_argument("--supplier-key", help="supplier public key the tariff must be signed with (default: your trust "
+                   "store, see veriwatt trust)")
     p.add_argument("--total", action="store_true", help="prove the period's total consumption instead (weights 1)")
     p.add_argument("--period", required=True, help="YYYY-MM (in the tariff's time zone), START:END slots, or DATE..DATE")
     p.add_argument("--out", default="bill.json", help="bill file to write (default bill.json)")
@@ -639,9 +683,11 @@ def register(sub: Any, epilog: str) -> None:
 
     p = add("verify-bill", cmd_verify_bill, "check a bill file with the tariff and the meter's public key")
     p.add_argument("bill", help="bill file (bill.json)")
-    p.add_argument("--tariff", help="the signed tariff the bill claims (not needed for --total bills)")
+    p.add_argument("--tariff", help="the signed tariff the bill claims")
+    p.add_argument("--total", action="store_true", help="the file is a total consumption (veriwatt bill --total), not a bill")
     p.add_argument("--meter-key", required=True, help="the meter's public key (meter.pub.json)")
-    p.add_argument("--supplier-key", help="also check the tariff's signature against this supplier key")
+    p.add_argument("--supplier-key", help="the supplier public key the tariff must be signed with "
+                   "(default: your trust store, see veriwatt trust)")
     p.add_argument("--workers", type=_workers, default=1,
                    help="processes for checking step and threshold proofs (default 1)")
     _json_arg(p)
@@ -665,7 +711,8 @@ def register(sub: Any, epilog: str) -> None:
     _meter_args(p)
     _code_args(p)
     p.add_argument("--tariff", help="signed tariff: shade its bands")
-    p.add_argument("--supplier-key", help="supplier public key to check the tariff's signature against")
+    p.add_argument("--supplier-key", help="supplier public key the tariff must be signed with (default: your trust "
+                   "store, see veriwatt trust)")
     p.add_argument("--period", required=True, help="YYYY-MM, START:END slots or DATE..DATE")
     p.add_argument("--out", default="consumption.png", help="PNG file (default consumption.png)")
     _json_arg(p)

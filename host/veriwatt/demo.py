@@ -99,8 +99,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # 2. supplier: key and signed tariffs
     t0 = time.monotonic()
     sk = keys.new_supplier_key(name="Example Energy Ltd")
-    tariff.write_json(str(out / "supplier.key.json"), sk)
-    os.chmod(out / "supplier.key.json", 0o600)
+    tariff.write_json(str(out / "supplier.key.json"), sk, private=True)
     spub = keys.public(sk)
     tariff.write_json(str(out / "supplier.pub.json"), spub)
     signed = tariff.sign(tariff.example("tariff"), sk)
@@ -235,7 +234,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with ledger.Ledger(str(out / "ledger.db")) as L:  # like `veriwatt ledger record`: the month is billed once
         lrow = L.record(Bf, (out / "bill.json").read_bytes(), Tf)
     bill.verify_bill(tariff.load_json(str(out / "settlement.json"), "bill"), TI, Pf)
-    bill.verify_bill(tariff.load_json(str(out / "total.json"), "bill"), None, Pf)
+    bill.verify_bill(tariff.load_json(str(out / "total.json"), "bill"), None, Pf)  # a total: no tariff
     bill.verify_disclosure(D, Pf)
     # 8b. the aggregates against the plaintext statistics of the decrypted readings
     t0 = time.monotonic()
@@ -258,7 +257,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "total_wh": TT["total"], "disclosed_slots": peak, "plot": plot_file,
         "aggregation": agg_summary,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
-        "reverify": "veriwatt verify-bill %s --tariff %s --meter-key %s" % (out / "bill.json", out / "tariff.json", out / "meter.pub.json"),
+        "reverify": _reverify(out),
     }
     tariff.write_json(str(out / "summary.json"), summary)
     if args.json:
@@ -287,10 +286,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         timings["total_s"], timings["month_and_fetch_s"], timings["bill_s"]))
     print("")
     print("re-verify as the supplier would:")
-    print("  veriwatt verify-bill %s --tariff %s --meter-key %s" % (out / "bill.json", out / "tariff.json", out / "meter.pub.json"))
+    print("  " + _reverify(out))
     if shutil.which("veriwatt") is None:
         print("  (veriwatt is %s)" % (Path(sys.executable).parent / "veriwatt"))
     return EXIT_OK if rep["valid"] else EXIT_INVALID
+
+
+def _reverify(out: Path) -> str:
+    """The command a supplier runs: the tariff must be signed by the supplier key they trust
+    (here the demo's own supplier.pub.json; normally added once with `veriwatt trust add`)."""
+    return "veriwatt verify-bill %s --tariff %s --meter-key %s --supplier-key %s" % (
+        out / "bill.json", out / "tariff.json", out / "meter.pub.json", out / "supplier.pub.json")
 
 
 # ------------------------------------------------------------------ 8. aggregation

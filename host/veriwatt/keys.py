@@ -26,17 +26,17 @@ PUB_FORMAT = "veriwatt-pubkey/1"
 
 
 def _hex_int(s: Any, where: str) -> int:
-    if not isinstance(s, str):
-        raise VeriwattError("%s must be a hex string" % where)
-    try:
-        return int(s, 16)
-    except ValueError:
-        raise VeriwattError("%s is not hexadecimal" % where)
+    """A public value in minimal lowercase hex (jsonio.hex_int: one encoding per value)."""
+    from . import jsonio
+    return jsonio.hex_int(s, where)
 
 
 def group_of(key: Dict[str, Any]) -> "_group.Group":
+    grp = key.get("group", "2048")
+    if not isinstance(grp, str) or grp not in _group.GROUPS:
+        raise VeriwattError("unknown group %r in key file (known: \"2048\", \"3072\")" % (grp,))
     try:
-        return _group.get(str(key.get("group", "2048")))
+        return _group.get(grp)
     except ValueError:
         raise VeriwattError("unknown group %r in key file (known: 2048, 3072)" % key.get("group"))
 
@@ -75,41 +75,52 @@ def meter_public(meter_id: bytes, y: int, grp: Any = None, info: Optional[Dict[s
     return out
 
 
+PUB_FIELDS = ("format", "role", "group", "y", "key_id")
+PUB_OPTIONAL = ("name", "meter_id", "fw_version")
+
+
 def check_public(key: Any, role: Optional[str], path: str) -> Dict[str, Any]:
-    """Validate a public-key file's contents; one-line errors naming the file."""
+    """Validate a public-key file's contents strictly (docs/FORMATS.md); one-line errors naming
+    the file. Every field is checked: format, role, group, y (minimal hex, an element of the
+    order-q subgroup), key_id (16 hex digits, must match y), meter_id (meter keys: 16 hex)."""
+    from . import jsonio
+
+    w = "key file %s:" % path
     if not isinstance(key, dict):
         raise VeriwattError("key file %s: expected a JSON object" % path)
-    if key.get("format") not in (PUB_FORMAT, KEY_FORMAT):
+    if key.get("format") != PUB_FORMAT:
         raise VeriwattError("key file %s: format must be %r (got %r)" % (path, PUB_FORMAT, key.get("format")))
     if role and key.get("role") != role:
         raise VeriwattError("key file %s holds a %s key, expected a %s key" % (path, key.get("role"), role))
+    if key.get("role") not in ("meter", "supplier"):
+        raise VeriwattError("key file %s: role must be \"meter\" or \"supplier\"" % path)
+    jsonio.only_keys(key, w, PUB_FIELDS + (("meter_id",) if key["role"] == "meter" else ()), PUB_OPTIONAL)
     G = group_of(key)
-    y = _hex_int(key.get("y"), "key file %s: y" % path)
-    if not _group.is_element(y, G):
-        raise VeriwattError("key file %s: y is not an element of the group (corrupted or wrong key)" % path)
-    if role == "meter":
-        mid = key.get("meter_id")
-        if not isinstance(mid, str) or len(mid) != 16:
-            raise VeriwattError("key file %s: meter_id must be 16 hex digits" % path)
-        try:
-            bytes.fromhex(mid)
-        except ValueError:
-            raise VeriwattError("key file %s: meter_id is not hexadecimal" % path)
-    if key.get("key_id") not in (None, key_id(key)):
+    jsonio.element(key.get("y"), G, "%s y" % w)
+    if key["role"] == "meter":
+        jsonio.hex_bytes(key.get("meter_id"), "%s meter_id" % w, 8)
+    elif "meter_id" in key:
+        raise VeriwattError("key file %s: a supplier key has no meter_id" % path)
+    for k in ("name", "fw_version"):
+        if k in key and not isinstance(key[k], str):
+            raise VeriwattError("key file %s: %s must be a string" % (path, k))
+    jsonio.hex_bytes(key.get("key_id"), "%s key_id" % w, 8)
+    if key["key_id"] != key_id(key):
         raise VeriwattError("key file %s: key_id does not match y (file edited?)" % path)
     return key
 
 
 def load_public(path: str, role: Optional[str]) -> Dict[str, Any]:
-    from .tariff import load_json
-    return check_public(load_json(path, "%s key" % (role or "public")), role, path)
+    from . import jsonio
+    return check_public(jsonio.load(path, "%s key" % (role or "public"), "key"), role, path)
 
 
 def load_secret(path: str, role: str = "supplier") -> Dict[str, Any]:
-    from .tariff import load_json
-    key = load_json(path, "%s secret key" % role)
+    from . import jsonio
+    key = jsonio.load(path, "%s secret key" % role, "key")
     if not isinstance(key, dict) or key.get("format") != KEY_FORMAT or "secret" not in key:
         raise VeriwattError("%s is not a veriwatt secret key file (format %r with a `secret`)" % (path, KEY_FORMAT))
+    jsonio.hex_bytes(key.get("secret"), "secret key file %s: secret" % path, 32)
     return key
 
 
@@ -129,10 +140,20 @@ def sign(key: Dict[str, Any], msg: bytes) -> str:
     return _sig.encode_sig(sk.sign(msg)).hex()
 
 
+def parse_sig(sig_hex: Any, G: Any, where: str = "signature") -> "tuple":
+    """(e, s) from 128 lowercase hex digits e || s, each a scalar in [0, q); VeriwattError otherwise."""
+    from . import jsonio
+
+    if not isinstance(sig_hex, str) or len(sig_hex) != 4 * G.qlen:
+        raise VeriwattError("%s must be %d lowercase hex digits (e || s)" % (where, 4 * G.qlen))
+    return (jsonio.scalar(sig_hex[:2 * G.qlen], G, where + " e"), jsonio.scalar(sig_hex[2 * G.qlen:], G, where + " s"))
+
+
 def verify(pub: Dict[str, Any], msg: bytes, sig_hex: Any) -> bool:
+    """True iff sig_hex is a canonical signature (parse_sig) that verifies under pub."""
     G = group_of(pub)
     try:
-        sig = _sig.decode_sig(bytes.fromhex(sig_hex))
-    except (TypeError, ValueError):
+        sig = parse_sig(sig_hex, G)
+    except VeriwattError:
         return False
     return _sig.verify(y_of(pub), msg, sig, G)

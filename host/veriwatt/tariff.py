@@ -16,7 +16,6 @@ import datetime as _dt
 import hashlib
 import json
 import re
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from . import cycles as _cycles
@@ -346,34 +345,16 @@ def parse_body(body: Any) -> Any:
     return Tariff(body)
 
 
-def load_json(path: str, what: str) -> Any:
-    """Read a JSON file; one-line errors that say which file and what is wrong."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise VeriwattError("%s file %s not found" % (what, path))
-    except IsADirectoryError:
-        raise VeriwattError("%s path %s is a folder, not a file" % (what, path))
-    except OSError as e:
-        raise VeriwattError("cannot read %s file %s: %s" % (what, path, e.strerror or e))
-    except UnicodeDecodeError:
-        raise VeriwattError("%s file %s is not UTF-8 text (is it the right file?)" % (what, path))
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise VeriwattError("%s file %s is not valid JSON: %s (line %d, column %d)" % (what, path, e.msg, e.lineno, e.colno))
-    except UnicodeDecodeError:
-        raise VeriwattError("%s file %s is not UTF-8 text" % (what, path))
+def load_json(path: str, what: str, kind: Optional[str] = None) -> Any:
+    """Read a JSON file strictly (jsonio.load: size cap for its kind, no duplicate keys, bounded
+    numbers and depth); one-line errors that say which file and what is wrong."""
+    from . import jsonio
+    return jsonio.load(path, what, kind)
 
 
-def write_json(path: str, obj: Any) -> None:
-    p = Path(path)
-    if p.parent and not p.parent.exists():
-        p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=False) + "\n")
-    tmp.replace(p)
+def write_json(path: str, obj: Any, private: bool = False) -> None:
+    from . import jsonio
+    jsonio.write(path, obj, private)
 
 
 def sign(body: Dict[str, Any], supplier_key: Dict[str, Any]) -> Dict[str, Any]:
@@ -382,49 +363,86 @@ def sign(body: Dict[str, Any], supplier_key: Dict[str, Any]) -> Dict[str, Any]:
 
     parse_body(body)  # validate before signing
     d = digest(body)
-    sig = keys.sign(supplier_key, b"veriwatt-tariff/1\x00" + d.encode())
+    sig = keys.sign(supplier_key, SIG_DOMAIN + d.encode())
     return {"format": SIGNED_FORMAT, "tariff": body, "digest": d,
             "signature": {"alg": keys.ALG, "key_id": keys.key_id(supplier_key), "sig": sig}}
 
 
-def load_signed(path: str, supplier_pub: Optional[Dict[str, Any]] = None) -> Any:
-    """Load a signed tariff file; check the signature when the supplier's public key is given."""
-    obj = load_json(path, "tariff")
-    return parse_signed(obj, supplier_pub, path)
+SIGNED_FIELDS = ("format", "tariff", "digest", "signature")
+SIG_FIELDS = ("alg", "key_id", "sig")
+SIG_DOMAIN = b"veriwatt-tariff/1\x00"
 
 
-def parse_signed(obj: Any, supplier_pub: Optional[Dict[str, Any]] = None, path: str = "tariff") -> Any:
+def load_signed(path: str, supplier_pub: Dict[str, Any]) -> Any:
+    """Load a signed tariff file and check its signature against the trusted supplier key."""
+    return parse_signed(load_json(path, "tariff"), supplier_pub, path)
+
+
+def parse_signed(obj: Any, supplier_pub: Dict[str, Any], path: str = "tariff") -> Any:
+    """The tariff of a signed tariff file, after checking every field and the supplier's
+    signature under `supplier_pub` (the key the verifier trusts: never one from the file).
+    Unsigned tariffs are refused: a verifier has no reason to trust their prices."""
+    from . import jsonio, keys
+
     if not isinstance(obj, dict):
         raise VeriwattError("tariff file %s: expected a JSON object" % path)
+    if not isinstance(supplier_pub, dict):
+        raise VeriwattError("tariff %s: no trusted supplier key to check it against: give --supplier-key "
+                            "supplier.pub.json or add the key once with `veriwatt trust add supplier.pub.json`" % path)
     if obj.get("format") == FORMAT:
-        if supplier_pub is not None:
-            raise InvalidError("tariff %s is not signed: sign it with `veriwatt tariff sign`" % path)
-        t = parse_body(obj)
-        t.signed = None  # type: ignore[attr-defined]
-        return t
-    if obj.get("format") != SIGNED_FORMAT or not isinstance(obj.get("tariff"), dict):
-        raise VeriwattError("tariff file %s: format must be %r or %r" % (path, SIGNED_FORMAT, FORMAT))
+        raise InvalidError("tariff %s is not signed: its prices cannot be trusted; the supplier signs it with "
+                           "`veriwatt tariff sign`" % path)
+    if obj.get("format") != SIGNED_FORMAT:
+        raise VeriwattError("tariff file %s: format must be %r" % (path, SIGNED_FORMAT))
+    if not isinstance(obj.get("signature"), dict):
+        raise InvalidError("tariff %s has no supplier signature: its prices cannot be trusted" % path)
+    jsonio.only_keys(obj, "tariff file %s:" % path, ("format", "tariff", "signature"), ("digest", "supplier_key"))
+    if not isinstance(obj.get("tariff"), dict):
+        raise VeriwattError("tariff file %s: `tariff` must be an object" % path)
     t = parse_body(obj["tariff"])
     d = t.digest()
-    if obj.get("digest") not in (None, d):
+    if "digest" in obj and obj["digest"] != d:
         raise InvalidError("tariff %s: its stated digest does not match its contents (the tariff was changed after signing)" % path)
+    verify_signature(obj, supplier_pub, path)
+    if "supplier_key" in obj:
+        # informational copy of the signer's public key: never trusted, but it must be the trusted key
+        if obj["supplier_key"] != keys.public(supplier_pub) and obj["supplier_key"] != supplier_pub:
+            raise InvalidError("tariff %s carries supplier key %s, not the trusted supplier key %s (a tariff signed "
+                               "by someone else)" % (path, _kid(obj["supplier_key"]), keys.key_id(supplier_pub)))
     t.signed = obj  # type: ignore[attr-defined]
-    if supplier_pub is not None:
-        verify_signature(obj, supplier_pub, path)
     return t
 
 
-def verify_signature(obj: Dict[str, Any], supplier_pub: Dict[str, Any], path: str = "tariff") -> None:
-    from . import keys
+def _kid(k: Any) -> str:
+    return str(k.get("key_id"))[:16] if isinstance(k, dict) else "?"
 
-    sig = obj.get("signature") or {}
+
+def signer_key_id(obj: Any) -> Optional[str]:
+    """The key id a signed tariff names as its signer (to look up a trusted key), or None."""
+    sig = obj.get("signature") if isinstance(obj, dict) else None
+    kid = sig.get("key_id") if isinstance(sig, dict) else None
+    return kid if isinstance(kid, str) else None
+
+
+def verify_signature(obj: Dict[str, Any], supplier_pub: Dict[str, Any], path: str = "tariff") -> None:
+    """Schnorr signature (vwcore.sig) by supplier_pub over SIG_DOMAIN || digest (ASCII)."""
+    from . import jsonio, keys
+
+    sig = obj.get("signature")
     if not isinstance(sig, dict) or "sig" not in sig:
         raise InvalidError("tariff %s has no supplier signature" % path)
-    if sig.get("key_id") not in (None, keys.key_id(supplier_pub)):
-        raise InvalidError("tariff %s was signed by key %s, not by the given supplier key %s"
-                           % (path, sig.get("key_id"), keys.key_id(supplier_pub)))
+    jsonio.only_keys(sig, "tariff %s: signature" % path, SIG_FIELDS)
+    if sig["alg"] != keys.ALG:
+        raise InvalidError("tariff %s: signature alg must be %r" % (path, keys.ALG))
+    if sig["key_id"] != keys.key_id(supplier_pub):
+        raise InvalidError("tariff %s was signed by key %s, not by the trusted supplier key %s"
+                           % (path, str(sig["key_id"])[:16], keys.key_id(supplier_pub)))
+    try:
+        keys.parse_sig(sig["sig"], keys.group_of(supplier_pub), "signature")
+    except VeriwattError as e:
+        raise InvalidError("tariff %s: malformed supplier signature: %s" % (path, e))
     d = digest(obj["tariff"])
-    if not keys.verify(supplier_pub, b"veriwatt-tariff/1\x00" + d.encode(), sig["sig"]):
+    if not keys.verify(supplier_pub, SIG_DOMAIN + d.encode(), sig["sig"]):
         raise InvalidError("tariff %s: the supplier's signature does not verify (tariff changed, or wrong supplier key)" % path)
 
 

@@ -294,7 +294,7 @@ def t_vectors(path):
 def emit():
     keys = reading.MeterKeys(MID, SS, CK)
     print("XPUB %x" % keys.y)
-    for slot, m in ((1000, 0), (1001, 4294967295), (1002, 321)):
+    for slot, m in ((1000, 0), (1001, 65535), (1002, 321)):  # 65535: reading.MAX_READING
         print("XREC %d %d %s" % (slot, m, tohex(wire.encode_record(reading.certify(keys, slot, m)))))
     print("XFRAME " + tohex(wire.encode_frame(wire.FETCH, 3, wire.encode_fetch(1000, 48))))
     print("XFRAME " + tohex(wire.encode_frame(wire.END, 3, wire.encode_end(1003, 3, False))))

@@ -94,7 +94,7 @@ def test_cross_micropython_to_cpython():
 def test_cross_cpython_to_micropython(tmp_path):
     keys = reading.MeterKeys(b"CPYTHON1", b"\x5a" * 32, b"\x07" * 15)
     records = []
-    for slot, m in ((5, 0), (6, 99999), (2**31, 2**32 - 1)):
+    for slot, m in ((5, 0), (6, 65534), (2**31, reading.MAX_READING)):
         rec = reading.certify(keys, slot, m)
         records.append({"hex": wire.encode_record(rec).hex(), "pub": "%x" % keys.y,
                         "meter_id": keys.meter_id.hex(), "ck": (b"\x07" * 15).hex(), "m": m,

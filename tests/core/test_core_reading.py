@@ -12,7 +12,7 @@ SLOT = 983000
 
 
 @settings(max_examples=15, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(0, 2**31))
+@given(st.integers(0, reading.MAX_READING), st.integers(0, 2**31))
 def test_certify_verify_open(m, slot):
     rec = reading.certify(KEYS, slot, m)
     b = wire.encode_record(rec)
@@ -20,6 +20,14 @@ def test_certify_verify_open(m, slot):
     assert reading.verify_record(rec2, KEYS.y, MID)
     got_m, r = reading.open_record(rec2, CK)
     assert got_m == m and group.commit(m, r) == rec2.C and r == KEYS.r_for(slot)
+
+
+def test_reading_above_max_refused():
+    """MAX_READING (65535 Wh per half-hour) is the one bound meter and verifiers share."""
+    assert reading.MAX_READING == 0xFFFF
+    for m in (reading.MAX_READING + 1, 2**32 - 1, -1):
+        with pytest.raises(ValueError):
+            reading.certify(KEYS, SLOT, m)
 
 
 def test_deterministic():

@@ -115,3 +115,30 @@ def test_storage_fault_keeps_the_line_and_reset_clears_it(tmp_path):
     assert not m2.provisioned and not list((tmp_path / "log").glob("s*.seg"))
     provision(m2)
     assert m2.store is not None and m2.store.last_slot is None
+
+
+class BurstSource:
+    """A pulse input that reports more than any rated supply delivers in a half-hour."""
+
+    def read_slot(self, slot):
+        return 10 ** 6 if slot % 2 else 123
+
+
+@pytest.mark.security
+def test_reading_above_max_is_clamped_not_certified(tmp_path):
+    """The meter never certifies a reading above vwcore.reading.MAX_READING (verifiers refuse
+    one): a pulse burst is clamped to it, and metering goes on."""
+    from vwcore import reading
+
+    clock = StepClock()
+    m = Meter({"profile": "test", "clock": clock, "source": BurstSource(), "storage": str(tmp_path),
+               "seg_records": 8, "max_segments": 8, "max_catchup": 5})
+    provision(m)
+    m.backlog()
+    clock.set(T0 + 4 * 1800)
+    while m.tick():
+        pass
+    recs = [wire.decode_record(raw) for _, raw in m.store.iter_from(0)]
+    assert [r.slot for r in recs] == list(range(S0, S0 + 4))
+    got = {r.slot: reading.open_record(r, b"k" * 15)[0] for r in recs}
+    assert got == {t: (reading.MAX_READING if t % 2 else 123) for t in range(S0, S0 + 4)}

@@ -86,8 +86,11 @@ def test_replaced_meter_key_same_id(honest, tariff_obj, meter_a, meter_b):
     fake = keys.meter_public(meter_a.mid, meter_b.keys.y)
     expect(honest, tariff_obj, fake, "wrong or replaced meter key")
     b = copy.deepcopy(honest)
-    b.pop("meter_key_id")
+    b["meter_key_id"] = fake["key_id"]
     expect(b, tariff_obj, fake, "signature does not verify")
+    b.pop("meter_key_id")
+    with pytest.raises(VeriwattError, match="lacks field.* meter_key_id"):
+        bill.verify_bill(b, tariff_obj, fake)
 
 
 def test_dropped_slot(honest, tariff_obj, meter_a):
@@ -136,12 +139,20 @@ def test_absurd_slot_numbers_are_reported_not_crashing(honest, tariff_obj, meter
     for bad in (2 ** 70, -5, 2 ** 32):
         b = copy.deepcopy(honest)
         b["commitments"][0]["slot"] = bad
-        expect(b, tariff_obj, meter_a.pub, "outside the period")
+        with pytest.raises(VeriwattError, match=r"commitments\[0\]\.slot .* out of range"):
+            bill.verify_bill(b, tariff_obj, meter_a.pub)
+    b = copy.deepcopy(honest)
+    b["commitments"][0]["slot"] = WEEK[1] + 5
+    expect(b, tariff_obj, meter_a.pub, "outside the period")
 
 
 def test_shifted_period(honest, tariff_obj, meter_a):
     b = copy.deepcopy(honest)
     b["period"]["start_slot"] += 48
+    with pytest.raises(VeriwattError, match="bill.period"):  # its redundant fields disagree
+        bill.verify_bill(b, tariff_obj, meter_a.pub)
+    b["period"]["slots"] -= 48
+    b["period"]["start"] = bill._iso(b["period"]["start_slot"])
     expect(b, tariff_obj, meter_a.pub, "not one billing cycle")  # refused before the records are looked at
 
 
@@ -225,8 +236,9 @@ def test_cli_verify_bill_exit_codes(tmp_path, honest, signed_tariff, meter_a):
     bad = copy.deepcopy(honest)
     bad["total"] += 1
     (tmp_path / "bad.json").write_text(json.dumps(bad))
+    (tmp_path / "supplier.pub.json").write_text(json.dumps(signed_tariff["supplier_key"]))
     cmd = [sys.executable, "-m", "veriwatt.cli", "verify-bill", "--tariff", str(tmp_path / "tariff.json"),
-           "--meter-key", str(tmp_path / "meter.pub.json")]
+           "--meter-key", str(tmp_path / "meter.pub.json"), "--supplier-key", str(tmp_path / "supplier.pub.json")]
     ok = subprocess.run(cmd + [str(tmp_path / "bill.json")], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "VALID" in ok.stdout

@@ -125,9 +125,11 @@ def test_bill_over_a_partial_month_refused(monkeypatch, dec, meter_a, supplier, 
     (tmp_path / "b.json").write_text(json.dumps(b))
     (tmp_path / "t.json").write_text(json.dumps(t.signed))
     (tmp_path / "m.json").write_text(json.dumps(meter_a.pub))
-    r = run("verify-bill", tmp_path / "b.json", "--tariff", tmp_path / "t.json", "--meter-key", tmp_path / "m.json")
+    (tmp_path / "s.json").write_text(json.dumps(keys.public(supplier)))
+    sk = ("--supplier-key", tmp_path / "s.json")
+    r = run("verify-bill", tmp_path / "b.json", "--tariff", tmp_path / "t.json", "--meter-key", tmp_path / "m.json", *sk)
     assert r.returncode == 1 and "INVALID" in r.stderr and "not one billing cycle" in r.stderr, r.stderr
-    r = run("verify-bill", tmp_path / "b.json", "--tariff", tmp_path / "t.json", "--meter-key", tmp_path / "m.json", "--json")
+    r = run("verify-bill", tmp_path / "b.json", "--tariff", tmp_path / "t.json", "--meter-key", tmp_path / "m.json", "--json", *sk)
     rep = json.loads(r.stdout)
     assert r.returncode == 1 and not rep["valid"] and rep["problems"][0]["kind"] == "cycle"
 
@@ -136,8 +138,9 @@ def test_cli_bill_refuses_a_period_that_is_not_a_cycle_before_any_work(tmp_path,
     """No store, no code: the period is refused first, naming the cycle to bill."""
     s = tariff.sign(tariff.example("rebate"), supplier)
     (tmp_path / "t.json").write_text(json.dumps(s))
+    (tmp_path / "s.json").write_text(json.dumps(keys.public(supplier)))
     r = run("bill", "--store", tmp_path / "none.db", "--tariff", tmp_path / "t.json", "--period", "2026-12-01..2026-12-02",
-            "--code", "x")
+            "--code", "x", "--supplier-key", tmp_path / "s.json")
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "not one billing cycle" in r.stderr and "--period 2026-12" in r.stderr and "does not exist" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
@@ -221,6 +224,8 @@ def test_calendar_months_tile_time(zone):
 def test_tariff_show_prints_the_cycle(tmp_path, supplier):
     s = tariff.sign(tariff.example("rebate"), supplier)
     (tmp_path / "t.json").write_text(json.dumps(s))
+    (tmp_path / "s.json").write_text(json.dumps(keys.public(supplier)))
+    run("trust", "add", tmp_path / "s.json")  # the trust store instead of --supplier-key
     r = run("tariff", "show", tmp_path / "t.json", "--period", "2026-12")
     assert r.returncode == 0 and "billing cycle: calendar months in Europe/London; this period is the cycle 2026-12" in r.stdout
     r = run("tariff", "show", tmp_path / "t.json", "--period", "2026-12-01..2026-12-08", "--json")
@@ -309,7 +314,7 @@ def test_ledger_reports_gaps(files, tmp_path, meter_a):
     r = run("ledger", "gaps", "--ledger", db, "--meter", "00" * 8, "--from", "2026-10", "--to", "2026-12")
     assert r.returncode == 2 and "--tariff" in r.stderr
     r = run("ledger", "gaps", "--ledger", db, "--meter", "00" * 8, "--from", "2026-10", "--to", "2026-12",
-            "--tariff", files["tou"][0], "--json")
+            "--tariff", files["tou"][0], "--supplier-key", files["dir"] / "supplier.pub.json", "--json")
     assert r.returncode == 1 and len(json.loads(r.stdout)["gaps"]) == 3
     r = run("ledger", "gaps", "--ledger", tmp_path / "none.db", "--meter", mid, "--from", "2026-10", "--to", "2026-12")
     assert r.returncode == 2 and "does not exist" in r.stderr

@@ -96,6 +96,10 @@ def test_cli_workflow_on_the_simulator(tmp_path, sim):
     assert run("tariff", "sign", str(tmp_path / "t.json"), "--key", str(tmp_path / "sup.key.json")).returncode == 0
     r = run("bill", "--store", db, "--period", period, "--tariff", str(tmp_path / "t.json"), "--code", p["customer_code"],
             "--out", str(tmp_path / "bill.json"))
+    assert r.returncode == 2 and "veriwatt trust add" in r.stderr  # no trusted supplier key yet
+    assert run("trust", "add", str(tmp_path / "sup.pub.json")).returncode == 0
+    r = run("bill", "--store", db, "--period", period, "--tariff", str(tmp_path / "t.json"), "--code", p["customer_code"],
+            "--out", str(tmp_path / "bill.json"))
     assert r.returncode == 0, r.stderr
     r = run("verify-bill", str(tmp_path / "bill.json"), "--tariff", str(tmp_path / "t.json"), "--meter-key", key,
             "--supplier-key", str(tmp_path / "sup.pub.json"))
@@ -182,10 +186,13 @@ def test_demo(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     for f in ("bill.json", "tariff.json", "meter.pub.json", "summary.json"):
         assert (out / f).exists()
-    cmd = "veriwatt verify-bill %s --tariff %s --meter-key %s" % (out / "bill.json", out / "tariff.json", out / "meter.pub.json")
+    cmd = "veriwatt verify-bill %s --tariff %s --meter-key %s --supplier-key %s" % (
+        out / "bill.json", out / "tariff.json", out / "meter.pub.json", out / "supplier.pub.json")
     assert cmd in r.stdout
-    r2 = run("verify-bill", str(out / "bill.json"), "--tariff", str(out / "tariff.json"), "--meter-key", str(out / "meter.pub.json"))
+    r2 = run(*cmd.split()[1:])  # the printed command, exactly
     assert r2.returncode == 0 and "VALID" in r2.stdout
+    r3 = run("verify-bill", str(out / "bill.json"), "--tariff", str(out / "tariff.json"), "--meter-key", str(out / "meter.pub.json"))
+    assert r3.returncode == 2 and "no trusted supplier key" in r3.stderr
     bill = json.loads((out / "bill.json").read_text())
     assert bill["period"]["slots"] == 1488 and len(bill["commitments"]) == 1488
     # the supplier recorded the month in its ledger: the same bill again is refused

@@ -60,7 +60,7 @@ def test_conflicting_record_for_a_stored_slot(st, meter_a):
     chk = records.Checker.from_pub(meter_a.pub).check_raw
     mid = meter_a.pub["meter_id"]
     st.add(raws(meter_a, WEEK[0], WEEK[0] + 1), chk, mid)
-    other = reading.certify(meter_a.keys, WEEK[0], 999999)
+    other = reading.certify(meter_a.keys, WEEK[0], 65000)
     res = st.add([wire.encode_record(other)], chk, mid)
     assert res.rejected == 1 and "different signed record is already stored" in res.reasons[0]
     assert st.records(mid)[0][1] == raws(meter_a, WEEK[0], WEEK[0] + 1)[0]

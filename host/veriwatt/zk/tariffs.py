@@ -46,7 +46,7 @@ from .transcript import Transcript
 
 KIND_STEP, KIND_CUMULATIVE, KIND_THRESHOLD, KIND_REBATE = 10, 11, 12, 13
 FORMAT = "veriwatt-zk-tariff/1"
-MAX_READING = 0xFFFF  # Wh per half-hour the meter can commit (u16 on the wire)
+from vwcore.reading import MAX_READING  # noqa: E402  Wh per half-hour the meter certifies (one constant)
 MAX_PRICE = 1 << 32
 _rand = secrets.randbelow
 
