@@ -140,6 +140,7 @@ E_INTERNAL = 11
 E_NOT_ENROLLED = 12    # aggregation request before a completed AGG_ENROLL
 E_BAD_MEMBERS = 13     # AGG_ENROLL member list refused (order, count, not a member, bad key)
 E_UNKNOWN_SLOT = 14    # AGG_RECOVER for a slot the meter has no reading for
+E_RELEASED = 15        # AGG_RECOVER refused: this slot's share was (or may have been) released otherwise
 
 # INFO flags
 F_PROVISIONED = 1
@@ -676,6 +677,7 @@ AGG_OP_MEMBERS = 2
 AGG_OP_COMMIT = 3
 AGG_LABEL_MAX = 64
 AGG_MAX_MEMBERS = 255
+AGG_MIN_MEMBERS = 3    # vwcore.agg.MIN_MEMBERS: with 2 members each learns the other's reading
 AGG_SHARE_LEN = 60
 _AGG_TYPES = (AGG_ENROLL, AGG_FETCH, AGG_RECOVER, AGG_ENROLLED, AGG_SHARE, AGG_RECOVERY)
 
