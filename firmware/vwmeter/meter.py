@@ -547,7 +547,7 @@ class Meter:
         return agg.member_noise(self._agg_nkey, slot, self.agg_meta[1], self.agg_meta[2])
 
     def agg_fetch(self, from_slot, max_count):
-        """Iterator of (slot, 60-byte share) for the stored readings from from_slot. Before the
+        """Iterator of (slot, 60-byte share or None) for the stored readings from from_slot. Before the
         first share, the release watermark moves (durably) past every slot this call may
         release: no reduced share for them later (vwcore.agg.ReleaseLog). Slots released as
         reduced shares are skipped (their one release is made)."""
@@ -564,6 +564,8 @@ class Meter:
             if log.may_share(slot):
                 n1, n2 = self._noise(slot)
                 yield slot, self.agg_enr.share(slot, self._wh(slot, rec), n1, n2)
+            else:
+                yield slot, None         # released as a reduced share: nothing sent, END moves past
 
     def agg_recover(self, slot, missing):
         """AGG_RECOVER: the reduced share of the slot without the missing members, if this meter

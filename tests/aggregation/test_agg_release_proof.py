@@ -186,6 +186,8 @@ def explore(ms, ids, slots):
             try:
                 if call[1] == "fetch":
                     for slot, sh in m.agg_fetch(call[2], call[3]):
+                        if sh is None:
+                            continue
                         c1 = agg.decode_share(sh)[3]
                         out.append(F.form(me, slot, identify(m, slot, c1)))
                 else:
