@@ -43,12 +43,12 @@ Message types and payloads (struct formats, big-endian):
                                 (the meter refuses the old 4-byte form) -> OK | ERROR
     AGG_ENROLL 0x07 host->meter op BEGIN '>BBHIIB' + label + agg_pub    -> OK
                                 op MEMBERS '>BH' first index + (id, Y)*  -> OK
-                                op COMMIT '>B'                           -> AGG_ENROLLED
+                                op COMMIT '>B16s' + agg.enroll_tag       -> AGG_ENROLLED
     AGG_FETCH 0x08 host->meter  '>IH' from_slot, max_count -> AGG_SHARE* then END
     AGG_RECOVER 0x09 host->meter '>IB' slot, n + n member ids      -> AGG_RECOVERY
     AGG_ENROLLED 0x85 meter->host '>16sH' gid, n_members
     AGG_SHARE 0x86 meter->host  one 60-byte share (vwcore.agg)
-    AGG_RECOVERY 0x87 meter->host one recovery message (vwcore.agg)
+    AGG_RECOVERY 0x87 meter->host one reduced share (vwcore.agg)
     INFO      0x81 meter->host  '>8sBBBIIIIII8s' meter_id, proto_version, group_id,
                                 flags (1 provisioned, 2 clock set, 4 storage full), clock, first_slot,
                                 last_slot, used, capacity, unacked, challenge; then
