@@ -18,17 +18,23 @@ After Kursawe, Danezis & Kohlweiss, "Privacy-Friendly Aggregation for the Smart-
     id gid is a hash of the label, the aggregator key and every (member id, public key).
   - The aggregator learns sum(m), sum(m^2) and so count, mean and variance; a single
     share, or any strict subset, is uniform in Z_2^64 to anyone without the pair keys.
-  - Recovery for missing members K: every present member i sends
-        R_i(t) = sum_{k in K} s_ik * PRF(k_ik, t)
-    and the aggregator subtracts them. Caveat (as in Bonawitz et al. CCS 2017 without
-    double masking): once a slot is recovered, a late share of a member in K for that slot
-    would reveal its reading; the aggregator therefore rejects it, and the caveat is
-    documented for deployments where the aggregator is not trusted to do so.
-  - Differential privacy (optional): every member adds X - Y with X, Y ~ Polya(1/n, a),
-    a = exp(-epsilon / sensitivity); the sum of n such terms is a two-sided geometric
-    (discrete Laplace) variable, so the published sum is epsilon-DP (Acs & Castelluccia,
-    "I have a DREAM!", IH 2011; Ghosh, Roughgarden & Sundararajan 2009 for the geometric
-    mechanism). Accuracy cost: standard deviation sqrt(2a)/(1-a) Wh on the sum.
+  - Missing members K: every present member i sends ONE reduced share
+        v_i(t) = m + sum_{j present, j != i} s_ij * PRF(k_ij, t)
+    (its share minus the masks shared with K) and the aggregator sums them. Release rule
+    (ReleaseLog, on the meter): per slot a member releases either its full share or one
+    reduced share for one K, never both, never masks alone, and K leaves at least one other
+    member present; so every reading is in at most one released value, which holds a mask
+    that nothing else released cancels (docs/AGGREGATION.md, proof by enumeration in
+    tests/aggregation/test_agg_release_proof.py). Groups have at least MIN_MEMBERS = 3.
+  - Enrollment needs the customer's consent: enroll_tag (HMAC under an HKDF key from the
+    customer key) over the meter id, its INFO challenge and enroll_digest (everything the
+    enrollment sets).
+  - Differential privacy (optional): every member adds an exact discrete Laplace sample
+    (Canonne, Kamath & Steinke, NeurIPS 2020, Algorithms 1-2; integers only) with
+    a = exp(-epsilon / sensitivity), the geometric mechanism (Ghosh, Roughgarden &
+    Sundararajan 2009): each sum containing member i is epsilon-DP for i's reading even if
+    the others' noise is known or missing. Accuracy cost: standard deviation
+    sqrt(n) x sqrt(2a)/(1-a) Wh on a sum of n members.
 
 Everything is deterministic from the provisioned secrets and the slot number: the meter
 needs no RNG at run time.
@@ -571,7 +577,7 @@ class ReleaseLog:
         if len(self.runs) >= RELEASE_RUNS and first_stored is not None:
             self.runs = [r for r in self.runs if r[1] >= first_stored]
         if len(self.runs) >= RELEASE_RUNS:
-            raise AggError("recovery memory full (%d runs of slots): collect the other meters' "
-                           "shares for the slots already recovered first" % RELEASE_RUNS)
+            raise AggError("recovery memory full (%d runs of recovered slots still stored; they are "
+                           "freed as the log wraps): collect this slot with every member present" % RELEASE_RUNS)
         self.runs.append([slot, slot, bytes(mdig)])
         return True

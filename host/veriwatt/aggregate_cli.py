@@ -264,9 +264,11 @@ def _plan(A: Any, infos: Dict[bytes, Dict[str, Any]], a: int, b: int) -> List[Tu
 
 def cmd_collect(args: argparse.Namespace) -> int:
     """Collect the shares of a period from the meters on PORT... (AGG_FETCH), aggregate them per slot and
-    print the group's sum, mean and variance. Meters that do not answer, or have no reading for a
-    slot, are recovered out of it (the present meters send AGG_RECOVER answers), so the slot gives the
-    exact statistics of the present meters. Optionally checks the sums against a feeder meter and a
+    print the group's sum, mean and variance. Which meters are present per slot is decided first
+    (INFO: who answers and which slots it stores); a slot with missing meters is asked of the present
+    ones as reduced shares (AGG_RECOVER), so it gives the exact statistics of the present meters
+    (at least 2). A meter releases one value per slot: a slot collected once cannot be re-collected
+    with another missing set. Optionally checks the sums against a feeder meter and a
     demand threshold. Exit 1 when a share was rejected or a feeder discrepancy is flagged."""
     from vwcore import agg
 
