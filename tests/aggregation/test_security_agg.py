@@ -140,6 +140,22 @@ def test_missing_member_attack_and_double_release_refused(env, capsys):
     others = sum(env_m(env, ids[k], slot) for k in (1, 2, 3))
     assert sum(vals) % agg.MOD == others                              # the aggregate, as intended
     assert (agg.decode_share(c0)[3] - env_m(env, ids[0], slot)) % agg.MOD != 0   # still masked
+    # the release log is durable: after a power cycle the same refusals and the same bytes
+    for k in (0, 1):
+        m = env.sim.restart(k)
+        env.ports[k] = m.port
+        with serial_client.MeterLink(m.port, timeout=5, retries=2) as link:
+            if not link.hello()["clock_set"]:
+                link.set_clock((B + 100) * 1800)
+            if k == 0:
+                with pytest.raises(Exception, match=r"may have been released.*\(error 15\)"):
+                    link.agg_recover(slot, [ids[1]])
+                assert link.agg_fetch(slot, slot + 1)[slot] == c0
+            else:
+                assert link.agg_fetch(slot, slot + 1) == {}
+                assert agg.decode_recovery(link.agg_recover(slot, [ids[0]]))[3] == vals[0]
+                with pytest.raises(Exception, match=r"one release per slot.*\(error 15\)"):
+                    link.agg_recover(slot, [ids[0], ids[2]])
 
 
 def env_m(env, mid, slot):
