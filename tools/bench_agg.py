@@ -13,7 +13,7 @@
    enrollment (vwcore.agg.EnrollBuilder: BEGIN, one add() per member, finish()), one share
    from the packed enrollment, the AEAD opening of the stored reading it is derived from,
    and one recovery message; checked byte for byte against CPython. `--no-qemu` skips it,
-   `--sizes 2,10,50` chooses the group sizes.
+   `--sizes 3,10,50` chooses the group sizes.
 """
 import json
 import os
@@ -60,7 +60,7 @@ def aggregator_throughput(groups=200, size=50):
             "seconds": dt, "shares_per_second": groups * size / dt}
 
 
-def member_costs(sizes=(2, 10, 50)):
+def member_costs(sizes=(3, 10, 50)):
     """Run tools/agg_member_cost.py under CPython and the unix MicroPython for each size."""
     out = []
     script = os.path.join(ROOT, "tools", "agg_member_cost.py")
@@ -97,8 +97,9 @@ def sim_collection(n_meters=4, days=1, baud=115200):
         sim = device.start_sim(n_meters, tmp + "/sim", 300000, "none", baud=baud)
         try:
             links = [serial_client.MeterLink(m.port, timeout=10, retries=3) for m in sim.meters]
+            cks = []
             for i, link in enumerate(links):
-                device.provision(link, b"BENCH%03d" % i, tmp, (a - 2) * 1800, name="m%d" % i)
+                cks.append(device.provision(link, b"BENCH%03d" % i, tmp, (a - 2) * 1800, name="m%d" % i)["customer_key"])
             while min(link.hello()["last_slot"] for link in links) in (0xFFFFFFFF,) or \
                     min(link.hello()["last_slot"] for link in links) < b:
                 time.sleep(0.2)
@@ -106,24 +107,27 @@ def sim_collection(n_meters=4, days=1, baud=115200):
             G = group.get(infos[0]["group_id"])
             members = [(i["meter_id"], i["agg_pub"]) for i in infos]
             A = Aggregator(b"bench", members, agg.secret_scalar(os.urandom(32), G), G)
+            digest = agg.enroll_digest(agg.group_hash(b"bench", members, A.pub, G), len(members), 0, 0)
             t0 = time.perf_counter()
-            for link in links:
-                link.agg_enroll(G.id, b"bench", A.pub, members)
+            for link, info, ck in zip(links, infos, cks):
+                link.agg_enroll(G.id, b"bench", A.pub, members, tag=agg.enroll_tag(ck, info["meter_id"],
+                                                                                  info["challenge"], digest))
             t_enroll = time.perf_counter() - t0
-            rx0 = sum(link.stats.rx_bytes for link in links)
+            # slot a without the last meter: decided first, reduced shares from the others
             t0 = time.perf_counter()
-            shares = [link.agg_fetch(a, b) for link in links]
-            t_fetch = time.perf_counter() - t0
-            rx = sum(link.stats.rx_bytes for link in links) - rx0
-            for got in shares[:-1]:
-                for sh in got.values():
-                    A.add_share(sh)
-            t0 = time.perf_counter()
-            missing = A.start_recovery(a)
+            missing = A.start_recovery(a, [members[-1][0]])
             for link in links[:-1]:
                 A.add_recovery(link.agg_recover(a, missing))
             A.result(a)
             t_rec = time.perf_counter() - t0
+            rx0 = sum(link.stats.rx_bytes for link in links)
+            t0 = time.perf_counter()
+            shares = [link.agg_fetch(a + 1, b) for link in links]
+            t_fetch = time.perf_counter() - t0
+            rx = sum(link.stats.rx_bytes for link in links) - rx0
+            for got in shares:
+                for sh in got.values():
+                    A.add_share(sh)
             for link in links:
                 link.close()
         finally:
@@ -144,7 +148,7 @@ def measure(f):
 '''
 
 
-def qemu_member_costs(sizes=(2, 10, 50)):
+def qemu_member_costs(sizes=(3, 10, 50)):
     """Instructions on the QEMU Cortex-M4 board for the meter's aggregation work."""
     import tempfile
     from pathlib import Path
@@ -195,7 +199,7 @@ def qemu_member_costs(sizes=(2, 10, 50)):
                 raise SystemExit("bench_agg: the board's share differs from CPython's (n=%d)" % n)
             t_open = min(bd.eval("measure(lambda: aead.AEAD(%r).decrypt(aead.record_nonce(b'MTR00000', %d), %r, b'ad'))[0]"
                                  % (ck, slot, ct)) for _ in range(2))
-            t_rec = bd.eval("measure(lambda: e.recovery(%d, [%r]))[0]" % (slot, ids[-1]))
+            t_rec = bd.eval("measure(lambda: e.reduced_share(%d, %d, [%r]))[0]" % (slot, wh, ids[-1]))
             row = {"group_size": n, "enroll_instructions": t_begin + sum(t_add) + t_fin,
                    "enroll_begin": t_begin, "enroll_per_member_add": sum(t_add) // n, "enroll_finish": t_fin,
                    "share_instructions": min(share), "open_reading_instructions": t_open,
@@ -211,7 +215,7 @@ def main():
     import argparse
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-qemu", action="store_true", help="skip the QEMU meter-side measurement")
-    ap.add_argument("--sizes", default="2,10,50", help="group sizes (default 2,10,50)")
+    ap.add_argument("--sizes", default="3,10,50", help="group sizes (default 3,10,50)")
     args = ap.parse_args()
     sizes = tuple(int(x) for x in args.sizes.split(","))
     res = {"aggregator": aggregator_throughput(), "member": member_costs(sizes)}

@@ -18,17 +18,23 @@ After Kursawe, Danezis & Kohlweiss, "Privacy-Friendly Aggregation for the Smart-
     id gid is a hash of the label, the aggregator key and every (member id, public key).
   - The aggregator learns sum(m), sum(m^2) and so count, mean and variance; a single
     share, or any strict subset, is uniform in Z_2^64 to anyone without the pair keys.
-  - Recovery for missing members K: every present member i sends
-        R_i(t) = sum_{k in K} s_ik * PRF(k_ik, t)
-    and the aggregator subtracts them. Caveat (as in Bonawitz et al. CCS 2017 without
-    double masking): once a slot is recovered, a late share of a member in K for that slot
-    would reveal its reading; the aggregator therefore rejects it, and the caveat is
-    documented for deployments where the aggregator is not trusted to do so.
-  - Differential privacy (optional): every member adds X - Y with X, Y ~ Polya(1/n, a),
-    a = exp(-epsilon / sensitivity); the sum of n such terms is a two-sided geometric
-    (discrete Laplace) variable, so the published sum is epsilon-DP (Acs & Castelluccia,
-    "I have a DREAM!", IH 2011; Ghosh, Roughgarden & Sundararajan 2009 for the geometric
-    mechanism). Accuracy cost: standard deviation sqrt(2a)/(1-a) Wh on the sum.
+  - Missing members K: every present member i sends ONE reduced share
+        v_i(t) = m + sum_{j present, j != i} s_ij * PRF(k_ij, t)
+    (its share minus the masks shared with K) and the aggregator sums them. Release rule
+    (ReleaseLog, on the meter): per slot a member releases either its full share or one
+    reduced share for one K, never both, never masks alone, and K leaves at least one other
+    member present; so every reading is in at most one released value, which holds a mask
+    that nothing else released cancels (docs/AGGREGATION.md, proof by enumeration in
+    tests/aggregation/test_agg_release_proof.py). Groups have at least MIN_MEMBERS = 3.
+  - Enrollment needs the customer's consent: enroll_tag (HMAC under an HKDF key from the
+    customer key) over the meter id, its INFO challenge and enroll_digest (everything the
+    enrollment sets).
+  - Differential privacy (optional): every member adds an exact discrete Laplace sample
+    (Canonne, Kamath & Steinke, NeurIPS 2020, Algorithms 1-2; integers only) with
+    a = exp(-epsilon / sensitivity), the geometric mechanism (Ghosh, Roughgarden &
+    Sundararajan 2009): each sum containing member i is epsilon-DP for i's reading even if
+    the others' noise is known or missing. Accuracy cost: standard deviation
+    sqrt(n) x sqrt(2a)/(1-a) Wh on a sum of n members.
 
 Everything is deterministic from the provisioned secrets and the slot number: the meter
 needs no RNG at run time.
@@ -42,6 +48,8 @@ from vwcore import kdf
 from vwcore import modexp
 
 MOD = 1 << 64
+MIN_MEMBERS = 3     # smallest group a meter joins (with 2, each member learns the other's reading)
+MIN_PRESENT = 2     # a reduced share keeps the mask with at least one other present member
 DOMAIN = b"veriwatt/agg/v1"
 ID_LEN = 8
 GID_LEN = 16
@@ -72,15 +80,41 @@ def public_key(x, grp=None):
     return modexp.powmod(G.g, x, G.p)
 
 
-def group_id(label, members, agg_pub, grp=None):
-    """16-byte id binding the label, the group parameters, the aggregator key and every
+def group_hash(label, members, agg_pub, grp=None):
+    """32-byte SHA-256 binding the label, the group parameters, the aggregator key and every
     (member id, public key) pair; members is an iterable of (id, Y) in any order."""
     G = _group.get(grp)
     h = hashlib.sha256(kdf.encode_parts(DOMAIN, b"group", label, bytes((G.id,)), G.elem_bytes(agg_pub)))
     for mid, y in sorted(members):
         h.update(_check_id(mid))
         h.update(G.elem_bytes(y))
-    return h.digest()[:GID_LEN]
+    return h.digest()
+
+
+def group_id(label, members, agg_pub, grp=None):
+    """The group id gid: the first 16 bytes of group_hash."""
+    return group_hash(label, members, agg_pub, grp)[:GID_LEN]
+
+
+def enroll_digest(ghash, n_members, eps_milli, sensitivity_wh):
+    """SHA-256 of everything an enrollment sets: the full group hash (label, group parameters,
+    aggregator key, every member id and public key) and '>HII' n_members, eps_milli,
+    sensitivity_wh (the noise parameters)."""
+    return hashlib.sha256(DOMAIN + b"/enroll" + bytes(ghash) +
+                          struct.pack(">HII", n_members, eps_milli, sensitivity_wh)).digest()
+
+
+ENROLL_TAG_DOMAIN = b"veriwatt/agg-enroll/v1\x00"
+
+
+def enroll_tag(customer_key, meter_id, challenge, digest):
+    """16-byte tag authorising AGG_ENROLL COMMIT: HMAC-SHA256(k_enr, "veriwatt/agg-enroll/v1\\0"
+    || meter_id || challenge || enroll_digest)[:16], k_enr = HKDF-SHA256(customer_key,
+    info "veriwatt agg-enroll v1") (RFC 5869, RFC 2104; key separation from the AEAD and ACK
+    keys). Only the holder of the customer code - the customer's device - can consent to the
+    group; the meter spends its INFO challenge when it accepts, so a tag works once."""
+    k = kdf.hkdf(customer_key, b"veriwatt agg-enroll v1", 32)
+    return kdf.hmac_sha256(k, ENROLL_TAG_DOMAIN + _check_id(meter_id) + bytes(challenge) + bytes(digest))[:16]
 
 
 def _dh(x, pub, G):
@@ -129,6 +163,8 @@ class Enrollment:
         ids = [m[0] for m in members]
         if member_id not in ids:
             raise AggError("this member is not in the group list")
+        if len(ids) < MIN_MEMBERS:
+            raise AggError("a group has at least %d members" % MIN_MEMBERS)
         if len(set(ids)) != len(ids):
             raise AggError("duplicate member id in the group list")
         gid = group_id(label, members, agg_pub, G)
@@ -180,16 +216,36 @@ class Enrollment:
                            (wh + noise1 + m1) % MOD, (wh * wh + noise2 + m2) % MOD)
         return body + _tag(self.mac_key, b"/share" + body)
 
-    def recovery(self, slot, missing):
-        """The recovery message cancelling the masks shared with the missing members."""
-        missing = sorted(set(_check_id(m) for m in missing))
+    def present_peers(self, missing):
+        """The set of peer ids not in `missing`; AggError unless missing is a set of 1..n-2 of
+        this member's peers (at least one other member must stay present: MIN_PRESENT)."""
         known = set(p[0] for p in self.peers)
+        miss = set()
         for m in missing:
+            m = _check_id(m)
             if m not in known:
-                raise AggError("missing member %s is not in this group" % m.hex())
-        r1, r2 = self.masks(slot, set(missing))
-        body = struct.pack(_REC_HEAD, self.gid, self.member_id, slot, r1, r2, len(missing)) + b"".join(missing)
-        return body + _tag(self.mac_key, b"/recovery" + body)
+                raise AggError("missing member %s is not a peer in this group" % m.hex())
+            miss.add(m)
+        if not miss:
+            raise AggError("a recovery names at least one missing member")
+        present = known - miss
+        if len(present) + 1 < MIN_PRESENT:
+            raise AggError("at least %d members (this one included) must stay present" % MIN_PRESENT)
+        return present
+
+    def reduced_share(self, slot, wh, missing, noise1=0, noise2=0):
+        """The share of a reading for a slot without the members in `missing` (AGG_RECOVER):
+        v = m + noise + sum_{j present} s_ij PRF(k_ij, t), i.e. the full share minus the masks
+        shared with the missing members, in ONE message. The meter releases per slot either
+        the full share or one reduced share (ReleaseLog), never both, and never masks alone."""
+        if not isinstance(wh, int) or wh < 0:
+            raise AggError("reading must be a non-negative int")
+        present = self.present_peers(missing)
+        missing = sorted(set(_check_id(m) for m in missing))
+        m1, m2 = self.masks(slot, present)
+        body = struct.pack(_REC_HEAD, self.gid, self.member_id, slot, (wh + noise1 + m1) % MOD,
+                           (wh * wh + noise2 + m2) % MOD, len(missing)) + b"".join(missing)
+        return body + _tag(self.mac_key, b"/reduced" + body)
 
 
 def decode_share(b):
@@ -201,7 +257,8 @@ def decode_share(b):
 
 
 def decode_recovery(b):
-    """(gid, member id, slot, r1, r2, missing ids, body, tag); AggError when malformed."""
+    """A reduced share (AGG_RECOVERY): (gid, member id, slot, v1, v2, missing ids, body, tag);
+    AggError when malformed. The tag is over kind b"/reduced"."""
     if len(b) < 46 + TAG_LEN:
         raise AggError("recovery message too short")
     gid, mid, slot, r1, r2, n = struct.unpack(_REC_HEAD, b[:46])
@@ -215,62 +272,75 @@ def check_tag(key, kind, body, tag):
     return kdf.ct_equal(_tag(key, kind + body), tag)
 
 
-# ---- differential privacy: distributed discrete Laplace noise ----------------------------
+# ---- differential privacy: exact discrete Laplace noise, added by every member -----------
 
-class _Uniform:
-    """Uniform floats in (0, 1) from an HMAC-SHA256 counter stream (deterministic)."""
+class _Stream:
+    """Uniform integers from an HMAC-SHA256 counter stream (deterministic; integers only, so
+    MicroPython and CPython draw exactly the same values)."""
 
     def __init__(self, key, slot, label):
         self._h = kdf.HMAC(key)
         self._ctx = DOMAIN + label + struct.pack(">I", slot)
         self._buf = b""
+        self._o = 0
         self._i = 0
 
-    def next(self):
-        if len(self._buf) < 4:
+    def _byte(self):
+        if self._o >= len(self._buf):
             self._i += 1
             self._buf = self._h.mac_parts(struct.pack(">I", self._i), self._ctx)
-        u = int.from_bytes(self._buf[:4], "big")
-        self._buf = self._buf[4:]
-        return (u + 0.5) / 4294967296.0
+            self._o = 0
+        self._o += 1
+        return self._buf[self._o - 1]
 
-
-def _gamma(shape, scale, rnd):
-    """Gamma(shape, scale): Marsaglia & Tsang (2000), with the U^(1/shape) boost for shape < 1."""
-    boost = 1.0
-    if shape < 1.0:
-        boost = rnd.next() ** (1.0 / shape)
-        shape += 1.0
-    d = shape - 1.0 / 3.0
-    c = 1.0 / math.sqrt(9.0 * d)
-    while True:
-        # standard normal by Box-Muller
-        z = math.sqrt(-2.0 * math.log(rnd.next())) * math.cos(2.0 * math.pi * rnd.next())
-        v = 1.0 + c * z
-        if v <= 0.0:
-            continue
-        v = v * v * v
-        u = rnd.next()
-        if math.log(u) < 0.5 * z * z + d - d * v + d * math.log(v):
-            return d * v * scale * boost
-
-
-def _poisson(lam, rnd):
-    """Poisson(lam): multiplication method for lam < 30, else a rounded normal approximation."""
-    if lam < 30.0:
-        limit = math.exp(-lam)
-        k, prod = 0, rnd.next()
-        while prod > limit:
+    def below(self, d):
+        """Uniform in [0, d), exactly (rejection of the top of a power-of-two range)."""
+        k = 0
+        while (1 << k) < d:
             k += 1
-            prod *= rnd.next()
-        return k
-    z = math.sqrt(-2.0 * math.log(rnd.next())) * math.cos(2.0 * math.pi * rnd.next())
-    return max(0, int(lam + math.sqrt(lam) * z + 0.5))
+        mask = (1 << k) - 1
+        while True:
+            v = 0
+            for _ in range((k + 7) // 8):
+                v = (v << 8) | self._byte()
+            v &= mask
+            if v < d:
+                return v
 
 
-def _polya(r, a, rnd):
-    """Polya (negative binomial) NB(r, a) as a Gamma-Poisson mixture."""
-    return _poisson(_gamma(r, a / (1.0 - a), rnd), rnd)
+def _bern_exp_le1(rnd, num, den):
+    """Bernoulli(exp(-num/den)) for 0 <= num <= den (Canonne, Kamath & Steinke, "The Discrete
+    Gaussian for Differential Privacy", NeurIPS 2020, Algorithm 1, case gamma in [0, 1])."""
+    k = 1
+    while rnd.below(den * k) < num:      # A ~ Bernoulli(gamma / k)
+        k += 1
+    return k % 2 == 1
+
+
+def bern_exp(rnd, num, den):
+    """Bernoulli(exp(-num/den)) exactly, num >= 0, den >= 1 (CKS 2020 Algorithm 1)."""
+    while num > den:
+        if not _bern_exp_le1(rnd, 1, 1):
+            return False
+        num -= den
+    return _bern_exp_le1(rnd, num, den)
+
+
+def discrete_laplace(rnd, s, t):
+    """One exact sample of the discrete Laplace distribution with scale t/s (s, t >= 1 ints):
+    P[Z = z] = (1 - a) / (1 + a) * a^|z|, a = exp(-s/t) (CKS 2020 Algorithm 2)."""
+    while True:
+        u = rnd.below(t)
+        if not bern_exp(rnd, u, t):
+            continue
+        v = 0
+        while bern_exp(rnd, 1, 1):
+            v += 1
+        y = (u + t * v) // s
+        b = rnd.below(2)
+        if b == 1 and y == 0:
+            continue
+        return -y if b else y
 
 
 def noise_alpha(epsilon, sensitivity):
@@ -280,19 +350,11 @@ def noise_alpha(epsilon, sensitivity):
     return math.exp(-float(epsilon) / sensitivity)
 
 
-def noise_share(noise_key, slot, n_members, epsilon, sensitivity, label=b"/noise"):
-    """This member's share of the noise: X - Y, X, Y ~ Polya(1/n, a). Summed over n members
-    the total is two-sided geometric with parameter a (epsilon-DP for that sensitivity)."""
+def noise_stddev(epsilon, sensitivity, n_members=1):
+    """Standard deviation of the summed noise of n members, each adding discrete Laplace with
+    a = exp(-epsilon / sensitivity): sqrt(n * 2a) / (1 - a)."""
     a = noise_alpha(epsilon, sensitivity)
-    rnd = _Uniform(noise_key, slot, label)
-    r = 1.0 / n_members
-    return _polya(r, a, rnd) - _polya(r, a, rnd)
-
-
-def noise_stddev(epsilon, sensitivity):
-    """Standard deviation of the summed (two-sided geometric) noise."""
-    a = noise_alpha(epsilon, sensitivity)
-    return math.sqrt(2.0 * a) / (1.0 - a)
+    return math.sqrt(2.0 * a * n_members) / (1.0 - a)
 
 
 # ---- meter side: streamed enrollment and a packed (one-buffer) enrollment ----------------
@@ -351,8 +413,8 @@ class EnrollBuilder:
 
     def __init__(self, x, member_id, label, agg_pub, n_members, grp=None):
         G = _group.get(grp)
-        if n_members < 2:
-            raise AggError("a group has at least 2 members")
+        if n_members < MIN_MEMBERS:
+            raise AggError("a group has at least %d members" % MIN_MEMBERS)
         self.G = G
         self.x = x
         self.member_id = _check_id(member_id)
@@ -400,7 +462,8 @@ class EnrollBuilder:
             raise AggError("%d members received, %d announced" % (self.count, self.n))
         if not self.seen_self:
             raise AggError("this member is not in the group list")
-        gid = self.h.digest()[:GID_LEN]
+        self.ghash = self.h.digest()
+        gid = self.ghash[:GID_LEN]
         me = self.member_id
         for c in self.chunks:
             for o in range(0, len(c), 41):
@@ -421,12 +484,100 @@ def noise_key(agg_secret, gid, member_id):
     return kdf.hkdf(agg_secret, kdf.encode_parts(DOMAIN, b"noise", gid, _check_id(member_id)), 32)
 
 
-def member_noise(nkey, slot, n_members, eps_milli, sensitivity_wh):
-    """(noise1, noise2) for a share: two-sided geometric noise on the value with
-    (epsilon, sensitivity) and on the square with (epsilon, sensitivity^2). Publishing both
-    sums costs 2 epsilon (basic composition). (0, 0) when eps_milli or sensitivity is 0."""
+def member_noise(nkey, slot, eps_milli, sensitivity_wh):
+    """(noise1, noise2) for a share: exact discrete Laplace noise with a = exp(-epsilon /
+    sensitivity) on the value and a = exp(-epsilon / sensitivity^2) on the square, epsilon =
+    eps_milli / 1000 (integer parameters s = eps_milli, t = 1000 x sensitivity(^2) of
+    discrete_laplace). Each member's own share is then epsilon-DP for the value and for the
+    square (2 epsilon for both, basic composition) whatever the others do; every published
+    sum contains at least one honest member's noise. (0, 0) when eps_milli or sensitivity is 0."""
     if not eps_milli or not sensitivity_wh:
         return 0, 0
-    e = eps_milli / 1000.0
-    return (noise_share(nkey, slot, n_members, e, sensitivity_wh, b"/noise"),
-            noise_share(nkey, slot, n_members, e, sensitivity_wh * sensitivity_wh, b"/noise2"))
+    return (discrete_laplace(_Stream(nkey, slot, b"/noise"), eps_milli, 1000 * sensitivity_wh),
+            discrete_laplace(_Stream(nkey, slot, b"/noise2"), eps_milli, 1000 * sensitivity_wh * sensitivity_wh))
+
+
+# ---- meter side: what the meter has released, per slot ----------------------------------
+
+RELEASE_RUNS = 16           # reduced-share runs remembered (16 bytes each)
+
+
+def missing_digest(missing):
+    """8-byte digest of a missing set (order and repeats do not matter)."""
+    ids = sorted(set(_check_id(m) for m in missing))
+    return hashlib.sha256(DOMAIN + b"/missing" + b"".join(ids)).digest()[:8]
+
+
+class ReleaseLog:
+    """The meter's durable record of what it released, so that per slot it releases at most
+    ONE linear value of its reading: either the full share (AGG_FETCH) or one reduced share
+    for one missing set (AGG_RECOVER), repeated identically but never both, never two sets.
+
+    State (bounded): F = the highest slot AGG_FETCH may have released in full (a watermark:
+    a reduced share is refused for every slot <= F), and up to RELEASE_RUNS runs
+    (first, last, missing digest) of slots released as reduced shares (AGG_FETCH skips
+    them). A run is forgotten only once its readings are no longer stored (no share of them
+    can be derived any more). Bytes: '>IB' F + 1 (0 = none), number of runs, then '>II8s'
+    per run: at most 5 + 16 x 16 = 261 bytes."""
+
+    def __init__(self, raw=None):
+        self.f = -1
+        self.runs = []
+        if raw:
+            if len(raw) < 5 or len(raw) != 5 + 16 * raw[4]:
+                raise AggError("corrupt release log")
+            self.f = struct.unpack(">I", raw[0:4])[0] - 1
+            for i in range(raw[4]):
+                a, b, d = struct.unpack(">II8s", raw[5 + 16 * i:21 + 16 * i])
+                self.runs.append([a, b, bytes(d)])
+
+    def to_bytes(self):
+        out = [struct.pack(">IB", self.f + 1, len(self.runs))]
+        for a, b, d in self.runs:
+            out.append(struct.pack(">II8s", a, b, d))
+        return b"".join(out)
+
+    def _run(self, slot):
+        for r in self.runs:
+            if r[0] <= slot <= r[1]:
+                return r
+        return None
+
+    def may_share(self, slot):
+        """May AGG_FETCH release the full share of this slot? (not if it was reduced)"""
+        return self._run(slot) is None
+
+    def note_shares(self, last_slot):
+        """AGG_FETCH is about to release full shares up to last_slot: True if F grew (save)."""
+        if last_slot > self.f:
+            self.f = last_slot
+            return True
+        return False
+
+    def reduce(self, slot, mdig, first_stored):
+        """May AGG_RECOVER release the reduced share of slot for the missing set with digest
+        mdig? True if the log changed (save it before answering), False if this exact
+        release was already made; AggError (why) if refused."""
+        r = self._run(slot)
+        if r is not None:
+            if r[2] != mdig:
+                raise AggError("slot %d was already released without another missing set; "
+                               "one release per slot" % slot)
+            return False
+        if slot <= self.f:
+            raise AggError("the share of slot %d may have been released already (AGG_FETCH up to "
+                           "slot %d): no recovery for it" % (slot, self.f))
+        for r in self.runs:
+            if r[1] + 1 == slot and r[2] == mdig:
+                r[1] = slot
+                return True
+            if r[0] - 1 == slot and r[2] == mdig:
+                r[0] = slot
+                return True
+        if len(self.runs) >= RELEASE_RUNS and first_stored is not None:
+            self.runs = [r for r in self.runs if r[1] >= first_stored]
+        if len(self.runs) >= RELEASE_RUNS:
+            raise AggError("recovery memory full (%d runs of recovered slots still stored; they are "
+                           "freed as the log wraps): collect this slot with every member present" % RELEASE_RUNS)
+        self.runs.append([slot, slot, bytes(mdig)])
+        return True

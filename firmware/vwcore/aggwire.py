@@ -7,7 +7,7 @@ bytes each) does not fit one frame, so it is sent in parts (BEGIN, MEMBERS..., C
 and the meter streams it (vwcore.agg.EnrollBuilder)."""
 import struct
 
-from vwcore.wire import (AGG_ENROLL, AGG_ENROLLED, AGG_FETCH, AGG_LABEL_MAX, AGG_MAX_MEMBERS,
+from vwcore.wire import (AGG_ENROLL, AGG_ENROLLED, AGG_FETCH, AGG_LABEL_MAX, AGG_MAX_MEMBERS, AGG_MIN_MEMBERS,
                          AGG_OP_BEGIN, AGG_OP_COMMIT, AGG_OP_MEMBERS, AGG_RECOVER, AGG_RECOVERY,
                          AGG_SHARE, AGG_SHARE_LEN, GROUP_PLEN, MAX_PAYLOAD, METER_ID_LEN,
                          _mid, _need, _u32, decode_fetch, encode_fetch, int_to_bytes)
@@ -27,8 +27,8 @@ def encode_agg_begin(group_id, label, agg_pub, n_members, eps_milli=0, sensitivi
         raise ValueError("unknown group id %d" % group_id)
     if not (1 <= len(label) <= AGG_LABEL_MAX):
         raise ValueError("label must be 1..%d bytes" % AGG_LABEL_MAX)
-    if not (2 <= n_members <= AGG_MAX_MEMBERS):
-        raise ValueError("a group has 2..%d members" % AGG_MAX_MEMBERS)
+    if not (AGG_MIN_MEMBERS <= n_members <= AGG_MAX_MEMBERS):
+        raise ValueError("a group has %d..%d members" % (AGG_MIN_MEMBERS, AGG_MAX_MEMBERS))
     return (struct.pack(_AGG_BEGIN, AGG_OP_BEGIN, group_id, n_members, _u32(eps_milli, "eps_milli"),
                         _u32(sensitivity_wh, "sensitivity"), len(label)) + bytes(label) +
             int_to_bytes(agg_pub, plen))
@@ -47,12 +47,19 @@ def encode_agg_members(group_id, first_index, members):
     return out
 
 
-def encode_agg_commit():
-    return bytes((AGG_OP_COMMIT,))
+ENROLL_TAG_LEN = 16
+
+
+def encode_agg_commit(tag):
+    """COMMIT carries the customer's consent: agg.enroll_tag(customer_key, meter_id, challenge,
+    agg.enroll_digest(...)), 16 bytes."""
+    if len(tag) != ENROLL_TAG_LEN:
+        raise ValueError("enrollment tag must be %d bytes" % ENROLL_TAG_LEN)
+    return bytes((AGG_OP_COMMIT,)) + bytes(tag)
 
 
 def decode_agg_enroll(p):
-    """dict with op and, for BEGIN: group_id, n_members, eps_milli, sensitivity_wh, label,
+    """dict with op and, for COMMIT: tag; for BEGIN: group_id, n_members, eps_milli, sensitivity_wh, label,
     agg_pub (int); for MEMBERS: first_index, members [(id, Y)] (group size from the length,
     checked against the BEGIN by the meter)."""
     if len(p) < 1:
@@ -77,8 +84,8 @@ def decode_agg_enroll(p):
         first = struct.unpack_from(">H", p, 1)[0]
         return {"op": op, "first_index": first, "raw": bytes(p[3:])}
     if op == AGG_OP_COMMIT:
-        _need(p, 1, "AGG_ENROLL commit")
-        return {"op": op}
+        _need(p, 1 + ENROLL_TAG_LEN, "AGG_ENROLL commit")
+        return {"op": op, "tag": bytes(p[1:])}
     raise ValueError("unknown AGG_ENROLL op %d" % op)
 
 

@@ -42,12 +42,12 @@ Message types and payloads (struct formats, big-endian):
                                 (the meter refuses the old 4-byte form) -> OK | ERROR
     AGG_ENROLL 0x07 host->meter op BEGIN '>BBHIIB' + label + agg_pub    -> OK
                                 op MEMBERS '>BH' first index + (id, Y)*  -> OK
-                                op COMMIT '>B'                           -> AGG_ENROLLED
+                                op COMMIT '>B16s' + agg.enroll_tag       -> AGG_ENROLLED
     AGG_FETCH 0x08 host->meter  '>IH' from_slot, max_count -> AGG_SHARE* then END
     AGG_RECOVER 0x09 host->meter '>IB' slot, n + n member ids      -> AGG_RECOVERY
     AGG_ENROLLED 0x85 meter->host '>16sH' gid, n_members
     AGG_SHARE 0x86 meter->host  one 60-byte share (vwcore.agg)
-    AGG_RECOVERY 0x87 meter->host one recovery message (vwcore.agg)
+    AGG_RECOVERY 0x87 meter->host one reduced share (vwcore.agg)
     INFO      0x81 meter->host  '>8sBBBIIIIII8s' meter_id, proto_version, group_id,
                                 flags (1 provisioned, 2 clock set, 4 storage full), clock, first_slot,
                                 last_slot, used, capacity, unacked, challenge; then
@@ -139,6 +139,7 @@ E_INTERNAL = 11
 E_NOT_ENROLLED = 12    # aggregation request before a completed AGG_ENROLL
 E_BAD_MEMBERS = 13     # AGG_ENROLL member list refused (order, count, not a member, bad key)
 E_UNKNOWN_SLOT = 14    # AGG_RECOVER for a slot the meter has no reading for
+E_RELEASED = 15        # AGG_RECOVER refused: this slot's share was (or may have been) released otherwise
 
 # INFO flags
 F_PROVISIONED = 1
@@ -679,6 +680,7 @@ AGG_OP_MEMBERS = 2
 AGG_OP_COMMIT = 3
 AGG_LABEL_MAX = 64
 AGG_MAX_MEMBERS = 255
+AGG_MIN_MEMBERS = 3    # vwcore.agg.MIN_MEMBERS: with 2 members each learns the other's reading
 AGG_SHARE_LEN = 60
 _AGG_TYPES = (AGG_ENROLL, AGG_FETCH, AGG_RECOVER, AGG_ENROLLED, AGG_SHARE, AGG_RECOVERY)
 

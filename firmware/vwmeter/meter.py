@@ -181,6 +181,7 @@ class Meter:
         self.agg_meta = None         # (n_members, eps_milli, sensitivity_wh)
         self._agg_nkey = None
         self._agg_pending = None     # streamed AGG_ENROLL in progress
+        self._agg_rel = None         # vwcore.agg.ReleaseLog, loaded on first use
         raw = self._keys_state.load()
         if raw is not None:
             self._load_keys(self._decode_keys(raw))
@@ -489,8 +490,26 @@ class Meter:
         for c in ("a", "b"):
             if durable.exists(self.root + "/agg." + c):
                 durable.wp_remove(self.root + "/agg." + c)
+        durable.SmallState(self.root + "/aggrel").clear()
         self._agg_seq, self._agg_older = 0, "a"
-        self.agg_enr = self.agg_meta = self._agg_nkey = self._agg_pending = None
+        self.agg_enr = self.agg_meta = self._agg_nkey = self._agg_pending = self._agg_rel = None
+
+    def _agg_rel_log(self):
+        """The release log (vwcore.agg.ReleaseLog) of the current enrollment, loaded on first use.
+        An unreadable log is treated as 'everything released' (F at the newest slot, no
+        reduced share) rather than as empty: failing closed."""
+        if self._agg_rel is None:
+            from vwcore import agg
+            st = durable.SmallState(self.root + "/aggrel")
+            try:
+                self._agg_rel = agg.ReleaseLog(st.load())
+            except agg.AggError:
+                self._agg_rel = agg.ReleaseLog()
+                self._agg_rel.f = 0xFFFFFFFE
+        return self._agg_rel
+
+    def _agg_rel_save(self):
+        durable.SmallState(self.root + "/aggrel").save(self._agg_rel.to_bytes())
 
     def _agg_read(self, c, keep):
         """(seq, (n, eps, sens), head, chunks) of copy c if valid (CRC streamed), else None."""
@@ -582,8 +601,9 @@ class Meter:
                 if p["group_id"] != self.prov["group_id"]:
                     raise MeterError(wire.E_BAD_ARGUMENT, "group %d, this meter uses group %d"
                                      % (p["group_id"], self.prov["group_id"]))
-                if not (2 <= p["n_members"] <= wire.AGG_MAX_MEMBERS):
-                    raise MeterError(wire.E_BAD_MEMBERS, "a group has 2..%d members" % wire.AGG_MAX_MEMBERS)
+                if not (wire.AGG_MIN_MEMBERS <= p["n_members"] <= wire.AGG_MAX_MEMBERS):
+                    raise MeterError(wire.E_BAD_MEMBERS, "a group has %d..%d members"
+                                     % (wire.AGG_MIN_MEMBERS, wire.AGG_MAX_MEMBERS))
                 g = self.prov["group_id"]
                 x = agg.secret_scalar(self.prov["agg_secret"], g)
                 b = agg.EnrollBuilder(x, self.prov["meter_id"], p["label"], p["agg_pub"], p["n_members"], g)
@@ -607,18 +627,29 @@ class Meter:
                 for mid, y in mem:
                     b.add(mid, y)
                 return None
-            # COMMIT
+            # COMMIT: only with the customer's consent (agg.enroll_tag over everything the
+            # enrollment sets); a refused COMMIT leaves the stored enrollment as it was.
             if pend is None:
                 if self.agg_enr is not None:      # a retry: the answer was lost
                     return self.agg_enr.gid, self.agg_meta[0]
                 raise MeterError(wire.E_BAD_MEMBERS, "no enrollment begun (send AGG_ENROLL BEGIN)")
             b, n, eps, sens = pend
+            self._agg_pending = pend = None
             head, chunks = b.finish_parts()
-            self._agg_pending = pend = b = None
+            want = agg.enroll_tag(self.prov["customer_key"], self.prov["meter_id"], self.challenge(),
+                                  agg.enroll_digest(b.ghash, n, eps, sens))
+            b = None
+            if not kdf.ct_equal(p["tag"], want):
+                raise MeterError(wire.E_AUTH, "enrollment not authorised: it needs the customer's tag over this "
+                                 "group (enrollment dropped, the previous one is kept)")
+            self.epoch += 1                       # the challenge is spent: the tag works once
+            self._epoch_state.save(struct.pack(">Q", self.epoch))
             self.agg_enr = None
             gc.collect()
             self._agg_save((n, eps, sens), head, chunks)
             head = chunks = None
+            durable.SmallState(self.root + "/aggrel").clear()   # a new group: nothing released in it
+            self._agg_rel = None
             gc.collect()
             self._load_agg()
             if self.agg_enr is None:
@@ -643,28 +674,54 @@ class Meter:
                             reading.record_ad(self.prov["group_id"], k.meter_id, slot))
         return int.from_bytes(pt[:4], "big")
 
-    def _share(self, slot, rec):
+    def _noise(self, slot):
+        if self._agg_nkey is None:
+            return 0, 0
         from vwcore import agg
-        n1 = n2 = 0
-        if self._agg_nkey is not None:
-            n1, n2 = agg.member_noise(self._agg_nkey, slot, self.agg_meta[0], self.agg_meta[1], self.agg_meta[2])
-        return self.agg_enr.share(slot, self._wh(slot, rec), n1, n2)
+        return agg.member_noise(self._agg_nkey, slot, self.agg_meta[1], self.agg_meta[2])
 
     def agg_fetch(self, from_slot, max_count):
-        """Iterator of (slot, 60-byte share) for the stored readings from from_slot."""
+        """Iterator of (slot, 60-byte share or None) for the stored readings from from_slot. Before the
+        first share, the release watermark moves (durably) past every slot this call may
+        release: no reduced share for them later (vwcore.agg.ReleaseLog). Slots released as
+        reduced shares are skipped (their one release is made)."""
         self._need_agg()
-        for slot, rec in self.store.iter_from(from_slot, max_count):
-            yield slot, self._share(slot, rec)
+        s = self.store
+        if s.last_slot is None or s.last_slot < from_slot:
+            return
+        top = from_slot + max_count - 1
+        top = s.last_slot if s.last_slot < top else top
+        log = self._agg_rel_log()
+        if log.note_shares(top):
+            self._agg_rel_save()
+        for slot, rec in s.iter_from(from_slot, max_count):
+            if log.may_share(slot):
+                n1, n2 = self._noise(slot)
+                yield slot, self.agg_enr.share(slot, self._wh(slot, rec), n1, n2)
+            else:
+                yield slot, None         # released as a reduced share: nothing sent, END moves past
 
     def agg_recover(self, slot, missing):
+        """AGG_RECOVER: the reduced share of the slot without the missing members, if this meter
+        released nothing else for the slot (vwcore.agg.ReleaseLog, saved before answering)."""
         self._need_agg()
-        have = False
-        for s, _rec in self.store.iter_from(slot, 1):
-            have = s == slot
-        if not have:
+        rec = None
+        for sl, r in self.store.iter_from(slot, 1):
+            if sl == slot:
+                rec = r
+        if rec is None:
             raise MeterError(wire.E_UNKNOWN_SLOT, "no reading stored for slot %d" % slot)
         from vwcore import agg
         try:
-            return self.agg_enr.recovery(slot, missing)
+            self.agg_enr.present_peers(missing)
         except agg.AggError as e:
             raise MeterError(wire.E_BAD_MEMBERS, str(e))
+        log = self._agg_rel_log()
+        try:
+            changed = log.reduce(slot, agg.missing_digest(missing), self.store.first_slot)
+        except agg.AggError as e:
+            raise MeterError(wire.E_RELEASED, str(e))
+        if changed:
+            self._agg_rel_save()
+        n1, n2 = self._noise(slot)
+        return self.agg_enr.reduced_share(slot, self._wh(slot, rec), missing, n1, n2)

@@ -80,8 +80,10 @@ class Server:
                 n = n if n < FETCH_MAX else FETCH_MAX
                 nxt, count = p["from_slot"], 0
                 for slot, share in m.agg_fetch(p["from_slot"], n):
-                    self.send(wire.AGG_SHARE, f.seq, share)
-                    nxt, count = slot + 1, count + 1
+                    if share is not None:        # None: the slot was released as a reduced share
+                        self.send(wire.AGG_SHARE, f.seq, share)
+                        count += 1
+                    nxt = slot + 1
                 last = m.store.last_slot
                 more = last is not None and nxt <= last
                 self.send(wire.END, f.seq, wire.encode_end(nxt, count, more))

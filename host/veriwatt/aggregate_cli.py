@@ -1,6 +1,7 @@
 """`veriwatt aggregate ...`: privacy-friendly aggregation over a group of meters.
 
-    veriwatt aggregate enroll PORT... --label L --out group.json [--epsilon E --sensitivity WH]
+    veriwatt aggregate enroll PORT... --label L --code PORT=CODE... [--codes FILE] --out group.json
+                       [--epsilon E --sensitivity WH] [--allow-partial]
     veriwatt aggregate collect PORT... --group group.json --period P --out agg.json
                        [--feeder FILE --tolerance WH --tolerance-rel R] [--threshold WH]
                        [--shares FILE] [--save-shares FILE]
@@ -75,29 +76,64 @@ class GroupFile:
 
 
 # ------------------------------------------------------------------ enroll
+def _enroll_codes(args: argparse.Namespace) -> Dict[str, str]:
+    """Customer codes by port or meter id (hex): --code PORT=CODE (repeated) and --codes FILE
+    (JSON object {"PORT or METER_ID": "CODE", ...})."""
+    codes: Dict[str, str] = {}
+    if args.codes:
+        d = _load_json(args.codes, "codes")
+        if not isinstance(d, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in d.items()):
+            raise VeriwattError("codes file %s: expected {\"PORT or METER_ID\": \"CODE\", ...}" % args.codes)
+        codes.update(d)
+    for c in args.code or []:
+        port, sep, code = c.rpartition("=")
+        if not sep or not port or not code:
+            raise VeriwattError("--code %r: expected PORT=CODE (or METER_ID=CODE)" % c)
+        codes[port] = code
+    return codes
+
+
 def cmd_enroll(args: argparse.Namespace) -> int:
     """Make an aggregation group of the meters on PORT...: read each meter's aggregation public key
     (INFO), make the aggregator key, send the group to every meter (AGG_ENROLL; each meter computes
-    its pair keys once, one modexp per member), check that every meter reports the same group id.
-    Writes the group file (it holds the aggregator's secret: keep it private)."""
+    its pair keys once, one modexp per member) with its customer's consent (a tag made with the
+    customer code: --code PORT=CODE per meter or --codes FILE), check that every meter reports the
+    same group id. At least 3 meters; a port that does not answer is an error (exit 3) unless
+    --allow-partial. Writes the group file (it holds the aggregator's secret: keep it private)."""
     from vwcore import agg, group
 
+    from . import records
     from .aggregation import Aggregator
 
-    if len(args.ports) < 2:
-        raise VeriwattError("a group needs at least 2 meters (3 or more for privacy: with 2, each learns the other's reading)")
     if args.epsilon < 0 or args.sensitivity < 0 or (args.epsilon > 0) != (args.sensitivity > 0):
         raise VeriwattError("--epsilon and --sensitivity go together, both positive (or both 0: no noise)")
+    codes = _enroll_codes(args)
     t0 = time.monotonic()
-    links, infos = [], []
+    links, infos, failed = [], [], []
     try:
         for port in args.ports:
-            link = _open(port, args)
+            link = None
+            try:
+                link = _open(port, args)
+                info = link.hello()
+            except DeviceError as e:
+                if link is not None:
+                    link.close()
+                failed.append((port, str(e)))
+                continue
             links.append(link)
-            info = link.hello()
             if not info["provisioned"] or info["agg_pub"] is None:
                 raise DeviceError("meter on %s is not provisioned: provision it first" % port)
             infos.append(info)
+        if failed and not args.allow_partial:
+            raise DeviceError("no meter answered on %s (%s): check the port%s, or give --allow-partial to make the group "
+                              "of the %d meters that answered" % (failed[0][0], failed[0][1],
+                                                                  "s" if len(failed) > 1 else "", len(links)))
+        for port, why in failed:
+            _say(args, "  skipped %s: %s (--allow-partial)" % (port, why))
+        if len(links) < agg.MIN_MEMBERS:
+            raise VeriwattError("a group needs at least %d meters (with 2, each learns the other's reading); %d answered"
+                                % (agg.MIN_MEMBERS, len(links)))
         gids = {i["group_id"] for i in infos}
         if len(gids) != 1:
             raise VeriwattError("the meters use different group parameters (%s): one group per aggregation" % sorted(gids))
@@ -105,16 +141,26 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         ids = [i["meter_id"] for i in infos]
         if len(set(ids)) != len(ids):
             raise VeriwattError("two ports lead to the same meter (%s)" % ", ".join(sorted({m.hex() for m in ids if ids.count(m) > 1})))
+        keys = []
+        for link, info in zip(links, infos):
+            code = codes.get(link.name) or codes.get(info["meter_id"].hex())
+            if code is None:
+                raise VeriwattError("no customer code for meter %s on %s: the customer consents to the group with it; give "
+                                    "--code %s=CODE or a --codes file" % (info["meter_id"].hex(), link.name, link.name))
+            keys.append(records.customer_key(code))
         members = [(i["meter_id"], i["agg_pub"]) for i in infos]
         x_agg = agg.secret_scalar(os.urandom(32), G)
         A = Aggregator(args.label.encode(), members, x_agg, G)
         eps_milli = int(round(args.epsilon * 1000))
+        digest = agg.enroll_digest(agg.group_hash(args.label.encode(), members, A.pub, G), len(members), eps_milli,
+                                   args.sensitivity)
         from .progress import Progress
         bar = Progress(len(links), "  meters enrolled", enabled=False if args.json else None)
         per_meter = []
-        for link, info in zip(links, infos):
+        for link, info, ck in zip(links, infos, keys):
             t1 = time.monotonic()
-            r = link.agg_enroll(G.id, args.label.encode(), A.pub, members, eps_milli, args.sensitivity)
+            tag = agg.enroll_tag(ck, info["meter_id"], info["challenge"], digest)
+            r = link.agg_enroll(G.id, args.label.encode(), A.pub, members, eps_milli, args.sensitivity, tag)
             if r["gid"] != A.gid:
                 raise DeviceError("meter %s on %s reports group id %s, expected %s: firmware fault or a changed member list"
                                   % (info["meter_id"].hex(), link.name, r["gid"].hex(), A.gid.hex()))
@@ -125,11 +171,12 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     finally:
         for link in links:
             link.close()
+    ports = [link.name for link in links]
     d = {"format": GROUP_FORMAT, "label": args.label, "group": G.name, "gid": A.gid.hex(),
          "epsilon": args.epsilon, "sensitivity_wh": args.sensitivity,
          "aggregator_pub": "%x" % A.pub, "aggregator_secret": "%x" % x_agg,
          "members": [{"meter_id": mid.hex(), "agg_pub": "%x" % y, "port": p}
-                     for (mid, y), p in zip(members, args.ports)],
+                     for (mid, y), p in zip(members, ports)],
          "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
          "note": "aggregator_secret checks the meters' share MACs: keep this file private"}
     _write_json(args.out, d, private=True)
@@ -176,11 +223,40 @@ def _period(args: argparse.Namespace) -> Tuple[Optional[int], Optional[int]]:
     return args.from_slot, args.to_slot
 
 
+def _plan(A: Any, infos: Dict[bytes, Dict[str, Any]], a: int, b: int) -> List[Tuple[str, int, int, List[bytes]]]:
+    """Decide, BEFORE anything is fetched, how each slot of [a, b) is collected: ("full", lo, hi,
+    []) runs where every member is present (a connected meter storing the slot, or a share from
+    a file), ("recover", slot, slot + 1, missing) where some are not. A meter releases either the
+    full share or one reduced share per slot, so this cannot be changed afterwards. In slot
+    order (the meters refuse a reduced share at or below a slot they fetched in full)."""
+    from vwcore import wire
+
+    have: Dict[bytes, Tuple[int, int]] = {}
+    for mid, i in infos.items():
+        if i.get("last_slot") not in (None, wire.NO_SLOT):
+            have[mid] = (i["first_slot"], i["last_slot"])
+    plan: List[Tuple[str, int, int, List[bytes]]] = []
+    for slot in range(a, b):
+        files = set(A.present(slot))
+        present = {m for m, (f, l) in have.items() if f <= slot <= l} | files
+        missing = [m for m in A.ids if m not in present]
+        if not missing:
+            if plan and plan[-1][0] == "full" and plan[-1][2] == slot:
+                plan[-1] = ("full", plan[-1][1], slot + 1, [])
+            else:
+                plan.append(("full", slot, slot + 1, []))
+        elif present - files:
+            plan.append(("recover", slot, slot + 1, missing))
+    return plan
+
+
 def cmd_collect(args: argparse.Namespace) -> int:
     """Collect the shares of a period from the meters on PORT... (AGG_FETCH), aggregate them per slot and
-    print the group's sum, mean and variance. Meters that do not answer, or have no reading for a
-    slot, are recovered out of it (the present meters send AGG_RECOVER answers), so the slot gives the
-    exact statistics of the present meters. Optionally checks the sums against a feeder meter and a
+    print the group's sum, mean and variance. Which meters are present per slot is decided first
+    (INFO: who answers and which slots it stores); a slot with missing meters is asked of the present
+    ones as reduced shares (AGG_RECOVER), so it gives the exact statistics of the present meters
+    (at least 2). A meter releases one value per slot: a slot collected once cannot be re-collected
+    with another missing set. Optionally checks the sums against a feeder meter and a
     demand threshold. Exit 1 when a share was rejected or a feeder discrepancy is flagged."""
     from vwcore import agg
 
@@ -197,6 +273,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     unreachable: List[Dict[str, str]] = []
     rejected: List[Dict[str, Any]] = []
     saved: List[str] = []
+    unresolved_early: Dict[int, str] = {}
     n_shares = 0
 
     def add(share: bytes, source: str) -> None:
@@ -234,42 +311,65 @@ def cmd_collect(args: argparse.Namespace) -> int:
             b = max(last) + 1 if last else None
         if a is None or b is None or b <= a:
             raise VeriwattError("give the period: --period YYYY-MM / START:END / DATE..DATE, or --from-slot [--to-slot]")
-        bar = Progress(len(links) * (b - a), "  shares", enabled=False if args.json else None)
-        t_fetch = time.monotonic()
-        for mid, link in links.items():
-            try:
-                got = link.agg_fetch(a, b)
-            except DeviceError as e:
-                unreachable.append({"port": link.name, "meter_id": mid.hex(), "reason": str(e)})
-                continue
-            for slot in sorted(got):
-                add(got[slot], mid.hex())
-            bar.update(b - a)
-        bar.close()
-        t_fetch = time.monotonic() - t_fetch
         if args.shares:
             for sh in _load_shares(args.shares):
                 add(sh, args.shares)
-        # per slot: recovery where members are missing, then the statistics
-        results, unresolved = [], []
+        plan = _plan(A, infos, a, b)
+        bar = Progress(len(links) * (b - a), "  shares", enabled=False if args.json else None)
+        t_fetch = time.monotonic()
+        t_rec_sum = 0.0
         n_recovery = 0
+        failed: set = set()
+        for kind, lo, hi, missing in plan:
+            if kind == "full":
+                for mid, link in links.items():
+                    if mid in failed:
+                        continue
+                    try:
+                        got = link.agg_fetch(lo, hi)
+                    except DeviceError as e:
+                        failed.add(mid)
+                        unreachable.append({"port": link.name, "meter_id": mid.hex(), "reason": str(e)})
+                        continue
+                    for slot in sorted(got):
+                        add(got[slot], mid.hex())
+                    bar.update(hi - lo)
+                continue
+            # one slot without the missing members: each present meter sends ONE reduced share
+            t1 = time.monotonic()
+            try:
+                miss = A.start_recovery(lo, missing)
+            except agg.AggError as e:
+                unresolved_early[lo] = str(e)
+                continue
+            for mid in A.ids:
+                if mid in miss:
+                    continue
+                link = links.get(mid)
+                if link is None or mid in failed:
+                    unresolved_early[lo] = "member %s cannot send a reduced share (not connected)" % mid.hex()
+                    break
+                try:
+                    if A.add_recovery(link.agg_recover(lo, miss)):
+                        n_recovery += 1
+                except (agg.AggError, DeviceError) as e:
+                    unresolved_early[lo] = str(e)
+                    break
+            t_rec_sum += time.monotonic() - t1
+        bar.close()
+        t_fetch = time.monotonic() - t_fetch - t_rec_sum
+        results, unresolved = [], []
         t_rec = time.monotonic()
         for slot in range(a, b):
-            missing = A.missing(slot)
-            if len(missing) == len(A.ids):
+            if slot in unresolved_early:
+                unresolved.append({"slot": slot, "reason": unresolved_early[slot]})
+                continue
+            if not A.present(slot) and A._slot(slot).recovered_without is None:
                 unresolved.append({"slot": slot, "reason": "no shares"})
                 continue
             try:
-                if missing:
-                    missing = A.start_recovery(slot)
-                    for mid in A.present(slot):
-                        link = links.get(mid)
-                        if link is None:
-                            raise VeriwattError("member %s (share from a file) is not connected: cannot ask it to recover" % mid.hex())
-                        A.add_recovery(link.agg_recover(slot, missing))
-                        n_recovery += 1
                 r = A.close(slot)
-            except (agg.AggError, DeviceError, VeriwattError) as e:
+            except agg.AggError as e:
                 unresolved.append({"slot": slot, "reason": str(e)})
                 continue
             j = r.as_json()
@@ -289,15 +389,17 @@ def cmd_collect(args: argparse.Namespace) -> int:
     noise = None
     if G.epsilon and G.sensitivity:
         noise = {"epsilon": G.epsilon, "sensitivity_wh": G.sensitivity,
-                 "sum_stddev_wh": round(agg.noise_stddev(G.epsilon, G.sensitivity), 3),
-                 "note": "sums carry two-sided geometric noise; sum of squares with sensitivity^2; 2 epsilon in all"}
+                 "member_stddev_wh": round(agg.noise_stddev(G.epsilon, G.sensitivity), 3),
+                 "note": "every member adds exact discrete Laplace noise (a = exp(-epsilon/sensitivity)); a sum of n "
+                         "members has standard deviation sqrt(n) x member_stddev_wh; sum of squares with "
+                         "sensitivity^2; 2 epsilon in all"}
     out = {"format": RESULT_FORMAT, "gid": G.gid.hex(), "label": G.label.decode(), "period": [a, b],
            "members": len(G.members), "meters_reached": sorted(m.hex() for m in links),
            "meters_unreachable": unreachable, "shares": n_shares, "recovery_messages": n_recovery,
            "rejected": rejected, "slots": results, "unresolved": unresolved,
            "threshold_wh": args.threshold, "threshold_exceeded": exceeded if args.threshold is not None else None,
            "feeder_flagged": flagged if feeder is not None else None, "noise": noise,
-           "seconds": {"fetch": round(t_fetch, 3), "recovery_and_sums": round(t_rec, 3),
+           "seconds": {"fetch": round(t_fetch, 3), "recovery_and_sums": round(t_rec + t_rec_sum, 3),
                        "total": round(time.monotonic() - t0, 3)}}
     if args.out:
         _write_json(args.out, out)
@@ -366,7 +468,7 @@ def cmd_share(args: argparse.Namespace) -> int:
     nkey = agg.noise_key(agg_secret, G.gid, mid) if eps_milli and G.sensitivity else None
     shares = []
     for r, (m, _) in zip(recs, ops):
-        n1, n2 = agg.member_noise(nkey, r.slot, len(G.members), eps_milli, G.sensitivity) if nkey else (0, 0)
+        n1, n2 = agg.member_noise(nkey, r.slot, eps_milli, G.sensitivity) if nkey else (0, 0)
         shares.append(e.share(r.slot, m, n1, n2).hex())
     _write_json(args.out, {"format": SHARES_FORMAT, "gid": G.gid.hex(), "meter_id": mid.hex(), "shares": shares})
     if args.json:
@@ -402,6 +504,11 @@ def register(add: Callable[..., argparse.ArgumentParser], json_arg: Callable) ->
     e.add_argument("--out", default="group.json", help="group file to write (default group.json; private)")
     e.add_argument("--epsilon", type=float, default=0.0, help="differential privacy: epsilon per published sum (default 0: off)")
     e.add_argument("--sensitivity", type=int, default=0, help="differential privacy: largest reading one meter adds, Wh")
+    e.add_argument("--code", action="append", metavar="PORT=CODE",
+                   help="customer code of the meter on PORT (or METER_ID=CODE): the customer's consent; repeat per meter")
+    e.add_argument("--codes", help="JSON file {\"PORT or METER_ID\": \"CODE\", ...} with the members' customer codes")
+    e.add_argument("--allow-partial", action="store_true",
+                   help="make the group of the meters that answer (default: a port that does not answer is an error, exit 3)")
     json_arg(e)
 
     c = sub.add_parser("collect", help="fetch shares, aggregate per slot (with recovery), feeder and threshold checks",

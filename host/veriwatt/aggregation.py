@@ -10,8 +10,12 @@ Rules enforced (each violation raises AggError with the reason):
     a valid MAC under that member's aggregator key (tampering, wrong key, wrong slot);
   - one share per member and slot: an identical re-send is ignored (idempotent retry),
     a different one for the same member and slot is a replay or forgery and is rejected;
-  - once a slot is recovered without some members, their late shares are rejected (they
-    would reveal those members' readings);
+  - a slot is either complete (one full share from every member) or recovered: the missing
+    set is fixed first, then every other member sends ONE reduced share (its reading plus the
+    masks it shares with the other present members, `agg.Enrollment.reduced_share`); full
+    shares are not accepted in a recovered slot, nor reduced ones in a slot with full shares
+    (the meters release only one of the two per slot: docs/AGGREGATION.md);
+  - at least agg.MIN_MEMBERS members per group, at least agg.MIN_PRESENT present per slot;
   - closed slots accept nothing more.
 """
 from __future__ import annotations
@@ -62,7 +66,7 @@ class SlotResult:
 @dataclass
 class _Slot:
     shares: Dict[bytes, Tuple[int, int, bytes]] = field(default_factory=dict)
-    recoveries: Dict[bytes, Tuple[Tuple[bytes, ...], int, int]] = field(default_factory=dict)
+    reduced: Dict[bytes, Tuple[int, int, bytes]] = field(default_factory=dict)
     recovered_without: Optional[Tuple[bytes, ...]] = None
     closed: bool = False
 
@@ -71,6 +75,9 @@ class Aggregator:
     """Aggregator for one group. members: [(id, Y)], x_agg: the aggregator's DH secret."""
 
     def __init__(self, label: bytes, members: Sequence[Tuple[bytes, int]], x_agg: int, grp=None):
+        if len(members) < agg.MIN_MEMBERS:
+            raise AggError("a group has at least %d members (with %d, a member learns the others' readings)"
+                           % (agg.MIN_MEMBERS, len(members)))
         self.grp = group.get(grp)
         self.pub = agg.public_key(x_agg, self.grp)
         self.gid = agg.group_id(label, members, self.pub, self.grp)
@@ -106,9 +113,9 @@ class Aggregator:
         st = self._slot(slot)
         if st.closed:
             raise AggError("slot %d is closed; share from %s refused" % (slot, mid.hex()))
-        if st.recovered_without is not None and mid in st.recovered_without:
-            raise AggError("slot %d was recovered without member %s; its late share is refused "
-                           "(accepting it would reveal its reading)" % (slot, mid.hex()))
+        if st.recovered_without is not None:
+            raise AggError("slot %d is recovered without %s: full share from %s refused (only reduced shares count)"
+                           % (slot, ",".join(m.hex() for m in st.recovered_without), mid.hex()))
         old = st.shares.get(mid)
         if old is not None:
             if old[2] == bytes(share):
@@ -119,52 +126,78 @@ class Aggregator:
 
     def missing(self, slot: int) -> List[bytes]:
         st = self._slot(slot)
+        if st.recovered_without is not None:
+            return list(st.recovered_without)
         return [m for m in self.ids if m not in st.shares]
 
     def present(self, slot: int) -> List[bytes]:
-        """Ids of the members whose share for the slot was accepted."""
-        return sorted(self._slot(slot).shares)
+        """Ids of the members whose share (full or reduced) for the slot was accepted."""
+        st = self._slot(slot)
+        return sorted(st.reduced if st.recovered_without is not None else st.shares)
 
-    def start_recovery(self, slot: int) -> List[bytes]:
-        """Freeze the set of missing members for a slot; returns it (send it to the others)."""
+    def start_recovery(self, slot: int, missing: Optional[Sequence[bytes]] = None) -> List[bytes]:
+        """Fix the set of missing members of a slot (default: those without a full share) before
+        any reduced share is asked for; returns it (send it to the present members). AggError
+        if the slot already holds full shares (their meters will not release a reduced share)
+        or too few members would stay present."""
         st = self._slot(slot)
         if st.recovered_without is None:
-            st.recovered_without = tuple(self.missing(slot))
+            miss = tuple(sorted(set(missing) if missing is not None else self.missing(slot)))
+            if not miss:
+                raise AggError("slot %d: nobody is missing" % slot)
+            unknown = [m for m in miss if m not in self.keys]
+            if unknown:
+                raise AggError("member %s is not in this group" % unknown[0].hex())
+            if len(self.ids) - len(miss) < agg.MIN_PRESENT:
+                raise AggError("slot %d: only %d member(s) present, at least %d needed"
+                               % (slot, len(self.ids) - len(miss), agg.MIN_PRESENT))
+            if st.shares:
+                raise AggError("slot %d already has full shares (from %s): their meters release no reduced share; "
+                               "recovery must be decided before fetching" % (slot, ",".join(m.hex() for m in sorted(st.shares))))
+            st.recovered_without = miss
         return list(st.recovered_without)
 
-    def add_recovery(self, msg: bytes) -> None:
-        gid, mid, slot, r1, r2, missing, body, tag = agg.decode_recovery(msg)
-        self._check(gid, mid, b"/recovery", body, tag)
+    def add_recovery(self, msg: bytes) -> bool:
+        """Accept one reduced share (AGG_RECOVERY); True if new, False for an identical re-send."""
+        gid, mid, slot, v1, v2, missing, body, tag = agg.decode_recovery(msg)
+        self._check(gid, mid, b"/reduced", body, tag)
         st = self._slot(slot)
         if st.closed:
             raise AggError("slot %d is closed" % slot)
         if st.recovered_without is None:
             raise AggError("no recovery was started for slot %d" % slot)
-        if tuple(sorted(missing)) != tuple(sorted(st.recovered_without)):
-            raise AggError("recovery from %s names other missing members than the round" % mid.hex())
-        if mid not in st.shares:
-            raise AggError("recovery from %s, which has no share in slot %d" % (mid.hex(), slot))
-        st.recoveries[mid] = (tuple(missing), r1, r2)
+        if tuple(sorted(missing)) != st.recovered_without:
+            raise AggError("reduced share from %s names other missing members than the round" % mid.hex())
+        if mid in st.recovered_without:
+            raise AggError("reduced share from %s, which is missing in slot %d" % (mid.hex(), slot))
+        old = st.reduced.get(mid)
+        if old is not None:
+            if old[2] == bytes(msg):
+                return False
+            raise AggError("second, different reduced share from %s for slot %d" % (mid.hex(), slot))
+        st.reduced[mid] = (v1, v2, bytes(msg))
+        return True
 
     def result(self, slot: int) -> SlotResult:
-        """Statistics for a slot, once every present member has sent its share (and, if
-        some are missing, its recovery message). AggError says what is still awaited."""
+        """Statistics for a slot, once every member has sent its share or, in a recovered slot,
+        every present member its reduced share. AggError says what is still awaited."""
         st = self._slot(slot)
-        present = sorted(st.shares)
-        if not present:
-            raise AggError("no shares for slot %d" % slot)
-        missing = self.missing(slot)
-        if missing and st.recovered_without is None:
-            raise AggError("slot %d: waiting for %d member(s); start recovery to proceed without them"
-                           % (slot, len(missing)))
-        s1 = sum(st.shares[m][0] for m in present)
-        s2 = sum(st.shares[m][1] for m in present)
-        if st.recovered_without:
-            waiting = [m for m in present if m not in st.recoveries]
+        if st.recovered_without is not None:
+            got = st.reduced
+            waiting = [m for m in self.ids if m not in st.recovered_without and m not in got]
             if waiting:
-                raise AggError("slot %d: waiting for recovery from %d member(s)" % (slot, len(waiting)))
-            s1 -= sum(st.recoveries[m][1] for m in present)
-            s2 -= sum(st.recoveries[m][2] for m in present)
+                raise AggError("slot %d: waiting for the reduced share of %d member(s)" % (slot, len(waiting)))
+        else:
+            got = st.shares
+            if not got:
+                raise AggError("no shares for slot %d" % slot)
+            missing = self.missing(slot)
+            if missing:
+                raise AggError("slot %d: waiting for %d member(s); start recovery to proceed without them"
+                               % (slot, len(missing)))
+        present = sorted(got)
+        s1 = sum(got[m][0] for m in present)
+        s2 = sum(got[m][1] for m in present)
         return SlotResult(slot, present, list(st.recovered_without or ()), _signed(s1), _signed(s2))
 
     def close(self, slot: int) -> SlotResult:

@@ -178,7 +178,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         # 8a. aggregation over serial while the meters run: enroll, a day of shares, recovery
         t0 = time.monotonic()
-        agg_run = _aggregate_day(links, a, out, quiet)
+        agg_run = _aggregate_day(links, [m["customer_key"] for m in meters], a, out, quiet)
         timings["aggregation_s"] = time.monotonic() - t0
     finally:
         for link in links:
@@ -300,9 +300,11 @@ def _reverify(out: Path) -> str:
 
 
 # ------------------------------------------------------------------ 8. aggregation
-def _aggregate_day(links: List[Any], a: int, out: Path, quiet: bool) -> Dict[str, Any]:
-    """Enroll the running meters in one group, collect the first day's shares over serial,
-    and recover one slot without the last meter, as `veriwatt aggregate` does."""
+def _aggregate_day(links: List[Any], ckeys: List[bytes], a: int, out: Path, quiet: bool) -> Dict[str, Any]:
+    """Enroll the running meters in one group (with each customer's consent: the demo holds
+    every customer key), collect the first day's shares over serial, and recover one slot
+    without the last meter, as `veriwatt aggregate` does: the recovered slot is decided before
+    anything is fetched (a meter releases either its full share or one reduced share per slot)."""
     from vwcore import agg, group
 
     from .aggregation import Aggregator
@@ -314,8 +316,10 @@ def _aggregate_day(links: List[Any], a: int, out: Path, quiet: bool) -> Dict[str
     x_agg = agg.secret_scalar(os.urandom(32), G)
     A = Aggregator(label, members, x_agg, G)
     t0 = time.monotonic()
-    for link in links:
-        r = link.agg_enroll(G.id, label, A.pub, members)
+    digest = agg.enroll_digest(agg.group_hash(label, members, A.pub, G), len(members), 0, 0)
+    for link, info, ck in zip(links, infos, ckeys):
+        tag = agg.enroll_tag(ck, info["meter_id"], info["challenge"], digest)
+        r = link.agg_enroll(G.id, label, A.pub, members, 0, 0, tag)
         if r["gid"] != A.gid:
             raise InvalidError("%s enrolled in group %s, expected %s" % (link.name, r["gid"].hex(), A.gid.hex()))
     t_enroll = time.monotonic() - t0
@@ -327,18 +331,18 @@ def _aggregate_day(links: List[Any], a: int, out: Path, quiet: bool) -> Dict[str
     os.chmod(gfile, 0o600)
     b = a + 48
     t0 = time.monotonic()
-    shares = [link.agg_fetch(a, b) for link in links]
-    t_fetch = time.monotonic() - t0
-    # slot a + 20: pretend the last meter's share never arrived; the others recover it out
+    # slot a + 20: pretend the last meter is missing; the others send reduced shares for it
     rec_slot = a + 20
-    for i, got in enumerate(shares):
-        for slot in sorted(got):
-            if slot == rec_slot and i == len(links) - 1:
-                continue
-            A.add_share(got[slot])
-    missing = A.start_recovery(rec_slot)
+    shares = [link.agg_fetch(a, rec_slot) for link in links]
+    missing = A.start_recovery(rec_slot, [members[-1][0]])
     for link in links[:-1]:
         A.add_recovery(link.agg_recover(rec_slot, missing))
+    for i, link in enumerate(links):
+        shares[i].update(link.agg_fetch(rec_slot + 1, b))
+    t_fetch = time.monotonic() - t0
+    for got in shares:
+        for slot in sorted(got):
+            A.add_share(got[slot])
     results = {slot: A.close(slot) for slot in range(a, b)}
     _say("  aggregation: %d meters enrolled in %.2f s, %d shares fetched in %.2f s, slot %d recovered without meter %s"
          % (len(links), t_enroll, sum(len(s) for s in shares), t_fetch, rec_slot, missing[0].hex()), quiet)

@@ -291,9 +291,10 @@ class MeterLink:
 
     # --- aggregation (docs/AGGREGATION.md)
     def agg_enroll(self, group_id: int, label: bytes, agg_pub: int, members: List[Tuple[bytes, int]],
-                   eps_milli: int = 0, sensitivity_wh: int = 0) -> Dict[str, Any]:
-        """Send the group to the meter (BEGIN, the members in id order a few per frame, COMMIT);
-        the meter computes its pair keys (one modexp per member) and answers its group id."""
+                   eps_milli: int = 0, sensitivity_wh: int = 0, tag: bytes = bytes(16)) -> Dict[str, Any]:
+        """Send the group to the meter (BEGIN, the members in id order a few per frame, COMMIT with
+        the customer's tag, `enroll_tag`); the meter computes its pair keys (one modexp per
+        member), checks the tag and answers its group id."""
         members = sorted(members)
         slow = max(self.timeout, 30.0)
         self.request(wire.AGG_ENROLL, aggwire.encode_agg_begin(group_id, label, agg_pub, len(members), eps_milli,
@@ -302,10 +303,11 @@ class MeterLink:
         for i in range(0, len(members), k):
             self.request(wire.AGG_ENROLL, aggwire.encode_agg_members(group_id, i, members[i:i + k]), (wire.OK,),
                          timeout=slow)
-        f = self.request(wire.AGG_ENROLL, aggwire.encode_agg_commit(), (wire.AGG_ENROLLED,), timeout=slow)
+        f = self.request(wire.AGG_ENROLL, aggwire.encode_agg_commit(tag), (wire.AGG_ENROLLED,), timeout=slow)
         return aggwire.decode_agg_enrolled(f.payload)
 
     def agg_recover(self, slot: int, missing: List[bytes]) -> bytes:
+        """The meter's reduced share of a slot without the missing members (one per slot)."""
         f = self.request(wire.AGG_RECOVER, aggwire.encode_agg_recover(slot, missing), (wire.AGG_RECOVERY,))
         return f.payload
 

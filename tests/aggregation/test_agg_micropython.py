@@ -1,5 +1,5 @@
 """vwcore/agg.py is shared with the meter: the unix MicroPython must produce byte-identical
-enrollment state, shares and recovery messages to CPython's."""
+enrollment state, shares, reduced shares and noise to CPython's."""
 import json
 import subprocess
 
@@ -24,7 +24,8 @@ ya = %(ya)d
 e = agg.Enrollment.create(xs[1], members[1][0], b'feeder-17', members, ya, G)
 out = {'enroll': e.to_bytes().hex(),
        'shares': [e.share(s, 100 + s).hex() for s in (0, 1, 4000000000)],
-       'recovery': e.recovery(7, [members[0][0]]).hex()}
+       'recovery': e.reduced_share(7, 321, [members[0][0]]).hex(),
+       'noise': [agg.member_noise(b'nk', s, em, sens) for s in range(40) for em, sens in ((1000, 50), (100, 1000), (3000, 7))]}
 print(json.dumps(out))
 """
 
@@ -45,4 +46,6 @@ def test_micropython_matches_cpython(tmp_path):
     e = Enrollment.create(xs[1], members[1][0], b"feeder-17", members, ya, TOY)
     assert mp["enroll"] == e.to_bytes().hex()
     assert mp["shares"] == [e.share(s, 100 + s).hex() for s in (0, 1, 4000000000)]
-    assert mp["recovery"] == e.recovery(7, [members[0][0]]).hex()
+    assert mp["recovery"] == e.reduced_share(7, 321, [members[0][0]]).hex()
+    want = [list(agg.member_noise(b"nk", s, em, sens)) for s in range(40) for em, sens in ((1000, 50), (100, 1000), (3000, 7))]
+    assert mp["noise"] == want and len(set(map(tuple, want))) > 100

@@ -64,6 +64,10 @@ def env(tmp_path_factory):
                 recs = [records.decode(r) for r in recs]
                 assert [r.slot for r in recs] == list(range(A, B))
                 e.m[bytes.fromhex(e.prov[i]["meter_id"])] = [m for m, _ in records.open_all(recs, e.prov[i]["customer_key"])]
+        # the customers' consent to enrollments: their codes, by meter id (`aggregate enroll --codes`)
+        e.codes = str(d / "codes.json")
+        with open(e.codes, "w") as f:
+            json.dump({p["meter_id"]: p["customer_code"] for p in e.prov}, f)
         yield e
     finally:
         sim.stop()
@@ -99,25 +103,31 @@ def test_wire_errors(env):
         with pytest.raises(Exception, match=r"not enrolled.*\(error 12\)"):
             link.agg_fetch_batch(A, 1)
         G = group.get(info["group_id"])
-        members = [(info["meter_id"], info["agg_pub"]), (b"ZZZZZZZZ", G.g)]
-        link.request(wire.AGG_ENROLL, aggwire.encode_agg_begin(G.id, b"x", G.g, 2), (wire.OK,))
+        members = [(info["meter_id"], info["agg_pub"]), (b"YYYYYYYY", G.g), (b"ZZZZZZZZ", G.g)]
+        link.request(wire.AGG_ENROLL, aggwire.encode_agg_begin(G.id, b"x", G.g, 3), (wire.OK,))
         # members out of order
         with pytest.raises(Exception, match=r"increasing id order.*\(error 13\)"):
             link.request(wire.AGG_ENROLL, aggwire.encode_agg_members(G.id, 0, members[::-1]), (wire.OK,))
         # this meter not in the list
         with pytest.raises(Exception, match=r"not in the group list.*\(error 13\)"):
-            link.agg_enroll(G.id, b"x", G.g, [(b"AAAAAAAA", G.g), (b"ZZZZZZZZ", G.g)])
+            link.agg_enroll(G.id, b"x", G.g, [(b"AAAAAAAA", G.g), (b"YYYYYYYY", G.g), (b"ZZZZZZZZ", G.g)])
         # a member key outside the group
         with pytest.raises(Exception, match=r"not an element.*\(error 13\)"):
-            link.agg_enroll(G.id, b"x", G.g, [members[0], (b"ZZZZZZZZ", G.p - 1)])
-        link.agg_enroll(G.id, b"x", G.g, members)
+            link.agg_enroll(G.id, b"x", G.g, [members[0], members[1], (b"ZZZZZZZZ", G.p - 1)])
+        # a group of two
+        with pytest.raises(Exception, match=r"3\.\.255 members.*\(error 13\)"):
+            link.request(wire.AGG_ENROLL, bytes((wire.AGG_OP_BEGIN, G.id, 0, 2)) +
+                         aggwire.encode_agg_begin(G.id, b"x", G.g, 3)[4:], (wire.OK,))
+        tag = agg.enroll_tag(env.prov[0]["customer_key"], info["meter_id"], info["challenge"],
+                             agg.enroll_digest(agg.group_hash(b"x", members, G.g, G), 3, 0, 0))
+        link.agg_enroll(G.id, b"x", G.g, members, tag=tag)
         with pytest.raises(Exception, match=r"no reading stored for slot 5 \(error 14\)"):
             link.agg_recover(5, [b"ZZZZZZZZ"])
 
 
 def test_enroll_collect_exact(env, capsys, tmp_path):
     gfile = str(env.dir / "groupA.json")
-    rc, out = run_cli(capsys, "aggregate", "enroll", *env.ports, "--label", "feeder A", "--out", gfile, "--json")
+    rc, out = run_cli(capsys, "aggregate", "enroll", *env.ports, "--codes", env.codes, "--label", "feeder A", "--out", gfile, "--json")
     assert rc == 0, out
     g = json.loads(json.dumps(json.load(open(gfile))))
     assert len(g["members"]) == N and oct(os.stat(gfile).st_mode & 0o777) == "0o600"
@@ -179,7 +189,7 @@ def test_tampered_and_replayed_shares_rejected(env, capsys, tmp_path):
 def test_wrong_group_rejected(env, capsys, tmp_path):
     """Re-enroll the meters into group B: their shares now fail under group A's file."""
     gb = str(env.dir / "groupB.json")
-    rc, out = run_cli(capsys, "aggregate", "enroll", *env.ports, "--label", "feeder B", "--out", gb)
+    rc, out = run_cli(capsys, "aggregate", "enroll", *env.ports, "--codes", env.codes, "--label", "feeder B", "--out", gb)
     assert rc == 0, out
     rc, out = run_cli(capsys, "aggregate", "collect", *env.ports, "--group", str(env.dir / "groupA.json"),
                       "--from-slot", str(A), "--to-slot", str(A + 2), "--json")
@@ -201,27 +211,27 @@ def test_noise_on_the_meter(env, capsys, tmp_path):
     the test, reading every agg_secret from the simulated meters' flash (the meters made them and no
     host file has them), recomputes each meter's noise exactly."""
     gn = str(env.dir / "groupN.json")
-    rc, out = run_cli(capsys, "aggregate", "enroll", *env.ports, "--label", "noisy", "--out", gn,
+    rc, out = run_cli(capsys, "aggregate", "enroll", *env.ports, "--codes", env.codes, "--label", "noisy", "--out", gn,
                       "--epsilon", "0.5", "--sensitivity", "200")
     assert rc == 0, out
     rc, out = run_cli(capsys, "aggregate", "collect", *env.ports, "--group", gn, "--from-slot", str(A),
                       "--to-slot", str(A + 12), "--json")
     r = json.loads(out)
     assert rc == 0 and len(r["slots"]) == 12
-    assert r["noise"]["sum_stddev_wh"] == round(agg.noise_stddev(0.5, 200), 3)
+    assert r["noise"]["member_stddev_wh"] == round(agg.noise_stddev(0.5, 200), 3)
     g = json.load(open(gn))
     gid = bytes.fromhex(g["gid"])
     secrets = {bytes.fromhex(p["meter_id"]): keys_on_flash(env.sim.meters[i].storage)["agg_secret"]
                for i, p in enumerate(env.prov)}
     diffs = []
     for s in r["slots"]:
-        noise = [agg.member_noise(agg.noise_key(secrets[m], gid, m), s["slot"], N, 500, 200) for m in sorted(secrets)]
+        noise = [agg.member_noise(agg.noise_key(secrets[m], gid, m), s["slot"], 500, 200) for m in sorted(secrets)]
         assert s["sum_wh"] == sum(plain(env, s["slot"])) + sum(n1 for n1, _ in noise)
         assert s["sum_sq"] == sum(v * v for v in plain(env, s["slot"])) + sum(n2 for _, n2 in noise)
         diffs.append(s["sum_wh"] - sum(plain(env, s["slot"])))
-    assert any(diffs) and max(abs(d) for d in diffs) < 20 * agg.noise_stddev(0.5, 200)
+    assert any(diffs) and max(abs(d) for d in diffs) < 20 * agg.noise_stddev(0.5, 200, N)
     # back to a group without noise for the next tests
-    rc, out = run_cli(capsys, "aggregate", "enroll", *env.ports, "--label", "feeder B", "--out", str(env.dir / "groupB.json"))
+    rc, out = run_cli(capsys, "aggregate", "enroll", *env.ports, "--codes", env.codes, "--label", "feeder B", "--out", str(env.dir / "groupB.json"))
     assert rc == 0, out
 
 
@@ -248,7 +258,7 @@ def test_torn_enrollment_write_keeps_the_previous_group(env, capsys):
     gc_ = str(env.dir / "groupC.json")
     with serial_client.MeterLink(env.ports[1], timeout=5, retries=2) as link:
         before = link.agg_fetch(A, A + 2)                       # group B
-    rc, out = run_cli(capsys, "aggregate", "enroll", *env.ports, "--label", "feeder C", "--out", gc_)
+    rc, out = run_cli(capsys, "aggregate", "enroll", *env.ports, "--codes", env.codes, "--label", "feeder C", "--out", gc_)
     assert rc == 0, out
     store = env.sim.meters[1].storage
     copies = sorted((store / n for n in ("agg.a", "agg.b") if (store / n).exists()), key=lambda p: p.stat().st_mtime)
@@ -263,7 +273,7 @@ def test_torn_enrollment_write_keeps_the_previous_group(env, capsys):
             link.set_clock((B + 100) * 1800)
         assert link.agg_fetch(A, A + 2) == before
     # back to group B everywhere, as the next tests expect
-    rc, out = run_cli(capsys, "aggregate", "enroll", *env.ports, "--label", "feeder B", "--out", gb)
+    rc, out = run_cli(capsys, "aggregate", "enroll", *env.ports, "--codes", env.codes, "--label", "feeder B", "--out", gb)
     assert rc == 0, out
 
 
@@ -304,12 +314,14 @@ def test_shares_built_on_the_customer_device(env, capsys, tmp_path):
 
 @pytest.mark.parametrize("stop", [1, 2])
 def test_missing_meters_recovered(env, capsys, tmp_path, stop):
-    """Stop one, then a second simulated meter: recovery gives the exact sum of the present ones."""
+    """Stop one, then a second simulated meter: recovery gives the exact sum of the present ones
+    (slots not fetched before: a meter that released a slot's full share gives no reduced one)."""
     for k in range(N - stop, N):
         env.sim.meters[k].close()
     present = sorted(bytes.fromhex(p["meter_id"]) for p in env.prov[:N - stop])
+    lo = A + 8 * stop
     rc, out = run_cli(capsys, "aggregate", "collect", *env.ports, "--group", str(env.dir / "groupB.json"),
-                      "--from-slot", str(A), "--to-slot", str(A + 8), "--timeout", "0.5", "--retries", "1", "--json")
+                      "--from-slot", str(lo), "--to-slot", str(lo + 8), "--timeout", "0.5", "--retries", "1", "--json")
     r = json.loads(out)
     assert rc == 0, r
     assert len(r["meters_unreachable"]) == stop and not r["unresolved"]

@@ -27,7 +27,8 @@ def test_builder_matches_create_and_packed_shares_match():
         assert blob == e.to_bytes() and len(blob) == 58 + 41 * 5
         p = agg.PackedEnrollment(blob)
         assert p.share(9, 1234) == e.share(9, 1234)
-        assert p.recovery(9, [ids[(k + 2) % 6]]) == e.recovery(9, [ids[(k + 2) % 6]])
+        assert p.reduced_share(9, 1234, [ids[(k + 2) % 6]]) == e.reduced_share(9, 1234, [ids[(k + 2) % 6]])
+        assert b.ghash[:16] == e.gid
 
 
 def test_builder_rejects_bad_lists():
@@ -44,8 +45,11 @@ def test_builder_rejects_bad_lists():
         b.add(*m)
     with pytest.raises(agg.AggError, match="announced"):
         b.finish()
-    b = agg.EnrollBuilder(xs[0], ids[0], b"l", ya, 2, G)
-    others = [m for m in s if m[0] != ids[0]]
+    with pytest.raises(agg.AggError, match="at least 3 members"):
+        agg.EnrollBuilder(xs[0], ids[0], b"l", ya, 2, G)
+    xs4, ids4, mem4 = _members(4, G)
+    b = agg.EnrollBuilder(xs4[0], ids4[0], b"l", ya, 3, G)
+    others = sorted(m for m in mem4 if m[0] != ids4[0])
     with pytest.raises(agg.AggError, match="not in the group"):
         for m in others:
             b.add(*m)
@@ -70,7 +74,10 @@ def test_messages_round_trip():
     assert d["first_index"] == 6 and aggwire.split_agg_members(d["raw"], G.id) == mem
     with pytest.raises(ValueError):
         aggwire.encode_agg_members(G.id, 0, mem + mem[:1])          # over MAX_PAYLOAD
-    assert wire.decode_payload(wire.AGG_ENROLL, aggwire.encode_agg_commit()) == {"op": wire.AGG_OP_COMMIT}
+    assert wire.decode_payload(wire.AGG_ENROLL, aggwire.encode_agg_commit(b"T" * 16)) == \
+        {"op": wire.AGG_OP_COMMIT, "tag": b"T" * 16}
+    with pytest.raises(ValueError):
+        wire.decode_payload(wire.AGG_ENROLL, bytes((wire.AGG_OP_COMMIT,)))     # untagged COMMIT
     ids = [b"AAAAAAAA", b"BBBBBBBB"]
     assert wire.decode_payload(wire.AGG_RECOVER, aggwire.encode_agg_recover(99, ids)) == {"slot": 99, "missing": ids}
     assert wire.decode_payload(wire.AGG_ENROLLED, aggwire.encode_agg_enrolled(bytes(range(16)), 4)) == \
@@ -82,7 +89,7 @@ def test_messages_round_trip():
     with pytest.raises(ValueError):
         aggwire.encode_agg_begin(G.id, b"", G.g, 3)
     with pytest.raises(ValueError):
-        aggwire.encode_agg_begin(G.id, b"x", G.g, 1)
+        aggwire.encode_agg_begin(G.id, b"x", G.g, 2)
 
 
 def test_new_types_do_not_collide():

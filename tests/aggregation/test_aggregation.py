@@ -38,7 +38,7 @@ def fresh(n, grp_name="toy"):
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(2, 50), data=st.data())
+@given(n=st.integers(3, 50), data=st.data())
 def test_aggregates_equal_plaintext_statistics(n, data):
     ens, A = fresh(n)
     readings = data.draw(st.lists(st.integers(0, 20000), min_size=n, max_size=n))
@@ -136,46 +136,57 @@ def test_wrong_group_unknown_member_and_tampering_are_rejected():
 
 @pytest.mark.parametrize("absent", [[2], [0, 4], [1, 3, 5]])
 def test_recovery_gives_exact_sum_of_present_members(absent):
+    """The missing set is fixed first; every present member sends ONE reduced share."""
     ens, A = fresh(7)
     rnd = random.Random(len(absent))
     readings = [rnd.randrange(0, 5000) for _ in ens]
     slot = 777
-    for i, e in enumerate(ens):
-        if i not in absent:
-            A.add_share(e.share(slot, readings[i]))
-    with pytest.raises(AggError, match="waiting for"):
-        A.result(slot)
-    missing = A.start_recovery(slot)
+    missing = A.start_recovery(slot, [member_id(i) for i in absent])
     assert sorted(missing) == sorted(member_id(i) for i in absent)
+    with pytest.raises(AggError, match="waiting for the reduced share"):
+        A.result(slot)
     for i, e in enumerate(ens):
         if i not in absent:
-            A.add_recovery(e.recovery(slot, missing))
+            assert A.add_recovery(e.reduced_share(slot, readings[i], missing))
     r = A.result(slot)
     present = [m for i, m in enumerate(readings) if i not in absent]
     assert r.total == sum(present)
     assert r.total_sq == sum(m * m for m in present)
     assert r.count == len(present)
-    # the late share of a recovered-out member is refused
-    with pytest.raises(AggError, match="late share is refused"):
+    # a full share (late, or of a present member) is refused in a recovered slot
+    with pytest.raises(AggError, match="recovered without"):
         A.add_share(ens[absent[0]].share(slot, readings[absent[0]]))
 
 
-def test_recovery_must_name_the_rounds_missing_set():
+def test_recovery_must_name_the_rounds_missing_set_and_come_first():
     ens, A = fresh(4)
-    for e in ens[:3]:
-        A.add_share(e.share(9, 10))
-    A.start_recovery(9)
+    A.start_recovery(9, [member_id(3)])
     with pytest.raises(AggError, match="other missing members"):
-        A.add_recovery(ens[0].recovery(9, [member_id(1)]))
-    with pytest.raises(AggError, match="waiting for recovery"):
+        A.add_recovery(ens[0].reduced_share(9, 10, [member_id(1)]))
+    with pytest.raises(AggError, match="waiting for the reduced share"):
         A.result(9)
+    for e in ens[:3]:
+        A.add_share(e.share(10, 10))
+    with pytest.raises(AggError, match="already has full shares"):
+        A.start_recovery(10)
+    with pytest.raises(AggError, match="at least 2 needed"):
+        A.start_recovery(11, [member_id(i) for i in range(3)])
+
+
+def test_group_of_two_refused():
+    ens, members, x_a, G = make_group(3)
+    with pytest.raises(AggError, match="at least 3 members"):
+        Aggregator(LABEL, list(members[:2]), x_a, G)
+    with pytest.raises(AggError, match="at least 3 members"):
+        Enrollment.create(agg.secret_scalar(b"agg-secret-0", G), members[0][0], LABEL, members[:2],
+                          agg.public_key(x_a, G), G)
 
 
 def test_closed_slot_refuses_more():
-    ens, A = fresh(2)
+    ens, A = fresh(3)
     for e in ens:
         A.add_share(e.share(1, 5))
-    assert A.close(1).total == 10
+    assert A.close(1).total == 15
     with pytest.raises(AggError, match="closed"):
         A.add_share(ens[0].share(1, 6))
 
@@ -204,26 +215,26 @@ def test_feeder_check_and_demand_threshold():
     assert demand_exceeded(r, 599) and not demand_exceeded(r, 600)
 
 
-def test_distributed_noise_sums_to_discrete_laplace():
-    """n members each add a Polya difference; over many slots the summed noise has mean ~0
-    and the variance of the two-sided geometric distribution, 2a/(1-a)^2."""
-    n, eps, sens = 10, 1.0, 50
-    keys = [b"noise-%d" % i for i in range(n)]
-    sums = [sum(agg.noise_share(k, s, n, eps, sens) for k in keys) for s in range(1500)]
-    a = agg.noise_alpha(eps, sens)
+def test_member_noise_is_discrete_laplace():
+    """Each member adds exact discrete Laplace noise; over many slots its variance is
+    2a/(1-a)^2 (the exact pmf is tested in test_security_agg.py)."""
+    eps_milli, sens = 1000, 50
+    vals = [agg.member_noise(b"noise-key", s, eps_milli, sens)[0] for s in range(1500)]
+    a = agg.noise_alpha(1.0, sens)
     var = 2 * a / (1 - a) ** 2
-    mean = sum(sums) / len(sums)
-    sample_var = sum((x - mean) ** 2 for x in sums) / (len(sums) - 1)
-    assert abs(mean) < 4 * math.sqrt(var / len(sums))
+    mean = sum(vals) / len(vals)
+    sample_var = sum((x - mean) ** 2 for x in vals) / (len(vals) - 1)
+    assert abs(mean) < 4 * math.sqrt(var / len(vals))
     assert 0.8 * var < sample_var < 1.25 * var
-    assert math.isclose(agg.noise_stddev(eps, sens), math.sqrt(var))
+    assert math.isclose(agg.noise_stddev(1.0, sens), math.sqrt(var))
+    assert math.isclose(agg.noise_stddev(1.0, sens, 4), 2 * math.sqrt(var))
 
 
 def test_noisy_aggregate_is_close_to_the_truth():
     ens, A = fresh(5)
     readings = [1000, 2000, 1500, 300, 800]
-    eps, sens = 1.0, 100
     for i, (e, m) in enumerate(zip(ens, readings)):
-        A.add_share(e.share(42, m, noise1=agg.noise_share(b"nk%d" % i, 42, 5, eps, sens)))
+        n1, n2 = agg.member_noise(b"nk%d" % i, 42, 1000, 100)
+        A.add_share(e.share(42, m, noise1=n1, noise2=n2))
     r = A.result(42)
-    assert abs(r.total - sum(readings)) < 8 * agg.noise_stddev(eps, sens)
+    assert abs(r.total - sum(readings)) < 8 * agg.noise_stddev(1.0, 100, 5)
