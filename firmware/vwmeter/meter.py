@@ -636,14 +636,16 @@ class Meter:
             b, n, eps, sens = pend
             self._agg_pending = pend = None
             head, chunks = b.finish_parts()
-            want = agg.enroll_tag(self.prov["customer_key"], self.prov["meter_id"], self.challenge(),
+            want = agg.enroll_tag(self.prov["customer_key"], self.prov["meter_id"], self._current_challenge(),
                                   agg.enroll_digest(b.ghash, n, eps, sens))
             b = None
             if not kdf.ct_equal(p["tag"], want):
                 raise MeterError(wire.E_AUTH, "enrollment not authorised: it needs the customer's tag over this "
                                  "group (enrollment dropped, the previous one is kept)")
-            self.epoch += 1                       # the challenge is spent: the tag works once
-            self._epoch_state.save(struct.pack(">Q", self.epoch))
+            if self._ch_issued is None or self._uptime() - self._ch_issued > self.challenge_ttl_ms:
+                raise MeterError(wire.E_AUTH, "enrollment not authorised: challenge expired: ask INFO again "
+                                 "(enrollment dropped, the previous one is kept)")
+            self._spend_challenge()               # the tag works once
             self.agg_enr = None
             gc.collect()
             self._agg_save((n, eps, sens), head, chunks)

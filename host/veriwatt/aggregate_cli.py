@@ -159,7 +159,8 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         per_meter = []
         for link, info, ck in zip(links, infos, keys):
             t1 = time.monotonic()
-            tag = agg.enroll_tag(ck, info["meter_id"], info["challenge"], digest)
+            # a fresh challenge (INFO) per meter: challenges expire after wire.CHALLENGE_TTL_S of uptime
+            tag = agg.enroll_tag(ck, info["meter_id"], link.hello()["challenge"], digest)
             r = link.agg_enroll(G.id, args.label.encode(), A.pub, members, eps_milli, args.sensitivity, tag)
             if r["gid"] != A.gid:
                 raise DeviceError("meter %s on %s reports group id %s, expected %s: firmware fault or a changed member list"

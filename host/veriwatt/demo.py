@@ -318,7 +318,7 @@ def _aggregate_day(links: List[Any], ckeys: List[bytes], a: int, out: Path, quie
     t0 = time.monotonic()
     digest = agg.enroll_digest(agg.group_hash(label, members, A.pub, G), len(members), 0, 0)
     for link, info, ck in zip(links, infos, ckeys):
-        tag = agg.enroll_tag(ck, info["meter_id"], info["challenge"], digest)
+        tag = agg.enroll_tag(ck, info["meter_id"], link.hello()["challenge"], digest)
         r = link.agg_enroll(G.id, label, A.pub, members, 0, 0, tag)
         if r["gid"] != A.gid:
             raise InvalidError("%s enrolled in group %s, expected %s" % (link.name, r["gid"].hex(), A.gid.hex()))

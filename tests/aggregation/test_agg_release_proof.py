@@ -73,8 +73,8 @@ def make_meters(tmp_path, n, nslots):
         m = Meter({"profile": "test", "clock": clock, "source": Source(k), "storage": str(tmp_path / ("m%d" % k)),
                    "seg_records": 8, "max_segments": 8})
         ck = bytes((k + 1,)) * 15
-        m.provision({"meter_id": b"PROOF%03d" % k, "group_id": G.id, "clock": T0, "sig_secret": os.urandom(32),
-                     "agg_secret": os.urandom(32), "customer_key": ck})
+        m.provision({"meter_id": b"PROOF%03d" % k, "group_id": G.id, "clock": T0, "host_entropy": os.urandom(32),
+                     "admin_secret": os.urandom(32), "customer_key": ck})
         m.tick()                                # metering starts with slot S0
         clock.set(T0 + 1800 * (nslots + 1))
         while m.tick():

@@ -51,7 +51,7 @@ def env(tmp_path_factory):
         e.prov = []
         for i, port in enumerate(e.ports):
             with serial_client.MeterLink(port, timeout=5, retries=3) as link:
-                e.prov.append(device.provision(link, b"AGGSEC%02d" % i, str(d), (A - 2) * 1800, name="s%d" % i))
+                e.prov.append(device.provision(link, b"AGGSEC%02d" % i, str(d), (A - 24) * 1800, name="s%d" % i))  # a margin: metering starts at the slot in progress
         deadline = time.monotonic() + 30
         e.m = {}
         for i, port in enumerate(e.ports):
