@@ -69,6 +69,11 @@ def install_and_start_meter(port: str, tmp_path: Path, variant: str, speed: int,
     cmd += ["fs", "mkdir", ":vwdata", "+", "fs", "cp", str(cfg), ":vwdata/vwhal.json"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stdout + r.stderr
+    start_meter(port)
+
+
+def start_meter(port: str) -> None:
+    """At the board's REPL: start `vwmeter.main`, wait for its ready banner (asserted)."""
     s = serial.Serial(port, 115200, timeout=0.1)
     try:
         s.write(b"\r\x03\x03\r")
