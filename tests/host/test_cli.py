@@ -109,12 +109,31 @@ def test_tariff_roundtrip_via_cli(tmp_path):
     assert r.returncode == 0 and json.loads(r.stdout)["bands"]["peak"]["price"] == 42
 
 
+@pytest.mark.reliability
+def test_deploy_board_choice():
+    """deploy takes the detected board's HAL; a --board naming another profile is refused (or
+    forced); an unknown platform needs --board (issue "Reliability": esp32 HAL onto QEMU)."""
+    from veriwatt import device
+    from veriwatt.errors import VeriwattError
+    q = ("qemu", "VERIWATT-AN386 with Cortex-M4")
+    assert device.choose_board("P", None, q, False) == "qemu"
+    assert device.choose_board("P", "qemu", q, False) == "qemu"
+    with pytest.raises(VeriwattError, match="it needs --board qemu, not esp32"):
+        device.choose_board("P", "esp32", q, False)
+    assert device.choose_board("P", "esp32", q, True) == "esp32"
+    assert device.choose_board("P", None, ("pyboard", "NUCLEO-F446RE"), False) == "stm32"
+    with pytest.raises(VeriwattError, match="no HAL profile"):
+        device.choose_board("P", None, ("rp2", "Raspberry Pi Pico"), False)
+    assert device.choose_board("P", "stm32", ("rp2", "Raspberry Pi Pico"), False) == "stm32"
+
+
 def test_deploy_and_flash_dry_run(tmp_path):
     r = run("deploy", "/dev/ttyUSB9", "--board", "esp32", "--dry-run")
     assert r.returncode == 0 and "mpremote" in r.stdout and ":vwcore/wire.py" in r.stdout and ":vwhal.py" in r.stdout
     r = run("deploy", "/dev/ttyUSB9", "--board", "stm32", "--tool", "ampy", "--dry-run")
     assert r.returncode == 0 and "ampy" in r.stdout and "put" in r.stdout
     one_line_error(run("deploy", "/dev/ttyUSB9", "--board", "pdp11", "--dry-run"), 2, "no HAL for board")
+    one_line_error(run("deploy", "/dev/ttyUSB9", "--dry-run"), 2, "--dry-run does not contact the board", "--board")
     img = tmp_path / "fw.bin"
     img.write_bytes(b"\0" * 16)
     r = run("flash", "/dev/ttyUSB9", "--image", str(img), "--dry-run")
