@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 import serial
 
@@ -36,10 +36,12 @@ def firmware(variant: str) -> Path:
 
 
 @contextlib.contextmanager
-def qemu_board_port(variant: str, tmp_path: Path) -> Iterator[str]:
-    """Run the QEMU board (free-running clock, LittleFS image in tmp_path) and yield its pty."""
+def qemu_board_port(variant: str, tmp_path: Path, speed: Optional[int] = None) -> Iterator[str]:
+    """Run the QEMU board (free-running clock, LittleFS image in tmp_path) and yield its pty;
+    `speed`: run's --speed (overrides vwhal.json's)."""
     firmware(variant)
-    p = subprocess.Popen([str(RUN), "--variant", variant, "--fs", str(tmp_path / "fs.img"), "--no-icount"],
+    extra = ["--speed", str(speed)] if speed else []
+    p = subprocess.Popen([str(RUN), "--variant", variant, "--fs", str(tmp_path / "fs.img"), "--no-icount"] + extra,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         port = None

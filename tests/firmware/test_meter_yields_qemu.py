@@ -7,6 +7,7 @@ has its keys and readings; the same bytes inside a frame (a seq of 0x0D03) do no
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 
 import pytest
@@ -58,3 +59,10 @@ def test_mpremote_run_interrupts_the_meter_and_state_survives(tmp_path):
         assert recs is not None, end
         assert [r.slot for r in recs] == [i["first_slot"], i["first_slot"] + 1]
         c.close()
+        # veriwatt stop: the same interrupt from the CLI, the REPL answers
+        r = subprocess.run([sys.executable, "-m", "veriwatt.cli", "stop", port], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0 and "stopped" in r.stdout, r.stdout + r.stderr
+        r = subprocess.run([MPREMOTE, "connect", port, "exec", "print(6 * 7)"], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0 and "42" in r.stdout, r.stdout + r.stderr

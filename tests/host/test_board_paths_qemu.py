@@ -3,12 +3,15 @@
     HAL; a --board that names another profile is refused before anything is copied (before:
     the esp32 HAL went onto the QEMU board silently and the meter crashed on machine.RTC);
   - `mpremote mip install <repo>/hal/qemu/package.json` works from any directory (before:
-    "Error opening firmware/package.json" outside the repository root)."""
+    "Error opening firmware/package.json" outside the repository root);
+  - `simulators/qemu/run --speed N` speeds the meter's clock up as `veriwatt sim --speed` does
+    (before: only by editing vwhal.json)."""
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -53,3 +56,20 @@ def test_mip_install_from_another_directory(tmp_path):
         install_and_start_meter(port, tmp_path, "vwcrypto", speed=1800, install=False)
         r = run("info", port, "--json")
         assert r.returncode == 0 and json.loads(r.stdout)["fw_version"].endswith("/qemu"), r.stdout + r.stderr
+
+
+def test_qemu_run_speed_option(tmp_path):
+    """vwhal.json says 1 simulated second per second (no slot would close during the test);
+    run --speed 360000 (200 slots a second) wins, as documented."""
+    with qemu_board_port("vwcrypto", tmp_path, speed=360000) as port:
+        install_and_start_meter(port, tmp_path, "vwcrypto", speed=1)
+        r = run("provision", port, "--clock", "2026-01-01", "--out", str(tmp_path / "keys"))
+        assert r.returncode == 0, r.stdout + r.stderr
+        t0 = time.time()
+        while True:
+            i = json.loads(run("info", port, "--json").stdout)
+            if i["used"] >= 5 or time.time() - t0 > 60:
+                break
+            time.sleep(0.5)
+        assert i["used"] >= 5, i
+        assert i["clock"] - 1767225600 > 6 * 1800

@@ -183,3 +183,35 @@ def test_customer_commands_on_a_store(tmp_path, meter_a, supplier):
     one_line_error(r, 2, "customer code")
     r = run("bill", "--store", db, "--period", "%d:%d" % (a, b + 10), "--code", meter_a.code, "--tariff", str(tmp_path / "tariff.json"))
     one_line_error(r, 2, "missing", "fetch the missing readings first")
+
+
+@pytest.mark.reliability
+def test_disclose_slot_ranges_include_both_ends(tmp_path, meter_a):
+    """disclose --slots D1..D2 opens both days (it used to stop before D2 without saying so),
+    A:B both slots; the --help says so."""
+    from hosthelpers import WEEK
+
+    from veriwatt import records, slots
+    from veriwatt.store import Store
+
+    a = WEEK[0]
+    day1 = slots.slot_start(a).strftime("%Y-%m-%d")
+    day2 = slots.slot_start(a + 48).strftime("%Y-%m-%d")
+    assert a % 48 == 0
+    db = str(tmp_path / "v.db")
+    st = Store(db)
+    st.add_meter(meter_a.pub["meter_id"], meter_a.pub)
+    st.add([r for r in meter_a.raw(a, a + 96).values()], records.Checker.from_pub(meter_a.pub).check_raw,
+           meter_a.pub["meter_id"])
+    st.close()
+    key = tmp_path / "meter.pub.json"
+    key.write_text(json.dumps(meter_a.pub))
+    base = ["disclose", "--store", db, "--meter-key", str(key), "--code", meter_a.code, "--json"]
+    for spec, want in (("%s..%s" % (day1, day2), list(range(a, a + 96))), (day2, list(range(a + 48, a + 96))),
+                       ("%d:%d" % (a + 5, a + 7), [a + 5, a + 6, a + 7])):
+        out = tmp_path / "d.json"
+        r = run(*base, "--slots", spec, "--out", str(out))
+        assert r.returncode == 0, r.stderr
+        assert [s["slot"] for s in json.loads(out.read_text())["slots"]] == want, spec
+    one_line_error(run(*base, "--slots", "%s..%s" % (day2, day1)), 2, "last day is before the first")
+    assert "includes both ends" in " ".join(run("disclose", "--help").stdout.split())
