@@ -43,11 +43,15 @@ class StdioSerial:
                 if not ev:
                     break
                 if not (ev[0][1] & select.POLLIN):
+                    if out:
+                        break  # hand over what came before the hang-up; the next read raises
                     raise EOFError("serial hangup")
             elif out:
                 break  # no poll: return what we have rather than block a second time
             b = self._in.read(1)
             if not b:
+                if out:
+                    break
                 raise EOFError("serial closed")
             out += b
             wait = 0
