@@ -23,9 +23,10 @@ pytestmark = [pytest.mark.qemu, pytest.mark.slow, pytest.mark.reliability]
 KEY = b"k" * 15
 
 
-def test_mpremote_run_interrupts_the_meter_and_state_survives(tmp_path):
-    with qemu_board_port("vwcrypto", tmp_path) as port:
-        install_and_start_meter(port, tmp_path, "vwcrypto", speed=180000)
+@pytest.mark.parametrize("variant", ["vwcrypto", "meter"])   # meter: frozen, 48 KB heap
+def test_mpremote_run_interrupts_the_meter_and_state_survives(tmp_path, variant):
+    with qemu_board_port(variant, tmp_path) as port:
+        install_and_start_meter(port, tmp_path, variant, speed=180000)
         c = Client(port, timeout=60)
         mid = b"QEMUYLD1"
         c.ok(wire.PROVISION, wire.encode_provision(mid, 1, 1767225600, bytes(32), bytes(range(32)), KEY))
