@@ -127,3 +127,25 @@ def test_harness_substitutes_only_port_and_code():
         "veriwatt fetch /dev/pts/9 --code ABCDE-FGHJK --out PORTS"
     assert command_part("veriwatt sim --meters 1 &   # prints") == "veriwatt sim --meters 1 &"
     assert sys.executable  # the venv's python runs this suite
+
+
+def test_wait_reports_an_unprovisioned_meter_and_gives_up_in_time(tmp_path):
+    """`veriwatt wait` (the README's step between provision and fetch): exit 3 with what to do."""
+    from veriwatt import device
+
+    sim = device.start_sim(1, str(tmp_path / "sim"), 1800, "none")
+    try:
+        port = sim.meters[0].port
+        veriwatt = str(VENV_BIN / "veriwatt")
+        r = subprocess.run([veriwatt, "wait", port, "--period", "2026-12"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 3 and "not provisioned" in r.stderr and "veriwatt provision" in r.stderr, r.stderr
+        r = subprocess.run([veriwatt, "provision", port, "--clock", "2026-11-30T23:00:00", "--out", str(tmp_path)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        t0 = time.time()
+        r = subprocess.run([veriwatt, "wait", port, "--period", "2026-12", "--max-wait", "2"], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 3 and "not complete after 2 s" in r.stderr and "--max-wait" in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and time.time() - t0 < 20
+    finally:
+        sim.stop()
