@@ -5,7 +5,7 @@
 #        VW_HAL=<unix|qemu|esp32|stm32>
 #
 # VW_HAL selects the hal profile (default qemu).  The micropython-lib manifest is NOT
-# included: the Debian source tree has no micropython-lib (see docs TOOLCHAIN.md), and the
+# included: the Debian source tree has no micropython-lib (simulators/qemu/README.md), and the
 # meter needs none of it.
 import os
 

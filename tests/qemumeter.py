@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 import serial
 
@@ -36,10 +36,12 @@ def firmware(variant: str) -> Path:
 
 
 @contextlib.contextmanager
-def qemu_board_port(variant: str, tmp_path: Path) -> Iterator[str]:
-    """Run the QEMU board (free-running clock, LittleFS image in tmp_path) and yield its pty."""
+def qemu_board_port(variant: str, tmp_path: Path, speed: Optional[int] = None) -> Iterator[str]:
+    """Run the QEMU board (free-running clock, LittleFS image in tmp_path) and yield its pty;
+    `speed`: run's --speed (overrides vwhal.json's)."""
     firmware(variant)
-    p = subprocess.Popen([str(RUN), "--variant", variant, "--fs", str(tmp_path / "fs.img"), "--no-icount"],
+    extra = ["--speed", str(speed)] if speed else []
+    p = subprocess.Popen([str(RUN), "--variant", variant, "--fs", str(tmp_path / "fs.img"), "--no-icount"] + extra,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         port = None
@@ -69,6 +71,11 @@ def install_and_start_meter(port: str, tmp_path: Path, variant: str, speed: int,
     cmd += ["fs", "mkdir", ":vwdata", "+", "fs", "cp", str(cfg), ":vwdata/vwhal.json"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stdout + r.stderr
+    start_meter(port)
+
+
+def start_meter(port: str) -> None:
+    """At the board's REPL: start `vwmeter.main`, wait for its ready banner (asserted)."""
     s = serial.Serial(port, 115200, timeout=0.1)
     try:
         s.write(b"\r\x03\x03\r")

@@ -26,6 +26,12 @@ def main(board=None):
         srv.run()
     except EOFError:
         pass          # unix: the host side of the line went away
+    if srv.stopped:
+        # yielded to the REPL (mpremote): state is on flash; reset or main() to resume
+        release = getattr(b["serial"], "release", None)
+        if release:
+            release()
+        print("veriwatt-meter stopped: %s; REPL free (reset the board to restart the meter)" % srv.stopped)
 
 
 def wire_hex(b):

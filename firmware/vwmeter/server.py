@@ -4,6 +4,13 @@
 # decoder rejects (garbage, bad header check, bad CRC, unsupported version, or a frame
 # left incomplete for INTERBYTE_MS) with one ERROR(E_BAD_FRAME / E_BAD_VERSION, seq 0).
 # Rejected input never reaches a handler, so it cannot change state.
+#
+# Yielding to the REPL: when the line is also the MicroPython REPL's (serial.repl_line, the
+# stdio HALs), an interrupt sequence outside any frame - CR or Ctrl-C followed by Ctrl-C
+# (0x0D 0x03 or 0x03 0x03, what mpremote and pyboard.py send before Ctrl-A), as garbage while
+# the decoder holds no partial frame - stops run() between two requests (every state change
+# is already on flash), so main() returns to the REPL and mpremote proceeds. Inside a frame
+# the same bytes are payload (the decoder is not idle, or the read holds a SYNC byte).
 import gc
 
 from vwcore import wire
@@ -26,6 +33,9 @@ class Server:
         self.n_requests = 0
         self.n_errors = 0
         self._last_rx = 0
+        self.stopped = None        # reason, once the loop yielded the line
+        self._yields = getattr(serial, "repl_line", False)
+        self._prev = -1            # last byte of the previous read if it was all garbage
 
     def _on_reject(self, reason, n):
         self._rejects.append((reason, n))
@@ -118,6 +128,19 @@ class Server:
             self.error(f.seq, wire.E_INTERNAL, "%s: %s" % (type(e).__name__, e), t)
 
     # ------------------------------------------------------------ main loop
+    def interrupt(self, data):
+        """True if `data` (one read, which ends at a 0x03) completes the REPL interrupt
+        sequence outside any frame. Remembers the last garbage byte across reads."""
+        if self.dec.pending() or data.find(wire.SYNC[:1]) >= 0:
+            self._prev = -1
+            return False
+        if data[-1] == 3:
+            p = data[-2] if len(data) > 1 else self._prev
+            if p == 0x0D or p == 3:
+                return True
+        self._prev = data[-1]
+        return False
+
     def poll(self):
         """One turn: read what the line has, answer complete frames, drop stale partial
         frames, then close at most one slot."""
@@ -126,6 +149,9 @@ class Server:
         now = self.ticks_ms() if self.ticks_ms else 0
         if data:
             self._last_rx = now
+            if self._yields and self.interrupt(data):
+                self.stopped = "interrupt (Ctrl-C) on the line"
+                return
             for f in self.dec.feed(data):
                 self._report_rejects()
                 self.handle(f)
@@ -146,5 +172,6 @@ class Server:
         gc.collect()
 
     def run(self):
-        while True:
+        """Serve until the line's interrupt sequence (see the head of this file)."""
+        while self.stopped is None:
             self.poll()

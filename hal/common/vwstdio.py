@@ -3,6 +3,9 @@
 # up to n bytes (b"" on timeout) using select.poll when the port has it; without select
 # (stock qemu port: MICROPY_PY_SELECT=0, mp_hal_stdio_poll unimplemented) it falls back to a
 # blocking one-byte read, so timeouts are not honoured and slots close only between frames.
+# The line is also the REPL's (repl_line): a read stops right after a Ctrl-C (0x03) byte, so
+# that the bytes a tool like mpremote sends after its interrupt (Ctrl-A: raw REPL) stay unread
+# for the REPL when the meter yields (vwmeter/server.py); release() gives Ctrl-C back.
 import sys
 
 try:
@@ -12,6 +15,8 @@ except ImportError:
 
 
 class StdioSerial:
+    repl_line = True   # the MicroPython REPL shares this line: the meter yields to an interrupt
+
     def __init__(self, ticks_ms=None):
         self._in = sys.stdin.buffer
         self._out = sys.stdout.buffer
@@ -38,15 +43,29 @@ class StdioSerial:
                 if not ev:
                     break
                 if not (ev[0][1] & select.POLLIN):
+                    if out:
+                        break  # hand over what came before the hang-up; the next read raises
                     raise EOFError("serial hangup")
             elif out:
                 break  # no poll: return what we have rather than block a second time
             b = self._in.read(1)
             if not b:
+                if out:
+                    break
                 raise EOFError("serial closed")
             out += b
             wait = 0
+            if b == b"\x03" and self.repl_line:
+                break  # leave what follows a Ctrl-C to the REPL if the meter yields
         return out
+
+    def release(self):
+        """Give the line back to the REPL: Ctrl-C interrupts again."""
+        try:
+            import micropython
+            micropython.kbd_intr(3)
+        except Exception:
+            pass
 
     def write(self, b):
         self._out.write(b)

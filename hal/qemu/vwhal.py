@@ -10,6 +10,8 @@ the select.poll requirement).
 
 Optional configuration file `vwhal.json` in the storage root:
   {"seed": 1, "speed": 1800, "start": 1767225600}
+The word `speed=N` on the semihosting command line (`simulators/qemu/run --speed N`, the same
+option as `veriwatt sim --speed`) overrides the file's speed: N simulated seconds per second.
 """
 import os
 import time
@@ -52,6 +54,28 @@ def _config():
         return {}
 
 
+def _cmdline(key):
+    """Value of the word key=VALUE on the board's semihosting command line, or None."""
+    try:
+        import vwboard
+        for w in vwboard.cmdline().split():
+            if w.startswith(key + "="):
+                return w[len(key) + 1:]
+    except Exception:
+        pass
+    return None
+
+
+def _speed(cfg):
+    v = _cmdline("speed")
+    try:
+        if v is not None and int(v) > 0:
+            return int(v)
+    except ValueError:
+        pass
+    return cfg.get("speed", 1800)
+
+
 class _Ticks:
     # time.ticks_ms wraps (2**30 on most ports): keep an unwrapped millisecond counter.
     def __init__(self):
@@ -75,7 +99,7 @@ def ticks_ms():
 class Clock(vwclock.SimClock):
     def __init__(self, speed=None, start=None):
         cfg = _config()
-        vwclock.SimClock.__init__(self, _ticks, cfg.get("speed", 1800) if speed is None else speed)
+        vwclock.SimClock.__init__(self, _ticks, _speed(cfg) if speed is None else speed)
         start = cfg.get("start") if start is None else start
         if start is not None:
             self.set(start)

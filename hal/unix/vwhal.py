@@ -92,7 +92,9 @@ class ReadingSource:
 class Serial(vwstdio.StdioSerial):
     """Binary serial line on stdin/stdout (the simulator's pty): vwstdio's line with the tty
     switched to raw mode. read(n, timeout_ms) returns up to n bytes (b"" on timeout); EOF or
-    hang-up on stdin raises EOFError."""
+    hang-up on stdin raises EOFError. No REPL shares this line: the meter never yields it."""
+
+    repl_line = False
 
     def __init__(self):
         try:

@@ -490,7 +490,16 @@ Exit 0 valid, 1 invalid (with the reason), 2 bad input."""
     return EXIT_OK
 
 
+SLOTS_HELP = ("slots to open, comma-separated; every range includes both ends: 995000 (a slot), 995000:995047 "
+              "(slots 995000 to 995047, 48 slots), 2026-12-01 (a day), 2026-12-01..2026-12-02 (both days, 96 "
+              "slots), 2026-12 (a month); dates in UTC")
+
+
 def _slot_list(text: str, tz: str = "UTC") -> List[int]:
+    """The slots named by disclose --slots (SLOTS_HELP): ranges include both ends."""
+    import datetime as _dt
+    import re
+
     from . import slots
 
     out: List[int] = []
@@ -498,16 +507,35 @@ def _slot_list(text: str, tz: str = "UTC") -> List[int]:
         part = part.strip()
         if not part:
             continue
-        if ":" in part or ".." in part or len(part) == 7:
+        m = re.fullmatch(r"(\d+):(\d+)", part)
+        d = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:\.\.(\d{4}-\d{2}-\d{2}))?", part)
+        if m:
+            a, b = int(m.group(1)), int(m.group(2))
+            if b < a:
+                raise VeriwattError("bad slot range %s: the last slot is before the first" % part)
+            slots.check_range(a, b + 1)
+            out.extend(range(a, b + 1))
+        elif d:
+            first, last = d.group(1), d.group(2) or d.group(1)
+            try:
+                after = (_dt.date.fromisoformat(last) + _dt.timedelta(days=1)).isoformat()
+                _dt.date.fromisoformat(first)
+            except ValueError as e:
+                raise VeriwattError("bad date in %r: %s" % (part, e))
+            if last < first:
+                raise VeriwattError("bad date range %s: the last day is before the first" % part)
+            a, b = slots.parse_period("%s..%s" % (first, after), tz)
+            out.extend(range(a, b))
+        elif re.fullmatch(r"\d{4}-\d{2}", part):
             a, b = slots.parse_period(part, tz)
             out.extend(range(a, b))
         else:
             try:
                 out.append(int(part))
             except ValueError:
-                raise VeriwattError("bad slot %r: give slot numbers, START:END ranges or YYYY-MM-DD..YYYY-MM-DD" % part)
+                raise VeriwattError("bad slot %r: %s" % (part, SLOTS_HELP))
     if not out:
-        raise VeriwattError("no slots chosen: --slots 995000,995001 or 995000:995048")
+        raise VeriwattError("no slots chosen: --slots 995000,995001 or 995000:995047")
     return out
 
 
@@ -696,7 +724,7 @@ def register(sub: Any, epilog: str) -> None:
     _store_args(p)
     _meter_args(p)
     _code_args(p)
-    p.add_argument("--slots", required=True, help="slots: 995000,995001 or 995000:995048 or 2026-12-01..2026-12-02")
+    p.add_argument("--slots", required=True, help=SLOTS_HELP)
     p.add_argument("--note", help="free text stored in the disclosure (e.g. the reason)")
     p.add_argument("--out", default="disclosure.json", help="file to write (default disclosure.json)")
     _json_arg(p)

@@ -220,6 +220,35 @@ def load_admin_file(path: str) -> Tuple[bytes, bytes]:
     return mid, key
 
 
+def cmd_wait(args: argparse.Namespace) -> int:
+    """Wait until the meter has certified every slot of a period (HELLO -> INFO, polled): on a
+    simulated meter a month passes in seconds, on a real one this waits for the period to end."""
+    from . import serial_client, slots
+
+    start, end = slots.parse_period(args.period, args.tz)
+    deadline = time.monotonic() + args.max_wait if args.max_wait else None
+    with serial_client.MeterLink(args.port, args.baud, args.timeout, args.retries) as link:
+        while True:
+            info = link.hello()
+            if not info["provisioned"]:
+                raise DeviceError("meter on %s is not provisioned: run veriwatt provision %s first" % (args.port, args.port))
+            last = info["last_slot"] if info["first_slot"] != 0xFFFFFFFF else None
+            if last is not None and last >= end - 1:
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                clock = (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(info["clock"]))
+                         if info["clock_set"] else "not set")
+                raise DeviceError("period %s not complete after %d s: the meter's clock is at %s, its newest "
+                                  "reading is slot %s and the period ends at slot %d; wait longer (--max-wait)"
+                                  % (args.period, args.max_wait, clock, last, end - 1))
+            time.sleep(args.poll)
+    if last is not None and info["first_slot"] > start:
+        print("veriwatt: note: the meter's readings start at slot %d, after the period's start %d: "
+              "the period will be incomplete" % (info["first_slot"], start), file=sys.stderr)
+    print("meter on %s has certified period %s (newest reading slot %d)" % (args.port, slots.describe(start, end), last))
+    return EXIT_OK
+
+
 def cmd_set_clock(args: argparse.Namespace) -> int:
     """Set the meter's clock (UTC). On a provisioned meter the clock decides which slot, and so which
     price, a reading gets, so the meter only accepts a change with the engineer's admin file
@@ -326,9 +355,64 @@ def deploy_commands(port: str, files: List[Tuple[Path, str]], tool: str) -> List
             [([exe, "--port", port, "put", str(l), r], False) for l, r in files])
 
 
+# sys.platform of a MicroPython port -> the HAL profile for it (the stm32 port says "pyboard")
+PLATFORM_HAL = {"esp32": "esp32", "pyboard": "stm32", "stm32": "stm32", "qemu": "qemu", "linux": "unix"}
+PROBE = ("import os, sys; print('VWPROBE', sys.platform, '|', getattr(sys.implementation, '_machine', '') "
+         "or (os.uname().machine if hasattr(os, 'uname') else '?'))")
+
+
+def detect_board(port: str, timeout: float) -> Tuple[str, str]:
+    """(sys.platform, os.uname().machine) of the MicroPython board on `port`, asked through
+    mpremote's raw REPL (a running meter yields the line to it)."""
+    exe = _venv_tool("mpremote")
+    if exe is None:
+        raise VeriwattError("mpremote is not installed, so the board cannot be identified: "
+                            "pip install 'veriwatt[device]', or give --board")
+    try:
+        r = subprocess.run([exe, "connect", port, "exec", PROBE], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        r = None
+    out = "" if r is None else r.stdout
+    for line in out.splitlines():
+        if line.startswith("VWPROBE "):
+            plat, _, machine = line[8:].partition(" | ")
+            return plat.strip(), machine.strip()
+    last = "no answer in %d s" % timeout if r is None else \
+        ((r.stderr or r.stdout).strip().splitlines() or ["exit %d" % r.returncode])[-1]
+    raise DeviceError("could not identify the board on %s (%s): is it a MicroPython board with a REPL on that port? "
+                      "(try `mpremote connect %s repl`)" % (port, last, port))
+
+
+def choose_board(port: str, given: Optional[str], detected: Optional[Tuple[str, str]], force: bool) -> str:
+    """The HAL profile to deploy: the detected board's, unless --board names another (refused
+    for a board the detection recognises, unless --force) or the board is not recognised."""
+    if detected is None:
+        if not given:
+            raise VeriwattError("--dry-run does not contact the board: give its HAL with --board esp32|stm32|qemu")
+        return given
+    plat, machine = detected
+    hal = PLATFORM_HAL.get(plat)
+    if hal is None:
+        if not given:
+            raise VeriwattError("the board on %s reports sys.platform %r (%s), for which there is no HAL profile: "
+                                "give one with --board esp32|stm32|qemu if it fits" % (port, plat, machine))
+        return given
+    if given and given != hal:
+        if not force:
+            raise VeriwattError("the board on %s is a %s board (sys.platform %r, %s): it needs --board %s, not %s "
+                                "(--force deploys the %s HAL anyway)" % (port, hal, plat, machine, hal, given, given))
+        print("veriwatt: warning: deploying the %s HAL onto a %s board (--force)" % (given, hal), file=sys.stderr)
+        return given
+    return hal
+
+
 def cmd_deploy(args: argparse.Namespace) -> int:
     """Copy the meter firmware and the vwcrypto natmod to a MicroPython board (mpremote; ampy fallback)."""
-    files = firmware_files(args.board, not args.no_natmod)
+    detected = None if args.dry_run else detect_board(args.port, min(args.timeout, 60))
+    board = choose_board(args.port, args.board, detected, args.force)
+    if detected is not None:
+        print("board on %s: sys.platform %r (%s): HAL %s" % (args.port, detected[0], detected[1], board))
+    files = firmware_files(board, not args.no_natmod)
     tools = [args.tool] if args.tool != "auto" else ["mpremote", "ampy"]
     for tool in tools:
         cmds = deploy_commands(args.port, files, tool)
@@ -358,6 +442,35 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             return EXIT_OK
     raise DeviceError("could not deploy to %s: is it a MicroPython board with a REPL on that port? "
                       "(try `mpremote connect %s repl`)" % (args.port, args.port))
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    """Stop the meter on a board whose meter line is its REPL's: send the interrupt sequence
+    (CR, Ctrl-C; the meter stops between requests with every state change on flash) and wait
+    for the REPL's prompt. mpremote sends the same sequence, so it needs no stop first."""
+    import serial
+
+    try:
+        ser = serial.serial_for_url(args.port, 115200, timeout=0.1)
+    except (serial.SerialException, OSError) as e:
+        raise DeviceError("cannot open %s: %s" % (args.port, e))
+    seen = b""
+    try:
+        ser.write(b"\r\x03")
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            seen = (seen + ser.read(256))[-512:]
+            if b">>> " in seen or b"raw REPL" in seen:
+                break
+            if b"stopped" in seen:
+                ser.write(b"\r")      # ask for a fresh prompt
+        else:
+            raise DeviceError("no REPL prompt on %s within %d s: a simulated meter has no REPL (Ctrl-C its veriwatt sim); "
+                              "a board: reset it in safe mode" % (args.port, args.timeout))
+    finally:
+        ser.close()
+    print("meter on %s stopped; the board's REPL is free (reset the board to restart the meter)" % args.port)
+    return EXIT_OK
 
 
 STM32_HELP = """STM32 boards: veriwatt does not write STM32 flash itself. Documented path:
@@ -491,6 +604,13 @@ def register(add: Callable[..., argparse.ArgumentParser], json_arg: Callable, st
                    "by default it is only printed, for the meter label")
     json_arg(p)
 
+    p = add("wait", cmd_wait, "wait until the meter has certified every slot of a period")
+    line_args(p)
+    p.add_argument("--period", required=True, help="YYYY-MM (a month), START:END slots or YYYY-MM-DD..YYYY-MM-DD")
+    p.add_argument("--tz", default="UTC", help="time zone of a month or dates (default UTC)")
+    p.add_argument("--max-wait", type=float, default=600, help="give up after this many seconds (default 600; 0: no limit)")
+    p.add_argument("--poll", type=float, default=0.5, help="seconds between two questions to the meter (default 0.5)")
+
     p = add("set-clock", cmd_set_clock, "set a meter's clock (provisioned meters: needs its admin file beyond a drift trim)")
     line_args(p)
     p.add_argument("--time", default="now", help="unix seconds, YYYY-MM-DD[THH:MM:SS] UTC, or now (default now)")
@@ -505,11 +625,17 @@ def register(add: Callable[..., argparse.ArgumentParser], json_arg: Callable, st
 
     p = add("deploy", cmd_deploy, "copy the firmware and natmod to a board (mpremote; ampy fallback)")
     p.add_argument("port", help="the board's serial port (e.g. /dev/ttyUSB0)")
-    p.add_argument("--board", default="esp32", help="HAL profile: esp32, stm32, qemu, unix (default esp32)")
+    p.add_argument("--board", default=None, help="HAL profile: esp32, stm32, qemu, unix (default: the board's own, "
+                   "from sys.platform asked through mpremote; needed with --dry-run)")
+    p.add_argument("--force", action="store_true", help="deploy --board's HAL even onto a board detected as another")
     p.add_argument("--tool", default="auto", choices=["auto", "mpremote", "ampy"], help="copy tool (default: mpremote, then ampy)")
     p.add_argument("--no-natmod", action="store_true", help="do not copy the vwcrypto natmod")
     p.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
     p.add_argument("--timeout", type=int, default=120, help="seconds allowed for the copy (default 120)")
+
+    p = add("stop", cmd_stop, "stop the meter on a board and free its REPL (mpremote does it by itself)")
+    p.add_argument("port", help="the board's serial port")
+    p.add_argument("--timeout", type=int, default=10, help="seconds to wait for the REPL prompt (default 10)")
 
     p = add("flash", cmd_flash, "write MicroPython to an ESP32 (esptool); STM32: documented path")
     p.add_argument("port", help="the board's serial port")

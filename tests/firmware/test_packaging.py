@@ -21,10 +21,24 @@ def test_package_json_complete():
     assert set(py_files("vwcore") + py_files("vwmeter")) <= set(dests)
     for _d, src in pkg["urls"]:
         assert (FIRMWARE / src).resolve().exists(), src
-    for prof in ("esp32", "stm32", "qemu"):
-        p = json.loads((ROOT / "hal" / prof / "package.json").read_text())
-        assert p["urls"] == [["vwhal.py", "vwhal.py"]]
-        assert (ROOT / p["deps"][0][0]).exists()      # relative to the repo root (mpremote's cwd)
+
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("prof", ["esp32", "stm32", "qemu"])
+def test_hal_package_json_location_independent(prof):
+    """A board's package is self-contained: every URL is relative to the package.json's own
+    folder (mip resolves them so, wherever mpremote runs), and there are no deps (mip opens a
+    local dep's path relative to the cwd: "Error opening firmware/package.json" elsewhere)."""
+    here = ROOT / "hal" / prof
+    p = json.loads((here / "package.json").read_text())
+    assert p["deps"] == []
+    dests = [d for d, _ in p["urls"]]
+    need = py_files("vwcore") + py_files("vwmeter") + ["vwhal.py", "vwload.py", "vwclock.py", "vwstdio.py"]
+    assert set(need) <= set(dests)
+    assert ("vwmachine.py" in dests) == (prof != "qemu")
+    for _d, src in p["urls"]:
+        assert not src.startswith("/") and (here / src).resolve().is_file(), src
 
 
 @pytest.mark.parametrize("hal", ["qemu", "esp32", "stm32", "unix"])

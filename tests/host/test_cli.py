@@ -116,12 +116,31 @@ def test_tariff_roundtrip_via_cli(tmp_path):
     assert r.returncode == 0 and json.loads(r.stdout)["bands"]["peak"]["price"] == 42
 
 
+@pytest.mark.reliability
+def test_deploy_board_choice():
+    """deploy takes the detected board's HAL; a --board naming another profile is refused (or
+    forced); an unknown platform needs --board (issue "Reliability": esp32 HAL onto QEMU)."""
+    from veriwatt import device
+    from veriwatt.errors import VeriwattError
+    q = ("qemu", "VERIWATT-AN386 with Cortex-M4")
+    assert device.choose_board("P", None, q, False) == "qemu"
+    assert device.choose_board("P", "qemu", q, False) == "qemu"
+    with pytest.raises(VeriwattError, match="it needs --board qemu, not esp32"):
+        device.choose_board("P", "esp32", q, False)
+    assert device.choose_board("P", "esp32", q, True) == "esp32"
+    assert device.choose_board("P", None, ("pyboard", "NUCLEO-F446RE"), False) == "stm32"
+    with pytest.raises(VeriwattError, match="no HAL profile"):
+        device.choose_board("P", None, ("rp2", "Raspberry Pi Pico"), False)
+    assert device.choose_board("P", "stm32", ("rp2", "Raspberry Pi Pico"), False) == "stm32"
+
+
 def test_deploy_and_flash_dry_run(tmp_path):
     r = run("deploy", "/dev/ttyUSB9", "--board", "esp32", "--dry-run")
     assert r.returncode == 0 and "mpremote" in r.stdout and ":vwcore/wire.py" in r.stdout and ":vwhal.py" in r.stdout
     r = run("deploy", "/dev/ttyUSB9", "--board", "stm32", "--tool", "ampy", "--dry-run")
     assert r.returncode == 0 and "ampy" in r.stdout and "put" in r.stdout
     one_line_error(run("deploy", "/dev/ttyUSB9", "--board", "pdp11", "--dry-run"), 2, "no HAL for board")
+    one_line_error(run("deploy", "/dev/ttyUSB9", "--dry-run"), 2, "--dry-run does not contact the board", "--board")
     img = tmp_path / "fw.bin"
     img.write_bytes(b"\0" * 16)
     r = run("flash", "/dev/ttyUSB9", "--image", str(img), "--dry-run")
@@ -173,3 +192,35 @@ def test_customer_commands_on_a_store(tmp_path, meter_a, supplier):
     one_line_error(r, 2, "customer code")
     r = run("bill", "--store", db, "--period", "%d:%d" % (b, b + 10), "--code", meter_a.code, "--tariff", str(tmp_path / "tariff.json"))
     one_line_error(r, 2, "missing", "fetch the missing readings first")
+
+
+@pytest.mark.reliability
+def test_disclose_slot_ranges_include_both_ends(tmp_path, meter_a):
+    """disclose --slots D1..D2 opens both days (it used to stop before D2 without saying so),
+    A:B both slots; the --help says so."""
+    from hosthelpers import WEEK
+
+    from veriwatt import records, slots
+    from veriwatt.store import Store
+
+    a = WEEK[0]
+    day1 = slots.slot_start(a).strftime("%Y-%m-%d")
+    day2 = slots.slot_start(a + 48).strftime("%Y-%m-%d")
+    assert a % 48 == 0
+    db = str(tmp_path / "v.db")
+    st = Store(db)
+    st.add_meter(meter_a.pub["meter_id"], meter_a.pub)
+    st.add([r for r in meter_a.raw(a, a + 96).values()], records.Checker.from_pub(meter_a.pub).check_raw,
+           meter_a.pub["meter_id"])
+    st.close()
+    key = tmp_path / "meter.pub.json"
+    key.write_text(json.dumps(meter_a.pub))
+    base = ["disclose", "--store", db, "--meter-key", str(key), "--code", meter_a.code, "--json"]
+    for spec, want in (("%s..%s" % (day1, day2), list(range(a, a + 96))), (day2, list(range(a + 48, a + 96))),
+                       ("%d:%d" % (a + 5, a + 7), [a + 5, a + 6, a + 7])):
+        out = tmp_path / "d.json"
+        r = run(*base, "--slots", spec, "--out", str(out))
+        assert r.returncode == 0, r.stderr
+        assert [s["slot"] for s in json.loads(out.read_text())["slots"]] == want, spec
+    one_line_error(run(*base, "--slots", "%s..%s" % (day2, day1)), 2, "last day is before the first")
+    assert "includes both ends" in " ".join(run("disclose", "--help").stdout.split())
