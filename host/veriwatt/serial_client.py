@@ -143,7 +143,8 @@ class MeterLink:
         self.retries = retries
         self.stats = Stats()
         self.dec = wire.Decoder(on_reject=self._on_reject)
-        self.seq = int(time.monotonic() * 1000) & 0x7FFF
+        # a random start: two hosts (or a killed one's answers still on the line) rarely share numbers
+        self.seq = int.from_bytes(os.urandom(2), "big")
         self.info: Optional[Dict[str, Any]] = None
         self.adaptive = True
         self.last_rx = 0.0  # when a good frame last arrived (a busy meter; garbage does not count)
@@ -236,7 +237,7 @@ class MeterLink:
         tail = bytes(self._tail)
         text = sum(1 for b in tail if 32 <= b < 127 or b in (9, 10, 13))
         if text >= 0.8 * len(tail):
-            excerpt = " ".join(tail.decode("ascii", "replace").split())[-60:]
+            excerpt = " ".join(tail.decode("ascii", "replace").split())[-80:]
             return ("; this port prints text, not veriwatt frames: is it a MicroPython REPL (or a console, "
                     "another device)? It printed: %r" % excerpt)
         return ("; this port sends bytes that are not veriwatt frames (%d, last: %s): wrong baud rate, or "
@@ -656,24 +657,23 @@ def _collect(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[
                 continue
             answered.add(t)
             if i >= len(stale):
+                opaque = opaque or t < a  # FETCH(a) answers slots >= a: this answer is not ours
                 top = t if top is None else max(top, t)
                 if a <= t < b:
                     mine.add(t)
         bad_slots.update(answered - set(res.slots))
         got = sorted(mine)
-        whole = (end is not None and end["count"] == len(raws)) or (end is None and len(raws) == want)
+        whole = not opaque and ((end is not None and end["count"] == len(raws)) or (end is None and len(raws) == want))
         if whole:
             # every reading the meter holds from `a` up to what it sent (or to END's next_slot) is here
             idle = 0
             if end is not None and end["more"] and 0 < end["count"] < want:
                 cap = end["count"]
             if end is not None and not end["more"]:
-                if not opaque:
-                    settled.append((a, hi))
+                settled.append((a, hi))
                 continue  # the meter holds nothing further
             nxt = end["next_slot"] if end is not None else (top + 1 if top is not None else a)
-            if not opaque:
-                settled.append((a, nxt))
+            settled.append((a, nxt))
             if nxt < b:
                 pending.insert(0, (max(nxt, a + 1), b, False))
             continue
