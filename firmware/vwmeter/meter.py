@@ -46,6 +46,8 @@
 #     An unprovisioned meter records nothing: any clock is accepted.
 #   * ACK needs wire.ack_tag(customer_key, ...): only the customer's device, which stores the
 #     readings, may let the meter reuse their space (no challenge spent: ACK is monotonic).
+#     And it frees only readings sent since boot (store.sent_to, RAM): an ACK beyond them is
+#     refused (ERROR 10), so no host can free a reading it never received.
 #   * Lost provisioning record: there is no way over the wire.  With physical access the
 #     engineer erases the filesystem (mpremote / esptool / st-flash) and re-installs the
 #     firmware: every reading not yet collected is lost with it.
