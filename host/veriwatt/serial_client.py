@@ -604,6 +604,10 @@ def _acknowledge(link: MeterLink, store: Any, meter_id_hex: str, key: bytes, a: 
     try:
         link.ack(to, key)
     except DeviceError as e:
+        if e.meter_code == wire.E_AUTH:
+            raise DeviceError("%s: meter %s refused the acknowledgement's tag: the customer code given is not this "
+                              "meter's; the readings fetched are stored, the meter keeps them all. Give the code on "
+                              "this meter's label" % (link.name, meter_id_hex), e.meter_code)
         if e.meter_code != wire.E_BAD_ARGUMENT or final:
             raise
         return None

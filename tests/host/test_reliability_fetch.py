@@ -307,3 +307,20 @@ def _acked(meter):
             if best is None or seq > best[0]:
                 best = (seq, struct.unpack("<I", raw[12:12 + n])[0])
     return -1 if best is None else best[1]
+
+
+def test_ack_refused_for_the_tag_says_the_code_is_not_this_meters(tmp_path, meter_a, meter_b):
+    """A meter that refuses the tag although the code opened its readings (only a meter whose
+    code changed can do this): the message names the code, not 'fetch with the customer code'."""
+    raw = meter_a.raw(WEEK[0], WEEK[0] + 20)
+    st = Store(str(tmp_path / "s.db"))
+    with FakeMeter(meter_a.mid, raw, meter_a.keys.y, customer_key=meter_b.customer_key) as m:
+        link = serial_client.MeterLink(m.path, timeout=1.0, retries=4)
+        try:
+            with pytest.raises(DeviceError, match="customer code given is not this meter's") as e:
+                serial_client.fetch(link, st, meter_a.pub["meter_id"],
+                                    records.Checker.from_pub(meter_a.pub).check_raw, customer_key=meter_a.customer_key)
+        finally:
+            link.close()
+    assert e.value.meter_code == wire.E_AUTH and m.acked is None
+    assert len(st.records(meter_a.pub["meter_id"])) == 20
