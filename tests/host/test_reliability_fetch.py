@@ -240,13 +240,19 @@ def test_ack_beyond_what_the_meter_sent_is_refused(meter):
 
 
 @pytest.mark.sim
-def test_fetch_with_the_code_after_fetches_without_it_acknowledges_everything(meter, tmp_path):
+@pytest.mark.parametrize("stale_record", [False, True])
+def test_fetch_with_the_code_after_fetches_without_it_acknowledges_everything(meter, tmp_path, stale_record):
     """Readings stored by earlier fetches without the code (or before the meter restarted) are
-    sent again so that the meter may free them."""
+    sent again so that the meter may free them. stale_record: the store believes the meter
+    took an ACK far ahead (another store's history): the meter refuses (ERROR 10), the fetch
+    asks again from the meter's first slot and acknowledges."""
     port = meter["sim"].meters[0].port
     db = str(tmp_path / "v.db")
     r = run("fetch", port, "--store", db, "--meter-key", meter["pub"], "--json")
     assert r.returncode == 0, r.stderr
+    if stale_record:
+        with Store(db) as st:
+            st.set_acked(json.loads(r.stdout)["meter_id"], 0xFFFFFF00)
     port = meter["sim"].restart(0).port
     r = run("fetch", port, "--store", db, "--meter-key", meter["pub"], "--code", meter["code"], "--json")
     assert r.returncode == 0, r.stderr
