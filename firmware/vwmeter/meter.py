@@ -61,6 +61,8 @@
 #     spent or pre-reboot challenge is refused ("challenge expired: ask INFO again").
 #   * ACK needs wire.ack_tag(customer_key, ...): only the customer's device, which stores the
 #     readings, may let the meter reuse their space (no challenge spent: ACK is monotonic).
+#     And it frees only readings sent since boot (store.sent_to, RAM): an ACK beyond them is
+#     refused (ERROR 10), so no host can free a reading it never received.
 #   * Lost admin file (meter.admin.json): there is no way over the wire.  With physical access the
 #     engineer erases the filesystem (mpremote / esptool / st-flash) and re-installs the
 #     firmware: every reading not yet collected is lost with it.
@@ -323,9 +325,10 @@ class Meter:
             if s.last_slot is not None:
                 d["first_slot"] = s.first_slot
                 d["last_slot"] = s.last_slot
-                d["used"] = s.last_slot - s.first_slot + 1
+                # records stored, not the span first..last (gaps, e.g. after a clock jump)
+                d["used"] = s.count()
                 u = s.unacked_from()
-                d["unacked"] = 0 if u is None or u > s.last_slot else s.last_slot - u + 1
+                d["unacked"] = 0 if u is None or u > s.last_slot else s.count(u)
         return d
 
     # ------------------------------------------------------------ requests
@@ -423,7 +426,24 @@ class Meter:
         self._need_store()
         if not self.clock.is_set():
             raise MeterError(wire.E_CLOCK_NOT_SET, "clock not set: send SET_CLOCK (readings are kept)")
-        return self.store.iter_from(from_slot, max_count)
+        return self._sending(from_slot, self.store.iter_from(from_slot, max_count))
+
+    def _sent_base(self):
+        # highest slot such that every stored slot up to it is acknowledged or was sent (FETCH)
+        # since boot; an ACK may not reach beyond it (docs/PROTOCOL.md, ACK)
+        s = self.store
+        b = s.acked if s.acked is not None else (s.first_slot - 1 if s.first_slot is not None else -1)
+        return s.sent_to if s.sent_to is not None and s.sent_to > b else b
+
+    def _sending(self, from_slot, it):
+        # an answer that starts at or before the first slot not yet sent sends every stored
+        # slot in order: each one the server has written extends sent_to
+        track = from_slot <= self._sent_base() + 1
+        s = self.store
+        for slot, rec in it:
+            yield slot, rec
+            if track and (s.sent_to is None or slot > s.sent_to):
+                s.sent_to = slot
 
     def ack(self, up_to, tag=None):
         """ACK: the customer's device (holder of the customer key) lets the meter reuse the space
@@ -432,7 +452,13 @@ class Meter:
         if tag is None or not kdf.ct_equal(tag, wire.ack_tag(self.prov["customer_key"], self.prov["meter_id"],
                                                             self._current_challenge(), up_to)):
             raise MeterError(wire.E_AUTH, "ACK not authorised: it needs the customer's tag (fetch with the customer code)")
-        self.store.ack(up_to)
+        s = self.store
+        lim = self._sent_base()
+        if s.last_slot is not None and up_to > lim and lim < s.last_slot:
+            # never free a reading this meter has not sent since it started
+            raise MeterError(wire.E_BAD_ARGUMENT, "ACK up to slot %d refused: readings sent since the meter "
+                             "started reach only slot %d; FETCH from slot %d first" % (up_to, lim, lim + 1))
+        s.ack(up_to)
         if self.storage_full:
             self.storage_full = False     # retry the pending slot
             self._resume = True

@@ -9,6 +9,11 @@
 #                  segment file either does not exist or has a valid header.
 #   ack.a / ack.b  highest slot acknowledged by the host (durable.SmallState, A/B copies).
 #
+# In RAM only: `sent_to`, the highest slot such that every stored slot after the acknowledged
+# ones up to it was sent to the host since boot (vwmeter.meter: an ACK may not reach beyond
+# it), and the number of records per segment (count(), for INFO), found lazily by reading
+# each position's slot field once and kept up to date by append().
+#
 # Write protocol and recovery: a record is written in place at its computed offset and
 # flushed; it is committed when append() returns.  A power cut can leave at most one torn
 # record, always the last one written.  On open the tail segment is scanned BACKWARDS from
@@ -70,6 +75,8 @@ class Store:
         self.segs = []            # sorted segment ids
         self.last_slot = None
         self.recovered_torn = False
+        self.sent_to = None       # RAM only: see the header
+        self._cnt = {}            # segment id -> number of records (lazy)
         self._open()
 
     # ---------------------------------------------------------------- recovery
@@ -185,6 +192,40 @@ class Store:
                     return first + i
         return None
 
+    def count(self, lo=None):
+        """Number of stored records (with slot >= lo): what FETCH(lo) would send in all."""
+        if self.last_slot is None:
+            return 0
+        n = 0
+        for k in self.segs:
+            first = self._first[k]
+            end = (k + 1) * self.S - 1
+            if end > self.last_slot:
+                end = self.last_slot
+            if lo is not None and lo > end:
+                continue
+            if lo is None or lo <= first:
+                c = self._cnt.get(k)
+                if c is None:
+                    c = self._cnt[k] = self._count_range(k, first, end)
+                n += c
+            else:
+                n += self._count_range(k, lo, end)
+        return n
+
+    def _count_range(self, k, a, b):
+        # positions a..b of segment k holding a record of their slot (slot field; a position
+        # never written reads as zeros, a torn record exists only after last_slot)
+        first = self._first[k]
+        n = 0
+        with open(self._path(k), "rb") as f:
+            for s in range(a, b + 1):
+                f.seek(HDR_SIZE + (s - first) * self.rs)
+                h = f.read(4)
+                if len(h) == 4 and struct.unpack("<I", h)[0] == s:
+                    n += 1
+        return n
+
     def read(self, slot):
         k = slot // self.S
         first = self._first.get(k)
@@ -241,7 +282,9 @@ class Store:
                 durable.wp_remove(self._path(old))
                 self.segs.pop(0)
                 del self._first[old]
+                self._cnt.pop(old, None)
             self._create(k, slot)
+            self._cnt[k] = 0
         first = self._first[k]
         body = struct.pack("<I", slot) + payload
         rec = body + struct.pack("<I", durable.crc32(body))
@@ -254,6 +297,8 @@ class Store:
         finally:
             f.close()
         self.last_slot = slot
+        if k in self._cnt:
+            self._cnt[k] += 1
 
     def _create(self, k, first):
         h = struct.pack(_HDR, MAGIC, VERSION, self.rec_len, self.S, first, k)
@@ -287,6 +332,8 @@ class Store:
             durable.wp_remove(self._path(k))
         self.segs = []
         self._first = {}
+        self._cnt = {}
+        self.sent_to = None
         self.last_slot = None
         self._ack.clear()
         self.acked = None

@@ -275,14 +275,19 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     from . import keys, records, serial_client
     from .progress import Progress
 
-    st = open_store(args, must_exist=False)
     have_code = args.code or args.code_file or os.environ.get("VERIWATT_CODE")
     ack_key = customer_key(args) if have_code and not args.no_ack else None
+    # the port and the meter first: a missing port or a wrong code creates and stores nothing
     with serial_client.MeterLink(args.port, args.baud, args.timeout, args.retries) as link:
         info = link.hello()
         if not info["provisioned"]:
             raise VeriwattError("meter on %s is not provisioned: run veriwatt provision %s first" % (args.port, args.port))
         mid = info["meter_id"].hex()
+        if ack_key is not None and serial_client.code_opens(link, info, ack_key) is False:
+            raise VeriwattError("the customer code does not open the readings of meter %s on %s: it belongs to "
+                                "another meter (or is mistyped); nothing was stored or acknowledged. Give the code "
+                                "on this meter's label" % (mid, args.port))
+        st = open_store(args, must_exist=False)
         if args.meter_key:
             pub = keys.load_public(args.meter_key, "meter")
             if pub["meter_id"] != mid:

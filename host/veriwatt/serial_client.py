@@ -22,6 +22,11 @@ Robustness:
 """
 from __future__ import annotations
 
+import fcntl
+import os
+import re
+import sys
+import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -50,15 +55,67 @@ class Stats:
                 "reject_reasons": dict(self.reject_reasons)}
 
 
+def lock_path(port: str) -> str:
+    """The lock file of a serial device: one per device (symlinks resolved), in
+    $VERIWATT_LOCK_DIR or the temporary folder; it holds the owner's PID."""
+    real = os.path.realpath(port)
+    d = os.environ.get("VERIWATT_LOCK_DIR") or tempfile.gettempdir()
+    return os.path.join(d, "veriwatt-port-%s.lock" % re.sub(r"[^A-Za-z0-9]+", "_", real).strip("_"))
+
+
+def lock_port(port: str) -> Optional[int]:
+    """Take the port's lock file (flock, released by the kernel when the process ends, even by
+    SIGKILL) and write this process's PID in it. A port owned by another process is refused at
+    once with a DeviceError naming the owner. Returns the lock file descriptor (None when the
+    lock file cannot be made: the exclusive open still guards the port)."""
+    if not os.path.exists(port):
+        return None  # open_port says what is wrong
+    path = lock_path(port)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        try:
+            owner = os.read(fd, 200).decode("ascii", "replace").strip() or "?"
+        except OSError:
+            owner = "?"
+        os.close(fd)
+        pid, _, what = owner.partition(" ")
+        raise DeviceError("%s is in use by process %s (%s): one program at a time on a serial port; wait for it to "
+                          "finish or stop it, then run the command again" % (port, pid, what or "?"))
+    os.ftruncate(fd, 0)
+    os.write(fd, ("%d veriwatt %s\n" % (os.getpid(), " ".join(sys.argv[1:3]))).encode()[:200])
+    return fd
+
+
+def unlock_port(fd: Optional[int]) -> None:
+    if fd is None:
+        return
+    try:
+        os.ftruncate(fd, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except OSError:
+        pass
+    os.close(fd)
+
+
 def open_port(port: str, baud: int = DEFAULT_BAUD, timeout: float = 0.05) -> Any:
+    """Open a serial port for this process alone (pyserial exclusive=True: an flock on the
+    device, so a second veriwatt or another program that locks the port is refused)."""
     import serial
 
     try:
         if "://" in port:
             return serial.serial_for_url(port, baudrate=baud, timeout=timeout)
-        return serial.Serial(port, baudrate=baud, timeout=timeout, exclusive=False)
+        return serial.Serial(port, baudrate=baud, timeout=timeout, exclusive=True)
     except (serial.SerialException, OSError, ValueError) as e:
         msg = str(e)
+        if "exclusively lock" in msg:
+            raise DeviceError("cannot open %s: another program holds it (a terminal, mpremote, another veriwatt?); "
+                              "close it and run the command again" % port)
         if "No such file" in msg or "could not open port" in msg:
             raise DeviceError("cannot open %s: no such serial port; check the cable and the path "
                               "(ls /dev/ttyUSB* /dev/ttyACM*), or start a simulated meter with `veriwatt sim`" % port)
@@ -73,16 +130,26 @@ class MeterLink:
 
     def __init__(self, port: Any, baud: int = DEFAULT_BAUD, timeout: float = 2.0, retries: int = 6,
                  name: Optional[str] = None) -> None:
-        self.ser = open_port(port, baud) if isinstance(port, str) else port
+        self._lock: Optional[int] = None
+        if isinstance(port, str) and "://" not in port:
+            self._lock = lock_port(port)
+        try:
+            self.ser = open_port(port, baud) if isinstance(port, str) else port
+        except BaseException:
+            unlock_port(self._lock)
+            raise
         self.name = name or (port if isinstance(port, str) else getattr(port, "port", "serial"))
         self.timeout = timeout
         self.retries = retries
         self.stats = Stats()
         self.dec = wire.Decoder(on_reject=self._on_reject)
-        self.seq = int(time.monotonic() * 1000) & 0x7FFF
+        # a random start: two hosts (or a killed one's answers still on the line) rarely share numbers
+        self.seq = int.from_bytes(os.urandom(2), "big")
         self.info: Optional[Dict[str, Any]] = None
         self.adaptive = True
-        self.last_rx = 0.0  # when bytes last arrived (any bytes: a busy line means a live meter)
+        self.last_rx = 0.0  # when a good frame last arrived (a busy meter; garbage does not count)
+        self._junk = 0  # bytes since the current request began that were not part of a good frame
+        self._tail = bytearray()  # the last bytes received, for the error message of a noisy port
         self._lat: Optional[float] = None  # recent worst wait for the first frame of an answer
         self._gap: Optional[float] = None  # recent worst gap between frames of one answer
         self.stale_records: List[bytes] = []  # READINGs of answers to abandoned requests
@@ -106,6 +173,7 @@ class MeterLink:
             self._gap = new
 
     def _on_reject(self, reason: str, n: int) -> None:
+        self._junk += n
         if reason == "garbage":
             return  # resynchronisation skips: counted with the frame that caused them
         self.stats.rejects += 1
@@ -116,6 +184,8 @@ class MeterLink:
             self.ser.close()
         except Exception:
             pass
+        unlock_port(self._lock)
+        self._lock = None
 
     def __enter__(self) -> "MeterLink":
         return self
@@ -144,12 +214,34 @@ class MeterLink:
         except Exception as e:
             raise DeviceError("%s: read failed (%s): is the meter still connected?" % (self.name, e))
         if data:
-            self.last_rx = time.monotonic()
             self.stats.rx_bytes += len(data)
+            self._tail += data
+            del self._tail[:-256]
             frames = self.dec.feed(data)
+            if frames:
+                self.last_rx = time.monotonic()
             self.stats.frames += len(frames)
             return frames
         return []
+
+    def _hard_deadline(self, t_sent: float, tmo: float, frames: int = 1) -> float:
+        """The overall deadline of one try: its timeout, plus the time `frames` frames of a
+        reading take on the line (three times over), whatever arrives meanwhile."""
+        baud = getattr(self.ser, "baudrate", 0) or DEFAULT_BAUD
+        return t_sent + 2 * tmo + 3 * frames * (wire.FRAME_OVERHEAD + 514) * 10 / baud
+
+    def _line_hint(self) -> str:
+        """What the port sent instead of frames (empty when it sent nothing else)."""
+        if not self._junk or not self._tail:
+            return ""
+        tail = bytes(self._tail)
+        text = sum(1 for b in tail if 32 <= b < 127 or b in (9, 10, 13))
+        if text >= 0.8 * len(tail):
+            excerpt = " ".join(tail.decode("ascii", "replace").split())[-80:]
+            return ("; this port prints text, not veriwatt frames: is it a MicroPython REPL (or a console, "
+                    "another device)? It printed: %r" % excerpt)
+        return ("; this port sends bytes that are not veriwatt frames (%d, last: %s): wrong baud rate, or "
+                "another device?" % (self._junk, tail[-16:].hex()))
 
     def _drain(self) -> None:
         """Forget bytes of earlier, abandoned exchanges."""
@@ -165,6 +257,7 @@ class MeterLink:
         ERROR answers raise DeviceError with the meter's reason."""
         tmo = self.timeout if timeout is None else timeout
         last_err = "no answer"
+        self._junk = 0
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats.retries += 1
@@ -175,7 +268,8 @@ class MeterLink:
             t_sent = time.monotonic()
             tmo_try = tmo if timeout is not None else self._tmo(attempt, first=True)
             deadline = t_sent + tmo_try
-            while time.monotonic() < max(deadline, self.last_rx + tmo_try if deadline else 0):
+            hard = self._hard_deadline(t_sent, tmo_try)
+            while time.monotonic() < min(hard, max(deadline, self.last_rx + tmo_try if deadline else 0)):
                 for f in self._read_frames(deadline):
                     if f.seq != seq:
                         continue
@@ -190,6 +284,10 @@ class MeterLink:
                             self.name, wire.TYPE_NAMES.get(mtype, mtype), err["reason"], err["code"]), err["code"])
                     if f.mtype in expect:
                         return f
+        hint = self._line_hint()
+        if hint:
+            raise DeviceError("%s: no veriwatt answer to %s after %d tries%s"
+                              % (self.name, wire.TYPE_NAMES.get(mtype, mtype), self.retries + 1, hint))
         raise DeviceError("%s: %s (%s after %d tries of %.1f s); check that the meter is powered and "
                           "connected at %d baud, or try --timeout/--retries"
                           % (self.name, last_err, wire.TYPE_NAMES.get(mtype, mtype), self.retries + 1, tmo,
@@ -241,6 +339,7 @@ class MeterLink:
     def fetch_batch(self, from_slot: int, max_count: int) -> Tuple[List[bytes], Optional[Dict[str, Any]]]:
         """One FETCH exchange: (raw records received intact, END payload or None if END was lost).
         Retries while nothing at all comes back; a partial answer is returned as it is."""
+        self._junk = 0
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats.retries += 1
@@ -252,8 +351,10 @@ class MeterLink:
             t_sent = t_last = time.monotonic()
             tmo = self._tmo(attempt, first=True)
             deadline = t_last + tmo
-            # older answers still draining (stale sequence numbers) keep the wait alive
-            while time.monotonic() < max(deadline, self.last_rx + tmo if deadline else 0):
+            hard = self._hard_deadline(t_sent, self.timeout, max_count + 1)
+            # older answers still draining (stale sequence numbers) keep the wait alive, never
+            # beyond the overall deadline
+            while time.monotonic() < min(hard, max(deadline, self.last_rx + tmo if deadline else 0)):
                 frames = self._read_frames(deadline)
                 for f in frames:
                     if f.seq != seq:
@@ -285,9 +386,9 @@ class MeterLink:
                         break
             if recs:
                 return recs, None
-        raise DeviceError("%s: no answer to FETCH from slot %d after %d tries of %.1f s; check that the meter is "
+        raise DeviceError("%s: no answer to FETCH from slot %d after %d tries of %.1f s%s; check that the meter is "
                           "powered and connected, then run the same command again: it resumes where it stopped"
-                          % (self.name, from_slot, self.retries + 1, self.timeout))
+                          % (self.name, from_slot, self.retries + 1, self.timeout, self._line_hint()))
 
     # --- aggregation (docs/AGGREGATION.md)
     def agg_enroll(self, group_id: int, label: bytes, agg_pub: int, members: List[Tuple[bytes, int]],
@@ -385,12 +486,49 @@ class MeterLink:
         return out
 
 
+Interval = Tuple[int, int]
+
+
+def code_opens(link: MeterLink, info: Dict[str, Any], customer_key: bytes, tries: int = 3) -> Optional[bool]:
+    """Does the customer key open this meter's readings? Asks for the meter's newest reading
+    and tries its AEAD (vwcore.aead) under the key: True, False (a code of another meter, or
+    mistyped), or None when the meter holds no reading or none arrived intact. Stores nothing."""
+    from vwcore import aead, reading
+
+    if info["last_slot"] == wire.NO_SLOT:
+        return None
+    for _ in range(tries):
+        raws, _end = link.fetch_batch(info["last_slot"], 1)
+        link.stale_records = []
+        for raw in raws:
+            try:
+                rec = wire.decode_record(raw)
+            except ValueError:
+                continue
+            if rec.meter_id != info["meter_id"]:
+                continue
+            try:
+                aead.AEAD(customer_key).decrypt(aead.record_nonce(rec.meter_id, rec.slot), rec.ct,
+                                                reading.record_ad(rec.group_id, rec.meter_id, rec.slot))
+            except aead.AuthError:
+                return False
+            return True
+    return None
+
+
 def fetch(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[bytes], Tuple[str, int]],
           from_slot: Optional[int] = None, to_slot: Optional[int] = None, batch: int = 64,
           customer_key: Optional[bytes] = None, progress: Any = None, max_idle: int = 12) -> Dict[str, Any]:
     """Fetch the meter's certified readings into `store`, resuming from the first slot not stored.
-    With the customer key, acknowledge what was stored (the meter may then reuse its space);
-    without it nothing is acknowledged and the meter keeps every reading.
+    With the customer key, acknowledge what is durably stored (the meter may then reuse its
+    space); without it nothing is acknowledged and the meter keeps every reading.
+
+    ACK goes only up to the end of the first stretch from the meter's first unacknowledged
+    slot in which every reading the meter holds is committed to the store (_ack_point): a
+    reading lost on the line, refused, or taken by anyone else is never acknowledged. The
+    meter in turn takes an ACK only for readings it sent since it started (docs/PROTOCOL.md),
+    so an acknowledging fetch asks again from the slot after the last ACK this store got
+    (nothing new normally; after fetches without the code: what they stored).
 
     Work is a queue of slot ranges (see the module docstring for how losses are told from
     gaps). Returns a summary dict (docs/FORMATS.md, "fetch output")."""
@@ -407,18 +545,96 @@ def fetch(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[byt
     hi = last + 1 if to_slot is None else min(last + 1, to_slot)
     start = store.resume_slot(meter_id_hex, lo)
     summary["from_slot"] = start
+    acking = customer_key is not None and from_slot is None
+    cert = start
+    if acking:
+        prev = store.acked(meter_id_hex)
+        cert = first if prev is None else min(start, max(first, prev + 1))
     if progress is not None:
         progress.total = max(hi - lo, 0)
-        progress.done = min(max(hi - lo, 0), len(store.records(meter_id_hex, lo, hi)) if start > lo else 0)
+        progress.done = min(max(hi - lo, 0), len(store.slots(meter_id_hex, lo, hi)) if start > lo else 0)
+    settled, bad = _collect(link, store, meter_id_hex, checker, cert, hi, batch, summary, progress, max_idle,
+                            skip_stored=not acking)
+    acked = None
+    if acking:
+        acked = _acknowledge(link, store, meter_id_hex, customer_key, cert, hi, settled, bad)
+        if acked is None and cert > first:
+            # the meter did not send [first, cert) since it started (it restarted, or another
+            # store acknowledged less): ask for them again, then acknowledge
+            settled, bad = _collect(link, store, meter_id_hex, checker, first, hi, batch, summary, progress,
+                                    max_idle, skip_stored=False)
+            acked = _acknowledge(link, store, meter_id_hex, customer_key, first, hi, settled, bad, final=True)
+        if acked is None:
+            acked = store.acked(meter_id_hex)
+    nxt = store.resume_slot(meter_id_hex, lo)
+    summary.update(next_slot=nxt, acked_up_to=acked, complete=nxt >= hi,
+                   seconds=round(time.monotonic() - t0, 3), line=link.stats.as_dict())
+    return summary
+
+
+def _ack_point(store: Any, meter_id_hex: str, a: int, b: int, settled: List[Interval], bad: set) -> int:
+    """The last slot x in [a, b) such that every slot in [a, x] is committed to the store or
+    known not to be held by the meter (inside a settled interval: an answer that was whole,
+    so the meter holds exactly the readings it sent there, and none of them was refused).
+    a - 1 when the first slot is neither."""
+    ivs: List[Interval] = []
+    for t in store.slots(meter_id_hex, a, b):
+        if ivs and ivs[-1][1] == t:
+            ivs[-1] = (ivs[-1][0], t + 1)
+        else:
+            ivs.append((t, t + 1))
+    for x, y in settled:
+        for t in sorted(t for t in bad if x <= t < y):
+            if x < t:
+                ivs.append((x, t))
+            x = t + 1
+        if x < y:
+            ivs.append((x, y))
+    cur = a
+    for x, y in sorted(ivs):
+        if x > cur:
+            break
+        cur = max(cur, y)
+    return min(cur, b) - 1
+
+
+def _acknowledge(link: MeterLink, store: Any, meter_id_hex: str, key: bytes, a: int, b: int,
+                 settled: List[Interval], bad: set, final: bool = False) -> Optional[int]:
+    """ACK what _ack_point allows; remember it in the store. None when nothing new could be
+    acknowledged, or the meter refused because it did not send all of it (not `final`)."""
+    to = _ack_point(store, meter_id_hex, a, b, settled, bad)
+    if to < a:
+        return None
+    try:
+        link.ack(to, key)
+    except DeviceError as e:
+        if e.meter_code == wire.E_AUTH:
+            raise DeviceError("%s: meter %s refused the acknowledgement's tag: the customer code given is not this "
+                              "meter's; the readings fetched are stored, the meter keeps them all. Give the code on "
+                              "this meter's label" % (link.name, meter_id_hex), e.meter_code)
+        if e.meter_code != wire.E_BAD_ARGUMENT or final:
+            raise
+        return None
+    store.set_acked(meter_id_hex, to)
+    return to
+
+
+def _collect(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[bytes], Tuple[str, int]],
+             start: int, hi: int, batch: int, summary: Dict[str, Any], progress: Any, max_idle: int,
+             skip_stored: bool = True) -> Tuple[List[Interval], set]:
+    """Fetch [start, hi) into the store. Returns (settled intervals, slots answered with a
+    refused record). `skip_stored`: do not ask again for slots already stored (an
+    acknowledging fetch asks for them: the meter frees only what it sent)."""
     # (first slot, end, probe): a probe asks for ONE reading, so the one that arrives is surely the
     # meter's first at or after `first` -- this tells a real gap (meter was off) from lost frames
     pending: List[Tuple[int, int, bool]] = [(start, hi, False)]
+    settled: List[Interval] = []
     idle = 0
     bad_slots: set = set()
     cap = batch  # the meter may answer fewer per FETCH ("meter's choice"): learn it
     while pending:
         a, b, probe = pending.pop(0)
-        if a < b:
+        if a < b and skip_stored:
             a = store.resume_slot(meter_id_hex, a)  # skip what arrived meanwhile (e.g. late answers)
         if a >= b:
             continue
@@ -440,27 +656,32 @@ def fetch(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[byt
         answered = set(res.slots)
         mine = set()
         top = None  # highest slot in this answer, in range or not
+        opaque = False  # a record of this answer without a readable slot: the answer settles nothing
         for i, raw in enumerate(stale + raws):
             try:
                 t = wire.decode_record(raw).slot
             except ValueError:
+                opaque = opaque or i >= len(stale)
                 continue
             answered.add(t)
             if i >= len(stale):
+                opaque = opaque or t < a  # FETCH(a) answers slots >= a: this answer is not ours
                 top = t if top is None else max(top, t)
                 if a <= t < b:
                     mine.add(t)
         bad_slots.update(answered - set(res.slots))
         got = sorted(mine)
-        whole = (end is not None and end["count"] == len(raws)) or (end is None and len(raws) == want)
+        whole = not opaque and ((end is not None and end["count"] == len(raws)) or (end is None and len(raws) == want))
         if whole:
             # every reading the meter holds from `a` up to what it sent (or to END's next_slot) is here
             idle = 0
             if end is not None and end["more"] and 0 < end["count"] < want:
                 cap = end["count"]
             if end is not None and not end["more"]:
+                settled.append((a, hi))
                 continue  # the meter holds nothing further
-            nxt = end["next_slot"] if end is not None else (top + 1 if top is not None else a + 1)
+            nxt = end["next_slot"] if end is not None else (top + 1 if top is not None else a)
+            settled.append((a, nxt))
             if nxt < b:
                 pending.insert(0, (max(nxt, a + 1), b, False))
             continue
@@ -484,11 +705,4 @@ def fetch(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[byt
                 else:
                     holes.append((t, t + 1, False))
         pending[0:0] = holes + [(got[-1] + 1, b, False)]
-    acked = None
-    if customer_key is not None and from_slot is None:
-        link.ack(hi - 1, customer_key)
-        acked = hi - 1
-    nxt = store.resume_slot(meter_id_hex, lo)
-    summary.update(next_slot=nxt, acked_up_to=acked, complete=nxt >= hi,
-                   seconds=round(time.monotonic() - t0, 3), line=link.stats.as_dict())
-    return summary
+    return settled, bad_slots

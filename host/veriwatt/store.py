@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tupl
 from .errors import VeriwattError
 
 SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 60
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meters (
@@ -34,6 +35,11 @@ CREATE TABLE IF NOT EXISTS records (
     fetched REAL NOT NULL,
     PRIMARY KEY (meter_id, slot)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS acks (
+    meter_id TEXT PRIMARY KEY,
+    up_to INTEGER NOT NULL,        -- the meter took ACK up to this slot (it may free them)
+    at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rejects (
     id INTEGER PRIMARY KEY,
     meter_id TEXT,
@@ -71,7 +77,9 @@ class Store:
             raise VeriwattError("store path %s is a folder; give a file name such as %s/veriwatt.db" % (path, path))
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=10, isolation_level=None)
+            # several veriwatt processes may share one store (two meters fetched at once):
+            # writers take turns (BEGIN IMMEDIATE + busy timeout), readers see committed batches
+            self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
@@ -159,6 +167,23 @@ class Store:
             q += " AND slot<?"
             args.append(end)
         return [(s, bytes(r)) for s, r in self.db.execute(q + " ORDER BY slot", args)]
+
+    def slots(self, meter_id: str, start: int, end: int) -> List[int]:
+        """Stored slots in [start, end), in order."""
+        return [s for (s,) in self.db.execute("SELECT slot FROM records WHERE meter_id=? AND slot>=? AND slot<? "
+                                              "ORDER BY slot", (meter_id, start, end))]
+
+    def acked(self, meter_id: str) -> Optional[int]:
+        """The highest slot the meter took an ACK for from a fetch into this store (None: never)."""
+        row = self.db.execute("SELECT up_to FROM acks WHERE meter_id=?", (meter_id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_acked(self, meter_id: str, up_to: Optional[int]) -> None:
+        if up_to is None:
+            self.db.execute("DELETE FROM acks WHERE meter_id=?", (meter_id,))
+            return
+        self.db.execute("INSERT INTO acks VALUES (?,?,?) ON CONFLICT(meter_id) DO UPDATE SET up_to=excluded.up_to, "
+                        "at=excluded.at", (meter_id, up_to, time.time()))
 
     def count(self, meter_id: str) -> int:
         return self.db.execute("SELECT count(*) FROM records WHERE meter_id=?", (meter_id,)).fetchone()[0]

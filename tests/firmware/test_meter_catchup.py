@@ -98,6 +98,7 @@ def test_storage_fault_keeps_the_line_and_reset_clears_it(tmp_path):
     clock.set(T0 + 3 * 1800)
     while m.tick():
         pass
+    list(m.fetch(0, 10000))                                  # sent: the meter frees only that
     m.ack(S0 + 99, wire.ack_tag(b"k" * 15, b"CATCHUP1", m.challenge(), S0 + 99))
     seg = sorted((tmp_path / "log").glob("s*.seg"))[0]
     raw = bytearray(seg.read_bytes())

@@ -138,6 +138,7 @@ def _reset_flow(c):
     tag = wire.reset_tag(SIG, MID, ch)
     (f,) = c.request(wire.RESET, wire.encode_reset(MID, ch, tag))
     assert wire.decode_error(f.payload)["code"] == wire.E_STORAGE     # unacked readings
+    c.fetch(0)                    # the meter frees only readings it sent (docs/PROTOCOL.md, ACK)
     c.ack(0xFFFFFFFE, CUST)
     c.ok(wire.RESET, wire.encode_reset(MID, ch, tag))
     i = c.info()
