@@ -211,7 +211,7 @@ def meter(tmp_path_factory):
     sim = ms.MeterSim(n=1, storage=str(d / "sim"), speed=36000, start="none", extra_env=env).start()
     try:
         p = provision(sim.meters[0].port, d, MONTH_START)
-        yield {"sim": sim, "dir": d, "code": p["customer_code"], "secret": str(d / "meter.secret.json"),
+        yield {"sim": sim, "dir": d, "code": p["customer_code"], "secret": str(d / "meter.admin.json"),
                "pub": str(d / "meter.pub.json")}
     finally:
         sim.stop()
@@ -285,7 +285,7 @@ def test_info_counts_stored_readings_after_a_clock_jump(meter, tmp_path):
     port = meter["sim"].meters[0].port
     i = wait_for(port, MONTH_START + 25)
     jump = i["last_slot"] + 4000             # beyond the capacity (3072) and max_catchup (4)
-    r = run("set-clock", port, "--time", str(jump * 1800), "--secret", meter["secret"], timeout=60)
+    r = run("set-clock", port, "--time", str(jump * 1800), "--admin", meter["secret"], timeout=60)
     assert r.returncode == 0, r.stderr
     i = wait_for(port, jump + 3)
     held = meter_slots(port, i["last_slot"])

@@ -183,8 +183,8 @@ def test_random_schedule_never_frees_an_unstored_reading(tmp_path):
         code = json.loads(r.stdout)["customer_code"]
         env = Env(sim, port, str(tmp_path / "v.db"), str(tmp_path / "meter.pub.json"), code)
         # a long log to start with: the clock moved on by 2400 slots, which the meter catches up
-        r = subprocess.run(cli("set-clock", port, "--time", str((MONTH_START + 2400) * 1800), "--secret",
-                               str(tmp_path / "meter.secret.json")), capture_output=True, text=True, timeout=120)
+        r = subprocess.run(cli("set-clock", port, "--time", str((MONTH_START + 2400) * 1800), "--admin",
+                               str(tmp_path / "meter.admin.json")), capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
