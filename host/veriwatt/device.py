@@ -305,12 +305,17 @@ STM32_BOARDS: Dict[str, Dict[str, str]] = {
     "nucleo_f401re": {"mcu": "STM32F401RE", "pyocd_target": "stm32f401retx"},
 }
 STM32_FLASH_BASE = "0x08000000"
+# The port's F4 images are two pieces: sector 0 (vectors) and from sector 5 (0x08020000) on.
+# Sectors 1-4 between them hold the /flash filesystem with the meter's readings, so an image
+# must never be written as one contiguous .bin: that would erase them.
+STM32_TEXT1_BASE = "0x08020000"
 STM32_TOOL_FOR = {".hex": "pyocd", ".bin": "st-flash", ".dfu": "dfu-util"}
 STM32_TOOL_TAKES = {"pyocd": (".hex", ".bin"), "st-flash": (".hex", ".bin"), "dfu-util": (".dfu",)}
 
 
 def stm32_flash_commands(board: str, image: Path, tool: str = "auto") -> List[List[str]]:
-    """The commands that write `image` (.hex, .bin from 0x08000000, or .dfu) to a Nucleo board."""
+    """The commands that write `image` (.hex; .dfu; or the port's firmware0.bin + firmware1.bin pair)
+    to a Nucleo board.  None of them touches flash sectors 1-4 (the /flash filesystem)."""
     if board not in STM32_BOARDS:
         raise VeriwattError("unknown board %r: choose %s" % (board, ", ".join(sorted(STM32_BOARDS))))
     ext = image.suffix.lower()
@@ -322,14 +327,24 @@ def stm32_flash_commands(board: str, image: Path, tool: str = "auto") -> List[Li
     if ext not in STM32_TOOL_TAKES[tool]:
         raise VeriwattError("%s cannot write a %s image: give it %s" % (tool, ext, " or ".join(STM32_TOOL_TAKES[tool])))
     img = str(image)
+    pieces = [(img, STM32_FLASH_BASE)]
+    if ext == ".bin":
+        if image.name != "firmware0.bin":
+            raise VeriwattError("%s: a .bin must be the port's firmware0.bin (0x08000000) with firmware1.bin "
+                                "(0x08020000) beside it, so that the filesystem sectors between them survive; "
+                                "or give the .hex" % image)
+        pieces.append((str(image.with_name("firmware1.bin")), STM32_TEXT1_BASE))
     if tool == "pyocd":
         exe = _venv_tool("pyocd") or "pyocd"
         cmd = [exe, "flash", "--target", STM32_BOARDS[board]["pyocd_target"]]
-        return [cmd + (["--base-address", STM32_FLASH_BASE] if ext == ".bin" else []) + [img]]
+        if ext == ".hex":
+            return [cmd + [img]]
+        return [cmd + ["--base-address", base, path] for path, base in pieces]
     if tool == "st-flash":
         if ext == ".hex":
             return [["st-flash", "--reset", "--format", "ihex", "write", img]]
-        return [["st-flash", "--reset", "write", img, STM32_FLASH_BASE]]
+        return [["st-flash"] + (["--reset"] if i == len(pieces) - 1 else []) + ["write", path, base]
+                for i, (path, base) in enumerate(pieces)]
     return [["dfu-util", "--alt", "0", "--download", img]]
 
 
@@ -363,7 +378,7 @@ def _flash_stm32(args: argparse.Namespace) -> int:
 
 
 STM32_HELP = """STM32 boards: give --board (%s) and the image that `make stm32` builds
-(build/stm32/<board>/firmware.hex, .bin or .dfu, with vwcrypto and the meter frozen in):
+(build/stm32/<board>/firmware.hex, .dfu or firmware0.bin, with vwcrypto and the meter frozen in):
   veriwatt flash --board nucleo_f446re build/stm32/nucleo_f446re/firmware.hex
 Probe: the Nucleo's on-board ST-LINK (pyocd, st-flash) or USB DFU (dfu-util, BOOT0 high).""" % (
     ", ".join(sorted(STM32_BOARDS)))
@@ -514,7 +529,7 @@ def register(add: Callable[..., argparse.ArgumentParser], json_arg: Callable, st
 
     p = add("flash", cmd_flash, "write MicroPython to an ESP32 (esptool) or a Nucleo STM32 board (pyocd, st-flash, dfu-util)")
     p.add_argument("port", nargs="?", help="ESP32: the board's serial port; with --board: the image")
-    p.add_argument("--image", help="firmware image: ESP32 .bin; STM32 .hex, .bin (from 0x08000000) or .dfu")
+    p.add_argument("--image", help="firmware image: ESP32 .bin; STM32 .hex, .dfu or firmware0.bin (+ firmware1.bin beside it)")
     p.add_argument("--board", choices=sorted(STM32_BOARDS),
                    help="STM32 board: flash the image that `make stm32` builds (build/stm32/BOARD/firmware.hex)")
     p.add_argument("--tool", default="auto", choices=["auto", "pyocd", "st-flash", "dfu-util"],
