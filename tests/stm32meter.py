@@ -28,6 +28,22 @@ RUN = ROOT / "simulators" / "stm32" / "run"
 ELF = ROOT / "build" / "stm32" / "emu" / "firmware.elf"
 PTY = re.compile(r"char device redirected to (/dev/pts/\d+) \(label serial(\d)\)")
 MAIN_PY = "import vwmeter.main as m\nm.main()\n"
+BALLAST_PY = ("# shrink the free heap to the %s's (tests/stm32meter.py)\n"
+              "_ballast = bytearray(%d)\n")
+
+
+def heap_bytes(elf: Path) -> int:
+    """The MicroPython heap of an stm32-port image: _heap_end - _heap_start (linker symbols)."""
+    out = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    sym = {ln.split()[2]: int(ln.split()[0], 16) for ln in out.splitlines() if len(ln.split()) == 3}
+    return sym["_heap_end"] - sym["_heap_start"]
+
+
+def ballast_for(board: str) -> int:
+    """Bytes to allocate first on the emulation board so that the meter gets no more heap than
+    on the Nucleo `board` (e.g. nucleo_f401re: 80 KB RAM for MicroPython)."""
+    other = require_artifact(ROOT / "build" / "stm32" / board / "firmware.elf", "stm32")
+    return heap_bytes(firmware()) - heap_bytes(other)
 
 
 def firmware() -> Path:
@@ -112,13 +128,16 @@ class Stm32Board:
         assert r.returncode == 0, r.stdout + r.stderr
         return r.stdout
 
-    def install_meter(self, speed: int, seed: int = 3, extra: dict | None = None) -> None:
+    def install_meter(self, speed: int, seed: int = 3, extra: dict | None = None,
+                      heap_of: str | None = None) -> None:
         """Copy :vwdata/vwhal.json (speed, seed) and a one-line :main.py (the meter is frozen),
-        then power-cycle: the board boots, mounts /flash and runs main.py."""
+        then power-cycle: the board boots, mounts /flash and runs main.py.  heap_of: a Nucleo
+        board name whose (smaller) heap the meter must fit in: main.py first allocates the
+        difference."""
         cfg = self.tmp / "vwhal.json"
         cfg.write_text(json.dumps({"speed": speed, "seed": seed, **(extra or {})}))
         main = self.tmp / "main.py"
-        main.write_text(MAIN_PY)
+        main.write_text((BALLAST_PY % (heap_of, ballast_for(heap_of)) if heap_of else "") + MAIN_PY)
         self.mpremote("fs", "mkdir", ":vwdata", "+", "fs", "cp", str(cfg), ":vwdata/vwhal.json",
                       "+", "fs", "cp", str(main), ":main.py")
         self.restart()

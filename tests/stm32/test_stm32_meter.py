@@ -70,8 +70,9 @@ def test_boot_to_repl_and_mpremote(tmp_path):
 
 
 def test_meter_day_fetch_verify_readings(tmp_path):
+    """...with no more free heap than on the smallest target, the NUCLEO_F401RE."""
     with Stm32Board(tmp_path) as b:
-        b.install_meter(speed=18000, seed=SEED)         # 10 slots per real second
+        b.install_meter(speed=18000, seed=SEED, heap_of="nucleo_f401re")   # 10 slots per real second
         banner = b.wait_ready()
         assert "ready (stm32, unprovisioned" in banner, banner
         b.release_line()
