@@ -66,6 +66,15 @@ def test_boot_to_repl_and_mpremote(tmp_path):
         b.mpremote("exec", "f = open('/flash/probe.txt', 'w'); f.write('kept'); f.close()")
         b.restart(wait_repl=True)
         assert b.mpremote("exec", "print(open('/flash/probe.txt').read())").strip() == "kept"
+        # main.py runs at boot from /flash, except with the semihosting word `safe` (run --safe)
+        main = tmp_path / "main.py"
+        main.write_text("print('MAIN' + 'RAN')\n")
+        b.mpremote("fs", "cp", str(main), ":main.py")
+        b.restart(wait_repl=True)
+        assert "MAINRAN" in b.boot_text, b.boot_text
+        b.safe = True
+        b.restart(wait_repl=True)
+        assert "MAINRAN" not in b.boot_text, b.boot_text
     assert b.fs.stat().st_size == 64 * 1024
 
 
@@ -99,6 +108,10 @@ def test_meter_day_fetch_verify_readings(tmp_path):
         assert len(rows) == DAY
         got = {int(row[0]): int(row[-1]) for row in rows}
         assert got == {s: vwload.wh(SEED, s) for s in range(a, a + DAY)}, (rows[:3], a)
+        # the REPL (USART1) is not the meter line: mpremote interrupts the meter there and finds
+        # its store where a Nucleo keeps it, in the port's /flash filesystem
+        out = b.mpremote("exec", "import os; print(sorted(os.listdir('/flash/vwdata')))")
+        assert "vwhal.json" in out and len(eval(out)) > 1, out
 
 
 def kill_during_write(b, delay_s):
