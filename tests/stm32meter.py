@@ -53,8 +53,11 @@ def firmware() -> Path:
 
 
 class Stm32Board:
-    def __init__(self, tmp_path: Path, safe: bool = False, icount: bool = False):
+    def __init__(self, tmp_path: Path, safe: bool = False, icount: bool = False, meter_on: str = "line"):
+        """meter_on: "line" (USART2, the emulation board's default) or "repl" (USART1, with
+        {"serial": "stdio"} in vwhal.json: the Nucleo's default, meter line = REPL UART)."""
         firmware()
+        self.meter_on = meter_on
         self.fs = tmp_path / "flash.img"
         self.tmp = tmp_path
         self.safe = safe
@@ -68,20 +71,20 @@ class Stm32Board:
     def start(self, wait_repl: bool = True) -> None:
         args = [str(RUN), "--fs", str(self.fs)] + (["--safe"] if self.safe else []) \
             + (["--icount"] if self.icount else [])
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # QEMU's output goes to a file, not a pipe nobody drains (a full pipe would stall it)
+        self.log = self.tmp / "qemu.log"
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         ptys: dict[str, str] = {}
         deadline = time.time() + 30
-        while len(ptys) < 2 and time.time() < deadline:
-            line = self.proc.stdout.readline()
-            if not line and self.proc.poll() is not None:
-                break
-            m = PTY.search(line)
-            if m:
-                ptys[m.group(2)] = m.group(1)
-        assert len(ptys) == 2, "qemu did not report its two ptys (exit %r)" % self.proc.poll()
+        while len(ptys) < 2 and time.time() < deadline and self.proc.poll() is None:
+            ptys = {m.group(2): m.group(1) for m in PTY.finditer(self.log.read_text())}
+            time.sleep(0.02)
+        assert len(ptys) == 2, "qemu did not report its two ptys (exit %r): %s" % (
+            self.proc.poll(), self.log.read_text())
         self.repl, self.line = ptys["0"], ptys["1"]
-        # open the meter line at once: QEMU drops what a pty's guest writes while nobody reads it
-        self.line_ser = serial.Serial(self.line, 115200, timeout=0.1)
+        # open the meter's port at once: QEMU drops what a pty's guest writes while nobody reads it
+        self.line_ser = serial.Serial(self.meter_port, 115200, timeout=0.1)
         if wait_repl:
             self.wait_repl()
 
@@ -106,20 +109,31 @@ class Stm32Board:
     def __exit__(self, *exc) -> None:
         self.kill()
 
+    @property
+    def meter_port(self) -> str:
+        return self.repl if self.meter_on == "repl" else self.line
+
     # --- REPL (USART1)
     def wait_repl(self, timeout: float = 60) -> str:
         """Wait for the boot banner's prompt; returns what the board printed."""
-        s = serial.Serial(self.repl, 115200, timeout=0.2)
-        try:
-            buf = b""
-            deadline = time.time() + timeout
-            while b">>> " not in buf and time.time() < deadline:
-                s.write(b"\r")
-                buf += s.read(500)
-        finally:
-            s.close()
+        if self.meter_on == "repl":
+            self.release_line()
+        buf = b""
+        deadline = time.time() + timeout
+        while b">>> " not in buf and time.time() < deadline:
+            # reopen now and then: QEMU notices a newly opened pty only on its next poll and
+            # meanwhile drops what the guest writes
+            s = serial.Serial(self.repl, 115200, timeout=0.2)
+            try:
+                until = time.time() + 5
+                while b">>> " not in buf and time.time() < until:
+                    s.write(b"\r")
+                    buf += s.read(500)
+            finally:
+                s.close()
         self.boot_text = buf.decode(errors="replace")
-        assert ">>> " in self.boot_text, "no REPL prompt on USART1: %r" % self.boot_text
+        assert ">>> " in self.boot_text, "no REPL prompt on USART1: %r (qemu: %s)" % (
+            self.boot_text, self.log.read_text())
         return self.boot_text
 
     def mpremote(self, *args: str, timeout: float = 120) -> str:
@@ -142,14 +156,14 @@ class Stm32Board:
                       "+", "fs", "cp", str(main), ":main.py")
         self.restart()
 
-    # --- the meter line (USART2)
+    # --- the meter's port (USART2, or USART1 with meter_on="repl")
     def wait_ready(self, timeout: float = 120) -> str:
         buf = b""
         deadline = time.time() + timeout
         while not READY.search(buf) and time.time() < deadline:
             buf += self.line_ser.read(200)
         text = buf.decode(errors="replace")
-        assert READY.search(buf), "no meter banner on USART2: %r" % text
+        assert READY.search(buf), "no meter banner on %s: %r" % (self.meter_port, text)
         return text
 
     def release_line(self) -> None:

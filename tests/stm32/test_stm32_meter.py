@@ -178,3 +178,22 @@ def test_power_cut_mid_write_and_recovery(tmp_path):
         r = cli("readings", "--store", db, "--period", "%d:%d" % (first, last + 1), "--code", code, "--csv")
         rows = [ln.split(",") for ln in r.stdout.splitlines()[1:]]
         assert rows and all(int(row[-1]) == vwload.wh(SEED, int(row[0])) for row in rows), rows[:3]
+
+
+def test_meter_on_the_repl_uart_as_on_a_nucleo(tmp_path):
+    """The Nucleo images' default meter line: {"serial": "stdio"}, the REPL UART itself
+    (hal/common/vwstdio.py: sys.stdin.buffer + select.poll, Ctrl-C off), here USART1."""
+    with Stm32Board(tmp_path, meter_on="repl") as b:
+        b.install_meter(speed=18000, seed=SEED, extra={"serial": "stdio"})
+        assert "ready (stm32, unprovisioned" in b.wait_ready()
+        b.release_line()
+        r = cli("provision", b.repl, "--clock", "2026-12-01", "--out", str(tmp_path), "--json", "--retries", "8")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert wait_used(b.repl, 6)["used"] >= 6
+        db = str(tmp_path / "v.db")
+        r = cli("fetch", b.repl, "--store", db, "--meter-key", str(tmp_path / "meter.pub.json"), "--json", "--retries", "8")
+        assert r.returncode == 0, r.stdout + r.stderr
+        f = json.loads(r.stdout)
+        assert f["added"] >= 6 and f["rejected"] == 0, f
+        r = cli("verify", "--store", db, "--period", "%d:%d" % (f["from_slot"], f["from_slot"] + 6))
+        assert r.returncode == 0 and "complete and every signature valid" in r.stdout, r.stdout + r.stderr
