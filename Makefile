@@ -13,7 +13,7 @@ CSRC    := crypto_c/vw_mont.c crypto_c/vw_powmod.c
 CHDR    := crypto_c/vw_modexp.h crypto_c/vw_internal.h
 OUT     ?= out/demo
 
-.PHONY: help setup demo test test-fast bench build ctests natmods qemu rp2 unix clean distclean
+.PHONY: help setup demo test test-fast bench build ctests natmods qemu rp2 unix stm32 clean distclean
 
 help:
 	@sed -n '2,7p' Makefile
@@ -47,7 +47,13 @@ rp2: setup
 unix: setup
 	@bash tools/build_unix
 
-build: setup ctests natmods qemu rp2 unix
+# --- MicroPython's real stm32 port: the QEMU netduinoplus2 emulation board (simulators/stm32)
+#     and the flashable NUCLEO_F446RE / NUCLEO_F401RE images, vwcrypto + the frozen meter.
+#     Needs lib/stm32lib from a vendored archive (STM32LIB_ARCHIVE, see tools/build_stm32).
+stm32: setup
+	@bash tools/build_stm32
+
+build: setup ctests natmods qemu rp2 unix stm32
 
 test: build
 	$(PYTEST)
@@ -65,6 +71,7 @@ bench: build
 	$(PY) tools/bench_host.py
 	$(PY) tools/bench_qemu
 	$(PY) tools/bench_meter.py
+	$(PY) tools/bench_stm32.py
 	$(PY) tools/bench_agg.py
 	$(PY) tools/bench_host_fetch.py
 	$(PY) tools/bench_zk.py $(ZK_BENCH_ARGS)
@@ -72,7 +79,7 @@ bench: build
 	@$(PY) -c "import json; t = json.load(open('build/bench/demo.json'))['timings_s']; print('demo: %.1f s in all (month on the meters + fetch %.1f s)' % (t['total_s'], t['month_and_fetch_s']))"
 
 clean:
-	rm -rf build/ctest build/natmod build/qemu build/rp2 build/rp2.*.log build/unix build/unix.log build/bench out
+	rm -rf build/ctest build/natmod build/qemu build/rp2 build/rp2.*.log build/unix build/unix.log build/stm32 build/stm32.*.log build/bench out
 
 distclean: clean
 	rm -rf build .venv

@@ -42,3 +42,21 @@ class SimClock:
     def now_slot(self):
         t = self.now()
         return None if t is None else t // SLOT_SECONDS
+
+
+class TicksMs:
+    """Unwrapped millisecond counter on time.ticks_ms (which wraps, at 2**30 on most ports).
+    Call it at least once per half wrap period (about 6 days) to keep it exact; the meter's
+    main loop does so many times a second."""
+
+    def __init__(self):
+        import time
+        self._time = time
+        self._last = time.ticks_ms()
+        self._acc = 0
+
+    def __call__(self):
+        t = self._time.ticks_ms()
+        self._acc += self._time.ticks_diff(t, self._last)
+        self._last = t
+        return self._acc

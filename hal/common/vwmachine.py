@@ -153,7 +153,7 @@ def make_serial(cfg):
         from vwstdio import StdioSerial
         return StdioSerial()
     pins = {}
-    for k in ("tx", "rx"):
+    for k in ("tx", "rx", "rxbuf"):     # rxbuf: the port's receive buffer size in bytes
         if k in s:
             pins[k] = s[k]
     return UartSerial(s["uart"], s.get("baud", 115200), **pins)
@@ -240,13 +240,14 @@ def s0_source(root, defaults, cfg=None):
     return S0Source(cfg["s0_pin"], cfg["imp_per_kwh"])
 
 
-def make_board(profile, clock, root, defaults):
-    """The board dict the meter expects (hal/README.md) for a real MCU profile."""
+def make_board(profile, clock, root, defaults, source=None):
+    """The board dict the meter expects (hal/README.md) for a real MCU profile (reading
+    source: `source`, or the S0 input of the configuration)."""
     cfg = load_config(root, defaults)
     return {
         "profile": profile,
         "clock": clock,
-        "source": s0_source(root, defaults, cfg),
+        "source": source or s0_source(root, defaults, cfg),
         "storage": root,
         "serial": make_serial(cfg),
         "capacity": cfg.get("capacity"),

@@ -8,8 +8,8 @@
   code once for the meter label (written to a file only with --save-code).
 - deploy: copy the firmware (vwcore, vwmeter, the board's vwhal and the hal/common
   modules) and the vwcrypto natmod to a board with mpremote, or adafruit-ampy as fallback.
-- flash: esptool for ESP32 boards with a firmware image the user gives; STM32: the
-  documented path (dfu-util / st-flash), printed.
+- flash: esptool for ESP32 boards with a firmware image the user gives; Nucleo STM32
+  boards (--board) with pyocd, st-flash or dfu-util and the image `make stm32` builds.
 - sim: simulated meters (the real firmware on the unix MicroPython) behind ptys.
 """
 from __future__ import annotations
@@ -473,20 +473,105 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-STM32_HELP = """STM32 boards: veriwatt does not write STM32 flash itself. Documented path:
-  1. build or download a MicroPython firmware for the board (ports/stm32; e.g. NUCLEO_F446RE),
-     with the vwcrypto user C module: make -C ports/stm32 BOARD=... USER_C_MODULES=<repo>/crypto_c/micropython
-  2. put the board in DFU mode (BOOT0 high, reset) and run
-       dfu-util -a 0 -D firmware.dfu              (USB DFU), or
-       st-flash --reset write firmware.bin 0x08000000   (ST-LINK, e.g. Nucleo boards)
-  3. then: veriwatt deploy /dev/ttyACM0 --board stm32 ; veriwatt provision /dev/ttyACM0"""
+# STM32 boards veriwatt can flash (images: `make stm32`, build/stm32/<board>/firmware.*).
+# Probe: the Nucleo-64's on-board ST-LINK/V2-1 (USB connector CN1) for pyocd and st-flash;
+# dfu-util needs the ROM bootloader in USB DFU mode (BOOT0 jumper to VDD, reset) and a USB
+# cable wired to the MCU's own PA11 (D-) / PA12 (D+) on CN10, since a Nucleo-64 has no MCU
+# USB connector.
+STM32_BOARDS: Dict[str, Dict[str, str]] = {
+    "nucleo_f446re": {"mcu": "STM32F446RE", "pyocd_target": "stm32f446retx"},
+    "nucleo_f401re": {"mcu": "STM32F401RE", "pyocd_target": "stm32f401retx"},
+}
+STM32_FLASH_BASE = "0x08000000"
+# The port's F4 images are two pieces: sector 0 (vectors) and from sector 5 (0x08020000) on.
+# Sectors 1-4 between them hold the /flash filesystem with the meter's readings, so an image
+# must never be written as one contiguous .bin: that would erase them.
+STM32_TEXT1_BASE = "0x08020000"
+STM32_TOOL_FOR = {".hex": "pyocd", ".bin": "st-flash", ".dfu": "dfu-util"}
+STM32_TOOL_TAKES = {"pyocd": (".hex", ".bin"), "st-flash": (".hex", ".bin"), "dfu-util": (".dfu",)}
+
+
+def stm32_flash_commands(board: str, image: Path, tool: str = "auto") -> List[List[str]]:
+    """The commands that write `image` (.hex; .dfu; or the port's firmware0.bin + firmware1.bin pair)
+    to a Nucleo board.  None of them touches flash sectors 1-4 (the /flash filesystem)."""
+    if board not in STM32_BOARDS:
+        raise VeriwattError("unknown board %r: choose %s" % (board, ", ".join(sorted(STM32_BOARDS))))
+    ext = image.suffix.lower()
+    if ext not in STM32_TOOL_FOR:
+        raise VeriwattError("%s: give a .hex, .bin or .dfu image (make stm32 builds build/stm32/%s/firmware.hex)"
+                            % (image, board))
+    if tool == "auto":
+        tool = STM32_TOOL_FOR[ext]
+    if ext not in STM32_TOOL_TAKES[tool]:
+        raise VeriwattError("%s cannot write a %s image: give it %s" % (tool, ext, " or ".join(STM32_TOOL_TAKES[tool])))
+    img = str(image)
+    pieces = [(img, STM32_FLASH_BASE)]
+    if ext == ".bin":
+        if image.name != "firmware0.bin":
+            raise VeriwattError("%s: a .bin must be the port's firmware0.bin (0x08000000) with firmware1.bin "
+                                "(0x08020000) beside it, so that the filesystem sectors between them survive; "
+                                "or give the .hex" % image)
+        pieces.append((str(image.with_name("firmware1.bin")), STM32_TEXT1_BASE))
+    if tool == "pyocd":
+        exe = _venv_tool("pyocd") or "pyocd"
+        cmd = [exe, "flash", "--target", STM32_BOARDS[board]["pyocd_target"]]
+        if ext == ".hex":
+            return [cmd + [img]]
+        return [cmd + ["--base-address", base, path] for path, base in pieces]
+    if tool == "st-flash":
+        if ext == ".hex":
+            return [["st-flash", "--reset", "--format", "ihex", "write", img]]
+        return [["st-flash"] + (["--reset"] if i == len(pieces) - 1 else []) + ["write", path, base]
+                for i, (path, base) in enumerate(pieces)]
+    return [["dfu-util", "--alt", "0", "--download", img]]
+
+
+def _flash_stm32(args: argparse.Namespace) -> int:
+    image = args.image or args.port
+    if not image:
+        raise VeriwattError("give the firmware image: veriwatt flash --board %s build/stm32/%s/firmware.hex"
+                            % (args.board, args.board))
+    img = Path(image)
+    cmds = stm32_flash_commands(args.board, img, args.tool)
+    if not args.dry_run and not img.is_file():
+        raise VeriwattError("firmware image %s not found (make stm32 builds it)" % image)
+    for c in cmds:
+        print(" ".join(c))
+        if args.dry_run:
+            continue
+        try:
+            r = subprocess.run(c)
+        except FileNotFoundError:
+            raise DeviceError("%s is not installed (pyocd: pip install pyocd; st-flash: apt install stlink-tools; "
+                              "dfu-util: apt install dfu-util)" % c[0])
+        if r.returncode != 0:
+            hint = ("put the board in DFU mode (BOOT0 to VDD, reset) with USB on PA11/PA12" if c[0] == "dfu-util"
+                    else "connect the Nucleo's ST-LINK USB (CN1) and check `%s`" % (
+                        "pyocd list" if "pyocd" in c[0] else "st-info --probe"))
+            raise DeviceError("%s failed (exit %d): %s" % (c[0], r.returncode, hint))
+    if not args.dry_run:
+        print("flashed %s to the %s; the meter is frozen in: open its serial port (ST-LINK virtual COM port), "
+              "then veriwatt provision PORT" % (image, STM32_BOARDS[args.board]["mcu"]))
+    return EXIT_OK
+
+
+STM32_HELP = """STM32 boards: give --board (%s) and the image that `make stm32` builds
+(build/stm32/<board>/firmware.hex, .dfu or firmware0.bin, with vwcrypto and the meter frozen in):
+  veriwatt flash --board nucleo_f446re build/stm32/nucleo_f446re/firmware.hex
+Probe: the Nucleo's on-board ST-LINK (pyocd, st-flash) or USB DFU (dfu-util, BOOT0 high).""" % (
+    ", ".join(sorted(STM32_BOARDS)))
 
 
 def cmd_flash(args: argparse.Namespace) -> int:
-    """Write a MicroPython firmware image to an ESP32 with esptool (STM32: prints the documented path)."""
+    """Write a MicroPython firmware image: ESP32 with esptool, Nucleo STM32 boards (--board) with
+    pyocd / st-flash / dfu-util."""
+    if args.board:
+        return _flash_stm32(args)
     if args.chip.startswith("stm32"):
         print(STM32_HELP)
         return EXIT_OK
+    if not args.port:
+        raise VeriwattError("give the serial port: veriwatt flash PORT --image ESP32_GENERIC-v1.25.0.bin")
     if not args.image:
         raise VeriwattError("give the firmware image: veriwatt flash PORT --image ESP32_GENERIC-v1.25.0.bin")
     img = Path(args.image)
@@ -637,14 +722,18 @@ def register(add: Callable[..., argparse.ArgumentParser], json_arg: Callable, st
     p.add_argument("port", help="the board's serial port")
     p.add_argument("--timeout", type=int, default=10, help="seconds to wait for the REPL prompt (default 10)")
 
-    p = add("flash", cmd_flash, "write MicroPython to an ESP32 (esptool); STM32: documented path")
-    p.add_argument("port", help="the board's serial port")
-    p.add_argument("--image", help="MicroPython firmware image (.bin) for the board")
+    p = add("flash", cmd_flash, "write MicroPython to an ESP32 (esptool) or a Nucleo STM32 board (pyocd, st-flash, dfu-util)")
+    p.add_argument("port", nargs="?", help="ESP32: the board's serial port; with --board: the image")
+    p.add_argument("--image", help="firmware image: ESP32 .bin; STM32 .hex, .dfu or firmware0.bin (+ firmware1.bin beside it)")
+    p.add_argument("--board", choices=sorted(STM32_BOARDS),
+                   help="STM32 board: flash the image that `make stm32` builds (build/stm32/BOARD/firmware.hex)")
+    p.add_argument("--tool", default="auto", choices=["auto", "pyocd", "st-flash", "dfu-util"],
+                   help="STM32 flashing tool (default: pyocd for .hex, st-flash for .bin, dfu-util for .dfu)")
     p.add_argument("--chip", default="esp32", help="esp32, esp32s3, esp32c3, ... or stm32 (prints the STM32 path)")
     p.add_argument("--offset", help="flash offset (default 0x1000 for esp32, 0x0 otherwise)")
     p.add_argument("--baud", type=int, default=460800, help="flashing baud rate (default 460800)")
     p.add_argument("--erase", action="store_true", help="erase the whole flash first")
-    p.add_argument("--dry-run", action="store_true", help="print the esptool commands only")
+    p.add_argument("--dry-run", action="store_true", help="print the flashing commands only")
 
     p = add("sim", cmd_sim, "start simulated meters and print their pty paths")
     p.add_argument("--meters", "-n", type=int, default=1, help="number of meters (default 1)")

@@ -36,7 +36,7 @@ def test_renode_meter_robot(tmp_path):
         print("SKIP:", msg)
         pytest.skip(msg)
     elf = os.environ.get("VERIWATT_RENODE_ELF",
-                         str(ROOT / "build/micropython/ports/stm32/build-NUCLEO_F446RE/firmware.elf"))
+                         str(ROOT / "build/stm32/nucleo_f446re/firmware.elf"))   # make stm32
     if not os.path.exists(elf):
         msg = ("no STM32 MicroPython ELF with the meter frozen in at %s (set VERIWATT_RENODE_ELF)"
                % elf)
