@@ -252,7 +252,17 @@ def make_board(profile, clock, root, defaults, source=None):
         "serial": make_serial(cfg),
         "capacity": cfg.get("capacity"),
         "entropy": board_rng(),
+        "unique_id": board_unique_id(cfg),
     }
+
+
+def board_unique_id(cfg):
+    """machine.unique_id (the chip's factory serial number: a per-device input of the meter's
+    key generation), or None where the configuration says the chip has none readable
+    ("unique_id": false, e.g. an emulator that does not map the UID registers)."""
+    if cfg.get("unique_id", True) is False:
+        return None
+    return getattr(machine, "unique_id", None)
 
 
 def board_rng():

@@ -11,6 +11,9 @@
 #   source     "sim": QEMU has no GPIO, so no S0 pulse can arrive; the readings come from
 #              the seeded simulated household (hal/common/vwload.py, "seed" in vwhal.json)
 #              so that tests can check every opened value.
+#   unique_id  False: QEMU's netduinoplus2 does not map the STM32F4 unique-ID registers
+#              (0x1FFF7A10); reading them faults and resets the board. A Nucleo has them
+#              (machine.unique_id, one input of the meter's key generation).
 #   serial     the meter line on USART2 (QEMU's second -serial) through machine.UART;
 #              the REPL stays on USART1.  rxbuf: room for a whole request frame.
 CONFIG = {
@@ -18,5 +21,6 @@ CONFIG = {
     "speed": 1,
     "safe_pin": None,
     "source": "sim",
+    "unique_id": False,
     "serial": {"uart": 2, "baud": 115200, "rxbuf": 1024},
 }
