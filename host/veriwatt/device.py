@@ -622,9 +622,10 @@ def natmod_env(ms: Any) -> Dict[str, str]:
 
 def start_sim(n: int, storage: str, speed: int, start: Any, seed: int = 1, baud: int = 0, natmod: bool = True) -> Any:
     ms = load_meter_sim()
+    natmod = natmod and os.environ.get("VERIWATT_SIM_NATMOD") != "0"
     try:
         sim = ms.MeterSim(n=n, seed=seed, storage=storage, speed=speed, start=start, baud=baud,
-                          extra_env=natmod_env(ms) if natmod else {})
+                          extra_env=natmod_env(ms) if natmod else {}, natmod=natmod)
         return sim.start()
     except SystemExit as e:  # meter_sim reports a missing micropython this way
         raise VeriwattError(str(e))
