@@ -120,3 +120,11 @@ def test_demo_completes_when_the_month_takes_longer_than_two_minutes(tmp_path):
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert [m["readings"] for m in summary["meters"]] == [1488] * 3
     print("month under throttling: %.0f s (total %.0f s)" % (t_month, time.monotonic() - t0))
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan"])
+def test_demo_refuses_a_bad_stall(tmp_path, value):
+    r = subprocess.run([sys.executable, "-m", "veriwatt.cli", "demo", "--out", str(tmp_path / "d"), "--stall", value],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--stall must be a positive number of seconds" in r.stderr, r.stderr
+    assert not (tmp_path / "d" / "sim").exists()  # refused before any meter started
