@@ -13,13 +13,11 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from . import __version__
+from . import __version__, resources
 from .errors import EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, VeriwattError
 
 EPILOG = """exit codes: 0 ok; 1 verification failed; 2 bad arguments or input files;
 3 device or serial-line trouble; 4 internal error (a bug: please report it)"""
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
@@ -27,7 +25,9 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     from . import vwcrypto
 
     checked = failed = 0
-    vectors = Path(args.vectors) if args.vectors else ROOT / "crypto_c" / "vectors" / "modexp.txt"
+    vectors = Path(args.vectors) if args.vectors else resources.vectors_file()
+    if args.vectors and not vectors.is_file():
+        raise VeriwattError("known-answer file %s not found (omit --vectors for the packaged one)" % vectors)
     if vectors.exists():
         for line in vectors.read_text().splitlines():
             if not line or line.startswith("#"):
@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("selftest", help="check the crypto backend against known answers",
                        description=cmd_selftest.__doc__, epilog=EPILOG)
-    s.add_argument("--vectors", help="known-answer file (default: the repository's crypto_c/vectors/modexp.txt)")
+    s.add_argument("--vectors", help="known-answer file (default: crypto_c/vectors/modexp.txt, "
+                   "which the installed package carries)")
     s.add_argument("--random", type=int, default=50, help="random cases checked against pow (default 50)")
     s.add_argument("--seed", type=int, default=1, help="seed for the random cases")
     s.add_argument("--json", action="store_true", help="print a JSON object instead of text")

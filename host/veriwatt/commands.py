@@ -641,6 +641,9 @@ def register(sub: Any, epilog: str) -> None:
     d.add_argument("--meters", type=int, default=3, help="simulated meters (default 3; the aggregation step needs at least 3)")
     d.add_argument("--month", default="2026-12", help="month to simulate and bill (default 2026-12)")
     d.add_argument("--noise", type=float, default=0.0, help="corrupt this fraction of bytes on the serial lines (e.g. 1e-3)")
+    d.add_argument("--stall", type=float, default=demo.STALL_S,
+                   help="give up when no reading arrives and no meter certifies a slot for this many seconds "
+                        "(default %.0f; there is no overall time limit: a loaded machine only takes longer)" % demo.STALL_S)
     _json_arg(d)
 
     p = add("keygen", cmd_keygen, "make a supplier signing key (for tariffs)")

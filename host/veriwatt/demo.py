@@ -29,26 +29,37 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
-from .errors import EXIT_INVALID, EXIT_OK, InvalidError, VeriwattError
+from .errors import EXIT_INVALID, EXIT_OK, DeviceError, InvalidError, VeriwattError
 
 SPEED = 300000  # simulated seconds per second: a month of half hours passes in about 9 s
+# The month is not bounded by the wall clock: what takes the time is CPU, the meters
+# certifying 1488 slots each (a Pedersen commitment and a Schnorr signature per slot, about
+# 10 ms in MicroPython with the vwcrypto natmod, 50 ms with pow()) and the host checking each
+# reading's signature as it fetches (about 3 ms): some 60 CPU-seconds for 3 meters, 45 s on two
+# idle cores, several minutes on a loaded machine.  The demo waits as long as readings arrive
+# or a meter certifies a slot, and gives up after STALL_S seconds without either.
+STALL_S = 120.0
 AGG_MIN_METERS = 3  # aggregation over 2 meters would tell each one the other's reading
 
 
 def ensure_natmod(quiet: bool) -> bool:
-    """The simulated meters certify about five times faster with the vwcrypto natmod: build it
-    for x64 once if it is missing (tools/build_natmods, a few seconds), else go on with pow()."""
-    from .device import ROOT
+    """The simulated meters certify about five times faster with the vwcrypto natmod: the
+    installed package carries it when it was built with one; in a checkout, build it for x64
+    once if it is missing (tools/build_natmods, a few seconds); else go on with pow()."""
+    from . import resources
 
     if os.environ.get("VERIWATT_SIM_NATMOD") == "0":
         return False
-    mpy = ROOT / "build" / "natmod" / "x64" / "vwcrypto.mpy"
+    mpy = resources.natmod_file("x64")
     if mpy.exists():
         return True
-    script = ROOT / "tools" / "build_natmods"
-    if not script.exists():
+    ROOT = resources.checkout_root()
+    script = ROOT / "tools" / "build_natmods" if ROOT is not None else None
+    if script is None or not script.exists():
+        print("veriwatt: note: no vwcrypto natmod for the simulated meters; they use pow() and the month "
+              "takes several times longer", file=sys.stderr)
         return False
     _say("  building the vwcrypto natmod for the simulated meters (once): tools/build_natmods x64", quiet)
     log = ROOT / "build" / "natmod-demo.log"
@@ -61,6 +72,23 @@ def ensure_natmod(quiet: bool) -> bool:
               "takes several times longer" % log, file=sys.stderr)
         return False
     return True
+
+
+class Stall:
+    """Progress watch: stalled(mark) is True once `mark` has not changed for `limit` seconds."""
+
+    def __init__(self, limit: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self._clock = clock
+        self._mark: Any = None
+        self._since = clock()
+
+    def stalled(self, mark: Any) -> bool:
+        now = self._clock()
+        if mark != self._mark:
+            self._mark, self._since = mark, now
+            return False
+        return now - self._since > self.limit
 
 
 def _say(msg: str, quiet: bool) -> None:
@@ -76,6 +104,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .store import Store
 
     quiet = bool(args.json)
+    if not getattr(args, "stall", STALL_S) > 0:
+        raise VeriwattError("--stall must be a positive number of seconds")
     t_all = time.monotonic()
     if args.meters < AGG_MIN_METERS:
         _say("  (%d meters: the aggregation step needs %d, so %d simulated meters are started)"
@@ -150,11 +180,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         need = (b - a) * len(meters)
         bar = Progress(need, "  readings fetched", enabled=None if not quiet else False, milestones=not quiet)
         fetch_stats = [dict(added=0, rx_bytes=0, tx_bytes=0, bad_frames=0, retries=0, seconds=0.0) for _ in meters]
-        deadline = time.monotonic() + max(120.0, (b - a) * 1800 / SPEED * 8)
+        watch = Stall(getattr(args, "stall", STALL_S))
         while True:
-            have = 0
+            have, marks = 0, []
             for i, (link, res) in enumerate(zip(links, meters)):
                 info = link.hello()
+                marks.append(info["last_slot"])
                 if info["last_slot"] != 0xFFFFFFFF and info["last_slot"] >= a:
                     link.info = info
                     s = serial_client.fetch(link, st, res["meter_id"], checkers[i].check_raw, to_slot=b, batch=64,
@@ -166,9 +197,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
             bar.update(have - bar.done)
             if have >= need:
                 break
-            if time.monotonic() > deadline:
-                raise VeriwattError("the simulated meters did not produce a month of readings in time "
-                                    "(have %d of %d): see %s/sim/meter*/stderr.log" % (have, need, out))
+            dead = [m.index for m in sim.meters if m.proc.poll() is not None]
+            if dead:
+                raise DeviceError("simulated meter %s exited before the month was complete (have %d of %d "
+                                  "readings): see %s/sim/meter%d/stderr.log" % (dead[0], have, need, out, dead[0]))
+            if watch.stalled((have, tuple(marks))):
+                raise VeriwattError("the simulated meters made no progress for %.0f s (have %d of %d readings, "
+                                    "none new and no meter certified a slot): see %s/sim/meter*/stderr.log"
+                                    % (watch.limit, have, need, out))
             time.sleep(0.5)
         bar.close()
         for i, link in enumerate(links):

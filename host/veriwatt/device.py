@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from . import resources
 from .errors import EXIT_OK, DeviceError, VeriwattError
 
-ROOT = Path(__file__).resolve().parents[2]
 ADMIN_FORMAT = "veriwatt-meter-admin/1"
 OLD_SECRET_FORMAT = "veriwatt-meter-secret/1"   # before meters made their own keys (held sig_secret)
 NATMOD_ARCH = {"esp32": "xtensawin", "esp32c3": "rv32imc", "stm32": "armv7emsp", "stm32f4": "armv7emsp",
@@ -317,25 +317,32 @@ def cmd_reset(args: argparse.Namespace) -> int:
 def firmware_files(board: str, natmod: bool = True) -> List[Tuple[Path, str]]:
     """(local file, path on the board) for a deployment of the meter firmware."""
     files: List[Tuple[Path, str]] = []
+    fw, hal_dir = resources.firmware_dir(), resources.hal_dir()
     for pkg in ("vwcore", "vwmeter"):
-        for f in sorted((ROOT / "firmware" / pkg).glob("*.py")):
+        found = sorted((fw / pkg).glob("*.py"))
+        if not found:
+            raise VeriwattError("the firmware sources are missing (%s): reinstall veriwatt" % (fw / pkg))
+        for f in found:
             files.append((f, "%s/%s" % (pkg, f.name)))
-    hal = ROOT / "hal" / board / "vwhal.py"
+    hal = hal_dir / board / "vwhal.py"
     if not hal.exists():
         raise VeriwattError("no HAL for board %r: choose one of %s" % (
-            board, ", ".join(sorted(p.name for p in (ROOT / "hal").iterdir() if (p / "vwhal.py").exists()))))
+            board, ", ".join(sorted(p.name for p in hal_dir.iterdir() if (p / "vwhal.py").exists()))))
     files.append((hal, "vwhal.py"))
-    for f in sorted((ROOT / "hal" / "common").glob("*.py")):
+    for f in sorted((hal_dir / "common").glob("*.py")):
         files.append((f, f.name))
     if natmod and board != "qemu":  # the QEMU board has vwcrypto built in (user C module)
         arch = NATMOD_ARCH.get(board, board)
-        mpy = ROOT / "build" / "natmod" / arch / "vwcrypto.mpy"
+        mpy = resources.natmod_file(arch)
         if mpy.exists():
             files.append((mpy, "lib/vwcrypto.mpy"))
+        elif resources.checkout_root() is not None:
+            print("veriwatt: note: %s not built (make natmods); the firmware falls back to pow()"
+                  % resources.describe(mpy), file=sys.stderr)
         else:
-            print("veriwatt: note: %s not built (make natmods); the firmware falls back to pow()" % mpy.relative_to(ROOT),
-                  file=sys.stderr)
-    main = ROOT / "firmware" / "vwmeter" / "main.py"
+            print("veriwatt: note: this veriwatt carries no vwcrypto natmod for %s; the firmware falls back to pow()"
+                  % arch, file=sys.stderr)
+    main = fw / "vwmeter" / "main.py"
     files.append((main, "main.py"))
     return files
 
@@ -598,23 +605,16 @@ def cmd_flash(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ sim
 def load_meter_sim() -> Any:
-    path = ROOT / "simulators" / "meter_sim.py"
-    if not path.exists():
-        raise VeriwattError("simulators/meter_sim.py not found: veriwatt sim runs from a source checkout")
-    import importlib.util
+    """The simulator module (veriwatt.meter_sim: the firmware sources come from veriwatt.resources)."""
+    from . import meter_sim
 
-    spec = importlib.util.spec_from_file_location("veriwatt_meter_sim", path)
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    sys.modules["veriwatt_meter_sim"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return meter_sim
 
 
 def natmod_env(ms: Any) -> Dict[str, str]:
-    """Put the x64 vwcrypto natmod on the simulated meters' path when it is built
-    (VERIWATT_SIM_NATMOD=0 leaves it out: the firmware then uses pow())."""
-    nat = ROOT / "build" / "natmod" / "x64"
+    """Put the x64 vwcrypto natmod on the simulated meters' path when it is built (or carried by
+    the installed package); VERIWATT_SIM_NATMOD=0 leaves it out: the firmware then uses pow()."""
+    nat = resources.natmod_dir("x64")
     if os.environ.get("VERIWATT_SIM_NATMOD") != "0" and (nat / "vwcrypto.mpy").exists():
         return {"MICROPYPATH": ms.micropypath([nat])}
     return {}
@@ -622,9 +622,10 @@ def natmod_env(ms: Any) -> Dict[str, str]:
 
 def start_sim(n: int, storage: str, speed: int, start: Any, seed: int = 1, baud: int = 0, natmod: bool = True) -> Any:
     ms = load_meter_sim()
+    natmod = natmod and os.environ.get("VERIWATT_SIM_NATMOD") != "0"
     try:
         sim = ms.MeterSim(n=n, seed=seed, storage=storage, speed=speed, start=start, baud=baud,
-                          extra_env=natmod_env(ms) if natmod else {})
+                          extra_env=natmod_env(ms) if natmod else {}, natmod=natmod)
         return sim.start()
     except SystemExit as e:  # meter_sim reports a missing micropython this way
         raise VeriwattError(str(e))

@@ -178,6 +178,19 @@ def test_fetch_killed_mid_transfer_at_115200_baud(tmp_path):
         s.stop()
 
 
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_sim_without_natmod_uses_pow(tmp_path, monkeypatch, how):
+    """`veriwatt sim --no-natmod` and VERIWATT_SIM_NATMOD=0 leave the natmod out (they used to
+    be ignored: MeterSim put it on the path by itself)."""
+    if how == "env":
+        monkeypatch.setenv("VERIWATT_SIM_NATMOD", "0")
+    s = device.start_sim(1, str(tmp_path / "sim"), 1800, "none", natmod=how != "flag")
+    try:
+        assert "modexp pow)" in s.meters[0].banner, s.meters[0].banner
+    finally:
+        s.stop()
+
+
 @pytest.mark.slow
 def test_demo(tmp_path):
     out = tmp_path / "demo"
