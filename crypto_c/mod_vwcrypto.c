@@ -350,6 +350,8 @@ static mp_obj_t vwc_fb_call(size_t count, size_t n_args, const mp_obj_t *args) {
     }
 #ifdef VW_NO_FB_TABLES
     (void)n_args;
+    (void)mb;
+    (void)bb;
     for (k = 0; k < count; k++) {
         vwc_wipe(vwc_bytes_ptr(eb[k], NULL), elen[k]);
     }
