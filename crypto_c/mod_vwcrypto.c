@@ -337,15 +337,16 @@ static mp_obj_t vwc_bounded(mp_obj_t e, mp_obj_t ebits_in, size_t *len) {
     return vwc_to_bytes(e, *len);
 }
 
-/* args: count (base, exponent, ebits) triples, then the modulus, then optional work. */
+/* count 1: args (b, e, m, ebits[, work]); count 2: (g, a, abits, h, b, bbits, m[, work]). */
 static mp_obj_t vwc_fb_call(size_t count, size_t n_args, const mp_obj_t *args) {
     size_t mod_len, k;
-    mp_obj_t m_in = args[3 * count];
+    mp_obj_t m_in = count == 1 ? args[2] : args[6];
     mp_obj_t mb = vwc_modulus(m_in, &mod_len);
     mp_obj_t eb[2], bb[2];
     size_t elen[2];
     for (k = 0; k < count; k++) {
-        eb[k] = vwc_bounded(args[3 * k + 1], args[3 * k + 2], &elen[k]);
+        mp_obj_t ebits = count == 1 ? args[3] : args[3 * k + 2];
+        eb[k] = vwc_bounded(args[3 * k + 1], ebits, &elen[k]);
         bb[k] = vwc_base(args[3 * k], m_in, mod_len);
     }
 #ifdef VW_NO_FB_TABLES
@@ -373,7 +374,7 @@ static mp_obj_t vwc_fb_call(size_t count, size_t n_args, const mp_obj_t *args) {
     size_t work_limbs = VW_FB_WORK_LIMBS(tabs[0]->n);
     bool owned;
     uint8_t *out = m_malloc(out_len);
-    vw_limb *work = vwc_work(n_args, args, 3 * count + 1, work_limbs, &owned);
+    vw_limb *work = vwc_work(n_args, args, count == 1 ? 4 : 7, work_limbs, &owned);
     /* No allocation from here to the call: the buffers cannot move or be collected. */
     for (k = 0; k < count; k++) {
         eps[k] = vwc_bytes_ptr(eb[k], NULL);
