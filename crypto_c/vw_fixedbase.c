@@ -37,6 +37,25 @@ const vw_fb_table *vw_fb_find(const uint8_t *base, size_t base_len,
     return best;
 }
 
+/* CT: out = tab[idx] for nent (<= VW_FB_MAX_ENTRIES) entries of n limbs. Reads every entry
+ * (as vw_ct_select), limb-major with the masks made once: one load, AND and OR per limb
+ * and entry, the output written once. */
+static void fb_select(vw_limb *out, const vw_limb *tab, size_t nent, size_t n, vw_limb idx) {
+    vw_limb mk[VW_FB_MAX_ENTRIES];
+    size_t i, j;
+    for (i = 0; i < nent; i++) {
+        vw_limb x = (vw_limb)i ^ idx; /* 0 only for the wanted entry */
+        mk[i] = (vw_limb)0 - ((~x & (x - 1)) >> (VW_LIMB_BITS - 1));
+    }
+    for (j = 0; j < n; j++) {
+        const vw_limb *e = tab + j;
+        vw_limb acc = 0;
+        for (i = 0; i < nent; i++) acc |= e[i * n] & mk[i];
+        out[j] = acc;
+    }
+    vw_wipe(mk, nent);
+}
+
 /* Bit pos (0 = least significant) of the big-endian e[0..len); 0 beyond it.
  * The position is public, the value secret: no branch on the value. */
 static vw_limb ebit(const uint8_t *e, size_t len, size_t pos) {
@@ -56,6 +75,7 @@ int vw_fb_powmod(uint8_t *out, size_t out_len, size_t count,
     n = tabs[0]->n;
     for (k = 0; k < count; k++) {
         if (tabs[k] == NULL || tabs[k]->mod != tabs[0]->mod) return VW_ERR_MOD_ZERO;
+        if (tabs[k]->h > VW_FB_MAX_ROWS) return VW_ERR_MOD_ZERO;
         if (exp_len[k] > tabs[k]->exp_bytes) return VW_ERR_EXP_TOO_LARGE;
         if (tabs[k]->b > bmax) bmax = tabs[k]->b;
     }
@@ -89,7 +109,7 @@ int vw_fb_powmod(uint8_t *out, size_t out_len, size_t count,
                 for (r = 0; r < rows; r++) {
                     d |= ebit(exp[k], exp_len[k], r * tb->a + u * tb->b + c) << r;
                 }
-                vw_ct_select(sel, tb->tab + u * nent * n, nent, n, d);
+                fb_select(sel, tb->tab + u * nent * n, nent, n, d);
                 if (started) {
                     vw_mont_mul(acc, acc, sel, &mod, t);
                 } else {          /* acc = 1 * sel: a copy (public: first step only) */

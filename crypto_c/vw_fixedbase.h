@@ -8,8 +8,8 @@
  *     T[u][j] = prod_{i < h, bit i of j} B^(2^(i*a + u*b))      (u < v, j < 2^h)
  * in Montgomery form. Then B^e = prod_{c < b} (prod_u T[u][d(u, c)])^(2^c), where the
  * digit d(u, c) collects the exponent bits i*a + u*b + c, i < h: b - 1 squarings and
- * v*b multiplications, each by an entry picked with vw_ct_select (every entry read,
- * mask-selected). vw_fb_powmod runs several tables in one loop, sharing the squarings
+ * v*b multiplications, each by an entry picked in constant time (every entry read,
+ * mask-selected, as vw_ct_select). vw_fb_powmod runs several tables in one loop, sharing the squarings
  * (g^m h^r: Straus's simultaneous multi-exponentiation, HAC 14.88).
  *
  * Secrecy model as in vw_modexp.h: the modulus, the base, the tables and the exponent
@@ -37,6 +37,9 @@ typedef struct vw_fb_table {
 extern const vw_fb_table *const vw_fb_tables[];
 extern const size_t vw_fb_count;
 
+/* Largest number of rows h (a table has 2^h entries per block). */
+#define VW_FB_MAX_ROWS 6
+#define VW_FB_MAX_ENTRIES (1 << VW_FB_MAX_ROWS)
 /* Largest number of tables one vw_fb_powmod call takes. */
 #define VW_FB_MAX_TERMS 4
 /* Workspace, in limbs, for vw_fb_powmod with a modulus of n limbs. */

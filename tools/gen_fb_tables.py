@@ -13,7 +13,8 @@ stored in Montgomery form (x * R mod p, R = 2^(32*n32) = 2^(64*n64): the same nu
 written as VW_FB_W(lo32, hi32) pairs, little-endian, so one file serves both limb sizes.
 
 Only the 2048/256 default group gets tables (flash: the Nucleo images have about 35 KB
-left, docs/BENCHMARKS.md); other moduli use the generic path (vw_powmod/vw_powmod2).
+left: 28 KB of tables with v = 3 overflowed the NUCLEO_F446RE image by 3.9 KB, so v = 2:
+20 KB, docs/BENCHMARKS.md); other moduli use the generic path (vw_powmod/vw_powmod2).
 
     tools/gen_fb_tables.py            write crypto_c/vw_fbtables.c
     tools/gen_fb_tables.py --check    exit 1 if the file differs from what this script writes
@@ -29,8 +30,8 @@ OUT = os.path.join(ROOT, "crypto_c", "vw_fbtables.c")
 
 # (C name, group dict, base key, exponent bits t, rows h, blocks v)
 TABLES = [
-    ("g2048", params.P2048, "g", 256, 4, 3),     # Schnorr nonces, public keys g^x
-    ("h2048", params.P2048, "h", 256, 4, 3),     # commitment randomness h^r
+    ("g2048", params.P2048, "g", 256, 4, 2),     # Schnorr nonces, public keys g^x
+    ("h2048", params.P2048, "h", 256, 4, 2),     # commitment randomness h^r
     ("g2048_16", params.P2048, "g", 16, 4, 1),   # readings g^m, m < 2^16 (public bound)
 ]
 
@@ -90,6 +91,7 @@ def generate():
         p, B = grp["p"], grp[key]
         n32 = -(-grp["L"] // 32)
         assert n32 % 2 == 0 and p.bit_length() <= 32 * n32
+        assert 1 <= h <= 6, "VW_FB_MAX_ROWS is 6"
         R = 1 << (32 * n32)
         gid = grp["id"]
         if gid not in mods_done:
