@@ -96,7 +96,7 @@ _KEYS_MAGIC = b"VWK2"       # keys state layout 2 (meter-generated secrets + adm
 _KEYGEN_INFO = b"veriwatt meter keys v1"
 
 
-def _device_noise():
+def _device_noise(unique_id=True):
     """Whatever varies on this device without an RNG: tick counters, the chip's unique id, heap
     state.  Weak and partly predictable (under QEMU -icount fully deterministic): only a
     complement to the board's RNG and the host entropy, never a replacement."""
@@ -108,11 +108,12 @@ def _device_noise():
                 out.append(struct.pack(">Q", g() & 0xFFFFFFFFFFFFFFFF))
             except Exception:
                 pass
-    try:
-        import machine
-        out.append(bytes(machine.unique_id()))
-    except Exception:
-        pass
+    if unique_id:                # board["unique_id"] False: the emulated STM32 hangs on it
+        try:
+            import machine
+            out.append(bytes(machine.unique_id()))
+        except Exception:
+            pass
     try:
         out.append(struct.pack(">II", gc.mem_free() & 0xFFFFFFFF, id(object()) & 0xFFFFFFFF))
     except Exception:
@@ -196,7 +197,7 @@ class Meter:
         raw = self._epoch_state.load()
         ep = struct.unpack(">Q", raw[:8])[0] if raw and len(raw) >= 8 else 0
         pool = bytes(raw[8:40]) if raw and len(raw) == 40 else bytes(32)
-        self.pool = kdf.hmac_sha256(pool, b"veriwatt/pool/boot" + _device_noise())
+        self.pool = kdf.hmac_sha256(pool, b"veriwatt/pool/boot" + _device_noise(self.board.get("unique_id", True)))
         self.epoch = ep + 1
         try:
             self._save_epoch()
@@ -219,7 +220,7 @@ class Meter:
         dev = rng(32) if rng is not None else b""
         if rng is not None and len(dev) != 32:
             raise MeterError(wire.E_INTERNAL, "board RNG returned %d bytes" % len(dev))
-        ikm = kdf.encode_parts(dev, bytes(host_entropy), _device_noise(), self.pool, meter_id)
+        ikm = kdf.encode_parts(dev, bytes(host_entropy), _device_noise(self.board.get("unique_id", True)), self.pool, meter_id)
         okm = kdf.hkdf_expand(kdf.hkdf_extract(b"veriwatt/keygen/v1", ikm), _KEYGEN_INFO, 96)
         self.pool = okm[64:96]       # next generation starts from a state nobody outside has seen
         return okm[0:32], okm[32:64]

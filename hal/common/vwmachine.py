@@ -252,6 +252,9 @@ def make_board(profile, clock, root, defaults, source=None):
         "serial": make_serial(cfg),
         "capacity": cfg.get("capacity"),
         "entropy": board_rng(),
+        # False where reading machine.unique_id() must be avoided (QEMU netduinoplus2 does
+        # not model the STM32 UID registers: the read never returns)
+        "unique_id": cfg.get("unique_id", True),
     }
 
 
