@@ -157,7 +157,7 @@ def test_power_cut_mid_write_and_recovery(tmp_path):
             assert i["first_slot"] == before["first_slot"] and i["last_slot"] >= before["last_slot"], (i, before)
             # the clock back (authenticated: the engineer's secret file), FETCH needs it, slots go on
             now = (i["last_slot"] + 1) * 1800                   # just after its newest reading
-            r = cli("set-clock", b.line, "--time", str(now), "--secret", str(tmp_path / "meter.secret.json"),
+            r = cli("set-clock", b.line, "--time", str(now), "--secret", str(tmp_path / "meter.admin.json"),
                     "--json", "--retries", "8")
             assert r.returncode == 0, r.stdout + r.stderr
             r = cli("fetch", b.line, "--store", db, "--meter-key", key, "--json", "--no-ack",
