@@ -9,8 +9,8 @@ PY      := .venv/bin/python
 PYTEST  := $(PY) -m pytest
 CC      ?= gcc
 CFLAGS  := -std=c99 -O2 -g -Wall -Wextra -Icrypto_c
-CSRC    := crypto_c/vw_mont.c crypto_c/vw_powmod.c
-CHDR    := crypto_c/vw_modexp.h crypto_c/vw_internal.h
+CSRC    := crypto_c/vw_mont.c crypto_c/vw_powmod.c crypto_c/vw_fixedbase.c crypto_c/vw_fbtables.c
+CHDR    := crypto_c/vw_modexp.h crypto_c/vw_internal.h crypto_c/vw_fixedbase.h
 OUT     ?= out/demo
 
 .PHONY: help setup demo test test-fast bench build ctests natmods qemu rp2 unix stm32 clean distclean

@@ -12,6 +12,16 @@
  *   powmod(b, e, m[, work])          -> b**e mod m
  *   powmod2(g, a, h, b, m[, work])   -> g**a * h**b mod m
  *   work_bytes(bits)                 -> size of a `work` bytearray for moduli up to bits
+ *   powmod_fb(b, e, m, ebits[, work])              -> b**e mod m, or None
+ *   powmod2_fb(g, a, abits, h, b, bbits, m[, work]) -> g**a * h**b mod m, or None
+ *   FB_TABLES                        -> number of fixed-base tables compiled in
+ * The *_fb functions run the fixed-base comb (vw_fixedbase.h, Lim & Lee CRYPTO '94) over
+ * the tables compiled into flash (vw_fbtables.c, tools/gen_fb_tables.py) for the group
+ * generators; None when no table serves that base, modulus and bound (use powmod then).
+ * ebits is a PUBLIC bound, 0 <= e < 2**ebits (ValueError otherwise); the exponent goes to
+ * the library as ceil(ebits/8) bytes. The natmod is built with VW_NO_FB_TABLES: a natmod
+ * is loaded into RAM, where 28 KB of tables do not belong on a meter, so there the *_fb
+ * functions check their arguments and return None (FB_TABLES = 0).
  *   LIMB_BITS, MAX_MOD_BITS, __version__
  * `work` (optional): a bytearray reused as the library's workspace, so that a meter with
  * a small heap allocates it once at start-up instead of 5.6 KB (2048-bit) per call on a
@@ -34,6 +44,9 @@
  * wipes its workspace; this file wipes the byte copies of bases and exponents.
  */
 #include "vw_modexp.h"
+#ifndef VW_NO_FB_TABLES
+#include "vw_fixedbase.h"
+#endif
 
 #ifdef MICROPY_ENABLE_DYNRUNTIME
 #include "py/dynruntime.h"
@@ -305,6 +318,100 @@ static mp_obj_t vwcrypto_powmod2(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vwcrypto_powmod2_obj, 5, 6, vwcrypto_powmod2);
 
+/* ---- fixed-base comb over the built-in tables ---- */
+
+/* Exponent e with the public bound 0 <= e < 2**ebits, as ceil(ebits/8) big-endian bytes. */
+static mp_obj_t vwc_bounded(mp_obj_t e, mp_obj_t ebits_in, size_t *len) {
+    VWC_CHECK_INT(e, "exponent");
+    mp_int_t ebits = mp_obj_get_int(ebits_in);
+    if (ebits < 1 || ebits > VW_MAX_EXP_BYTES * 8) {
+        mp_raise_ValueError(MP_ERROR_TEXT("exponent bound out of range"));
+    }
+    if (vwc_op_true(MP_BINARY_OP_LESS, e, MP_OBJ_NEW_SMALL_INT(0))) {
+        mp_raise_ValueError(MP_ERROR_TEXT("exponent must be non-negative"));
+    }
+    if (vwc_op_true(MP_BINARY_OP_MORE_EQUAL, e, vwc_pow2((size_t)ebits))) {
+        mp_raise_ValueError(MP_ERROR_TEXT("exponent above its bound"));
+    }
+    *len = ((size_t)ebits + 7) / 8;
+    return vwc_to_bytes(e, *len);
+}
+
+/* count 1: args (b, e, m, ebits[, work]); count 2: (g, a, abits, h, b, bbits, m[, work]). */
+static mp_obj_t vwc_fb_call(size_t count, size_t n_args, const mp_obj_t *args) {
+    size_t mod_len, k;
+    mp_obj_t m_in = count == 1 ? args[2] : args[6];
+    mp_obj_t mb = vwc_modulus(m_in, &mod_len);
+    mp_obj_t eb[2], bb[2];
+    size_t elen[2];
+    for (k = 0; k < count; k++) {
+        mp_obj_t ebits = count == 1 ? args[3] : args[3 * k + 2];
+        eb[k] = vwc_bounded(args[3 * k + 1], ebits, &elen[k]);
+        bb[k] = vwc_base(args[3 * k], m_in, mod_len);
+    }
+#ifdef VW_NO_FB_TABLES
+    (void)n_args;
+    (void)mb;
+    (void)bb;
+    for (k = 0; k < count; k++) {
+        vwc_wipe(vwc_bytes_ptr(eb[k], NULL), elen[k]);
+    }
+    return mp_const_none;
+#else
+    const vw_fb_table *tabs[2];
+    const uint8_t *eps[2];
+    const uint8_t *mp = vwc_bytes_ptr(mb, NULL);
+    for (k = 0; k < count; k++) {
+        tabs[k] = vw_fb_find(vwc_bytes_ptr(bb[k], NULL), mod_len, mp, mod_len, elen[k]);
+        if (tabs[k] == NULL) {
+            for (k = 0; k < count; k++) {
+                vwc_wipe(vwc_bytes_ptr(eb[k], NULL), elen[k]);
+            }
+            return mp_const_none;
+        }
+    }
+    size_t out_len = (size_t)tabs[0]->n * sizeof(vw_limb);
+    size_t work_limbs = VW_FB_WORK_LIMBS(tabs[0]->n);
+    bool owned;
+    uint8_t *out = m_malloc(out_len);
+    vw_limb *work = vwc_work(n_args, args, count == 1 ? 4 : 7, work_limbs, &owned);
+    /* No allocation from here to the call: the buffers cannot move or be collected. */
+    for (k = 0; k < count; k++) {
+        eps[k] = vwc_bytes_ptr(eb[k], NULL);
+    }
+    int err = vw_fb_powmod(out, out_len, count, tabs, eps, elen, work, work_limbs);
+    for (k = 0; k < count; k++) {
+        vwc_wipe((uint8_t *)eps[k], elen[k]);
+    }
+    if (owned) {
+        VWC_FREE(work, work_limbs * sizeof(vw_limb));
+    }
+    if (err != VW_OK) {
+        VWC_FREE(out, out_len);
+        vwc_raise_lib(err);
+    }
+    mp_obj_t r = vwc_from_bytes(mp_obj_new_bytearray_by_ref(out_len, out));
+    VWC_FREE(out, out_len);
+    return r;
+#endif
+}
+
+static mp_obj_t vwcrypto_powmod_fb(size_t n_args, const mp_obj_t *args) {
+    return vwc_fb_call(1, n_args, args);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vwcrypto_powmod_fb_obj, 4, 5, vwcrypto_powmod_fb);
+
+static mp_obj_t vwcrypto_powmod2_fb(size_t n_args, const mp_obj_t *args) {
+    return vwc_fb_call(2, n_args, args);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vwcrypto_powmod2_fb_obj, 7, 8, vwcrypto_powmod2_fb);
+
+#ifdef VW_NO_FB_TABLES
+#define VWC_FB_TABLES 0
+#else
+#define VWC_FB_TABLES VW_FB_COUNT
+#endif
+
 /* ---- module definition ---- */
 
 #ifdef MICROPY_ENABLE_DYNRUNTIME
@@ -315,6 +422,9 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_powmod, MP_OBJ_FROM_PTR(&vwcrypto_powmod_obj));
     mp_store_global(MP_QSTR_powmod2, MP_OBJ_FROM_PTR(&vwcrypto_powmod2_obj));
     mp_store_global(MP_QSTR_work_bytes, MP_OBJ_FROM_PTR(&vwcrypto_work_bytes_obj));
+    mp_store_global(MP_QSTR_powmod_fb, MP_OBJ_FROM_PTR(&vwcrypto_powmod_fb_obj));
+    mp_store_global(MP_QSTR_powmod2_fb, MP_OBJ_FROM_PTR(&vwcrypto_powmod2_fb_obj));
+    mp_store_global(MP_QSTR_FB_TABLES, MP_OBJ_NEW_SMALL_INT(VWC_FB_TABLES));
     mp_store_global(MP_QSTR_LIMB_BITS, MP_OBJ_NEW_SMALL_INT(VW_LIMB_BITS));
     mp_store_global(MP_QSTR_MAX_MOD_BITS, MP_OBJ_NEW_SMALL_INT(VW_MAX_MOD_BITS));
     mp_store_global(MP_QSTR___version__, mp_obj_new_str(VWC_VERSION, sizeof(VWC_VERSION) - 1));
@@ -331,6 +441,9 @@ static const mp_rom_map_elem_t vwcrypto_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_powmod), MP_ROM_PTR(&vwcrypto_powmod_obj) },
     { MP_ROM_QSTR(MP_QSTR_powmod2), MP_ROM_PTR(&vwcrypto_powmod2_obj) },
     { MP_ROM_QSTR(MP_QSTR_work_bytes), MP_ROM_PTR(&vwcrypto_work_bytes_obj) },
+    { MP_ROM_QSTR(MP_QSTR_powmod_fb), MP_ROM_PTR(&vwcrypto_powmod_fb_obj) },
+    { MP_ROM_QSTR(MP_QSTR_powmod2_fb), MP_ROM_PTR(&vwcrypto_powmod2_fb_obj) },
+    { MP_ROM_QSTR(MP_QSTR_FB_TABLES), MP_ROM_INT(VWC_FB_TABLES) },
     { MP_ROM_QSTR(MP_QSTR_LIMB_BITS), MP_ROM_INT(VW_LIMB_BITS) },
     { MP_ROM_QSTR(MP_QSTR_MAX_MOD_BITS), MP_ROM_INT(VW_MAX_MOD_BITS) },
     { MP_ROM_QSTR(MP_QSTR___version__), MP_ROM_PTR(&vwcrypto_version_obj) },

@@ -2,6 +2,8 @@
  * ctgrind.c - constant-time check of vw_powmod/vw_powmod2 under valgrind memcheck
  * (Adam Langley's ctgrind technique): the secret base and exponent bytes are marked
  * undefined, so memcheck reports every branch or memory index that depends on them.
+ * The fixed-base comb (vw_fb_powmod over the built-in tables) runs with secret exponents
+ * too: one base with a full-length exponent, and two bases (the g^m h^r of a reading).
  * Run: valgrind --error-exitcode=1 ./ctgrind            -> must pass (exit 0)
  *      valgrind --error-exitcode=1 ./ctgrind --leaky    -> must FAIL: a textbook
  *      square-and-multiply that branches on exponent bits proves the check can fail.
@@ -15,6 +17,7 @@
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
 #endif
 #include "vw_modexp.h"
+#include "vw_fixedbase.h"
 
 static vw_limb work[VW_POWMOD2_WORK_MAX];
 
@@ -69,6 +72,28 @@ int main(int argc, char **argv) {
             rc |= vw_powmod(out, n, base, n, a, 32, mod2, n2, work, VW_POWMOD2_WORK_MAX);
         }
         VALGRIND_MAKE_MEM_DEFINED(out, n); /* the result is public once computed */
+    }
+    { /* fixed-base comb: tables, modulus and lengths public; exponents secret */
+        size_t k;
+        for (k = 0; k < vw_fb_count; k++) {
+            const vw_fb_table *t[2];
+            const uint8_t *ep[2];
+            size_t el[2], j, len = vw_fb_tables[k]->n * sizeof(vw_limb);
+            t[0] = vw_fb_tables[k];
+            t[1] = NULL;
+            for (j = 0; j < vw_fb_count; j++)
+                if (j != k && vw_fb_tables[j]->mod == t[0]->mod) t[1] = vw_fb_tables[j];
+            fill(a, 32, 51 + (int)k); fill(b, 32, 61 + (int)k);
+            VALGRIND_MAKE_MEM_UNDEFINED(a, 32);
+            VALGRIND_MAKE_MEM_UNDEFINED(b, 32);
+            ep[0] = a; el[0] = t[0]->exp_bytes; ep[1] = b;
+            rc |= vw_fb_powmod(out, len, 1, t, ep, el, work, VW_POWMOD2_WORK_MAX);
+            if (t[1] != NULL) {
+                el[1] = t[1]->exp_bytes;
+                rc |= vw_fb_powmod(out, len, 2, t, ep, el, work, VW_POWMOD2_WORK_MAX);
+            }
+            VALGRIND_MAKE_MEM_DEFINED(out, len);
+        }
     }
     printf("ctgrind: %s\n", rc == 0 ? "done" : "unexpected error code");
     return rc == 0 ? 0 : 2;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "vw_modexp.h"
+#include "vw_fixedbase.h"
 
 #define MAXB 1200 /* bytes per number: bases may be longer than the modulus */
 
@@ -56,6 +57,83 @@ static void error_contract(void) {
     check(strcmp(vw_strerror(VW_ERR_MOD_EVEN), "modulus must be odd") == 0, "strerror", 0);
 }
 
+/* Deterministic filler (xorshift). */
+static uint32_t xs = 12345;
+static void fill(uint8_t *p, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) { xs ^= xs << 13; xs ^= xs >> 17; xs ^= xs << 5; p[i] = (uint8_t)xs; }
+}
+
+/* Big-endian bytes of the n limbs x into out (len bytes). */
+static void limbs_be(uint8_t *out, size_t len, const vw_limb *x, size_t n) {
+    size_t pos;
+    for (pos = 0; pos < len; pos++) {
+        size_t i = pos / sizeof(vw_limb), k = pos % sizeof(vw_limb);
+        out[len - 1 - pos] = i < n ? (uint8_t)(x[i] >> (8 * k)) : 0;
+    }
+}
+
+/* The fixed-base comb against the generic vw_powmod/vw_powmod2 (themselves checked by
+ * the vectors above): every built-in table, random, zero, one and all-ones exponents,
+ * one and two terms; plus the lookup and error contract. */
+static void fixed_base(void) {
+    static uint8_t mod[512], base[2][512], e[2][64], out1[512], out2[512];
+    size_t k, it;
+    for (k = 0; k < vw_fb_count; k++) {
+        const vw_fb_table *t = vw_fb_tables[k], *t2 = NULL, *pair[2];
+        size_t len = t->n * sizeof(vw_limb), el = t->exp_bytes, j;
+        const uint8_t *ep[2];
+        size_t elen[2];
+        limbs_be(mod, len, t->mod, t->n);
+        limbs_be(base[0], len, t->base, t->n);
+        check(vw_fb_find(base[0], len, mod, len, el) == t, "vw_fb_find finds the table", (int)k);
+        check(vw_fb_find(base[0], len, mod, len, 4097) == NULL, "no table for a longer exponent", (int)k);
+        for (j = 0; j < vw_fb_count; j++) /* a partner table of the same modulus */
+            if (j != k && vw_fb_tables[j]->mod == t->mod) t2 = vw_fb_tables[j];
+        for (it = 0; it < 24; it++) {
+            if (it == 0) memset(e[0], 0, el);
+            else if (it == 1) { memset(e[0], 0, el); e[0][el - 1] = 1; }
+            else if (it == 2) memset(e[0], 0xFF, el);
+            else fill(e[0], el);
+            ep[0] = e[0]; elen[0] = el; pair[0] = t;
+            check(vw_fb_powmod(out1, len, 1, pair, ep, elen, work, VW_FB_WORK_LIMBS(t->n)) == VW_OK,
+                  "vw_fb_powmod ok", (int)k);
+            vw_powmod(out2, len, base[0], len, e[0], el, mod, len, work, VW_POWMOD2_WORK_MAX);
+            check(memcmp(out1, out2, len) == 0, "fixed base == vw_powmod", (int)k);
+            /* a shorter exponent (public length) gives the same as the padded one */
+            if (el > 1) {
+                ep[0] = e[0] + 1; elen[0] = el - 1;
+                vw_fb_powmod(out1, len, 1, pair, ep, elen, work, VW_FB_WORK_LIMBS(t->n));
+                vw_powmod(out2, len, base[0], len, e[0] + 1, el - 1, mod, len, work, VW_POWMOD2_WORK_MAX);
+                check(memcmp(out1, out2, len) == 0, "fixed base, shorter exponent", (int)k);
+            }
+            if (t2 != NULL) {
+                size_t el2 = t2->exp_bytes;
+                limbs_be(base[1], len, t2->base, t2->n);
+                if (it == 2) memset(e[1], 0xFF, el2); else fill(e[1], el2);
+                ep[0] = e[0]; elen[0] = el; ep[1] = e[1]; elen[1] = el2; pair[1] = t2;
+                vw_fb_powmod(out1, len, 2, pair, ep, elen, work, VW_FB_WORK_LIMBS(t->n));
+                vw_powmod2(out2, len, base[0], len, e[0], el, base[1], len, e[1], el2, mod, len,
+                           work, VW_POWMOD2_WORK_MAX);
+                check(memcmp(out1, out2, len) == 0, "two fixed bases == vw_powmod2", (int)k);
+            }
+        }
+        pair[0] = t; ep[0] = e[0]; elen[0] = el + 1;
+        check(vw_fb_powmod(out1, len, 1, pair, ep, elen, work, VW_FB_WORK_LIMBS(t->n)) == VW_ERR_EXP_TOO_LARGE,
+              "fixed base: exponent over the table's capacity", (int)k);
+        elen[0] = el;
+        check(vw_fb_powmod(out1, len, 1, pair, ep, elen, work, VW_FB_WORK_LIMBS(t->n) - 1) == VW_ERR_WORKSPACE,
+              "fixed base: workspace too small", (int)k);
+        check(vw_fb_powmod(out1, len - 1, 1, pair, ep, elen, work, VW_FB_WORK_LIMBS(t->n)) == VW_ERR_OUT_LEN,
+              "fixed base: output too short", (int)k);
+        check(vw_fb_powmod(out1, len, 0, pair, ep, elen, work, VW_FB_WORK_LIMBS(t->n)) == VW_ERR_MOD_ZERO,
+              "fixed base: no term", (int)k);
+        base[0][len - 1] ^= 1;
+        check(vw_fb_find(base[0], len, mod, len, el) == NULL, "no table for another base", (int)k);
+    }
+    check(vw_fb_count > 0, "tables are built in", 0);
+}
+
 int main(int argc, char **argv) {
     static char line[8192];
     static uint8_t x[6][MAXB], out[MAXB];
@@ -86,6 +164,7 @@ int main(int argc, char **argv) {
     }
     fclose(f);
     error_contract();
+    fixed_base();
     printf("kat (%d-bit limbs): %d passed, %d failed\n", VW_LIMB_BITS, passed, failed);
     return failed ? 1 : 0;
 }

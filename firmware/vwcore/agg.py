@@ -77,7 +77,7 @@ def secret_scalar(agg_secret, grp=None):
 
 def public_key(x, grp=None):
     G = _group.get(grp)
-    return modexp.powmod(G.g, x, G.p)
+    return modexp.powmod_fb(G.g, x % G.q, G.p, G.N)
 
 
 def group_hash(label, members, agg_pub, grp=None):

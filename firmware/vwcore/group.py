@@ -73,10 +73,12 @@ def get(grp=None):
     return g
 
 
-def commit(m, r, grp=None):
-    """Pedersen commitment g^m h^r mod p (m, r reduced mod q)."""
+def commit(m, r, grp=None, mbits=None):
+    """Pedersen commitment g^m h^r mod p (m, r reduced mod q). mbits: a PUBLIC bound on
+    m (0 <= m < 2**mbits, e.g. READING_BITS for a reading; ValueError above it) that lets
+    the fixed-base comb skip the zero bits of m; default the bit length of q."""
     G = get(grp)
-    return modexp.powmod2(G.g, m % G.q, G.h, r % G.q, G.p)
+    return modexp.powmod2_fb(G.g, m % G.q, mbits or G.N, G.h, r % G.q, G.N, G.p)
 
 
 def is_element(x, grp=None):

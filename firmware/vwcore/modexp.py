@@ -2,6 +2,14 @@
 
     powmod(b, e, m)          -> b**e mod m
     powmod2(g, a, h, b, m)   -> g**a * h**b mod m      (Pedersen commitments, Schnorr verify)
+    powmod_fb(b, e, m, ebits)            -> b**e mod m, b a FIXED base (the group's g or h)
+    powmod2_fb(g, a, abits, h, b, bbits, m) -> g**a * h**b mod m, g and h fixed bases
+                                The *_fb forms take a PUBLIC bound on each exponent
+                                (0 <= e < 2**ebits, ValueError otherwise) and run the
+                                fixed-base comb over tables compiled into the C library
+                                (Lim & Lee, CRYPTO '94; HAC 14.6.3) when it has tables for
+                                that base and modulus (the 2048/256 group); otherwise they
+                                fall back to powmod/powmod2. Results are identical.
     BACKEND                  -> "vwcrypto" (MicroPython C module / natmod),
                                 "cffi" (CPython, veriwatt.vwcrypto over crypto_c/) or
                                 "pow" (builtin 3-argument pow, not constant-time)
@@ -52,11 +60,42 @@ def _pow_powmod2(g, a, h, b, m):
     return _pow(g, a, m) * _pow(h, b, m) % m
 
 
+def _bound(e, ebits):
+    if not 0 <= e < (1 << ebits):
+        raise ValueError("exponent above its bound")
+
+
+def powmod_fb(b, e, m, ebits):
+    """b**e mod m for a fixed base b, 0 <= e < 2**ebits (ebits: a public bound)."""
+    _bound(e, ebits)
+    r = _fb1(b, e, m, ebits)
+    return powmod(b, e, m) if r is None else r
+
+
+def powmod2_fb(g, a, abits, h, b, bbits, m):
+    """g**a * h**b mod m for fixed bases g, h; 0 <= a < 2**abits, 0 <= b < 2**bbits."""
+    _bound(a, abits)
+    _bound(b, bbits)
+    r = _fb2(g, a, abits, h, b, bbits, m)
+    return powmod2(g, a, h, b, m) if r is None else r
+
+
+def _none(*args):
+    return None
+
+
+_fb1 = _fb2 = _none
+
+
 def use(name="auto"):
     """Select the backend: "auto" (best available), "vwcrypto", "cffi" or "pow"."""
-    global _c, BACKEND, powmod, powmod2
+    global _c, BACKEND, powmod, powmod2, _fb1, _fb2
     m, BACKEND = _find(name)
     _c = m
+    _fb1 = _fb2 = _none
+    if m is not None and getattr(m, "FB_TABLES", 0):
+        _fb1 = m.powmod_fb
+        _fb2 = m.powmod2_fb
     if m is None:
         powmod = _pow_powmod
         powmod2 = _pow_powmod2
@@ -67,6 +106,9 @@ def use(name="auto"):
         w = bytearray(m.work_bytes(WORK_BITS))
         powmod = lambda b, e, mod: m.powmod(b, e, mod, w)  # noqa: E731
         powmod2 = lambda g, a, h, b, mod: m.powmod2(g, a, h, b, mod, w)  # noqa: E731
+        if _fb1 is not _none:
+            _fb1 = lambda b, e, mod, eb: m.powmod_fb(b, e, mod, eb, w)  # noqa: E731
+            _fb2 = lambda g, a, ab, h, b, bb, mod: m.powmod2_fb(g, a, ab, h, b, bb, mod, w)  # noqa: E731
     else:
         powmod = m.powmod
         powmod2 = m.powmod2

@@ -30,7 +30,8 @@ AD_DOMAIN = b"veriwatt/record/v1"
 # meter (certify refuses more; the meter clamps its source to it) and the host (verifiers
 # refuse a disclosed or decrypted reading above it, bills bound their totals with it, the
 # zero-knowledge range proofs use it as the default max_reading). docs/FORMATS.md.
-MAX_READING = 0xFFFF
+READING_BITS = 16
+MAX_READING = (1 << READING_BITS) - 1  # 0xFFFF
 
 
 class MeterKeys:
@@ -64,7 +65,7 @@ def certify(keys, slot, m):
         raise ValueError("slot out of range")
     G = keys.grp
     r = keys.r_for(slot)
-    C = _group.commit(m, r, G)
+    C = _group.commit(m, r, G, READING_BITS)  # the bound is public, m stays secret
     e, s = keys.signer.sign(wire.signed_bytes(keys.meter_id, slot, C, G.id))
     pt = m.to_bytes(4, "big") + r.to_bytes(32, "big")
     ct = keys.aead.encrypt(_aead.record_nonce(keys.meter_id, slot), pt,

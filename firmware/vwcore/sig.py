@@ -40,7 +40,7 @@ def secret_to_scalar(secret, grp=None):
 
 def public_key(x, grp=None):
     G = _group.get(grp)
-    return modexp.powmod(G.g, x, G.p)
+    return modexp.powmod_fb(G.g, x % G.q, G.p, G.N)
 
 
 class SigningKey:
@@ -67,7 +67,7 @@ def sign(x, msg, grp=None, y=None):
     if y is None:
         y = public_key(x, G)
     k = kdf.rfc6979_nonce(x, hashlib.sha256(msg).digest(), G.q, DOMAIN)
-    R = modexp.powmod(G.g, k, G.p)
+    R = modexp.powmod_fb(G.g, k, G.p, G.N)
     e = _challenge(G, R, y, msg)
     return e, (k + e * x) % G.q
 

@@ -34,6 +34,16 @@ ffibuilder.cdef(
     #define VW_LIMB_BITS ...
     size_t vw_work_limbs_powmod(size_t n);
     size_t vw_work_limbs_powmod2(size_t n);
+    typedef struct vw_fb_table vw_fb_table;
+    const vw_fb_table *vw_fb_find(const uint8_t *base, size_t base_len,
+                                  const uint8_t *mod, size_t mod_len, size_t exp_len);
+    int vw_fb_powmod(uint8_t *out, size_t out_len, size_t count,
+                     const vw_fb_table *const *tabs,
+                     const uint8_t *const *exp, const size_t *exp_len,
+                     vw_limb *work, size_t work_limbs);
+    size_t vw_fb_work_limbs(const vw_fb_table *t);
+    const size_t vw_fb_count;
+    #define VW_FB_MAX_TERMS ...
     """
 )
 _sources = sorted(os.path.join(CRYPTO_C, os.path.basename(p))
@@ -42,6 +52,8 @@ ffibuilder.set_source(
     "veriwatt._vwcrypto",
     """
     #include "vw_modexp.h"
+    #include "vw_fixedbase.h"
+    static size_t vw_fb_work_limbs(const vw_fb_table *t) { return VW_FB_WORK_LIMBS(t->n); }
     static size_t vw_work_limbs_powmod(size_t n) { return VW_POWMOD_WORK_LIMBS(n); }
     static size_t vw_work_limbs_powmod2(size_t n) { return VW_POWMOD2_WORK_LIMBS(n); }
     """,

@@ -5,6 +5,16 @@ Same interface as the MicroPython module ``vwcrypto`` on the meter::
     powmod(b, e, m[, work])          -> b**e mod m
     powmod2(g, a, h, b, m[, work])   -> g**a * h**b mod m   (one pass, for Pedersen commitments)
     work_bytes(bits)                 -> size of a reusable workspace for moduli up to bits
+    powmod_fb(b, e, m, ebits[, work])            -> b**e mod m, or None
+    powmod2_fb(g, a, abits, h, b, bbits, m[, work]) -> g**a * h**b mod m, or None
+    FB_TABLES                        -> number of fixed-base tables compiled in
+
+The *_fb functions use the fixed-base comb tables built into the library
+(tools/gen_fb_tables.py: Lim & Lee, CRYPTO '94) for the group generators g, h of the
+2048/256 group; they return None when no table serves that base, modulus and exponent
+bound (the caller then uses powmod/powmod2). ``ebits`` is a PUBLIC bound: the exponent
+must satisfy 0 <= e < 2**ebits (ValueError otherwise) and the running time depends on
+ebits only, never on e.
 
 `work` is accepted for API compatibility with the meter, where a workspace allocated once
 spares a small heap; CPython allocates a fresh one per call (cheap here) and ignores it.
@@ -19,12 +29,14 @@ from __future__ import annotations
 
 from ._vwcrypto import ffi, lib
 
-__all__ = ["powmod", "powmod2", "work_bytes", "LIMB_BITS", "MAX_MOD_BITS"]
+__all__ = ["powmod", "powmod2", "powmod_fb", "powmod2_fb", "work_bytes", "LIMB_BITS",
+           "MAX_MOD_BITS", "FB_TABLES"]
 
 LIMB_BITS: int = lib.VW_LIMB_BITS
 MAX_MOD_BITS: int = lib.VW_MAX_MOD_BITS
 _MAX_EXP_BITS = lib.VW_MAX_EXP_BYTES * 8
 _EXP_PAD = 32  # bytes
+FB_TABLES: int = lib.vw_fb_count
 
 
 def _check_int(name: str, x: object) -> int:
@@ -95,3 +107,51 @@ def powmod2(g: int, a: int, h: int, b: int, m: int, work: object = None) -> int:
     mb = _modulus(m)
     ab, bb = _exponent(a), _exponent(b)
     return _call(lib.vw_powmod2, lib.vw_work_limbs_powmod2, mb, _base(g, m), ab, _base(h, m), bb)
+
+
+def _bounded(e: object, ebits: object) -> bytes:
+    e = _check_int("exponent", e)
+    ebits = _check_int("ebits", ebits)
+    if not 1 <= ebits <= _MAX_EXP_BITS:
+        raise ValueError("exponent bound out of range")
+    if e < 0:
+        raise ValueError("exponent must be non-negative")
+    if e >> ebits:
+        raise ValueError("exponent above its bound")
+    return e.to_bytes((ebits + 7) // 8, "big")
+
+
+def _fb(out_len: int, terms: list) -> int | None:
+    """terms: [(base bytes, modulus bytes, exponent bytes)]; None when a table is missing."""
+    tabs, exps = [], []
+    for bb, mb, eb in terms:
+        t = lib.vw_fb_find(bb, len(bb), mb, len(mb), len(eb))
+        if t == ffi.NULL:
+            return None
+        tabs.append(t)
+        exps.append(ffi.from_buffer(eb))
+    work = ffi.new("vw_limb[]", lib.vw_fb_work_limbs(tabs[0]))
+    out = ffi.new("uint8_t[]", out_len)
+    err = lib.vw_fb_powmod(out, out_len, len(tabs), ffi.new("const vw_fb_table *[]", tabs),
+                           ffi.new("const uint8_t *[]", exps),
+                           ffi.new("size_t[]", [len(t[2]) for t in terms]), work, len(work))
+    if err != 0:  # the lookup matched shapes and lengths; keep the library's word
+        raise ValueError(ffi.string(lib.vw_strerror(err)).decode())
+    return int.from_bytes(ffi.buffer(out), "big")
+
+
+def powmod_fb(b: int, e: int, m: int, ebits: int, work: object = None) -> int | None:
+    """b**e mod m over the built-in fixed-base table of (b, m), for 0 <= e < 2**ebits
+    (a public bound); None when there is no such table. Constant-time in e."""
+    mb = _modulus(m)
+    eb = _bounded(e, ebits)
+    return _fb(len(mb), [(_base(b, m), mb, eb)])
+
+
+def powmod2_fb(g: int, a: int, abits: int, h: int, b: int, bbits: int, m: int,
+               work: object = None) -> int | None:
+    """g**a * h**b mod m over the fixed-base tables of g and h (one loop, shared squarings);
+    0 <= a < 2**abits, 0 <= b < 2**bbits (public bounds); None without tables."""
+    mb = _modulus(m)
+    ab, bb = _bounded(a, abits), _bounded(b, bbits)
+    return _fb(len(mb), [(_base(g, m), mb, ab), (_base(h, m), mb, bb)])

@@ -197,6 +197,21 @@ def test_module_attributes(x64_mpy):
     assert "'powmod'" in out and "'powmod2'" in out
 
 
+def test_natmod_has_no_fixed_base_tables(x64_mpy):
+    """A natmod is loaded into RAM: it carries no tables (FB_TABLES = 0); powmod_fb and
+    powmod2_fb still check their arguments and return None, so vwcore.modexp falls back to
+    powmod/powmod2 (same results)."""
+    import sys as _sys
+    _sys.path.insert(0, str(ROOT / "firmware"))
+    from vwcore import params
+    p, g, h = params.P2048["p"], params.P2048["g"], params.P2048["h"]
+    out = run_mp(["-c", "import vwcrypto as v\np, g, h = %d, %d, %d\n"
+                        "print(v.FB_TABLES, v.powmod_fb(g, 5, p, 16), v.powmod2_fb(g, 5, 16, h, 7, 256, p))\n"
+                        "try:\n v.powmod_fb(g, 1 << 16, p, 16)\nexcept ValueError as e:\n print(e)\n"
+                        % (p, g, h)], x64_mpy)
+    assert out.split("\n")[:2] == ["0 None None", "exponent above its bound"], out
+
+
 @pytest.mark.parametrize("arch", sorted(ARCH_CODES))
 def test_mpy_header(arch):
     """Every natmod is mpy v6.3 for its arch: what MicroPython 1.23 ... 1.29 load."""

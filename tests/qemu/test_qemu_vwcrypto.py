@@ -68,3 +68,24 @@ def test_matches_builtin_pow_2048(qemu_board):
     assert b.eval("vwcrypto.powmod(g, a, p) == pow(g, a, p)") is True
     assert b.eval("vwcrypto.powmod2(g, a, h, b, p) == pow(g, a, p) * pow(h, b, p) % p") is True
     assert b.eval("vwcrypto.powmod2(g, a, h, b, p)") == pow(g, a, p) * pow(h, bb, p) % p
+
+
+def test_fixed_base_tables_in_flash(qemu_board):
+    """The firmware's vwcrypto carries the fixed-base comb tables (crypto_c/vw_fbtables.c in
+    flash): g^e, h^e and g^m h^r of the 2048/256 group match CPython's pow, on the
+    Cortex-M4 build (32-bit limbs, UMAAL); other bases and the 3072 group give None."""
+    import sys
+    sys.path.insert(0, str(VECTORS.parents[2] / "firmware"))
+    from vwcore import params
+    P, P3 = params.P2048, params.P3072
+    rnd = random.Random(11)
+    b = qemu_board("vwcrypto")
+    b.exec("import vwcrypto\np=%d\ng=%d\nh=%d" % (P["p"], P["g"], P["h"]))
+    assert b.eval("vwcrypto.FB_TABLES") == 3
+    for e, m in ((0, 0), (P["q"] - 1, 0xFFFF), (rnd.getrandbits(256), rnd.getrandbits(16))):
+        assert b.eval("vwcrypto.powmod_fb(g, %d, p, 256)" % e) == pow(P["g"], e, P["p"])
+        assert b.eval("vwcrypto.powmod_fb(h, %d, p, 256)" % e) == pow(P["h"], e, P["p"])
+        assert b.eval("vwcrypto.powmod2_fb(g, %d, 16, h, %d, 256, p)" % (m, e)) == \
+            pow(P["g"], m, P["p"]) * pow(P["h"], e, P["p"]) % P["p"]
+    assert b.eval("vwcrypto.powmod_fb(3, 5, p, 256)") is None
+    assert b.eval("vwcrypto.powmod_fb(%d, 5, %d, 256)" % (P3["g"], P3["p"])) is None

@@ -18,6 +18,8 @@ target_sources(usermod_vwcrypto INTERFACE
     ${VWCRYPTO_SRC_DIR}/mod_vwcrypto.c
     ${VWCRYPTO_SRC_DIR}/vw_mont.c
     ${VWCRYPTO_SRC_DIR}/vw_powmod.c
+    ${VWCRYPTO_SRC_DIR}/vw_fixedbase.c
+    ${VWCRYPTO_SRC_DIR}/vw_fbtables.c
 )
 
 target_include_directories(usermod_vwcrypto INTERFACE
@@ -40,6 +42,7 @@ target_compile_definitions(usermod_vwcrypto INTERFACE
 set_source_files_properties(
     ${VWCRYPTO_SRC_DIR}/vw_mont.c
     ${VWCRYPTO_SRC_DIR}/vw_powmod.c
+    ${VWCRYPTO_SRC_DIR}/vw_fixedbase.c
     PROPERTIES COMPILE_OPTIONS "-O2"
 )
 

@@ -12,7 +12,7 @@
 #              the seeded simulated household (hal/common/vwload.py, "seed" in vwhal.json)
 #              so that tests can check every opened value.
 #   unique_id  False: QEMU's netduinoplus2 does not map the STM32F4 unique-ID registers
-#              (0x1FFF7A10); reading them faults and resets the board. A Nucleo has them
+#              (0x1FFF7A10); a read never returns (or resets the board). A Nucleo has them
 #              (machine.unique_id, one input of the meter's key generation).
 #   serial     the meter line on USART2 (QEMU's second -serial) through machine.UART;
 #              the REPL stays on USART1.  rxbuf: room for a whole request frame.
