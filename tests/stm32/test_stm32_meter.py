@@ -108,6 +108,23 @@ def test_meter_day_fetch_verify_readings(tmp_path):
         assert len(rows) == DAY
         got = {int(row[0]): int(row[-1]) for row in rows}
         assert got == {s: vwload.wh(SEED, s) for s in range(a, a + DAY)}, (rows[:3], a)
+        # the customer's bill for that day, checked as the supplier would: a tariff whose signed
+        # billing cycle is this day, signed by a supplier key the verifier pins
+        r = cli("tariff", "example")
+        assert r.returncode == 0, r.stderr
+        t = json.loads(r.stdout)
+        t["cycle"] = {"kind": "periods", "periods": [[a, a + DAY]]}
+        (tmp_path / "t.json").write_text(json.dumps(t))
+        sup = str(tmp_path / "supplier")
+        for argv in (("keygen", "--out", sup),
+                     ("tariff", "sign", str(tmp_path / "t.json"), "--key", sup + ".key.json", "--out", str(tmp_path / "tariff.json")),
+                     ("bill", "--store", db, "--tariff", str(tmp_path / "tariff.json"), "--period", period, "--code", code,
+                      "--supplier-key", sup + ".pub.json", "--out", str(tmp_path / "bill.json"))):
+            r = cli(*argv)
+            assert r.returncode == 0, (argv, r.stdout + r.stderr)
+        r = cli("verify-bill", str(tmp_path / "bill.json"), "--tariff", str(tmp_path / "tariff.json"), "--meter-key", key,
+                "--supplier-key", sup + ".pub.json")
+        assert r.returncode == 0 and "VALID" in r.stdout, r.stdout + r.stderr
         # the REPL (USART1) is not the meter line: mpremote interrupts the meter there and finds
         # its store where a Nucleo keeps it, in the port's /flash filesystem
         out = b.mpremote("exec", "import os; print(sorted(os.listdir('/flash/vwdata')))")
