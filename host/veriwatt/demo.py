@@ -22,16 +22,17 @@ local store veriwatt.db, and the simulated meters' flash in sim/.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shutil
-import sys
 import time
+from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .errors import EXIT_INVALID, EXIT_OK, DeviceError, InvalidError, VeriwattError
+from . import api, jsonio
+from .errors import DeviceError, InvalidError, VeriwattError, stderr_note
+
+Say = Callable[[str], None]
 
 SPEED = 300000  # simulated seconds per second: a month of half hours passes in about 9 s
 # The month is not bounded by the wall clock: what takes the time is CPU, the meters
@@ -44,7 +45,7 @@ STALL_S = 120.0
 AGG_MIN_METERS = 3  # aggregation over 2 meters would tell each one the other's reading
 
 
-def ensure_natmod(quiet: bool) -> bool:
+def ensure_natmod(say: Say) -> bool:
     """The simulated meters certify about five times faster with the vwcrypto natmod: the
     installed package carries it when it was built with one; in a checkout, build it for x64
     once if it is missing (tools/build_natmods, a few seconds); else go on with pow()."""
@@ -58,18 +59,18 @@ def ensure_natmod(quiet: bool) -> bool:
     ROOT = resources.checkout_root()
     script = ROOT / "tools" / "build_natmods" if ROOT is not None else None
     if script is None or not script.exists():
-        print("veriwatt: note: no vwcrypto natmod for the simulated meters; they use pow() and the month "
-              "takes several times longer", file=sys.stderr)
+        stderr_note("note: no vwcrypto natmod for the simulated meters; they use pow() and the month "
+                    "takes several times longer")
         return False
-    _say("  building the vwcrypto natmod for the simulated meters (once): tools/build_natmods x64", quiet)
+    say("  building the vwcrypto natmod for the simulated meters (once): tools/build_natmods x64")
     log = ROOT / "build" / "natmod-demo.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     import subprocess
     with open(log, "w") as f:
         r = subprocess.run(["bash", str(script), "x64"], stdout=f, stderr=subprocess.STDOUT)
     if r.returncode != 0 or not mpy.exists():
-        print("veriwatt: note: could not build the natmod (see %s); the meters use pow() and the month "
-              "takes several times longer" % log, file=sys.stderr)
+        stderr_note("note: could not build the natmod (see %s); the meters use pow() and the month "
+                    "takes several times longer" % log)
         return False
     return True
 
@@ -91,130 +92,196 @@ class Stall:
         return now - self._since > self.limit
 
 
-def _say(msg: str, quiet: bool) -> None:
-    if not quiet:
-        print(msg, flush=True)
+def _quiet(msg: str) -> None:
+    pass
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Run the main job on simulated meters (no hardware needed): provision, a month of readings,
-    fetch over serial, verify, bill with proof, and the supplier's check of the bill."""
-    from . import bill, device, keys, ledger, records, serial_client, slots, tariff, verify
-    from .progress import Progress
-    from .store import Store
-
-    quiet = bool(args.json)
-    if not getattr(args, "stall", STALL_S) > 0:
-        raise VeriwattError("--stall must be a positive number of seconds")
-    t_all = time.monotonic()
-    if args.meters < AGG_MIN_METERS:
-        _say("  (%d meters: the aggregation step needs %d, so %d simulated meters are started)"
-             % (args.meters, AGG_MIN_METERS, AGG_MIN_METERS), quiet)
-        args.meters = AGG_MIN_METERS
-    out = Path(args.out)
+def _clean(out: Path) -> None:
+    """Files from an earlier run of the demo are replaced (new meters get new keys); the earlier
+    run's meters are gone with their simulated flash, so are their admin files."""
     out.mkdir(parents=True, exist_ok=True)
-    timings: Dict[str, float] = {}
-    # files from an earlier run of the demo are replaced (new meters get new keys)
     for name in ("veriwatt.db", "veriwatt.db-wal", "veriwatt.db-shm", "ledger.db", "ledger.db-wal", "ledger.db-shm"):
         try:
             (out / name).unlink()
         except FileNotFoundError:
             pass
     shutil.rmtree(out / "sim", ignore_errors=True)
-    # the earlier run's meters are gone with their simulated flash: so are their admin files
-    # (provision never overwrites an admin file); old-format secret files are removed too
     for f in list(out.glob("meter*.admin.json")) + list(out.glob("meter*.secret.json")):
         f.unlink()
 
-    # 2. supplier: key and signed tariffs
-    t0 = time.monotonic()
-    sk = keys.new_supplier_key(name="Example Energy Ltd")
-    tariff.write_json(str(out / "supplier.key.json"), sk, private=True)
-    spub = keys.public(sk)
-    tariff.write_json(str(out / "supplier.pub.json"), spub)
-    signed = tariff.sign(tariff.example("tariff"), sk)
-    signed["supplier_key"] = spub
-    tariff.write_json(str(out / "tariff.json"), signed)
-    sidx = tariff.sign(tariff.example("index"), sk)
-    sidx["supplier_key"] = spub
-    tariff.write_json(str(out / "settlement-index.json"), sidx)
-    T = tariff.parse_signed(signed, spub)
-    TI = tariff.parse_signed(sidx, spub)
-    a, b = slots.month_range(args.month, T.tzname)
-    timings["supplier_keys_and_tariff_s"] = time.monotonic() - t0
-    _say("veriwatt demo: %d simulated meters, billing %s (%s) under %r" % (args.meters, args.month, slots.describe(a, b), T.name), quiet)
 
-    # 1 + 3. meters: start and provision
+def _supplier(out: Path) -> Tuple[Any, Any]:
+    """2. The supplier's key and its two signed tariffs, through the API as `veriwatt keygen` and
+    `veriwatt tariff sign` do; loaded back under the supplier's public key."""
+    from . import tariff
+
+    api.keygen(str(out / "supplier"), name="Example Energy Ltd", force=True)
+    spub = str(out / "supplier.pub.json")
+    for kind, name in (("tariff", "tariff.json"), ("index", "settlement-index.json")):
+        jsonio.write(str(out / name), tariff.example(kind))
+        api.sign_tariff(str(out / name), str(out / "supplier.key.json"))
+    return api.load_tariff(str(out / "tariff.json"), spub), api.load_tariff(str(out / "settlement-index.json"), spub)
+
+
+def _provision(sim: Any, out: Path, a: int, noise: float, links: List[Any], relays: List[Any], say: Say) -> List[Dict[str, Any]]:
+    """3. Provision every simulated meter over serial; the clock starts two half-hours before the month."""
+    from . import device, serial_client, slots
+
+    ports, new_relays = device.sim_ports(sim, noise, seed=1)
+    relays += new_relays
+    meters = []
+    for p in ports:
+        i = p["index"]
+        link = serial_client.MeterLink(p["port"], timeout=5.0, retries=8, name="meter %d (%s)" % (i, p["port"]))
+        links.append(link)
+        res = device.provision(link, ("VWDEMO%02d" % i).encode(), str(out), (a - 2) * slots.SLOT_SECONDS,
+                               name="meter" if i == 0 else "meter%d" % i)
+        meters.append(res)
+        say("  provisioned meter %d on %s: id %s, key %s, customer code %s"
+            % (i, p["port"], res["meter_id"], res["key_id"], res["customer_code"]))
+    return meters
+
+
+def _fetch_month(sim: Any, links: List[Any], meters: List[Dict[str, Any]], st: Any, a: int, b: int, out: Path,
+                 stall: float, progress: Optional[Callable[[int, int], None]]) -> List[Dict[str, Any]]:
+    """4. A month passes on the meters; fetch (acknowledged) as it goes until every reading is stored.
+    No wall-clock deadline: waits as long as readings arrive or a meter certifies a slot."""
+    from . import records, serial_client
+
+    checkers = []
+    for res in meters:
+        st.add_meter(res["meter_id"], res["pub"], {"demo": True})
+        checkers.append(records.Checker.from_pub(res["pub"]))
+    need = (b - a) * len(meters)
+    stats = [dict(added=0, rx_bytes=0, tx_bytes=0, bad_frames=0, retries=0, seconds=0.0) for _ in meters]
+    watch = Stall(stall)
+    while True:
+        have, marks = 0, []
+        for i, (link, res) in enumerate(zip(links, meters)):
+            info = link.hello()
+            marks.append(info["last_slot"])
+            if info["last_slot"] != 0xFFFFFFFF and info["last_slot"] >= a:
+                link.info = info
+                s = serial_client.fetch(link, st, res["meter_id"], checkers[i].check_raw, to_slot=b, batch=64,
+                                        customer_key=res["customer_key"])
+                stats[i]["added"] += s["added"]
+                stats[i]["seconds"] += s["seconds"]
+            have += len(st.records(res["meter_id"], a, b))
+        if progress:
+            progress(have, need)
+        if have >= need:
+            break
+        dead = [m.index for m in sim.meters if m.proc.poll() is not None]
+        if dead:
+            raise DeviceError("simulated meter %s exited before the month was complete (have %d of %d "
+                              "readings): see %s/sim/meter%d/stderr.log" % (dead[0], have, need, out, dead[0]))
+        if watch.stalled((have, tuple(marks))):
+            raise VeriwattError("the simulated meters made no progress for %.0f s (have %d of %d readings, "
+                                "none new and no meter certified a slot): see %s/sim/meter*/stderr.log"
+                                % (watch.limit, have, need, out))
+        time.sleep(0.5)
+    for i, link in enumerate(links):
+        stats[i].update(rx_bytes=link.stats.rx_bytes, tx_bytes=link.stats.tx_bytes,
+                        bad_frames=link.stats.rejects, retries=link.stats.retries)
+    return stats
+
+
+def _plain_day(st: Any, meters: List[Dict[str, Any]], a: int, b: int) -> Dict[str, Dict[int, int]]:
+    """The decrypted readings of [a, b) of every meter (only this demo holds every customer key)."""
+    from . import records
+
+    plain = {}
+    for res in meters:
+        recs = [records.decode(raw) for _, raw in st.records(res["meter_id"], a, b)]
+        plain[res["meter_id"]] = {r.slot: m for r, (m, _) in zip(recs, records.open_all(recs, res["customer_key"]))}
+    return plain
+
+
+def _feeder(plain: Dict[str, Dict[int, int]], a: int, b: int, rec_slot: int, absent: str) -> Dict[int, int]:
+    """The feeder meter sees the whole group plus 2 % losses; at 19:00 someone bypasses a meter
+    (900 Wh unaccounted for); in the recovered slot it sees the present meters only."""
+    feed = {}
+    for slot in range(a, b):
+        present = [m for m in plain if slot != rec_slot or m != absent]
+        feed[slot] = int(sum(plain[m][slot] for m in present) * 1.02) + (900 if slot == a + 38 else 0)
+    return feed
+
+
+def _aggregate_day(links: List[Any], meters: List[Dict[str, Any]], plain: Dict[str, Dict[int, int]], a: int,
+                   out: Path, say: Say) -> Dict[str, Any]:
+    """8. `veriwatt aggregate` through the API: enroll the running meters (each customer's consent:
+    the demo holds every customer key), collect the first day's shares over serial with a feeder
+    check, and recover slot a + 20 without the last meter (it is left out of that collection)."""
+    b, rec_slot, absent = a + 48, a + 20, meters[-1]["meter_id"]
+    codes = {m["meter_id"]: m["customer_key"] for m in meters}
+    group = str(out / "group.json")
+    if os.path.exists(group):
+        os.unlink(group)
+    e = api.enroll(links, "demo feeder", codes, out=group)
+    feed = _feeder(plain, a, b, rec_slot, absent)
+    runs = [api.collect(links, group, from_slot=a, to_slot=rec_slot, feeder=feed, tolerance=50, tolerance_rel=0.05),
+            api.collect(links[:-1], group, from_slot=rec_slot, to_slot=rec_slot + 1, feeder=feed, tolerance=50,
+                        tolerance_rel=0.05),
+            api.collect(links, group, from_slot=rec_slot + 1, to_slot=b, feeder=feed, tolerance=50, tolerance_rel=0.05)]
+    rows = [r for run in runs for r in run["slots"]]
+    fetch_s = sum(run["seconds"]["total"] for run in runs)
+    say("  aggregation: %d meters enrolled in %.2f s, %d shares fetched in %.2f s, slot %d recovered without meter %s"
+        % (len(links), e["seconds"], sum(run["shares"] for run in runs), fetch_s, rec_slot, absent))
+    return {"gid": e["gid"], "a": a, "b": b, "rec_slot": rec_slot, "rows": rows, "members": e["members"],
+            "enroll_s": e["seconds"], "fetch_s": fetch_s,
+            "unresolved": [u for run in runs for u in run["unresolved"]] + [r for run in runs for r in run["rejected"]]}
+
+
+def _check_aggregates(run: Dict[str, Any], plain: Dict[str, Dict[int, int]], out: Path) -> Dict[str, Any]:
+    """The aggregator's sums against the plaintext of every meter's decrypted readings, and the feeder flags."""
+    from . import slots
+
+    a, b = run["a"], run["b"]
+    if run["unresolved"] or [r["slot"] for r in run["rows"]] != list(range(a, b)):
+        raise InvalidError("the aggregation left slots unresolved or rejected shares: %s" % run["unresolved"][:3])
+    for r in run["rows"]:
+        v = [plain[m][r["slot"]] for m in plain if m not in r["missing"]]
+        n, s1, s2 = len(v), sum(v), sum(x * x for x in v)
+        if (r["count"], r["sum_wh"], r["sum_sq"]) != (n, s1, s2) or \
+                abs(r["variance"] - float(Fraction(s2, n) - Fraction(s1, n) ** 2)) > 1e-6 * max(1.0, r["variance"]):
+            raise InvalidError("aggregate of slot %d is wrong: %d/%d Wh from the shares, %d/%d Wh in plaintext"
+                               % (r["slot"], r["sum_wh"], r["count"], s1, n))
+        if r["slot"] == run["rec_slot"] and (len(r["missing"]) != 1 or r["count"] != len(plain) - 1):
+            raise InvalidError("slot %d was not recovered without one meter" % r["slot"])
+    flagged = [r["slot"] for r in run["rows"] if r["feeder"]["flagged"]]
+    jsonio.write(str(out / "aggregate.json"), {
+        "format": "veriwatt-aggregate/1", "gid": run["gid"], "label": "demo feeder", "period": [a, b],
+        "members": run["members"], "slots": run["rows"], "feeder_flagged": flagged, "checked_against_plaintext": True})
+    ex = [run["rows"][i] for i in (0, 19 * 2 - 2, run["rec_slot"] - a)]
+    return {"gid": run["gid"], "members": run["members"], "slots": b - a, "day": slots.slot_start(a).strftime("%Y-%m-%d"),
+            "enroll_s": round(run["enroll_s"], 3), "fetch_s": round(run["fetch_s"], 3),
+            "recovered_slot": run["rec_slot"], "feeder_flagged": flagged, "file": str(out / "aggregate.json"),
+            "examples": [{k: e[k] for k in ("slot", "count", "sum_wh", "mean_wh", "variance", "missing")} for e in ex]}
+
+
+def _on_meters(out: Path, n: int, a: int, b: int, noise: float, stall: float, say: Say,
+               progress: Optional[Callable[[int, int], None]], timings: Dict[str, float]) -> Tuple[Any, Any, Any]:
+    """1 + 3 + 4 + 8a: start and provision the meters, a month of readings fetched into the store,
+    then the aggregation over serial while the meters still run. Returns (meters, fetch stats, aggregation run)."""
+    from . import device
+    from .store import Store
+
     t0 = time.monotonic()
-    ensure_natmod(quiet)
-    sim = device.start_sim(args.meters, str(out / "sim"), SPEED, "none")
+    ensure_natmod(say)
+    sim = device.start_sim(n, str(out / "sim"), SPEED, "none")
+    links: List[Any] = []
     relays: List[Any] = []
-    links: List[serial_client.MeterLink] = []
     try:
-        from .ptyrelay import PtyRelay
-        meters = []
-        for m in sim.meters:
-            port = m.port
-            if args.noise:
-                r = PtyRelay(m.port, noise=args.noise, seed=m.index + 1).start()
-                relays.append(r)
-                port = r.path
-            link = serial_client.MeterLink(port, timeout=5.0, retries=8, name="meter %d (%s)" % (m.index, port))
-            links.append(link)
-            name = "meter" if m.index == 0 else "meter%d" % m.index
-            mid = ("VWDEMO%02d" % m.index).encode()
-            # the clock starts two half-hours before the month, so that its first slot is whole
-            res = device.provision(link, mid, str(out), (a - 2) * slots.SLOT_SECONDS, name=name)
-            meters.append(res)
-            _say("  provisioned meter %d on %s: id %s, key %s, customer code %s"
-                 % (m.index, port, res["meter_id"], res["key_id"], res["customer_code"]), quiet)
+        meters = _provision(sim, out, a, noise, links, relays, say)
         timings["start_and_provision_s"] = time.monotonic() - t0
-
-        # 4. a month passes; fetch as it goes
         t0 = time.monotonic()
-        st = Store(str(out / "veriwatt.db"))
-        checkers = []
-        for res in meters:
-            st.add_meter(res["meter_id"], res["pub"], {"demo": True})
-            checkers.append(records.Checker.from_pub(res["pub"]))
-        need = (b - a) * len(meters)
-        bar = Progress(need, "  readings fetched", enabled=None if not quiet else False, milestones=not quiet)
-        fetch_stats = [dict(added=0, rx_bytes=0, tx_bytes=0, bad_frames=0, retries=0, seconds=0.0) for _ in meters]
-        watch = Stall(getattr(args, "stall", STALL_S))
-        while True:
-            have, marks = 0, []
-            for i, (link, res) in enumerate(zip(links, meters)):
-                info = link.hello()
-                marks.append(info["last_slot"])
-                if info["last_slot"] != 0xFFFFFFFF and info["last_slot"] >= a:
-                    link.info = info
-                    s = serial_client.fetch(link, st, res["meter_id"], checkers[i].check_raw, to_slot=b, batch=64,
-                                              customer_key=res["customer_key"])
-                    fs = fetch_stats[i]
-                    fs["added"] += s["added"]
-                    fs["seconds"] += s["seconds"]
-                have += len(st.records(res["meter_id"], a, b))
-            bar.update(have - bar.done)
-            if have >= need:
-                break
-            dead = [m.index for m in sim.meters if m.proc.poll() is not None]
-            if dead:
-                raise DeviceError("simulated meter %s exited before the month was complete (have %d of %d "
-                                  "readings): see %s/sim/meter%d/stderr.log" % (dead[0], have, need, out, dead[0]))
-            if watch.stalled((have, tuple(marks))):
-                raise VeriwattError("the simulated meters made no progress for %.0f s (have %d of %d readings, "
-                                    "none new and no meter certified a slot): see %s/sim/meter*/stderr.log"
-                                    % (watch.limit, have, need, out))
-            time.sleep(0.5)
-        bar.close()
-        for i, link in enumerate(links):
-            fetch_stats[i].update(rx_bytes=link.stats.rx_bytes, tx_bytes=link.stats.tx_bytes,
-                                  bad_frames=link.stats.rejects, retries=link.stats.retries)
-        timings["month_and_fetch_s"] = time.monotonic() - t0
-
-        # 8a. aggregation over serial while the meters run: enroll, a day of shares, recovery
+        with Store(str(out / "veriwatt.db")) as st:
+            stats = _fetch_month(sim, links, meters, st, a, b, out, stall, progress)
+            timings["month_and_fetch_s"] = time.monotonic() - t0
+            plain = _plain_day(st, meters, a, a + 48)
         t0 = time.monotonic()
-        agg_run = _aggregate_day(links, [m["customer_key"] for m in meters], a, out, quiet)
+        agg_run = _aggregate_day(links, meters, plain, a, out, say)
+        agg_run["plain"] = plain
         timings["aggregation_s"] = time.monotonic() - t0
     finally:
         for link in links:
@@ -222,110 +289,147 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for r in relays:
             r.stop()
         sim.stop()
+    return meters, stats, agg_run
 
-    # 5. verify the month of every meter
+
+def _customer(out: Path, meters: List[Dict[str, Any]], month: str, T: Any, timings: Dict[str, float]) -> Dict[str, Any]:
+    """5 + 6. Verify every meter's month (api.verify), then the customer of meter 0 bills it through
+    the API (api.bill: bill, settlement, total; api.disclose), the other meters bill too; and a plot."""
+    store = str(out / "veriwatt.db")
     t0 = time.monotonic()
-    per_meter = []
-    for i, res in enumerate(meters):
-        recs = [records.decode(raw) for _, raw in st.records(res["meter_id"], a, b)]
-        probs = verify.check_period([(r.slot, r.C, r.e, r.s) for r in recs], a, b, checkers[i])
-        if probs:
-            raise InvalidError("meter %s: %s" % (res["meter_id"], verify.summary(probs)))
-        per_meter.append(recs)
+    for m in meters:
+        v = api.verify(store, month, T.tzname, meter=m["meter_id"])
+        if not v["valid"]:
+            raise InvalidError("meter %s: %s" % (m["meter_id"], v["problems"][:3]))
     timings["verify_s"] = time.monotonic() - t0
-
-    # 6. the customer of meter 0 bills the month (and settles, totals, discloses, plots)
+    m0, spub = meters[0], str(out / "supplier.pub.json")
     t0 = time.monotonic()
-    res0, recs0 = meters[0], per_meter[0]
-    ops0 = records.open_all(recs0, res0["customer_key"])
-    B = bill.make_bill(recs0, ops0, T, a, b, res0["pub"])
-    tariff.write_json(str(out / "bill.json"), B)
+    B = api.bill(store, month, m0["customer_key"], str(out / "tariff.json"), spub, out=str(out / "bill.json"),
+                 meter=m0["meter_id"])
     timings["bill_s"] = time.monotonic() - t0
-    S = bill.make_bill(recs0, ops0, TI, a, b, res0["pub"])
-    tariff.write_json(str(out / "settlement.json"), S)
-    TT = bill.make_bill(recs0, ops0, None, a, b, res0["pub"])
-    tariff.write_json(str(out / "total.json"), TT)
-    peak = [r.slot for r in recs0 if T.band(r.slot).name == "peak"][:2]
-    D = bill.make_disclosure(recs0, ops0, peak, res0["pub"], "two peak half-hours, disclosed with consent")
-    tariff.write_json(str(out / "disclosure.json"), D)
-    for i in range(1, len(meters)):
-        ops = records.open_all(per_meter[i], meters[i]["customer_key"])
-        tariff.write_json(str(out / ("bill-meter%d.json" % i)), bill.make_bill(per_meter[i], ops, T, a, b, meters[i]["pub"]))
-    plot_file = None
+    S = api.bill(store, month, m0["customer_key"], str(out / "settlement-index.json"), spub,
+                 out=str(out / "settlement.json"), meter=m0["meter_id"])
+    TT = api.bill(store, month, m0["customer_key"], total=True, out=str(out / "total.json"), meter=m0["meter_id"])
+    for i, m in enumerate(meters[1:], 1):
+        api.bill(store, month, m["customer_key"], str(out / "tariff.json"), spub, out=str(out / ("bill-meter%d.json" % i)),
+                 meter=m["meter_id"])
+    rd = api.readings(store, month, m0["customer_key"], T.tzname, meter=m0["meter_id"])["readings"]
+    peak = [r["slot"] for r in rd if T.band(r["slot"]).name == "peak"][:2]
+    api.disclose(peak, store, m0["customer_key"], str(out / "disclosure.json"),
+                 "two peak half-hours, disclosed with consent", meter=m0["meter_id"])
+    return {"bill": B, "settlement": S, "total": TT, "peak": peak, "readings": rd, "plot": _plot(out, rd, T, m0, month),
+            "tariff_name": T.name}
+
+
+def _plot(out: Path, rd: List[Dict[str, Any]], T: Any, m0: Dict[str, Any], month: str) -> Optional[str]:
     try:
         from . import plot
-        plot.plot_consumption([r.slot for r in recs0[:7 * 48]], [m for m, _ in ops0[:7 * 48]], T,
-                              str(out / "consumption.png"), "meter %s, first week of %s" % (res0["meter_id"], args.month))
-        plot_file = str(out / "consumption.png")
+        plot.plot_consumption([r["slot"] for r in rd[:7 * 48]], [r["wh"] for r in rd[:7 * 48]], T,
+                              str(out / "consumption.png"), "meter %s, first week of %s" % (m0["meter_id"], month))
+        return str(out / "consumption.png")
     except VeriwattError:
-        pass
+        return None
 
-    # 7. the supplier: only the files, like `veriwatt verify-bill`
+
+def _supplier_checks(out: Path, timings: Dict[str, float]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """7. The supplier, from the files alone, exactly as `veriwatt verify-bill` and `veriwatt ledger
+    record`: the month is billed once. The settlement, the total and the disclosure check too."""
+    f = {k: str(out / k) for k in ("bill.json", "tariff.json", "meter.pub.json", "supplier.pub.json",
+                                   "settlement.json", "settlement-index.json", "total.json", "disclosure.json")}
     t0 = time.monotonic()
-    Bf = tariff.load_json(str(out / "bill.json"), "bill")
-    Tf = tariff.load_signed(str(out / "tariff.json"), keys.load_public(str(out / "supplier.pub.json"), "supplier"))
-    Pf = keys.load_public(str(out / "meter.pub.json"), "meter")
-    rep = bill.verify_bill(Bf, Tf, Pf)
+    rep = api.verify_bill(f["bill.json"], f["meter.pub.json"], f["tariff.json"], f["supplier.pub.json"])
     timings["supplier_verify_s"] = time.monotonic() - t0
-    with ledger.Ledger(str(out / "ledger.db")) as L:  # like `veriwatt ledger record`: the month is billed once
-        lrow = L.record(Bf, (out / "bill.json").read_bytes(), Tf)
-    bill.verify_bill(tariff.load_json(str(out / "settlement.json"), "bill"), TI, Pf)
-    bill.verify_bill(tariff.load_json(str(out / "total.json"), "bill"), None, Pf)  # a total: no tariff
-    bill.verify_disclosure(D, Pf)
-    # 8b. the aggregates against the plaintext statistics of the decrypted readings
+    row = api.ledger_record(f["bill.json"], str(out / "ledger.db"), f["tariff.json"], f["supplier.pub.json"],
+                            f["meter.pub.json"])
+    api.verify_bill(f["settlement.json"], f["meter.pub.json"], f["settlement-index.json"], f["supplier.pub.json"])
+    api.verify_bill(f["total.json"], f["meter.pub.json"], total=True)
+    api.verify_disclosure(f["disclosure.json"], f["meter.pub.json"])
+    return rep, row
+
+
+def run(out_dir: str = "out/demo", n_meters: int = 3, month: str = "2026-12", noise: float = 0.0,
+        stall: float = STALL_S, say: Optional[Say] = None,
+        progress: Optional[Callable[[int, int], None]] = None) -> Dict[str, Any]:
+    """The main job on simulated meters, end to end, through the library API (module docstring);
+    say(line) reports each step, progress(readings stored, readings of the month) the fetch.
+    Returns the summary (also written to OUT/summary.json)."""
+    from . import slots
+
+    say = say or _quiet
+    if not stall > 0:
+        raise VeriwattError("--stall must be a positive number of seconds")
+    t_all = time.monotonic()
+    if n_meters < AGG_MIN_METERS:
+        say("  (%d meters: the aggregation step needs %d, so %d simulated meters are started)"
+            % (n_meters, AGG_MIN_METERS, AGG_MIN_METERS))
+        n_meters = AGG_MIN_METERS
+    out = Path(out_dir)
+    _clean(out)
+    timings: Dict[str, float] = {}
     t0 = time.monotonic()
-    agg_summary = _check_aggregates(agg_run, meters, per_meter, out)
+    T, TI = _supplier(out)
+    a, b = slots.month_range(month, T.tzname)
+    timings["supplier_keys_and_tariff_s"] = time.monotonic() - t0
+    say("veriwatt demo: %d simulated meters, billing %s (%s) under %r" % (n_meters, month, slots.describe(a, b), T.name))
+    meters, stats, agg_run = _on_meters(out, n_meters, a, b, noise, stall, say, progress, timings)
+    c = _customer(out, meters, month, T, timings)
+    rep, row = _supplier_checks(out, timings)
+    t0 = time.monotonic()
+    agg_summary = _check_aggregates(agg_run, agg_run.pop("plain"), out)
     timings["aggregation_check_s"] = time.monotonic() - t0
     timings["total_s"] = time.monotonic() - t_all
-    st.close()
+    summary = _summary(out, month, meters, stats, c, rep, row, TI, agg_summary, timings, b - a)
+    jsonio.write(str(out / "summary.json"), summary)
+    return summary
 
-    kwh = sum(m for m, _ in ops0) / 1000
-    wire_rx = sum(f["rx_bytes"] for f in fetch_stats)
-    summary = {
-        "month": args.month, "period": B["period"], "meters": [
-            {"meter_id": r["meter_id"], "key_id": r["key_id"], "readings": len(per_meter[i]), **fetch_stats[i]}
+
+def _summary(out: Path, month: str, meters: List[Dict[str, Any]], stats: List[Dict[str, Any]], c: Dict[str, Any],
+             rep: Dict[str, Any], row: Dict[str, Any], TI: Any, agg_summary: Dict[str, Any],
+             timings: Dict[str, float], n_slots: int) -> Dict[str, Any]:
+    B, S, TT = c["bill"], c["settlement"], c["total"]
+    return {
+        "month": month, "period": B["period"], "meters": [
+            {"meter_id": r["meter_id"], "key_id": r["key_id"], "readings": n_slots, **stats[i]}
             for i, r in enumerate(meters)],
-        "bill": {"file": str(out / "bill.json"), "total": B["total"], "amount": B["amount"], "kwh": kwh,
-                 "tariff_digest": B["tariff"]["digest"], "supplier_check": rep["valid"]},
-        "ledger": {"file": str(out / "ledger.db"), "meter_id": lrow["meter_id"], "charge": lrow["charge"],
-                   "cycle": lrow["cycle"], "bill_digest": lrow["bill_digest"]},
+        "bill": {"file": str(out / "bill.json"), "total": B["total"], "amount": B["amount"],
+                 "kwh": sum(r["wh"] for r in c["readings"]) / 1000, "tariff_digest": B["tariff_digest"],
+                 "supplier_check": rep["valid"], "tariff_name": c["tariff_name"]},
+        "ledger": {"file": str(out / "ledger.db"), "meter_id": row["meter_id"], "charge": row["charge"],
+                   "cycle": row["cycle"], "bill_digest": row["bill_digest"]},
         "settlement": {"file": str(out / "settlement.json"), "total": S["total"], "amount": TI.amount(S["total"])},
-        "total_wh": TT["total"], "disclosed_slots": peak, "plot": plot_file,
+        "total_wh": TT["total"], "disclosed_slots": c["peak"], "plot": c["plot"],
         "aggregation": agg_summary,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "reverify": _reverify(out),
     }
-    tariff.write_json(str(out / "summary.json"), summary)
-    if args.json:
-        print(json.dumps(summary, indent=1))
-        return EXIT_OK if rep["valid"] else EXIT_INVALID
-    print("")
-    print("  readings   %d meters x %d half-hours fetched over serial (%d bytes received, %d bad frames dropped), "
-          "every signature valid, month complete" % (len(meters), b - a, wire_rx, sum(f["bad_frames"] for f in fetch_stats)))
-    print("  bill       meter %s: %.1f kWh, %s under %r (%s)" % (res0["meter_id"], kwh, B["amount"], T.name, out / "bill.json"))
-    print("  supplier   bill VALID: %d signatures, completeness and prod(C_t^price_t) == g^bill h^R checked in %.2f s"
-          % (b - a, timings["supplier_verify_s"]))
-    print("  ledger     cycle %s of meter %s recorded in %s (a second bill for it would be refused)"
-          % (lrow["cycle"], lrow["meter_id"], out / "ledger.db"))
-    print("  also       settlement %s, total %d Wh, %d slots disclosed%s" % (
-        TI.amount(S["total"]), TT["total"], len(peak), ", plot %s" % plot_file if plot_file else ""))
-    ag = agg_summary
-    print("  aggregate  %d meters enrolled in group %s; %d half-hours of %s aggregated over serial, sum, mean and "
-          "variance equal to the plaintext ones" % (ag["members"], ag["gid"][:12], ag["slots"], ag["day"]))
-    for r in ag["examples"]:
-        print("             slot %d: n=%d sum %d Wh, mean %.1f Wh, variance %.1f%s" % (
-            r["slot"], r["count"], r["sum_wh"], r["mean_wh"], r["variance"],
-            " (recovered without meter %s)" % ",".join(r["missing"]) if r["missing"] else ""))
-    print("             feeder check: %d of %d slots flagged %s (%s)" % (
-        len(ag["feeder_flagged"]), ag["slots"], ag["feeder_flagged"], out / "aggregate.json"))
-    print("  time       %.1f s in all (month on the meters + fetch %.1f s, bill %.2f s)" % (
-        timings["total_s"], timings["month_and_fetch_s"], timings["bill_s"]))
-    print("")
-    print("re-verify as the supplier would:")
-    print("  " + _reverify(out))
-    if shutil.which("veriwatt") is None:
-        print("  (veriwatt is %s)" % (Path(sys.executable).parent / "veriwatt"))
-    return EXIT_OK if rep["valid"] else EXIT_INVALID
+
+
+def report_lines(s: Dict[str, Any]) -> List[str]:
+    """The demo's closing text report from its summary."""
+    out = Path(s["bill"]["file"]).parent
+    t, ag, n = s["timings_s"], s["aggregation"], s["period"]["end_slot"] - s["period"]["start_slot"]
+    lines = ["", "  readings   %d meters x %d half-hours fetched over serial (%d bytes received, %d bad frames dropped), "
+             "every signature valid, month complete" % (len(s["meters"]), n, sum(m["rx_bytes"] for m in s["meters"]),
+                                                        sum(m["bad_frames"] for m in s["meters"])),
+             "  bill       meter %s: %.1f kWh, %s under %r (%s)" % (
+                 s["meters"][0]["meter_id"], s["bill"]["kwh"], s["bill"]["amount"], s["bill"]["tariff_name"], s["bill"]["file"]),
+             "  supplier   bill VALID: %d signatures, completeness and prod(C_t^price_t) == g^bill h^R checked in %.2f s"
+             % (n, t["supplier_verify_s"]),
+             "  ledger     cycle %s of meter %s recorded in %s (a second bill for it would be refused)"
+             % (s["ledger"]["cycle"], s["ledger"]["meter_id"], s["ledger"]["file"]),
+             "  also       settlement %s, total %d Wh, %d slots disclosed%s" % (
+                 s["settlement"]["amount"], s["total_wh"], len(s["disclosed_slots"]),
+                 ", plot %s" % s["plot"] if s["plot"] else ""),
+             "  aggregate  %d meters enrolled in group %s; %d half-hours of %s aggregated over serial, sum, mean and "
+             "variance equal to the plaintext ones" % (ag["members"], ag["gid"][:12], ag["slots"], ag["day"])]
+    lines += ["             slot %d: n=%d sum %d Wh, mean %.1f Wh, variance %.1f%s" % (
+        r["slot"], r["count"], r["sum_wh"], r["mean_wh"], r["variance"],
+        " (recovered without meter %s)" % ",".join(r["missing"]) if r["missing"] else "") for r in ag["examples"]]
+    lines += ["             feeder check: %d of %d slots flagged %s (%s)" % (
+        len(ag["feeder_flagged"]), ag["slots"], ag["feeder_flagged"], ag["file"]),
+        "  time       %.1f s in all (month on the meters + fetch %.1f s, bill %.2f s)" % (
+        t["total_s"], t["month_and_fetch_s"], t["bill_s"]), "", "re-verify as the supplier would:", "  " + _reverify(out)]
+    return lines
 
 
 def _reverify(out: Path) -> str:
@@ -333,100 +437,3 @@ def _reverify(out: Path) -> str:
     (here the demo's own supplier.pub.json; normally added once with `veriwatt trust add`)."""
     return "veriwatt verify-bill %s --tariff %s --meter-key %s --supplier-key %s" % (
         out / "bill.json", out / "tariff.json", out / "meter.pub.json", out / "supplier.pub.json")
-
-
-# ------------------------------------------------------------------ 8. aggregation
-def _aggregate_day(links: List[Any], ckeys: List[bytes], a: int, out: Path, quiet: bool) -> Dict[str, Any]:
-    """Enroll the running meters in one group (with each customer's consent: the demo holds
-    every customer key), collect the first day's shares over serial, and recover one slot
-    without the last meter, as `veriwatt aggregate` does: the recovered slot is decided before
-    anything is fetched (a meter releases either its full share or one reduced share per slot)."""
-    from vwcore import agg, group
-
-    from .aggregation import Aggregator
-
-    infos = [link.hello() for link in links]
-    G = group.get(infos[0]["group_id"])
-    members = [(i["meter_id"], i["agg_pub"]) for i in infos]
-    label = b"demo feeder"
-    x_agg = agg.secret_scalar(os.urandom(32), G)
-    A = Aggregator(label, members, x_agg, G)
-    t0 = time.monotonic()
-    digest = agg.enroll_digest(agg.group_hash(label, members, A.pub, G), len(members), 0, 0)
-    for link, info, ck in zip(links, infos, ckeys):
-        tag = agg.enroll_tag(ck, info["meter_id"], link.hello()["challenge"], digest)
-        r = link.agg_enroll(G.id, label, A.pub, members, 0, 0, tag)
-        if r["gid"] != A.gid:
-            raise InvalidError("%s enrolled in group %s, expected %s" % (link.name, r["gid"].hex(), A.gid.hex()))
-    t_enroll = time.monotonic() - t0
-    gfile = out / "group.json"
-    gfile.write_text(json.dumps({"format": "veriwatt-agg-group/1", "label": label.decode(), "group": G.name,
-                                 "gid": A.gid.hex(), "epsilon": 0, "sensitivity_wh": 0,
-                                 "aggregator_pub": "%x" % A.pub, "aggregator_secret": "%x" % x_agg,
-                                 "members": [{"meter_id": m.hex(), "agg_pub": "%x" % y} for m, y in members]}, indent=1))
-    os.chmod(gfile, 0o600)
-    b = a + 48
-    t0 = time.monotonic()
-    # slot a + 20: pretend the last meter is missing; the others send reduced shares for it
-    rec_slot = a + 20
-    shares = [link.agg_fetch(a, rec_slot) for link in links]
-    missing = A.start_recovery(rec_slot, [members[-1][0]])
-    for link in links[:-1]:
-        A.add_recovery(link.agg_recover(rec_slot, missing))
-    for i, link in enumerate(links):
-        shares[i].update(link.agg_fetch(rec_slot + 1, b))
-    t_fetch = time.monotonic() - t0
-    for got in shares:
-        for slot in sorted(got):
-            A.add_share(got[slot])
-    results = {slot: A.close(slot) for slot in range(a, b)}
-    _say("  aggregation: %d meters enrolled in %.2f s, %d shares fetched in %.2f s, slot %d recovered without meter %s"
-         % (len(links), t_enroll, sum(len(s) for s in shares), t_fetch, rec_slot, missing[0].hex()), quiet)
-    return {"gid": A.gid.hex(), "a": a, "b": b, "rec_slot": rec_slot, "results": results,
-            "enroll_s": t_enroll, "fetch_s": t_fetch, "members": len(members)}
-
-
-def _check_aggregates(run: Dict[str, Any], meters: List[Dict[str, Any]], per_meter: List[Any], out: Path) -> Dict[str, Any]:
-    """The aggregator's sums against the plaintext of every meter's decrypted readings (only this
-    demo, which holds every customer code, can do that), and a feeder check."""
-    from fractions import Fraction
-
-    from . import records, slots
-    from .aggregation import feeder_check
-
-    a, b = run["a"], run["b"]
-    plain: Dict[str, Dict[int, int]] = {}
-    for res, recs in zip(meters, per_meter):
-        day = [r for r in recs if a <= r.slot < b]
-        plain[res["meter_id"]] = {r.slot: m for r, (m, _) in zip(day, records.open_all(day, res["customer_key"]))}
-    rows, flagged = [], []
-    for slot in range(a, b):
-        r = run["results"][slot]
-        ids = [m.hex() for m in r.members]
-        v = [plain[i][slot] for i in ids]
-        n, s1, s2 = len(v), sum(v), sum(x * x for x in v)
-        if (r.count, r.total, r.total_sq) != (n, s1, s2) or r.variance != Fraction(s2, n) - Fraction(s1, n) ** 2:
-            raise InvalidError("aggregate of slot %d is wrong: %d/%d Wh from the shares, %d/%d Wh in plaintext"
-                               % (slot, r.total, r.count, s1, n))
-        if slot == run["rec_slot"] and (len(r.missing) != 1 or r.count != len(meters) - 1):
-            raise InvalidError("slot %d was not recovered without one meter" % slot)
-        # the feeder meter sees the whole group plus 2 % losses; at 19:00 someone bypasses a meter
-        whole = sum(plain[i][slot] for i in plain)
-        feeder = int(whole * 1.02) + (900 if slot == a + 38 else 0)
-        if slot == run["rec_slot"]:
-            feeder = int(s1 * 1.02)      # the feeder of the recovered slot: the present meters only
-        fc = feeder_check(r, feeder, tolerance_wh=50, tolerance_rel=0.05)
-        if fc["flagged"]:
-            flagged.append(slot)
-        j = r.as_json()
-        j["feeder"] = fc
-        rows.append(j)
-    doc = {"format": "veriwatt-aggregate/1", "gid": run["gid"], "label": "demo feeder", "period": [a, b],
-           "members": run["members"], "slots": rows, "feeder_flagged": flagged,
-           "checked_against_plaintext": True}
-    (out / "aggregate.json").write_text(json.dumps(doc, indent=1) + "\n")
-    ex = [rows[i] for i in (0, 19 * 2 - 2, run["rec_slot"] - a)]
-    return {"gid": run["gid"], "members": run["members"], "slots": b - a, "day": slots.slot_start(a).strftime("%Y-%m-%d"),
-            "enroll_s": round(run["enroll_s"], 3), "fetch_s": round(run["fetch_s"], 3),
-            "recovered_slot": run["rec_slot"], "feeder_flagged": flagged, "file": str(out / "aggregate.json"),
-            "examples": [{k: e[k] for k in ("slot", "count", "sum_wh", "mean_wh", "variance", "missing")} for e in ex]}

@@ -1,4 +1,5 @@
-"""Device commands for meter engineers: info, provision, deploy, flash, sim.
+"""Device operations for meter engineers (a library: the CLI's handlers live in cli_commands):
+info, provision, wait, set-clock, reset, deploy, stop, flash, sim.
 
 - provision: send PROVISION over serial with host entropy, a fresh admin secret and the
   customer key; the METER makes its signing/commitment and aggregation secrets itself and
@@ -14,9 +15,7 @@
 """
 from __future__ import annotations
 
-import argparse
 import calendar
-import json
 import os
 import shutil
 import subprocess
@@ -26,7 +25,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import resources
-from .errors import EXIT_OK, DeviceError, VeriwattError
+from .errors import DeviceError, VeriwattError, stderr_note
+from .serial_client import DEFAULT_BAUD, DEFAULT_RETRIES, DEFAULT_TIMEOUT
 
 ADMIN_FORMAT = "veriwatt-meter-admin/1"
 OLD_SECRET_FORMAT = "veriwatt-meter-secret/1"   # before meters made their own keys (held sig_secret)
@@ -54,55 +54,37 @@ def parse_clock(text: Optional[str], option: str = "--clock") -> int:
 
 
 # ------------------------------------------------------------------ info / provision
-def cmd_info(args: argparse.Namespace) -> int:
-    """Identify the meter on a serial port (HELLO -> INFO)."""
-    from . import keys, serial_client, slots
+def _link(port: str, baud: int, timeout: float, retries: int) -> Any:
+    from . import serial_client
 
-    with serial_client.MeterLink(args.port, args.baud, args.timeout, args.retries) as link:
-        info = link.hello()
-    out = dict(info)
-    out["meter_id"] = info["meter_id"].hex()
-    out["challenge"] = info["challenge"].hex()
-    out["sig_pub"] = None if info["sig_pub"] is None else "%x" % info["sig_pub"]
-    out["agg_pub"] = None if info["agg_pub"] is None else "%x" % info["agg_pub"]
-    if info["sig_pub"] is not None:
-        out["key_id"] = keys.meter_public(info["meter_id"], info["sig_pub"], info["group_id"])["key_id"]
-    if args.json:
-        print(json.dumps(out, indent=1, sort_keys=True))
-        return EXIT_OK
-    lines = ["meter on %s: firmware %s, protocol %d, group %d" % (args.port, info["fw_version"], info["proto_version"], info["group_id"])]
-    if not info["provisioned"]:
-        lines.append("  not provisioned: run veriwatt provision %s" % args.port)
-    else:
-        lines.append("  meter id %s, key id %s" % (out["meter_id"], out.get("key_id")))
-    lines.append("  clock %s" % (time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(info["clock"])) if info["clock_set"] else "not set"))
-    if info.get("clock_unverified"):
-        lines.append("  clock UNVERIFIED: set without the engineer's tag after the meter lost it; check it, then "
-                     "veriwatt set-clock %s --admin meter.admin.json" % args.port)
-    if info["first_slot"] != 0xFFFFFFFF:
-        lines.append("  readings stored: %d of %d, slots %d..%d (%s .. %s), %d not acknowledged" % (
-            info["used"], info["capacity"], info["first_slot"], info["last_slot"],
-            slots.slot_start(info["first_slot"]).strftime("%Y-%m-%d %H:%M"),
-            slots.slot_start(info["last_slot"]).strftime("%Y-%m-%d %H:%M"), info["unacked"]))
-    else:
-        lines.append("  no readings stored (capacity %d)" % info["capacity"])
-    print("\n".join(lines))
-    return EXIT_OK
+    return serial_client.MeterLink(port, baud, timeout, retries)
+
+
+def info(port: str, baud: int = DEFAULT_BAUD, timeout: float = DEFAULT_TIMEOUT,
+         retries: int = DEFAULT_RETRIES) -> Dict[str, Any]:
+    """Identify the meter on a serial port (HELLO -> INFO): the INFO fields with the meter id,
+    challenge and public keys in hex, plus "key_id" once provisioned."""
+    from . import keys
+
+    with _link(port, baud, timeout, retries) as link:
+        inf = link.hello()
+    out = dict(inf)
+    out["meter_id"] = inf["meter_id"].hex()
+    out["challenge"] = inf["challenge"].hex()
+    out["sig_pub"] = None if inf["sig_pub"] is None else "%x" % inf["sig_pub"]
+    out["agg_pub"] = None if inf["agg_pub"] is None else "%x" % inf["agg_pub"]
+    if inf["sig_pub"] is not None:
+        out["key_id"] = keys.meter_public(inf["meter_id"], inf["sig_pub"], inf["group_id"])["key_id"]
+    return out
 
 
 def write_private(path: str, obj: Any) -> None:
-    """Write JSON to a NEW file created with mode 0600 (os.open O_CREAT|O_EXCL: never readable by
-    others, not even for a moment; an existing file is not overwritten)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    """A NEW private JSON file (jsonio.create_private: mode 0600 from creation, never overwrites)."""
+    from . import jsonio
+
+    if os.path.exists(path):
         raise VeriwattError("%s exists already: move it away or choose another --name / --out" % path)
-    except OSError as e:
-        raise VeriwattError("cannot create %s: %s" % (path, e.strerror))
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(obj, indent=1) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    jsonio.create_private(path, obj)
 
 
 def _check_public_key(y: Optional[int], G: Any, what: str, port: str) -> int:
@@ -172,44 +154,40 @@ def provision(link: Any, meter_id: bytes, out_dir: str, clock: int, grp: str = "
             "admin_file": adm_path, "code_file": save_code, "clock": clock, "pub": pub, "customer_key": ck}
 
 
-def cmd_provision(args: argparse.Namespace) -> int:
-    """Provision a meter: it makes its own keys; clock, customer code; writes meter.pub.json and meter.admin.json."""
-    from . import records, serial_client
+def provision_port(port: str, out: str = ".", meter_id: Optional[str] = None, clock: Any = "now",
+                   group: str = "2048", name: str = "meter", save_code: Optional[str] = None,
+                   baud: int = DEFAULT_BAUD, timeout: float = DEFAULT_TIMEOUT,
+                   retries: int = DEFAULT_RETRIES) -> Dict[str, Any]:
+    """Provision the meter on `port` (it makes its own keys): clock (unix seconds, YYYY-MM-DD[THH:MM:SS]
+    UTC or "now"), customer code; writes OUT/NAME.pub.json and OUT/NAME.admin.json (0600). Returns
+    {"meter_id", "key_id", "customer_code", "public_key_file", "admin_file", "code_file", "clock"}."""
+    from . import records
 
-    mid = records.meter_id_bytes(args.meter_id) if args.meter_id else os.urandom(8)
-    with serial_client.MeterLink(args.port, args.baud, args.timeout, args.retries) as link:
-        res = provision(link, mid, args.out, parse_clock(args.clock), args.group, name=args.name,
-                        save_code=args.save_code)
+    mid = records.meter_id_bytes(meter_id) if meter_id else os.urandom(8)
+    when = clock if isinstance(clock, int) else parse_clock(clock)
+    with _link(port, baud, timeout, retries) as link:
+        res = provision(link, mid, out, when, group, name=name, save_code=save_code)
     res.pop("pub")
     res.pop("customer_key")
-    if args.json:
-        print(json.dumps(res, indent=1, sort_keys=True))
-    else:
-        print("provisioned meter %s on %s (key id %s); the meter made its own signing key\n"
-              "  public key: %s (give to the supplier and the customer)\n"
-              "  admin file: %s (reset / set-clock only; keep private)\n"
-              "  customer code for the label: %s (shown once%s)"
-              % (res["meter_id"], args.port, res["key_id"], res["public_key_file"], res["admin_file"], res["customer_code"],
-                 ", also in %s" % res["code_file"] if res["code_file"] else ": not stored on this computer"))
-    return EXIT_OK
+    return res
 
 
-def load_admin_file(path: str) -> Tuple[bytes, bytes]:
+def load_admin_file(path: str, note: Optional[Callable[[str], None]] = None) -> Tuple[bytes, bytes]:
     """(meter id, admin secret) from the engineer's admin file (NAME.admin.json). A record of the
     old format (veriwatt-meter-secret/1, from before meters made their own keys) is accepted for
     the meters it provisioned (their admin key is that record's sig_secret), with a warning."""
-    from . import tariff
+    from . import jsonio
 
-    sec = tariff.load_json(path, "meter admin")
+    sec = jsonio.load(path, "meter admin")
     try:
         fmt = sec.get("format")
         if fmt == ADMIN_FORMAT:
             key = bytes.fromhex(sec["admin_secret"])
         elif fmt == OLD_SECRET_FORMAT:
             key = bytes.fromhex(sec["sig_secret"])
-            print("veriwatt: warning: %s is an old secret file holding the meter's SIGNING key: whoever has it can "
-                  "forge this meter's readings. Reset the meter, provision it again (it then makes its own keys) "
-                  "and delete the file." % path, file=sys.stderr)
+            (note or stderr_note)("warning: %s is an old secret file holding the meter's SIGNING key: whoever "
+                                  "has it can forge this meter's readings. Reset the meter, provision it again (it "
+                                  "then makes its own keys) and delete the file." % path)
         else:
             raise ValueError
         mid = bytes.fromhex(sec["meter_id"])
@@ -220,101 +198,96 @@ def load_admin_file(path: str) -> Tuple[bytes, bytes]:
     return mid, key
 
 
-def cmd_wait(args: argparse.Namespace) -> int:
+def wait(port: str, period: str, tz: str = "UTC", max_wait: float = 600, poll: float = 0.5,
+         baud: int = DEFAULT_BAUD, timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
+         note: Optional[Callable[[str], None]] = None, progress: Optional[Callable[[int, int], None]] = None
+         ) -> Dict[str, Any]:
     """Wait until the meter has certified every slot of a period (HELLO -> INFO, polled): on a
-    simulated meter a month passes in seconds, on a real one this waits for the period to end."""
-    from . import serial_client, slots
+    simulated meter a month passes in seconds, on a real one this waits for the period to end.
+    max_wait 0: no limit. progress(newest slot, last slot of the period) after every poll.
+    Returns {"port", "start_slot", "end_slot", "first_slot", "last_slot"}."""
+    from . import slots
 
-    start, end = slots.parse_period(args.period, args.tz)
-    deadline = time.monotonic() + args.max_wait if args.max_wait else None
-    with serial_client.MeterLink(args.port, args.baud, args.timeout, args.retries) as link:
+    start, end = slots.parse_period(period, tz)
+    deadline = time.monotonic() + max_wait if max_wait else None
+    with _link(port, baud, timeout, retries) as link:
         while True:
-            info = link.hello()
-            if not info["provisioned"]:
-                raise DeviceError("meter on %s is not provisioned: run veriwatt provision %s first" % (args.port, args.port))
-            last = info["last_slot"] if info["first_slot"] != 0xFFFFFFFF else None
+            inf = link.hello()
+            if not inf["provisioned"]:
+                raise DeviceError("meter on %s is not provisioned: run veriwatt provision %s first" % (port, port))
+            last = inf["last_slot"] if inf["first_slot"] != 0xFFFFFFFF else None
+            if progress is not None:
+                progress(last if last is not None else 0, end - 1)
             if last is not None and last >= end - 1:
                 break
             if deadline is not None and time.monotonic() > deadline:
-                clock = (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(info["clock"]))
-                         if info["clock_set"] else "not set")
                 raise DeviceError("period %s not complete after %d s: the meter's clock is at %s, its newest "
                                   "reading is slot %s and the period ends at slot %d; wait longer (--max-wait)"
-                                  % (args.period, args.max_wait, clock, last, end - 1))
-            time.sleep(args.poll)
-    if last is not None and info["first_slot"] > start:
-        print("veriwatt: note: the meter's readings start at slot %d, after the period's start %d: "
-              "the period will be incomplete" % (info["first_slot"], start), file=sys.stderr)
-    print("meter on %s has certified period %s (newest reading slot %d)" % (args.port, slots.describe(start, end), last))
-    return EXIT_OK
+                                  % (period, max_wait, _clock_text(inf, "%Y-%m-%d %H:%M UTC"), last, end - 1))
+            time.sleep(poll)
+    if inf["first_slot"] > start:
+        (note or stderr_note)("note: the meter's readings start at slot %d, after the period's start %d: "
+                              "the period will be incomplete" % (inf["first_slot"], start))
+    return {"port": port, "start_slot": start, "end_slot": end, "first_slot": inf["first_slot"], "last_slot": last}
 
 
-def cmd_set_clock(args: argparse.Namespace) -> int:
-    """Set the meter's clock (UTC). On a provisioned meter the clock decides which slot, and so which
-    price, a reading gets, so the meter only accepts a change with the engineer's admin file
-    (--admin: an authenticated SET_CLOCK, challenge and tag as for reset), except a drift trim of
-    at most 120 s (300 s in all since the meter booted) and, when the meter lost its clock (power
-    cut on a board without battery-backed RTC), a time not before its newest reading, which INFO
-    then flags as unverified until an authenticated set. An unprovisioned meter takes any clock."""
+def _clock_text(inf: Dict[str, Any], fmt: str = "%Y-%m-%d %H:%M:%S UTC") -> str:
+    return time.strftime(fmt, time.gmtime(inf["clock"])) if inf["clock_set"] else "not set"
+
+
+def set_clock(port: str, time_: Any = "now", admin: Optional[str] = None, baud: int = DEFAULT_BAUD,
+              timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES) -> Dict[str, Any]:
+    """Set the meter's clock (UTC; `time_` as for provision). On a provisioned meter the clock decides
+    which slot, and so which price, a reading gets, so the meter only accepts a change with the
+    engineer's admin file (`admin`: an authenticated SET_CLOCK), except a drift trim of at most
+    120 s (300 s in all since the meter booted) and, when the meter lost its clock, a time not
+    before its newest reading (flagged unverified until an authenticated set).
+    Returns {"port", "clock", "previous", "authenticated", "clock_unverified"}."""
     from vwcore import wire
 
-    from . import serial_client
-
-    t = parse_clock(args.time, "--time")
-    sec = load_admin_file(args.admin) if args.admin else None
-    with serial_client.MeterLink(args.port, args.baud, args.timeout, args.retries) as link:
+    t = time_ if isinstance(time_, int) else parse_clock(time_, "--time")
+    sec = load_admin_file(admin) if admin else None
+    with _link(port, baud, timeout, retries) as link:
         before = link.hello()
         if sec is not None:
-            mid, admin = sec
+            mid, secret = sec
             if before["provisioned"] and before["meter_id"] != mid:
                 raise VeriwattError("%s is the admin file of meter %s, but the meter on %s is %s"
-                                    % (args.admin, mid.hex(), args.port, before["meter_id"].hex()))
-            link.set_clock(t, mid, admin)
+                                    % (admin, mid.hex(), port, before["meter_id"].hex()))
+            link.set_clock(t, mid, secret)
         else:
             try:
                 link.set_clock(t)
             except DeviceError as e:
                 if e.meter_code == wire.E_AUTH:
                     raise DeviceError("%s\n  a provisioned meter takes this change only with the engineer's record: "
-                                      "veriwatt set-clock %s --time %s --admin meter.admin.json" % (e, args.port, args.time))
+                                      "veriwatt set-clock %s --time %s --admin meter.admin.json" % (e, port, time_))
                 raise
         after = link.hello()
-    old = before["clock"] if before["clock_set"] else None
-    out = {"port": args.port, "clock": after["clock"], "previous": old, "authenticated": sec is not None,
-           "clock_unverified": after["clock_unverified"]}
-    if args.json:
-        print(json.dumps(out, indent=1, sort_keys=True))
-    else:
-        print("meter on %s: clock %s (was %s)%s%s" % (
-            args.port, time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(after["clock"])),
-            time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(old)) if old is not None else "not set",
-            ", authenticated" if sec is not None else "",
-            "; flagged UNVERIFIED until an authenticated set-clock (--admin)" if after["clock_unverified"] else ""))
-    return EXIT_OK
+    return {"port": port, "clock": after["clock"], "previous": before["clock"] if before["clock_set"] else None,
+            "authenticated": sec is not None, "clock_unverified": after["clock_unverified"]}
 
 
-def cmd_reset(args: argparse.Namespace) -> int:
-    """Wipe a meter back to unprovisioned (needs its admin file from provisioning)."""
-    from . import serial_client
-
+def reset(port: str, admin: str, baud: int = DEFAULT_BAUD, timeout: float = DEFAULT_TIMEOUT,
+          retries: int = DEFAULT_RETRIES) -> Dict[str, Any]:
+    """Wipe a meter back to unprovisioned with its admin file (NAME.admin.json): {"port", "meter_id"}."""
     from vwcore import wire
 
-    mid, admin = load_admin_file(args.admin)
-    with serial_client.MeterLink(args.port, args.baud, args.timeout, args.retries) as link:
+    mid, secret = load_admin_file(admin)
+    with _link(port, baud, timeout, retries) as link:
         try:
-            link.reset(mid, admin)
+            link.reset(mid, secret)
         except DeviceError as e:
             if e.meter_code == wire.E_STORAGE and "not acknowledged" in str(e):
                 raise DeviceError("%s\n  collect them first, acknowledged with the customer code (on the meter label): "
-                                  "veriwatt fetch %s --store STORE --code CODE" % (e, args.port),
-                                  e.meter_code)
+                                  "veriwatt fetch %s --store STORE --code CODE" % (e, port), e.meter_code)
             raise
-    print("meter %s on %s reset: keys and readings wiped" % (mid.hex(), args.port))
-    return EXIT_OK
+    return {"port": port, "meter_id": mid.hex()}
 
 
 # ------------------------------------------------------------------ deploy / flash
-def firmware_files(board: str, natmod: bool = True) -> List[Tuple[Path, str]]:
+def firmware_files(board: str, natmod: bool = True,
+                   note: Optional[Callable[[str], None]] = None) -> List[Tuple[Path, str]]:
     """(local file, path on the board) for a deployment of the meter firmware."""
     files: List[Tuple[Path, str]] = []
     fw, hal_dir = resources.firmware_dir(), resources.hal_dir()
@@ -337,11 +310,11 @@ def firmware_files(board: str, natmod: bool = True) -> List[Tuple[Path, str]]:
         if mpy.exists():
             files.append((mpy, "lib/vwcrypto.mpy"))
         elif resources.checkout_root() is not None:
-            print("veriwatt: note: %s not built (make natmods); the firmware falls back to pow()"
-                  % resources.describe(mpy), file=sys.stderr)
+            (note or stderr_note)("note: %s not built (make natmods); the firmware falls back to pow()"
+                                  % resources.describe(mpy))
         else:
-            print("veriwatt: note: this veriwatt carries no vwcrypto natmod for %s; the firmware falls back to pow()"
-                  % arch, file=sys.stderr)
+            (note or stderr_note)("note: this veriwatt carries no vwcrypto natmod for %s; the firmware falls "
+                                  "back to pow()" % arch)
     main = fw / "vwmeter" / "main.py"
     files.append((main, "main.py"))
     return files
@@ -390,7 +363,8 @@ def detect_board(port: str, timeout: float) -> Tuple[str, str]:
                       "(try `mpremote connect %s repl`)" % (port, last, port))
 
 
-def choose_board(port: str, given: Optional[str], detected: Optional[Tuple[str, str]], force: bool) -> str:
+def choose_board(port: str, given: Optional[str], detected: Optional[Tuple[str, str]], force: bool,
+                 note: Optional[Callable[[str], None]] = None) -> str:
     """The HAL profile to deploy: the detected board's, unless --board names another (refused
     for a board the detection recognises, unless --force) or the board is not recognised."""
     if detected is None:
@@ -408,63 +382,64 @@ def choose_board(port: str, given: Optional[str], detected: Optional[Tuple[str, 
         if not force:
             raise VeriwattError("the board on %s is a %s board (sys.platform %r, %s): it needs --board %s, not %s "
                                 "(--force deploys the %s HAL anyway)" % (port, hal, plat, machine, hal, given, given))
-        print("veriwatt: warning: deploying the %s HAL onto a %s board (--force)" % (given, hal), file=sys.stderr)
+        (note or stderr_note)("warning: deploying the %s HAL onto a %s board (--force)" % (given, hal))
         return given
     return hal
 
 
-def cmd_deploy(args: argparse.Namespace) -> int:
-    """Copy the meter firmware and the vwcrypto natmod to a MicroPython board (mpremote; ampy fallback)."""
-    detected = None if args.dry_run else detect_board(args.port, min(args.timeout, 60))
-    board = choose_board(args.port, args.board, detected, args.force)
-    if detected is not None:
-        print("board on %s: sys.platform %r (%s): HAL %s" % (args.port, detected[0], detected[1], board))
-    files = firmware_files(board, not args.no_natmod)
-    tools = [args.tool] if args.tool != "auto" else ["mpremote", "ampy"]
-    for tool in tools:
-        cmds = deploy_commands(args.port, files, tool)
-        if args.dry_run:
-            for c, _ in cmds:
-                print(" ".join(c))
-            return EXIT_OK
-        ok = True
-        for c, may_fail in cmds:
-            try:
-                r = subprocess.run(c, capture_output=True, text=True, timeout=args.timeout)
-            except FileNotFoundError:
-                ok = False
-                print("veriwatt: %s is not installed (pip install 'veriwatt[device]')" % tool, file=sys.stderr)
-                break
-            except subprocess.TimeoutExpired:
-                ok = False
-                print("veriwatt: %s timed out after %d s" % (tool, args.timeout), file=sys.stderr)
-                break
-            if r.returncode != 0 and not may_fail:
-                ok = False
-                last = ((r.stderr or r.stdout).strip().splitlines() or ["exit %d" % r.returncode])[-1]
-                print("veriwatt: %s failed: %s" % (tool, last), file=sys.stderr)
-                break
-        if ok:
-            print("deployed %d files to %s with %s; reset the board to start the meter" % (len(files), args.port, tool))
-            return EXIT_OK
+def deploy(port: str, board: Optional[str] = None, force: bool = False, tool: str = "auto", natmod: bool = True,
+           dry_run: bool = False, timeout: int = 120, note: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+    """Copy the meter firmware and the vwcrypto natmod to a MicroPython board (mpremote, then
+    adafruit-ampy). The board's HAL is detected (mpremote) unless `dry_run`, which needs `board`
+    and only returns the commands. Returns {"port", "board", "detected", "files", "tool", "commands"}."""
+    detected = None if dry_run else detect_board(port, min(timeout, 60))
+    hal = choose_board(port, board, detected, force, note)
+    files = firmware_files(hal, natmod, note)
+    res: Dict[str, Any] = {"port": port, "board": hal, "detected": list(detected) if detected else None,
+                           "files": len(files), "tool": None, "commands": []}
+    for name in ([tool] if tool != "auto" else ["mpremote", "ampy"]):
+        cmds = deploy_commands(port, files, name)
+        res["commands"] = [" ".join(c) for c, _ in cmds]
+        if dry_run:
+            return res
+        why = _run_all(cmds, name, timeout)
+        if why is None:
+            res["tool"] = name
+            return res
+        (note or stderr_note)(why)
     raise DeviceError("could not deploy to %s: is it a MicroPython board with a REPL on that port? "
-                      "(try `mpremote connect %s repl`)" % (args.port, args.port))
+                      "(try `mpremote connect %s repl`)" % (port, port))
 
 
-def cmd_stop(args: argparse.Namespace) -> int:
+def _run_all(cmds: List[Tuple[List[str], bool]], tool: str, timeout: int) -> Optional[str]:
+    """Run the copy commands; None when they all worked, else why not (one line)."""
+    for c, may_fail in cmds:
+        try:
+            r = subprocess.run(c, capture_output=True, text=True, timeout=timeout)
+        except FileNotFoundError:
+            return "%s is not installed (pip install 'veriwatt[device]')" % tool
+        except subprocess.TimeoutExpired:
+            return "%s timed out after %d s" % (tool, timeout)
+        if r.returncode != 0 and not may_fail:
+            last = ((r.stderr or r.stdout).strip().splitlines() or ["exit %d" % r.returncode])[-1]
+            return "%s failed: %s" % (tool, last)
+    return None
+
+
+def stop(port: str, timeout: int = 10) -> Dict[str, Any]:
     """Stop the meter on a board whose meter line is its REPL's: send the interrupt sequence
     (CR, Ctrl-C; the meter stops between requests with every state change on flash) and wait
     for the REPL's prompt. mpremote sends the same sequence, so it needs no stop first."""
     import serial
 
     try:
-        ser = serial.serial_for_url(args.port, 115200, timeout=0.1)
+        ser = serial.serial_for_url(port, 115200, timeout=0.1)
     except (serial.SerialException, OSError) as e:
-        raise DeviceError("cannot open %s: %s" % (args.port, e))
+        raise DeviceError("cannot open %s: %s" % (port, e))
     seen = b""
     try:
         ser.write(b"\r\x03")
-        deadline = time.monotonic() + args.timeout
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             seen = (seen + ser.read(256))[-512:]
             if b">>> " in seen or b"raw REPL" in seen:
@@ -473,11 +448,10 @@ def cmd_stop(args: argparse.Namespace) -> int:
                 ser.write(b"\r")      # ask for a fresh prompt
         else:
             raise DeviceError("no REPL prompt on %s within %d s: a simulated meter has no REPL (Ctrl-C its veriwatt sim); "
-                              "a board: reset it in safe mode" % (args.port, args.timeout))
+                              "a board: reset it in safe mode" % (port, timeout))
     finally:
         ser.close()
-    print("meter on %s stopped; the board's REPL is free (reset the board to restart the meter)" % args.port)
-    return EXIT_OK
+    return {"port": port, "stopped": True}
 
 
 # STM32 boards veriwatt can flash (images: `make stm32`, build/stm32/<board>/firmware.*).
@@ -533,18 +507,17 @@ def stm32_flash_commands(board: str, image: Path, tool: str = "auto") -> List[Li
     return [["dfu-util", "--alt", "0", "--download", img]]
 
 
-def _flash_stm32(args: argparse.Namespace) -> int:
-    image = args.image or args.port
+def _flash_stm32(board: str, image: Optional[str], tool: str, dry_run: bool, echo: Callable[[str], None]) -> Dict[str, Any]:
     if not image:
         raise VeriwattError("give the firmware image: veriwatt flash --board %s build/stm32/%s/firmware.hex"
-                            % (args.board, args.board))
+                            % (board, board))
     img = Path(image)
-    cmds = stm32_flash_commands(args.board, img, args.tool)
-    if not args.dry_run and not img.is_file():
+    cmds = stm32_flash_commands(board, img, tool)
+    if not dry_run and not img.is_file():
         raise VeriwattError("firmware image %s not found (make stm32 builds it)" % image)
     for c in cmds:
-        print(" ".join(c))
-        if args.dry_run:
+        echo(" ".join(c))
+        if dry_run:
             continue
         try:
             r = subprocess.run(c)
@@ -556,10 +529,9 @@ def _flash_stm32(args: argparse.Namespace) -> int:
                     else "connect the Nucleo's ST-LINK USB (CN1) and check `%s`" % (
                         "pyocd list" if "pyocd" in c[0] else "st-info --probe"))
             raise DeviceError("%s failed (exit %d): %s" % (c[0], r.returncode, hint))
-    if not args.dry_run:
-        print("flashed %s to the %s; the meter is frozen in: open its serial port (ST-LINK virtual COM port), "
-              "then veriwatt provision PORT" % (image, STM32_BOARDS[args.board]["mcu"]))
-    return EXIT_OK
+    return {"image": image, "board": board, "commands": [" ".join(c) for c in cmds], "flashed": not dry_run,
+            "next": "the meter is frozen in: open its serial port (ST-LINK virtual COM port), then veriwatt "
+                    "provision PORT" if not dry_run else None, "mcu": STM32_BOARDS[board]["mcu"]}
 
 
 STM32_HELP = """STM32 boards: give --board (%s) and the image that `make stm32` builds
@@ -569,38 +541,36 @@ Probe: the Nucleo's on-board ST-LINK (pyocd, st-flash) or USB DFU (dfu-util, BOO
     ", ".join(sorted(STM32_BOARDS)))
 
 
-def cmd_flash(args: argparse.Namespace) -> int:
-    """Write a MicroPython firmware image: ESP32 with esptool, Nucleo STM32 boards (--board) with
-    pyocd / st-flash / dfu-util."""
-    if args.board:
-        return _flash_stm32(args)
-    if args.chip.startswith("stm32"):
-        print(STM32_HELP)
-        return EXIT_OK
-    if not args.port:
+def flash(port: Optional[str] = None, image: Optional[str] = None, board: Optional[str] = None, chip: str = "esp32",
+          offset: Optional[str] = None, baud: int = 460800, erase: bool = False, tool: str = "auto",
+          dry_run: bool = False, echo: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+    """Write a MicroPython firmware image: an ESP32 (`chip`) on `port` with esptool, or a Nucleo
+    STM32 `board` with pyocd / st-flash / dfu-util (`image`, or `port` taken as the image).
+    echo(command line) before each command runs (or instead, with `dry_run`).
+    Returns {"image", "commands", "flashed", ...}; {"help": STM32_HELP} for chip stm32* without board."""
+    echo = echo or (lambda line: None)
+    if board:
+        return _flash_stm32(board, image or port, tool, dry_run, echo)
+    if chip.startswith("stm32"):
+        return {"help": STM32_HELP, "commands": [], "flashed": False}
+    if not port:
         raise VeriwattError("give the serial port: veriwatt flash PORT --image ESP32_GENERIC-v1.25.0.bin")
-    if not args.image:
+    if not image:
         raise VeriwattError("give the firmware image: veriwatt flash PORT --image ESP32_GENERIC-v1.25.0.bin")
-    img = Path(args.image)
-    if not args.dry_run and not img.is_file():
-        raise VeriwattError("firmware image %s not found" % args.image)
-    offset = args.offset or ("0x1000" if args.chip == "esp32" else "0x0")
+    if not dry_run and not Path(image).is_file():
+        raise VeriwattError("firmware image %s not found" % image)
     exe = _venv_tool("esptool.py") or _venv_tool("esptool") or "esptool.py"
-    cmds = []
-    if args.erase:
-        cmds.append([exe, "--chip", args.chip, "--port", args.port, "erase_flash"])
-    cmds.append([exe, "--chip", args.chip, "--port", args.port, "--baud", str(args.baud), "write_flash", "-z", offset, str(img)])
+    cmds = [[exe, "--chip", chip, "--port", port, "erase_flash"]] if erase else []
+    cmds.append([exe, "--chip", chip, "--port", port, "--baud", str(baud), "write_flash", "-z",
+                 offset or ("0x1000" if chip == "esp32" else "0x0"), str(Path(image))])
     for c in cmds:
-        print(" ".join(c))
-        if args.dry_run:
-            continue
-        r = subprocess.run(c)
-        if r.returncode != 0:
+        echo(" ".join(c))
+        rc = 0 if dry_run else subprocess.run(c).returncode
+        if rc != 0:
             raise DeviceError("esptool failed (exit %d): hold BOOT while pressing RESET to enter the bootloader, "
-                              "check the port, and try a lower --baud" % r.returncode)
-    if not args.dry_run:
-        print("flashed %s; now: veriwatt deploy %s --board %s" % (args.image, args.port, args.chip))
-    return EXIT_OK
+                              "check the port, and try a lower --baud" % rc)
+    return {"image": image, "chip": chip, "commands": [" ".join(c) for c in cmds], "flashed": not dry_run,
+            "next": None if dry_run else "veriwatt deploy %s --board %s" % (port, chip)}
 
 
 # ------------------------------------------------------------------ sim
@@ -631,120 +601,17 @@ def start_sim(n: int, storage: str, speed: int, start: Any, seed: int = 1, baud:
         raise VeriwattError(str(e))
 
 
-def cmd_sim(args: argparse.Namespace) -> int:
-    """Start simulated meters (the real firmware on the unix MicroPython) and print their pty paths."""
+def sim_ports(sim: Any, noise: float = 0.0, seed: int = 1) -> Tuple[List[Dict[str, Any]], List[Any]]:
+    """The running simulated meters' ports ({"index", "port", "pid", "storage"}), each behind a
+    relay that corrupts `noise` of the bytes when noise > 0; and the relays (stop them after)."""
     from .ptyrelay import PtyRelay
 
-    sim = start_sim(args.meters, args.storage, args.speed, args.start, args.seed, args.baud, not args.no_natmod)
-    relays = []
-    try:
-        ports = []
-        for m in sim.meters:
-            port = m.port
-            if args.noise:
-                r = PtyRelay(m.port, noise=args.noise, seed=args.seed + m.index).start()
-                relays.append(r)
-                port = r.path
-            ports.append({"index": m.index, "port": port, "pid": m.proc.pid, "storage": str(m.storage)})
-        if args.json:
-            print(json.dumps({"meters": ports, "speed": args.speed}), flush=True)
-        else:
-            for p in ports:
-                print("meter %d: %s  (pid %d, storage %s)" % (p["index"], p["port"], p["pid"], p["storage"]), flush=True)
-            print("%d simulated seconds per second%s; Ctrl-C to stop. Next: veriwatt provision %s"
-                  % (args.speed, ", %.0e of bytes corrupted" % args.noise if args.noise else "", ports[0]["port"]), flush=True)
-        deadline = time.monotonic() + args.duration if args.duration else None
-        while deadline is None or time.monotonic() < deadline:
-            time.sleep(0.5)
-            if all(m.proc.poll() is not None for m in sim.meters):
-                raise DeviceError("every simulated meter exited: see %s/meter*/stderr.log" % args.storage)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for r in relays:
-            r.stop()
-        sim.stop()
-    return EXIT_OK
-
-
-# ------------------------------------------------------------------ registration
-def register(add: Callable[..., argparse.ArgumentParser], json_arg: Callable, store_args: Callable) -> None:
-    def line_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("port", help="serial port: /dev/ttyUSB0, a simulated meter's pty, or a pyserial URL")
-        p.add_argument("--baud", type=int, default=115200, help="baud rate (default 115200)")
-        p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for an answer (default 2)")
-        p.add_argument("--retries", type=int, default=4, help="retries per request (default 4)")
-
-    p = add("info", cmd_info, "identify the meter on a serial port")
-    line_args(p)
-    json_arg(p)
-
-    p = add("provision", cmd_provision, "give a meter its keys, clock and customer code")
-    line_args(p)
-    p.add_argument("--meter-id", help="16 hex digits (default: random)")
-    p.add_argument("--clock", default="now", help="meter clock: unix seconds, YYYY-MM-DD[THH:MM:SS] UTC, or now")
-    p.add_argument("--group", default="2048", choices=["2048", "3072"], help="group (default 2048)")
-    p.add_argument("--out", default=".", help="folder for the key files (default .)")
-    p.add_argument("--name", default="meter", help="file name stem: NAME.pub.json, NAME.admin.json (default meter)")
-    p.add_argument("--save-code", metavar="FILE", help="also write the customer code to FILE (mode 0600); "
-                   "by default it is only printed, for the meter label")
-    json_arg(p)
-
-    p = add("wait", cmd_wait, "wait until the meter has certified every slot of a period")
-    line_args(p)
-    p.add_argument("--period", required=True, help="YYYY-MM (a month), START:END slots or YYYY-MM-DD..YYYY-MM-DD")
-    p.add_argument("--tz", default="UTC", help="time zone of a month or dates (default UTC)")
-    p.add_argument("--max-wait", type=float, default=600, help="give up after this many seconds (default 600; 0: no limit)")
-    p.add_argument("--poll", type=float, default=0.5, help="seconds between two questions to the meter (default 0.5)")
-
-    p = add("set-clock", cmd_set_clock, "set a meter's clock (provisioned meters: needs its admin file beyond a drift trim)")
-    line_args(p)
-    p.add_argument("--time", default="now", help="unix seconds, YYYY-MM-DD[THH:MM:SS] UTC, or now (default now)")
-    p.add_argument("--admin", "--secret", dest="admin", metavar="FILE",
-                   help="the meter's admin file from provisioning (NAME.admin.json): authenticates the change")
-    json_arg(p)
-
-    p = add("reset", cmd_reset, "wipe a meter back to unprovisioned (needs its admin file)")
-    line_args(p)
-    p.add_argument("--admin", "--secret", dest="admin", metavar="FILE", required=True,
-                   help="the meter's admin file from provisioning (NAME.admin.json)")
-
-    p = add("deploy", cmd_deploy, "copy the firmware and natmod to a board (mpremote; ampy fallback)")
-    p.add_argument("port", help="the board's serial port (e.g. /dev/ttyUSB0)")
-    p.add_argument("--board", default=None, help="HAL profile: esp32, stm32, qemu, unix (default: the board's own, "
-                   "from sys.platform asked through mpremote; needed with --dry-run)")
-    p.add_argument("--force", action="store_true", help="deploy --board's HAL even onto a board detected as another")
-    p.add_argument("--tool", default="auto", choices=["auto", "mpremote", "ampy"], help="copy tool (default: mpremote, then ampy)")
-    p.add_argument("--no-natmod", action="store_true", help="do not copy the vwcrypto natmod")
-    p.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
-    p.add_argument("--timeout", type=int, default=120, help="seconds allowed for the copy (default 120)")
-
-    p = add("stop", cmd_stop, "stop the meter on a board and free its REPL (mpremote does it by itself)")
-    p.add_argument("port", help="the board's serial port")
-    p.add_argument("--timeout", type=int, default=10, help="seconds to wait for the REPL prompt (default 10)")
-
-    p = add("flash", cmd_flash, "write MicroPython to an ESP32 (esptool) or a Nucleo STM32 board (pyocd, st-flash, dfu-util)")
-    p.add_argument("port", nargs="?", help="ESP32: the board's serial port; with --board: the image")
-    p.add_argument("--image", help="firmware image: ESP32 .bin; STM32 .hex, .dfu or firmware0.bin (+ firmware1.bin beside it)")
-    p.add_argument("--board", choices=sorted(STM32_BOARDS),
-                   help="STM32 board: flash the image that `make stm32` builds (build/stm32/BOARD/firmware.hex)")
-    p.add_argument("--tool", default="auto", choices=["auto", "pyocd", "st-flash", "dfu-util"],
-                   help="STM32 flashing tool (default: pyocd for .hex, st-flash for .bin, dfu-util for .dfu)")
-    p.add_argument("--chip", default="esp32", help="esp32, esp32s3, esp32c3, ... or stm32 (prints the STM32 path)")
-    p.add_argument("--offset", help="flash offset (default 0x1000 for esp32, 0x0 otherwise)")
-    p.add_argument("--baud", type=int, default=460800, help="flashing baud rate (default 460800)")
-    p.add_argument("--erase", action="store_true", help="erase the whole flash first")
-    p.add_argument("--dry-run", action="store_true", help="print the flashing commands only")
-
-    p = add("sim", cmd_sim, "start simulated meters and print their pty paths")
-    p.add_argument("--meters", "-n", type=int, default=1, help="number of meters (default 1)")
-    p.add_argument("--storage", default="sim-data", help="folder for the meters' flash (default sim-data)")
-    p.add_argument("--speed", type=int, default=1800, help="simulated seconds per second (default 1800: a slot a second)")
-    p.add_argument("--start", default="none", help="clock at first boot: YYYY-MM-DD, unix seconds, now, or none "
-                   "(default: unset until provisioning)")
-    p.add_argument("--seed", type=int, default=1, help="household seed of meter 0")
-    p.add_argument("--baud", type=int, default=0, help="throttle meter->host to this baud rate (default: no limit)")
-    p.add_argument("--noise", type=float, default=0.0, help="corrupt this fraction of bytes on each line (e.g. 1e-3)")
-    p.add_argument("--duration", type=float, default=0, help="stop after this many seconds (default: run until Ctrl-C)")
-    p.add_argument("--no-natmod", action="store_true", help="do not load the vwcrypto natmod (use pow)")
-    json_arg(p)
+    ports, relays = [], []
+    for m in sim.meters:
+        port = m.port
+        if noise:
+            r = PtyRelay(m.port, noise=noise, seed=seed + m.index).start()
+            relays.append(r)
+            port = r.path
+        ports.append({"index": m.index, "port": port, "pid": m.proc.pid, "storage": str(m.storage)})
+    return ports, relays

@@ -1,4 +1,5 @@
 """Errors the CLI turns into one-line messages and documented exit codes."""
+import sys
 
 # Exit codes (documented in README and `veriwatt --help`); scripts can rely on them.
 EXIT_OK = 0
@@ -24,3 +25,10 @@ class DeviceError(VeriwattError):
     def __init__(self, message: str, meter_code: "int | None" = None) -> None:
         super().__init__(message)
         self.meter_code = meter_code  # the meter's ERROR code (wire.E_*) when the meter refused
+
+
+def stderr_note(msg: str) -> None:
+    """The default `note` of the library functions (veriwatt.api): a remark such as "note: the
+    meter's key was trusted on first use" goes to stderr as one line, like a warning. Library
+    callers that want them elsewhere pass their own callable."""
+    print("veriwatt: %s" % msg, file=sys.stderr, flush=True)

@@ -27,6 +27,7 @@ turn a JSON value into a Python value or refuse it:
 Writing (`write`) goes through a temporary file in the same folder and os.replace, so a
 reader never sees half a file; private files (secret keys) are created with mode 0600 from
 the start (tempfile.mkstemp uses O_CREAT|O_EXCL and 0600) and never exist readable by others.
+`create_private` makes a NEW private file (os.open with O_EXCL and mode 0600), never replacing one.
 """
 from __future__ import annotations
 
@@ -167,6 +168,22 @@ def write(path: str, obj: Any, private: bool = False) -> None:
         except OSError:
             pass
         raise
+
+
+def create_private(path: str, obj: Any) -> None:
+    """Write obj as JSON to a NEW file created with mode 0600 (os.open O_CREAT|O_EXCL with the mode:
+    never readable by others, not even for an instant, whatever the umask); an existing file is
+    never overwritten (VeriwattError). For credentials that must not replace an older one."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise VeriwattError("%s exists already: move it away or choose another name" % path)
+    except OSError as e:
+        raise VeriwattError("cannot create %s: %s" % (path, e.strerror))
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(obj, indent=1) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 # ------------------------------------------------------------------ strict value decoders

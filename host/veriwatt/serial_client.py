@@ -35,6 +35,11 @@ from vwcore import aggwire, wire
 from .errors import DeviceError
 
 DEFAULT_BAUD = 115200
+# The one default of every command's --timeout and --retries (and of MeterLink): a request is
+# sent at most DEFAULT_RETRIES + 1 times, each waiting at most DEFAULT_TIMEOUT seconds (less
+# once the link has measured the meter's latency: MeterLink._tmo).
+DEFAULT_TIMEOUT = 2.0
+DEFAULT_RETRIES = 6
 
 
 class Stats:
@@ -128,7 +133,8 @@ def open_port(port: str, baud: int = DEFAULT_BAUD, timeout: float = 0.05) -> Any
 class MeterLink:
     """One meter on one serial line."""
 
-    def __init__(self, port: Any, baud: int = DEFAULT_BAUD, timeout: float = 2.0, retries: int = 6,
+    def __init__(self, port: Any, baud: int = DEFAULT_BAUD, timeout: float = DEFAULT_TIMEOUT,
+                 retries: int = DEFAULT_RETRIES,
                  name: Optional[str] = None) -> None:
         self._lock: Optional[int] = None
         if isinstance(port, str) and "://" not in port:

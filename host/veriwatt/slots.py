@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import Tuple
+from typing import List, Tuple
 
 from .errors import VeriwattError
 
@@ -99,3 +99,46 @@ def describe(start: int, end: int) -> str:
     except (OverflowError, OSError, ValueError):
         return "slots %d..%d" % (start, end)
     return "%s .. %s UTC (%d slots)" % (a.strftime("%Y-%m-%d %H:%M"), b.strftime("%Y-%m-%d %H:%M"), end - start)
+
+
+def slot_list(text: str, tz: str = "UTC", help_text: str = "") -> List[int]:
+    """The slots named by a list such as disclose --slots: slots, A:B slot ranges, days, day ranges,
+    months, comma-separated; every range includes both ends. `help_text` ends the error of a bad item."""
+    import sys
+
+    slots = sys.modules[__name__]
+    out: List[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        m = re.fullmatch(r"(\d+):(\d+)", part)
+        d = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:\.\.(\d{4}-\d{2}-\d{2}))?", part)
+        if m:
+            a, b = int(m.group(1)), int(m.group(2))
+            if b < a:
+                raise VeriwattError("bad slot range %s: the last slot is before the first" % part)
+            slots.check_range(a, b + 1)
+            out.extend(range(a, b + 1))
+        elif d:
+            first, last = d.group(1), d.group(2) or d.group(1)
+            try:
+                after = (_dt.date.fromisoformat(last) + _dt.timedelta(days=1)).isoformat()
+                _dt.date.fromisoformat(first)
+            except ValueError as e:
+                raise VeriwattError("bad date in %r: %s" % (part, e))
+            if last < first:
+                raise VeriwattError("bad date range %s: the last day is before the first" % part)
+            a, b = slots.parse_period("%s..%s" % (first, after), tz)
+            out.extend(range(a, b))
+        elif re.fullmatch(r"\d{4}-\d{2}", part):
+            a, b = slots.parse_period(part, tz)
+            out.extend(range(a, b))
+        else:
+            try:
+                out.append(int(part))
+            except ValueError:
+                raise VeriwattError("bad slot %r: %s" % (part, help_text or "give slots, A:B ranges, days or months"))
+    if not out:
+        raise VeriwattError("no slots chosen: --slots 995000,995001 or 995000:995047")
+    return out
