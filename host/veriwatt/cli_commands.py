@@ -741,8 +741,6 @@ def _stall_default() -> float:
 
 
 def _device_table() -> List[Command]:
-    from .device import STM32_BOARDS
-
     admin = opt("--admin", "--secret", dest="admin", metavar="FILE",
                 help="the meter's admin file from provisioning (NAME.admin.json): authenticates the change")
     return [
@@ -778,6 +776,13 @@ def _device_table() -> List[Command]:
         Command("stop", cmd_stop, "stop the meter on a board and free its REPL (mpremote does it by itself)", (
             opt("port", help="the board's serial port"),
             opt("--timeout", type=int, default=10, help="seconds to wait for the REPL prompt (default 10)"))),
+    ]
+
+
+def _board_table() -> List[Command]:
+    from .device import STM32_BOARDS
+
+    return [
         Command("flash", cmd_flash, "write MicroPython to an ESP32 (esptool) or a Nucleo STM32 board (pyocd, st-flash, dfu-util)", (
             opt("port", nargs="?", help="ESP32: the board's serial port; with --board: the image"),
             opt("--image", help="firmware image: ESP32 .bin; STM32 .hex, .dfu or firmware0.bin (+ firmware1.bin beside it)"),
@@ -925,7 +930,7 @@ def _table() -> List[Command]:
             opt("--kind", choices=["tariff", "index", "step", "cumulative", "threshold", "rebate"],
                 help="example: the kind of tariff (default tariff: time-of-use prices)"),
             opt("--period", help="show: the period to summarise (default 2026-12)"), "json")),
-    ] + _bill_table() + _device_table() + [
+    ] + _bill_table() + _device_table() + _board_table() + [
         Command("aggregate", cmd_aggregate, "privacy-friendly aggregation over a group of meters (enroll, collect)",
                 sub=_aggregate_table()),
     ]

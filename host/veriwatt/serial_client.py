@@ -130,6 +130,17 @@ def open_port(port: str, baud: int = DEFAULT_BAUD, timeout: float = 0.05) -> Any
         raise DeviceError("cannot open %s: %s" % (port, msg))
 
 
+class _Try:
+    """One try of an exchange (MeterLink._exchange): its sequence number, timing, frames, result."""
+
+    def __init__(self, seq: int = 0, attempt: int = 0, tmo: float = 0.0) -> None:
+        self.seq, self.attempt, self.tmo = seq, attempt, tmo
+        self.t_sent = self.t_last = self.deadline = 0.0
+        self.frames = 0
+        self.result: Any = None
+        self.last_err = "no answer"
+
+
 class MeterLink:
     """One meter on one serial line."""
 
@@ -257,46 +268,78 @@ class MeterLink:
             pass
         self.dec.reset()
 
+    def _exchange(self, mtype: int, payload: bytes, on_frame: Callable[[wire.Frame, "_Try"], Any],
+                  first_tmo: Callable[[int], float], hard_tmo: Optional[Callable[[float], float]] = None,
+                  frames: int = 1, min_gap: float = 0.0, on_stale: Optional[Callable[[wire.Frame], None]] = None,
+                  partial: Optional[Callable[["_Try"], Any]] = None) -> "_Try":
+        """THE retry loop of every exchange: send the request (a fresh sequence number per try),
+        listen for its frames, retry on silence up to self.retries times. For each frame of this
+        request on_frame(frame, try) returns a value to end the exchange, or None to listen on
+        (for a stream, frames > 1, the wait is extended by the gap timeout after each frame). A meter ERROR that it got a
+        bad frame resends at once; any other ERROR raises DeviceError with the meter's reason.
+        Frames of other (abandoned) requests go to on_stale. After a try's silence, partial(try)
+        may end the exchange with what arrived. Returns the last _Try (.result None: no answer)."""
+        self._junk = 0
+        t = _Try()
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.stats.retries += 1
+                self._drain()
+            t = _Try(self._next_seq(), attempt, first_tmo(attempt))
+            self.stats.requests += 1
+            self._send(mtype, t.seq, payload)
+            t.t_sent = t.t_last = time.monotonic()
+            t.deadline = t.t_sent + t.tmo
+            hard = self._hard_deadline(t.t_sent, hard_tmo(t.tmo) if hard_tmo else t.tmo, frames)
+            while time.monotonic() < min(hard, max(t.deadline, self.last_rx + t.tmo if t.deadline else 0)):
+                for f in self._read_frames(t.deadline):
+                    if f.seq != t.seq:
+                        if on_stale is not None:
+                            on_stale(f)
+                        continue
+                    now = time.monotonic()
+                    self._seen(now - (t.t_sent if t.frames == 0 else t.t_last), first=t.frames == 0)
+                    t.frames, t.t_last = t.frames + 1, now
+                    if f.mtype == wire.ERROR and self._meter_error(mtype, f, t):
+                        break  # the meter got a bad frame: resend at once
+                    if frames > 1:  # a stream of frames: listen on for the next one (the gap timeout)
+                        t.tmo = max(self._tmo(attempt, first=False), min_gap)
+                        t.deadline = now + t.tmo
+                    t.result = on_frame(f, t)
+                    if t.result is not None:
+                        return t
+            if partial is not None:
+                t.result = partial(t)
+                if t.result is not None:
+                    return t
+        return t
+
+    def _meter_error(self, mtype: int, f: wire.Frame, t: "_Try") -> bool:
+        """An ERROR answer: True when it says the meter got a bad frame (resend), else DeviceError."""
+        err = wire.decode_error(f.payload)
+        if err["code"] != wire.E_BAD_FRAME:
+            raise DeviceError("%s: meter refused %s: %s (error %d)" % (
+                self.name, wire.TYPE_NAMES.get(mtype, mtype), err["reason"], err["code"]), err["code"])
+        t.last_err = "meter reported a bad frame"
+        t.deadline = 0
+        return True
+
     def request(self, mtype: int, payload: bytes = b"", expect: Tuple[int, ...] = (),
                 timeout: Optional[float] = None) -> wire.Frame:
         """Send a request and return the answer frame (a type in `expect`), retrying on silence.
         ERROR answers raise DeviceError with the meter's reason."""
         tmo = self.timeout if timeout is None else timeout
-        last_err = "no answer"
-        self._junk = 0
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.stats.retries += 1
-                self._drain()
-            seq = self._next_seq()
-            self.stats.requests += 1
-            self._send(mtype, seq, payload)
-            t_sent = time.monotonic()
-            tmo_try = tmo if timeout is not None else self._tmo(attempt, first=True)
-            deadline = t_sent + tmo_try
-            hard = self._hard_deadline(t_sent, tmo_try)
-            while time.monotonic() < min(hard, max(deadline, self.last_rx + tmo_try if deadline else 0)):
-                for f in self._read_frames(deadline):
-                    if f.seq != seq:
-                        continue
-                    self._seen(time.monotonic() - t_sent)
-                    if f.mtype == wire.ERROR:
-                        err = wire.decode_error(f.payload)
-                        if err["code"] == wire.E_BAD_FRAME:
-                            last_err = "meter reported a bad frame"
-                            deadline = 0  # resend at once
-                            break
-                        raise DeviceError("%s: meter refused %s: %s (error %d)" % (
-                            self.name, wire.TYPE_NAMES.get(mtype, mtype), err["reason"], err["code"]), err["code"])
-                    if f.mtype in expect:
-                        return f
+        t = self._exchange(mtype, payload, lambda f, _t: f if f.mtype in expect else None,
+                           lambda attempt: tmo if timeout is not None else self._tmo(attempt, first=True))
+        if t.result is not None:
+            return t.result
         hint = self._line_hint()
         if hint:
             raise DeviceError("%s: no veriwatt answer to %s after %d tries%s"
                               % (self.name, wire.TYPE_NAMES.get(mtype, mtype), self.retries + 1, hint))
         raise DeviceError("%s: %s (%s after %d tries of %.1f s); check that the meter is powered and "
                           "connected at %d baud, or try --timeout/--retries"
-                          % (self.name, last_err, wire.TYPE_NAMES.get(mtype, mtype), self.retries + 1, tmo,
+                          % (self.name, t.last_err, wire.TYPE_NAMES.get(mtype, mtype), self.retries + 1, tmo,
                              getattr(self.ser, "baudrate", 0) or DEFAULT_BAUD))
 
     # --- messages
@@ -342,56 +385,40 @@ class MeterLink:
         tag = wire.reset_tag(admin_secret, meter_id, info["challenge"])
         self.request(wire.RESET, wire.encode_reset(meter_id, info["challenge"], tag), (wire.OK,))
 
+    def _batch(self, mtype: int, item: int, from_slot: int, max_count: int, **kw: Any) -> "_Try":
+        """One FETCH-like exchange (FETCH, AGG_FETCH): up to max_count `item` frames then END.
+        t.result: (items received intact, END payload or None if END was lost); a partial
+        answer is returned as it is; None when nothing at all came back after every try."""
+        items: List[bytes] = []
+
+        def on_frame(f: wire.Frame, t: _Try) -> Any:
+            if t.frames == 1:
+                items.clear()  # a new try
+            if f.mtype == item:
+                items.append(f.payload)
+                return (list(items), None) if len(items) >= max_count else None  # END not needed
+            if f.mtype == wire.END:
+                try:
+                    return list(items), wire.decode_end(f.payload)
+                except ValueError:
+                    return list(items), None
+            return None
+
+        return self._exchange(mtype, wire.encode_fetch(from_slot, max_count), on_frame, frames=max_count + 1,
+                              partial=lambda t: (list(items), None) if items and t.frames else None, **kw)
+
     def fetch_batch(self, from_slot: int, max_count: int) -> Tuple[List[bytes], Optional[Dict[str, Any]]]:
         """One FETCH exchange: (raw records received intact, END payload or None if END was lost).
-        Retries while nothing at all comes back; a partial answer is returned as it is."""
-        self._junk = 0
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.stats.retries += 1
-                self._drain()
-            seq = self._next_seq()
-            self.stats.requests += 1
-            self._send(wire.FETCH, seq, wire.encode_fetch(from_slot, max_count))
-            recs: List[bytes] = []
-            t_sent = t_last = time.monotonic()
-            tmo = self._tmo(attempt, first=True)
-            deadline = t_last + tmo
-            hard = self._hard_deadline(t_sent, self.timeout, max_count + 1)
-            # older answers still draining (stale sequence numbers) keep the wait alive, never
-            # beyond the overall deadline
-            while time.monotonic() < min(hard, max(deadline, self.last_rx + tmo if deadline else 0)):
-                frames = self._read_frames(deadline)
-                for f in frames:
-                    if f.seq != seq:
-                        if f.mtype == wire.READING:
-                            self.stale_records.append(f.payload)  # still a signed record: keep it
-                        continue
-                    now = time.monotonic()
-                    if not recs:
-                        self._seen(now - t_sent, first=True)
-                    else:
-                        self._seen(now - t_last, first=False)
-                    t_last = now
-                    tmo = self._tmo(attempt, first=False)
-                    deadline = now + tmo  # the meter is talking: keep listening
-                    if f.mtype == wire.READING:
-                        recs.append(f.payload)
-                        if len(recs) >= max_count:
-                            return recs, None  # all asked for arrived: END is not needed
-                    elif f.mtype == wire.END:
-                        try:
-                            return recs, wire.decode_end(f.payload)
-                        except ValueError:
-                            return recs, None
-                    elif f.mtype == wire.ERROR:
-                        err = wire.decode_error(f.payload)
-                        if err["code"] != wire.E_BAD_FRAME:
-                            raise DeviceError("%s: meter refused FETCH: %s (error %d)" % (self.name, err["reason"], err["code"]))
-                        deadline = 0
-                        break
-            if recs:
-                return recs, None
+        Retries while nothing at all comes back; a partial answer is returned as it is. READINGs
+        of abandoned requests (still signed records) are kept in stale_records."""
+        def stale(f: wire.Frame) -> None:
+            if f.mtype == wire.READING:
+                self.stale_records.append(f.payload)
+
+        t = self._batch(wire.FETCH, wire.READING, from_slot, max_count, on_stale=stale,
+                        first_tmo=lambda attempt: self._tmo(attempt, first=True), hard_tmo=lambda _tmo: self.timeout)
+        if t.result is not None:
+            return t.result
         raise DeviceError("%s: no answer to FETCH from slot %d after %d tries of %.1f s%s; check that the meter is "
                           "powered and connected, then run the same command again: it resumes where it stopped"
                           % (self.name, from_slot, self.retries + 1, self.timeout, self._line_hint()))
@@ -419,40 +446,14 @@ class MeterLink:
         return f.payload
 
     def agg_fetch_batch(self, from_slot: int, max_count: int) -> Tuple[List[bytes], Optional[Dict[str, Any]]]:
-        """One AGG_FETCH exchange: (shares received, END payload or None if END was lost)."""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.stats.retries += 1
-                self._drain()
-            seq = self._next_seq()
-            self.stats.requests += 1
-            self._send(wire.AGG_FETCH, seq, wire.encode_fetch(from_slot, max_count))
-            got: List[bytes] = []
-            tmo = max(self.timeout, 1.0) if attempt == 0 else self._tmo(attempt, first=True)
-            deadline = time.monotonic() + tmo
-            while time.monotonic() < deadline:
-                for f in self._read_frames(deadline):
-                    if f.seq != seq:
-                        continue
-                    deadline = time.monotonic() + max(self._tmo(attempt, first=False), 0.5)
-                    if f.mtype == wire.AGG_SHARE:
-                        got.append(f.payload)
-                        if len(got) >= max_count:
-                            return got, None
-                    elif f.mtype == wire.END:
-                        try:
-                            return got, wire.decode_end(f.payload)
-                        except ValueError:
-                            return got, None
-                    elif f.mtype == wire.ERROR:
-                        err = wire.decode_error(f.payload)
-                        if err["code"] != wire.E_BAD_FRAME:
-                            raise DeviceError("%s: meter refused AGG_FETCH: %s (error %d)"
-                                              % (self.name, err["reason"], err["code"]))
-                        deadline = 0
-                        break
-            if got:
-                return got, None
+        """One AGG_FETCH exchange: (shares received, END payload or None if END was lost). The
+        meter computes each share (masks from its pair keys): no overall deadline while shares
+        keep coming, at least 0.5 s between two of them."""
+        t = self._batch(wire.AGG_FETCH, wire.AGG_SHARE, from_slot, max_count, min_gap=0.5,
+                        first_tmo=lambda attempt: max(self.timeout, 1.0) if attempt == 0 else self._tmo(attempt, first=True),
+                        hard_tmo=lambda _tmo: float("inf"))
+        if t.result is not None:
+            return t.result
         raise DeviceError("%s: no answer to AGG_FETCH from slot %d after %d tries" % (self.name, from_slot,
                                                                                       self.retries + 1))
 
@@ -657,24 +658,7 @@ def _collect(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[
                 summary["reject_reasons"].append(r)
         if progress is not None and res.added:
             progress.update(res.added, "%d bad frames" % link.stats.rejects)
-        # slots the meter answered with an intact frame, good or rejected: a record the meter
-        # signed wrongly will not improve by asking again (it is reported, not re-fetched)
-        answered = set(res.slots)
-        mine = set()
-        top = None  # highest slot in this answer, in range or not
-        opaque = False  # a record of this answer without a readable slot: the answer settles nothing
-        for i, raw in enumerate(stale + raws):
-            try:
-                t = wire.decode_record(raw).slot
-            except ValueError:
-                opaque = opaque or i >= len(stale)
-                continue
-            answered.add(t)
-            if i >= len(stale):
-                opaque = opaque or t < a  # FETCH(a) answers slots >= a: this answer is not ours
-                top = t if top is None else max(top, t)
-                if a <= t < b:
-                    mine.add(t)
+        answered, mine, top, opaque = _answer_slots(stale, raws, a, b, res.slots)
         bad_slots.update(answered - set(res.slots))
         got = sorted(mine)
         whole = not opaque and ((end is not None and end["count"] == len(raws)) or (end is None and len(raws) == want))
@@ -701,14 +685,43 @@ def _collect(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[
             pending.insert(0, (a, b, True))
             continue
         idle = 0
-        holes: List[Tuple[int, int, bool]] = []
-        for x, y in store.gaps(meter_id_hex, a, got[-1] + 1):
-            for t in range(x, y):  # split around slots already answered with a rejected record
-                if t in bad_slots:
-                    continue
-                if holes and holes[-1][1] == t:
-                    holes[-1] = (holes[-1][0], t + 1, False)
-                else:
-                    holes.append((t, t + 1, False))
-        pending[0:0] = holes + [(got[-1] + 1, b, False)]
+        pending[0:0] = _holes(store.gaps(meter_id_hex, a, got[-1] + 1), bad_slots) + [(got[-1] + 1, b, False)]
     return settled, bad_slots
+
+
+def _answer_slots(stale: List[bytes], raws: List[bytes], a: int, b: int,
+                  stored: List[int]) -> Tuple[set, set, Optional[int], bool]:
+    """What one FETCH(a) answer tells: (slots answered with an intact frame, good or rejected: a
+    record the meter signed wrongly will not improve by asking again; slots of [a, b) in this
+    answer; the highest slot of this answer; opaque: a record of this answer has no readable
+    slot or is below a, so the answer settles nothing)."""
+    answered, mine = set(stored), set()
+    top: Optional[int] = None
+    opaque = False
+    for i, raw in enumerate(stale + raws):
+        try:
+            t = wire.decode_record(raw).slot
+        except ValueError:
+            opaque = opaque or i >= len(stale)
+            continue
+        answered.add(t)
+        if i >= len(stale):
+            opaque = opaque or t < a  # FETCH(a) answers slots >= a: this answer is not ours
+            top = t if top is None else max(top, t)
+            if a <= t < b:
+                mine.add(t)
+    return answered, mine, top, opaque
+
+
+def _holes(gaps: List[Interval], bad_slots: set) -> List[Tuple[int, int, bool]]:
+    """The store's gaps as ranges to ask again, split around slots answered with a rejected record."""
+    holes: List[Tuple[int, int, bool]] = []
+    for x, y in gaps:
+        for t in range(x, y):
+            if t in bad_slots:
+                continue
+            if holes and holes[-1][1] == t:
+                holes[-1] = (holes[-1][0], t + 1, False)
+            else:
+                holes.append((t, t + 1, False))
+    return holes
