@@ -108,7 +108,7 @@ def provision(link: Any, meter_id: bytes, out_dir: str, clock: int, grp: str = "
     label) and written only to `save_code` if given."""
     from vwcore import aead, group
 
-    from . import keys, tariff
+    from . import jsonio, keys
 
     G = group.get(grp)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -146,7 +146,7 @@ def provision(link: Any, meter_id: bytes, out_dir: str, clock: int, grp: str = "
     y = _check_public_key(info["sig_pub"], G, "signing", link.name)
     _check_public_key(info["agg_pub"], G, "aggregation", link.name)
     pub = keys.meter_public(meter_id, y, G)
-    tariff.write_json(pub_path, pub)
+    jsonio.write(pub_path, pub)
     code = aead.format_customer_code(ck)
     if save_code:
         write_private(save_code, {"format": "veriwatt-customer-code/1", "meter_id": meter_id.hex(), "customer_code": code})

@@ -345,18 +345,6 @@ def parse_body(body: Any) -> Any:
     return Tariff(body)
 
 
-def load_json(path: str, what: str, kind: Optional[str] = None) -> Any:
-    """Read a JSON file strictly (jsonio.load: size cap for its kind, no duplicate keys, bounded
-    numbers and depth); one-line errors that say which file and what is wrong."""
-    from . import jsonio
-    return jsonio.load(path, what, kind)
-
-
-def write_json(path: str, obj: Any, private: bool = False) -> None:
-    from . import jsonio
-    jsonio.write(path, obj, private)
-
-
 def sign(body: Dict[str, Any], supplier_key: Dict[str, Any]) -> Dict[str, Any]:
     """Validate the tariff body and wrap it with the supplier's Schnorr signature over its digest."""
     from . import keys
@@ -375,7 +363,8 @@ SIG_DOMAIN = b"veriwatt-tariff/1\x00"
 
 def load_signed(path: str, supplier_pub: Dict[str, Any]) -> Any:
     """Load a signed tariff file and check its signature against the trusted supplier key."""
-    return parse_signed(load_json(path, "tariff"), supplier_pub, path)
+    from . import jsonio
+    return parse_signed(jsonio.load(path, "tariff"), supplier_pub, path)
 
 
 def parse_signed(obj: Any, supplier_pub: Dict[str, Any], path: str = "tariff") -> Any:
