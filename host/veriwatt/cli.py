@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import commands  # subcommands that live in their own modules register here
     commands.register(sub, EPILOG)
+    from . import computations_cli; computations_cli.register(sub, EPILOG)  # noqa: E702 (profiles, sampling)
     return p
 
 

@@ -389,6 +389,13 @@ def _statement(ps: ProfileSet, G: Any, Cs: Sequence[int], Ss: Sequence[int], val
     return Ys
 
 
+def _member(G: Any, x: int) -> bool:
+    """1 < x < p and x^q = 1: a public value, so gmpy2 (fastexp) may check it."""
+    from . import fastexp
+
+    return 1 < x < G.p and fastexp.powmod(x, G.q, G.p) == 1
+
+
 def verify_scores(doc: Any, ps: ProfileSet, meter_pub: Dict[str, Any], progress: Any = None) -> Dict[str, Any]:
     """Check a score file against the signed profile set and the meter key. Returns the report
     (the scores); InvalidError for anything that does not verify, VeriwattError when malformed.
@@ -411,11 +418,14 @@ def verify_scores(doc: Any, ps: ProfileSet, meter_pub: Dict[str, Any], progress:
         raise InvalidError(_verify.summary(probs))
     Cs = [c for _, c, _, _ in entries]
     for t, C in zip(range(ps.start, ps.end), Cs):
-        if not G.is_element(C):
+        if not _member(G, C):
             raise InvalidError("slot %d: the commitment is not in the order-q subgroup" % t)
     R = Reader(G, KIND_SCORES, _proof_bytes(doc, G, ps.n, len(values)))
     try:
-        Ss = [R.element() for _ in range(ps.n)]
+        Ss = [int.from_bytes(R.take(G.plen), "big") for _ in range(ps.n)]
+        for t, S in zip(range(ps.start, ps.end), Ss):
+            if not _member(G, S):
+                raise ProofError("the square commitment of slot %d is not in the order-q subgroup" % t)
         tr = _transcript(G, ps, doc["meter_id"], doc["consent"], Cs, Ss, values)
         from .zk import product
         product.Squares.verify(G, tr, Cs, Ss, _statement(ps, G, Cs, Ss, values), R, progress)

@@ -81,6 +81,10 @@ def new_beacon(start: int, end: int, supplier: str, value: Optional[bytes] = Non
     """A beacon body for [start, end) with a fresh random value (os.urandom), published now."""
     _slots.check_range(start, end)
     now = published or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    end_time = _slots.slot_start(end).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if now < end_time:
+        raise VeriwattError("the period %s has not ended (it ends %s): a beacon is published after the readings "
+                            "are certified" % (_slots.describe(start, end), end_time))
     body = {"format": FORMAT, "supplier": supplier, "period": {"start_slot": start, "end_slot": end},
             "value": (value if value is not None else os.urandom(32)).hex(), "published": now}
     Beacon(body)
