@@ -50,6 +50,14 @@ BEACON_FIELDS = ("format", "supplier", "period", "value", "published")
 TIME_RE = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z"
 
 
+def _valid_time(text: str) -> bool:
+    try:
+        _dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return False
+    return True
+
+
 class Beacon:
     """A validated beacon body."""
 
@@ -65,7 +73,7 @@ class Beacon:
         _slots.check_range(self.start, self.end, where + ".period")
         self.value = jsonio.hex_bytes(body["value"], where + ".value", 32)
         pub = body["published"]
-        if not isinstance(pub, str) or not re.match(TIME_RE, pub):
+        if not isinstance(pub, str) or not re.match(TIME_RE, pub) or not _valid_time(pub):
             raise VeriwattError("%s.published must be a UTC time YYYY-MM-DDTHH:MM:SSZ" % where)
         self.published = pub
         end_time = _slots.slot_start(self.end).strftime("%Y-%m-%dT%H:%M:%SZ")

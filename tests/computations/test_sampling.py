@@ -153,6 +153,9 @@ def test_beacon_must_be_signed_by_the_pinned_key_and_after_the_period(supplier, 
         sampling.parse_signed(sampling.signedfile.sign(sampling.KIND, early, supplier), keys.public(supplier))
     with pytest.raises(VeriwattError, match="has not ended"):
         sampling.new_beacon(NOV[0], NOV[1] + 48 * 366, "x")
+    for bad in ("2026-13-45T99:99:99Z", "2026-12-01 00:00:00", 1764547200):
+        with pytest.raises(VeriwattError, match="published"):
+            sampling.Beacon(dict(body, published=bad))
     for bad in ("11" * 31, "AB" * 32, "0x" + "11" * 31):
         with pytest.raises(VeriwattError, match="value"):
             sampling.Beacon(dict(body, value=bad))
