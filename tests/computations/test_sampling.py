@@ -218,3 +218,17 @@ def test_sample_through_the_cli(tmp_path, meter_a, supplier):
     out.write_text(json.dumps(doc))
     r = cli("verify-sample", out, "--beacon", b, "--tariff", t, "--meter-key", mpub, "--supplier-key", spub)
     assert r.returncode == 1 and "omits" in r.stderr
+
+
+@pytest.mark.security
+def test_rate_from_a_profile_set(month, supplier, meter_a, rate10):
+    from veriwatt import profiles
+
+    body = dict(profiles.example("profiles", *NOV), sample_rate=25)
+    ps = profiles.parse_signed(profiles.sign(body, supplier), keys.public(supplier))
+    be = beacon(supplier)
+    d = sampling.make_sample(*month, be, ps, meter_a.pub)
+    assert d["rate"] == 25 and d["rate_source"] == {"kind": "profiles", "digest": ps.digest}
+    rep = sampling.verify_sample(d, be, ps, meter_a.pub)
+    assert [s["slot"] for s in rep["slots"]] == sampling.selection(be, meter_a.pub["meter_id"], 25)
+    refused(d, be, rate10, meter_a.pub, "signed tariff says")  # checked against another source
