@@ -75,6 +75,7 @@ bench: build
 	$(PY) tools/bench_agg.py
 	$(PY) tools/bench_host_fetch.py
 	$(PY) tools/bench_zk.py $(ZK_BENCH_ARGS)
+	$(PY) tools/bench_computations.py
 	$(PY) -m veriwatt.cli demo --out build/bench/demo --json > build/bench/demo.json
 	@$(PY) -c "import json; t = json.load(open('build/bench/demo.json'))['timings_s']; print('demo: %.1f s in all (month on the meters + fetch %.1f s)' % (t['total_s'], t['month_and_fetch_s']))"
 

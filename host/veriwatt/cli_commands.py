@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from . import api
+from . import api, computations_cli
 from .cli import Command, common, opt
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, InvalidError, VeriwattError, stderr_note
 
@@ -933,7 +933,7 @@ def _table() -> List[Command]:
     ] + _bill_table() + _device_table() + _board_table() + [
         Command("aggregate", cmd_aggregate, "privacy-friendly aggregation over a group of meters (enroll, collect)",
                 sub=_aggregate_table()),
-    ]
+    ] + computations_cli.commands()
 
 
 COMMANDS: List[Command] = _table()

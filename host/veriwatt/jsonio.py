@@ -53,6 +53,9 @@ CAPS: Dict[str, int] = {
     "tariff": 1 * MiB,
     "key": 64 * 1024,
     "trust": 1 * MiB,
+    "profiles": 8 * MiB,  # a year of 16 categories of 5-digit weights: about 1.6 MB
+    "scores": 48 * MiB,  # a year: commitments (~22 MB hex) plus squares and proof (~10 MB base64)
+    "beacon": 64 * 1024,
 }
 DEFAULT_CAP = 16 * MiB
 MAX_DEPTH = 32

@@ -30,7 +30,15 @@ MAX_ABS_PRICE = 1 << 31
 LINEAR_KINDS = ("tariff", "index")
 ZK_KINDS = ("step", "cumulative", "threshold", "rebate")
 KINDS = LINEAR_KINDS + ZK_KINDS
-COMMON_FIELDS = {"format", "kind", "name", "supplier", "currency", "unit", "divisor", "timezone", "cycle"}
+COMMON_FIELDS = {"format", "kind", "name", "supplier", "currency", "unit", "divisor", "timezone", "cycle", "sample_rate"}
+MAX_SAMPLE_RATE = 1000000
+
+
+def _sample_rate(body: Dict[str, Any]) -> None:
+    """`sample_rate` (optional): one reading in N is disclosed for settlement (veriwatt.sampling)."""
+    r = body.get("sample_rate", 100)
+    if not isinstance(r, int) or isinstance(r, bool) or not 1 <= r <= MAX_SAMPLE_RATE:
+        raise VeriwattError("tariff.sample_rate must be an integer from 1 to %d (one reading in N)" % MAX_SAMPLE_RATE)
 
 
 def canonical(obj: Any) -> bytes:
@@ -143,6 +151,7 @@ class Tariff:
         self.tzname = body.get("timezone", "UTC")
         self.tz = _slots.zone(self.tzname)
         self.cycle = _cycles.parse(body.get("cycle"), self.tzname)
+        _sample_rate(body)
         default = body.get("default_price")
         if default is not None:
             default = _price(default, "tariff.default_price", signed)
@@ -223,6 +232,7 @@ def _common(self: Any, body: Dict[str, Any]) -> None:
     self.tzname = body.get("timezone", "UTC")
     self.tz = _slots.zone(self.tzname)
     self.cycle = _cycles.parse(body.get("cycle"), self.tzname)
+    _sample_rate(body)
 
 
 ZK_FIELDS = {"step": ("bands",), "cumulative": ("thresholds", "prices"),
