@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import commands  # subcommands that live in their own modules register here
     commands.register(sub, EPILOG)
+    from . import web_cli; web_cli.register(sub, EPILOG)  # noqa: E702 (serve, upload: docs/WEB.md)
     return p
 
 

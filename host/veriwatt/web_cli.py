@@ -1,0 +1,136 @@
+"""Command line of the web architecture (docs/WEB.md): parse, call the library, print.
+
+    veriwatt serve     the supplier's service (veriwatt.webapp on uvicorn)
+    veriwatt upload    send a meter's certified records from the local store to a service
+    veriwatt web-access  the access-token verifier of a meter (from its customer code)
+    veriwatt web-register  register a meter (public key + verifier) with a service
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import EXIT_INVALID, EXIT_OK, VeriwattError
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the supplier's web service: the customer's page computes bills in the browser, the
+    service verifies and records them (docs/WEB.md)."""
+    from . import keys, tariff, webserve
+
+    pub = keys.load_public(args.supplier_key, "supplier")
+    tariffs = [tariff.load_json(t, "tariff") for t in args.tariff or []]
+    meters = [_meter_arg(m) for m in args.register or []]
+    srv = webserve.Server(args.database, pub, Path(args.token_file), tariffs, meters)
+    print("veriwatt serve: %s (database %s); supplier token in %s (mode 0600)"
+          % (srv.url(args.host, args.port), srv.service.db.where(), args.token_file), file=sys.stderr)
+    srv.run(args.host, args.port)
+    return EXIT_OK
+
+
+def _meter_arg(text: str) -> Any:
+    from . import keys, webaccess
+
+    path, _, code_file = text.partition(":")
+    pub = keys.load_public(path, "meter")
+    if not code_file:
+        raise VeriwattError("--register %s: give METER.pub.json:CODE.json (the customer code file, for its verifier)" % text)
+    return pub, webaccess.verifier(_code_from_file(code_file), pub["meter_id"])
+
+
+def _code_from_file(path: str) -> str:
+    from . import jsonio
+
+    obj = jsonio.load(path, "customer code", "key")
+    if not isinstance(obj, dict) or obj.get("format") != "veriwatt-customer-code/1":
+        raise VeriwattError("%s is not a customer code file (veriwatt-customer-code/1)" % path)
+    return str(obj.get("customer_code"))
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    """Send a meter's certified encrypted records from the local store to a service."""
+    from . import slots, webclient
+    from .store import Store
+
+    if not Path(args.store).is_file():
+        raise VeriwattError("store %s does not exist: fetch readings first (veriwatt fetch PORT --store %s)" % (args.store, args.store))
+    start, end = slots.parse_period(args.period, "UTC") if args.period else (None, None)
+    with Store(args.store) as st:
+        mids = [args.meter] if args.meter else st.meters()
+        raws = [r for m in mids for _, r in st.records(m, start, end)]
+    res = webclient.upload(args.server, raws)
+    res["meters"] = mids
+    if args.json:
+        print(json.dumps(res))
+    else:
+        print("upload to %s: %d sent, %d added, %d already there, %d refused" % (
+            args.server, res["sent"], res["added"], res["duplicates"], res["rejected"]))
+        for why in res["reasons"][:10]:
+            print("  refused: %s" % why)
+    return EXIT_INVALID if res["rejected"] else EXIT_OK
+
+
+def cmd_web_access(args: argparse.Namespace) -> int:
+    """Print the access-token verifier of a meter (SHA-256 of the token the customer's browser
+    derives from the code): what the supplier registers; the code itself stays with the customer."""
+    from . import keys, webaccess
+
+    pub = keys.load_public(args.meter_key, "meter")
+    v = webaccess.verifier(_code_from_file(args.code_file), pub["meter_id"])
+    print(json.dumps({"meter_id": pub["meter_id"], "access_verifier": v}) if args.json else v)
+    return EXIT_OK
+
+
+def cmd_web_register(args: argparse.Namespace) -> int:
+    """Register a meter (its public key and access verifier) with a running service."""
+    from . import keys, webclient
+
+    pub = keys.load_public(args.meter_key, "meter")
+    res = webclient.register(args.server, webclient.read_token(args.token_file), pub, args.verifier)
+    print(json.dumps(res) if args.json else "meter %s registered with %s" % (pub["meter_id"], args.server))
+    return EXIT_OK
+
+
+def register(sub: Any, epilog: str) -> None:
+    """Add the web commands to the `veriwatt` subcommands."""
+    s = sub.add_parser("serve", help="the supplier's web service (customer page, intake, bills, ledger)",
+                       description=cmd_serve.__doc__, epilog=epilog)
+    s.add_argument("--supplier-key", required=True, help="the supplier's public key (supplier.pub.json): tariffs must verify under it")
+    s.add_argument("--database", default="veriwatt-service.db",
+                   help="SQLite file (default veriwatt-service.db), sqlite:///PATH or postgresql://USER@HOST/DB")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    s.add_argument("--token-file", default="supplier.token",
+                   help="the supplier's bearer token: read, or created with mode 0600 (default supplier.token)")
+    s.add_argument("--tariff", action="append", help="publish this signed tariff at start (repeatable)")
+    s.add_argument("--register", action="append", metavar="METER.pub.json:CODE.json",
+                   help="register a meter at start (its verifier is derived from the code file, which stays local)")
+    s.set_defaults(func=cmd_serve)
+
+    u = sub.add_parser("upload", help="send certified records from the local store to a service",
+                       description=cmd_upload.__doc__, epilog=epilog)
+    u.add_argument("--server", required=True, help="the service's URL, e.g. http://127.0.0.1:8080")
+    u.add_argument("--store", default="veriwatt.db", help="local store (default veriwatt.db)")
+    u.add_argument("--meter", help="only this meter (16 hex digits; default every meter in the store)")
+    u.add_argument("--period", help="only these slots: START:END, DATE..DATE or YYYY-MM (UTC)")
+    u.add_argument("--json", action="store_true", help="print a JSON object")
+    u.set_defaults(func=cmd_upload)
+
+    a = sub.add_parser("web-access", help="the access-token verifier of a meter, for `serve`",
+                       description=cmd_web_access.__doc__, epilog=epilog)
+    a.add_argument("--meter-key", required=True, help="meter.pub.json")
+    a.add_argument("--code-file", required=True, help="the customer code file (provision --save-code)")
+    a.add_argument("--json", action="store_true", help="print a JSON object")
+    a.set_defaults(func=cmd_web_access)
+
+    r = sub.add_parser("web-register", help="register a meter with a running service",
+                       description=cmd_web_register.__doc__, epilog=epilog)
+    r.add_argument("--server", required=True, help="the service's URL")
+    r.add_argument("--token-file", required=True, help="the supplier token file of the service")
+    r.add_argument("--meter-key", required=True, help="meter.pub.json")
+    r.add_argument("--verifier", required=True, help="the meter's access verifier (veriwatt web-access)")
+    r.add_argument("--json", action="store_true", help="print a JSON object")
+    r.set_defaults(func=cmd_web_register)
