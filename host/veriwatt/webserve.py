@@ -16,7 +16,8 @@ from .errors import VeriwattError
 class Server:
     def __init__(self, database: str, supplier_pub: Dict[str, Any], token_file: Path,
                  tariffs: Sequence[Dict[str, Any]] = (), meters: Sequence[Tuple[Dict[str, Any], str]] = (),
-                 limits: Any = None) -> None:
+                 limits: Any = None, wrap: Any = None) -> None:
+        """wrap: an optional ASGI middleware factory around the app (tests record traffic with it)."""
         try:
             from . import webapp
             from .supplierdb import SupplierDB
@@ -36,6 +37,8 @@ class Server:
             except ServiceError as e:
                 raise VeriwattError("meter %s refused: %s" % (pub.get("meter_id"), e.reason))
         self.app = webapp.create_app(self.service, self.token, limits)
+        if wrap is not None:
+            self.app = wrap(self.app)
         self.sock: Optional[socket.socket] = None
         self.uv: Any = None
         self.thread: Optional[threading.Thread] = None
