@@ -23,7 +23,9 @@ const t2 = performance.now();
 let bill = null;
 if (unlock.ok) {
   const r = Object.assign({}, req.request, { offsets: req.offsets, seed: req.seed, now: req.now });
-  bill = JSON.parse(page.bill_json(JSON.stringify(r)));
+  const hex = r.records_hex;
+  delete r.records_hex;
+  bill = JSON.parse(page.bill_json(JSON.stringify(r), hex));
 }
 const t3 = performance.now();
 process.stdout.write(JSON.stringify({ unlock, bill, ms: { load: t1 - t0, unlock: t2 - t1, bill: t3 - t2 } }));

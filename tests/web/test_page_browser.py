@@ -4,6 +4,7 @@ altered by a malicious service are detected in the page; nothing secret is ever 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,14 @@ from webhelpers import C_OFFSET, Meter, tamper
 from vwcore import aead, reading
 
 pytestmark = [pytest.mark.web, pytest.mark.slow]
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def shot(name: str) -> str:
+    """Where a screenshot goes: build/screenshots (VERIWATT_SCREENSHOTS=docs refreshes docs/)."""
+    d = ROOT / os.environ.get("VERIWATT_SCREENSHOTS", "build/screenshots")
+    d.mkdir(parents=True, exist_ok=True)
+    return str(d / name)
 
 
 @pytest.fixture
@@ -40,7 +48,7 @@ def test_browser_bills_and_supplier_verifies(live, world, driver):
     led = live.db.bills(world.meter.pub["meter_id"])
     assert len(led) == 1 and led[0]["start_slot"] == world.start and led[0]["amount"] == v["amount"]
     assert "Verified and recorded" in driver.find_element("id", "verdict").text
-    driver.save_screenshot(str(DOCS / "web-page.png"))
+    driver.save_screenshot(shot("web-page.png"))
 
 
 def test_browser_wrong_code_is_a_clear_message(live, world, driver):
@@ -52,7 +60,7 @@ def test_browser_wrong_code_is_a_clear_message(live, world, driver):
     driver.find_element("id", "code").send_keys("ABCDE-FGHJK")
     driver.find_element("id", "go").click()
     assert "must have 25 characters" in driver.find_element("id", "error").text
-    driver.save_screenshot(str(DOCS / "web-page-wrong-code.png"))
+    driver.save_screenshot(shot("web-page-wrong-code.png"))
     assert live.db.bills() == []
 
 
@@ -67,7 +75,7 @@ def test_browser_detects_records_altered_by_the_service(live, world, driver):
     msg = driver.find_element("id", "error").text
     assert "does not match its reading: the record was altered" in msg, msg
     assert not any(r["method"] == "POST" for r in live.recorder.seen)  # no bill was sent
-    driver.save_screenshot(str(DOCS / "web-page-tampered.png"))
+    driver.save_screenshot(shot("web-page-tampered.png"))
 
 
 @pytest.mark.security

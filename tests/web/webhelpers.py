@@ -57,10 +57,17 @@ def month_request(meter: Meter, sk: Dict[str, Any], signed: Dict[str, Any], star
             "records": [base64.b64encode(raw[t]).decode() for t in sorted(raw)]}
 
 
+def page_input(request: Dict[str, Any]) -> Dict[str, Any]:
+    """What page.js hands to vwpage.bill_json: the service's month with its base64 records joined as hex."""
+    out = dict(request)
+    out["records_hex"] = "".join(base64.b64decode(r).hex() for r in out.pop("records"))
+    return out
+
+
 def run_node_page(code: str, meter_id: str, request: Dict[str, Any], tz: str = "Europe/London",
                   now: int = 1796000000) -> Dict[str, Any]:
     need_node()
-    inp = {"code": code, "meter_id": meter_id, "request": request,
+    inp = {"code": code, "meter_id": meter_id, "request": page_input(request),
            "offsets": offsets(tz, request["start_slot"], request["end_slot"]),
            "seed": os.urandom(32).hex(), "now": now}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:

@@ -7,9 +7,9 @@ compare it with the host package). Nothing here sends anything: the page's JavaS
 the text the service served and gets back the bill (no reading, no opening, no key in it).
 
     unlock(code, meter_id_hex)  -> access token (hex) for the service; keeps the customer key here
-    bill_json(request_json)     -> the bill JSON text plus what the page shows (readings for the
-                                   chart stay in the page), or raises PageError with a one-line
-                                   message for the person at the keyboard
+    bill_json(request_json)     -> {"ok", "bill", "readings", "prices", "bands", "checked"} as JSON
+                                   text (readings for the chart stay in the page), or {"ok": false,
+                                   "error": a one-line message for the person at the keyboard}
 
 Every opening is checked against its signed commitment in one batch (random 32-bit weights
 a_t from the browser's CSPRNG: prod C_t^a_t == g^sum(a_t m_t) h^sum(a_t r_t) mod p, a forged
@@ -227,15 +227,29 @@ def check_tariff(signed, supplier_pub):
 
 
 # ---------------------------------------------------------------- records
-def decode_records(b64s, mid, start, end, G):
+def split_records(records_hex, G):
+    """The records' bytes from one hex string (the page joins the service's base64 records as
+    hex: bytes.fromhex is C code, this port's base64 decoder is not)."""
+    n = 2 * _wire.record_len(G.id)
+    if len(records_hex) % n:
+        raise PageError("the service sent damaged records (their total length is not a whole number of records)")
+    try:
+        raw = bytes.fromhex(records_hex)
+    except ValueError:
+        raise PageError("the service sent damaged records (not hexadecimal)")
+    n //= 2
+    return [raw[i:i + n] for i in range(0, len(raw), n)]
+
+
+def decode_records(raws, mid, start, end, G):
     """Records of [start, end), one per slot, in order, of this meter and group."""
-    if len(b64s) != end - start:
+    if len(raws) != end - start:
         raise PageError("the service sent %d records for a period of %d half-hours: readings are missing "
-                        "or were added (the meter's data is incomplete or was altered)" % (len(b64s), end - start))
+                        "or were added (the meter's data is incomplete or was altered)" % (len(raws), end - start))
     recs = []
-    for i, b in enumerate(b64s):
+    for i, b in enumerate(raws):
         try:
-            rec = _wire.decode_record(binascii.a2b_base64(b.encode()))
+            rec = _wire.decode_record(b)
         except ValueError as e:
             raise PageError("record %d is malformed (%s): the service sent damaged data" % (i, e))
         if rec.slot != start + i:
@@ -329,7 +343,7 @@ def _slot_prices(body, start, end, offsets):
     return [p for p, _ in pb], [n for _, n in pb]
 
 
-def make_bill(req):
+def make_bill(req, records_hex):
     """The bill (docs/FORMATS.md, kind "tariff") and what the page shows, from the service's
     month (`req`: meter, supplier key, signed tariff, period, records) and the browser's
     inputs (time-zone offsets per slot, a random seed, the time now)."""
@@ -345,7 +359,8 @@ def make_bill(req):
     if body.get("kind", "tariff") != "tariff":
         raise PageError("the page bills time-of-use tariffs (kind \"tariff\"); this tariff is of kind %s" % body.get("kind"))
     seed = binascii.unhexlify(req["seed"])
-    recs = decode_records(req["records"], mid, start, end, G)
+    raws = split_records(records_hex, G)
+    recs = decode_records(raws, mid, start, end, G)
     ops = open_records(recs, _state["aead"])
     check_openings(recs, ops, G, seed)
     nsig = check_signatures(recs, _unhex(mp["y"], "the meter key"), G, seed)
@@ -360,24 +375,39 @@ def make_bill(req):
                    "kind": body.get("kind", "tariff")},
         "total": total, "amount": amount(body, total), "proof": {"R": "%064x" % R},
         "created": iso_secs(req["now"]),
-        "commitments": [{"slot": r.slot, "C": "%x" % r.C, "sig": "%064x%064x" % (r.e, r.s)} for r in recs],
     }
-    return {"bill": bill, "readings": [m for m, _ in ops], "prices": prices, "bands": bands,
+    return {"bill": bill, "raws": raws, "readings": [m for m, _ in ops], "prices": prices, "bands": bands,
             "checked": {"records": len(recs), "openings": len(recs), "signatures_sampled": nsig,
                         "tariff_digest": digest}}
 
 
-def bill_json(req_text):
-    """make_bill on the JSON text the page assembled; returns {"ok": true, ...} or {"ok": false,
-    "error": one line} as JSON text (the page shows the error as it is)."""
+def bill_text(bill, raws, start, G):
+    """The bill as JSON text. The commitments are written from the records' bytes (C minimal
+    lowercase hex, sig = e || s as 128 hex digits: wire.encode_record's big-endian fields) and
+    joined directly: this port's json.dumps and big-integer formatting take seconds for a month."""
+    head = json.dumps(bill)
+    o = 14  # wire: the record's head (format, group, meter id, slot)
+    pl = G.plen
+    cs = ",".join('{"slot": %d, "C": "%s", "sig": "%s"}' % (start + i, raw[o:o + pl].hex().lstrip("0"), raw[o + pl:o + pl + 64].hex())
+                  for i, raw in enumerate(raws))
+    return head[:-1] + ', "commitments": [' + cs + "]}"
+
+
+def bill_json(req_text, records_hex):
+    """make_bill on the JSON text the page assembled (the service's month without its records)
+    and the records as one hex string (passed apart: this port parses long JSON strings slowly);
+    returns {"ok": true, "bill": {...}, ...}
+    or {"ok": false, "error": one line} as JSON text (the page shows the error as it is)."""
     try:
-        out = make_bill(json.loads(req_text))
-        out["ok"] = True
+        out = make_bill(json.loads(req_text), records_hex)
     except PageError as e:
-        out = {"ok": False, "error": str(e)}
+        return json.dumps({"ok": False, "error": str(e)})
     except (KeyError, TypeError, ValueError, IndexError) as e:
-        out = {"ok": False, "error": "the service sent data the page cannot use (%s: %s)" % (type(e).__name__, e)}
-    return json.dumps(out)
+        return json.dumps({"ok": False, "error": "the service sent data the page cannot use (%s: %s)" % (type(e).__name__, e)})
+    b = out.pop("bill")
+    text = bill_text(b, out.pop("raws"), b["period"]["start_slot"], _group.get(b["group"]))
+    out["ok"] = True
+    return json.dumps(out)[:-1] + ', "bill": ' + text + "}"
 
 
 def unlock_json(code, meter_id_hex):
