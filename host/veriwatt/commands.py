@@ -644,6 +644,8 @@ def register(sub: Any, epilog: str) -> None:
     d.add_argument("--stall", type=float, default=demo.STALL_S,
                    help="give up when no reading arrives and no meter certifies a slot for this many seconds "
                         "(default %.0f; there is no overall time limit: a loaded machine only takes longer)" % demo.STALL_S)
+    d.add_argument("--serve", action="store_true", help="keep the web service up at the end and print the page's address (docs/WEB.md)")
+    d.add_argument("--port", type=int, default=8080, help="the web service's port with --serve (default 8080)")
     _json_arg(d)
 
     p = add("keygen", cmd_keygen, "make a supplier signing key (for tariffs)")

@@ -295,6 +295,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "reverify": _reverify(out),
     }
+    summary["web"] = _web_step(args, out, meters, quiet, serve=False)
     tariff.write_json(str(out / "summary.json"), summary)
     if args.json:
         print(json.dumps(summary, indent=1))
@@ -325,7 +326,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("  " + _reverify(out))
     if shutil.which("veriwatt") is None:
         print("  (veriwatt is %s)" % (Path(sys.executable).parent / "veriwatt"))
+    if getattr(args, "serve", False):
+        _web_step(args, out, meters, quiet, serve=True)
     return EXIT_OK if rep["valid"] else EXIT_INVALID
+
+
+def _web_step(args: argparse.Namespace, out: Path, meters: List[Dict[str, Any]], quiet: bool, serve: bool) -> Any:
+    """The supplier's web service on the demo month (veriwatt.webdemo; docs/WEB.md): started,
+    fed over HTTP and stopped; with serve (demo --serve) kept up until Ctrl-C."""
+    from . import webdemo
+
+    if not webdemo.available():
+        _say("  web        skipped: the web extras are not installed (pip install 'veriwatt[web]')", quiet)
+        return None
+    return webdemo.run(out, meters, serve=serve, port=getattr(args, "port", 8080), say=lambda m: _say(m, quiet and not serve))
 
 
 def _reverify(out: Path) -> str:

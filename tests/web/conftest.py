@@ -2,20 +2,14 @@
 PostgreSQL server (started in a temporary folder; the tests FAIL when it cannot start)."""
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from pgserver import PgServer  # noqa: E402
 from webhelpers import WEEK, Meter, signed_tariff, supplier_key  # noqa: E402
 
 from veriwatt import keys, webaccess  # noqa: E402
@@ -39,45 +33,15 @@ def world() -> World:
     return World()
 
 
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def pg_bin() -> Path:
-    cands = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    assert cands, "PostgreSQL is not installed (/usr/lib/postgresql/*/bin/initdb): run `bash tools/setup`"
-    return Path(cands[-1]).parent
-
-
 @pytest.fixture(scope="session")
 def postgres_url():
-    """A real PostgreSQL server in a temporary folder (initdb, pg_ctl), on a free port and a
-    private socket folder; stopped at the end. Run as root, the server runs as `nobody`."""
-    b = pg_bin()
-    d = Path(tempfile.mkdtemp(prefix="vw-pg-"))
-    port = free_port()
-    user = None
-    if os.geteuid() == 0:
-        user = "nobody"
-        shutil.chown(d, user)
-    def run(*cmd: str) -> subprocess.CompletedProcess:
-        full = list(cmd) if user is None else ["runuser", "-u", user, "--"] + list(cmd)
-        return subprocess.run(full, capture_output=True, text=True, timeout=120, cwd="/")
-    r = run(str(b / "initdb"), "-D", str(d / "data"), "-U", "veriwatt", "--auth=trust", "-E", "UTF8", "--no-sync")
-    assert r.returncode == 0, "initdb failed: %s" % (r.stderr or r.stdout)[-1500:]
-    r = run(str(b / "pg_ctl"), "-D", str(d / "data"), "-l", str(d / "log"), "-w", "-t", "60", "-o",
-            "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off" % (port, d), "start")
-    assert r.returncode == 0, "pg_ctl start failed: %s %s" % (r.stderr, (d / "log").read_text()[-1500:] if (d / "log").exists() else "")
-    url = "postgresql://veriwatt@127.0.0.1:%d/postgres" % port
+    """A real PostgreSQL server for the session (tests/web/pgserver.py); the tests FAIL when it
+    cannot start."""
+    srv = PgServer()
     try:
-        yield url
+        yield srv.start()
     finally:
-        run(str(b / "pg_ctl"), "-D", str(d / "data"), "-m", "fast", "-w", "stop")
-        shutil.rmtree(d, ignore_errors=True)
+        srv.stop()
 
 
 @pytest.fixture
