@@ -47,15 +47,18 @@ class Limits:
     """Body caps (bytes) and rate limits (requests per minute per client, with a burst)."""
 
     def __init__(self, json_body: int = 1 << 20, upload_body: int = 4 << 20, bill_body: int = 8 << 20,
-                 bills_per_minute: float = 6, bill_burst: int = 3, uploads_per_minute: float = 60,
-                 upload_burst: int = 20) -> None:
+                 bills_per_minute: float = 6, bill_burst: int = 3, uploads_per_minute: float = 20,
+                 upload_burst: int = 10) -> None:
         self.json_body, self.upload_body, self.bill_body = json_body, upload_body, bill_body
         self.bills = (bills_per_minute, bill_burst)
         self.uploads = (uploads_per_minute, upload_burst)
 
 
 class RateLimiter:
-    """A token bucket per client: `rate` per minute, at most `burst` at once."""
+    """A token bucket per client: `rate` per minute, at most `burst` at once. At most MAX_KEYS
+    clients are tracked (full buckets are forgotten first: a flood of addresses cannot grow it)."""
+
+    MAX_KEYS = 10000
 
     def __init__(self, per_minute: float, burst: int) -> None:
         self.rate, self.burst = per_minute / 60.0, float(burst)
@@ -66,6 +69,8 @@ class RateLimiter:
         """None if allowed, else the seconds until the next request would be."""
         now = time.monotonic()
         with self.lock:
+            if len(self.buckets) >= self.MAX_KEYS and key not in self.buckets:
+                self._prune(now)
             tokens, last = self.buckets.get(key, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens >= 1:
@@ -73,6 +78,11 @@ class RateLimiter:
                 return None
             self.buckets[key] = (tokens, now)
             return (1 - tokens) / self.rate if self.rate > 0 else 3600.0
+
+    def _prune(self, now: float) -> None:
+        full = [k for k, (t, last) in self.buckets.items() if t + (now - last) * self.rate >= self.burst]
+        for k in full or list(self.buckets)[: len(self.buckets) // 2]:
+            del self.buckets[k]
 
 
 def error(status: int, reason: str, headers: Optional[Dict[str, str]] = None) -> JSONResponse:
@@ -192,7 +202,9 @@ class App:
     def limit(self, rl: RateLimiter, req: Request, what: str) -> None:
         wait = rl.take(req.client.host if req.client else "?")
         if wait is not None:
-            raise ServiceError(429, "too many %s from this client: try again in %d s" % (what, int(wait) + 1))
+            e = ServiceError(429, "too many %s from this client: try again in %d s" % (what, int(wait) + 1))
+            e.retry_after = int(wait) + 1  # type: ignore[attr-defined]
+            raise e
 
     @staticmethod
     def slot_args(req: Request) -> Tuple[int, int]:
@@ -325,7 +337,8 @@ def _wrap(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], A
         try:
             return await fn(req)
         except ServiceError as e:
-            hdr = {"retry-after": e.reason.split("in ")[-1].split(" ")[0]} if e.status == 429 else None
+            ra = getattr(e, "retry_after", None)
+            hdr = {"retry-after": str(ra)} if ra is not None else None
             return error(e.status, e.reason, hdr)
     return handler
 
