@@ -171,3 +171,34 @@ def test_headers_and_openapi(tmp_path, world):
     assert c.get("/py/vwcore/../params.py").status_code == 404
     assert c.get("/npm/micropython/micropython.wasm").headers["content-type"] == "application/wasm"
     svc.db.close()
+
+
+@pytest.mark.security
+def test_concurrent_bills_for_one_cycle_record_once(db_url, world):
+    """Two service processes (two connections) receive two valid bills for the same cycle at
+    the same moment: the ledger's write lock lets exactly one be recorded."""
+    import threading
+
+    c, svc = client_for(db_url, world)
+    setup_service(c, world)
+    svc.intake([world.raw[t] for t in sorted(world.raw)])
+    b = host_bill(world, world.start, world.end)
+    bodies = [json.dumps(dict(b, created="2027-01-0%dT00:00:00Z" % i)).encode() for i in (1, 2)]
+    svcs = [Service(SupplierDB.open(db_url), world.spub) for _ in bodies]
+    out = [None, None]
+    go = threading.Barrier(2)
+
+    def send(i):
+        go.wait()
+        out[i] = svcs[i].receive_bill(world.meter.pub["meter_id"], world.token, bodies[i])
+
+    ts = [threading.Thread(target=send, args=(i,)) for i in (0, 1)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    assert all(o is not None and o["valid"] for o in out), out
+    assert sorted(o["recorded"] for o in out) == [False, True], out
+    assert len(svc.db.bills(world.meter.pub["meter_id"])) == 1
+    for s in svcs + [svc]:
+        s.db.close()
