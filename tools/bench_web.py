@@ -95,6 +95,9 @@ def bench_browser(meters, sk, signed, tmp: Path, runs: int) -> dict:
             assert t["slots"] == W.M_END - W.M_START
             times.append(t["bill_ms"] / 1000)
             boots.append(t["boot_ms"] / 1000)
+        shots = ROOT / "build" / "screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        d.save_screenshot(str(shots / "web-page-month.png"))  # the month's page (docs/web-page.png)
         return {"slots": W.M_END - W.M_START, "runs": runs, "bill_s_median": round(statistics.median(times), 2),
                 "bill_s": [round(x, 2) for x in times], "boot_s_median": round(statistics.median(boots), 2)}
     finally:
