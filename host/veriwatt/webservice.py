@@ -103,7 +103,10 @@ class Service:
                 out["reasons"].append("record %d: %s" % (i, why))
                 continue
             good, bad = by_meter.setdefault(mid, ([], []))
-            (bad.append((slot, "record %d: %s" % (i, why))) if why else good.append((slot, raw)))
+            if why:
+                bad.append((slot, "record %d: %s" % (i, why)))
+            else:
+                good.append((slot, raw))
         for mid, (good, bad) in by_meter.items():
             r = self.db.add_records(mid, good, bad)
             for k in ("added", "duplicates", "rejected"):

@@ -48,6 +48,9 @@ def test_browser_bills_and_supplier_verifies(live, world, driver):
     led = live.db.bills(world.meter.pub["meter_id"])
     assert len(led) == 1 and led[0]["start_slot"] == world.start and led[0]["amount"] == v["amount"]
     assert "Verified and recorded" in driver.find_element("id", "verdict").text
+    logs = [e["message"] for e in driver.get_log("browser")]
+    assert not [m for m in logs if "Content Security Policy" in m or "Refused to" in m], logs  # CSP holds, page works
+    assert driver.execute_script("return !!window.veriwatt.chart")  # chart.js drew the month
     driver.save_screenshot(shot("web-page.png"))
 
 
