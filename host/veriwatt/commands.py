@@ -318,6 +318,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     summary["store"] = args.store
     summary["clock_unverified"] = bool(info.get("clock_unverified"))
     summary["stored"] = st.count(mid)
+    if args.upload:  # the meter's stored records to the supplier's service (docs/WEB.md)
+        from . import webclient, web_cli
+        summary["upload"] = webclient.upload_store(args.upload, st, [mid])
+        print(web_cli.upload_text(args.upload, summary["upload"]), file=sys.stderr)
     line = summary["line"]
     text = ("fetched from meter %s on %s: %d new, %d already stored, %d rejected; %d stored in %s; "
             "%d bytes received, %d bad frames, %d retries, %.2f s"
@@ -330,7 +334,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
               "is full); fetch with the customer code (--code, --code-file or VERIWATT_CODE) to let it reuse "
               "their space", file=sys.stderr)
     _out(args, summary, text)
-    return EXIT_INVALID if summary["rejected"] else EXIT_OK
+    return EXIT_INVALID if summary["rejected"] or summary.get("upload", {}).get("rejected") else EXIT_OK
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -687,6 +691,7 @@ def register(sub: Any, epilog: str) -> None:
     p.add_argument("--code", help="customer code: with it the fetched readings are acknowledged (ACK needs the "
                    "customer's tag), without it the meter keeps them; or set VERIWATT_CODE")
     p.add_argument("--code-file", help="file holding the customer code")
+    p.add_argument("--upload", metavar="URL", help="then send the meter's stored records to this service (veriwatt serve)")
     _json_arg(p)
 
     p = add("verify", cmd_verify, "check the stored readings of a period: signatures, completeness")

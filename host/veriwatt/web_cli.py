@@ -59,18 +59,18 @@ def cmd_upload(args: argparse.Namespace) -> int:
         raise VeriwattError("store %s does not exist: fetch readings first (veriwatt fetch PORT --store %s)" % (args.store, args.store))
     start, end = slots.parse_period(args.period, "UTC") if args.period else (None, None)
     with Store(args.store) as st:
-        mids = [args.meter] if args.meter else st.meters()
-        raws = [r for m in mids for _, r in st.records(m, start, end)]
-    res = webclient.upload(args.server, raws)
-    res["meters"] = mids
+        res = webclient.upload_store(args.server, st, [args.meter] if args.meter else st.meters(), start, end)
     if args.json:
         print(json.dumps(res))
     else:
-        print("upload to %s: %d sent, %d added, %d already there, %d refused" % (
-            args.server, res["sent"], res["added"], res["duplicates"], res["rejected"]))
-        for why in res["reasons"][:10]:
-            print("  refused: %s" % why)
+        print(upload_text(args.server, res))
     return EXIT_INVALID if res["rejected"] else EXIT_OK
+
+
+def upload_text(server: str, res: Any) -> str:
+    text = "upload to %s: %d sent, %d added, %d already there, %d refused" % (
+        server, res["sent"], res["added"], res["duplicates"], res["rejected"])
+    return text + "".join("\n  refused: %s" % why for why in res["reasons"][:10])
 
 
 def cmd_web_access(args: argparse.Namespace) -> int:

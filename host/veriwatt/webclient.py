@@ -62,6 +62,16 @@ def upload(server: str, raws: Sequence[bytes], batch: int = BATCH) -> Dict[str, 
     return tot
 
 
+def upload_store(server: str, store: Any, meter_ids: Sequence[str], start: Optional[int] = None,
+                 end: Optional[int] = None) -> Dict[str, Any]:
+    """Upload the stored records of these meters (a veriwatt.store.Store), optionally only the
+    slots [start, end): `veriwatt upload` and `veriwatt fetch --upload`."""
+    raws = [r for m in meter_ids for _, r in store.records(m, start, end)]
+    res = upload(server, raws)
+    res["meters"] = list(meter_ids)
+    return res
+
+
 def _bearer(token: str) -> Dict[str, str]:
     return {"authorization": "Bearer " + token}
 

@@ -85,3 +85,24 @@ def test_upload_errors(files):
     assert r.returncode == 2 and "does not exist" in r.stderr
     r = run("serve", "--supplier-key", str(d / "meter.pub.json"))
     assert r.returncode == 2 and "expected a supplier key" in r.stderr
+
+
+def test_fetch_upload(world, tmp_path):
+    """`veriwatt fetch PORT --upload URL`: fetched over serial from a meter (a CPython meter on a
+    pty, tests/host/fakemeter.py), stored, then sent to a live service that verifies them."""
+    from browser import LiveService
+    from fakemeter import FakeMeter
+
+    m = world.meter
+    live = LiveService(world, tmp_path)
+    try:
+        jsonio.write(str(tmp_path / "meter.pub.json"), m.pub)
+        with FakeMeter(m.mid, world.raw, m.keys.y, customer_key=m.customer_key) as fm:
+            r = run("fetch", fm.path, "--store", str(tmp_path / "v.db"), "--meter-key", str(tmp_path / "meter.pub.json"),
+                    "--code", m.code, "--upload", live.url, "--json")
+        assert r.returncode == 0, r.stderr
+        j = json.loads(r.stdout)
+        assert j["added"] == len(world.raw) and j["upload"]["added"] == len(world.raw) and j["upload"]["rejected"] == 0
+        assert live.db.count_records(m.pub["meter_id"], world.start, world.end) == len(world.raw)
+    finally:
+        live.stop()
