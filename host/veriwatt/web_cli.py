@@ -27,6 +27,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     srv = webserve.Server(args.database, pub, Path(args.token_file), tariffs, meters)
     print("veriwatt serve: %s (database %s); supplier token in %s (mode 0600)"
           % (srv.url(args.host, args.port), srv.service.db.where(), args.token_file), file=sys.stderr)
+    if args.host not in ("127.0.0.1", "::1", "localhost"):
+        print("veriwatt serve: note: plain HTTP on %s: put it behind a TLS reverse proxy (the page's access tokens, "
+              "bills and the supplier token cross the network)" % args.host, file=sys.stderr)
     srv.run(args.host, args.port)
     return EXIT_OK
 
