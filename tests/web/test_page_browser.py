@@ -51,7 +51,7 @@ def test_browser_bills_and_supplier_verifies(live, world, driver):
     logs = [e["message"] for e in driver.get_log("browser")]
     assert not [m for m in logs if "Content Security Policy" in m or "Refused to" in m], logs  # CSP holds, page works
     assert driver.execute_script("return !!window.veriwatt.chart")  # chart.js drew the month
-    driver.save_screenshot(shot("web-page.png"))
+    driver.save_screenshot(shot("web-page-week.png"))
 
 
 def test_browser_wrong_code_is_a_clear_message(live, world, driver):
@@ -60,10 +60,10 @@ def test_browser_wrong_code_is_a_clear_message(live, world, driver):
     assert st == "error"
     msg = driver.find_element("id", "error").text
     assert "This code does not open meter %s" % world.meter.pub["meter_id"] in msg
+    driver.save_screenshot(shot("web-page-wrong-code.png"))
     driver.find_element("id", "code").send_keys("ABCDE-FGHJK")
     driver.find_element("id", "go").click()
-    assert "must have 25 characters" in driver.find_element("id", "error").text
-    driver.save_screenshot(shot("web-page-wrong-code.png"))
+    assert "Customer code must have 25 characters" in driver.find_element("id", "error").text
     assert live.db.bills() == []
 
 

@@ -54,7 +54,8 @@ def unlock(code, meter_id_hex):
     try:
         key = _aead.parse_customer_code(code)
     except ValueError as e:
-        raise PageError("customer code: %s; it is the 25-character code on the meter label" % e)
+        why = str(e)
+        raise PageError("%s%s; it is the 25-character code on the meter label" % (why[:1].upper(), why[1:]))
     mid = binascii.unhexlify(meter_id_hex)
     if len(mid) != _wire.METER_ID_LEN:
         raise PageError("meter id must be 16 hex digits")
