@@ -168,8 +168,11 @@ def provision(link: Any, meter_id: bytes, out_dir: str, clock: int, grp: str = "
     code = aead.format_customer_code(ck)
     if save_code:
         write_private(save_code, {"format": "veriwatt-customer-code/1", "meter_id": meter_id.hex(), "customer_code": code})
+    from . import webaccess  # the web service's access verifier (docs/WEB.md): public, for the supplier
+    verifier = webaccess.verifier_of(webaccess.token_from_key(ck, meter_id).hex())
     return {"meter_id": meter_id.hex(), "key_id": pub["key_id"], "customer_code": code, "public_key_file": pub_path,
-            "admin_file": adm_path, "code_file": save_code, "clock": clock, "pub": pub, "customer_key": ck}
+            "admin_file": adm_path, "code_file": save_code, "clock": clock, "access_verifier": verifier,
+            "pub": pub, "customer_key": ck}
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
@@ -188,9 +191,11 @@ def cmd_provision(args: argparse.Namespace) -> int:
         print("provisioned meter %s on %s (key id %s); the meter made its own signing key\n"
               "  public key: %s (give to the supplier and the customer)\n"
               "  admin file: %s (reset / set-clock only; keep private)\n"
-              "  customer code for the label: %s (shown once%s)"
+              "  customer code for the label: %s (shown once%s)\n"
+              "  web access verifier: %s (for the supplier's service: veriwatt serve --register / web-register)"
               % (res["meter_id"], args.port, res["key_id"], res["public_key_file"], res["admin_file"], res["customer_code"],
-                 ", also in %s" % res["code_file"] if res["code_file"] else ": not stored on this computer"))
+                 ", also in %s" % res["code_file"] if res["code_file"] else ": not stored on this computer",
+                 res["access_verifier"]))
     return EXIT_OK
 
 
