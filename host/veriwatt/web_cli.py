@@ -37,11 +37,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _meter_arg(text: str) -> Any:
     from . import keys, webaccess
 
-    path, _, code_file = text.partition(":")
+    path, _, rest = text.rpartition(":")
+    if not path:
+        raise VeriwattError("--register %s: give METER.pub.json:VERIFIER (64 hex digits, printed by provision) "
+                            "or METER.pub.json:CODE.json" % text)
     pub = keys.load_public(path, "meter")
-    if not code_file:
-        raise VeriwattError("--register %s: give METER.pub.json:CODE.json (the customer code file, for its verifier)" % text)
-    return pub, webaccess.verifier(_code_from_file(code_file), pub["meter_id"])
+    if len(rest) == 64 and all(c in "0123456789abcdef" for c in rest):
+        return pub, rest  # the supplier's way: the verifier published at provisioning, no code
+    return pub, webaccess.verifier(_code_from_file(rest), pub["meter_id"])
 
 
 def _code_from_file(path: str) -> str:
@@ -109,8 +112,9 @@ def register(sub: Any, epilog: str) -> None:
     s.add_argument("--token-file", default="supplier.token",
                    help="the supplier's bearer token: read, or created with mode 0600 (default supplier.token)")
     s.add_argument("--tariff", action="append", help="publish this signed tariff at start (repeatable)")
-    s.add_argument("--register", action="append", metavar="METER.pub.json:CODE.json",
-                   help="register a meter at start (its verifier is derived from the code file, which stays local)")
+    s.add_argument("--register", action="append", metavar="METER.pub.json:VERIFIER",
+                   help="register a meter at start: its public key and access verifier (printed by provision; "
+                        "or METER.pub.json:CODE.json to derive it from a customer code file)")
     s.set_defaults(func=cmd_serve)
 
     u = sub.add_parser("upload", help="send certified records from the local store to a service",

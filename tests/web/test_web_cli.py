@@ -30,6 +30,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 def files(world, tmp_path):
     m = world.meter
     jsonio.write(str(tmp_path / "meter.pub.json"), m.pub)
+    jsonio.write(str(tmp_path / "other.pub.json"), world.other.pub)
     jsonio.write(str(tmp_path / "supplier.pub.json"), world.spub)
     jsonio.write(str(tmp_path / "tariff.json"), world.tariff)
     jsonio.write(str(tmp_path / "code.json"), {"format": "veriwatt-customer-code/1", "meter_id": m.pub["meter_id"],
@@ -47,7 +48,8 @@ def test_serve_upload_web_access(files, world):
     port = free_port()
     p = subprocess.Popen([VW, "serve", "--supplier-key", str(d / "supplier.pub.json"), "--database", str(d / "svc.db"),
                           "--port", str(port), "--token-file", str(d / "supplier.token"), "--tariff", str(d / "tariff.json"),
-                          "--register", "%s:%s" % (d / "meter.pub.json", d / "code.json")],
+                          "--register", "%s:%s" % (d / "meter.pub.json", d / "code.json"),
+                          "--register", "%s:%s" % (d / "other.pub.json", "ab" * 32)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = "http://127.0.0.1:%d" % port
@@ -68,6 +70,9 @@ def test_serve_upload_web_access(files, world):
                 "--meter-key", str(d / "meter.pub.json"), "--verifier", "00" * 32, "--json")
         assert r.returncode == 0 and json.loads(r.stdout)["registered"] is False
         assert len(tok) == 64
+        from veriwatt import webclient
+        ms = webclient.call(url, "GET", "/api/meters", headers={"authorization": "Bearer " + tok})["meters"]
+        assert sorted(x["meter_id"] for x in ms) == sorted([world.meter.pub["meter_id"], world.other.pub["meter_id"]])
     finally:
         p.terminate()
         p.wait(20)
