@@ -118,6 +118,7 @@ def asset_table() -> Dict[str, Tuple[Path, str]]:
     mp = w / "node_modules" / "@micropython" / "micropython-webassembly-pyscript"
     out = {"/": (w / "static" / "index.html", "text/html; charset=utf-8"),
            "/static/page.js": (w / "static" / "page.js", "text/javascript; charset=utf-8"),
+           "/static/tz.js": (w / "static" / "tz.js", "text/javascript; charset=utf-8"),
            "/static/page.css": (w / "static" / "page.css", "text/css; charset=utf-8"),
            "/py/vwpage.py": (w / "static" / "vwpage.py", "text/x-python; charset=utf-8"),
            "/npm/micropython/micropython.mjs": (mp / "micropython.mjs", "text/javascript; charset=utf-8"),

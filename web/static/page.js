@@ -1,6 +1,7 @@
 // The customer's page (docs/WEB.md). Everything secret stays here: the code is handed to the
 // MicroPython module (vwpage.py over the meter's own vwcore modules) and never to fetch().
 import { loadMicroPython } from "/npm/micropython/micropython.mjs";
+import { offsets } from "/static/tz.js";
 
 const VWCORE = ["__init__", "params", "modexp", "kdf", "group", "sig", "aead", "wire", "reading"];
 const $ = (id) => document.getElementById(id);
@@ -71,19 +72,6 @@ async function unlock() {
   show("cycle", true); show("bill", true);
   window.veriwatt.state = "unlocked";
   status("Code accepted. Choose the billing cycle and compute the bill.");
-}
-
-function offsets(tz, start, end) {
-  // the tariff zone's UTC offset (minutes) at each slot, from the browser's time-zone data
-  const f = new Intl.DateTimeFormat("en-GB", { timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit",
-                                              day: "2-digit", hour: "2-digit", minute: "2-digit" });
-  const out = [];
-  for (let t = start; t < end; t++) {
-    const p = Object.fromEntries(f.formatToParts(new Date(t * 1800000)).map((x) => [x.type, x.value]));
-    const local = Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute);
-    out.push(Math.round((local - t * 1800000) / 60000));
-  }
-  return out;
 }
 
 function b64hex(s) {
