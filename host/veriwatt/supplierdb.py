@@ -15,6 +15,7 @@ The database holds no secret: no customer code, key or reading (readings stay en
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -52,6 +53,11 @@ SQLITE_TYPES = {"blob": "BLOB", "serial": "INTEGER PRIMARY KEY", "serial_unique"
 PG_TYPES = {"blob": "BYTEA", "serial": "BIGSERIAL PRIMARY KEY", "serial_unique": "BIGINT"}
 
 
+def redact(url: str) -> str:
+    """A database URL without its user and password (for messages)."""
+    return re.sub(r"//[^@/]*@", "//", url)
+
+
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -79,9 +85,14 @@ class SupplierDB:
         sqlite:///PATH or a plain file path for SQLite (created if missing)."""
         if url.startswith(("postgresql://", "postgres://")):
             return cls(_connect_pg(url), True, url)
-        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else url
-        if not path or url.startswith(("sqlite:", "mysql:", "http:", "https:")) and not url.startswith("sqlite:///"):
-            raise VeriwattError("--database %s: give a file path, sqlite:///PATH or postgresql://..." % url)
+        if url.startswith("sqlite:///"):
+            path = url[len("sqlite:///"):]
+        elif "://" in url or url.startswith("sqlite:"):
+            raise VeriwattError("--database %s: give a file path, sqlite:///PATH or postgresql://..." % redact(url))
+        else:
+            path = url
+        if not path:
+            raise VeriwattError("--database: give a file path, sqlite:///PATH or postgresql://...")
         try:
             conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
@@ -91,9 +102,7 @@ class SupplierDB:
 
     def where(self) -> str:
         """The database for messages, without any password a URL may hold."""
-        if not self.pg:
-            return self.url
-        return self.url.split("@")[-1] if "@" in self.url else self.url
+        return redact(self.url)
 
     def close(self) -> None:
         with self.lock:
@@ -288,5 +297,4 @@ def _connect_pg(url: str) -> Any:
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.Error as e:
-        host = url.split("@")[-1]
-        raise VeriwattError("cannot connect to PostgreSQL at %s: %s" % (host, str(e).splitlines()[0] if str(e) else e))
+        raise VeriwattError("cannot connect to PostgreSQL at %s: %s" % (redact(url), str(e).splitlines()[0] if str(e) else e))

@@ -90,6 +90,11 @@ def test_upload_errors(files):
     assert r.returncode == 2 and "does not exist" in r.stderr
     r = run("serve", "--supplier-key", str(d / "meter.pub.json"))
     assert r.returncode == 2 and "expected a supplier key" in r.stderr
+    r = run("serve", "--supplier-key", str(d / "supplier.pub.json"), "--token-file", str(d / "t"),
+            "--database", "postgresql://vw:s3cret@127.0.0.1:%d/x" % free_port())
+    assert r.returncode == 2 and "cannot connect to PostgreSQL" in r.stderr and "s3cret" not in r.stderr
+    r = run("serve", "--supplier-key", str(d / "supplier.pub.json"), "--database", "mysql://a:b@h/d")
+    assert r.returncode == 2 and "sqlite:///PATH or postgresql://" in r.stderr and ":b@" not in r.stderr
 
 
 def test_fetch_upload(world, tmp_path):
