@@ -7,17 +7,18 @@ import base64
 import json
 
 import pytest
-from starlette.testclient import TestClient
+import httpx
 
 from webhelpers import C_OFFSET, Meter, tamper
 
 from veriwatt import bill as _bill
 from veriwatt import keys, records, tariff
 from veriwatt.supplierdb import SupplierDB
-from veriwatt.webapp import Limits, create_app
+from veriwatt import webserve
+from veriwatt.webapp import Limits
 from veriwatt.webservice import Service, encode_upload
 
-pytestmark = [pytest.mark.web, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+pytestmark = pytest.mark.web
 TOKEN = "ab" * 32
 
 
@@ -28,9 +29,23 @@ def db_url(request, tmp_path):
     return request.getfixturevalue("pg_fresh")
 
 
-def client_for(url, world, limits=None):
-    svc = Service(SupplierDB.open(url), world.spub)
-    return TestClient(create_app(svc, TOKEN, limits), base_url="http://testserver"), svc
+@pytest.fixture
+def client_for(tmp_path):
+    """A live `veriwatt serve` (uvicorn in a thread, real HTTP) on a database URL, and an HTTP
+    client for it; the supplier token file holds TOKEN (mode 0600). Stopped after the test."""
+    servers = []
+
+    def make(url, world, limits=None):
+        tok = tmp_path / ("token%d" % len(servers))
+        tok.write_text(TOKEN + "\n")
+        tok.chmod(0o600)
+        srv = webserve.Server(url, world.spub, tok, limits=limits)
+        servers.append(srv)
+        return httpx.Client(base_url=srv.start().rstrip("/"), timeout=120), srv.service
+
+    yield make
+    for srv in servers:
+        srv.stop()
 
 
 SUP = {"Authorization": "Bearer " + TOKEN}
@@ -49,7 +64,7 @@ def host_bill(world, start, end):
     return _bill.make_bill(recs, records.open_all(recs, world.meter.customer_key), t, start, end, world.meter.pub)
 
 
-def test_intake_download_bill_ledger(db_url, world):
+def test_intake_download_bill_ledger(db_url, world, client_for):
     c, svc = client_for(db_url, world)
     setup_service(c, world)
     raws = [world.raw[t] for t in sorted(world.raw)]
@@ -78,11 +93,10 @@ def test_intake_download_bill_ledger(db_url, world):
     assert r.status_code == 409 and not r.json()["recorded"] and "already billed" in r.json()["reason"]
     gaps = c.get("/api/ledger/gaps?meter=%s%s" % (world.meter.pub["meter_id"], q.replace("?", "&")), headers=SUP).json()
     assert gaps["gaps"] == []
-    svc.db.close()
 
 
 @pytest.mark.security
-def test_intake_refuses_with_reasons(db_url, world):
+def test_intake_refuses_with_reasons(db_url, world, client_for):
     c, svc = client_for(db_url, world)
     setup_service(c, world)
     t0 = world.start
@@ -98,11 +112,10 @@ def test_intake_refuses_with_reasons(db_url, world):
     assert "signature does not verify" in text and "not registered" in text and "malformed" in text
     rej = c.get("/api/rejects", headers=SUP).json()["rejects"]
     assert any("signature" in x["reason"] for x in rej)
-    svc.db.close()
 
 
 @pytest.mark.security
-def test_access_token_and_supplier_auth(db_url, world):
+def test_access_token_and_supplier_auth(db_url, world, client_for):
     c, svc = client_for(db_url, world)
     setup_service(c, world)
     mid = world.meter.pub["meter_id"]
@@ -124,11 +137,10 @@ def test_access_token_and_supplier_auth(db_url, world):
     rogue = tariff.sign(world.tariff["tariff"], keys.new_supplier_key(secret=b"\x09" * 32))
     r = c.post("/api/tariffs", json=rogue, headers=SUP)
     assert r.status_code == 422 and "not by the trusted supplier key" in r.json()["error"]
-    svc.db.close()
 
 
 @pytest.mark.security
-def test_bad_requests_are_clear_4xx(tmp_path, world):
+def test_bad_requests_are_clear_4xx(tmp_path, world, client_for):
     c, svc = client_for(str(tmp_path / "s.db"), world, Limits(upload_body=4096, bills_per_minute=0.001, bill_burst=2))
     setup_service(c, world)
     mid = world.meter.pub["meter_id"]
@@ -152,10 +164,9 @@ def test_bad_requests_are_clear_4xx(tmp_path, world):
     for r, code, text in cases:
         assert r.status_code == code and text in r.json()["error"], (code, r.status_code, r.text)
     assert cases[-1][0].headers.get("retry-after", "").isdigit()
-    svc.db.close()
 
 
-def test_headers_and_openapi(tmp_path, world):
+def test_headers_and_openapi(tmp_path, world, client_for):
     c, svc = client_for(str(tmp_path / "s.db"), world)
     r = c.get("/openapi.json")
     doc = r.json()
@@ -170,11 +181,10 @@ def test_headers_and_openapi(tmp_path, world):
     assert c.get("/py/vwcore/aead.py").status_code == 200
     assert c.get("/py/vwcore/../params.py").status_code == 404
     assert c.get("/npm/micropython/micropython.wasm").headers["content-type"] == "application/wasm"
-    svc.db.close()
 
 
 @pytest.mark.security
-def test_concurrent_bills_for_one_cycle_record_once(db_url, world):
+def test_concurrent_bills_for_one_cycle_record_once(db_url, world, client_for):
     """Two service processes (two connections) receive two valid bills for the same cycle at
     the same moment: the ledger's write lock lets exactly one be recorded."""
     import threading
@@ -200,5 +210,5 @@ def test_concurrent_bills_for_one_cycle_record_once(db_url, world):
     assert all(o is not None and o["valid"] for o in out), out
     assert sorted(o["recorded"] for o in out) == [False, True], out
     assert len(svc.db.bills(world.meter.pub["meter_id"])) == 1
-    for s in svcs + [svc]:
+    for s in svcs:
         s.db.close()
