@@ -69,6 +69,7 @@ demo: setup natmods
 bench: build
 	@mkdir -p build/bench
 	$(PY) tools/bench_host.py
+	$(PY) tools/bench_web.py
 	$(PY) tools/bench_qemu
 	$(PY) tools/bench_meter.py
 	$(PY) tools/bench_stm32.py

@@ -5,6 +5,7 @@
 #   firmware/vwcore, firmware/vwmeter (+ manifest.py, package.json)  the meter firmware sources
 #   hal/<board>/*, hal/common/*, hal/README.md                        the board HALs
 #   crypto_c/vectors/modexp.txt                                       selftest's known answers
+#   web/static/*, web/node_modules/<the 3 files served>               the customer's page (veriwatt serve)
 #   natmod/<arch>/vwcrypto.mpy   the natmods present in build/natmod/ at build time (make natmods);
 #                                none present: the wheel has none, and deploy / sim fall back to pow()
 # An editable install (pip install -e .) copies nothing: it reads the checkout itself.
@@ -23,6 +24,14 @@ DATA_GLOBS = [
     "firmware/vwcore/*.py", "firmware/vwmeter/*.py", "firmware/manifest.py", "firmware/package.json",
     "hal/README.md", "hal/*/*.py", "hal/*/package.json",
     "crypto_c/vectors/modexp.txt",
+    # the customer's page (veriwatt serve, docs/WEB.md) and, when tools/setup installed them, the
+    # npm files the service serves (MIT licensed: their package.json / LICENSE.md go along)
+    "web/static/*", "web/package.json",
+    "web/node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs",
+    "web/node_modules/@micropython/micropython-webassembly-pyscript/micropython.wasm",
+    "web/node_modules/@micropython/micropython-webassembly-pyscript/package.json",
+    "web/node_modules/chart.js/dist/chart.umd.js", "web/node_modules/chart.js/LICENSE.md",
+    "web/node_modules/chart.js/package.json",
 ]
 NATMOD_GLOB = "build/natmod/*/vwcrypto.mpy"
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from . import api, computations_cli
+from . import api, computations_cli, web_cli
 from .cli import Command, common, opt
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, InvalidError, VeriwattError, stderr_note
 
@@ -246,9 +246,11 @@ def cmd_provision(args: A) -> int:
     out(args, r, "provisioned meter %s on %s (key id %s); the meter made its own signing key\n"
         "  public key: %s (give to the supplier and the customer)\n"
         "  admin file: %s (reset / set-clock only; keep private)\n"
-        "  customer code for the label: %s (shown once%s)"
+        "  customer code for the label: %s (shown once%s)\n"
+        "  web access verifier: %s (for the supplier's service: veriwatt serve --register / web-register)"
         % (r["meter_id"], args.port, r["key_id"], r["public_key_file"], r["admin_file"], r["customer_code"],
-           ", also in %s" % r["code_file"] if r["code_file"] else ": not stored on this computer"))
+           ", also in %s" % r["code_file"] if r["code_file"] else ": not stored on this computer",
+           r["access_verifier"]))
     return EXIT_OK
 
 
@@ -376,12 +378,18 @@ def cmd_fetch(args: A) -> int:
             % (s["meter_id"], args.port, s["added"], s["duplicates"], s["rejected"], s["stored"],
                args.store, line["rx_bytes"], line["rejected_frames"], line["retries"], s["seconds"]))
     text += "".join("\n  rejected: " + r for r in s["reject_reasons"][:5])
+    if args.upload:  # the meter's stored records to the supplier's service (docs/WEB.md)
+        from . import webclient
+        from .store import Store
+        with Store(args.store) as st:
+            s["upload"] = webclient.upload_store(args.upload, st, [s["meter_id"]])
+        print(web_cli.upload_text(args.upload, s["upload"]), file=sys.stderr)
     if ack_key is None and not args.no_ack and s["from_slot"] is not None:
         stderr_note("note: readings not acknowledged: the meter keeps them (and pauses metering when its log "
                     "is full); fetch with the customer code (--code, --code-file or VERIWATT_CODE) to let it reuse "
                     "their space")
     out(args, s, text)
-    return EXIT_INVALID if s["rejected"] else EXIT_OK
+    return EXIT_INVALID if s["rejected"] or s.get("upload", {}).get("rejected") else EXIT_OK
 
 
 def cmd_verify(args: A) -> int:
@@ -719,18 +727,22 @@ def cmd_demo(args: A) -> int:
     fetch over serial, verify, bill with proof, and the supplier's check of the bill."""
     from . import demo
 
+    def report(summary: Dict[str, Any]) -> None:
+        bar.close()
+        if args.json:
+            print(json.dumps(summary, indent=1), flush=True)
+            return
+        print("\n".join(demo.report_lines(summary)), flush=True)
+        if shutil.which("veriwatt") is None:
+            print("  (veriwatt is %s)" % (Path(sys.executable).parent / "veriwatt"), flush=True)
+
     bar = bar_for("  readings fetched", args, milestones=not args.json)
     try:
         summary = demo.run(args.out, args.meters, args.month, args.noise, args.stall,
-                           say=None if args.json else (lambda m: print(m, flush=True)), progress=bar.cb)
+                           say=None if args.json else (lambda m: print(m, flush=True)), progress=bar.cb,
+                           serve_port=args.port if args.serve else None, report=report)
     finally:
         bar.close()
-    if args.json:
-        print(json.dumps(summary, indent=1))
-    else:
-        print("\n".join(demo.report_lines(summary)))
-        if shutil.which("veriwatt") is None:
-            print("  (veriwatt is %s)" % (Path(sys.executable).parent / "veriwatt"))
     return EXIT_OK if summary["bill"]["supplier_check"] else EXIT_INVALID
 
 
@@ -854,7 +866,9 @@ def _bill_table() -> List[Command]:
             opt("--to-slot", type=int, help="stop before this slot"),
             opt("--no-ack", action="store_true", help="do not tell the meter it may forget fetched readings"),
             common("code", help="customer code: with it the fetched readings are acknowledged (ACK needs the "
-                   "customer's tag), without it the meter keeps them; or set VERIWATT_CODE"), "json")),
+                   "customer's tag), without it the meter keeps them; or set VERIWATT_CODE"),
+            opt("--upload", metavar="URL", help="then send the meter's stored records to this service (veriwatt serve)"),
+            "json")),
         Command("verify", cmd_verify, "check the stored readings of a period: signatures, completeness",
                 ("stored", "period", "tz", "json")),
         Command("readings", cmd_readings, "decrypt a period's readings with the customer code", (
@@ -911,6 +925,8 @@ def _table() -> List[Command]:
             opt("--stall", type=float, default=_stall_default(),
                 help="give up when no reading arrives and no meter certifies a slot for this many seconds "
                      "(default %.0f; there is no overall time limit: a loaded machine only takes longer)" % _stall_default()),
+            opt("--serve", action="store_true", help="keep the web service up at the end and print the page's address (docs/WEB.md)"),
+            opt("--port", type=int, default=8080, help="the web service's port with --serve (default 8080)"),
             "json")),
         Command("keygen", cmd_keygen, "make a supplier signing key (for tariffs)", (
             opt("--out", default="supplier", help="file name stem: writes STEM.key.json and STEM.pub.json"),
@@ -933,7 +949,7 @@ def _table() -> List[Command]:
     ] + _bill_table() + _device_table() + _board_table() + [
         Command("aggregate", cmd_aggregate, "privacy-friendly aggregation over a group of meters (enroll, collect)",
                 sub=_aggregate_table()),
-    ] + computations_cli.commands()
+    ] + computations_cli.commands() + web_cli.commands()
 
 
 COMMANDS: List[Command] = _table()

@@ -349,9 +349,12 @@ def _supplier_checks(out: Path, timings: Dict[str, float]) -> Tuple[Dict[str, An
 
 def run(out_dir: str = "out/demo", n_meters: int = 3, month: str = "2026-12", noise: float = 0.0,
         stall: float = STALL_S, say: Optional[Say] = None,
-        progress: Optional[Callable[[int, int], None]] = None) -> Dict[str, Any]:
+        progress: Optional[Callable[[int, int], None]] = None, serve_port: Optional[int] = None,
+        report: Optional[Callable[[Dict[str, Any]], None]] = None) -> Dict[str, Any]:
     """The main job on simulated meters, end to end, through the library API (module docstring);
     say(line) reports each step, progress(readings stored, readings of the month) the fetch.
+    The web step feeds the supplier's service the month over HTTP; report(summary) is called
+    with the summary, and then, with serve_port, the service stays up on that port until Ctrl-C.
     Returns the summary (also written to OUT/summary.json)."""
     from . import slots
 
@@ -379,7 +382,12 @@ def run(out_dir: str = "out/demo", n_meters: int = 3, month: str = "2026-12", no
     timings["aggregation_check_s"] = time.monotonic() - t0
     timings["total_s"] = time.monotonic() - t_all
     summary = _summary(out, month, meters, stats, c, rep, row, TI, agg_summary, timings, b - a)
+    summary["web"] = _web_step(out, meters, say)
     jsonio.write(str(out / "summary.json"), summary)
+    if report is not None:
+        report(summary)
+    if serve_port is not None:
+        _web_step(out, meters, say, serve_port)
     return summary
 
 
@@ -430,6 +438,17 @@ def report_lines(s: Dict[str, Any]) -> List[str]:
         "  time       %.1f s in all (month on the meters + fetch %.1f s, bill %.2f s)" % (
         t["total_s"], t["month_and_fetch_s"], t["bill_s"]), "", "re-verify as the supplier would:", "  " + _reverify(out)]
     return lines
+
+
+def _web_step(out: Path, meters: List[Dict[str, Any]], say: Say, port: Optional[int] = None) -> Any:
+    """The supplier's web service on the demo month (veriwatt.webdemo; docs/WEB.md): started,
+    fed over HTTP and stopped; with a port (demo --serve) kept up on it until Ctrl-C."""
+    from . import webdemo
+
+    if not webdemo.available():
+        say("  web        skipped: the web extras are not installed (pip install 'veriwatt[web]')")
+        return None
+    return webdemo.run(out, meters, serve=port is not None, port=port or 0, say=say)
 
 
 def _reverify(out: Path) -> str:

@@ -150,8 +150,11 @@ def provision(link: Any, meter_id: bytes, out_dir: str, clock: int, grp: str = "
     code = aead.format_customer_code(ck)
     if save_code:
         write_private(save_code, {"format": "veriwatt-customer-code/1", "meter_id": meter_id.hex(), "customer_code": code})
+    from . import webaccess  # the web service's access verifier (docs/WEB.md): public, for the supplier
+    verifier = webaccess.verifier_of(webaccess.token_from_key(ck, meter_id).hex())
     return {"meter_id": meter_id.hex(), "key_id": pub["key_id"], "customer_code": code, "public_key_file": pub_path,
-            "admin_file": adm_path, "code_file": save_code, "clock": clock, "pub": pub, "customer_key": ck}
+            "admin_file": adm_path, "code_file": save_code, "clock": clock, "access_verifier": verifier,
+            "pub": pub, "customer_key": ck}
 
 
 def provision_port(port: str, out: str = ".", meter_id: Optional[str] = None, clock: Any = "now",

@@ -51,10 +51,12 @@ class Progress:
         self.stream.flush()
 
     def close(self) -> None:
+        """Draw the last state and end the line (once: a second close does nothing)."""
         if self.enabled:
             self._draw(time.monotonic())
             self.stream.write("\n")
             self.stream.flush()
+            self.enabled = False
 
     def __enter__(self) -> "Progress":
         return self

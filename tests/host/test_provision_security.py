@@ -70,6 +70,8 @@ def test_engineer_files_hold_no_signing_or_commitment_secret(tmp_path):
         assert r.returncode == 0, r.stderr
         res = json.loads(r.stdout)
         code = res["customer_code"]
+        from veriwatt import webaccess  # the web service's verifier, published at provisioning (docs/WEB.md)
+        assert res["access_verifier"] == webaccess.verifier(code, res["meter_id"])
         with serial_client.MeterLink(port, timeout=5) as link:
             deadline = time.monotonic() + 30
             while link.hello()["last_slot"] == wire.NO_SLOT or link.info["used"] < 3:
