@@ -149,6 +149,23 @@ def p_pub(tmp_path):
     return keys.load_public(str(tmp_path / "meter.pub.json"), "meter")
 
 
+def _first_batch_stored(db, proc, deadline_s=60.0):
+    """Wait (on progress, not a fixed sleep: a loaded machine starts the CLI slowly) until the
+    fetch has stored its first readings; the caller then kills it mid-transfer."""
+    import sqlite3
+
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end and proc.poll() is None:
+        try:
+            with sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=0.1) as c:
+                if c.execute("SELECT COUNT(*) FROM records").fetchone()[0] > 0:
+                    return
+        except sqlite3.Error:
+            pass  # not created yet, or busy
+        time.sleep(0.02)
+    raise AssertionError("the fetch stored nothing within %.0f s (exit %s)" % (deadline_s, proc.poll()))
+
+
 def test_fetch_killed_mid_transfer_at_115200_baud(tmp_path):
     s = device.start_sim(1, str(tmp_path / "sim"), 180000, "none", baud=115200)
     try:
@@ -159,7 +176,7 @@ def test_fetch_killed_mid_transfer_at_115200_baud(tmp_path):
         proc = subprocess.Popen([sys.executable, "-m", "veriwatt.cli", "fetch", port, "--store", db, "--meter-key", key,
                                  "--to-slot", str(MONTH_START + 200), "--batch", "16"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(2.0)  # about 60 readings at 115200 baud
+        _first_batch_stored(db, proc)  # killed mid-transfer: after the first batch, long before 202
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         st = Store(db)
