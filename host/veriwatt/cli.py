@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import commands  # subcommands that live in their own modules register here
     commands.register(sub, EPILOG)
+    from . import scale_cli
+    scale_cli.register(sub, EPILOG)
     return p
 
 

@@ -1,0 +1,73 @@
+"""`veriwatt population` and `veriwatt verify-bills`: argument parsing only; the work is in
+veriwatt.population, veriwatt.batchverify and veriwatt.scale (library modules).
+
+    veriwatt population --meters N --month 2026-12 --out DIR [--workers K] [--seed HEX]
+    veriwatt verify-bills DIR [--db results.db] [--scheduler tcp://HOST:8786] [--workers K]
+
+Exit codes: 0 ok (every bill valid), 1 at least one bill invalid or malformed, 2 bad arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from .errors import EXIT_OK, VeriwattError
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a whole number" % text)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
+def _seed(text: str) -> bytes:
+    try:
+        b = bytes.fromhex(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("--seed must be hexadecimal")
+    if not 16 <= len(b) <= 64:
+        raise argparse.ArgumentTypeError("--seed must be 16..64 bytes (32..128 hex digits)")
+    return b
+
+
+def cmd_population(args: argparse.Namespace) -> int:
+    """Generate N synthetic meters' certified months (real keys, commitments and signatures,
+    the meters' exact record format) and their bills under a signed tariff, for benchmarks
+    and tests. Synthetic only: never use it to certify real readings."""
+    from . import population
+    from .progress import Progress
+
+    if os.path.exists(os.path.join(args.out, "population.json")) and not args.force:
+        raise VeriwattError("%s already holds a population (use --force to overwrite)" % args.out)
+    with Progress(args.meters, "meters", milestones=not args.json) as bar:
+        m = population.generate(args.out, args.meters, args.month, args.seed, args.workers, bar.update)
+    if args.json:
+        print(population.dumps_manifest(m))
+    else:
+        print("%d meters, month %s (slots %d..%d), %.1f s with %d worker(s): %s"
+              % (m["meters"], m["month"], m["period"]["start_slot"], m["period"]["end_slot"] - 1, m["seconds"],
+                 m["workers"], args.out))
+    return EXIT_OK
+
+
+def register(sub: Any, epilog: str) -> None:
+    """Add this module's commands to the `veriwatt` subparsers."""
+    def add(name: str, fn: Any, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=fn.__doc__, epilog=epilog,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(func=fn)
+        return p
+
+    p = add("population", cmd_population, "synthetic meters' certified months and bills, for benchmarks")
+    p.add_argument("--meters", type=_positive, required=True, help="number of meters")
+    p.add_argument("--month", default="2026-12", help="month YYYY-MM (default 2026-12)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--workers", type=_positive, default=1, help="processes (default 1)")
+    p.add_argument("--seed", type=_seed, help="hex seed (default random): the same seed gives the same meters")
+    p.add_argument("--force", action="store_true", help="overwrite a population in --out")
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
