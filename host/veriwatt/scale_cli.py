@@ -12,7 +12,7 @@ import argparse
 import os
 from typing import Any
 
-from .errors import EXIT_OK, VeriwattError
+from .errors import EXIT_INVALID, EXIT_OK, VeriwattError
 
 
 def _positive(text: str) -> int:
@@ -55,6 +55,30 @@ def cmd_population(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_verify_bills(args: argparse.Namespace) -> int:
+    """Verify every bill of a folder (the layout of `veriwatt population`: tariff.json signed by
+    supplier.pub.json, meters/*.pub.json, bills/*.bill.json) on Dask: an embedded LocalCluster
+    of --workers processes, or --scheduler tcp://HOST:8786. Verdicts go into the table
+    bill_checks of the SQLite file --db, keyed by bill digest (re-running changes nothing);
+    prints a summary with every bad bill and its reason. Exit 1 if any bill is not valid."""
+    import json
+
+    from . import scale
+    from .progress import Progress
+
+    n = len(scale.bill_names(args.folder))
+    with Progress(n, "bills", milestones=not args.json) as bar:
+        s = scale.verify_bills(args.folder, args.db, args.scheduler, args.workers, args.batch, progress=bar.update)
+    if args.json:
+        print(json.dumps(s, indent=1, sort_keys=True))
+    else:
+        print("%d bills: %d valid, %d invalid, %d malformed in %.1f s (results in %s, table bill_checks)"
+              % (s["bills"], s["valid"], s["invalid"], s["malformed"], s["seconds"], args.db))
+        for p in s["problems"]:
+            print("  %s: %s: %s" % (p["name"], p["status"], p["reason"]))
+    return EXIT_OK if s["valid"] == s["bills"] else EXIT_INVALID
+
+
 def register(sub: Any, epilog: str) -> None:
     """Add this module's commands to the `veriwatt` subparsers."""
     def add(name: str, fn: Any, help_: str) -> argparse.ArgumentParser:
@@ -71,3 +95,12 @@ def register(sub: Any, epilog: str) -> None:
     p.add_argument("--seed", type=_seed, help="hex seed (default random): the same seed gives the same meters")
     p.add_argument("--force", action="store_true", help="overwrite a population in --out")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+
+    p = add("verify-bills", cmd_verify_bills, "verify a folder of bills on Dask (local cluster or --scheduler)")
+    p.add_argument("folder", help="folder in the population layout (bills/, meters/, tariff.json, supplier.pub.json)")
+    p.add_argument("--db", default="ledger.db", help="SQLite file for the verdicts (default ledger.db, next to "
+                   "the ledger's tables)")
+    p.add_argument("--scheduler", help="a running Dask scheduler, tcp://HOST:8786 (default: an embedded LocalCluster)")
+    p.add_argument("--workers", type=_positive, default=2, help="LocalCluster worker processes (default 2)")
+    p.add_argument("--batch", type=_positive, default=200, help="bills per task (default 200)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
