@@ -530,6 +530,9 @@ def register(add: Callable[..., argparse.ArgumentParser], json_arg: Callable) ->
     c.add_argument("--show", type=int, default=6, help="slots to print (default 6)")
     json_arg(c)
 
+    from . import scale_cli
+    scale_cli.register_aggregate(sub)  # `aggregate run`: many groups on Dask
+
     s = sub.add_parser("share", help="build a member's shares from decrypted readings (meters that only certify)",
                        description=cmd_share.__doc__)
     s.set_defaults(func=cmd_share)

@@ -79,6 +79,40 @@ def cmd_verify_bills(args: argparse.Namespace) -> int:
     return EXIT_OK if s["valid"] == s["bills"] else EXIT_INVALID
 
 
+def cmd_aggregate_run(args: argparse.Namespace) -> int:
+    """Aggregate many groups on Dask: FOLDER/groups/NAME.group.json (the aggregator's group
+    file) with FOLDER/shares/NAME.shares.json; one task per group (an embedded LocalCluster of
+    --workers processes, or --scheduler tcp://HOST:8786); writes FOLDER/results/NAME.result.json
+    and prints a summary. Exit 1 if any share was refused."""
+    import json
+
+    from . import aggrun
+    from .progress import Progress
+
+    n = len(aggrun.group_names(args.folder))
+    with Progress(n, "groups", milestones=not args.json) as bar:
+        s = aggrun.run(args.folder, args.scheduler, args.workers, progress=bar.update)
+    if args.json:
+        print(json.dumps(s, indent=1, sort_keys=True))
+    else:
+        print("%d groups, %d shares: %d accepted, %d refused, %d slot results in %.1f s (in %s/results)"
+              % (s["groups"], s["shares"], s["accepted"], s["refused"], s["slots"], s["seconds"], args.folder))
+        for p in s["problems"]:
+            print("  %s: %s" % (p["group"], p["reason"]))
+    return EXIT_OK if not s["refused"] else EXIT_INVALID
+
+
+def register_aggregate(sub: Any) -> None:
+    """Add `run` to the `veriwatt aggregate` subcommands."""
+    p = sub.add_parser("run", help="aggregate many groups' shares on Dask (local cluster or --scheduler)",
+                       description=cmd_aggregate_run.__doc__)
+    p.set_defaults(func=cmd_aggregate_run)
+    p.add_argument("folder", help="folder with groups/NAME.group.json and shares/NAME.shares.json")
+    p.add_argument("--scheduler", help="a running Dask scheduler, tcp://HOST:8786 (default: an embedded LocalCluster)")
+    p.add_argument("--workers", type=_positive, default=2, help="LocalCluster worker processes (default 2)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
 def register(sub: Any, epilog: str) -> None:
     """Add this module's commands to the `veriwatt` subparsers."""
     def add(name: str, fn: Any, help_: str) -> argparse.ArgumentParser:

@@ -130,3 +130,25 @@ def test_cli_with_a_separate_scheduler_and_worker(folder, reference, tmp_path):
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
         log.close()
+
+
+def test_aggregate_run_two_workers_equals_single_process(tmp_path):
+    from veriwatt import aggrun
+
+    d = tmp_path / "agg"
+    aggrun.synthetic(str(d), 3, 4, [10, 11])
+    f = d / "shares" / "g001.shares.json"
+    s = json.loads(f.read_text())
+    s["shares"][5] = _flip(s["shares"][5], 60)  # a reading changed on the way: its MAC fails
+    f.write_text(json.dumps(s))
+    ref = {n: aggrun.run_group(str(d), n) for n in aggrun.group_names(str(d))}
+    r = subprocess.run([sys.executable, "-m", "veriwatt.cli", "aggregate", "run", str(d), "--workers", "2", "--json"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 1, r.stderr  # one share refused
+    summary = json.loads(r.stdout)
+    assert (summary["groups"], summary["shares"], summary["accepted"], summary["refused"]) == (3, 24, 23, 1)
+    assert "bad MAC" in summary["problems"][0]["reason"] and summary["problems"][0]["group"] == "g001"
+    for n, want in ref.items():
+        assert json.loads((d / "results" / (n + ".result.json")).read_text()) == want
+    assert "waiting" in ref["g001"]["slots"][1]  # the slot with the refused share is not complete
+    assert ref["g000"]["slots"][0]["count"] == 4
