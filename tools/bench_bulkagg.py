@@ -17,10 +17,27 @@ from bench_agg import synthetic_group  # noqa: E402
 from veriwatt.bulkagg import BulkAggregator  # noqa: E402
 
 
-def throughput(groups=200, size=50, slots=4):
+def _data(groups, size, slots):
     rnd = random.Random(1)
     built = [synthetic_group(g, size, rnd) for g in range(groups)]
-    batches = [(A, [e.share(1000 + t, rnd.randrange(0, 3000)) for t in range(slots) for e in ens]) for ens, A in built]
+    return [(A, [e.share(1000 + t, rnd.randrange(0, 3000)) for t in range(slots) for e in ens]) for ens, A in built]
+
+
+def before(groups=200, size=50, slots=4):
+    """The same work with Aggregator.add_share share by share (tools/bench_agg.py), CPU time."""
+    batches = _data(groups, size, slots)
+    t0 = time.process_time()
+    for A, ss in batches:
+        for s in ss:
+            A.add_share(s)
+        for t in range(slots):
+            A.result(1000 + t)
+    dt = time.process_time() - t0
+    return {"cpu_seconds": dt, "shares_per_second": groups * size * slots / dt}
+
+
+def throughput(groups=200, size=50, slots=4):
+    batches = _data(groups, size, slots)
     bulks = [BulkAggregator(A) for A, _ in batches]  # once per group and aggregator run, not per slot
     t0 = time.process_time()
     total = 0
@@ -37,4 +54,5 @@ def throughput(groups=200, size=50, slots=4):
 
 if __name__ == "__main__":
     for _ in range(3):
-        print(throughput())
+        print("before", before())
+        print("after", throughput())

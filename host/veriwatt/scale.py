@@ -141,7 +141,8 @@ def make_client(scheduler: Optional[str] = None, workers: int = 2) -> Any:
             return Client(scheduler, timeout=20)
         except (OSError, TimeoutError) as e:
             raise VeriwattError("cannot reach the Dask scheduler %s: %s" % (scheduler, e))
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           host="127.0.0.1")
     return Client(cluster)
 
 
