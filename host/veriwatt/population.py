@@ -181,7 +181,16 @@ def _write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _clear(out: Path) -> None:
+    """Remove a previous population's per-meter files (a smaller new one must not inherit them)."""
+    for d, pat in (("meters", "*.pub.json"), ("records", "*.rec"), ("bills", "*.bill.json")):
+        for f in (out / d).glob(pat):
+            f.unlink()
+    (out / "population.json").unlink(missing_ok=True)
+
+
 def _setup(out: Path, seed: bytes, month: str) -> Tuple[Dict[str, Any], Dict[str, Any], Any, int, int]:
+    _clear(out)
     for d in ("meters", "records", "bills"):
         (out / d).mkdir(parents=True, exist_ok=True)
     sk = keys.new_supplier_key(secret=kdf.hkdf(seed, SEED_LABEL + b" supplier", 32), name="Synthetic Supplier")
@@ -200,7 +209,8 @@ def _setup(out: Path, seed: bytes, month: str) -> Tuple[Dict[str, Any], Dict[str
 def generate(out: str, meters: int, month: str = "2026-12", seed: Optional[bytes] = None, workers: int = 1,
              progress: Optional[Callable[[int], None]] = None) -> Dict[str, Any]:
     """Write a population of `meters` synthetic meters for `month` into folder `out` (layout in
-    the module docstring); returns the manifest. workers: processes (1 = this one)."""
+    the module docstring; a previous population there is replaced); returns the manifest.
+    workers: processes (1 = this one)."""
     if not 1 <= meters <= MAX_METERS:
         raise VeriwattError("--meters must be 1..%d" % MAX_METERS)
     if not 1 <= workers <= 64:

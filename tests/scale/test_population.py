@@ -67,5 +67,9 @@ def test_cli(tmp_path):
     assert len(list((out / "bills").glob("*.bill.json"))) == 2
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "already holds a population" in r.stderr
+    r = subprocess.run(cmd[:5] + ["1", "--out", str(out), "--force"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert len(list((out / "bills").glob("*.bill.json"))) == 1  # the previous, larger population is gone
+    assert len(list((out / "records").glob("*.rec"))) == 1
     r = subprocess.run(cmd[:5] + ["0", "--out", str(out)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "at least 1" in r.stderr
