@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from . import api, computations_cli, web_cli
+from . import api, computations_cli, scale_cli, web_cli
 from .cli import Command, common, opt
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, InvalidError, VeriwattError, stderr_note
 
@@ -847,6 +847,7 @@ def _aggregate_table() -> List[Command]:
             opt("--shares", help="add shares from a file ({\"shares\": [HEX...]}), e.g. built on a customer's device"),
             opt("--save-shares", help="write every accepted share to this file"),
             opt("--show", type=int, default=6, help="slots to print (default 6)"), "json")),
+        scale_cli.aggregate_run(),
         Command("share", cmd_share, "build a member's shares from decrypted readings (meters that only certify)", (
             opt("--group", required=True, help="group file (the aggregator's secret is not needed)"),
             opt("--secret", required=True, help="the member's secret file (meter.secret.json: meter_id, agg_secret)"),
@@ -949,7 +950,7 @@ def _table() -> List[Command]:
     ] + _bill_table() + _device_table() + _board_table() + [
         Command("aggregate", cmd_aggregate, "privacy-friendly aggregation over a group of meters (enroll, collect)",
                 sub=_aggregate_table()),
-    ] + computations_cli.commands() + web_cli.commands()
+    ] + computations_cli.commands() + web_cli.commands() + scale_cli.commands()
 
 
 COMMANDS: List[Command] = _table()

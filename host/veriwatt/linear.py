@@ -18,6 +18,12 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 
 PowMod = Callable[[int, int, int], int]
 
+try:
+    from gmpy2 import mpz as _mpz
+except ImportError:  # pragma: no cover - gmpy2 is optional
+    def _mpz(x: int) -> int:
+        return x
+
 
 def prove(openings: Sequence[Tuple[int, int]], weights: Sequence[int], q: int) -> Tuple[int, int]:
     """(result, R) for openings (m_t, r_t) and weights w_t."""
@@ -37,6 +43,7 @@ def weighted_product(commitments: Sequence[int], weights: Sequence[int], p: int,
     if len(commitments) != len(weights):
         raise ValueError("%d commitments but %d weights" % (len(commitments), len(weights)))
     pm = powmod or pow
+    pi, p = p, _mpz(p)  # gmpy2 (GMP) when installed: the products below are most of the work
     groups: Dict[int, int] = {}
     for c, w in zip(commitments, weights):
         if w:
@@ -44,12 +51,12 @@ def weighted_product(commitments: Sequence[int], weights: Sequence[int], p: int,
     pos = neg = 1
     for w, acc in groups.items():
         if w > 0:
-            pos = pos * (acc if w == 1 else pm(acc, w, p)) % p
+            pos = pos * (acc if w == 1 else pm(int(acc), w, pi)) % p
         else:
-            neg = neg * (acc if w == -1 else pm(acc, -w, p)) % p
+            neg = neg * (acc if w == -1 else pm(int(acc), -w, pi)) % p
     if neg != 1:
-        pos = pos * pow(neg, -1, p) % p
-    return pos
+        pos = pos * pow(int(neg), -1, pi) % p
+    return int(pos)
 
 
 def check(commitments: Sequence[int], weights: Sequence[int], result: int, rand: int,

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Scale benchmarks (issue 14); JSON in build/bench/scale.json, figures in docs/BENCHMARKS.md.
+
+    python tools/bench_scale.py [--meters 6] [--rounds 3] [--population DIR] [--skip ...]
+
+1. population: `veriwatt population` time for --meters meters (1 process, and --workers).
+2. bills: month-bills verified per CPU-second (process time: per core) on one core, before (veriwatt.bill.verify_bill, its
+   fixed-base table cache cleared per bill: every bill of a supplier is another meter's) and
+   after (veriwatt.batchverify.verify_bill), interleaved, best and median of --rounds passes.
+3. shares: aggregator shares per second for 10,000 meters (200 groups of 50), before
+   (veriwatt.aggregation.Aggregator, share by share, tools/bench_agg.py) and after
+   (veriwatt.bulkagg) when that module exists.
+4. dask: verify-bills of the population on an embedded LocalCluster with 1 and 2 workers
+   (one thread each): bills/s and the ratio, when veriwatt.scale exists.
+Every figure carries the machine's load average: the build machine is shared.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Dict, List
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "host"))
+sys.path.insert(0, os.path.join(ROOT, "firmware"))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+from veriwatt import batchverify, bill, fastexp, population  # noqa: E402
+
+
+def load() -> List[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def make_population(out: str, meters: int, workers: int) -> Dict[str, Any]:
+    t0 = time.perf_counter()
+    population.generate(out, meters, "2026-12", seed=b"bench-scale-seed-0123456789abcdef", workers=workers)
+    return {"meters": meters, "workers": workers, "seconds": round(time.perf_counter() - t0, 2), "load": load()}
+
+
+def _bills(pop: population.Population) -> List[tuple]:
+    out = []
+    for p in pop.bill_paths():
+        with open(p) as f:
+            b = json.load(f)
+        out.append((b, pop.meter_pub(b["meter_id"])))
+    return out
+
+
+def _pass(fn: Callable[..., Any], bills: List[tuple], T: Any, cold: bool) -> float:
+    """CPU seconds of this process per bill (per core, whatever else the machine runs)."""
+    t0 = time.process_time()
+    for b, pub in bills:
+        if cold:
+            fastexp._cache.clear()
+        assert fn(b, T, pub)["valid"]
+    return (time.process_time() - t0) / len(bills)
+
+
+def bench_bills(pop: population.Population, rounds: int) -> Dict[str, Any]:
+    bills = _bills(pop)
+    t0 = time.perf_counter()
+    batchverify.group_table_ready()
+    table_s = time.perf_counter() - t0
+    before, after = [], []
+    for _ in range(rounds):  # interleaved, so both see the same load
+        before.append(_pass(bill.verify_bill, bills, pop.tariff, True))
+        after.append(_pass(batchverify.verify_bill, bills, pop.tariff, False))
+    slots = bills[0][0]["period"]["slots"]
+    return {"bills": len(bills), "slots_per_bill": slots, "rounds": rounds, "g_table_seconds": round(table_s, 3),
+            "before_s_per_bill": {"best": round(min(before), 4), "median": round(statistics.median(before), 4)},
+            "after_s_per_bill": {"best": round(min(after), 4), "median": round(statistics.median(after), 4)},
+            "before_bills_per_s": round(1 / min(before), 2), "after_bills_per_s": round(1 / min(after), 2),
+            "speedup_best": round(min(before) / min(after), 3), "load": load()}
+
+
+def bench_shares(rounds: int) -> Dict[str, Any]:
+    import bench_bulkagg
+
+    out: Dict[str, Any] = {"before": [], "after": []}
+    for _ in range(rounds):  # interleaved; CPU time of this process (per core)
+        out["before"].append(round(bench_bulkagg.before()["shares_per_second"]))
+        out["after"].append(round(bench_bulkagg.throughput()["shares_per_second"]))
+    out["before_best"], out["after_best"] = max(out["before"]), max(out["after"])
+    out["load"] = load()
+    return out
+
+
+def bench_dask(pop_dir: str, n_bills: int) -> Dict[str, Any]:
+    """Wall time of verify-bills (batch 1) on a warm LocalCluster of 1 and 2 workers (started,
+    tables built, before the clock starts)."""
+    from distributed import Client, LocalCluster
+
+    from veriwatt import scale
+    res: Dict[str, Any] = {}
+    for workers in (1, 2):
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
+                Client(cl) as c, tempfile.TemporaryDirectory() as d:
+            c.run(scale._context, str(os.path.realpath(pop_dir)))
+            t0 = time.perf_counter()
+            summary = scale.verify_bills(pop_dir, db=os.path.join(d, "r.db"), client=c, batch=1)
+            dt = time.perf_counter() - t0
+        assert summary["valid"] == n_bills, summary
+        res["workers_%d" % workers] = {"seconds": round(dt, 2), "bills_per_s": round(n_bills / dt, 2)}
+    res["ratio_2_over_1"] = round(res["workers_2"]["bills_per_s"] / res["workers_1"]["bills_per_s"], 3)
+    res["load"] = load()
+    return res
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--meters", type=int, default=6)
+    ap.add_argument("--workers", type=int, default=2, help="processes for the population")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--population", help="reuse this population folder (else a temporary one)")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["bills", "shares", "dask"])
+    ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "scale.json"))
+    args = ap.parse_args()
+    res: Dict[str, Any] = {"gmpy2": fastexp.available(), "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory() as tmp:
+        pdir = args.population or os.path.join(tmp, "pop")
+        if not os.path.exists(os.path.join(pdir, "population.json")):
+            res["population"] = make_population(pdir, args.meters, args.workers)
+            print("population", res["population"], flush=True)
+        pop = population.Population(pdir)
+        if "bills" not in args.skip:
+            res["bills"] = bench_bills(pop, args.rounds)
+            print("bills", res["bills"], flush=True)
+        if "shares" not in args.skip:
+            res["shares"] = bench_shares(args.rounds)
+            print("shares", res["shares"], flush=True)
+        if "dask" not in args.skip:
+            res["dask"] = bench_dask(pdir, len(pop.bill_paths()))
+            print("dask", res["dask"], flush=True)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(res, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
