@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from stm32meter import Stm32Board
+from stm32_sim import Stm32Board
 from veriwatt import cli, device, records, serial_client, slots
 from vwcore import wire
 
