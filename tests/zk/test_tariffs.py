@@ -21,7 +21,7 @@ def openings(G, ms):
     return [G.commit(m, r) for m, r in zip(ms, rs)], rs
 
 
-from zkfixtures import lying, real, tiny, toy  # noqa: F401  (fixtures)
+from zkfixtures import lying, real, tiny, toy  # noqa: F401,E402  (fixtures)
 
 pytestmark = pytest.mark.zk
 FAST = settings(max_examples=12, deadline=None)
