@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Drive veriwatt MicroPython firmware under qemu-system-arm: the one module tests, tools and
 simulators/qemu/run share (tools never import tests/; the pytest fixtures that wrap this are in
 tests/qemu/qemu_board.py).

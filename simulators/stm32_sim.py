@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The meter on MicroPython's real stm32 port under QEMU (simulators/stm32/run: board
 VERIWATT_NETDUINO_PLUS_2 on -M netduinoplus2, the meter and hal/stm32 frozen in).  Two ptys:
 `repl` (USART1, mpremote) and `line` (USART2, the meter's machine.UART wire, veriwatt CLI).

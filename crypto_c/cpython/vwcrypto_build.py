@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """cffi build of the crypto_c modexp library for CPython (extension vwcrypto._vwcrypto, under
 the Python wrapper crypto_c/cpython/vwcrypto/__init__.py: the module `vwcrypto`, the same name
 and API as the MicroPython module the meter imports).

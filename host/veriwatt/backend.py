@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The one modular-exponentiation backend switch of a veriwatt process (host side).
 
     use(name) -> str     choose: "auto" (the default), "vwcrypto", "pow" or "gmpy2"

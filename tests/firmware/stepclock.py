@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # A hand-stepped clock for driving the meter in tests, on CPython and on the unix MicroPython
 # (tests/firmware is on both paths): the meter's clock interface of hal/*/vwhal.py, with the
 # time set by the test (t = None: never set, like a meter without a battery-backed RTC).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The one modexp backend switch (veriwatt.backend): every layer follows it, and the
 environment variable VERIWATT_MODEXP gives its initial choice."""
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Dependencies flow one way (docs/ARCHITECTURE.md): crypto_c <- firmware/hal <- host, and
 tools/ use the project (simulators/, the packages) but never tests/."""
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Constant-time modular exponentiation for CPython, through cffi over crypto_c/.
 
 The module ``vwcrypto``: the same name and interface as the MicroPython module on the meter
