@@ -21,9 +21,10 @@ OUT     ?= out/demo
 MPY_SRC   := build/micropython/py/mpconfig.h
 # the C library and its MicroPython binding (user C module, natmod)
 CRYPTO_DEPS := $(wildcard crypto_c/*.c crypto_c/*.h) $(wildcard crypto_c/micropython/*.cmake crypto_c/micropython/vwcrypto/*)
-# what the frozen firmware images take in: the meter, the HALs, the boards, the shared semihosting code
-FW_DEPS   := $(shell find firmware hal -name '*.py' -o -name '*.json' 2>/dev/null) \
-             $(wildcard simulators/common/*) $(shell find simulators/qemu/boards -type f 2>/dev/null)
+# the meter and the HALs, frozen into the qemu `meter` variant and the stm32 images
+FW_DEPS   := $(shell find firmware hal -name '*.py' -o -name '*.json' 2>/dev/null)
+# the QEMU board and the semihosting code it shares with the stm32 emulation board
+BOARD_DEPS := $(wildcard simulators/common/*) $(shell find simulators/qemu/boards -type f 2>/dev/null)
 QEMU_VARIANTS := vwcrypto plain stock-an385 meter rv32 hardfp
 QEMU_ELFS := $(foreach v,$(QEMU_VARIANTS),build/qemu/$(v)/firmware.elf)
 NATMOD_ARCHS := x64 armv7m armv7emsp rv32imc
@@ -59,9 +60,10 @@ build/natmod/.built: $(CRYPTO_DEPS) crypto_c/natmod/Makefile tools/build_natmods
 
 qemu: $(QEMU_ELFS)
 	@$(MAKE) -s -C crypto_c/baremetal
-build/qemu/%/firmware.elf: $(CRYPTO_DEPS) $(FW_DEPS) tools/build_qemu $(MPY_SRC) | setup
+build/qemu/%/firmware.elf: $(CRYPTO_DEPS) $(BOARD_DEPS) tools/build_qemu $(MPY_SRC) | setup
 	@bash tools/build_qemu $*
 	@touch $@
+build/qemu/meter/firmware.elf: $(FW_DEPS)
 
 # --- rp2 port (Raspberry Pi Pico) with vwcrypto through its CMake file: built and inspected, not run
 rp2: build/rp2/RPI_PICO/firmware.elf
@@ -79,7 +81,7 @@ build/unix/micropython: tools/build_unix $(MPY_SRC) | setup
 #     and the flashable NUCLEO_F446RE / NUCLEO_F401RE images, vwcrypto + the frozen meter.
 #     Needs lib/stm32lib from a vendored archive (STM32LIB_ARCHIVE, see tools/build_stm32).
 stm32: $(STM32_ELFS)
-build/stm32/%/firmware.elf: $(CRYPTO_DEPS) $(FW_DEPS) $(wildcard simulators/stm32/boards/*/*) tools/build_stm32 $(MPY_SRC) | setup
+build/stm32/%/firmware.elf: $(CRYPTO_DEPS) $(FW_DEPS) $(wildcard simulators/common/* simulators/stm32/boards/*/*) tools/build_stm32 $(MPY_SRC) | setup
 	@bash tools/build_stm32 $*
 	@touch $@
 
