@@ -1,4 +1,4 @@
-# setuptools hooks: the cffi extension, the package data that lives outside host/veriwatt, and
+# setuptools hooks: the cffi extension (vwcrypto._vwcrypto, crypto_c/cpython), the package data that lives outside host/veriwatt, and
 # the abi3 wheel tag (everything else is in pyproject.toml).
 #
 # A wheel (pip install ., pip wheel .) carries, under veriwatt/_data/ (see veriwatt/resources.py):
@@ -83,6 +83,6 @@ options = {}
 if limited_api_tag():
     options["bdist_wheel"] = {"py_limited_api": limited_api_tag()}
 
-setup(cffi_modules=["host/veriwatt/_vwcrypto_build.py:ffibuilder"],
+setup(cffi_modules=["crypto_c/cpython/vwcrypto_build.py:ffibuilder"],
       cmdclass={"build_py": build_py_with_data},
       options=options)

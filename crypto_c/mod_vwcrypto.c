@@ -8,7 +8,7 @@
  *     py/dynruntime.mk, which defines MICROPY_ENABLE_DYNRUNTIME and reaches
  *     the runtime only through mp_fun_table.
  *
- * Python API (identical to host/veriwatt/vwcrypto.py, the CPython cffi binding):
+ * Python API (identical to crypto_c/cpython/vwcrypto, the CPython cffi binding):
  *   powmod(b, e, m[, work])          -> b**e mod m
  *   powmod2(g, a, h, b, m[, work])   -> g**a * h**b mod m
  *   work_bytes(bits)                 -> size of a `work` bytearray for moduli up to bits
@@ -38,7 +38,7 @@
  *              branches and rounded up to a multiple of 32 bytes (at least 32),
  *              so the running time reveals only that rounded length.
  * (MicroPython's own int arithmetic and to_bytes are not constant-time; see
- * host/veriwatt/vwcrypto.py for why that is acceptable for fixed-width scalars.)
+ * crypto_c/cpython/vwcrypto/__init__.py for why that is acceptable for fixed-width scalars.)
  * Workspace (unless given), output and the byte copies of the secrets live on the
  * MicroPython heap: no static state at all, so the natmod has no .data/.bss. The library
  * wipes its workspace; this file wipes the byte copies of bases and exponents.
@@ -241,6 +241,22 @@ static MP_DEFINE_CONST_FUN_OBJ_1(vwcrypto_work_bytes_obj, vwcrypto_work_bytes);
 
 /* ---- the two functions ---- */
 
+/* The ending every call shares: free the workspace if this call allocated it, then raise
+ * the library's error or return the result as an int; `out` is freed either way. */
+static mp_obj_t vwc_finish(int err, uint8_t *out, size_t out_len, vw_limb *work, size_t work_limbs,
+    bool owned) {
+    if (owned) {
+        VWC_FREE(work, work_limbs * sizeof(vw_limb));
+    }
+    if (err != VW_OK) {
+        VWC_FREE(out, out_len);
+        vwc_raise_lib(err);
+    }
+    mp_obj_t r = vwc_from_bytes(mp_obj_new_bytearray_by_ref(out_len, out));
+    VWC_FREE(out, out_len);
+    return r;
+}
+
 static mp_obj_t vwcrypto_powmod(size_t n_args, const mp_obj_t *args) {
     mp_obj_t b_in = args[0], e_in = args[1], m_in = args[2];
     size_t mod_len, exp_len;
@@ -264,16 +280,7 @@ static mp_obj_t vwcrypto_powmod(size_t n_args, const mp_obj_t *args) {
         mp, mod_len, work, work_limbs);
     vwc_wipe(ep, VW_MAX_EXP_BYTES);
     vwc_wipe(bp, mod_len);
-    if (owned) {
-        VWC_FREE(work, work_limbs * sizeof(vw_limb));
-    }
-    if (err != VW_OK) {
-        VWC_FREE(out, out_len);
-        vwc_raise_lib(err);
-    }
-    mp_obj_t r = vwc_from_bytes(mp_obj_new_bytearray_by_ref(out_len, out));
-    VWC_FREE(out, out_len);
-    return r;
+    return vwc_finish(err, out, out_len, work, work_limbs, owned);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vwcrypto_powmod_obj, 3, 4, vwcrypto_powmod);
 
@@ -305,16 +312,7 @@ static mp_obj_t vwcrypto_powmod2(size_t n_args, const mp_obj_t *args) {
     vwc_wipe(bp, VW_MAX_EXP_BYTES);
     vwc_wipe(gp, mod_len);
     vwc_wipe(hp, mod_len);
-    if (owned) {
-        VWC_FREE(work, work_limbs * sizeof(vw_limb));
-    }
-    if (err != VW_OK) {
-        VWC_FREE(out, out_len);
-        vwc_raise_lib(err);
-    }
-    mp_obj_t r = vwc_from_bytes(mp_obj_new_bytearray_by_ref(out_len, out));
-    VWC_FREE(out, out_len);
-    return r;
+    return vwc_finish(err, out, out_len, work, work_limbs, owned);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(vwcrypto_powmod2_obj, 5, 6, vwcrypto_powmod2);
 
@@ -383,16 +381,7 @@ static mp_obj_t vwc_fb_call(size_t count, size_t n_args, const mp_obj_t *args) {
     for (k = 0; k < count; k++) {
         vwc_wipe((uint8_t *)eps[k], elen[k]);
     }
-    if (owned) {
-        VWC_FREE(work, work_limbs * sizeof(vw_limb));
-    }
-    if (err != VW_OK) {
-        VWC_FREE(out, out_len);
-        vwc_raise_lib(err);
-    }
-    mp_obj_t r = vwc_from_bytes(mp_obj_new_bytearray_by_ref(out_len, out));
-    VWC_FREE(out, out_len);
-    return r;
+    return vwc_finish(err, out, out_len, work, work_limbs, owned);
 #endif
 }
 

@@ -1,10 +1,15 @@
 """Root pytest configuration: puts tests/ on sys.path (prepend import mode) so that test
-modules can `from vwtest import ...`, and provides the session fixtures shared by all."""
+modules can `from vwtest import ...`, and simulators/ so that they can import the board
+drivers tools/ share (qemu_sim, stm32_sim); provides the session fixtures shared by all."""
+import sys
 from pathlib import Path
 
 import pytest
 
 from vwtest import ROOT  # noqa: F401
+
+if str(ROOT / "simulators") not in sys.path:
+    sys.path.insert(0, str(ROOT / "simulators"))
 
 
 @pytest.fixture(scope="session")

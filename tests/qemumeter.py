@@ -18,13 +18,12 @@ from typing import Iterator, Optional
 
 import serial
 
-from vwtest import ROOT, VENV_BIN, require_artifact
+from qemu_sim import MPREMOTE, READY  # noqa: F401  (re-exported to the suites)
+from vwtest import ROOT, require_artifact
 
 RUN = ROOT / "simulators" / "qemu" / "run"
-MPREMOTE = str(VENV_BIN / "mpremote")
 HAL_FILES = [ROOT / "hal" / "qemu" / "vwhal.py"] + [
     ROOT / "hal" / "common" / m for m in ("vwload.py", "vwclock.py", "vwstdio.py")]
-READY = re.compile(rb"veriwatt-meter [^\r\n]* ready[^\n]*\n")
 
 
 def firmware(variant: str) -> Path:

@@ -153,8 +153,8 @@ def qemu_member_costs(sizes=(3, 10, 50)):
     import tempfile
     from pathlib import Path
 
-    sys.path.insert(0, os.path.join(ROOT, "tests", "qemu"))
-    import qemu_board
+    sys.path.insert(0, os.path.join(ROOT, "simulators"))
+    import qemu_sim as qemu_board
     from vwcore import aead, group
 
     msg = qemu_board.missing_firmware_message("vwcrypto")
@@ -168,7 +168,7 @@ def qemu_member_costs(sizes=(3, 10, 50)):
     pt = wh.to_bytes(4, "big") + bytes(32)
     ct = aead.encrypt(ck, aead.record_nonce(b"MTR00000", slot), pt, b"ad")
     with tempfile.TemporaryDirectory() as tmp, qemu_board.QemuBoard("vwcrypto") as bd:
-        qemu_board.deploy_vwcore_selftest(bd, Path(tmp))
+        qemu_board.deploy_vwcore_selftest(bd, Path(tmp), Path(ROOT) / "tests" / "core" / "mp_selftest.py")
         bd.exec(QEMU_SETUP)
         out["heap_free_after_import"] = bd.eval("gc.collect() or gc.mem_free()")
         out["modexp_backend"] = bd.eval("__import__('vwcore.modexp').modexp.BACKEND")

@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(ROOT, "firmware"))
 
 from vwcore import wire  # noqa: E402
 
-from veriwatt import bill, device, fastexp, keys, records, serial_client, slots, tariff  # noqa: E402
+from veriwatt import backend, bill, device, fastexp, keys, records, serial_client, slots, tariff  # noqa: E402
 from veriwatt.store import Store  # noqa: E402
 
 BAUD = 115200
@@ -143,9 +143,9 @@ def main() -> int:
         B = None
         result["bill_month"] = {}
         for be in ("gmp", "vwcrypto", "pow"):
-            if be == "gmp" and fastexp._gmp is None:
+            if be == "gmp" and backend.GMP is None:
                 continue
-            fastexp.use(be)
+            backend.use("gmpy2" if be == "gmp" else be)
             fastexp._cache.clear()
             r = rounds if be != "pow" else max(1, rounds // 3)
 
@@ -161,7 +161,7 @@ def main() -> int:
 
             result["bill_month"][be] = {"rounds": r, "bill_s": round(median_time(make, r), 4),
                                         "verify_bill_s": round(median_time(check, r), 4)}
-        fastexp.use("auto")
+        backend.use("auto")
         bm = result["bill_month"]
         if "pow" in bm:
             for be in ("gmp", "vwcrypto"):

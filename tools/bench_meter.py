@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "qemu"))
-import qemu_board  # noqa: E402
+sys.path.insert(0, str(ROOT / "simulators"))
+import qemu_sim as qemu_board  # noqa: E402
 
 M = 1_000_000
 
@@ -28,7 +28,7 @@ def main() -> int:
     res = {"machine": "qemu-system-arm -M mps2-an386 (Cortex-M4), -icount shift=0",
            "unit": "instructions", "group": "2048/256"}
     with tempfile.TemporaryDirectory() as tmp, qemu_board.QemuBoard("vwcrypto") as b:
-        qemu_board.deploy_vwcore_selftest(b, Path(tmp))
+        qemu_board.deploy_vwcore_selftest(b, Path(tmp), ROOT / "tests" / "core" / "mp_selftest.py")
         for backend, args in (("vwcrypto", ["--bench-only"]), ("pow", ["--pow", "--bench-only"])):
             bench, _ = qemu_board.run_vwcore_selftest(b, args)
             assert bench["backend"] == backend, bench

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "qemu")]
+sys.path[:0] = [str(ROOT / "simulators")]
 
 SCRIPT = """
 import gc, time
@@ -58,8 +58,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=5, help="certifies per firmware (best is kept)")
     n = ap.parse_args().n
-    import qemu_board
-    from stm32meter import Stm32Board
+    import qemu_sim as qemu_board
+    from stm32_sim import Stm32Board
     res = {"unit": "instructions (-icount shift=0, 1 us of ticks_us = 1000)", "group": "2048/256"}
     with tempfile.TemporaryDirectory() as tmp:
         b = Stm32Board(Path(tmp), safe=True, icount=True)

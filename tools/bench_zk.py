@@ -23,7 +23,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "host"))
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 
-from veriwatt.zk import backend, groups, tariffs as T  # noqa: E402
+from veriwatt import backend  # noqa: E402
+from veriwatt.zk import groups, tariffs as T  # noqa: E402
 
 MONTH = 1488  # 31 days x 48 half-hours
 
@@ -160,7 +161,7 @@ def main(argv=None):
     res = {"group": "2048/256", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "slots": n, "python": platform.python_version(),
            "machine": platform.machine(), "cpus": os.cpu_count(),
            "readings_total_wh": sum(ms), "kinds": {}}
-    prev = backend.BACKEND
+    prev = backend.CHOICE
     try:
         for kind in a.kinds.split(","):
             tar = tars[kind]

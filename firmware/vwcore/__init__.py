@@ -2,6 +2,7 @@
 # Everything in this package is written in the Python subset both interpreters run
 # (MicroPython 1.25+, CPython 3.9+); tests/core/mp_selftest.py runs the same checks on both.
 #
+#   consts   SLOT_SECONDS (the one definition: wire, the HAL clocks and the host import it)
 #   modexp   powmod(b, e, m), powmod2(g, a, h, b, m), powmod_fb, powmod2_fb (fixed bases), BACKEND, use(name)
 #   params   generated group constants (tools/gen_params.py, FIPS 186-4 A.1.1.2 / A.2.3)
 #   group    GROUPS {'2048', '3072'}, DEFAULT, by_id, get, commit, is_element, hash_to_scalar

@@ -11,14 +11,16 @@
                                 that base and modulus (the 2048/256 group); otherwise they
                                 fall back to powmod/powmod2. Results are identical.
     BACKEND                  -> "vwcrypto" (MicroPython C module / natmod),
-                                "cffi" (CPython, veriwatt.vwcrypto over crypto_c/) or
+                                "cffi" (CPython: the module vwcrypto, cffi over crypto_c/) or
                                 "pow" (builtin 3-argument pow, not constant-time)
     use(name)                -> force a backend ("pow", "vwcrypto", "cffi" or "auto");
                                 returns the backend now in use. Benchmarks call use("pow").
 
 Call through the module (``modexp.powmod(...)``), not ``from vwcore.modexp import powmod``,
 so that use() takes effect everywhere. Setting the environment variable VERIWATT_MODEXP=pow (CPython or unix MicroPython) at
-import time has the same effect as use("pow").
+import time has the same effect as use("pow"). On the host, choose through veriwatt.backend
+(the one switch, which also covers the public-value and proof-layer exponentiations): it
+calls use() here.
 
 The arithmetic is plain modular exponentiation (HAC, Menezes et al. 1996, ch. 14.6);
 powmod2 is the simultaneous ("Shamir's trick") double exponentiation of HAC 14.88 in the
@@ -33,20 +35,16 @@ BACKEND = "pow"
 
 
 def _find(name):
-    if name in ("auto", "vwcrypto"):
+    if name in ("auto", "vwcrypto", "cffi"):
+        # The module vwcrypto: the MicroPython user C module or natmod on the meter, the cffi
+        # binding (crypto_c/cpython) on CPython; the same API under the same name.
         try:
-            import vwcrypto as m  # MicroPython user C module or natmod
-            return m, "vwcrypto"
+            import vwcrypto as m
         except ImportError:
-            if name == "vwcrypto":
+            if name != "auto":
                 raise
-    if name in ("auto", "cffi"):
-        try:
-            from veriwatt import vwcrypto as m  # CPython cffi binding
-            return m, "cffi"
-        except ImportError:
-            if name == "cffi":
-                raise
+        else:
+            return m, ("cffi" if hasattr(m, "ffi") else "vwcrypto")
     if name in ("auto", "pow"):
         return None, "pow"
     raise ValueError("unknown modexp backend: %s" % name)
@@ -126,7 +124,11 @@ def _env_choice():
 
 powmod = _pow_powmod
 powmod2 = _pow_powmod2
+# What VERIWATT_MODEXP asked for ("auto" when unset). The host's one backend switch,
+# veriwatt.backend, reads it from here: "gmpy2" (host only) chooses GMP for PUBLIC values
+# there, and leaves this module (secrets) on its constant-time default.
+REQUESTED = _env_choice()
 try:
-    use(_env_choice())
+    use("auto" if REQUESTED == "gmpy2" else REQUESTED)
 except Exception:
     use("pow")

@@ -81,6 +81,8 @@ Standards: CRC-32 per ISO/IEC 13239 / IEEE 802.3 (the zlib/binascii polynomial
 """
 import struct
 
+from vwcore.consts import SLOT_SECONDS
+
 try:
     from binascii import crc32 as _crc32
     _crc32(b"")
@@ -94,7 +96,6 @@ CRC_LEN = 4
 FRAME_OVERHEAD = HDR_LEN + CRC_LEN
 MAX_PAYLOAD = 1024
 NO_SLOT = 0xFFFFFFFF
-SLOT_SECONDS = 1800
 METER_ID_LEN = 8
 
 # message types

@@ -5,7 +5,7 @@
 # simulated seconds per real second (1 = real time, 1800 = one half-hour slot per second,
 # 89280 = a 31-day month of half-hours in 30 s).  The meter only sees now()/now_slot().
 
-SLOT_SECONDS = 1800
+from vwcore.consts import SLOT_SECONDS
 
 
 class SimClock:

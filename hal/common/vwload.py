@@ -11,8 +11,6 @@
 #   occasional appliance events (kettle, oven, washing machine) more likely at active hours.
 # Typical output: 30..60 Wh at night, 150..700 Wh at the evening peak, about 3 to 4 MWh a year.
 
-SLOT_SECONDS = 1800
-
 # Average power in W for each half-hour of a typical weekday / weekend day (before scaling).
 _WEEKDAY = (
     160, 150, 140, 135, 130, 130, 130, 130, 135, 140, 150, 170,   # 00:00-05:30

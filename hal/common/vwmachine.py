@@ -8,8 +8,8 @@
 import time
 
 import machine
+from vwcore.consts import SLOT_SECONDS
 
-SLOT_SECONDS = 1800
 _RTC_MIN_YEAR = 2024          # an RTC reading before this year means "never set"
 
 

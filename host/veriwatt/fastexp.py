@@ -7,7 +7,8 @@ use variable-time arithmetic: with gmpy2 (GMP) present, a fixed-base table of
 base^(d * 2^(8i)) turns each 256-bit exponentiation into 32 multiplications
 (Brickell-Gordon-McCurley-Wilson, "Fast exponentiation with precomputation", EUROCRYPT
 1992; HAC 14.109). Without gmpy2 it falls back to vwcore.modexp.powmod2 (the C backend).
-Secrets never go through this module.
+Secrets never go through this module. Which of these it uses is veriwatt.backend.PUBLIC
+(the one backend switch: veriwatt.backend.use).
 """
 from __future__ import annotations
 
@@ -15,10 +16,7 @@ from typing import Dict, List, Optional, Tuple
 
 from vwcore import modexp
 
-try:
-    import gmpy2 as _gmp
-except ImportError:  # pragma: no cover - gmpy2 is optional
-    _gmp = None
+from . import backend
 
 W = 8  # window bits
 
@@ -29,6 +27,7 @@ class FixedBase:
     multiplications, e.g. w = 12 for g: 22 instead of 32 per 256-bit exponent, 23 MB)."""
 
     def __init__(self, base: int, p: int, bits: int = 256, w: int = W) -> None:
+        _gmp = backend.GMP
         assert _gmp is not None
         mp = _gmp.mpz(p)
         self.p = mp
@@ -47,7 +46,7 @@ class FixedBase:
         self.mask = (1 << w) - 1
 
     def pow(self, e: int) -> "object":
-        acc = _gmp.mpz(1)
+        acc = backend.GMP.mpz(1)
         p, t, mask, w = self.p, self.table, self.mask, self.w
         i = 0
         while e:
@@ -60,32 +59,15 @@ class FixedBase:
 
 
 _cache: Dict[Tuple[int, int], FixedBase] = {}
-BACKEND = "gmp" if _gmp is not None else "vwcrypto"
-
-
-def use(name: str = "auto") -> str:
-    """Choose how public values are exponentiated: "gmp" (gmpy2 + fixed-base tables),
-    "vwcrypto" (vwcore.modexp's C backend) or "pow" (CPython's pow only; also switches
-    vwcore.modexp to pow). "auto" = gmp if gmpy2 is installed, else vwcrypto. Benchmarks
-    use this to compare; secrets never go through this module whatever the choice."""
-    global BACKEND
-    if name == "auto":
-        name = "gmp" if _gmp is not None else "vwcrypto"
-    if name == "gmp" and _gmp is None:
-        raise ValueError("gmpy2 is not installed")
-    if name not in ("gmp", "vwcrypto", "pow"):
-        raise ValueError("unknown backend %r" % name)
-    modexp.use("pow" if name == "pow" else "auto")
-    BACKEND = name
-    return name
 
 
 def available() -> bool:
-    return BACKEND == "gmp"
+    """True when public values go through gmpy2 (veriwatt.backend.PUBLIC)."""
+    return backend.PUBLIC == "gmpy2"
 
 
 def fixed_base(base: int, p: int, bits: int = 256) -> Optional[FixedBase]:
-    if _gmp is None:
+    if backend.GMP is None:
         return None
     key = (base, p)
     fb = _cache.get(key)
@@ -103,7 +85,7 @@ def fixed_base_w(base: int, p: int, w: int) -> FixedBase:
     """A cached table of base with w-bit windows for 256-bit exponents (gmpy2 only), for a
     base used by the whole process (the group's g): w = 12 is 22 x 4096 entries, about 23 MB
     for a 2048-bit p, built in about 90,000 multiplications."""
-    assert _gmp is not None
+    assert backend.GMP is not None
     key = (base, p, w)
     fb = _wide.get(key)
     if fb is None:
@@ -115,7 +97,7 @@ def fixed_base_w(base: int, p: int, w: int) -> FixedBase:
 
 def pow2(g: int, a: int, y: int, b: int, p: int, use_tables: bool = True) -> int:
     """g^a * y^b mod p for public values (a, b < 2^256)."""
-    if use_tables and BACKEND == "gmp" and a.bit_length() <= 256 and b.bit_length() <= 256:
+    if use_tables and available() and a.bit_length() <= 256 and b.bit_length() <= 256:
         fg, fy = fixed_base(g, p), fixed_base(y, p)
         return int(fg.pow(a) * fy.pow(b) % fg.p)
     return modexp.powmod2(g, a, y, b, p)
@@ -123,16 +105,17 @@ def pow2(g: int, a: int, y: int, b: int, p: int, use_tables: bool = True) -> int
 
 def powmod(b: int, e: int, p: int) -> int:
     """b^e mod p for public values (variable time is fine)."""
-    if BACKEND == "gmp":
-        return int(_gmp.powmod(b, e, p))
-    if BACKEND == "pow" or e.bit_length() <= 64:
+    if available():
+        return int(backend.GMP.powmod(b, e, p))
+    if backend.PUBLIC == "pow" or e.bit_length() <= 64:
         return pow(b, e, p)  # small exponents: vwcrypto pads every exponent to 256 bits
     return modexp.powmod(b, e, p)
 
 
 def product(cs: "list[int]", ws: "list[int]", p: int) -> int:
     """prod cs[i]^ws[i] mod p for distinct small non-negative exponents (public values)."""
-    if BACKEND == "gmp":
+    if available():
+        _gmp = backend.GMP
         mp = _gmp.mpz(p)
         acc = _gmp.mpz(1)
         for c, w in zip(cs, ws):

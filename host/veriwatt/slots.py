@@ -9,9 +9,10 @@ import datetime as _dt
 import re
 from typing import List, Tuple
 
+from vwcore.consts import SLOT_SECONDS
+
 from .errors import VeriwattError
 
-SLOT_SECONDS = 1800
 UTC = _dt.timezone.utc
 NO_SLOT = 0xFFFFFFFF  # the protocol's "none"; slots are uint32 below it
 MAX_PERIOD_SLOTS = 48 * 366 * 5  # five years of half hours: more is certainly a mistake

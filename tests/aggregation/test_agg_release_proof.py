@@ -28,32 +28,16 @@ from pathlib import Path
 import pytest
 
 _ROOT = Path(__file__).resolve().parents[2]
-for _p in (_ROOT / "firmware", _ROOT / "hal" / "unix", _ROOT / "hal" / "common"):
+for _p in (_ROOT / "firmware", _ROOT / "hal" / "unix", _ROOT / "hal" / "common", _ROOT / "tests" / "firmware"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 from vwcore import agg, aggwire, group, wire  # noqa: E402
 from vwmeter.meter import Meter, MeterError  # noqa: E402
+from stepclock import StepClock  # noqa: E402
 
 pytestmark = [pytest.mark.aggregation, pytest.mark.security]
 T0 = 1767225600
 S0 = T0 // 1800
-
-
-class StepClock:
-    def __init__(self):
-        self.t = None
-
-    def is_set(self):
-        return self.t is not None
-
-    def set(self, t):
-        self.t = t
-
-    def now(self):
-        return self.t
-
-    def now_slot(self):
-        return None if self.t is None else self.t // 1800
 
 
 class Source:

@@ -2,38 +2,29 @@
 mp_selftest, deployed as .mpy files (mpy-cross) onto the board's LittleFS, once with the
 vwcrypto C module and once with builtin pow forced. Under -icount shift=0 the BENCH
 "_ms" figures are millions of instructions."""
-import sys
 from pathlib import Path
 
 import pytest
+import qemu_sim  # simulators/ (tests/conftest.py puts it on sys.path)
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
 
-def _board_module():
-    sys.path.insert(0, str(ROOT / "tests" / "qemu"))
-    try:
-        import qemu_board
-    finally:
-        sys.path.pop(0)
-    return qemu_board
-
-
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
-    qb = _board_module()
+    qb = qemu_sim
     msg = qb.missing_firmware_message("vwcrypto")
     if msg:
         pytest.fail(msg, pytrace=False)
     with qb.QemuBoard("vwcrypto") as b:
-        qb.deploy_vwcore_selftest(b, tmp_path_factory.mktemp("mpy"))
+        qb.deploy_vwcore_selftest(b, tmp_path_factory.mktemp("mpy"), HERE / "mp_selftest.py")
         yield b
 
 
 def _run(b, args):
-    bench, lines = _board_module().run_vwcore_selftest(b, args)
+    bench, lines = qemu_sim.run_vwcore_selftest(b, args)
     return bench, [line for line in lines if line.startswith("BENCH ")]
 
 

@@ -3,7 +3,7 @@ import binascii
 import struct
 
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from vwcore import wire
 

@@ -8,7 +8,7 @@ import gc
 import sys
 import time
 
-import micropython
+import micropython  # noqa: F401  (fails early off MicroPython: this script measures the meter's interpreter)
 
 from vwcore import modexp, reading, wire
 from vwmeter.store import Store

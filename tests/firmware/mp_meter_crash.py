@@ -7,6 +7,7 @@
 import sys
 
 import vwload
+from stepclock import StepClock
 from vwmeter import durable
 from vwmeter.meter import Meter
 
@@ -15,23 +16,6 @@ SIG = bytes(range(32))
 AGG = bytes(range(32, 64))
 CUST = bytes(range(100, 115))
 MID = b"VWCRASH1"
-
-
-class StepClock:
-    def __init__(self):
-        self.t = None
-
-    def is_set(self):
-        return self.t is not None
-
-    def set(self, t):
-        self.t = t
-
-    def now(self):
-        return self.t
-
-    def now_slot(self):
-        return None if self.t is None else self.t // 1800
 
 
 class Source:

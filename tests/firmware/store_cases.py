@@ -1,7 +1,6 @@
 # Store test cases written in the MicroPython/CPython common subset: run by pytest under
 # CPython (test_store.py) AND by mp_store_runner.py under the unix micropython.
 # Each case_* takes an empty directory path.
-import os
 
 from vwmeter import durable
 from vwmeter.store import Store, StoreFull

@@ -10,27 +10,11 @@ from fwhelpers import cpython_paths
 cpython_paths()
 from vwcore import wire  # noqa: E402
 from vwmeter.meter import Meter  # noqa: E402
+from stepclock import StepClock  # noqa: E402
 
 pytestmark = pytest.mark.sim
 T0 = 1767225600
 S0 = T0 // 1800
-
-
-class StepClock:
-    def __init__(self):
-        self.t = None
-
-    def is_set(self):
-        return self.t is not None
-
-    def set(self, t):
-        self.t = t
-
-    def now(self):
-        return self.t
-
-    def now_slot(self):
-        return None if self.t is None else self.t // 1800
 
 
 class Source:

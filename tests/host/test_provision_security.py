@@ -11,7 +11,6 @@ MicroPython behind ptys, the real CLI and pyserial):
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 import sys

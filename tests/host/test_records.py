@@ -9,18 +9,19 @@ from hosthelpers import WEEK
 
 from vwcore import reading, wire
 
+from veriwatt import backend as switch
 from veriwatt import fastexp, linear, records
 
 pytestmark = pytest.mark.host
 
 
-@pytest.fixture(params=["gmp", "vwcrypto", "pow"])
+@pytest.fixture(params=["gmpy2", "vwcrypto", "pow"])
 def backend(request):
-    if request.param == "gmp" and fastexp._gmp is None:
+    if request.param == "gmpy2" and switch.GMP is None:
         pytest.skip("gmpy2 not installed")
-    fastexp.use(request.param)
+    switch.use(request.param)
     yield request.param
-    fastexp.use("auto")
+    switch.use("auto")
 
 
 def variants(rec):

@@ -109,6 +109,7 @@ def test_wheel_contents_and_tag(wheel):
     for sub in _host_subpackages():  # veriwatt, veriwatt.zk and any future subpackage
         assert "%s/__init__.py" % sub in names, sub
     for f in ("veriwatt/meter_sim.py", "veriwatt/resources.py", "vwcore/__init__.py", "vwcore/wire.py",
+              "vwcore/consts.py", "vwcrypto/__init__.py",
               "veriwatt/_data/firmware/vwcore/wire.py", "veriwatt/_data/firmware/vwmeter/main.py",
               "veriwatt/_data/hal/common/vwload.py", "veriwatt/_data/hal/unix/vwhal.py",
               "veriwatt/_data/hal/qemu/vwhal.py", "veriwatt/_data/hal/esp32/vwhal.py",
@@ -119,7 +120,7 @@ def test_wheel_contents_and_tag(wheel):
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     for mpy in (ROOT / "build" / "natmod").glob("*/vwcrypto.mpy"):
         assert "veriwatt/_data/natmod/%s/vwcrypto.mpy" % mpy.parent.name in names
-    so = [n for n in names if n.startswith("veriwatt/_vwcrypto") and n.endswith(".so")]
+    so = [n for n in names if n.startswith("vwcrypto/_vwcrypto") and n.endswith(".so")]
     assert len(so) == 1
     if so[0].endswith(".abi3.so"):  # the cffi binding uses the stable ABI: so must the wheel's tag
         assert "-cp39-abi3-" in wheel.name, wheel.name

@@ -46,7 +46,9 @@ def test_all_vectors_pass():
 def test_clock_counts_instructions_and_is_deterministic():
     elf = build()
     out1, out2 = run(elf).stdout, run(elf).stdout
-    bench = lambda out: re.findall(r"^BENCH (\S+) (\d+)$", out, re.M)
+    def bench(out):
+        return re.findall(r"^BENCH (\S+) (\d+)$", out, re.M)
+
     b1 = bench(out1)
     assert len(b1) == 4 and b1 == bench(out2), (out1, out2)
     # each benchmark measured twice in one run: equal to the clock's 40-instruction step

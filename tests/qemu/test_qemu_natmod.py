@@ -7,7 +7,6 @@ firmware that does NOT have the vwcrypto user C module (armv7m unless stated):
     enabled at reset): build/natmod/armv7emsp/vwcrypto.mpy (the Cortex-M4F / STM32F4-class
     build, UMAAL) and the armv7m one, each copied on with `mpremote cp`.
 Each runs every known-answer vector and the bad-input checks of tests/crypto/mp_vectors.py."""
-import re
 import shutil
 import subprocess
 import sys

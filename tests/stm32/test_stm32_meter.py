@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from stm32meter import Stm32Board
+from stm32_sim import Stm32Board
 from vwtest import ROOT
 
 sys.path.insert(0, str(ROOT / "hal" / "common"))

@@ -10,7 +10,8 @@ import secrets
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from veriwatt.zk import backend, encoding, tariffs as T
+from veriwatt import backend
+from veriwatt.zk import encoding, tariffs as T
 from veriwatt.zk.encoding import ProofError
 
 
@@ -20,7 +21,7 @@ def openings(G, ms):
     return [G.commit(m, r) for m, r in zip(ms, rs)], rs
 
 
-from zkfixtures import lying, real, tiny, toy  # noqa: F401  (fixtures)
+from zkfixtures import lying, real, tiny, toy  # noqa: F401,E402  (fixtures)
 
 pytestmark = pytest.mark.zk
 FAST = settings(max_examples=12, deadline=None)
@@ -298,7 +299,7 @@ def test_real_group_end_to_end(real, kind):
 
 def test_backends_interoperate(toy):
     ms = [10, 70]
-    prev = backend.BACKEND
+    prev = backend.CHOICE
     try:
         backend.use("pow")
         tar, Cs, rs, bp = run(toy, "step", ms)

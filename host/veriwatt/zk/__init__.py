@@ -12,6 +12,7 @@
                                    to_json / from_json (signed by the supplier in the host
                                    tariff format: veriwatt/tariff.py, docs/TARIFF.md)
     encoding.ProofError            raised by every verifier on rejection
-    backend.use(name)              modexp backend for the proof layer ("vwcrypto", "pow", "gmpy2")
+    (backend: veriwatt.backend.use(name), the process's one modexp switch: "vwcrypto" for the
+     proof layer by default, "pow" or "gmpy2" on request)
 """
 from .encoding import ProofError  # noqa: F401

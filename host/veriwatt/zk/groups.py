@@ -16,7 +16,7 @@ import hashlib
 import random
 from typing import Dict
 
-from . import backend
+from .. import backend
 
 _VIEWS: Dict[bytes, "GroupView"] = {}
 _CACHE_MAX = 1 << 17

@@ -25,7 +25,7 @@ from __future__ import annotations
 import secrets
 from typing import List, Tuple
 
-from . import backend
+from .. import backend
 from .encoding import ProofError, Reader, Writer
 from .groups import GroupView
 from .sigma import And, Atom, Or

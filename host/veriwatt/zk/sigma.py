@@ -28,7 +28,7 @@ from __future__ import annotations
 import secrets
 from typing import List, Optional, Sequence
 
-from . import backend
+from .. import backend
 from .encoding import ProofError, Reader, Writer
 from .groups import GroupView
 from .transcript import Transcript

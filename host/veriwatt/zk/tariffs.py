@@ -37,7 +37,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import List, Sequence, Tuple
 
-from . import backend
+from .. import backend
 from . import range as _range
 from . import sigma
 from .encoding import ProofError, Reader, Writer

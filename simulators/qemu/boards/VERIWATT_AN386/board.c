@@ -480,66 +480,10 @@ const mp_obj_module_t vw_select_module = {
 MP_REGISTER_MODULE(MP_QSTR_select, vw_select_module);
 
 /******************************************************************************/
-// ARM semihosting (bkpt 0xab; QEMU needs -semihosting-config enable=on,target=native).
+// ARM semihosting (bkpt 0xab; QEMU needs -semihosting-config enable=on,target=native), the
+// command line and the storage image: shared with the stm32 emulation board.
 
-#define SYS_OPEN 0x01
-#define SYS_WRITE 0x05
-#define SYS_READ 0x06
-#define SYS_SEEK 0x0a
-#define SYS_FLEN 0x0c
-#define SYS_GET_CMDLINE 0x15
-
-static int vw_semihost(uint32_t op, void *arg) {
-    register uint32_t r0 __asm__ ("r0") = op;
-    register void *r1 __asm__ ("r1") = arg;
-    __asm volatile ("bkpt 0xab" : "+r" (r0) : "r" (r1) : "memory");
-    return (int)r0;
-}
-
-static char vw_cmdline[256];
-static int vw_cmdline_read;
-
-static const char *vw_cmdline_get(void) {
-    if (!vw_cmdline_read) {
-        uint32_t args[2] = { (uint32_t)vw_cmdline, sizeof(vw_cmdline) - 1 };
-        if (vw_semihost(SYS_GET_CMDLINE, args) != 0) {
-            vw_cmdline[0] = 0;
-        } else {
-            vw_cmdline[args[1] < sizeof(vw_cmdline) ? args[1] : sizeof(vw_cmdline) - 1] = 0;
-        }
-        vw_cmdline_read = 1;
-    }
-    return vw_cmdline;
-}
-
-// Copy the value of word `key=value` from the command line into out; 1 if found.
-static int vw_cmdline_value(const char *key, char *out, size_t out_len) {
-    const char *s = vw_cmdline_get();
-    size_t klen = strlen(key);
-    while (*s) {
-        while (*s == ' ') {
-            s++;
-        }
-        const char *w = s;
-        while (*s && *s != ' ') {
-            s++;
-        }
-        size_t wlen = s - w;
-        if (wlen == klen && out == NULL && memcmp(w, key, klen) == 0) {
-            return 1;
-        }
-        if (out && wlen > klen && w[klen] == '=' && memcmp(w, key, klen) == 0) {
-            size_t n = wlen - klen - 1;
-            if (n >= out_len) {
-                n = out_len - 1;
-            }
-            memcpy(out, w + klen + 1, n);
-            out[n] = 0;
-            return 1;
-        }
-    }
-    return 0;
-}
+#include "../../../common/vw_semihost.h"
 
 /******************************************************************************/
 // Block device for LittleFS: a semihosted host file, or a RAM disk in PSRAM.
@@ -563,43 +507,14 @@ static void vw_bdev_setup(void) {
     if (vw_bdev.fd != -2) {
         return;
     }
-    char buf[24];
-    uint32_t size = VW_DEFAULT_FS_SIZE;
-    if (vw_cmdline_value("fs_size", buf, sizeof(buf))) {
-        size = 0;
-        for (const char *p = buf; *p >= '0' && *p <= '9'; p++) {
-            size = size * 10 + (*p - '0');
-        }
+    uint32_t size;
+    int fd = vw_image_open(vw_bdev.path, sizeof(vw_bdev.path), VW_DEFAULT_FS_SIZE, 4 * VW_BLOCK_SIZE, &size);
+    if (fd != -1) {
+        vw_bdev.fd = fd;
+        vw_bdev.block_count = size / VW_BLOCK_SIZE;
+        return;
     }
-    if (vw_cmdline_value("fs", vw_bdev.path, sizeof(vw_bdev.path))) {
-        uint32_t a[3] = { (uint32_t)vw_bdev.path, 3 /* r+b */, strlen(vw_bdev.path) };
-        int fd = vw_semihost(SYS_OPEN, a);
-        if (fd == -1) {
-            a[1] = 7; // w+b: create
-            fd = vw_semihost(SYS_OPEN, a);
-        }
-        if (fd != -1) {
-            uint32_t f[1] = { fd };
-            int len = vw_semihost(SYS_FLEN, f);
-            if (len >= (int)(4 * VW_BLOCK_SIZE)) {
-                size = len; // existing image: its size is the filesystem's size
-            } else {
-                // new image: write it out in full as erased flash (0xff), so that the
-                // file length records the filesystem size for the next run
-                static const uint32_t ff[64] = {
-                    [0 ... 63] = 0xffffffffu
-                };
-                uint32_t sk[2] = { fd, 0 };
-                vw_semihost(SYS_SEEK, sk);
-                for (uint32_t off = 0; off < size; off += sizeof(ff)) {
-                    uint32_t w[3] = { fd, (uint32_t)ff, sizeof(ff) };
-                    vw_semihost(SYS_WRITE, w);
-                }
-            }
-            vw_bdev.fd = fd;
-            vw_bdev.block_count = size / VW_BLOCK_SIZE;
-            return;
-        }
+    if (vw_bdev.path[0]) {
         mp_printf(&mp_plat_print, "vwboard: cannot open %s, using a RAM disk\n", vw_bdev.path);
     }
     if (size > VW_PSRAM_SIZE) {
@@ -620,26 +535,11 @@ static void vw_bdev_rw(vw_bdev_obj_t *self, size_t n_args, const mp_obj_t *args,
         mp_raise_OSError(MP_EINVAL);
     }
     if (self->fd < 0) {
-        uint8_t *mem = (uint8_t *)VW_PSRAM_BASE + pos;
-        if (write) {
-            memcpy(mem, bufinfo.buf, bufinfo.len);
-        } else {
-            memcpy(bufinfo.buf, mem, bufinfo.len);
-        }
+        vw_ram_rw(VW_PSRAM_BASE, (uint32_t)pos, bufinfo.buf, bufinfo.len, write);
         return;
     }
-    uint32_t s[2] = { self->fd, (uint32_t)pos };
-    if (vw_semihost(SYS_SEEK, s) != 0) {
+    if (vw_image_rw(self->fd, (uint32_t)pos, bufinfo.buf, bufinfo.len, write) != 0) {
         mp_raise_OSError(MP_EIO);
-    }
-    uint32_t a[3] = { self->fd, (uint32_t)bufinfo.buf, bufinfo.len };
-    int left = vw_semihost(write ? SYS_WRITE : SYS_READ, a);
-    if (left < 0 || (write && left != 0)) {
-        mp_raise_OSError(MP_EIO);
-    }
-    if (!write && left > 0) {
-        // past the end of a sparse image: reads as erased flash
-        memset((uint8_t *)bufinfo.buf + bufinfo.len - left, 0xff, left);
     }
 }
 

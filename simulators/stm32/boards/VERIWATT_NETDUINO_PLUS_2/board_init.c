@@ -39,67 +39,10 @@ void SystemClock_Config(void) {
 }
 
 /******************************************************************************/
-// ARM semihosting (bkpt 0xab).  On silicon without a debugger this would fault: this board
-// is for QEMU only.
+// ARM semihosting (bkpt 0xab), the command line and the storage image: shared with the QEMU
+// board (simulators/common/vw_semihost.h).
 
-#define SYS_OPEN 0x01
-#define SYS_WRITE 0x05
-#define SYS_READ 0x06
-#define SYS_SEEK 0x0a
-#define SYS_FLEN 0x0c
-#define SYS_GET_CMDLINE 0x15
-
-static int vw_semihost(uint32_t op, void *arg) {
-    register uint32_t r0 __asm__ ("r0") = op;
-    register void *r1 __asm__ ("r1") = arg;
-    __asm volatile ("bkpt 0xab" : "+r" (r0) : "r" (r1) : "memory");
-    return (int)r0;
-}
-
-static char vw_cmdline[256];
-static int vw_cmdline_read;
-
-static const char *vw_cmdline_get(void) {
-    if (!vw_cmdline_read) {
-        uint32_t args[2] = { (uint32_t)vw_cmdline, sizeof(vw_cmdline) - 1 };
-        if (vw_semihost(SYS_GET_CMDLINE, args) != 0) {
-            vw_cmdline[0] = 0;
-        } else {
-            vw_cmdline[args[1] < sizeof(vw_cmdline) ? args[1] : sizeof(vw_cmdline) - 1] = 0;
-        }
-        vw_cmdline_read = 1;
-    }
-    return vw_cmdline;
-}
-
-// Word `key` (out == NULL) or `key=value` (value copied to out) on the command line: 1 if found.
-static int vw_cmdline_value(const char *key, char *out, size_t out_len) {
-    const char *s = vw_cmdline_get();
-    size_t klen = strlen(key);
-    while (*s) {
-        while (*s == ' ') {
-            s++;
-        }
-        const char *w = s;
-        while (*s && *s != ' ') {
-            s++;
-        }
-        size_t wlen = s - w;
-        if (wlen == klen && out == NULL && memcmp(w, key, klen) == 0) {
-            return 1;
-        }
-        if (out && wlen > klen && w[klen] == '=' && memcmp(w, key, klen) == 0) {
-            size_t n = wlen - klen - 1;
-            if (n >= out_len) {
-                n = out_len - 1;
-            }
-            memcpy(out, w + klen + 1, n);
-            out[n] = 0;
-            return 1;
-        }
-    }
-    return 0;
-}
+#include "../../../common/vw_semihost.h"
 
 /******************************************************************************/
 // Block device (512-byte blocks, FLASH_BLOCK_SIZE of the port's storage layer)
@@ -117,39 +60,14 @@ static void vw_bdev_setup(void) {
     if (vw_fd != -2) {
         return;
     }
-    char buf[24];
-    uint32_t size = VW_DEFAULT_FS_SIZE;
-    if (vw_cmdline_value("fs_size", buf, sizeof(buf))) {
-        size = 0;
-        for (const char *p = buf; *p >= '0' && *p <= '9'; p++) {
-            size = size * 10 + (*p - '0');
-        }
+    uint32_t size;
+    int fd = vw_image_open(vw_path, sizeof(vw_path), VW_DEFAULT_FS_SIZE, 16 * VW_BLOCK, &size);
+    if (fd != -1) {
+        vw_fd = fd;
+        vw_nblocks = size / VW_BLOCK;
+        return;
     }
-    if (vw_cmdline_value("fs", vw_path, sizeof(vw_path))) {
-        uint32_t a[3] = { (uint32_t)vw_path, 3 /* r+b */, strlen(vw_path) };
-        int fd = vw_semihost(SYS_OPEN, a);
-        if (fd == -1) {
-            a[1] = 7; // w+b: create
-            fd = vw_semihost(SYS_OPEN, a);
-        }
-        if (fd != -1) {
-            uint32_t f[1] = { fd };
-            int len = vw_semihost(SYS_FLEN, f);
-            if (len >= (int)(16 * VW_BLOCK)) {
-                size = len; // existing image: its size is the filesystem's size
-            } else {
-                static const uint32_t ff[64] = { [0 ... 63] = 0xffffffffu };
-                uint32_t sk[2] = { fd, 0 };
-                vw_semihost(SYS_SEEK, sk);
-                for (uint32_t off = 0; off < size; off += sizeof(ff)) {
-                    uint32_t w[3] = { fd, (uint32_t)ff, sizeof(ff) };
-                    vw_semihost(SYS_WRITE, w);
-                }
-            }
-            vw_fd = fd;
-            vw_nblocks = size / VW_BLOCK;
-            return;
-        }
+    if (vw_path[0]) {
         mp_printf(&mp_plat_print, "veriwatt board: cannot open %s, using a RAM disk\n", vw_path);
     }
     vw_fd = -1;
@@ -163,27 +81,10 @@ static int vw_bdev_rw(uint8_t *buf, uint32_t block, uint32_t n, int write) {
     }
     uint32_t pos = block * VW_BLOCK, len = n * VW_BLOCK;
     if (vw_fd < 0) {
-        uint8_t *mem = (uint8_t *)VW_RAMDISK_BASE + pos;
-        if (write) {
-            memcpy(mem, buf, len);
-        } else {
-            memcpy(buf, mem, len);
-        }
+        vw_ram_rw(VW_RAMDISK_BASE, pos, buf, len, write);
         return 0;
     }
-    uint32_t s[2] = { vw_fd, pos };
-    if (vw_semihost(SYS_SEEK, s) != 0) {
-        return -MP_EIO;
-    }
-    uint32_t a[3] = { vw_fd, (uint32_t)buf, len };
-    int left = vw_semihost(write ? SYS_WRITE : SYS_READ, a);
-    if (left < 0 || (write && left != 0)) {
-        return -MP_EIO;
-    }
-    if (!write && left > 0) {
-        memset(buf + len - left, 0xff, left); // past the end of a short image: erased
-    }
-    return 0;
+    return vw_image_rw(vw_fd, pos, buf, len, write) == 0 ? 0 : -MP_EIO;
 }
 
 int32_t vw_bdev_ioctl(uint32_t op, uint32_t arg) {

@@ -1,7 +1,10 @@
-"""cffi build of the crypto_c modexp library for CPython (module veriwatt._vwcrypto).
+# SPDX-License-Identifier: MIT
+"""cffi build of the crypto_c modexp library for CPython (extension vwcrypto._vwcrypto, under
+the Python wrapper crypto_c/cpython/vwcrypto/__init__.py: the module `vwcrypto`, the same name
+and API as the MicroPython module the meter imports).
 
 Built by `pip install` through setup.py's cffi_modules, or by hand:
-    python host/veriwatt/_vwcrypto_build.py
+    python crypto_c/cpython/vwcrypto_build.py
 The host build uses 64-bit limbs (unsigned __int128) where the compiler has them.
 """
 import glob
@@ -11,7 +14,7 @@ import sys
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))  # the project (setup.py)
 # setuptools wants paths relative to the project root (where setup.py is), which is
 # the working directory during `pip install`; by hand we chdir there too.
 CRYPTO_C = "crypto_c"
@@ -49,7 +52,7 @@ ffibuilder.cdef(
 _sources = sorted(os.path.join(CRYPTO_C, os.path.basename(p))
                   for p in glob.glob(os.path.join(ROOT, CRYPTO_C, "vw_*.c")))
 ffibuilder.set_source(
-    "veriwatt._vwcrypto",
+    "vwcrypto._vwcrypto",
     """
     #include "vw_modexp.h"
     #include "vw_fixedbase.h"
@@ -65,4 +68,4 @@ ffibuilder.set_source(
 
 if __name__ == "__main__":
     os.chdir(ROOT)
-    ffibuilder.compile(tmpdir="host", verbose=False)
+    ffibuilder.compile(tmpdir=os.path.join(CRYPTO_C, "cpython"), verbose=False)

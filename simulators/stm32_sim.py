@@ -1,8 +1,9 @@
+# SPDX-License-Identifier: MIT
 """The meter on MicroPython's real stm32 port under QEMU (simulators/stm32/run: board
 VERIWATT_NETDUINO_PLUS_2 on -M netduinoplus2, the meter and hal/stm32 frozen in).  Two ptys:
 `repl` (USART1, mpremote) and `line` (USART2, the meter's machine.UART wire, veriwatt CLI).
 The /flash filesystem is a host file, so a board can be killed (a power cut) and restarted
-on the same storage.
+on the same storage.  Shared by tests/stm32 and tools/bench_stm32.py (simulators/ on sys.path).
 
     with Stm32Board(tmp_path) as b:          # QEMU started, REPL ready, always killed after
         b.mpremote("exec", "print(1)")
@@ -18,17 +19,15 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 import serial
 
-from qemumeter import MPREMOTE, READY
-from vwtest import ROOT, require_artifact
+from qemu_sim import MPREMOTE, READY, ROOT
 
 RUN = ROOT / "simulators" / "stm32" / "run"
 ELF = ROOT / "build" / "stm32" / "emu" / "firmware.elf"
 PTY = re.compile(r"char device redirected to (/dev/pts/\d+) \(label serial(\d)\)")
 MAIN_PY = "import vwmeter.main as m\nm.main()\n"
-BALLAST_PY = ("# shrink the free heap to the %s's (tests/stm32meter.py)\n"
+BALLAST_PY = ("# shrink the free heap to the %s's (simulators/stm32_sim.py)\n"
               "_ballast = bytearray(%d)\n")
 
 
@@ -42,14 +41,22 @@ def heap_bytes(elf: Path) -> int:
 def ballast_for(board: str) -> int:
     """Bytes to allocate first on the emulation board so that the meter gets no more heap than
     on the Nucleo `board` (e.g. nucleo_f401re: 80 KB RAM for MicroPython)."""
-    other = require_artifact(ROOT / "build" / "stm32" / board / "firmware.elf", "stm32")
+    other = _built(ROOT / "build" / "stm32" / board / "firmware.elf")
     return heap_bytes(firmware()) - heap_bytes(other)
 
 
+def _built(path: Path) -> Path:
+    if not path.exists():
+        raise FileNotFoundError("%s is missing: run `make stm32` (or `make test`, which builds everything)"
+                                % path.relative_to(ROOT))
+    return path
+
+
 def firmware() -> Path:
+    """The emulation board's image; FileNotFoundError (with the command to run) without it or QEMU."""
     if not shutil.which("qemu-system-arm"):
-        pytest.fail("qemu-system-arm is not installed: run `make setup`", pytrace=False)
-    return require_artifact(ELF, "stm32")
+        raise FileNotFoundError("qemu-system-arm is not installed: run `make setup`")
+    return _built(ELF)
 
 
 class Stm32Board:
