@@ -40,13 +40,13 @@
 #     where the HAL has one, mixed with the host entropy and device sources by HKDF) and
 #     shows only the public keys (INFO).
 #   * PROVISION on a provisioned meter is refused ("already provisioned").
-#   * RESET needs the tag wire.reset_tag(admin_secret, meter_id, challenge) for the challenge
+#   * RESET needs the tag auth.reset_tag(admin_secret, meter_id, challenge) for the challenge
 #     shown in INFO: only whoever holds the engineer's admin file can compute it.  It is
 #     refused while readings are unacknowledged (fetch and ACK them first), so a reset
 #     never destroys readings the supplier has not collected.  RESET wipes the log and the
 #     keys; the meter is then unprovisioned.
 #   * SET_CLOCK on a provisioned meter (the clock decides which slot, and so which price, a
-#     reading gets: moving it is tariff fraud) needs wire.clock_tag(admin_secret, meter_id,
+#     reading gets: moving it is tariff fraud) needs auth.clock_tag(admin_secret, meter_id,
 #     challenge, t), which spends the challenge like RESET, except for
 #       - drift trims: a change of at most CLOCK_TRIM_S, CLOCK_TRIM_BUDGET_S in all since boot
 #         or the last authenticated change (what a host syncing the time needs);
@@ -59,7 +59,7 @@
 #     UPTIME (ticks, not the settable clock); INFO issues a new one once the current one is
 #     older than half that, so a host has at least 60 s for its tag.  A tag for an expired,
 #     spent or pre-reboot challenge is refused ("challenge expired: ask INFO again").
-#   * ACK needs wire.ack_tag(customer_key, ...): only the customer's device, which stores the
+#   * ACK needs auth.ack_tag(customer_key, ...): only the customer's device, which stores the
 #     readings, may let the meter reuse their space (no challenge spent: ACK is monotonic).
 #     And it frees only readings sent since boot (store.sent_to, RAM): an ACK beyond them is
 #     refused (ERROR 10), so no host can free a reading it never received.
@@ -78,6 +78,7 @@ import gc
 import struct
 import time
 
+from vwcore import auth
 from vwcore import kdf
 from vwcore import reading
 from vwcore import wire
@@ -357,7 +358,7 @@ class Meter:
     def reset(self, r):
         if not self.provisioned:
             raise MeterError(wire.E_NOT_PROVISIONED, "not provisioned: nothing to reset")
-        want = wire.reset_tag(self.prov["admin_secret"], self.prov["meter_id"], r["challenge"])
+        want = auth.reset_tag(self.prov["admin_secret"], self.prov["meter_id"], r["challenge"])
         if r["meter_id"] != self.prov["meter_id"]:
             raise MeterError(wire.E_AUTH, "reset not authorised (meter id, challenge or tag)")
         self._check_admin("reset", r["challenge"], r["tag"], want)
@@ -392,7 +393,7 @@ class Meter:
             raise MeterError(wire.E_BAD_ARGUMENT, "clock before 2020")
         if self.provisioned:
             if tag is not None:
-                want = wire.clock_tag(self.prov["admin_secret"], self.prov["meter_id"], challenge, t)
+                want = auth.clock_tag(self.prov["admin_secret"], self.prov["meter_id"], challenge, t)
                 self._check_admin("clock change", challenge, tag, want)
                 self._spend_challenge()               # the tag is spent
                 self.clock_trimmed = 0
@@ -448,9 +449,9 @@ class Meter:
 
     def ack(self, up_to, tag=None):
         """ACK: the customer's device (holder of the customer key) lets the meter reuse the space
-        of readings <= up_to; without its tag nothing is acknowledged (wire.ack_tag)."""
+        of readings <= up_to; without its tag nothing is acknowledged (auth.ack_tag)."""
         self._need_store()
-        if tag is None or not kdf.ct_equal(tag, wire.ack_tag(self.prov["customer_key"], self.prov["meter_id"],
+        if tag is None or not kdf.ct_equal(tag, auth.ack_tag(self.prov["customer_key"], self.prov["meter_id"],
                                                             self._current_challenge(), up_to)):
             raise MeterError(wire.E_AUTH, "ACK not authorised: it needs the customer's tag (fetch with the customer code)")
         s = self.store
@@ -654,7 +655,7 @@ class Meter:
                 for mid, y in mem:
                     b.add(mid, y)
                 return None
-            # COMMIT: only with the customer's consent (agg.enroll_tag over everything the
+            # COMMIT: only with the customer's consent (auth.enroll_tag over everything the
             # enrollment sets); a refused COMMIT leaves the stored enrollment as it was.
             if pend is None:
                 if self.agg_enr is not None:      # a retry: the answer was lost
@@ -663,7 +664,7 @@ class Meter:
             b, n, eps, sens = pend
             self._agg_pending = pend = None
             head, chunks = b.finish_parts()
-            want = agg.enroll_tag(self.prov["customer_key"], self.prov["meter_id"], self._current_challenge(),
+            want = auth.enroll_tag(self.prov["customer_key"], self.prov["meter_id"], self._current_challenge(),
                                   agg.enroll_digest(b.ghash, n, eps, sens))
             b = None
             if not kdf.ct_equal(p["tag"], want):

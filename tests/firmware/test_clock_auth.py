@@ -2,7 +2,7 @@
 stepped clock; the same code runs on the unix MicroPython in tests/host/test_set_clock.py).
 
 The clock decides which slot, and so which price, a reading gets: shifting it by hours moves
-peak consumption into cheap slots. Rules: any change with the admin tag (wire.clock_tag, the
+peak consumption into cheap slots. Rules: any change with the admin tag (auth.clock_tag, the
 engineer's secret), which spends the challenge; without it only drift trims (<= 120 s each,
 300 s in all since boot) and, after the meter lost its clock, a time not before its newest
 reading, flagged clock_unverified until an authenticated set."""
@@ -13,7 +13,7 @@ import pytest
 from fwhelpers import cpython_paths
 
 cpython_paths()
-from vwcore import wire  # noqa: E402
+from vwcore import auth, wire  # noqa: E402
 from vwmeter.meter import CLOCK_TRIM_BUDGET_S, CLOCK_TRIM_S, Meter, MeterError  # noqa: E402
 
 from test_meter_catchup import T0, StepClock, make  # noqa: E402
@@ -32,7 +32,7 @@ def provisioned(root, clock, t=T0):
 
 def tagged(m, t, secret=SECRET, mid=MID, challenge=None):
     ch = m.challenge() if challenge is None else challenge
-    return t, ch, wire.clock_tag(secret, mid, ch, t)
+    return t, ch, auth.clock_tag(secret, mid, ch, t)
 
 
 def refused(m, *args):
@@ -74,7 +74,7 @@ def test_tags_are_bound_to_time_challenge_meter_and_secret(tmp_path):
     assert "not authorised" in refused(m, *tagged(m, t, secret=bytes(32)))                 # wrong secret
     assert "not authorised" in refused(m, *tagged(m, t, mid=b"OTHERMTR"))                  # another meter's tag
     assert "not authorised" in refused(m, *tagged(m, t, challenge=b"\x00" * 7 + b"\x09"))  # not the challenge the meter shows
-    reset_tag = wire.reset_tag(SECRET, MID, m.challenge())
+    reset_tag = auth.reset_tag(SECRET, MID, m.challenge())
     assert "not authorised" in refused(m, t, m.challenge(), reset_tag)                     # a RESET tag
     assert clock.now() == T0
     m.set_clock(*good)
@@ -138,7 +138,7 @@ def test_reset_then_reprovision_does_not_reuse_a_clock_tag(tmp_path):
     clock.t = None
     m.set_clock(T0 + 7200)                               # lost clock, set forward: flagged
     assert m.clock_unverified
-    m.reset({"meter_id": MID, "challenge": m.challenge(), "tag": wire.reset_tag(SECRET, MID, m.challenge())})
+    m.reset({"meter_id": MID, "challenge": m.challenge(), "tag": auth.reset_tag(SECRET, MID, m.challenge())})
     assert not m.info()["clock_unverified"]              # a wiped meter has no readings to doubt
     m.provision({"meter_id": MID, "group_id": 1, "clock": T0, "admin_secret": SECRET,
                  "host_entropy": bytes(32), "customer_key": b"k" * 15})
@@ -173,7 +173,7 @@ def test_a_challenge_expires_by_uptime(tmp_path):
     up.ms += 50 * 1000
     assert m.info()["challenge"] == ch                   # fresh: INFO shows the same one
     late = tagged(m, T0 - 6 * 3600, challenge=ch)
-    reset = {"meter_id": MID, "challenge": ch, "tag": wire.reset_tag(SECRET, MID, ch)}
+    reset = {"meter_id": MID, "challenge": ch, "tag": auth.reset_tag(SECRET, MID, ch)}
     up.ms += (wire.CHALLENGE_TTL_S - 50) * 1000 + 1      # one ms past its lifetime
     clock.set(T0)                                        # (the settable clock plays no part)
     assert "challenge expired: ask INFO again" in refused(m, *late)
@@ -244,5 +244,5 @@ def test_a_meter_provisioned_by_an_old_host_is_reset_with_its_old_record(tmp_pat
     from vwcore import sig
     assert m.keys.y == sig.SigningKey(old_sig).y
     ch = m.info()["challenge"]
-    m.reset({"meter_id": MID, "challenge": ch, "tag": wire.reset_tag(old_sig, MID, ch)})
+    m.reset({"meter_id": MID, "challenge": ch, "tag": auth.reset_tag(old_sig, MID, ch)})
     assert not m.provisioned

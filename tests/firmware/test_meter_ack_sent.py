@@ -8,7 +8,7 @@ import pytest
 from fwhelpers import cpython_paths
 
 cpython_paths()
-from vwcore import wire  # noqa: E402
+from vwcore import auth, wire  # noqa: E402
 from vwmeter.meter import MeterError  # noqa: E402
 
 from test_meter_catchup import S0, T0, StepClock, admin_set, make, provision, slots  # noqa: E402
@@ -18,7 +18,7 @@ KEY = b"k" * 15
 
 
 def ack(m, up_to):
-    m.ack(up_to, wire.ack_tag(KEY, b"CATCHUP1", m.challenge(), up_to))
+    m.ack(up_to, auth.ack_tag(KEY, b"CATCHUP1", m.challenge(), up_to))
 
 
 def metered(tmp_path, n):

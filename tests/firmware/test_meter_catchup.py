@@ -8,7 +8,7 @@ import pytest
 from fwhelpers import cpython_paths
 
 cpython_paths()
-from vwcore import wire  # noqa: E402
+from vwcore import auth, wire  # noqa: E402
 from vwmeter.meter import Meter  # noqa: E402
 
 pytestmark = pytest.mark.sim
@@ -51,7 +51,7 @@ def provision(m):
 def admin_set(m, t):
     """An authenticated SET_CLOCK (the engineer's tag for the meter's challenge)."""
     ch = m.challenge()
-    m.set_clock(t, ch, wire.clock_tag(bytes(32), b"CATCHUP1", ch, t))
+    m.set_clock(t, ch, auth.clock_tag(bytes(32), b"CATCHUP1", ch, t))
 
 
 def slots(m):
@@ -99,7 +99,7 @@ def test_storage_fault_keeps_the_line_and_reset_clears_it(tmp_path):
     while m.tick():
         pass
     list(m.fetch(0, 10000))                                  # sent: the meter frees only that
-    m.ack(S0 + 99, wire.ack_tag(b"k" * 15, b"CATCHUP1", m.challenge(), S0 + 99))
+    m.ack(S0 + 99, auth.ack_tag(b"k" * 15, b"CATCHUP1", m.challenge(), S0 + 99))
     seg = sorted((tmp_path / "log").glob("s*.seg"))[0]
     raw = bytearray(seg.read_bytes())
     raw[6:8] = struct.pack("<H", 999)                         # another record length
@@ -111,7 +111,7 @@ def test_storage_fault_keeps_the_line_and_reset_clears_it(tmp_path):
     with pytest.raises(MeterError) as e:
         list(m2.fetch(0, 0))
     assert e.value.code == wire.E_STORAGE
-    tag = wire.reset_tag(bytes(32), b"CATCHUP1", m2.challenge())
+    tag = auth.reset_tag(bytes(32), b"CATCHUP1", m2.challenge())
     m2.reset({"meter_id": b"CATCHUP1", "challenge": m2.challenge(), "tag": tag})
     assert not m2.provisioned and not list((tmp_path / "log").glob("s*.seg"))
     provision(m2)
