@@ -15,7 +15,7 @@ import gc
 
 from vwcore import wire
 
-from vwmeter.meter import MeterError
+from vwmeter import MeterError
 
 POLL_MS = 20           # serial poll timeout when idle
 INTERBYTE_MS = 500     # an incomplete frame older than this is dropped as truncated
@@ -81,7 +81,7 @@ class Server:
                 for slot, rec in m.fetch(p["from_slot"], n):
                     self.send(wire.READING, f.seq, rec)
                     nxt, count = slot + 1, count + 1
-                last = m.store.last_slot
+                last = m.metering.store.last_slot
                 more = last is not None and nxt <= last
                 self.send(wire.END, f.seq, wire.encode_end(nxt, count, more))
             elif t == wire.AGG_FETCH:
@@ -94,7 +94,7 @@ class Server:
                         self.send(wire.AGG_SHARE, f.seq, share)
                         count += 1
                     nxt = slot + 1
-                last = m.store.last_slot
+                last = m.metering.store.last_slot
                 more = last is not None and nxt <= last
                 self.send(wire.END, f.seq, wire.encode_end(nxt, count, more))
             elif t == wire.AGG_ENROLL:
@@ -166,9 +166,9 @@ class Server:
         try:
             self.meter.tick(self.ticks_ms)
         except OSError as e:
-            self.meter.last_error = "storage error %s" % e
+            self.meter.metering.last_error = "storage error %s" % e
         except MeterError as e:
-            self.meter.last_error = e.reason
+            self.meter.metering.last_error = e.reason
         gc.collect()
 
     def run(self):

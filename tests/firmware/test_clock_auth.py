@@ -14,7 +14,8 @@ from fwhelpers import cpython_paths
 
 cpython_paths()
 from vwcore import auth, wire  # noqa: E402
-from vwmeter.meter import CLOCK_TRIM_BUDGET_S, CLOCK_TRIM_S, Meter, MeterError  # noqa: E402
+from vwmeter.clockpolicy import CLOCK_TRIM_BUDGET_S, CLOCK_TRIM_S  # noqa: E402
+from vwmeter.meter import Meter, MeterError  # noqa: E402
 
 from test_meter_catchup import T0, StepClock, make  # noqa: E402
 
@@ -47,7 +48,7 @@ def test_unprovisioned_meter_takes_any_clock(tmp_path):
     m = make(tmp_path, clock)
     m.set_clock(T0)
     m.set_clock(T0 - 86400 * 30)
-    assert clock.now() == T0 - 86400 * 30 and not m.clock_unverified
+    assert clock.now() == T0 - 86400 * 30 and not m.policy.unverified
     with pytest.raises(MeterError) as e:
         m.set_clock(1000)
     assert e.value.code == wire.E_BAD_ARGUMENT
@@ -101,11 +102,11 @@ def test_drift_trims_within_a_budget(tmp_path):
     m.set_clock(T0 + 60)
     m.set_clock(T0 + 60 - CLOCK_TRIM_S)                  # 60 + 120 = 180 s used
     m.set_clock(T0 - 60 + 100)                           # 280 s
-    assert clock.now() == T0 + 40 and m.clock_trimmed == 280
+    assert clock.now() == T0 + 40 and m.policy.trimmed == 280
     why = refused(m, T0 + 40 + (CLOCK_TRIM_BUDGET_S - 280) + 1)
     assert "280 s used" in why and clock.now() == T0 + 40
     m.set_clock(*tagged(m, T0 + 40))                     # an authenticated set renews the budget
-    assert m.clock_trimmed == 0
+    assert m.policy.trimmed == 0
     m.set_clock(T0 + 40 + CLOCK_TRIM_S)
 
 
@@ -116,18 +117,18 @@ def test_lost_clock_may_not_go_back_and_is_flagged(tmp_path):
     clock.set(T0 + 10 * 1800)
     while m.tick():
         pass
-    last = m.store.last_slot
+    last = m.metering.store.last_slot
     assert last == T0 // 1800 + 9
     clock.t = None                                       # power cut on a board without RTC battery
     m2 = make(tmp_path, clock)
     why = refused(m2, (last + 1) * 1800 - 1)             # before the end of the newest reading
     assert "newest stored reading" in why and not clock.is_set()
     m2.set_clock((last + 1) * 1800 + 600)
-    assert clock.now() == (last + 1) * 1800 + 600 and m2.clock_unverified and m2.info()["clock_unverified"]
+    assert clock.now() == (last + 1) * 1800 + 600 and m2.policy.unverified and m2.info()["clock_unverified"]
     info = wire.decode_info(wire.encode_info(m2.info()))
     assert info["clock_unverified"] and info["clock_set"]
     m2.set_clock(*tagged(m2, (last + 1) * 1800 + 700))
-    assert not m2.clock_unverified and not m2.info()["clock_unverified"]
+    assert not m2.policy.unverified and not m2.info()["clock_unverified"]
 
 
 def test_reset_then_reprovision_does_not_reuse_a_clock_tag(tmp_path):
@@ -137,7 +138,7 @@ def test_reset_then_reprovision_does_not_reuse_a_clock_tag(tmp_path):
     m.set_clock(*good)
     clock.t = None
     m.set_clock(T0 + 7200)                               # lost clock, set forward: flagged
-    assert m.clock_unverified
+    assert m.policy.unverified
     m.reset({"meter_id": MID, "challenge": m.challenge(), "tag": auth.reset_tag(SECRET, MID, m.challenge())})
     assert not m.info()["clock_unverified"]              # a wiped meter has no readings to doubt
     m.provision({"meter_id": MID, "group_id": 1, "clock": T0, "admin_secret": SECRET,
@@ -226,9 +227,9 @@ def test_provision_makes_keys_on_the_meter(tmp_path):
                    "entropy": os.urandom})
         m.provision({"meter_id": MID, "group_id": 1, "clock": T0, "admin_secret": SECRET,
                      "host_entropy": bytes(32), "customer_key": b"k" * 15})
-        assert m.keys.y not in (sig.SigningKey(SECRET).y, sig.SigningKey(bytes(32)).y)
+        assert m.metering.keys.y not in (sig.SigningKey(SECRET).y, sig.SigningKey(bytes(32)).y)
         assert m.prov["admin_secret"] == SECRET and m.prov["sig_secret"] != SECRET
-        ys.append(m.keys.y)
+        ys.append(m.metering.keys.y)
     assert ys[0] != ys[1]
 
 
@@ -242,7 +243,7 @@ def test_a_meter_provisioned_by_an_old_host_is_reset_with_its_old_record(tmp_pat
     clock, up = StepClock(), Uptime()
     m = provisioned_up(tmp_path, clock, up)
     from vwcore import sig
-    assert m.keys.y == sig.SigningKey(old_sig).y
+    assert m.metering.keys.y == sig.SigningKey(old_sig).y
     ch = m.info()["challenge"]
     m.reset({"meter_id": MID, "challenge": ch, "tag": auth.reset_tag(old_sig, MID, ch)})
     assert not m.provisioned
