@@ -112,6 +112,7 @@ bench: build
 	$(PY) tools/bench_web.py
 	$(PY) tools/bench_qemu
 	$(PY) tools/bench_meter.py
+	$(PY) tools/bench_meter_heap.py
 	$(PY) tools/bench_stm32.py
 	$(PY) tools/bench_agg.py
 	$(PY) tools/bench_host_fetch.py

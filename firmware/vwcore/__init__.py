@@ -10,6 +10,7 @@
 #   sig      SigningKey(secret, grp).sign(msg) -> (e, s), verify(y, msg, sig, grp)
 #   aead     AEAD(customer_key).encrypt/decrypt, record_nonce, parse/format_customer_code
 #   wire     frames, Decoder, message payloads, Record, encode/decode_record, signed_bytes
+#   auth     reset_tag, clock_tag, ack_tag, enroll_tag: the authorisation tags requests carry
 #   reading  MeterKeys, certify(keys, slot, m), verify_record, open_record
 #   agg      aggregation masks (written by the aggregation work, not listed above)
 #

@@ -104,17 +104,11 @@ def enroll_digest(ghash, n_members, eps_milli, sensitivity_wh):
                           struct.pack(">HII", n_members, eps_milli, sensitivity_wh)).digest()
 
 
-ENROLL_TAG_DOMAIN = b"veriwatt/agg-enroll/v1\x00"
-
-
 def enroll_tag(customer_key, meter_id, challenge, digest):
-    """16-byte tag authorising AGG_ENROLL COMMIT: HMAC-SHA256(k_enr, "veriwatt/agg-enroll/v1\\0"
-    || meter_id || challenge || enroll_digest)[:16], k_enr = HKDF-SHA256(customer_key,
-    info "veriwatt agg-enroll v1") (RFC 5869, RFC 2104; key separation from the AEAD and ACK
-    keys). Only the holder of the customer code - the customer's device - can consent to the
-    group; the meter spends its INFO challenge when it accepts, so a tag works once."""
-    k = kdf.hkdf(customer_key, b"veriwatt agg-enroll v1", 32)
-    return kdf.hmac_sha256(k, ENROLL_TAG_DOMAIN + _check_id(meter_id) + bytes(challenge) + bytes(digest))[:16]
+    """16-byte tag authorising AGG_ENROLL COMMIT: vwcore.auth.enroll_tag (where every
+    authorisation tag is defined), with this module's member-id check (AggError)."""
+    from vwcore import auth
+    return auth.enroll_tag(customer_key, _check_id(meter_id), challenge, digest)
 
 
 def _dh(x, pub, G):

@@ -1,4 +1,6 @@
 """veriwatt meter <-> host wire protocol, version 1: the ONLY definition both sides import.
+The authorisation tags the requests carry (RESET, SET_CLOCK, ACK, AGG_ENROLL COMMIT) are made
+in vwcore/auth.py.
 
 Written in the Python subset that MicroPython (1.25+) and CPython (3.9+) both run.
 docs/PROTOCOL.md is the prose version of this docstring; keep them in step.
@@ -29,20 +31,20 @@ Message types and payloads (struct formats, big-endian):
     PROVISION 0x02 host->meter  '>8sBIB32s32sB' meter_id, group_id, clock, layout (2),
                                 host_entropy, admin_secret, len + customer_key -> OK | ERROR
     RESET     0x03 host->meter  '>8s8s16s' meter_id, challenge (from INFO), tag =
-                                reset_tag(admin_secret, meter_id, challenge) -> OK | ERROR
+                                auth.reset_tag(admin_secret, meter_id, challenge) -> OK | ERROR
     SET_CLOCK 0x04 host->meter  '>I' unix seconds, optionally followed by '>8s16s' challenge
-                                (from INFO), tag = clock_tag(admin_secret, meter_id, challenge,
+                                (from INFO), tag = auth.clock_tag(admin_secret, meter_id, challenge,
                                 unix seconds): 4 or 28 bytes           -> OK | ERROR
                                 (a provisioned meter needs the tag for any change beyond a
-                                drift trim, see vwmeter/meter.py set_clock)
+                                drift trim, see vwmeter/clockpolicy.py)
     FETCH     0x05 host->meter  '>IH' from_slot, max_count (0: meter's choice)
                                 -> READING* then END
     ACK       0x06 host->meter  '>I' up_to_slot (inclusive), then '>16s' tag =
-                                ack_tag(customer_key, meter_id, challenge, up_to_slot): 20 bytes
+                                auth.ack_tag(customer_key, meter_id, challenge, up_to_slot): 20 bytes
                                 (the meter refuses the old 4-byte form) -> OK | ERROR
     AGG_ENROLL 0x07 host->meter op BEGIN '>BBHIIB' + label + agg_pub    -> OK
                                 op MEMBERS '>BH' first index + (id, Y)*  -> OK
-                                op COMMIT '>B16s' + agg.enroll_tag       -> AGG_ENROLLED
+                                op COMMIT '>B16s' + auth.enroll_tag      -> AGG_ENROLLED
     AGG_FETCH 0x08 host->meter  '>IH' from_slot, max_count -> AGG_SHARE* then END
     AGG_RECOVER 0x09 host->meter '>IB' slot, n + n member ids      -> AGG_RECOVERY
     AGG_ENROLLED 0x85 meter->host '>16sH' gid, n_members
@@ -510,7 +512,7 @@ def decode_info(p):
 
 def encode_provision(meter_id, group_id, clock, host_entropy, admin_secret, customer_key):
     """Layout 2: the meter makes its own keys (host_entropy is one input); admin_secret keys
-    reset_tag and clock_tag only."""
+    auth.reset_tag and auth.clock_tag only."""
     if len(host_entropy) != 32 or len(admin_secret) != 32:
         raise ValueError("host entropy and admin secret must be 32 bytes")
     if not (1 <= len(customer_key) <= 64):
@@ -535,43 +537,6 @@ def decode_provision(p):
             "admin_secret": bytes(adm), "customer_key": bytes(p[_PROV_FIX_LEN:])}
 
 
-RESET_DOMAIN = b"veriwatt/reset/v1\x00"
-CLOCK_DOMAIN = b"veriwatt/set-clock/v1\x00"
-ACK_DOMAIN = b"veriwatt/ack/v1\x00"
-
-
-def reset_tag(admin_secret, meter_id, challenge):
-    """16-byte tag authorising RESET: HMAC-SHA256(k_admin, RESET_DOMAIN || meter_id ||
-    challenge), k_admin = HKDF-SHA256(admin_secret, "veriwatt admin v1"). The challenge (INFO) expires after
-    CHALLENGE_TTL_S of meter uptime and changes at every boot and accepted tag."""
-    from vwcore import kdf
-    k = kdf.hkdf(admin_secret, b"veriwatt admin v1", 32)
-    return kdf.hmac_sha256(k, RESET_DOMAIN + _mid(meter_id) + bytes(challenge))[:16]
-
-
-def clock_tag(admin_secret, meter_id, challenge, unix_seconds):
-    """16-byte tag authorising SET_CLOCK to `unix_seconds` on a provisioned meter:
-    HMAC-SHA256(k_admin, CLOCK_DOMAIN || meter_id || challenge || '>I' unix_seconds), the
-    same k_admin as reset_tag (RFC 2104 HMAC, RFC 5869 HKDF)."""
-    from vwcore import kdf
-    k = kdf.hkdf(admin_secret, b"veriwatt admin v1", 32)
-    return kdf.hmac_sha256(k, CLOCK_DOMAIN + _mid(meter_id) + bytes(challenge) +
-                           struct.pack(">I", _u32(unix_seconds, "clock")))[:16]
-
-
-def ack_tag(customer_key, meter_id, challenge, up_to_slot):
-    """16-byte tag authorising ACK up to `up_to_slot`: HMAC-SHA256(k_ack, ACK_DOMAIN || meter_id
-    || challenge || '>I' up_to_slot), k_ack = HKDF-SHA256(customer_key, info="veriwatt ack v1")
-    (key separation from the AEAD key). Whoever holds the customer code -- the customer's
-    device that stores the readings -- may let the meter reuse their space; nobody else can
-    make it drop readings. ACK is monotonic, so a replayed tag acknowledges nothing new; the
-    challenge (changed by RESET) keeps old tags from touching a later log."""
-    from vwcore import kdf
-    k = kdf.hkdf(customer_key, b"veriwatt ack v1", 32)
-    return kdf.hmac_sha256(k, ACK_DOMAIN + _mid(meter_id) + bytes(challenge) +
-                           struct.pack(">I", _u32(up_to_slot, "up_to_slot")))[:16]
-
-
 def encode_reset(meter_id, challenge, tag):
     if len(challenge) != 8 or len(tag) != 16:
         raise ValueError("challenge must be 8 bytes, tag 16")
@@ -584,7 +549,7 @@ def decode_reset(p):
 
 
 def encode_set_clock(unix_seconds, challenge=None, tag=None):
-    """4 bytes (unauthenticated) or, with challenge and tag (clock_tag), 28 bytes."""
+    """4 bytes (unauthenticated) or, with challenge and tag (auth.clock_tag), 28 bytes."""
     t = struct.pack(">I", _u32(unix_seconds, "clock"))
     if challenge is None and tag is None:
         return t
@@ -614,7 +579,7 @@ def decode_fetch(p):
 
 
 def encode_ack(up_to_slot, tag=None):
-    """20 bytes with ack_tag; the 4-byte form (protocol before the tag) is refused by the meter."""
+    """20 bytes with auth.ack_tag; the 4-byte form (protocol before the tag) is refused by the meter."""
     a = struct.pack(">I", _u32(up_to_slot, "up_to_slot"))
     if tag is None:
         return a

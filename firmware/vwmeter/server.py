@@ -15,7 +15,7 @@ import gc
 
 from vwcore import wire
 
-from vwmeter.meter import MeterError
+from vwmeter import MeterError
 
 POLL_MS = 20           # serial poll timeout when idle
 INTERBYTE_MS = 500     # an incomplete frame older than this is dropped as truncated
@@ -74,29 +74,14 @@ class Server:
                 raise MeterError(wire.E_BAD_PAYLOAD, str(e))
             if t == wire.HELLO:
                 self.send(wire.INFO, f.seq, wire.encode_info(m.info()))
-            elif t == wire.FETCH:
+            elif t == wire.FETCH or t == wire.AGG_FETCH:
                 n = p["max_count"] or FETCH_DEFAULT
                 n = n if n < FETCH_MAX else FETCH_MAX
-                nxt, count = p["from_slot"], 0
-                for slot, rec in m.fetch(p["from_slot"], n):
-                    self.send(wire.READING, f.seq, rec)
-                    nxt, count = slot + 1, count + 1
-                last = m.store.last_slot
-                more = last is not None and nxt <= last
-                self.send(wire.END, f.seq, wire.encode_end(nxt, count, more))
-            elif t == wire.AGG_FETCH:
-                # like FETCH; each share is derived from the stored reading as it is sent
-                n = p["max_count"] or FETCH_DEFAULT
-                n = n if n < FETCH_MAX else FETCH_MAX
-                nxt, count = p["from_slot"], 0
-                for slot, share in m.agg_fetch(p["from_slot"], n):
-                    if share is not None:        # None: the slot was released as a reduced share
-                        self.send(wire.AGG_SHARE, f.seq, share)
-                        count += 1
-                    nxt = slot + 1
-                last = m.store.last_slot
-                more = last is not None and nxt <= last
-                self.send(wire.END, f.seq, wire.encode_end(nxt, count, more))
+                if t == wire.FETCH:
+                    self._stream(f.seq, wire.READING, p["from_slot"], m.fetch(p["from_slot"], n))
+                else:
+                    # like FETCH; each share is derived from the stored reading as it is sent
+                    self._stream(f.seq, wire.AGG_SHARE, p["from_slot"], m.agg_fetch(p["from_slot"], n))
             elif t == wire.AGG_ENROLL:
                 r = m.agg_enroll(p)
                 if r is None:
@@ -126,6 +111,19 @@ class Server:
                        % (e, gc.mem_free() if hasattr(gc, "mem_free") else -1), t)
         except Exception as e:   # never let one request kill the meter
             self.error(f.seq, wire.E_INTERNAL, "%s: %s" % (type(e).__name__, e), t)
+
+    def _stream(self, seq, mtype, nxt, items):
+        """Answer FETCH / AGG_FETCH: one mtype frame per (slot, payload) of items (payload None:
+        the slot was released as a reduced share, nothing to send), then END(next, count, more)."""
+        count = 0
+        for slot, payload in items:
+            if payload is not None:
+                self.send(mtype, seq, payload)
+                count += 1
+            nxt = slot + 1
+        last = self.meter.metering.store.last_slot
+        more = last is not None and nxt <= last
+        self.send(wire.END, seq, wire.encode_end(nxt, count, more))
 
     # ------------------------------------------------------------ main loop
     def interrupt(self, data):
@@ -166,9 +164,9 @@ class Server:
         try:
             self.meter.tick(self.ticks_ms)
         except OSError as e:
-            self.meter.last_error = "storage error %s" % e
+            self.meter.metering.last_error = "storage error %s" % e
         except MeterError as e:
-            self.meter.last_error = e.reason
+            self.meter.metering.last_error = e.reason
         gc.collect()
 
     def run(self):

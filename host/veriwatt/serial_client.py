@@ -30,7 +30,7 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from vwcore import aggwire, wire
+from vwcore import aggwire, auth, wire
 
 from .errors import DeviceError
 
@@ -371,18 +371,18 @@ class MeterLink:
         if meter_id is None:
             raise ValueError("set_clock: a tag needs the meter id with the secret")
         ch = self.hello()["challenge"]
-        tag = wire.clock_tag(admin_secret, meter_id, ch, unix_seconds)
+        tag = auth.clock_tag(admin_secret, meter_id, ch, unix_seconds)
         self.request(wire.SET_CLOCK, wire.encode_set_clock(unix_seconds, ch, tag), (wire.OK,))
 
     def ack(self, up_to_slot: int, customer_key: bytes) -> None:
-        """ACK with the customer's tag (wire.ack_tag) for the meter's current challenge."""
+        """ACK with the customer's tag (auth.ack_tag) for the meter's current challenge."""
         info = self.hello()
-        tag = wire.ack_tag(customer_key, info["meter_id"], info["challenge"], up_to_slot)
+        tag = auth.ack_tag(customer_key, info["meter_id"], info["challenge"], up_to_slot)
         self.request(wire.ACK, wire.encode_ack(up_to_slot, tag), (wire.OK,))
 
     def reset(self, meter_id: bytes, admin_secret: bytes) -> None:
         info = self.hello()
-        tag = wire.reset_tag(admin_secret, meter_id, info["challenge"])
+        tag = auth.reset_tag(admin_secret, meter_id, info["challenge"])
         self.request(wire.RESET, wire.encode_reset(meter_id, info["challenge"], tag), (wire.OK,))
 
     def _batch(self, mtype: int, item: int, from_slot: int, max_count: int, **kw: Any) -> "_Try":

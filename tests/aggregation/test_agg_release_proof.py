@@ -63,7 +63,7 @@ def make_meters(tmp_path, n, nslots):
         clock.set(T0 + 1800 * (nslots + 1))
         while m.tick():
             pass
-        assert m.store.last_slot == S0 + nslots
+        assert m.metering.store.last_slot == S0 + nslots
         ms.append(m)
         cks.append(ck)
     members = sorted((m.prov["meter_id"], m.agg_pub) for m in ms)
@@ -105,11 +105,11 @@ class Forms:
 
 def identify(m, slot, value):
     """The set of peers whose masks are in a released value (x + sum over them), else None."""
-    x = m._wh(slot, dict(m.store.iter_from(slot, 1))[slot])
-    peers = [p[0] for p in m.agg_enr.peers]
+    x = m.aggregation().wh(slot, dict(m.metering.store.iter_from(slot, 1))[slot])
+    peers = [p[0] for p in m.aggregation().enr.peers]
     for r in range(len(peers) + 1):
         for sub in itertools.combinations(peers, r):
-            if (x + m.agg_enr.masks(slot, set(sub))[0]) % agg.MOD == value:
+            if (x + m.aggregation().enr.masks(slot, set(sub))[0]) % agg.MOD == value:
                 return frozenset(sub)
     raise AssertionError("released value matches no subset of masks")
 
@@ -164,7 +164,7 @@ def explore(ms, ids, slots):
         key = (k, call, rel)
         if key not in cache:
             m = ms[k]
-            m._agg_rel = agg.ReleaseLog(rel)
+            m.aggregation().rel = agg.ReleaseLog(rel)
             me = m.prov["meter_id"]
             out = []
             try:
@@ -180,7 +180,7 @@ def explore(ms, ids, slots):
                     out.append(F.form(me, call[2], identify(m, call[2], v1)))
             except MeterError as e:
                 assert e.code in (wire.E_BAD_MEMBERS, wire.E_RELEASED), e.reason
-            cache[key] = (m._agg_rel.to_bytes(), tuple(out))
+            cache[key] = (m.aggregation().rel.to_bytes(), tuple(out))
         return cache[key]
 
     start = (tuple(agg.ReleaseLog().to_bytes() for _ in ms), frozenset())

@@ -5,7 +5,7 @@ import struct
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from vwcore import wire
+from vwcore import auth, wire
 
 frames_st = st.tuples(st.integers(0, 255), st.integers(0, 0xFFFF),
                       st.binary(max_size=wire.MAX_PAYLOAD))
@@ -173,8 +173,8 @@ def test_payload_roundtrips():
     assert wire.decode_provision(p) == {"meter_id": MID, "group_id": 1, "clock": 1763780000,
                                         "host_entropy": b"s" * 32, "admin_secret": b"a" * 32,
                                         "customer_key": b"c" * 15}
-    tag = wire.reset_tag(b"s" * 32, MID, b"chchchch")
-    assert len(tag) == 16 and tag != wire.reset_tag(b"s" * 32, MID, b"chchchc2")
+    tag = auth.reset_tag(b"s" * 32, MID, b"chchchch")
+    assert len(tag) == 16 and tag != auth.reset_tag(b"s" * 32, MID, b"chchchc2")
     assert wire.decode_reset(wire.encode_reset(MID, b"chchchch", tag))["tag"] == tag
     assert wire.decode_set_clock(wire.encode_set_clock(99)) == {"clock": 99, "challenge": None, "tag": None}
     p = wire.encode_set_clock(99, b"C" * 8, b"T" * 16)
@@ -183,21 +183,21 @@ def test_payload_roundtrips():
         with pytest.raises(ValueError):
             wire.encode_set_clock(99, **bad)
     # the clock tag binds meter, challenge and time, and is not a RESET tag
-    t = wire.clock_tag(b"s" * 32, b"M" * 8, b"C" * 8, 1767225600)
-    assert len(t) == 16 and t != wire.reset_tag(b"s" * 32, b"M" * 8, b"C" * 8)
+    t = auth.clock_tag(b"s" * 32, b"M" * 8, b"C" * 8, 1767225600)
+    assert len(t) == 16 and t != auth.reset_tag(b"s" * 32, b"M" * 8, b"C" * 8)
     for args in ((b"x" * 32, b"M" * 8, b"C" * 8, 1767225600), (b"s" * 32, b"N" * 8, b"C" * 8, 1767225600),
                  (b"s" * 32, b"M" * 8, b"D" * 8, 1767225600), (b"s" * 32, b"M" * 8, b"C" * 8, 1767225601)):
-        assert wire.clock_tag(*args) != t
+        assert auth.clock_tag(*args) != t
     assert wire.decode_fetch(wire.encode_fetch(7, 100)) == {"from_slot": 7, "max_count": 100}
     assert wire.decode_ack(wire.encode_ack(8)) == {"up_to_slot": 8, "tag": None}
-    a = wire.ack_tag(b"c" * 15, b"M" * 8, b"C" * 8, 8)
+    a = auth.ack_tag(b"c" * 15, b"M" * 8, b"C" * 8, 8)
     assert wire.decode_ack(wire.encode_ack(8, a)) == {"up_to_slot": 8, "tag": a} and len(wire.encode_ack(8, a)) == 20
     with pytest.raises(ValueError):
         wire.encode_ack(8, b"short")
     # the ACK tag binds customer key, meter, challenge and slot
     for args in ((b"d" * 15, b"M" * 8, b"C" * 8, 8), (b"c" * 15, b"N" * 8, b"C" * 8, 8),
                  (b"c" * 15, b"M" * 8, b"D" * 8, 8), (b"c" * 15, b"M" * 8, b"C" * 8, 9)):
-        assert wire.ack_tag(*args) != a
+        assert auth.ack_tag(*args) != a
     assert wire.decode_ok(wire.encode_ok(wire.ACK)) == {"req_type": wire.ACK}
     assert wire.decode_end(wire.encode_end(9, 3, True)) == {"next_slot": 9, "count": 3, "more": True}
     e = wire.decode_error(wire.encode_error(wire.E_AUTH, "bad tag", wire.RESET))

@@ -6,7 +6,7 @@ import time
 
 import serial
 
-from vwcore import wire
+from vwcore import auth, wire
 
 TERMINAL = (wire.INFO, wire.OK, wire.ERROR, wire.END)
 
@@ -71,9 +71,9 @@ class Client:
         return fs
 
     def ack(self, up_to, customer_key):
-        """ACK with the customer's tag for the meter's current challenge (wire.ack_tag)."""
+        """ACK with the customer's tag for the meter's current challenge (auth.ack_tag)."""
         i = self.info()
-        return self.ok(wire.ACK, wire.encode_ack(up_to, wire.ack_tag(customer_key, i["meter_id"], i["challenge"], up_to)))
+        return self.ok(wire.ACK, wire.encode_ack(up_to, auth.ack_tag(customer_key, i["meter_id"], i["challenge"], up_to)))
 
     def fetch(self, from_slot, max_count=0):
         fs = self.request(wire.FETCH, wire.encode_fetch(from_slot, max_count))

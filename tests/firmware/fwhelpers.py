@@ -43,9 +43,9 @@ def keys_on_flash(root) -> dict:
     check records against keys the meter made itself use this (no host file has them)."""
     cpython_paths()
     from vwmeter import durable
-    from vwmeter.meter import Meter
+    from vwmeter import keys
 
     raw = durable.SmallState(str(Path(root) / "keys")).load()
     if raw is None:
         raise AssertionError("no provisioned keys under %s" % root)
-    return Meter._decode_keys(raw)
+    return keys.decode_keys(raw)

@@ -2,7 +2,7 @@
 stepped clock; the same code runs on the unix MicroPython in tests/host/test_set_clock.py).
 
 The clock decides which slot, and so which price, a reading gets: shifting it by hours moves
-peak consumption into cheap slots. Rules: any change with the admin tag (wire.clock_tag, the
+peak consumption into cheap slots. Rules: any change with the admin tag (auth.clock_tag, the
 engineer's secret), which spends the challenge; without it only drift trims (<= 120 s each,
 300 s in all since boot) and, after the meter lost its clock, a time not before its newest
 reading, flagged clock_unverified until an authenticated set."""
@@ -13,8 +13,9 @@ import pytest
 from fwhelpers import cpython_paths
 
 cpython_paths()
-from vwcore import wire  # noqa: E402
-from vwmeter.meter import CLOCK_TRIM_BUDGET_S, CLOCK_TRIM_S, Meter, MeterError  # noqa: E402
+from vwcore import auth, wire  # noqa: E402
+from vwmeter.clockpolicy import CLOCK_TRIM_BUDGET_S, CLOCK_TRIM_S  # noqa: E402
+from vwmeter.meter import Meter, MeterError  # noqa: E402
 
 from test_meter_catchup import T0, StepClock, make  # noqa: E402
 
@@ -32,7 +33,7 @@ def provisioned(root, clock, t=T0):
 
 def tagged(m, t, secret=SECRET, mid=MID, challenge=None):
     ch = m.challenge() if challenge is None else challenge
-    return t, ch, wire.clock_tag(secret, mid, ch, t)
+    return t, ch, auth.clock_tag(secret, mid, ch, t)
 
 
 def refused(m, *args):
@@ -47,7 +48,7 @@ def test_unprovisioned_meter_takes_any_clock(tmp_path):
     m = make(tmp_path, clock)
     m.set_clock(T0)
     m.set_clock(T0 - 86400 * 30)
-    assert clock.now() == T0 - 86400 * 30 and not m.clock_unverified
+    assert clock.now() == T0 - 86400 * 30 and not m.policy.unverified
     with pytest.raises(MeterError) as e:
         m.set_clock(1000)
     assert e.value.code == wire.E_BAD_ARGUMENT
@@ -74,7 +75,7 @@ def test_tags_are_bound_to_time_challenge_meter_and_secret(tmp_path):
     assert "not authorised" in refused(m, *tagged(m, t, secret=bytes(32)))                 # wrong secret
     assert "not authorised" in refused(m, *tagged(m, t, mid=b"OTHERMTR"))                  # another meter's tag
     assert "not authorised" in refused(m, *tagged(m, t, challenge=b"\x00" * 7 + b"\x09"))  # not the challenge the meter shows
-    reset_tag = wire.reset_tag(SECRET, MID, m.challenge())
+    reset_tag = auth.reset_tag(SECRET, MID, m.challenge())
     assert "not authorised" in refused(m, t, m.challenge(), reset_tag)                     # a RESET tag
     assert clock.now() == T0
     m.set_clock(*good)
@@ -101,11 +102,11 @@ def test_drift_trims_within_a_budget(tmp_path):
     m.set_clock(T0 + 60)
     m.set_clock(T0 + 60 - CLOCK_TRIM_S)                  # 60 + 120 = 180 s used
     m.set_clock(T0 - 60 + 100)                           # 280 s
-    assert clock.now() == T0 + 40 and m.clock_trimmed == 280
+    assert clock.now() == T0 + 40 and m.policy.trimmed == 280
     why = refused(m, T0 + 40 + (CLOCK_TRIM_BUDGET_S - 280) + 1)
     assert "280 s used" in why and clock.now() == T0 + 40
     m.set_clock(*tagged(m, T0 + 40))                     # an authenticated set renews the budget
-    assert m.clock_trimmed == 0
+    assert m.policy.trimmed == 0
     m.set_clock(T0 + 40 + CLOCK_TRIM_S)
 
 
@@ -116,18 +117,18 @@ def test_lost_clock_may_not_go_back_and_is_flagged(tmp_path):
     clock.set(T0 + 10 * 1800)
     while m.tick():
         pass
-    last = m.store.last_slot
+    last = m.metering.store.last_slot
     assert last == T0 // 1800 + 9
     clock.t = None                                       # power cut on a board without RTC battery
     m2 = make(tmp_path, clock)
     why = refused(m2, (last + 1) * 1800 - 1)             # before the end of the newest reading
     assert "newest stored reading" in why and not clock.is_set()
     m2.set_clock((last + 1) * 1800 + 600)
-    assert clock.now() == (last + 1) * 1800 + 600 and m2.clock_unverified and m2.info()["clock_unverified"]
+    assert clock.now() == (last + 1) * 1800 + 600 and m2.policy.unverified and m2.info()["clock_unverified"]
     info = wire.decode_info(wire.encode_info(m2.info()))
     assert info["clock_unverified"] and info["clock_set"]
     m2.set_clock(*tagged(m2, (last + 1) * 1800 + 700))
-    assert not m2.clock_unverified and not m2.info()["clock_unverified"]
+    assert not m2.policy.unverified and not m2.info()["clock_unverified"]
 
 
 def test_reset_then_reprovision_does_not_reuse_a_clock_tag(tmp_path):
@@ -137,8 +138,8 @@ def test_reset_then_reprovision_does_not_reuse_a_clock_tag(tmp_path):
     m.set_clock(*good)
     clock.t = None
     m.set_clock(T0 + 7200)                               # lost clock, set forward: flagged
-    assert m.clock_unverified
-    m.reset({"meter_id": MID, "challenge": m.challenge(), "tag": wire.reset_tag(SECRET, MID, m.challenge())})
+    assert m.policy.unverified
+    m.reset({"meter_id": MID, "challenge": m.challenge(), "tag": auth.reset_tag(SECRET, MID, m.challenge())})
     assert not m.info()["clock_unverified"]              # a wiped meter has no readings to doubt
     m.provision({"meter_id": MID, "group_id": 1, "clock": T0, "admin_secret": SECRET,
                  "host_entropy": bytes(32), "customer_key": b"k" * 15})
@@ -173,7 +174,7 @@ def test_a_challenge_expires_by_uptime(tmp_path):
     up.ms += 50 * 1000
     assert m.info()["challenge"] == ch                   # fresh: INFO shows the same one
     late = tagged(m, T0 - 6 * 3600, challenge=ch)
-    reset = {"meter_id": MID, "challenge": ch, "tag": wire.reset_tag(SECRET, MID, ch)}
+    reset = {"meter_id": MID, "challenge": ch, "tag": auth.reset_tag(SECRET, MID, ch)}
     up.ms += (wire.CHALLENGE_TTL_S - 50) * 1000 + 1      # one ms past its lifetime
     clock.set(T0)                                        # (the settable clock plays no part)
     assert "challenge expired: ask INFO again" in refused(m, *late)
@@ -226,9 +227,9 @@ def test_provision_makes_keys_on_the_meter(tmp_path):
                    "entropy": os.urandom})
         m.provision({"meter_id": MID, "group_id": 1, "clock": T0, "admin_secret": SECRET,
                      "host_entropy": bytes(32), "customer_key": b"k" * 15})
-        assert m.keys.y not in (sig.SigningKey(SECRET).y, sig.SigningKey(bytes(32)).y)
+        assert m.metering.keys.y not in (sig.SigningKey(SECRET).y, sig.SigningKey(bytes(32)).y)
         assert m.prov["admin_secret"] == SECRET and m.prov["sig_secret"] != SECRET
-        ys.append(m.keys.y)
+        ys.append(m.metering.keys.y)
     assert ys[0] != ys[1]
 
 
@@ -242,7 +243,7 @@ def test_a_meter_provisioned_by_an_old_host_is_reset_with_its_old_record(tmp_pat
     clock, up = StepClock(), Uptime()
     m = provisioned_up(tmp_path, clock, up)
     from vwcore import sig
-    assert m.keys.y == sig.SigningKey(old_sig).y
+    assert m.metering.keys.y == sig.SigningKey(old_sig).y
     ch = m.info()["challenge"]
-    m.reset({"meter_id": MID, "challenge": ch, "tag": wire.reset_tag(old_sig, MID, ch)})
+    m.reset({"meter_id": MID, "challenge": ch, "tag": auth.reset_tag(old_sig, MID, ch)})
     assert not m.provisioned

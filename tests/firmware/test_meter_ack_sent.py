@@ -8,7 +8,7 @@ import pytest
 from fwhelpers import cpython_paths
 
 cpython_paths()
-from vwcore import wire  # noqa: E402
+from vwcore import auth, wire  # noqa: E402
 from vwmeter.meter import MeterError  # noqa: E402
 
 from test_meter_catchup import S0, T0, StepClock, admin_set, make, provision, slots  # noqa: E402
@@ -18,7 +18,7 @@ KEY = b"k" * 15
 
 
 def ack(m, up_to):
-    m.ack(up_to, wire.ack_tag(KEY, b"CATCHUP1", m.challenge(), up_to))
+    m.ack(up_to, auth.ack_tag(KEY, b"CATCHUP1", m.challenge(), up_to))
 
 
 def metered(tmp_path, n):
@@ -38,7 +38,7 @@ def test_ack_beyond_what_was_sent_is_refused_and_frees_nothing(tmp_path):
     with pytest.raises(MeterError) as e:
         ack(m, S0 + 4)                            # nothing sent yet
     assert e.value.code == wire.E_BAD_ARGUMENT and "FETCH from slot %d" % S0 in e.value.reason
-    assert m.info()["unacked"] == 5 and m.store.acked is None
+    assert m.info()["unacked"] == 5 and m.metering.store.acked is None
     assert [t for t, _ in m.fetch(S0, 3)] == [S0, S0 + 1, S0 + 2]
     with pytest.raises(MeterError):
         ack(m, S0 + 3)
@@ -51,7 +51,7 @@ def test_ack_beyond_what_was_sent_is_refused_and_frees_nothing(tmp_path):
     list(m.fetch(S0 + 3, 10))
     ack(m, S0 + 4)
     ack(m, 0xFFFFFFFE)                            # all sent: clamped to the last slot, as before
-    assert m.store.acked == S0 + 4 and m.info()["unacked"] == 0
+    assert m.metering.store.acked == S0 + 4 and m.info()["unacked"] == 0
     # a restart forgets what was sent: new readings must be sent again
     clock.set(T0 + 7 * 1800)
     m2 = make(tmp_path, clock)

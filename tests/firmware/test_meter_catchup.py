@@ -8,7 +8,7 @@ import pytest
 from fwhelpers import cpython_paths
 
 cpython_paths()
-from vwcore import wire  # noqa: E402
+from vwcore import auth, wire  # noqa: E402
 from vwmeter.meter import Meter  # noqa: E402
 from stepclock import StepClock  # noqa: E402
 
@@ -35,11 +35,11 @@ def provision(m):
 def admin_set(m, t):
     """An authenticated SET_CLOCK (the engineer's tag for the meter's challenge)."""
     ch = m.challenge()
-    m.set_clock(t, ch, wire.clock_tag(bytes(32), b"CATCHUP1", ch, t))
+    m.set_clock(t, ch, auth.clock_tag(bytes(32), b"CATCHUP1", ch, t))
 
 
 def slots(m):
-    return [t for t, _ in m.store.iter_from(0)]
+    return [t for t, _ in m.metering.store.iter_from(0)]
 
 
 def test_lagging_meter_never_skips_and_restart_leaves_one_gap(tmp_path):
@@ -62,7 +62,7 @@ def test_lagging_meter_never_skips_and_restart_leaves_one_gap(tmp_path):
     assert slots(m2) == list(range(S0, S0 + 24)) + list(range(S0 + 39, S0 + 44))
     # the clock set backwards: nothing is re-recorded, metering waits for the clock
     admin_set(m2, T0 + 30 * 1800)
-    assert not m2.tick() and m2.store.last_slot == S0 + 43
+    assert not m2.tick() and m2.metering.store.last_slot == S0 + 43
     admin_set(m2, T0 + 46 * 1800)
     while m2.tick():
         pass
@@ -83,23 +83,23 @@ def test_storage_fault_keeps_the_line_and_reset_clears_it(tmp_path):
     while m.tick():
         pass
     list(m.fetch(0, 10000))                                  # sent: the meter frees only that
-    m.ack(S0 + 99, wire.ack_tag(b"k" * 15, b"CATCHUP1", m.challenge(), S0 + 99))
+    m.ack(S0 + 99, auth.ack_tag(b"k" * 15, b"CATCHUP1", m.challenge(), S0 + 99))
     seg = sorted((tmp_path / "log").glob("s*.seg"))[0]
     raw = bytearray(seg.read_bytes())
     raw[6:8] = struct.pack("<H", 999)                         # another record length
     raw[20:24] = struct.pack("<I", durable.crc32(bytes(raw[:20])))
     seg.write_bytes(bytes(raw))
     m2 = make(tmp_path, clock)                                # boots, does not crash
-    assert m2.provisioned and m2.store is None and "storage fault" in m2.fault
+    assert m2.provisioned and m2.metering.store is None and "storage fault" in m2.metering.fault
     assert m2.info()["provisioned"]
     with pytest.raises(MeterError) as e:
         list(m2.fetch(0, 0))
     assert e.value.code == wire.E_STORAGE
-    tag = wire.reset_tag(bytes(32), b"CATCHUP1", m2.challenge())
+    tag = auth.reset_tag(bytes(32), b"CATCHUP1", m2.challenge())
     m2.reset({"meter_id": b"CATCHUP1", "challenge": m2.challenge(), "tag": tag})
     assert not m2.provisioned and not list((tmp_path / "log").glob("s*.seg"))
     provision(m2)
-    assert m2.store is not None and m2.store.last_slot is None
+    assert m2.metering.store is not None and m2.metering.store.last_slot is None
 
 
 class BurstSource:
@@ -123,7 +123,7 @@ def test_reading_above_max_is_clamped_not_certified(tmp_path):
     clock.set(T0 + 4 * 1800)
     while m.tick():
         pass
-    recs = [wire.decode_record(raw) for _, raw in m.store.iter_from(0)]
+    recs = [wire.decode_record(raw) for _, raw in m.metering.store.iter_from(0)]
     assert [r.slot for r in recs] == list(range(S0, S0 + 4))
     got = {r.slot: reading.open_record(r, b"k" * 15)[0] for r in recs}
     assert got == {t: (reading.MAX_READING if t % 2 else 123) for t in range(S0, S0 + 4)}

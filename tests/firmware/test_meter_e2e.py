@@ -13,7 +13,7 @@ cpython_paths()
 sys.path.insert(0, str(ROOT / "simulators"))
 from fwclient import Client, describe  # noqa: E402
 from meter_sim import MeterSim  # noqa: E402
-from vwcore import aead, reading, wire  # noqa: E402
+from vwcore import aead, auth, reading, wire  # noqa: E402
 
 pytestmark = pytest.mark.sim
 
@@ -110,7 +110,7 @@ def test_provision_meter_fetch_verify_open(sim):
     (f,) = c.request(wire.ACK, wire.encode_ack(slots[-1]))           # no tag: refused, nothing acked
     assert wire.decode_error(f.payload)["code"] == wire.E_AUTH and c.info()["unacked"] >= len(slots)
     i = c.info()
-    (f,) = c.request(wire.ACK, wire.encode_ack(slots[-1], wire.ack_tag(b"x" * 15, MID, i["challenge"], slots[-1])))
+    (f,) = c.request(wire.ACK, wire.encode_ack(slots[-1], auth.ack_tag(b"x" * 15, MID, i["challenge"], slots[-1])))
     assert wire.decode_error(f.payload)["code"] == wire.E_AUTH                       # another key's tag
     c.ack(slots[-1], CUST)
     again, _ = c.fetch(first, 3)
@@ -135,7 +135,7 @@ def _reset_flow(c):
     ch = info["challenge"]
     (f,) = c.request(wire.RESET, wire.encode_reset(MID, ch, bytes(16)))
     assert wire.decode_error(f.payload)["code"] == wire.E_AUTH
-    tag = wire.reset_tag(SIG, MID, ch)
+    tag = auth.reset_tag(SIG, MID, ch)
     (f,) = c.request(wire.RESET, wire.encode_reset(MID, ch, tag))
     assert wire.decode_error(f.payload)["code"] == wire.E_STORAGE     # unacked readings
     c.fetch(0)                    # the meter frees only readings it sent (docs/PROTOCOL.md, ACK)

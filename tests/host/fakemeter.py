@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Dict, Optional
 
-from vwcore import reading, wire
+from vwcore import auth, reading, wire
 
 from veriwatt.ptyrelay import make_pty
 
@@ -95,7 +95,7 @@ class FakeMeter:
             self._out(wire.END, f.seq, wire.encode_end(nxt, len(sent), len(ss) > len(sent)))
         elif f.mtype == wire.ACK:
             d = wire.decode_ack(f.payload)
-            if self.customer_key is None or d["tag"] != wire.ack_tag(self.customer_key, self.meter_id, b"\x00" * 8,
+            if self.customer_key is None or d["tag"] != auth.ack_tag(self.customer_key, self.meter_id, b"\x00" * 8,
                                                                      d["up_to_slot"]):
                 self._out(wire.ERROR, f.seq, wire.encode_error(wire.E_AUTH, "ACK not authorised", wire.ACK))
                 return

@@ -21,7 +21,7 @@ import pytest
 
 from veriwatt import device, records, serial_client
 from veriwatt.errors import DeviceError
-from vwcore import aead, group, reading, sig, wire
+from vwcore import aead, auth, group, reading, sig, wire
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "firmware"))
 from fwhelpers import keys_on_flash  # noqa: E402
@@ -170,9 +170,9 @@ def test_admin_credential_works_and_a_signing_key_tag_is_refused(tmp_path):
             before = link.hello()
             t = before["clock"] + 6 * 3600
             ch = before["challenge"]
-            refused(link, wire.SET_CLOCK, wire.encode_set_clock(t, ch, wire.clock_tag(sig_secret, MID, ch, t)),
+            refused(link, wire.SET_CLOCK, wire.encode_set_clock(t, ch, auth.clock_tag(sig_secret, MID, ch, t)),
                     "not authorised")
-            refused(link, wire.RESET, wire.encode_reset(MID, ch, wire.reset_tag(sig_secret, MID, ch)), "not authorised")
+            refused(link, wire.RESET, wire.encode_reset(MID, ch, auth.reset_tag(sig_secret, MID, ch)), "not authorised")
             assert abs(link.hello()["clock"] - before["clock"]) <= 5 and link.info["provisioned"]
         t = before["clock"] + 600               # beyond a drift trim, still inside the first slot
         r = run("set-clock", port, "--time", str(t), "--admin", str(tmp_path / "eng" / "meter.admin.json"), "--json")
@@ -191,8 +191,8 @@ def test_a_late_tag_is_refused(tmp_path):
         with serial_client.MeterLink(s.meters[0].port, timeout=5, retries=0) as link:
             before = link.hello()
             ch, t = before["challenge"], before["clock"] - 6 * 3600       # six hours back
-            withheld = wire.encode_set_clock(t, ch, wire.clock_tag(admin, MID, ch, t))
-            reset = wire.encode_reset(MID, ch, wire.reset_tag(admin, MID, ch))
+            withheld = wire.encode_set_clock(t, ch, auth.clock_tag(admin, MID, ch, t))
+            reset = wire.encode_reset(MID, ch, auth.reset_tag(admin, MID, ch))
             time.sleep(3)                                                  # the line holds them back
             refused(link, wire.SET_CLOCK, withheld, "challenge expired: ask INFO again")
             refused(link, wire.RESET, reset, "challenge expired: ask INFO again")
@@ -211,7 +211,7 @@ def test_a_tag_from_before_a_reboot_is_refused(tmp_path):
         with serial_client.MeterLink(s.meters[0].port, timeout=5, retries=0) as link:
             before = link.hello()
             ch, t = before["challenge"], before["clock"] - 6 * 3600
-        withheld = wire.encode_set_clock(t, ch, wire.clock_tag(admin, MID, ch, t))
+        withheld = wire.encode_set_clock(t, ch, auth.clock_tag(admin, MID, ch, t))
         m = s.restart(0)                                   # within the challenge's lifetime, but a new boot
         with serial_client.MeterLink(m.port, timeout=5, retries=0) as link:
             i = link.hello()

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from veriwatt import device, serial_client
-from vwcore import wire
+from vwcore import auth, wire
 
 pytestmark = [pytest.mark.host, pytest.mark.sim]
 
@@ -67,7 +67,7 @@ def test_set_clock_rules_over_serial(tmp_path, sim):
         ch = link.hello()["challenge"]
         sec = json.load(open(secret))
         t = link.info["clock"] + 3600
-        frame = wire.encode_set_clock(t, ch, wire.clock_tag(bytes.fromhex(sec["admin_secret"]),
+        frame = wire.encode_set_clock(t, ch, auth.clock_tag(bytes.fromhex(sec["admin_secret"]),
                                                               bytes.fromhex(sec["meter_id"]), ch, t))
         link.request(wire.SET_CLOCK, frame, (wire.OK,))
         with pytest.raises(Exception, match="not authorised"):

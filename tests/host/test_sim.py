@@ -17,7 +17,7 @@ from veriwatt import device, records, serial_client, slots
 from veriwatt.errors import DeviceError
 from veriwatt.ptyrelay import PtyRelay
 from veriwatt.store import Store
-from vwcore import wire
+from vwcore import auth, wire
 
 pytestmark = [pytest.mark.host, pytest.mark.sim]
 
@@ -73,7 +73,7 @@ def test_cli_workflow_on_the_simulator(tmp_path, sim):
     assert "readings not acknowledged" in r.stderr and json.loads(run("info", port, "--json").stdout)["unacked"] >= 96
     with serial_client.MeterLink(port, timeout=3) as link:   # a forged ACK (wrong key) is refused
         info = link.hello()
-        bad = wire.ack_tag(b"x" * 15, info["meter_id"], info["challenge"], info["last_slot"])
+        bad = auth.ack_tag(b"x" * 15, info["meter_id"], info["challenge"], info["last_slot"])
         with pytest.raises(DeviceError, match="ACK not authorised") as e:
             link.request(wire.ACK, wire.encode_ack(info["last_slot"], bad), (wire.OK,))
         assert e.value.meter_code == wire.E_AUTH
