@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "qemu")]
+sys.path.insert(0, str(ROOT / "simulators"))
 
 COMMON = r"""
 import gc, time
@@ -145,7 +145,7 @@ def main() -> int:
     ap.add_argument("--json", default=str(ROOT / "build" / "bench" / "meter_heap.json"))
     ap.add_argument("--kernel", help="another firmware.elf of the meter variant (e.g. an older build to compare)")
     args = ap.parse_args()
-    import qemu_board
+    import qemu_sim as qemu_board
     msg = qemu_board.missing_firmware_message("meter")
     if msg:
         print("bench_meter_heap: " + msg, file=sys.stderr)

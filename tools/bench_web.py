@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "web"))
+sys.path.insert(0, str(ROOT / "simulators"))
 
 import webhelpers as W  # noqa: E402
 from pgserver import PgServer  # noqa: E402
@@ -77,7 +77,7 @@ def bench_service(url_db: str, meters, sk, signed, tmp: Path) -> dict:
 
 
 def bench_browser(meters, sk, signed, tmp: Path, runs: int) -> dict:
-    from browser import chrome, open_and_bill  # tests/web/browser.py
+    from browser import chrome, open_and_bill  # simulators/browser.py
 
     m, raw = meters[0]
     spub = keys.public(sk)

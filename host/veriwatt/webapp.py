@@ -19,7 +19,6 @@ Routes, authentication and limits are documented in docs/WEB.md and served as Op
 from __future__ import annotations
 
 import hmac
-import json
 import os
 import threading
 import time

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
-from .errors import DeviceError, InvalidError, VeriwattError
+from .errors import DeviceError, VeriwattError
 from .webservice import encode_upload
 
 BATCH = 1000  # records per request (about 520 KB of JSON for the 2048-bit group)

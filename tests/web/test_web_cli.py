@@ -14,7 +14,7 @@ import pytest
 
 from pgserver import free_port
 
-from veriwatt import jsonio, keys, webaccess
+from veriwatt import jsonio
 from veriwatt.records import Checker
 from veriwatt.store import Store
 

@@ -15,7 +15,6 @@ sys.path.insert(0, str(ROOT / "tests" / "host"))
 
 from hosthelpers import Meter, with_cycle  # noqa: E402,F401
 
-from vwcore import wire  # noqa: E402
 
 from veriwatt import keys, slots, tariff  # noqa: E402
 

@@ -1,4 +1,5 @@
-"""Headless Chromium (Debian's chromium + chromium-driver) driven by Selenium, and a live
+"""The customer's browser for tests and benchmarks (imported by tests/web and tools/bench_web.py):
+headless Chromium (Debian's chromium + chromium-driver) driven by Selenium, and a live
 `veriwatt serve` in a thread whose traffic is recorded (every request and body it received)."""
 from __future__ import annotations
 
