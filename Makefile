@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # veriwatt: one command for the demo, one for the tests.
 #   make demo    simulated meters -> fetch -> verify -> bill -> supplier check (no hardware)
 #   make test    install what is missing (apt, MicroPython source, venv), lint, build everything, run every test
@@ -87,13 +88,14 @@ build/stm32/%/firmware.elf: $(CRYPTO_DEPS) $(FW_DEPS) $(wildcard simulators/comm
 
 build: setup ctests natmods qemu rp2 unix stm32
 
-# --- lint: ruff (rules in pyproject.toml) and codespell (.codespellrc); FORMAT=1 also checks
-#     the formatting (ruff format --check), to be switched on once the tree is formatted
+# --- lint: ruff lint and format check (rules in pyproject.toml), codespell (.codespellrc) and the
+#     SPDX licence tag of every source file; `.venv/bin/ruff format .` fixes the formatting
 RUFF := .venv/bin/ruff
 lint: | setup
 	$(RUFF) check .
-	$(if $(filter 1,$(FORMAT)),$(RUFF) format --check .)
+	$(RUFF) format --check .
 	.venv/bin/codespell
+	$(PY) tools/spdx_headers.py --check
 
 test: lint build
 	$(PYTEST)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # setuptools hooks: the cffi extension (vwcrypto._vwcrypto, crypto_c/cpython), the package data that lives outside host/veriwatt, and
 # the abi3 wheel tag (everything else is in pyproject.toml).
 #
@@ -21,16 +22,23 @@ from setuptools.command.build_py import build_py
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = "veriwatt/_data"
 DATA_GLOBS = [
-    "firmware/vwcore/*.py", "firmware/vwmeter/*.py", "firmware/manifest.py", "firmware/package.json",
-    "hal/README.md", "hal/*/*.py", "hal/*/package.json",
+    "firmware/vwcore/*.py",
+    "firmware/vwmeter/*.py",
+    "firmware/manifest.py",
+    "firmware/package.json",
+    "hal/README.md",
+    "hal/*/*.py",
+    "hal/*/package.json",
     "crypto_c/vectors/modexp.txt",
     # the customer's page (veriwatt serve, docs/WEB.md) and, when tools/setup installed them, the
     # npm files the service serves (MIT licensed: their package.json / LICENSE.md go along)
-    "web/static/*", "web/package.json",
+    "web/static/*",
+    "web/package.json",
     "web/node_modules/@micropython/micropython-webassembly-pyscript/micropython.mjs",
     "web/node_modules/@micropython/micropython-webassembly-pyscript/micropython.wasm",
     "web/node_modules/@micropython/micropython-webassembly-pyscript/package.json",
-    "web/node_modules/chart.js/dist/chart.umd.js", "web/node_modules/chart.js/LICENSE.md",
+    "web/node_modules/chart.js/dist/chart.umd.js",
+    "web/node_modules/chart.js/LICENSE.md",
     "web/node_modules/chart.js/package.json",
 ]
 NATMOD_GLOB = "build/natmod/*/vwcrypto.mpy"
@@ -62,8 +70,11 @@ class build_py_with_data(build_py):
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copyfile(os.path.join(HERE, src), target)
         if not any(d.startswith("natmod") for _, d in files):
-            print("veriwatt: note: no natmod in build/natmod/ (make natmods): the package carries none; "
-                  "deploy and sim then use pow() on the meter", file=sys.stderr)
+            print(
+                "veriwatt: note: no natmod in build/natmod/ (make natmods): the package carries none; "
+                "deploy and sim then use pow() on the meter",
+                file=sys.stderr,
+            )
 
 
 def limited_api_tag():
@@ -83,6 +94,8 @@ options = {}
 if limited_api_tag():
     options["bdist_wheel"] = {"py_limited_api": limited_api_tag()}
 
-setup(cffi_modules=["crypto_c/cpython/vwcrypto_build.py:ffibuilder"],
-      cmdclass={"build_py": build_py_with_data},
-      options=options)
+setup(
+    cffi_modules=["crypto_c/cpython/vwcrypto_build.py:ffibuilder"],
+    cmdclass={"build_py": build_py_with_data},
+    options=options,
+)

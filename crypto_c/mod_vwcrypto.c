@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mod_vwcrypto.c - MicroPython binding of the crypto_c modexp library.
  *

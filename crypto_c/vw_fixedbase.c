@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vw_fixedbase.c - fixed-base comb exponentiation (Lim & Lee, CRYPTO '94; HAC 14.6.3)
  * over the compile-time tables of vw_fbtables.c. See vw_fixedbase.h for the method.

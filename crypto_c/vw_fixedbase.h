@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vw_fixedbase.h - fixed-base exponentiation over tables built at compile time.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vw_internal.h - internal helpers shared by the crypto_c sources (not API).
  * Numbers are little-endian arrays of n limbs. The modulus is public; every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vw_modexp.h - constant-time modular exponentiation for veriwatt.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vw_mont.c - Montgomery arithmetic on vw_limb arrays (CIOS multiplication,
  * Koc, Acar & Kaliski 1996), with a masked final subtraction so that no branch

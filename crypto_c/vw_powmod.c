@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vw_powmod.c - fixed-window modular exponentiation in Montgomery form: 4-bit
  * windows for one base, joint 2-bit windows for two (Straus/Shamir: the squarings

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Freeze the meter firmware into a MicroPython image (bytecode in flash, not in RAM: the
 # meter then fits a 64 KB-RAM class MCU; run from .py/.mpy files it needs about 96 KB heap).
 #

@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """The customer's browser for tests and benchmarks (imported by tests/web and tools/bench_web.py):
 headless Chromium (Debian's chromium + chromium-driver) driven by Selenium, and a live
 `veriwatt serve` in a thread whose traffic is recorded (every request and body it received)."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +26,13 @@ class Recorder:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        entry = {"method": scope["method"], "path": scope["path"], "query": scope.get("query_string", b"").decode(),
-                 "headers": {k.decode(): v.decode("latin-1") for k, v in scope["headers"]}, "body": b""}
+        entry = {
+            "method": scope["method"],
+            "path": scope["path"],
+            "query": scope.get("query_string", b"").decode(),
+            "headers": {k.decode(): v.decode("latin-1") for k, v in scope["headers"]},
+            "body": b"",
+        }
         self.seen.append(entry)
 
         async def rec() -> Dict[str, Any]:
@@ -45,8 +52,14 @@ class LiveService:
             holder["r"] = Recorder(app)
             return holder["r"]
 
-        self.server = webserve.Server(database or str(tmp / "svc.db"), world.spub, tmp / "supplier.token",
-                                      [world.tariff], [(world.meter.pub, world.verifier)], wrap=wrap)
+        self.server = webserve.Server(
+            database or str(tmp / "svc.db"),
+            world.spub,
+            tmp / "supplier.token",
+            [world.tariff],
+            [(world.meter.pub, world.verifier)],
+            wrap=wrap,
+        )
         self.recorder = holder["r"]
         self.url = self.server.start()
         self.db = self.server.service.db
@@ -66,8 +79,14 @@ def chrome() -> Any:
     assert drv and shutil.which("chromium"), "chromium/chromium-driver not installed: run `bash tools/setup`"
     o = webdriver.ChromeOptions()
     o.binary_location = shutil.which("chromium")
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1100,1500",
-              "--user-data-dir=" + tempfile.mkdtemp(prefix="vw-chrome-")):
+    for a in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1100,1500",
+        "--user-data-dir=" + tempfile.mkdtemp(prefix="vw-chrome-"),
+    ):
         o.add_argument(a)
     o.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     return webdriver.Chrome(service=CService(drv), options=o)
@@ -80,8 +99,10 @@ def wait_state(d: Any, states: tuple, timeout: float = 300) -> str:
         if s in states:
             return s
         time.sleep(0.1)
-    raise AssertionError("page stayed in state %r; error: %r" % (
-        d.execute_script("return window.veriwatt && window.veriwatt.state"), d.find_element("id", "error").text))
+    raise AssertionError(
+        "page stayed in state %r; error: %r"
+        % (d.execute_script("return window.veriwatt && window.veriwatt.state"), d.find_element("id", "error").text)
+    )
 
 
 def open_and_bill(d: Any, url: str, meter_id: str, code: str) -> str:
@@ -103,6 +124,7 @@ def browser_requests(d: Any) -> List[Dict[str, Any]]:
         m = json.loads(e["message"])["message"]
         if m.get("method") == "Network.requestWillBeSent":
             r = m["params"]["request"]
-            out.append({"url": r["url"], "method": r["method"], "headers": r.get("headers", {}),
-                        "body": r.get("postData", "")})
+            out.append(
+                {"url": r["url"], "method": r["method"], "headers": r.get("headers", {}), "body": r.get("postData", "")}
+            )
     return out

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The meter simulator lives in the host package, veriwatt/meter_sim.py (so that an installed
 veriwatt has it: `veriwatt sim`, `python -m veriwatt.meter_sim`).  This file keeps the
 checkout's entry points working:
@@ -9,6 +10,7 @@ checkout's entry points working:
 Imported, it IS veriwatt.meter_sim (the same module object, so settings made on one are seen
 by the other).
 """
+
 import sys
 from pathlib import Path
 

@@ -13,6 +13,7 @@ QEMU runs with `-serial pty`; the pty is found in QEMU's "char device redirected
 between calls; `mpremote()` runs the mpremote command line (closing that transport
 first, as only one client may own the pty). QEMU is always killed on stop()/exit.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,9 +37,17 @@ READY = re.compile(rb"veriwatt-meter [^\r\n]* ready[^\n]*\n")
 NO_FS = ("stock-an385", "rv32")  # the port's own boards: no filesystem, no semihosting words
 
 
-def qemu_command(variant: str, kernel: "str | os.PathLike", fs: "str | os.PathLike | None" = None,
-                 fs_size: "int | None" = None, safe: bool = False, speed: "int | None" = None,
-                 icount: bool = True, serial: str = "pty", extra=()) -> "list[str]":
+def qemu_command(
+    variant: str,
+    kernel: "str | os.PathLike",
+    fs: "str | os.PathLike | None" = None,
+    fs_size: "int | None" = None,
+    safe: bool = False,
+    speed: "int | None" = None,
+    icount: bool = True,
+    serial: str = "pty",
+    extra=(),
+) -> "list[str]":
     """The qemu command line for `variant` running `kernel`. fs: the LittleFS image (a host
     file through semihosting; None: the board's RAM disk), fs_size: bytes of a NEW image,
     safe: skip boot.py/main.py, speed: the meter's simulated seconds per second, icount:
@@ -57,8 +66,18 @@ def qemu_command(variant: str, kernel: "str | os.PathLike", fs: "str | os.PathLi
         semi += ",arg=speed=%d" % speed
     system = "qemu-system-riscv32" if variant == "rv32" else "qemu-system-arm"
     machine = {"stock-an385": "mps2-an385", "rv32": "virt"}.get(variant, "mps2-an386")
-    cmd = [system, "-machine", machine, "-nographic", "-monitor", "null",
-           "-semihosting-config", semi, "-serial", serial]
+    cmd = [
+        system,
+        "-machine",
+        machine,
+        "-nographic",
+        "-monitor",
+        "null",
+        "-semihosting-config",
+        semi,
+        "-serial",
+        serial,
+    ]
     if variant == "rv32":
         cmd += ["-bios", "none"]
     if icount:
@@ -78,8 +97,10 @@ def missing_firmware_message(variant: str) -> str | None:
     path = firmware_path(variant)
     if path.exists():
         return None
-    return ("%s is missing: run `make qemu` (tools/build_qemu %s) to build the QEMU firmware"
-            % (path.relative_to(ROOT), variant))
+    return "%s is missing: run `make qemu` (tools/build_qemu %s) to build the QEMU firmware" % (
+        path.relative_to(ROOT),
+        variant,
+    )
 
 
 def mpremote_exe() -> str:
@@ -99,9 +120,17 @@ class QemuBoard:
         running main.py alone (talk to it on .pty yourself).
     """
 
-    def __init__(self, variant: str = "vwcrypto", kernel: str | os.PathLike | None = None,
-                 fs: str | os.PathLike | None = None, icount: bool = True, safe: bool = True,
-                 extra_args=(), start_timeout: float = 30.0, wait_repl: bool = True):
+    def __init__(
+        self,
+        variant: str = "vwcrypto",
+        kernel: str | os.PathLike | None = None,
+        fs: str | os.PathLike | None = None,
+        icount: bool = True,
+        safe: bool = True,
+        extra_args=(),
+        start_timeout: float = 30.0,
+        wait_repl: bool = True,
+    ):
         self.variant = variant
         self.kernel = Path(kernel) if kernel else firmware_path(variant)
         self.icount = icount
@@ -120,15 +149,22 @@ class QemuBoard:
 
     # -- lifecycle ---------------------------------------------------------------------
     def command(self) -> list[str]:
-        return qemu_command(self.variant, self.kernel, None if self.fs == "ram" else self.fs,
-                            safe=self.safe, icount=self.icount, extra=self.extra_args)
+        return qemu_command(
+            self.variant,
+            self.kernel,
+            None if self.fs == "ram" else self.fs,
+            safe=self.safe,
+            icount=self.icount,
+            extra=self.extra_args,
+        )
 
     def start(self) -> "QemuBoard":
         if not self.kernel.exists():
             raise FileNotFoundError(missing_firmware_message(self.variant) or str(self.kernel))
         log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         log.close()
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
@@ -238,8 +274,7 @@ def deploy_vwcore_selftest(board: "QemuBoard", workdir: Path, selftest: Path) ->
     (workdir / "vwcore").mkdir(parents=True, exist_ok=True)
     for f in sorted((ROOT / "firmware" / "vwcore").glob("*.py")):
         subprocess.run([str(exe), "-o", str(workdir / "vwcore" / (f.stem + ".mpy")), str(f)], check=True)
-    subprocess.run([str(exe), "-o", str(workdir / "mp_selftest.mpy"),
-                    str(selftest)], check=True)
+    subprocess.run([str(exe), "-o", str(workdir / "mp_selftest.mpy"), str(selftest)], check=True)
     board.mpremote("mkdir", ":vwcore", check=False)
     board.mpremote("cp", *[str(p) for p in sorted((workdir / "vwcore").glob("*.mpy"))], ":vwcore/")
     board.mpremote("cp", str(workdir / "mp_selftest.mpy"), ":mp_selftest.mpy")
@@ -248,8 +283,7 @@ def deploy_vwcore_selftest(board: "QemuBoard", workdir: Path, selftest: Path) ->
 def run_vwcore_selftest(board: "QemuBoard", args) -> tuple:
     """Run mp_selftest on the board with `args`; return ({BENCH key: value}, output lines).
     Raises BoardError unless its summary line ends with ' 0 failed'."""
-    code = ("import sys\nsys.argv.clear()\nsys.argv.extend(['mp_selftest'] + %r)\n"
-            "import mp_selftest\n" % (list(args),))
+    code = "import sys\nsys.argv.clear()\nsys.argv.extend(['mp_selftest'] + %r)\nimport mp_selftest\n" % (list(args),)
     try:
         out = board.exec(code, timeout=900)
     finally:
@@ -264,10 +298,12 @@ def run_vwcore_selftest(board: "QemuBoard", args) -> tuple:
 
 # ---- simulators/qemu/run: the command line above, from the shell
 
+
 def _positive(text: str) -> int:
     if not text.isdigit() or text.startswith("0"):
         raise argparse.ArgumentTypeError(
-            "--speed takes a positive whole number of simulated seconds per second, not '%s'" % text)
+            "--speed takes a positive whole number of simulated seconds per second, not '%s'" % text
+        )
     return int(text)
 
 
@@ -293,8 +329,9 @@ def main(argv=None) -> int:
         return 1
     fs = None if a.ram_fs else (a.fs or QEMU_BUILD / ("%s-fs.img" % variant))
     try:
-        cmd = qemu_command(variant, kernel, fs, a.fs_size, a.safe, a.speed, a.icount,
-                           "mon:stdio" if a.stdio else "pty", a.extra)
+        cmd = qemu_command(
+            variant, kernel, fs, a.fs_size, a.safe, a.speed, a.icount, "mon:stdio" if a.stdio else "pty", a.extra
+        )
     except ValueError as e:
         print("run: %s" % e, file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ on the same storage.  Shared by tests/stm32 and tools/bench_stm32.py (simulators
         b.install_meter(speed=18000, seed=3)  # :vwdata/vwhal.json + :main.py, then power cycle
         b.wait_ready()                        # the meter's banner on the line pty
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,7 @@ RUN = ROOT / "simulators" / "stm32" / "run"
 ELF = ROOT / "build" / "stm32" / "emu" / "firmware.elf"
 PTY = re.compile(r"char device redirected to (/dev/pts/\d+) \(label serial(\d)\)")
 MAIN_PY = "import vwmeter.main as m\nm.main()\n"
-BALLAST_PY = ("# shrink the free heap to the %s's (simulators/stm32_sim.py)\n"
-              "_ballast = bytearray(%d)\n")
+BALLAST_PY = "# shrink the free heap to the %s's (simulators/stm32_sim.py)\n_ballast = bytearray(%d)\n"
 
 
 def heap_bytes(elf: Path) -> int:
@@ -47,8 +47,9 @@ def ballast_for(board: str) -> int:
 
 def _built(path: Path) -> Path:
     if not path.exists():
-        raise FileNotFoundError("%s is missing: run `make stm32` (or `make test`, which builds everything)"
-                                % path.relative_to(ROOT))
+        raise FileNotFoundError(
+            "%s is missing: run `make stm32` (or `make test`, which builds everything)" % path.relative_to(ROOT)
+        )
     return path
 
 
@@ -76,8 +77,9 @@ class Stm32Board:
 
     # --- power
     def start(self, wait_repl: bool = True) -> None:
-        args = [str(RUN), "--fs", str(self.fs)] + (["--safe"] if self.safe else []) \
-            + (["--icount"] if self.icount else [])
+        args = (
+            [str(RUN), "--fs", str(self.fs)] + (["--safe"] if self.safe else []) + (["--icount"] if self.icount else [])
+        )
         # QEMU's output goes to a file, not a pipe nobody drains (a full pipe would stall it)
         self.log = self.tmp / "qemu.log"
         with open(self.log, "w") as log:
@@ -88,7 +90,9 @@ class Stm32Board:
             ptys = {m.group(2): m.group(1) for m in PTY.finditer(self.log.read_text())}
             time.sleep(0.02)
         assert len(ptys) == 2, "qemu did not report its two ptys (exit %r): %s" % (
-            self.proc.poll(), self.log.read_text())
+            self.proc.poll(),
+            self.log.read_text(),
+        )
         self.repl, self.line = ptys["0"], ptys["1"]
         # open the meter's port at once: QEMU drops what a pty's guest writes while nobody reads it
         self.line_ser = serial.Serial(self.meter_port, 115200, timeout=0.1)
@@ -140,17 +144,17 @@ class Stm32Board:
                 s.close()
         self.boot_text = buf.decode(errors="replace")
         assert ">>> " in self.boot_text, "no REPL prompt on USART1: %r (qemu: %s)" % (
-            self.boot_text, self.log.read_text())
+            self.boot_text,
+            self.log.read_text(),
+        )
         return self.boot_text
 
     def mpremote(self, *args: str, timeout: float = 120) -> str:
-        r = subprocess.run([MPREMOTE, "connect", self.repl, *args], capture_output=True, text=True,
-                           timeout=timeout)
+        r = subprocess.run([MPREMOTE, "connect", self.repl, *args], capture_output=True, text=True, timeout=timeout)
         assert r.returncode == 0, r.stdout + r.stderr
         return r.stdout
 
-    def install_meter(self, speed: int, seed: int = 3, extra: dict | None = None,
-                      heap_of: str | None = None) -> None:
+    def install_meter(self, speed: int, seed: int = 3, extra: dict | None = None, heap_of: str | None = None) -> None:
         """Copy :vwdata/vwhal.json (speed, seed) and a one-line :main.py (the meter is frozen),
         then power-cycle: the board boots, mounts /flash and runs main.py.  heap_of: a Nucleo
         board name whose (smaller) heap the meter must fit in: main.py first allocates the
@@ -159,8 +163,21 @@ class Stm32Board:
         cfg.write_text(json.dumps({"speed": speed, "seed": seed, **(extra or {})}))
         main = self.tmp / "main.py"
         main.write_text((BALLAST_PY % (heap_of, ballast_for(heap_of)) if heap_of else "") + MAIN_PY)
-        self.mpremote("fs", "mkdir", ":vwdata", "+", "fs", "cp", str(cfg), ":vwdata/vwhal.json",
-                      "+", "fs", "cp", str(main), ":main.py")
+        self.mpremote(
+            "fs",
+            "mkdir",
+            ":vwdata",
+            "+",
+            "fs",
+            "cp",
+            str(cfg),
+            ":vwdata/vwhal.json",
+            "+",
+            "fs",
+            "cp",
+            str(main),
+            ":main.py",
+        )
         self.restart()
 
     # --- the meter's port (USART2, or USART1 with meter_on="repl")

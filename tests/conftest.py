@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """Root pytest configuration: puts tests/ on sys.path (prepend import mode) so that test
 modules can `from vwtest import ...`, and simulators/ so that they can import the board
 drivers tools/ share (qemu_sim, stm32_sim); provides the session fixtures shared by all."""
+
 import sys
 from pathlib import Path
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The meter firmware on the QEMU Cortex-M4 board (simulators/qemu/run), shared by the firmware,
 host and aggregation suites: start the board, optionally install the code with mpremote, write
 the simulator's config, start `vwmeter.main` on the REPL UART and wait for its banner.
@@ -5,6 +6,7 @@ the simulator's config, start `vwmeter.main` on the REPL UART and wait for its b
     with qemu_board_port(variant, tmp_path) as port:    # the board's pty, QEMU stopped after
         install_and_start_meter(port, tmp_path, variant, speed=180000, install=True)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,13 +25,15 @@ from vwtest import ROOT, require_artifact
 
 RUN = ROOT / "simulators" / "qemu" / "run"
 HAL_FILES = [ROOT / "hal" / "qemu" / "vwhal.py"] + [
-    ROOT / "hal" / "common" / m for m in ("vwload.py", "vwclock.py", "vwstdio.py")]
+    ROOT / "hal" / "common" / m for m in ("vwload.py", "vwclock.py", "vwstdio.py")
+]
 
 
 def firmware(variant: str) -> Path:
     """The board firmware for `variant`; fails the test (with the make target) when it is missing."""
     if not shutil.which("qemu-system-arm"):
         import pytest
+
         pytest.fail("qemu-system-arm is not installed: run `make setup`", pytrace=False)
     return require_artifact(ROOT / "build" / "qemu" / variant / "firmware.elf", "qemu")
 
@@ -40,8 +44,12 @@ def qemu_board_port(variant: str, tmp_path: Path, speed: Optional[int] = None) -
     `speed`: run's --speed (overrides vwhal.json's)."""
     firmware(variant)
     extra = ["--speed", str(speed)] if speed else []
-    p = subprocess.Popen([str(RUN), "--variant", variant, "--fs", str(tmp_path / "fs.img"), "--no-icount"] + extra,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    p = subprocess.Popen(
+        [str(RUN), "--variant", variant, "--fs", str(tmp_path / "fs.img"), "--no-icount"] + extra,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         port = None
         deadline = time.time() + 30
@@ -55,8 +63,9 @@ def qemu_board_port(variant: str, tmp_path: Path, speed: Optional[int] = None) -
         p.wait(timeout=10)
 
 
-def install_and_start_meter(port: str, tmp_path: Path, variant: str, speed: int, seed: int = 3,
-                            install: bool = True) -> None:
+def install_and_start_meter(
+    port: str, tmp_path: Path, variant: str, speed: int, seed: int = 3, install: bool = True
+) -> None:
     """Copy vwcore + vwmeter + the qemu HAL to :lib (unless `install` is false or the variant is
     "meter", whose image has them frozen), write :vwdata/vwhal.json, start the meter, wait for
     its ready banner (asserted)."""
@@ -64,8 +73,21 @@ def install_and_start_meter(port: str, tmp_path: Path, variant: str, speed: int,
     cfg.write_text(json.dumps({"speed": speed, "seed": seed}))
     cmd = [MPREMOTE, "connect", port]
     if install and variant != "meter":
-        cmd += ["fs", "mkdir", ":lib", "+", "fs", "cp", "-r", str(ROOT / "firmware" / "vwcore"),
-                str(ROOT / "firmware" / "vwmeter"), ":lib/", "+", "fs", "cp"]
+        cmd += [
+            "fs",
+            "mkdir",
+            ":lib",
+            "+",
+            "fs",
+            "cp",
+            "-r",
+            str(ROOT / "firmware" / "vwcore"),
+            str(ROOT / "firmware" / "vwmeter"),
+            ":lib/",
+            "+",
+            "fs",
+            "cp",
+        ]
         cmd += [str(f) for f in HAL_FILES] + [":lib/", "+"]
     cmd += ["fs", "mkdir", ":vwdata", "+", "fs", "cp", str(cfg), ":vwdata/vwhal.json"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)

@@ -1,9 +1,11 @@
+# SPDX-License-Identifier: MIT
 """Shared test helpers: project paths and a clear failure when a build artifact is missing.
 
 A plain module with a unique name (tests/ is on sys.path through tests/conftest.py): test
 folders may have their own conftest.py, and `from conftest import ...` would then reach
 whichever conftest module was imported last.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,9 +22,11 @@ VECTORS = ROOT / "crypto_c" / "vectors" / "modexp.txt"
 def require_artifact(path: Path, make_target: str) -> Path:
     """Fail (not skip) with the command that builds `path` when it is missing."""
     if not path.exists():
-        pytest.fail("%s is missing: run `make %s` (or `make test`, which builds everything)"
-                    % (path.relative_to(ROOT) if path.is_relative_to(ROOT) else path, make_target),
-                    pytrace=False)
+        pytest.fail(
+            "%s is missing: run `make %s` (or `make test`, which builds everything)"
+            % (path.relative_to(ROOT) if path.is_relative_to(ROOT) else path, make_target),
+            pytrace=False,
+        )
     return path
 
 

@@ -1,7 +1,9 @@
+# SPDX-License-Identifier: MIT
 """Member-side aggregation cost for one group size; runs unchanged in CPython and MicroPython.
 Usage: <python or micropython> tools/agg_member_cost.py ROOT N
 Prints: backend enroll_ms share_ms
 """
+
 import sys
 
 sys.path.insert(0, sys.argv[1] + "/firmware")
@@ -15,6 +17,7 @@ except ImportError:
 
     def ticks_diff(a, b):
         return a - b
+
 
 from vwcore import agg, group, modexp  # noqa: E402
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """`make bench`, aggregation part; JSON in build/bench/agg.json.
 
 1. Aggregator throughput for 10,000 meters: 200 feeder groups of 50 meters, one slot.
@@ -15,6 +16,7 @@
    and one recovery message; checked byte for byte against CPython. `--no-qemu` skips it,
    `--sizes 3,10,50` chooses the group sizes.
 """
+
 import json
 import os
 import random
@@ -56,8 +58,13 @@ def aggregator_throughput(groups=200, size=50):
             A.add_share(s)
         total += A.result(1000).total
     dt = time.perf_counter() - t0
-    return {"meters": groups * size, "groups": groups, "group_size": size,
-            "seconds": dt, "shares_per_second": groups * size / dt}
+    return {
+        "meters": groups * size,
+        "groups": groups,
+        "group_size": size,
+        "seconds": dt,
+        "shares_per_second": groups * size / dt,
+    }
 
 
 def member_costs(sizes=(3, 10, 50)):
@@ -76,8 +83,13 @@ def member_costs(sizes=(3, 10, 50)):
                 row[name + "_error"] = r.stderr.strip().splitlines()[-1:]
                 continue
             backend, enroll, share = r.stdout.split()
-            row.update({name + "_backend": backend, name + "_enroll_ms": round(float(enroll), 2),
-                        name + "_share_ms": round(float(share), 3)})
+            row.update(
+                {
+                    name + "_backend": backend,
+                    name + "_enroll_ms": round(float(enroll), 2),
+                    name + "_share_ms": round(float(share), 3),
+                }
+            )
         out.append(row)
     return out
 
@@ -99,9 +111,13 @@ def sim_collection(n_meters=4, days=1, baud=115200):
             links = [serial_client.MeterLink(m.port, timeout=10, retries=3) for m in sim.meters]
             cks = []
             for i, link in enumerate(links):
-                cks.append(device.provision(link, b"BENCH%03d" % i, tmp, (a - 2) * 1800, name="m%d" % i)["customer_key"])
-            while min(link.hello()["last_slot"] for link in links) in (0xFFFFFFFF,) or \
-                    min(link.hello()["last_slot"] for link in links) < b:
+                cks.append(
+                    device.provision(link, b"BENCH%03d" % i, tmp, (a - 2) * 1800, name="m%d" % i)["customer_key"]
+                )
+            while (
+                min(link.hello()["last_slot"] for link in links) in (0xFFFFFFFF,)
+                or min(link.hello()["last_slot"] for link in links) < b
+            ):
                 time.sleep(0.2)
             infos = [link.hello() for link in links]
             G = group.get(infos[0]["group_id"])
@@ -110,8 +126,9 @@ def sim_collection(n_meters=4, days=1, baud=115200):
             digest = agg.enroll_digest(agg.group_hash(b"bench", members, A.pub, G), len(members), 0, 0)
             t0 = time.perf_counter()
             for link, info, ck in zip(links, infos, cks):
-                link.agg_enroll(G.id, b"bench", A.pub, members, tag=agg.enroll_tag(ck, info["meter_id"],
-                                                                                  info["challenge"], digest))
+                link.agg_enroll(
+                    G.id, b"bench", A.pub, members, tag=agg.enroll_tag(ck, info["meter_id"], info["challenge"], digest)
+                )
             t_enroll = time.perf_counter() - t0
             # slot a without the last meter: decided first, reduced shares from the others
             t0 = time.perf_counter()
@@ -132,9 +149,16 @@ def sim_collection(n_meters=4, days=1, baud=115200):
                 link.close()
         finally:
             sim.stop()
-    return {"meters": n_meters, "slots": b - a, "baud": baud, "enroll_seconds_all": round(t_enroll, 3),
-            "fetch_seconds_all": round(t_fetch, 3), "fetch_seconds_per_meter": round(t_fetch / n_meters, 3),
-            "bytes_received": rx, "recover_one_slot_seconds": round(t_rec, 3)}
+    return {
+        "meters": n_meters,
+        "slots": b - a,
+        "baud": baud,
+        "enroll_seconds_all": round(t_enroll, 3),
+        "fetch_seconds_all": round(t_fetch, 3),
+        "fetch_seconds_per_meter": round(t_fetch / n_meters, 3),
+        "bytes_received": rx,
+        "recover_one_slot_seconds": round(t_rec, 3),
+    }
 
 
 QEMU_SETUP = '''
@@ -161,8 +185,12 @@ def qemu_member_costs(sizes=(3, 10, 50)):
     if msg:
         return {"error": msg}
     G = group.get(None)
-    out = {"machine": "qemu-system-arm -M mps2-an386 (Cortex-M4), firmware vwcrypto, -icount shift=0",
-           "unit": "instructions", "group": "2048/256", "rows": []}
+    out = {
+        "machine": "qemu-system-arm -M mps2-an386 (Cortex-M4), firmware vwcrypto, -icount shift=0",
+        "unit": "instructions",
+        "group": "2048/256",
+        "rows": [],
+    }
     ck = bytes(range(15))
     slot, wh = 998000, 1234
     pt = wh.to_bytes(4, "big") + bytes(32)
@@ -179,13 +207,17 @@ def qemu_member_costs(sizes=(3, 10, 50)):
             xa = agg.secret_scalar(b"bench-aggregator", G)
             ya = agg.public_key(xa, G)
             want = agg.Enrollment.create(xs[0], ids[0], b"feeder", members, ya, G)
-            bd.exec("gc.collect(); m0 = gc.mem_free()\n"
-                    "t_begin, b = measure(lambda: agg.EnrollBuilder(agg.secret_scalar(b'bench-0'), %r, b'feeder', %d, %d))\n"
-                    "t_add = []" % (ids[0], ya, n))
+            bd.exec(
+                "gc.collect(); m0 = gc.mem_free()\n"
+                "t_begin, b = measure(lambda: agg.EnrollBuilder(agg.secret_scalar(b'bench-0'), %r, b'feeder', %d, %d))\n"
+                "t_add = []" % (ids[0], ya, n)
+            )
             for mid, y in members:
                 bd.exec("t_add.append(measure(lambda: b.add(%r, %d))[0])" % (mid, y), timeout=300)
-            bd.exec("gc.collect()\nm1 = gc.mem_free()\nt_fin, blob = measure(b.finish)\nb = None\ngc.collect()\n"
-                    "t_pack, e = measure(lambda: agg.PackedEnrollment(blob))\nm2 = gc.mem_free()")
+            bd.exec(
+                "gc.collect()\nm1 = gc.mem_free()\nt_fin, blob = measure(b.finish)\nb = None\ngc.collect()\n"
+                "t_pack, e = measure(lambda: agg.PackedEnrollment(blob))\nm2 = gc.mem_free()"
+            )
             blob_hex = bd.eval("blob.hex()")
             if bytes.fromhex(blob_hex) != want.to_bytes():
                 raise SystemExit("bench_agg: the board's enrollment differs from CPython's (n=%d)" % n)
@@ -197,15 +229,28 @@ def qemu_member_costs(sizes=(3, 10, 50)):
             sh = bytes.fromhex(bd.eval("e.share(%d, %d).hex()" % (slot, wh)))
             if sh != want.share(slot, wh):
                 raise SystemExit("bench_agg: the board's share differs from CPython's (n=%d)" % n)
-            t_open = min(bd.eval("measure(lambda: aead.AEAD(%r).decrypt(aead.record_nonce(b'MTR00000', %d), %r, b'ad'))[0]"
-                                 % (ck, slot, ct)) for _ in range(2))
+            t_open = min(
+                bd.eval(
+                    "measure(lambda: aead.AEAD(%r).decrypt(aead.record_nonce(b'MTR00000', %d), %r, b'ad'))[0]"
+                    % (ck, slot, ct)
+                )
+                for _ in range(2)
+            )
             t_rec = bd.eval("measure(lambda: e.reduced_share(%d, %d, [%r]))[0]" % (slot, wh, ids[-1]))
-            row = {"group_size": n, "enroll_instructions": t_begin + sum(t_add) + t_fin,
-                   "enroll_begin": t_begin, "enroll_per_member_add": sum(t_add) // n, "enroll_finish": t_fin,
-                   "share_instructions": min(share), "open_reading_instructions": t_open,
-                   "per_slot_instructions": min(share) + t_open, "recovery_1_missing_instructions": t_rec,
-                   "enrollment_bytes": len(want.to_bytes()), "heap_during_enroll_bytes": ram_build,
-                   "heap_kept_bytes": ram_kept}
+            row = {
+                "group_size": n,
+                "enroll_instructions": t_begin + sum(t_add) + t_fin,
+                "enroll_begin": t_begin,
+                "enroll_per_member_add": sum(t_add) // n,
+                "enroll_finish": t_fin,
+                "share_instructions": min(share),
+                "open_reading_instructions": t_open,
+                "per_slot_instructions": min(share) + t_open,
+                "recovery_1_missing_instructions": t_rec,
+                "enrollment_bytes": len(want.to_bytes()),
+                "heap_during_enroll_bytes": ram_build,
+                "heap_kept_bytes": ram_kept,
+            }
             out["rows"].append(row)
             bd.exec("e = blob = None\ngc.collect()")
     return out
@@ -213,6 +258,7 @@ def qemu_member_costs(sizes=(3, 10, 50)):
 
 def main():
     import argparse
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-qemu", action="store_true", help="skip the QEMU meter-side measurement")
     ap.add_argument("--sizes", default="3,10,50", help="group sizes (default 3,10,50)")
@@ -220,10 +266,18 @@ def main():
     sizes = tuple(int(x) for x in args.sizes.split(","))
     res = {"aggregator": aggregator_throughput(), "member": member_costs(sizes)}
     res["serial"] = c = sim_collection()
-    print("serial (%d simulated meters, %d baud): enroll all %.2f s; a day of shares %.2f s per meter (%d bytes in all); "
-          "recovery of one slot without one meter %.2f s" % (c["meters"], c["baud"], c["enroll_seconds_all"],
-                                                              c["fetch_seconds_per_meter"], c["bytes_received"],
-                                                              c["recover_one_slot_seconds"]))
+    print(
+        "serial (%d simulated meters, %d baud): enroll all %.2f s; a day of shares %.2f s per meter (%d bytes in all); "
+        "recovery of one slot without one meter %.2f s"
+        % (
+            c["meters"],
+            c["baud"],
+            c["enroll_seconds_all"],
+            c["fetch_seconds_per_meter"],
+            c["bytes_received"],
+            c["recover_one_slot_seconds"],
+        )
+    )
     if not args.no_qemu:
         t0 = time.time()
         res["qemu_meter"] = q = qemu_member_costs(sizes)
@@ -233,20 +287,44 @@ def main():
         else:
             print("meter on Cortex-M4 (QEMU -icount, %s backend), millions of instructions:" % q["modexp_backend"])
             for r in q["rows"]:
-                print("  group of %3d: enroll %8.1f M (%.1f M per member), per slot %.2f M (share %.2f M + opening %.2f M), "
-                      "recovery %.2f M; enrollment %d B, heap while enrolling %d B"
-                      % (r["group_size"], r["enroll_instructions"] / 1e6, r["enroll_per_member_add"] / 1e6,
-                         r["per_slot_instructions"] / 1e6, r["share_instructions"] / 1e6,
-                         r["open_reading_instructions"] / 1e6, r["recovery_1_missing_instructions"] / 1e6,
-                         r["enrollment_bytes"], r["heap_during_enroll_bytes"]))
+                print(
+                    "  group of %3d: enroll %8.1f M (%.1f M per member), per slot %.2f M (share %.2f M + opening %.2f M), "
+                    "recovery %.2f M; enrollment %d B, heap while enrolling %d B"
+                    % (
+                        r["group_size"],
+                        r["enroll_instructions"] / 1e6,
+                        r["enroll_per_member_add"] / 1e6,
+                        r["per_slot_instructions"] / 1e6,
+                        r["share_instructions"] / 1e6,
+                        r["open_reading_instructions"] / 1e6,
+                        r["recovery_1_missing_instructions"] / 1e6,
+                        r["enrollment_bytes"],
+                        r["heap_during_enroll_bytes"],
+                    )
+                )
     a = res["aggregator"]
-    print("aggregator: %d meters (%d groups of %d): %.2f s, %.0f shares/s"
-          % (a["meters"], a["groups"], a["group_size"], a["seconds"], a["shares_per_second"]))
+    print(
+        "aggregator: %d meters (%d groups of %d): %.2f s, %.0f shares/s"
+        % (a["meters"], a["groups"], a["group_size"], a["seconds"], a["shares_per_second"])
+    )
     for row in res["member"]:
-        print("member, group of %3d: CPython (%s) enroll %s ms, share %s ms; MicroPython (%s) enroll %s ms, share %s ms"
-              % tuple([row["group_size"]] + [row.get(k, "-") for k in (
-                  "cpython_backend", "cpython_enroll_ms", "cpython_share_ms",
-                  "micropython_backend", "micropython_enroll_ms", "micropython_share_ms")]))
+        print(
+            "member, group of %3d: CPython (%s) enroll %s ms, share %s ms; MicroPython (%s) enroll %s ms, share %s ms"
+            % tuple(
+                [row["group_size"]]
+                + [
+                    row.get(k, "-")
+                    for k in (
+                        "cpython_backend",
+                        "cpython_enroll_ms",
+                        "cpython_share_ms",
+                        "micropython_backend",
+                        "micropython_enroll_ms",
+                        "micropython_share_ms",
+                    )
+                ]
+            )
+        )
     os.makedirs(os.path.join(ROOT, "build", "bench"), exist_ok=True)
     with open(os.path.join(ROOT, "build", "bench", "agg.json"), "w") as f:
         json.dump(res, f, indent=2)

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Bulk aggregation throughput (veriwatt.bulkagg) for 10,000 meters: 200 feeder groups of 50,
 one slot, the same synthetic groups as tools/bench_agg.py; used by tools/bench_scale.py.
 Shares per CPU-second (process time: per core), MAC checks, bookkeeping and sums included."""
+
 import os
 import random
 import sys
@@ -48,8 +50,14 @@ def throughput(groups=200, size=50, slots=4):
             total += A.result(1000 + t).total
     dt = time.process_time() - t0
     n = groups * size * slots
-    return {"meters": groups * size, "groups": groups, "group_size": size, "slots": slots,
-            "cpu_seconds": dt, "shares_per_second": n / dt}
+    return {
+        "meters": groups * size,
+        "groups": groups,
+        "group_size": size,
+        "slots": slots,
+        "cpu_seconds": dt,
+        "shares_per_second": n / dt,
+    }
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """`make bench`, computations (issue 15, docs/COMPUTATIONS.md): score proofs (profile sets and
 suspect patterns), the stand-alone square and product proofs, and sampled disclosures, for a
 month of half-hours in the 2048/256 group, on records certified with vwcore.
@@ -9,6 +10,7 @@ Times are wall-clock seconds on this machine (the median of --rounds); sizes are
 the proof and of the JSON file. Prove uses the constant-time vwcrypto backend (secrets);
 verify uses gmpy2 for public values (veriwatt.fastexp).
 """
+
 import argparse
 import json
 import os
@@ -48,10 +50,18 @@ def bench_scores(kind, recs, ops, pub, sup, n, rounds):
     tp, doc = timed(lambda: profiles.make_scores(recs, ops, ps, pub, consent=True), rounds)
     tv, rep = timed(lambda: profiles.verify_scores(doc, ps, pub), rounds)
     assert rep["valid"]
-    return {"kind": kind, "slots": n, "categories": len(ps.categories), "scores": len(profiles._labels(ps)),
-            "proof_bytes": doc["proof"]["bytes"], "file_bytes": len(json.dumps(doc, indent=1)),
-            "prove_s": round(tp, 2), "verify_s": round(tv, 2),
-            "prove_ms_per_slot": round(1000 * tp / n, 2), "verify_ms_per_slot": round(1000 * tv / n, 2)}
+    return {
+        "kind": kind,
+        "slots": n,
+        "categories": len(ps.categories),
+        "scores": len(profiles._labels(ps)),
+        "proof_bytes": doc["proof"]["bytes"],
+        "file_bytes": len(json.dumps(doc, indent=1)),
+        "prove_s": round(tp, 2),
+        "verify_s": round(tv, 2),
+        "prove_ms_per_slot": round(1000 * tp / n, 2),
+        "verify_ms_per_slot": round(1000 * tv / n, 2),
+    }
 
 
 def bench_single(rounds):
@@ -65,8 +75,10 @@ def bench_single(rounds):
     C3 = G.commit(m * 56, 99)
     tpp, pp = timed(lambda: product.prove_product(C, m, r, C2, 56, 77, C3, 99, b"bench", G), max(rounds, 20))
     tvp, _ = timed(lambda: product.verify_product(C, C2, C3, pp, b"bench", G), max(rounds, 20))
-    return {"square": {"proof_bytes": len(pr), "prove_ms": round(1000 * tp, 2), "verify_ms": round(1000 * tv, 2)},
-            "product": {"proof_bytes": len(pp), "prove_ms": round(1000 * tpp, 2), "verify_ms": round(1000 * tvp, 2)}}
+    return {
+        "square": {"proof_bytes": len(pr), "prove_ms": round(1000 * tp, 2), "verify_ms": round(1000 * tv, 2)},
+        "product": {"proof_bytes": len(pp), "prove_ms": round(1000 * tpp, 2), "verify_ms": round(1000 * tvp, 2)},
+    }
 
 
 def bench_sample(recs, ops, pub, sup, n, rounds):
@@ -75,8 +87,14 @@ def bench_sample(recs, ops, pub, sup, n, rounds):
     be = sampling.parse_signed(sampling.sign(body, sup), keys.public(sup))
     tp, doc = timed(lambda: sampling.make_sample(recs, ops, be, t, pub), rounds)
     tv, rep = timed(lambda: sampling.verify_sample(doc, be, t, pub), rounds)
-    return {"slots": n, "rate": 100, "opened": len(rep["slots"]), "file_bytes": len(json.dumps(doc, indent=1)),
-            "make_s": round(tp, 3), "verify_s": round(tv, 3)}
+    return {
+        "slots": n,
+        "rate": 100,
+        "opened": len(rep["slots"]),
+        "file_bytes": len(json.dumps(doc, indent=1)),
+        "make_s": round(tp, 3),
+        "verify_s": round(tv, 3),
+    }
 
 
 def main() -> None:
@@ -90,10 +108,15 @@ def main() -> None:
     recs = [reading.certify(mk, t, household(t)) for t in range(START, START + a.slots)]
     ops = records.open_all(recs, b"\x08" * 15)
     sup = keys.new_supplier_key(secret=b"\x05" * 32)
-    res = {"machine": platform.processor() or platform.machine(), "python": platform.python_version(),
-           "cpus": os.cpu_count(), "group": "2048/256", "single": bench_single(a.rounds),
-           "scores": [bench_scores(k, recs, ops, pub, sup, a.slots, a.rounds) for k in ("profiles", "suspect")],
-           "sample": bench_sample(recs, ops, pub, sup, a.slots, a.rounds)}
+    res = {
+        "machine": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "group": "2048/256",
+        "single": bench_single(a.rounds),
+        "scores": [bench_scores(k, recs, ops, pub, sup, a.slots, a.rounds) for k in ("profiles", "suspect")],
+        "sample": bench_sample(recs, ops, pub, sup, a.slots, a.rounds),
+    }
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(res, f, indent=1)

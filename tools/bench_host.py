@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """`make bench`, host part: modexp backends in one run; JSON in build/bench/host.json."""
+
 import json
 import os
 import sys

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """`make bench`, host fetch and bill part; JSON in build/bench/fetch.json.
 
 1. A month of half hours (1488 slots) certified by the real firmware on a simulated meter
@@ -14,6 +15,7 @@
 
     .venv/bin/python tools/bench_host_fetch.py [--rounds 5] [--quick]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +60,9 @@ def fetch_once(port: str, db: str, pub: dict, a: int, b: int) -> dict:
     try:
         link.hello()
         t0 = time.perf_counter()
-        s = serial_client.fetch(link, st, pub["meter_id"], records.Checker.from_pub(pub).check_raw,
-                                from_slot=a, to_slot=b, batch=64)
+        s = serial_client.fetch(
+            link, st, pub["meter_id"], records.Checker.from_pub(pub).check_raw, from_slot=a, to_slot=b, batch=64
+        )
         s["wall_s"] = time.perf_counter() - t0
     finally:
         link.close()
@@ -112,11 +115,17 @@ def main() -> int:
         need_customer = need_verifier + n * wire.CT_LEN
         wire_bytes = run["line"]["rx_bytes"] + run["line"]["tx_bytes"]
         result["fetch_pty"] = {
-            "slots": n, "wall_s_median_of_3": round(run["wall_s"], 3),
-            "rx_bytes": run["line"]["rx_bytes"], "tx_bytes": run["line"]["tx_bytes"], "wire_bytes": wire_bytes,
-            "requests": run["line"]["requests"], "frames": run["line"]["frames"],
-            "record_bytes": rec_len, "frame_bytes_per_reading": rec_len + wire.FRAME_OVERHEAD,
-            "verifier_needs_bytes": need_verifier, "customer_needs_bytes": need_customer,
+            "slots": n,
+            "wall_s_median_of_3": round(run["wall_s"], 3),
+            "rx_bytes": run["line"]["rx_bytes"],
+            "tx_bytes": run["line"]["tx_bytes"],
+            "wire_bytes": wire_bytes,
+            "requests": run["line"]["requests"],
+            "frames": run["line"]["frames"],
+            "record_bytes": rec_len,
+            "frame_bytes_per_reading": rec_len + wire.FRAME_OVERHEAD,
+            "verifier_needs_bytes": need_verifier,
+            "customer_needs_bytes": need_customer,
             "wire_over_verifier_need": round(wire_bytes / need_verifier, 3),
             "wire_over_customer_need": round(wire_bytes / need_customer, 3),
             "implied_s_at_115200_8N1": round(wire_bytes * 10 / BAUD, 2),
@@ -131,9 +140,13 @@ def main() -> int:
                 sim.stop()
             ideal = d["line"]["rx_bytes"] * 10 / BAUD
             result["fetch_115200_day"] = {
-                "slots": 96, "wall_s": round(d["wall_s"], 3), "rx_bytes": d["line"]["rx_bytes"],
-                "rx_wire_time_s": round(ideal, 3), "efficiency": round(ideal / d["wall_s"], 3),
-                "month_extrapolated_s": round(d["wall_s"] * n / 96, 1)}
+                "slots": 96,
+                "wall_s": round(d["wall_s"], 3),
+                "rx_bytes": d["line"]["rx_bytes"],
+                "rx_wire_time_s": round(ideal, 3),
+                "efficiency": round(ideal / d["wall_s"], 3),
+                "month_extrapolated_s": round(d["wall_s"] * n / 96, 1),
+            }
         # --- bill and verify-bill for the month, per backend
         st = Store(os.path.join(tmp, "f0.db"))
         recs = [records.decode(raw) for _, raw in st.records(pub["meter_id"], a, b)]
@@ -159,8 +172,11 @@ def main() -> int:
             def check():
                 assert bill.verify_bill(json.loads(text), T, pub)["valid"]
 
-            result["bill_month"][be] = {"rounds": r, "bill_s": round(median_time(make, r), 4),
-                                        "verify_bill_s": round(median_time(check, r), 4)}
+            result["bill_month"][be] = {
+                "rounds": r,
+                "bill_s": round(median_time(make, r), 4),
+                "verify_bill_s": round(median_time(check, r), 4),
+            }
         backend.use("auto")
         bm = result["bill_month"]
         if "pow" in bm:
@@ -174,18 +190,36 @@ def main() -> int:
     with open(os.path.join(ROOT, "build", "bench", "fetch.json"), "w") as f:
         json.dump(result, f, indent=2)
     f = result["fetch_pty"]
-    print("fetch of a month (%d slots) over a pty: %.2f s; %d bytes on the wire (%.2fx what a verifier needs, "
-          "%.2fx with the customer's ciphertexts): %.1f s at 115200 8N1 (verifier's minimum %.1f s)"
-          % (f["slots"], f["wall_s_median_of_3"], f["wire_bytes"], f["wire_over_verifier_need"],
-             f["wire_over_customer_need"], f["implied_s_at_115200_8N1"], f["verifier_need_s_at_115200_8N1"]))
+    print(
+        "fetch of a month (%d slots) over a pty: %.2f s; %d bytes on the wire (%.2fx what a verifier needs, "
+        "%.2fx with the customer's ciphertexts): %.1f s at 115200 8N1 (verifier's minimum %.1f s)"
+        % (
+            f["slots"],
+            f["wall_s_median_of_3"],
+            f["wire_bytes"],
+            f["wire_over_verifier_need"],
+            f["wire_over_customer_need"],
+            f["implied_s_at_115200_8N1"],
+            f["verifier_need_s_at_115200_8N1"],
+        )
+    )
     if "fetch_115200_day" in result:
         d = result["fetch_115200_day"]
-        print("a day (96 slots) at 115200 baud: %.2f s, %.0f%% of the line's capacity used; a month: about %.0f s"
-              % (d["wall_s"], d["efficiency"] * 100, d["month_extrapolated_s"]))
+        print(
+            "a day (96 slots) at 115200 baud: %.2f s, %.0f%% of the line's capacity used; a month: about %.0f s"
+            % (d["wall_s"], d["efficiency"] * 100, d["month_extrapolated_s"])
+        )
     for be, v in result["bill_month"].items():
-        print("bill a month: %-8s bill %.3f s, verify-bill %.3f s (median of %d)%s" % (
-            be, v["bill_s"], v["verify_bill_s"], v["rounds"],
-            ", verify %.1fx faster than pow" % v["verify_speedup_vs_pow"] if "verify_speedup_vs_pow" in v else ""))
+        print(
+            "bill a month: %-8s bill %.3f s, verify-bill %.3f s (median of %d)%s"
+            % (
+                be,
+                v["bill_s"],
+                v["verify_bill_s"],
+                v["rounds"],
+                ", verify %.1fx faster than pow" % v["verify_speedup_vs_pow"] if "verify_speedup_vs_pow" in v else "",
+            )
+        )
     print("wrote build/bench/fetch.json")
     return 0
 

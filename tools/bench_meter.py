@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """`make bench`, meter part: cost of one certified reading (commit + sign + encrypt) on the
 QEMU Cortex-M4 board (MicroPython 1.25, vwcore deployed as .mpy), with the vwcrypto C module
 and with builtin pow forced, in the same firmware; instructions under -icount shift=0
 (the self-test's "_ms" figures are virtual ms = millions of instructions). Also the heap the
 meter code uses and the bytes per reading. JSON in build/bench/meter.json.
 """
+
 import json
 import os
 import sys
@@ -25,8 +27,11 @@ def main() -> int:
         print("bench_meter: " + msg, file=sys.stderr)
         return 2
     t0 = time.time()
-    res = {"machine": "qemu-system-arm -M mps2-an386 (Cortex-M4), -icount shift=0",
-           "unit": "instructions", "group": "2048/256"}
+    res = {
+        "machine": "qemu-system-arm -M mps2-an386 (Cortex-M4), -icount shift=0",
+        "unit": "instructions",
+        "group": "2048/256",
+    }
     with tempfile.TemporaryDirectory() as tmp, qemu_board.QemuBoard("vwcrypto") as b:
         qemu_board.deploy_vwcore_selftest(b, Path(tmp), ROOT / "tests" / "core" / "mp_selftest.py")
         for backend, args in (("vwcrypto", ["--bench-only"]), ("pow", ["--pow", "--bench-only"])):
@@ -48,11 +53,15 @@ def main() -> int:
     res["wall_seconds"] = round(time.time() - t0, 1)
     print("certified reading on Cortex-M4 (QEMU, -icount shift=0), 2048/256 group:")
     for k in ("certify", "verify", "open", "meterkeys"):
-        print("  %-10s vwcrypto %12d   builtin pow %12d instructions"
-              % (k, v[k + "_instructions"], p[k + "_instructions"]))
+        print(
+            "  %-10s vwcrypto %12d   builtin pow %12d instructions"
+            % (k, v[k + "_instructions"], p[k + "_instructions"])
+        )
     print("  ratio pow / vwcrypto for certify: %.1fx" % res["ratio_certify_pow_over_vwcrypto"])
-    print("  heap: %d B after importing vwcore, %d B allocated (mostly garbage) per certify"
-          % (v["heap_import_bytes"], v["certify_peak_alloc_bytes"]))
+    print(
+        "  heap: %d B after importing vwcore, %d B allocated (mostly garbage) per certify"
+        % (v["heap_import_bytes"], v["certify_peak_alloc_bytes"])
+    )
     print("  wire: %d B per record, %d B per frame" % (res["record_bytes"], res["frame_bytes"]))
     out = ROOT / "build" / "bench"
     out.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Heap of the FROZEN meter on its 48 KB board (qemu port, VERIWATT_AN386 `meter` variant,
 -icount shift=0): what the meter application (vwmeter + vwcore, frozen in flash) keeps on the
 heap and how much more it needs to certify a reading and answer a FETCH.
@@ -24,6 +25,7 @@ bytes with fragmentation): the heap the meter needs beyond what it keeps.  --ker
 build of the variant (to compare before/after a change).  Needs `make qemu`
 (tools/build_qemu meter) first.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,15 +67,20 @@ F_BOOT = gc.mem_free()
 """
 
 # first boot: an unprovisioned meter, then PROVISION
-PROVISION = COMMON + r"""
+PROVISION = (
+    COMMON
+    + r"""
 M.provision({"meter_id": b"HEAP0001", "group_id": 1, "clock": 0, "host_entropy": bytes(32),
              "admin_secret": bytes(range(32)), "customer_key": b"k" * 15})
 gc.collect()
 print("RESULT1", F_REPL, F_BOOT, gc.mem_free())
 """
+)
 
 # after a reset of the board: the provisioned meter as it runs from then on
-RUN = COMMON + r"""
+RUN = (
+    COMMON
+    + r"""
 CLK.set(1767225600)
 M.tick()
 
@@ -133,6 +140,7 @@ while hi - lo > 256:
 gc.collect()
 print("RESULT2", F_BOOT, F_CERT, best, alloc, NB, hi)
 """
+)
 
 
 def parse(out: str, tag: str) -> list:
@@ -146,6 +154,7 @@ def main() -> int:
     ap.add_argument("--kernel", help="another firmware.elf of the meter variant (e.g. an older build to compare)")
     args = ap.parse_args()
     import qemu_sim as qemu_board
+
     msg = qemu_board.missing_firmware_message("meter")
     if msg:
         print("bench_meter_heap: " + msg, file=sys.stderr)
@@ -160,10 +169,17 @@ def main() -> int:
     except StopIteration:
         print("bench_meter_heap: no result from the board:\n" + out1 + out2, file=sys.stderr)
         return 4
-    res = {"heap_free_repl": v1[0], "heap_free_boot_unprovisioned": v1[1], "heap_free_after_provision": v1[2],
-           "heap_free_boot_provisioned": v2[0], "heap_free_certified": v2[1],
-           "certify_instructions": v2[2] * 1000, "certify_alloc_bytes": v2[3], "fetch4_frame_bytes": v2[4],
-           "working_set_bytes": v2[5]}
+    res = {
+        "heap_free_repl": v1[0],
+        "heap_free_boot_unprovisioned": v1[1],
+        "heap_free_after_provision": v1[2],
+        "heap_free_boot_provisioned": v2[0],
+        "heap_free_certified": v2[1],
+        "certify_instructions": v2[2] * 1000,
+        "certify_alloc_bytes": v2[3],
+        "fetch4_frame_bytes": v2[4],
+        "working_set_bytes": v2[5],
+    }
     res["machine"] = "qemu-system-arm -M mps2-an386, VERIWATT_AN386 meter variant (48 KB heap), -icount shift=0"
     for k, v in res.items():
         print("%-24s %s" % (k, v))

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Scale benchmarks (issue 14); JSON in build/bench/scale.json, figures in docs/BENCHMARKS.md.
 
     python tools/bench_scale.py [--meters 6] [--rounds 3] [--population DIR] [--skip ...]
@@ -14,6 +15,7 @@
    (one thread each): bills/s and the ratio, when veriwatt.scale exists.
 Every figure carries the machine's load average: the build machine is shared.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,11 +74,18 @@ def bench_bills(pop: population.Population, rounds: int) -> Dict[str, Any]:
         before.append(_pass(bill.verify_bill, bills, pop.tariff, True))
         after.append(_pass(batchverify.verify_bill, bills, pop.tariff, False))
     slots = bills[0][0]["period"]["slots"]
-    return {"bills": len(bills), "slots_per_bill": slots, "rounds": rounds, "g_table_seconds": round(table_s, 3),
-            "before_s_per_bill": {"best": round(min(before), 4), "median": round(statistics.median(before), 4)},
-            "after_s_per_bill": {"best": round(min(after), 4), "median": round(statistics.median(after), 4)},
-            "before_bills_per_s": round(1 / min(before), 2), "after_bills_per_s": round(1 / min(after), 2),
-            "speedup_best": round(min(before) / min(after), 3), "load": load()}
+    return {
+        "bills": len(bills),
+        "slots_per_bill": slots,
+        "rounds": rounds,
+        "g_table_seconds": round(table_s, 3),
+        "before_s_per_bill": {"best": round(min(before), 4), "median": round(statistics.median(before), 4)},
+        "after_s_per_bill": {"best": round(min(after), 4), "median": round(statistics.median(after), 4)},
+        "before_bills_per_s": round(1 / min(before), 2),
+        "after_bills_per_s": round(1 / min(after), 2),
+        "speedup_best": round(min(before) / min(after), 3),
+        "load": load(),
+    }
 
 
 def bench_shares(rounds: int) -> Dict[str, Any]:
@@ -97,10 +106,14 @@ def bench_dask(pop_dir: str, n_bills: int) -> Dict[str, Any]:
     from distributed import Client, LocalCluster
 
     from veriwatt import scale
+
     res: Dict[str, Any] = {}
     for workers in (1, 2):
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
-                Client(cl) as c, tempfile.TemporaryDirectory() as d:
+        with (
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cl,
+            Client(cl) as c,
+            tempfile.TemporaryDirectory() as d,
+        ):
             c.run(scale._context, str(os.path.realpath(pop_dir)))
             t0 = time.perf_counter()
             summary = scale.verify_bills(pop_dir, db=os.path.join(d, "r.db"), client=c, batch=1)

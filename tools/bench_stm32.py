@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Instructions per certified reading (commit + sign + encrypt, 2048/256 group) with the meter
 code FROZEN in flash, on two firmwares under `-icount shift=0` (one instruction = one virtual
 ns, so time.ticks_us() differences are thousands of instructions):
@@ -11,6 +12,7 @@ ns, so time.ticks_us() differences are thousands of instructions):
 Both have vwcrypto as a user C module.  Best of N certifies and of N verifications (verify_record: signature and subgroup check), plus the derivation of the meter
 keys.  JSON in build/bench/stm32.json.   tools/bench_stm32.py [--n 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,9 +51,13 @@ print("RESULT", modexp.BACKEND, best, tk, gc.mem_free(), vbest)
 def parse(out: str) -> dict:
     line = next(ln for ln in out.splitlines() if ln.startswith("RESULT"))
     _, backend, best, tk, free, vbest = line.split()
-    return {"backend": backend, "certify_instructions": int(best) * 1000,
-            "meterkeys_instructions": int(tk) * 1000, "heap_free_after": int(free),
-            "verify_instructions": int(vbest) * 1000}
+    return {
+        "backend": backend,
+        "certify_instructions": int(best) * 1000,
+        "meterkeys_instructions": int(tk) * 1000,
+        "heap_free_after": int(free),
+        "verify_instructions": int(vbest) * 1000,
+    }
 
 
 def main() -> int:
@@ -60,6 +66,7 @@ def main() -> int:
     n = ap.parse_args().n
     import qemu_sim as qemu_board
     from stm32_sim import Stm32Board
+
     res = {"unit": "instructions (-icount shift=0, 1 us of ticks_us = 1000)", "group": "2048/256"}
     with tempfile.TemporaryDirectory() as tmp:
         b = Stm32Board(Path(tmp), safe=True, icount=True)
@@ -73,9 +80,17 @@ def main() -> int:
     s, q = res["stm32_port_netduinoplus2"], res["qemu_port_an386_meter"]
     res["ratio_stm32_over_qemu_certify"] = s["certify_instructions"] / q["certify_instructions"]
     for name, r in (("stm32 port, netduinoplus2", s), ("qemu port, an386 meter", q)):
-        print("%-26s certify %11d  verify %11d  meter keys %11d instructions  (%s, heap free %d)"
-              % (name, r["certify_instructions"], r["verify_instructions"], r["meterkeys_instructions"],
-                 r["backend"], r["heap_free_after"]))
+        print(
+            "%-26s certify %11d  verify %11d  meter keys %11d instructions  (%s, heap free %d)"
+            % (
+                name,
+                r["certify_instructions"],
+                r["verify_instructions"],
+                r["meterkeys_instructions"],
+                r["backend"],
+                r["heap_free_after"],
+            )
+        )
     print("ratio stm32 / qemu port (certify): %.3f" % res["ratio_stm32_over_qemu_certify"])
     out = ROOT / "build" / "bench"
     out.mkdir(parents=True, exist_ok=True)

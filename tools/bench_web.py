@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Benchmarks of the web architecture (docs/WEB.md, results in docs/BENCHMARKS.md):
 
 - the customer's page: time to decrypt, check and bill a month (1488 slots) inside headless
@@ -10,6 +11,7 @@
 
     .venv/bin/python tools/bench_web.py [--meters 3] [--no-browser] [--no-postgres] [--json FILE]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +47,14 @@ def make_meters(n: int):
 def bench_service(url_db: str, meters, sk, signed, tmp: Path) -> dict:
     spub = keys.public(sk)
     regs = [(m.pub, webaccess.verifier(m.code, m.pub["meter_id"])) for m, _ in meters]
-    srv = webserve.Server(url_db, spub, tmp / ("tok-%d" % time.monotonic_ns()), [signed], regs,
-                          limits=Limits(bills_per_minute=1e6, bill_burst=10 ** 6, uploads_per_minute=1e6, upload_burst=10 ** 6))
+    srv = webserve.Server(
+        url_db,
+        spub,
+        tmp / ("tok-%d" % time.monotonic_ns()),
+        [signed],
+        regs,
+        limits=Limits(bills_per_minute=1e6, bill_burst=10**6, uploads_per_minute=1e6, upload_burst=10**6),
+    )
     url = srv.start()
     try:
         raws = [r for _, raw in meters for _, r in sorted(raw.items())]
@@ -61,17 +69,32 @@ def bench_service(url_db: str, meters, sk, signed, tmp: Path) -> dict:
         bills = []
         for m, _ in meters:
             recs = m.records(W.M_START, W.M_END)
-            bills.append(json.dumps(_bill.make_bill(recs, records.open_all(recs, m.customer_key), T, W.M_START, W.M_END, m.pub)).encode())
+            bills.append(
+                json.dumps(
+                    _bill.make_bill(recs, records.open_all(recs, m.customer_key), T, W.M_START, W.M_END, m.pub)
+                ).encode()
+            )
         t0 = time.perf_counter()
         for (m, _), b in zip(meters, bills):
-            r = webclient.call(url, "POST", "/api/meters/%s/bills" % m.pub["meter_id"], b,
-                               {"x-veriwatt-access": webaccess.token(m.code, m.pub["meter_id"])})
+            r = webclient.call(
+                url,
+                "POST",
+                "/api/meters/%s/bills" % m.pub["meter_id"],
+                b,
+                {"x-veriwatt-access": webaccess.token(m.code, m.pub["meter_id"])},
+            )
             assert r["recorded"], r
         t_bills = time.perf_counter() - t0
-        return {"records": len(raws), "intake_records_per_s": round(len(raws) / t_up, 1),
-                "reupload_records_per_s": round(len(raws) / t_dup, 1), "bills": len(bills),
-                "bill_slots": W.M_END - W.M_START, "bills_per_s": round(len(bills) / t_bills, 3),
-                "seconds_per_bill": round(t_bills / len(bills), 3), "bill_bytes": len(bills[0])}
+        return {
+            "records": len(raws),
+            "intake_records_per_s": round(len(raws) / t_up, 1),
+            "reupload_records_per_s": round(len(raws) / t_dup, 1),
+            "bills": len(bills),
+            "bill_slots": W.M_END - W.M_START,
+            "bills_per_s": round(len(bills) / t_bills, 3),
+            "seconds_per_bill": round(t_bills / len(bills), 3),
+            "bill_bytes": len(bills[0]),
+        }
     finally:
         srv.stop()
 
@@ -81,8 +104,13 @@ def bench_browser(meters, sk, signed, tmp: Path, runs: int) -> dict:
 
     m, raw = meters[0]
     spub = keys.public(sk)
-    srv = webserve.Server(str(tmp / "browser.db"), spub, tmp / "tok-browser", [signed],
-                          [(m.pub, webaccess.verifier(m.code, m.pub["meter_id"]))])
+    srv = webserve.Server(
+        str(tmp / "browser.db"),
+        spub,
+        tmp / "tok-browser",
+        [signed],
+        [(m.pub, webaccess.verifier(m.code, m.pub["meter_id"]))],
+    )
     url = srv.start()
     srv.service.intake([r for _, r in sorted(raw.items())])
     d = chrome()
@@ -98,8 +126,13 @@ def bench_browser(meters, sk, signed, tmp: Path, runs: int) -> dict:
         shots = ROOT / "build" / "screenshots"
         shots.mkdir(parents=True, exist_ok=True)
         d.save_screenshot(str(shots / "web-page-month.png"))  # the month's page (docs/web-page.png)
-        return {"slots": W.M_END - W.M_START, "runs": runs, "bill_s_median": round(statistics.median(times), 2),
-                "bill_s": [round(x, 2) for x in times], "boot_s_median": round(statistics.median(boots), 2)}
+        return {
+            "slots": W.M_END - W.M_START,
+            "runs": runs,
+            "bill_s_median": round(statistics.median(times), 2),
+            "bill_s": [round(x, 2) for x in times],
+            "boot_s_median": round(statistics.median(boots), 2),
+        }
     finally:
         d.quit()
         srv.stop()
@@ -109,8 +142,11 @@ def bench_node(meters, sk, signed) -> dict:
     m, raw = meters[0]
     out = W.run_node_page(m.code, m.pub["meter_id"], W.month_request(m, sk, signed, W.M_START, W.M_END, raw))
     assert out["bill"]["ok"], out["bill"]
-    return {"slots": W.M_END - W.M_START, "bill_s": round(out["ms"]["bill"] / 1000, 2),
-            "load_s": round(out["ms"]["load"] / 1000, 2)}
+    return {
+        "slots": W.M_END - W.M_START,
+        "bill_s": round(out["ms"]["bill"] / 1000, 2),
+        "load_s": round(out["ms"]["load"] / 1000, 2),
+    }
 
 
 def main() -> int:

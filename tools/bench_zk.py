@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """`make bench`, proof layer: prove / verify time and proof size per tariff kind for a month
 of half-hours (1488 slots) in the 2048/256 group, vwcrypto (constant-time C) vs builtin pow.
 
@@ -10,6 +11,7 @@ timed on --pow-slots slots and scaled linearly to the month (marked "extrapolate
 work is exactly linear in the number of slots) unless --full is given. Membership caches
 are cleared before every verification, so each one includes checking every C_t.
 """
+
 import argparse
 import json
 import os
@@ -36,8 +38,12 @@ def profile(n, seed=2026):
     for t in range(n):
         hh = t % 48
         base = 120 + (250 if 14 <= hh < 18 else 0) + (700 if 34 <= hh < 42 else 0)
-        out.append(max(0, min(T.MAX_READING, int(rnd.gauss(base, base / 3)) +
-                              (rnd.random() < 0.02) * rnd.randrange(1000, 4000))))
+        out.append(
+            max(
+                0,
+                min(T.MAX_READING, int(rnd.gauss(base, base / 3)) + (rnd.random() < 0.02) * rnd.randrange(1000, 4000)),
+            )
+        )
     return out
 
 
@@ -76,6 +82,7 @@ class Counter:
         def p2(*a):
             self.n2 += 1
             return self._p2(*a)
+
         backend.powmod, backend.powmod2 = p1, p2
         return self
 
@@ -86,8 +93,9 @@ class Counter:
 def modexp_us(G, reps=30):
     """Microseconds per powmod / powmod2 (2048-bit modulus, 256-bit exponents) right now."""
     rnd = random.Random(1)
-    xs = [(G.commit(rnd.randrange(G.q), rnd.randrange(G.q)), rnd.randrange(G.q), rnd.randrange(G.q))
-          for _ in range(reps)]
+    xs = [
+        (G.commit(rnd.randrange(G.q), rnd.randrange(G.q)), rnd.randrange(G.q), rnd.randrange(G.q)) for _ in range(reps)
+    ]
     t0 = time.perf_counter()
     for b, e, f in xs:
         backend.powmod(b, e, G.p)
@@ -111,30 +119,45 @@ def run_one(G, kind, tar, Cs, ms, rs, ctx, counts=None, workers=1):
         t2 = time.perf_counter()
     assert bp.amount == tar.cost(ms)
     if counts is not None:
-        counts.update(prove_powmod=cp.n1, prove_powmod2=cp.n2,
-                      verify_powmod=cv.n1, verify_powmod2=cv.n2)
+        counts.update(prove_powmod=cp.n1, prove_powmod2=cp.n2, verify_powmod=cv.n1, verify_powmod2=cv.n2)
     return bp, t1 - t0, t2 - t1
 
 
 def markdown(res):
     """The docs/ZK.md table for a result."""
-    rows = ["| kind | statement | proof size | exps prove / verify | vwcrypto prove / verify | pow prove / verify |",
-            "|---|---|---|---|---|---|"]
+    rows = [
+        "| kind | statement | proof size | exps prove / verify | vwcrypto prove / verify | pow prove / verify |",
+        "|---|---|---|---|---|---|",
+    ]
     for kind, e in res["kinds"].items():
         n = e["statement_slots"]
         ex = e.get("exponentiations", {})
-        exps = "%d / %d" % (ex["prove_powmod"] + ex["prove_powmod2"],
-                            ex["verify_powmod"] + ex["verify_powmod2"]) if ex else "-"
+        exps = (
+            "%d / %d" % (ex["prove_powmod"] + ex["prove_powmod2"], ex["verify_powmod"] + ex["verify_powmod2"])
+            if ex
+            else "-"
+        )
 
         def t(be):
             x = e.get(be)
             if not x:
                 return "-"
             return "%.2f s / %.2f s%s" % (x["prove_s"], x["verify_s"], " (*)" if x["extrapolated"] else "")
-        rows.append("| %s | %d %s | %s | %s | %s | %s |" % (
-            kind, n, "slots" if kind != "threshold" else "DR slots",
-            "%.2f MB" % (e["proof_bytes"] / 1e6) if e["proof_bytes"] >= 1e6 else "%.1f KB" % (e["proof_bytes"] / 1e3),
-            exps, t("vwcrypto"), t("pow")))
+
+        rows.append(
+            "| %s | %d %s | %s | %s | %s | %s |"
+            % (
+                kind,
+                n,
+                "slots" if kind != "threshold" else "DR slots",
+                "%.2f MB" % (e["proof_bytes"] / 1e6)
+                if e["proof_bytes"] >= 1e6
+                else "%.1f KB" % (e["proof_bytes"] / 1e3),
+                exps,
+                t("vwcrypto"),
+                t("pow"),
+            )
+        )
     return "\n".join(rows)
 
 
@@ -145,8 +168,12 @@ def main(argv=None):
     ap.add_argument("--full", action="store_true", help="time the pow backend on every slot too")
     ap.add_argument("--kinds", default="step,cumulative,threshold,rebate")
     ap.add_argument("--backends", default="vwcrypto,pow")
-    ap.add_argument("--workers", type=int, default=1,
-                    help="worker processes for step/threshold (vwcrypto only; counts exclude them)")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes for step/threshold (vwcrypto only; counts exclude them)",
+    )
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "zk.json"))
     a = ap.parse_args(argv)
 
@@ -158,15 +185,21 @@ def main(argv=None):
     Cs = [G.commit(m, r) for m, r in zip(ms, rs)]
     ctx = T.context("bench-meter", "2026-11", 0)
     tars = tariffs(n, ms)
-    res = {"group": "2048/256", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "slots": n, "python": platform.python_version(),
-           "machine": platform.machine(), "cpus": os.cpu_count(),
-           "readings_total_wh": sum(ms), "kinds": {}}
+    res = {
+        "group": "2048/256",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "slots": n,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "readings_total_wh": sum(ms),
+        "kinds": {},
+    }
     prev = backend.CHOICE
     try:
         for kind in a.kinds.split(","):
             tar = tars[kind]
-            entry = {"tariff": tar.body(),
-                     "statement_slots": len(tar.slots) if kind == "threshold" else n}
+            entry = {"tariff": tar.body(), "statement_slots": len(tar.slots) if kind == "threshold" else n}
             for be in a.backends.split(","):
                 backend.use(be)
                 unit_us = modexp_us(G)
@@ -177,16 +210,20 @@ def main(argv=None):
                     k = min(units, a.pow_slots)
                 if kind == "threshold":
                     t = T.ThresholdTariff(tar.slots[:k], tar.limit, tar.price, tar.max_reading)
-                    bp, tp, tv = run_one(G, kind, t, Cs, ms, rs, ctx, counts,
-                                         a.workers if be != "pow" else 1)
+                    bp, tp, tv = run_one(G, kind, t, Cs, ms, rs, ctx, counts, a.workers if be != "pow" else 1)
                     fixed = _membership_time(G, Cs)  # every C_t checked, whatever the slot set
                     tp, tv = tp * units / k, fixed + (tv - fixed) * units / k
                 else:
-                    bp, tp, tv = run_one(G, kind, tar, Cs[:k], ms[:k], rs[:k], ctx, counts,
-                                         a.workers if be != "pow" else 1)
+                    bp, tp, tv = run_one(
+                        G, kind, tar, Cs[:k], ms[:k], rs[:k], ctx, counts, a.workers if be != "pow" else 1
+                    )
                     tp, tv = tp * units / k, tv * units / k
-                entry[be] = {"prove_s": round(tp, 3), "verify_s": round(tv, 3),
-                             "timed_units": k, "extrapolated": k != units}
+                entry[be] = {
+                    "prove_s": round(tp, 3),
+                    "verify_s": round(tv, 3),
+                    "timed_units": k,
+                    "extrapolated": k != units,
+                }
                 entry[be]["load_avg"] = round(os.getloadavg()[0], 2)
                 entry[be]["modexp_us"] = unit_us
                 if kind in PER_SLOT and a.workers > 1 and be != "pow":
@@ -196,10 +233,17 @@ def main(argv=None):
                         entry["exponentiations"] = counts  # parent process only
                     entry["proof_bytes"] = len(bp.proof)
                     entry["amount"] = bp.amount
-                print("%-10s %-8s prove %8.2f s  verify %8.2f s  %s" % (
-                    kind, be, tp, tv,
-                    "(scaled from %d of %d slots)" % (k, units) if k != units
-                    else "%d bytes" % len(bp.proof)), flush=True)
+                print(
+                    "%-10s %-8s prove %8.2f s  verify %8.2f s  %s"
+                    % (
+                        kind,
+                        be,
+                        tp,
+                        tv,
+                        "(scaled from %d of %d slots)" % (k, units) if k != units else "%d bytes" % len(bp.proof),
+                    ),
+                    flush=True,
+                )
             res["kinds"][kind] = entry
     finally:
         backend.use(prev)

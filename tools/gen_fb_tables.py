@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Generate crypto_c/vw_fbtables.c: fixed-base comb tables for the group generators.
 
 Lim & Lee, "More flexible exponentiation with precomputation", CRYPTO '94 (LNCS 839),
@@ -19,6 +20,7 @@ left: 28 KB of tables with v = 3 overflowed the NUCLEO_F446RE image by 3.9 KB, s
     tools/gen_fb_tables.py            write crypto_c/vw_fbtables.c
     tools/gen_fb_tables.py --check    exit 1 if the file differs from what this script writes
 """
+
 import os
 import sys
 
@@ -30,9 +32,9 @@ OUT = os.path.join(ROOT, "crypto_c", "vw_fbtables.c")
 
 # (C name, group dict, base key, exponent bits t, rows h, blocks v)
 TABLES = [
-    ("g2048", params.P2048, "g", 256, 4, 2),     # Schnorr nonces, public keys g^x
-    ("h2048", params.P2048, "h", 256, 4, 2),     # commitment randomness h^r
-    ("g2048_16", params.P2048, "g", 16, 4, 1),   # readings g^m, m < 2^16 (public bound)
+    ("g2048", params.P2048, "g", 256, 4, 2),  # Schnorr nonces, public keys g^x
+    ("h2048", params.P2048, "h", 256, 4, 2),  # commitment randomness h^r
+    ("g2048_16", params.P2048, "g", 16, 4, 1),  # readings g^m, m < 2^16 (public bound)
 ]
 
 
@@ -51,7 +53,7 @@ def c_limbs(x, n32, indent="    "):
     pairs = ["VW_FB_W(0x%08x,0x%08x)" % (w[i], w[i + 1]) for i in range(0, n32, 2)]
     lines = []
     for i in range(0, len(pairs), 4):
-        lines.append(indent + ", ".join(pairs[i:i + 4]) + ",")
+        lines.append(indent + ", ".join(pairs[i : i + 4]) + ",")
     return "\n".join(lines)
 
 
@@ -104,18 +106,20 @@ def generate():
         total += len(ents) * n32 * 4
         parts.append("static const vw_limb base_%s[] = {\n%s\n};" % (name, c_limbs(B, n32)))
         body = "\n".join(c_limbs(x, n32) for x in ents)
-        parts.append("/* %s: %s, t=%d bits, h=%d rows, v=%d blocks, a=%d, b=%d: %d entries */"
-                     % (name, key, t, h, v, a, b, len(ents)))
+        parts.append(
+            "/* %s: %s, t=%d bits, h=%d rows, v=%d blocks, a=%d, b=%d: %d entries */"
+            % (name, key, t, h, v, a, b, len(ents))
+        )
         parts.append("static const vw_limb tab_%s[] = {\n%s\n};" % (name, body))
         parts.append(
             "static const vw_fb_table fb_%s = {\n"
             "    mod_%d, one_%d, base_%s, tab_%s,\n"
             "    %d / (VW_LIMB_BITS / 32), %d, %d, %d, %d, %d\n};"
-            % (name, gid, gid, name, name, n32, (t + 7) // 8, h, v, a, b))
+            % (name, gid, gid, name, name, n32, (t + 7) // 8, h, v, a, b)
+        )
         names.append(name)
         parts.append("")
-    parts.append("const vw_fb_table *const vw_fb_tables[] = {\n%s\n};"
-                 % "\n".join("    &fb_%s," % n for n in names))
+    parts.append("const vw_fb_table *const vw_fb_tables[] = {\n%s\n};" % "\n".join("    &fb_%s," % n for n in names))
     parts.append("/* vw_fixedbase.h must say VW_FB_COUNT %d */" % len(names))
     parts.append("typedef char vw_fb_count_check[(VW_FB_COUNT == %d) ? 1 : -1];" % len(names))
     parts.append("const size_t vw_fb_count = VW_FB_COUNT;")

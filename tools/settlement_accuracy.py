@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Accuracy of settlement from sampled disclosures on a synthetic population (issue 15,
 docs/COMPUTATIONS.md section 4): writes docs/settlement_accuracy.png and prints the table
 of docs/COMPUTATIONS.md.
@@ -16,6 +17,7 @@ total and of the daily totals (30 settlement days), for populations of N meters 
 N of the population) and rates 1 in 10, 100, 1000, with the predicted error
 sqrt((rate - 1) * sum m^2) / total.
 """
+
 import argparse
 import hashlib
 import math
@@ -41,12 +43,15 @@ def population(n: int, seed: int = 15) -> np.ndarray:
     """n x N_SLOTS readings in Wh per half-hour (0..65535)."""
     rng = np.random.default_rng(seed)
     hh = (np.arange(A, B) % 48) / 2.0
-    shapes = np.array([
-        np.where((hh >= 17) & (hh < 22), 900, np.where((hh >= 7) & (hh < 9), 400, 150)),
-        np.where((hh >= 8) & (hh < 22), 500, 150),
-        np.where(hh < 7, 1400, 250),
-        np.where((hh >= 9) & (hh < 18), 1500, 200),
-    ], dtype=float)
+    shapes = np.array(
+        [
+            np.where((hh >= 17) & (hh < 22), 900, np.where((hh >= 7) & (hh < 9), 400, 150)),
+            np.where((hh >= 8) & (hh < 22), 500, 150),
+            np.where(hh < 7, 1400, 250),
+            np.where((hh >= 9) & (hh < 18), 1500, 200),
+        ],
+        dtype=float,
+    )
     kind = rng.integers(0, 4, n)
     size = rng.lognormal(0.0, 0.4, n)
     x = shapes[kind] * size[:, None]
@@ -109,12 +114,16 @@ def main() -> None:
             em = math.sqrt(np.mean(np.square(res[(rate, n)]["month"])))
             ed = math.sqrt(np.mean(np.square(res[(rate, n)]["day"])))
             rows.append((rate, n, em, ed, pm, pd))
-            print("| %d | 1 in %d | %.2f %% | %.2f %% | %.2f %% | %.2f %% |" % (n, rate, 100 * em, 100 * pm, 100 * ed, 100 * pd))
+            print(
+                "| %d | 1 in %d | %.2f %% | %.2f %% | %.2f %% | %.2f %% |"
+                % (n, rate, 100 * em, 100 * pm, 100 * ed, 100 * pd)
+            )
     plot(rows, sizes, a.plot, a.beacons)
 
 
 def plot(rows, sizes, path, beacons) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -122,7 +131,7 @@ def plot(rows, sizes, path, beacons) -> None:
     for ax, k, pk, title in ((axes[0], 2, 4, "month total"), (axes[1], 3, 5, "daily totals (30 days)")):
         for rate, style in zip(RATES, ("o-", "s-", "^-")):
             rr = [r for r in rows if r[0] == rate]
-            line, = ax.plot([r[1] for r in rr], [100 * r[k] for r in rr], style, label="1 in %d measured" % rate)
+            (line,) = ax.plot([r[1] for r in rr], [100 * r[k] for r in rr], style, label="1 in %d measured" % rate)
             ax.plot([r[1] for r in rr], [100 * r[pk] for r in rr], ":", color=line.get_color(), label="predicted")
         ax.set_xscale("log")
         ax.set_yscale("log")

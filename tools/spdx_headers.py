@@ -20,6 +20,7 @@ Exit status: 0 done / all tagged, 1 (--check) files without a tag, 2 bad argumen
 Generated files (crypto_c/vw_fbtables.c, firmware/vwcore/params.py) carry the tag because
 their generators write it (tools/gen_fb_tables.py, tools/gen_params.py).
 """
+
 from __future__ import annotations
 
 import os
@@ -72,8 +73,12 @@ def tagged(text: str, line: str) -> str:
 def candidates(root: Path) -> List[Path]:
     """Tracked files and untracked, not ignored ones (a plain walk outside a git checkout)."""
     try:
-        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                             cwd=root, capture_output=True, check=True).stdout
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            check=True,
+        ).stdout
         names = [n for n in out.decode().split("\0") if n]
     except (OSError, subprocess.CalledProcessError):
         names = [os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #ifndef VW_BM_H
 #define VW_BM_H
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Minimal Cortex-M4 start-up for the bare-metal modexp test under QEMU mps2-an386.
  * Reset copies .data to RAM, then hands over to newlib's rdimon crt0 (_start), which

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Bare-metal known-answer test of the crypto_c modexp library on a Cortex-M4 under
  *   qemu-system-arm -M mps2-an386 -semihosting-config enable=on,target=native -icount shift=0

@@ -7,6 +7,7 @@ Built by `pip install` through setup.py's cffi_modules, or by hand:
     python crypto_c/cpython/vwcrypto_build.py
 The host build uses 64-bit limbs (unsigned __int128) where the compiler has them.
 """
+
 import glob
 import os
 import sys
@@ -49,8 +50,9 @@ ffibuilder.cdef(
     #define VW_FB_MAX_TERMS ...
     """
 )
-_sources = sorted(os.path.join(CRYPTO_C, os.path.basename(p))
-                  for p in glob.glob(os.path.join(ROOT, CRYPTO_C, "vw_*.c")))
+_sources = sorted(
+    os.path.join(CRYPTO_C, os.path.basename(p)) for p in glob.glob(os.path.join(ROOT, CRYPTO_C, "vw_*.c"))
+)
 ffibuilder.set_source(
     "vwcrypto._vwcrypto",
     """

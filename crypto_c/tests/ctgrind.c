@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctgrind.c - constant-time check of vw_powmod/vw_powmod2 under valgrind memcheck
  * (Adam Langley's ctgrind technique): the secret base and exponent bytes are marked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kat.c - run crypto_c/vectors/modexp.txt against vw_powmod/vw_powmod2 on the host,
  * plus the error contract (codes, output untouched on error). Prints "N passed, N failed".

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Generate crypto_c/vectors/modexp.txt: known-answer vectors for vw_powmod/vw_powmod2.
 
 Answers come from CPython's built-in pow() only. The seed is fixed, so the file is
 reproducible: `python gen_vectors.py --check` regenerates and compares.
 """
+
 import os
 import random
 import sys
@@ -35,8 +37,7 @@ def vectors():
         out.append("powmod %s %s %s %s" % (h(b), h(e), h(m), h(pow(b, e, m))))
 
     def pm2(g, a, hh, b, m):
-        out.append("powmod2 %s %s %s %s %s %s" % (h(g), h(a), h(hh), h(b), h(m),
-                                                  h(pow(g, a, m) * pow(hh, b, m) % m)))
+        out.append("powmod2 %s %s %s %s %s %s" % (h(g), h(a), h(hh), h(b), h(m), h(pow(g, a, m) * pow(hh, b, m) % m)))
 
     # edge cases on tiny moduli
     for m in (1, 3, 5, 7, 0xFFFFFFFF, 0x100000001, (1 << 61) - 1):
@@ -52,8 +53,13 @@ def vectors():
             e = rnd.getrandbits(rnd.choice([1, 8, 64, 256]))
             pm(b, e, m)
         m = odd_modulus(rnd, bits)
-        pm2(rnd.getrandbits(bits + 5), rnd.getrandbits(256), rnd.getrandbits(bits),
-            rnd.getrandbits(rnd.choice([16, 256])), m)
+        pm2(
+            rnd.getrandbits(bits + 5),
+            rnd.getrandbits(256),
+            rnd.getrandbits(bits),
+            rnd.getrandbits(rnd.choice([16, 256])),
+            m,
+        )
         pm2(0, 0, rnd.getrandbits(bits), 1, m)
     # exponent with leading zero bits / all-ones / exponents longer than the modulus
     m = odd_modulus(rnd, 2048)

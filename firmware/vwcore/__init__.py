@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # vwcore: code shared by the meter firmware (MicroPython) and the host (CPython).
 # Everything in this package is written in the Python subset both interpreters run
 # (MicroPython 1.25+, CPython 3.9+); tests/core/mp_selftest.py runs the same checks on both.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Authenticated encryption of readings and other small payloads under the customer key.
 
 No dependency on cryptolib: everything is HMAC-SHA256 (RFC 2104, FIPS 198-1).
@@ -30,13 +31,14 @@ algorithm with N = 32, detects every single-character error and almost every adj
 transposition), shown as 5 groups of 5: "XXXXX-XXXXX-XXXXX-XXXXX-XXXXC".
 The customer key is the 15 decoded bytes.
 """
+
 from vwcore import kdf
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_BYTES = 15
 CODE_CHARS = 25
 TAG_LEN = 16
-P_READING = 1          # nonce purpose byte for certified readings
+P_READING = 1  # nonce purpose byte for certified readings
 
 
 class AuthError(ValueError):
@@ -45,8 +47,7 @@ class AuthError(ValueError):
 
 def derive_keys(customer_key):
     prk = kdf.hkdf_extract(b"veriwatt/aead/v1", customer_key)
-    return (kdf.hkdf_expand(prk, b"veriwatt/aead/v1 enc", 32),
-            kdf.hkdf_expand(prk, b"veriwatt/aead/v1 mac", 32))
+    return (kdf.hkdf_expand(prk, b"veriwatt/aead/v1 enc", 32), kdf.hkdf_expand(prk, b"veriwatt/aead/v1 mac", 32))
 
 
 def _l4(n):
@@ -121,7 +122,7 @@ def format_customer_code(key):
     vals = [(n >> (5 * (23 - i))) & 31 for i in range(24)]
     vals.append(_luhn_check(vals))
     s = "".join(ALPHABET[v] for v in vals)
-    return "-".join(s[i:i + 5] for i in range(0, CODE_CHARS, 5))
+    return "-".join(s[i : i + 5] for i in range(0, CODE_CHARS, 5))
 
 
 def parse_customer_code(s):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Privacy-friendly aggregation: per-slot masked shares that cancel over a group of meters.
 
 After Kursawe, Danezis & Kohlweiss, "Privacy-Friendly Aggregation for the Smart-Grid"
@@ -39,6 +40,7 @@ After Kursawe, Danezis & Kohlweiss, "Privacy-Friendly Aggregation for the Smart-
 Everything is deterministic from the provisioned secrets and the slot number: the meter
 needs no RNG at run time.
 """
+
 import hashlib
 import math
 import struct
@@ -48,8 +50,8 @@ from vwcore import kdf
 from vwcore import modexp
 
 MOD = 1 << 64
-MIN_MEMBERS = 3     # smallest group a meter joins (with 2, each member learns the other's reading)
-MIN_PRESENT = 2     # a reduced share keeps the mask with at least one other present member
+MIN_MEMBERS = 3  # smallest group a meter joins (with 2, each member learns the other's reading)
+MIN_PRESENT = 2  # a reduced share keeps the mask with at least one other present member
 DOMAIN = b"veriwatt/agg/v1"
 ID_LEN = 8
 GID_LEN = 16
@@ -100,14 +102,16 @@ def enroll_digest(ghash, n_members, eps_milli, sensitivity_wh):
     """SHA-256 of everything an enrollment sets: the full group hash (label, group parameters,
     aggregator key, every member id and public key) and '>HII' n_members, eps_milli,
     sensitivity_wh (the noise parameters)."""
-    return hashlib.sha256(DOMAIN + b"/enroll" + bytes(ghash) +
-                          struct.pack(">HII", n_members, eps_milli, sensitivity_wh)).digest()
+    return hashlib.sha256(
+        DOMAIN + b"/enroll" + bytes(ghash) + struct.pack(">HII", n_members, eps_milli, sensitivity_wh)
+    ).digest()
 
 
 def enroll_tag(customer_key, meter_id, challenge, digest):
     """16-byte tag authorising AGG_ENROLL COMMIT: vwcore.auth.enroll_tag (where every
     authorisation tag is defined), with this module's member-id check (AggError)."""
     from vwcore import auth
+
     return auth.enroll_tag(customer_key, _check_id(meter_id), challenge, digest)
 
 
@@ -186,7 +190,7 @@ class Enrollment:
             raise AggError("corrupt enrollment record")
         peers = []
         for i in range(n):
-            e = b[58 + 41 * i: 99 + 41 * i]
+            e = b[58 + 41 * i : 99 + 41 * i]
             peers.append((bytes(e[0:8]), 1 if e[8] else -1, bytes(e[9:41])))
         return cls(mid, gid, mac, peers)
 
@@ -206,8 +210,9 @@ class Enrollment:
         if not isinstance(wh, int) or wh < 0:
             raise AggError("reading must be a non-negative int")
         m1, m2 = self.masks(slot)
-        body = struct.pack(_SHARE_HEAD, self.gid, self.member_id, slot,
-                           (wh + noise1 + m1) % MOD, (wh * wh + noise2 + m2) % MOD)
+        body = struct.pack(
+            _SHARE_HEAD, self.gid, self.member_id, slot, (wh + noise1 + m1) % MOD, (wh * wh + noise2 + m2) % MOD
+        )
         return body + _tag(self.mac_key, b"/share" + body)
 
     def present_peers(self, missing):
@@ -237,8 +242,15 @@ class Enrollment:
         present = self.present_peers(missing)
         missing = sorted(set(_check_id(m) for m in missing))
         m1, m2 = self.masks(slot, present)
-        body = struct.pack(_REC_HEAD, self.gid, self.member_id, slot, (wh + noise1 + m1) % MOD,
-                           (wh * wh + noise2 + m2) % MOD, len(missing)) + b"".join(missing)
+        body = struct.pack(
+            _REC_HEAD,
+            self.gid,
+            self.member_id,
+            slot,
+            (wh + noise1 + m1) % MOD,
+            (wh * wh + noise2 + m2) % MOD,
+            len(missing),
+        ) + b"".join(missing)
         return body + _tag(self.mac_key, b"/reduced" + body)
 
 
@@ -258,8 +270,8 @@ def decode_recovery(b):
     gid, mid, slot, r1, r2, n = struct.unpack(_REC_HEAD, b[:46])
     if len(b) != 46 + 8 * n + TAG_LEN:
         raise AggError("recovery message length does not match its member count")
-    missing = [bytes(b[46 + 8 * i: 54 + 8 * i]) for i in range(n)]
-    return gid, mid, slot, r1, r2, missing, b[:46 + 8 * n], b[46 + 8 * n:]
+    missing = [bytes(b[46 + 8 * i : 54 + 8 * i]) for i in range(n)]
+    return gid, mid, slot, r1, r2, missing, b[: 46 + 8 * n], b[46 + 8 * n :]
 
 
 def check_tag(key, kind, body, tag):
@@ -267,6 +279,7 @@ def check_tag(key, kind, body, tag):
 
 
 # ---- differential privacy: exact discrete Laplace noise, added by every member -----------
+
 
 class _Stream:
     """Uniform integers from an HMAC-SHA256 counter stream (deterministic; integers only, so
@@ -306,7 +319,7 @@ def _bern_exp_le1(rnd, num, den):
     """Bernoulli(exp(-num/den)) for 0 <= num <= den (Canonne, Kamath & Steinke, "The Discrete
     Gaussian for Differential Privacy", NeurIPS 2020, Algorithm 1, case gamma in [0, 1])."""
     k = 1
-    while rnd.below(den * k) < num:      # A ~ Bernoulli(gamma / k)
+    while rnd.below(den * k) < num:  # A ~ Bernoulli(gamma / k)
         k += 1
     return k % 2 == 1
 
@@ -353,7 +366,7 @@ def noise_stddev(epsilon, sensitivity, n_members=1):
 
 # ---- meter side: streamed enrollment and a packed (one-buffer) enrollment ----------------
 
-CHUNK_PEERS = 8     # the meter keeps peers in buffers of 8 x 41 = 328 bytes (no 2 KB block)
+CHUNK_PEERS = 8  # the meter keeps peers in buffers of 8 x 41 = 328 bytes (no 2 KB block)
 
 
 class PackedEnrollment(Enrollment):
@@ -385,7 +398,7 @@ class PackedEnrollment(Enrollment):
     def peers(self):
         for b in self.chunks:
             for o in range(0, len(b), 41):
-                yield bytes(b[o:o + 8]), (1 if b[o + 8] else -1), bytes(b[o + 9:o + 41])
+                yield bytes(b[o : o + 8]), (1 if b[o + 8] else -1), bytes(b[o + 9 : o + 41])
 
     def head(self):
         return self.gid + self.member_id + self.mac_key + struct.pack(">H", self.n_peers)
@@ -441,9 +454,9 @@ class EnrollBuilder:
                 self.chunks.append(bytearray(41 * (left if left < CHUNK_PEERS else CHUNK_PEERS)))
             c = self.chunks[-1]
             o = 41 * i
-            c[o:o + 8] = mid
+            c[o : o + 8] = mid
             c[o + 8] = 1 if self.member_id < mid else 0
-            c[o + 9:o + 41] = prk
+            c[o + 9 : o + 41] = prk
             self.k += 1
         self.h.update(mid)
         self.h.update(self.G.elem_bytes(y))
@@ -461,9 +474,11 @@ class EnrollBuilder:
         me = self.member_id
         for c in self.chunks:
             for o in range(0, len(c), 41):
-                mid = bytes(c[o:o + 8])
+                mid = bytes(c[o : o + 8])
                 lo, hi = (me, mid) if me < mid else (mid, me)
-                c[o + 9:o + 41] = kdf.hkdf_expand(bytes(c[o + 9:o + 41]), kdf.encode_parts(DOMAIN, b"pair", gid, lo, hi), 32)
+                c[o + 9 : o + 41] = kdf.hkdf_expand(
+                    bytes(c[o + 9 : o + 41]), kdf.encode_parts(DOMAIN, b"pair", gid, lo, hi), 32
+                )
         mac = kdf.hkdf_expand(self.prk_a, kdf.encode_parts(DOMAIN, b"aggregator", gid, me), 32)
         chunks, self.chunks = self.chunks, None
         return gid + me + mac + struct.pack(">H", self.k), chunks
@@ -487,13 +502,15 @@ def member_noise(nkey, slot, eps_milli, sensitivity_wh):
     sum contains at least one honest member's noise. (0, 0) when eps_milli or sensitivity is 0."""
     if not eps_milli or not sensitivity_wh:
         return 0, 0
-    return (discrete_laplace(_Stream(nkey, slot, b"/noise"), eps_milli, 1000 * sensitivity_wh),
-            discrete_laplace(_Stream(nkey, slot, b"/noise2"), eps_milli, 1000 * sensitivity_wh * sensitivity_wh))
+    return (
+        discrete_laplace(_Stream(nkey, slot, b"/noise"), eps_milli, 1000 * sensitivity_wh),
+        discrete_laplace(_Stream(nkey, slot, b"/noise2"), eps_milli, 1000 * sensitivity_wh * sensitivity_wh),
+    )
 
 
 # ---- meter side: what the meter has released, per slot ----------------------------------
 
-RELEASE_RUNS = 16           # reduced-share runs remembered (16 bytes each)
+RELEASE_RUNS = 16  # reduced-share runs remembered (16 bytes each)
 
 
 def missing_digest(missing):
@@ -522,7 +539,7 @@ class ReleaseLog:
                 raise AggError("corrupt release log")
             self.f = struct.unpack(">I", raw[0:4])[0] - 1
             for i in range(raw[4]):
-                a, b, d = struct.unpack(">II8s", raw[5 + 16 * i:21 + 16 * i])
+                a, b, d = struct.unpack(">II8s", raw[5 + 16 * i : 21 + 16 * i])
                 self.runs.append([a, b, bytes(d)])
 
     def to_bytes(self):
@@ -555,12 +572,13 @@ class ReleaseLog:
         r = self._run(slot)
         if r is not None:
             if r[2] != mdig:
-                raise AggError("slot %d was already released without another missing set; "
-                               "one release per slot" % slot)
+                raise AggError("slot %d was already released without another missing set; one release per slot" % slot)
             return False
         if slot <= self.f:
-            raise AggError("the share of slot %d may have been released already (AGG_FETCH up to "
-                           "slot %d): no recovery for it" % (slot, self.f))
+            raise AggError(
+                "the share of slot %d may have been released already (AGG_FETCH up to "
+                "slot %d): no recovery for it" % (slot, self.f)
+            )
         for r in self.runs:
             if r[1] + 1 == slot and r[2] == mdig:
                 r[1] = slot
@@ -571,7 +589,9 @@ class ReleaseLog:
         if len(self.runs) >= RELEASE_RUNS and first_stored is not None:
             self.runs = [r for r in self.runs if r[1] >= first_stored]
         if len(self.runs) >= RELEASE_RUNS:
-            raise AggError("recovery memory full (%d runs of recovered slots still stored; they are "
-                           "freed as the log wraps): collect this slot with every member present" % RELEASE_RUNS)
+            raise AggError(
+                "recovery memory full (%d runs of recovered slots still stored; they are "
+                "freed as the log wraps): collect this slot with every member present" % RELEASE_RUNS
+            )
         self.runs.append([slot, slot, bytes(mdig)])
         return True

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Payloads of the aggregation messages of protocol version 1 (additive; docs/PROTOCOL.md,
 "Aggregation messages"). Part of the wire definition: message types, op codes and error
 codes are in vwcore/wire.py, which imports this module on first use.
@@ -5,15 +6,36 @@ codes are in vwcore/wire.py, which imports this module on first use.
 AGG_ENROLL carries an op byte: the member list of a group (up to 255 members of 8 + plen
 bytes each) does not fit one frame, so it is sent in parts (BEGIN, MEMBERS..., COMMIT)
 and the meter streams it (vwcore.agg.EnrollBuilder)."""
+
 import struct
 
-from vwcore.wire import (AGG_ENROLL, AGG_ENROLLED, AGG_FETCH, AGG_LABEL_MAX, AGG_MAX_MEMBERS, AGG_MIN_MEMBERS,
-                         AGG_OP_BEGIN, AGG_OP_COMMIT, AGG_OP_MEMBERS, AGG_RECOVER, AGG_RECOVERY,
-                         AGG_SHARE, AGG_SHARE_LEN, GROUP_PLEN, MAX_PAYLOAD, METER_ID_LEN,
-                         _mid, _need, _u32, decode_fetch, encode_fetch, int_to_bytes)
+from vwcore.wire import (
+    AGG_ENROLL,
+    AGG_ENROLLED,
+    AGG_FETCH,
+    AGG_LABEL_MAX,
+    AGG_MAX_MEMBERS,
+    AGG_MIN_MEMBERS,
+    AGG_OP_BEGIN,
+    AGG_OP_COMMIT,
+    AGG_OP_MEMBERS,
+    AGG_RECOVER,
+    AGG_RECOVERY,
+    AGG_SHARE,
+    AGG_SHARE_LEN,
+    GROUP_PLEN,
+    MAX_PAYLOAD,
+    METER_ID_LEN,
+    _mid,
+    _need,
+    _u32,
+    decode_fetch,
+    encode_fetch,
+    int_to_bytes,
+)
 
 encode_agg_fetch = encode_fetch
-_AGG_BEGIN = ">BBHIIB"       # op, group_id, n_members, eps_milli, sensitivity_wh, len(label)
+_AGG_BEGIN = ">BBHIIB"  # op, group_id, n_members, eps_milli, sensitivity_wh, len(label)
 _AGG_BEGIN_LEN = 13
 
 
@@ -29,9 +51,19 @@ def encode_agg_begin(group_id, label, agg_pub, n_members, eps_milli=0, sensitivi
         raise ValueError("label must be 1..%d bytes" % AGG_LABEL_MAX)
     if not (AGG_MIN_MEMBERS <= n_members <= AGG_MAX_MEMBERS):
         raise ValueError("a group has %d..%d members" % (AGG_MIN_MEMBERS, AGG_MAX_MEMBERS))
-    return (struct.pack(_AGG_BEGIN, AGG_OP_BEGIN, group_id, n_members, _u32(eps_milli, "eps_milli"),
-                        _u32(sensitivity_wh, "sensitivity"), len(label)) + bytes(label) +
-            int_to_bytes(agg_pub, plen))
+    return (
+        struct.pack(
+            _AGG_BEGIN,
+            AGG_OP_BEGIN,
+            group_id,
+            n_members,
+            _u32(eps_milli, "eps_milli"),
+            _u32(sensitivity_wh, "sensitivity"),
+            len(label),
+        )
+        + bytes(label)
+        + int_to_bytes(agg_pub, plen)
+    )
 
 
 def encode_agg_members(group_id, first_index, members):
@@ -75,9 +107,15 @@ def decode_agg_enroll(p):
         if not (1 <= ln <= AGG_LABEL_MAX) or len(p) != _AGG_BEGIN_LEN + ln + plen:
             raise ValueError("AGG_ENROLL begin length wrong")
         o = _AGG_BEGIN_LEN + ln
-        return {"op": op, "group_id": gid, "n_members": n, "eps_milli": eps,
-                "sensitivity_wh": sens, "label": bytes(p[_AGG_BEGIN_LEN:o]),
-                "agg_pub": int.from_bytes(p[o:], "big")}
+        return {
+            "op": op,
+            "group_id": gid,
+            "n_members": n,
+            "eps_milli": eps,
+            "sensitivity_wh": sens,
+            "label": bytes(p[_AGG_BEGIN_LEN:o]),
+            "agg_pub": int.from_bytes(p[o:], "big"),
+        }
     if op == AGG_OP_MEMBERS:
         if len(p) < 3:
             raise ValueError("AGG_ENROLL members too short")
@@ -94,7 +132,7 @@ def split_agg_members(raw, group_id):
     w = METER_ID_LEN + GROUP_PLEN[group_id]
     if not raw or len(raw) % w:
         raise ValueError("member bytes must be a multiple of %d" % w)
-    return [(bytes(raw[i:i + 8]), int.from_bytes(raw[i + 8:i + w], "big")) for i in range(0, len(raw), w)]
+    return [(bytes(raw[i : i + 8]), int.from_bytes(raw[i + 8 : i + w], "big")) for i in range(0, len(raw), w)]
 
 
 def encode_agg_enrolled(gid, n_members):
@@ -120,7 +158,7 @@ def decode_agg_recover(p):
     slot, n = struct.unpack_from(">IB", p, 0)
     if n < 1 or len(p) != 5 + 8 * n:
         raise ValueError("AGG_RECOVER member count does not match its length")
-    return {"slot": slot, "missing": [bytes(p[5 + 8 * i:13 + 8 * i]) for i in range(n)]}
+    return {"slot": slot, "missing": [bytes(p[5 + 8 * i : 13 + 8 * i]) for i in range(n)]}
 
 
 def _dec_share(p):
@@ -135,6 +173,10 @@ def _dec_recovery(p):
 
 
 DECODERS = {
-    AGG_ENROLL: decode_agg_enroll, AGG_FETCH: decode_fetch, AGG_RECOVER: decode_agg_recover,
-    AGG_ENROLLED: decode_agg_enrolled, AGG_SHARE: _dec_share, AGG_RECOVERY: _dec_recovery,
+    AGG_ENROLL: decode_agg_enroll,
+    AGG_FETCH: decode_fetch,
+    AGG_RECOVER: decode_agg_recover,
+    AGG_ENROLLED: decode_agg_enrolled,
+    AGG_SHARE: _dec_share,
+    AGG_RECOVERY: _dec_recovery,
 }

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Authorisation tags of the veriwatt protocol: who may make the meter do what.
 
 The wire format (vwcore/wire.py) carries these tags; this module says how they are made, so the
@@ -16,6 +17,7 @@ The meter compares tags in constant time (kdf.ct_equal) and spends the challenge
 RESET, SET_CLOCK or COMMIT, so such a tag works once (docs/PROTOCOL.md, docs/SECURITY.md).
 Written in the Python subset MicroPython (1.25+) and CPython (3.9+) both run.
 """
+
 import struct
 
 from vwcore import kdf
@@ -52,8 +54,7 @@ def clock_tag(admin_secret, meter_id, challenge, unix_seconds):
     HMAC-SHA256(k_admin, CLOCK_DOMAIN || meter_id || challenge || '>I' unix_seconds), the
     same k_admin as reset_tag (RFC 2104 HMAC, RFC 5869 HKDF)."""
     k = kdf.hkdf(admin_secret, b"veriwatt admin v1", 32)
-    return kdf.hmac_sha256(k, CLOCK_DOMAIN + _mid(meter_id) + bytes(challenge) +
-                           _u32(unix_seconds, "clock"))[:TAG_LEN]
+    return kdf.hmac_sha256(k, CLOCK_DOMAIN + _mid(meter_id) + bytes(challenge) + _u32(unix_seconds, "clock"))[:TAG_LEN]
 
 
 def ack_tag(customer_key, meter_id, challenge, up_to_slot):
@@ -64,8 +65,7 @@ def ack_tag(customer_key, meter_id, challenge, up_to_slot):
     make it drop readings. ACK is monotonic, so a replayed tag acknowledges nothing new; the
     challenge (changed by RESET) keeps old tags from touching a later log."""
     k = kdf.hkdf(customer_key, b"veriwatt ack v1", 32)
-    return kdf.hmac_sha256(k, ACK_DOMAIN + _mid(meter_id) + bytes(challenge) +
-                           _u32(up_to_slot, "up_to_slot"))[:TAG_LEN]
+    return kdf.hmac_sha256(k, ACK_DOMAIN + _mid(meter_id) + bytes(challenge) + _u32(up_to_slot, "up_to_slot"))[:TAG_LEN]
 
 
 def enroll_tag(customer_key, meter_id, challenge, digest):

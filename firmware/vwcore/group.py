@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Prime-order-q subgroup of Z_p^*, Pedersen commitments, hashing to scalars.
 
 Parameters come from params.py, generated verifiably by tools/gen_params.py following
@@ -13,6 +14,7 @@ hiding, computationally binding under the discrete-log assumption in <g>.
 hash_to_scalar(domain, *parts): SHA-256 in counter mode over an injective length-prefixed
 encoding, 64 bytes reduced mod q (bias < 2^-256; cf. FIPS 186-4 B.2.1).
 """
+
 import hashlib
 
 from vwcore import modexp

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """HMAC-SHA256, HKDF, deterministic scalars and nonces, constant-time comparison.
 
 Standards followed:
@@ -11,6 +12,7 @@ Standards followed:
 
 Everything is deterministic: the meter needs no RNG at run time.
 """
+
 import hashlib
 
 _BLOCK = 64
@@ -96,6 +98,7 @@ def derive(key, label, *parts, q=None):
     slot) and for signing keys."""
     if q is None:
         from vwcore import group
+
         q = group.DEFAULT.q
     h = HMAC(key)
     enc = encode_parts(label, *parts)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Modular exponentiation with the fastest backend available, same API everywhere.
 
     powmod(b, e, m)          -> b**e mod m
@@ -116,6 +117,7 @@ def use(name="auto"):
 def _env_choice():
     try:
         import os
+
         v = os.getenv("VERIWATT_MODEXP")
     except Exception:  # no os/getenv on some ports
         v = None

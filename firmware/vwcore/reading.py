@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Certified readings: commit + sign + encrypt on the meter; verify and open on the host.
 
 For meter M (8-byte id), slot t (uint32 half-hours since 1970-01-01T00:00Z) and reading
@@ -17,6 +18,7 @@ it with open_record (tag, then commit(m, r) == C). Completeness of a billing per
 (each slot exactly once, in order) is checked by the host over the slot numbers, which
 are signed.
 """
+
 from vwcore import wire  # first: the largest module to compile, while the heap is unfragmented
 from vwcore import aead as _aead
 from vwcore import group as _group
@@ -49,8 +51,7 @@ class MeterKeys:
         self.aead = _aead.AEAD(customer_key)
 
     def r_for(self, slot):
-        return kdf.derive(self._k_r, R_LABEL, self.meter_id, slot.to_bytes(4, "big"),
-                          q=self.grp.q)
+        return kdf.derive(self._k_r, R_LABEL, self.meter_id, slot.to_bytes(4, "big"), q=self.grp.q)
 
 
 def record_ad(group_id, meter_id, slot):
@@ -68,8 +69,7 @@ def certify(keys, slot, m):
     C = _group.commit(m, r, G, READING_BITS)  # the bound is public, m stays secret
     e, s = keys.signer.sign(wire.signed_bytes(keys.meter_id, slot, C, G.id))
     pt = m.to_bytes(4, "big") + r.to_bytes(32, "big")
-    ct = keys.aead.encrypt(_aead.record_nonce(keys.meter_id, slot), pt,
-                           record_ad(G.id, keys.meter_id, slot))
+    ct = keys.aead.encrypt(_aead.record_nonce(keys.meter_id, slot), pt, record_ad(G.id, keys.meter_id, slot))
     return wire.Record(keys.meter_id, slot, C, e, s, ct, G.id)
 
 
@@ -90,8 +90,7 @@ def verify_record(rec, meter_pub, meter_id=None, check_member=True):
         return False
     if check_member and not _group.is_element(rec.C, G):
         return False
-    return _sig.verify(meter_pub, wire.signed_bytes(rec.meter_id, rec.slot, rec.C, G.id),
-                       (rec.e, rec.s), G)
+    return _sig.verify(meter_pub, wire.signed_bytes(rec.meter_id, rec.slot, rec.C, G.id), (rec.e, rec.s), G)
 
 
 def open_record(rec, customer_key):
@@ -100,8 +99,7 @@ def open_record(rec, customer_key):
     ValueError if the opening does not match the commitment."""
     G = _group.by_id(rec.group_id)
     a = customer_key if isinstance(customer_key, _aead.AEAD) else _aead.AEAD(customer_key)
-    pt = a.decrypt(_aead.record_nonce(rec.meter_id, rec.slot), rec.ct,
-                   record_ad(rec.group_id, rec.meter_id, rec.slot))
+    pt = a.decrypt(_aead.record_nonce(rec.meter_id, rec.slot), rec.ct, record_ad(rec.group_id, rec.meter_id, rec.slot))
     if len(pt) != wire.PT_LEN:
         raise ValueError("plaintext length wrong")
     m = int.from_bytes(pt[:4], "big")

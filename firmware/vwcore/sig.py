@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Schnorr signatures in the veriwatt group, with deterministic nonces.
 
 Scheme: Schnorr (J. Cryptology 1991, "Efficient signature generation by smart cards"),
@@ -21,6 +22,7 @@ Deterministic nonces mean the meter needs no RNG; a fault during signing could l
 matters. Signing takes one modexp (g^k); verifying one double exponentiation plus a
 membership check of y (cached per public key).
 """
+
 import hashlib
 
 from vwcore import group as _group

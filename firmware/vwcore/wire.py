@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """veriwatt meter <-> host wire protocol, version 1: the ONLY definition both sides import.
 The authorisation tags the requests carry (RESET, SET_CLOCK, ACK, AGG_ENROLL COMMIT) are made
 in vwcore/auth.py.
@@ -81,12 +82,14 @@ another meter, slot, group or protocol version.
 Standards: CRC-32 per ISO/IEC 13239 / IEEE 802.3 (the zlib/binascii polynomial
 0xEDB88320 reflected); framing in the style of HDLC-like sync + length + FCS.
 """
+
 import struct
 
 from vwcore.consts import SLOT_SECONDS
 
 try:
     from binascii import crc32 as _crc32
+
     _crc32(b"")
 except (ImportError, AttributeError):  # ports built without MICROPY_PY_BINASCII_CRC32
     _crc32 = None
@@ -107,7 +110,7 @@ RESET = 0x03
 SET_CLOCK = 0x04
 FETCH = 0x05
 ACK = 0x06
-AGG_ENROLL = 0x07     # aggregation (additive in v1, docs/PROTOCOL.md "Aggregation messages")
+AGG_ENROLL = 0x07  # aggregation (additive in v1, docs/PROTOCOL.md "Aggregation messages")
 AGG_FETCH = 0x08
 AGG_RECOVER = 0x09
 INFO = 0x81
@@ -120,10 +123,22 @@ AGG_RECOVERY = 0x87
 ERROR = 0xFF
 
 TYPE_NAMES = {
-    HELLO: "HELLO", PROVISION: "PROVISION", RESET: "RESET", SET_CLOCK: "SET_CLOCK",
-    FETCH: "FETCH", ACK: "ACK", INFO: "INFO", OK: "OK", READING: "READING", END: "END",
-    ERROR: "ERROR", AGG_ENROLL: "AGG_ENROLL", AGG_FETCH: "AGG_FETCH",
-    AGG_RECOVER: "AGG_RECOVER", AGG_ENROLLED: "AGG_ENROLLED", AGG_SHARE: "AGG_SHARE",
+    HELLO: "HELLO",
+    PROVISION: "PROVISION",
+    RESET: "RESET",
+    SET_CLOCK: "SET_CLOCK",
+    FETCH: "FETCH",
+    ACK: "ACK",
+    INFO: "INFO",
+    OK: "OK",
+    READING: "READING",
+    END: "END",
+    ERROR: "ERROR",
+    AGG_ENROLL: "AGG_ENROLL",
+    AGG_FETCH: "AGG_FETCH",
+    AGG_RECOVER: "AGG_RECOVER",
+    AGG_ENROLLED: "AGG_ENROLLED",
+    AGG_SHARE: "AGG_SHARE",
     AGG_RECOVERY: "AGG_RECOVERY",
 }
 
@@ -139,41 +154,54 @@ E_STORAGE = 8
 E_BAD_VERSION = 9
 E_BAD_ARGUMENT = 10
 E_INTERNAL = 11
-E_NOT_ENROLLED = 12    # aggregation request before a completed AGG_ENROLL
-E_BAD_MEMBERS = 13     # AGG_ENROLL member list refused (order, count, not a member, bad key)
-E_UNKNOWN_SLOT = 14    # AGG_RECOVER for a slot the meter has no reading for
-E_RELEASED = 15        # AGG_RECOVER refused: this slot's share was (or may have been) released otherwise
+E_NOT_ENROLLED = 12  # aggregation request before a completed AGG_ENROLL
+E_BAD_MEMBERS = 13  # AGG_ENROLL member list refused (order, count, not a member, bad key)
+E_UNKNOWN_SLOT = 14  # AGG_RECOVER for a slot the meter has no reading for
+E_RELEASED = 15  # AGG_RECOVER refused: this slot's share was (or may have been) released otherwise
 
 # INFO flags
 F_PROVISIONED = 1
 F_CLOCK_SET = 2
-F_STORAGE_FULL = 4   # the log is full of unacknowledged readings: metering is paused until an ACK
+F_STORAGE_FULL = 4  # the log is full of unacknowledged readings: metering is paused until an ACK
 F_CLOCK_UNVERIFIED = 8  # provisioned meter whose clock was set without the admin tag after it was lost
 
 # record layout
 RECORD_FORMAT = 1
-GROUP_PLEN = {1: 256, 2: 384}   # group_id -> bytes of p (checked against group.py by tests)
-SIG_LEN = 64                    # e || s, 32 bytes each
-PT_LEN = 36                     # m (uint32) || r (32 bytes)
+GROUP_PLEN = {1: 256, 2: 384}  # group_id -> bytes of p (checked against group.py by tests)
+SIG_LEN = 64  # e || s, 32 bytes each
+PT_LEN = 36  # m (uint32) || r (32 bytes)
 TAG_LEN = 16
 CT_LEN = PT_LEN + TAG_LEN
 _REC_HEAD = ">BB8sI"
 _REC_HEAD_LEN = 14
-SIGNED_DOMAIN = b"veriwatt/reading/v1\x00"   # 20 bytes
+SIGNED_DOMAIN = b"veriwatt/reading/v1\x00"  # 20 bytes
 
 _INFO_FIX = ">8sBBBIIIIII8s"
 _INFO_FIX_LEN = 43
 _PROV_FIX = ">8sBIB32s32sB"
 _PROV_FIX_LEN = 79
 PROV_LAYOUT = 2
-CHALLENGE_TTL_S = 120   # challenge lifetime, s of meter uptime
+CHALLENGE_TTL_S = 120  # challenge lifetime, s of meter uptime
 
 
 # ---------------------------------------------------------------- CRC-32
 _CRC_NIB = (
-    0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4,
-    0x4DB26158, 0x5005713C, 0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
-    0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C,
+    0x00000000,
+    0x1DB71064,
+    0x3B6E20C8,
+    0x26D930AC,
+    0x76DC4190,
+    0x6B6B51F4,
+    0x4DB26158,
+    0x5005713C,
+    0xEDB88320,
+    0xF00F9344,
+    0xD6D6A3E8,
+    0xCB61B38C,
+    0x9B64C2B0,
+    0x86D3D2D4,
+    0xA00AE278,
+    0xBDBDF21C,
 )
 
 
@@ -200,13 +228,20 @@ class Frame:
         self.version = version
 
     def __eq__(self, other):
-        return (isinstance(other, Frame) and self.mtype == other.mtype and
-                self.seq == other.seq and self.payload == other.payload and
-                self.version == other.version)
+        return (
+            isinstance(other, Frame)
+            and self.mtype == other.mtype
+            and self.seq == other.seq
+            and self.payload == other.payload
+            and self.version == other.version
+        )
 
     def __repr__(self):
         return "Frame(%s, seq=%d, %d bytes)" % (
-            TYPE_NAMES.get(self.mtype, hex(self.mtype)), self.seq, len(self.payload))
+            TYPE_NAMES.get(self.mtype, hex(self.mtype)),
+            self.seq,
+            len(self.payload),
+        )
 
 
 def encode_frame(mtype, seq, payload=b"", version=PROTO_VERSION):
@@ -278,7 +313,7 @@ class Decoder:
         out = []
         if data:
             if self._pos and self._pos >= len(self._buf) // 2:
-                self._buf = self._buf[self._pos:]
+                self._buf = self._buf[self._pos :]
                 self._pos = 0
             self._buf.extend(data)
         buf = self._buf
@@ -300,7 +335,7 @@ class Decoder:
             if end - pos < HDR_LEN:
                 break
             ver, mtype, seq, n, hc = struct.unpack_from(">BBHHB", buf, pos + 2)
-            if crc32(memoryview(buf)[pos + 2:pos + 8]) & 0xFF != hc:
+            if crc32(memoryview(buf)[pos + 2 : pos + 8]) & 0xFF != hc:
                 self._reject("bad header check", 1)
                 self._pos = pos + 1
                 continue
@@ -312,7 +347,7 @@ class Decoder:
             if end - pos < total:
                 break
             fcs = struct.unpack_from(">I", buf, pos + HDR_LEN + n)[0]
-            if crc32(memoryview(buf)[pos + 2:pos + HDR_LEN + n]) != fcs:
+            if crc32(memoryview(buf)[pos + 2 : pos + HDR_LEN + n]) != fcs:
                 self._reject("bad crc", 1)
                 self._pos = pos + 1
                 continue
@@ -321,7 +356,7 @@ class Decoder:
                 self._reject("unsupported version %d" % ver, total)
                 continue
             self.n_frames += 1
-            out.append(Frame(mtype, seq, bytes(buf[pos + HDR_LEN:pos + HDR_LEN + n]), ver))
+            out.append(Frame(mtype, seq, bytes(buf[pos + HDR_LEN : pos + HDR_LEN + n]), ver))
         if self._pos == len(self._buf):
             self._buf = bytearray()
             self._pos = 0
@@ -369,8 +404,11 @@ def signed_bytes(meter_id, slot, C, group_id=1):
     plen = GROUP_PLEN.get(group_id)
     if plen is None:
         raise ValueError("unknown group id %d" % group_id)
-    return (SIGNED_DOMAIN + struct.pack(">BB8sI", PROTO_VERSION, group_id, _mid(meter_id),
-                                        _u32(slot, "slot")) + int_to_bytes(C, plen))
+    return (
+        SIGNED_DOMAIN
+        + struct.pack(">BB8sI", PROTO_VERSION, group_id, _mid(meter_id), _u32(slot, "slot"))
+        + int_to_bytes(C, plen)
+    )
 
 
 class Record:
@@ -387,14 +425,19 @@ class Record:
         self.group_id = group_id
 
     def __eq__(self, other):
-        return (isinstance(other, Record) and self.meter_id == other.meter_id and
-                self.slot == other.slot and self.C == other.C and self.e == other.e and
-                self.s == other.s and self.ct == other.ct and
-                self.group_id == other.group_id)
+        return (
+            isinstance(other, Record)
+            and self.meter_id == other.meter_id
+            and self.slot == other.slot
+            and self.C == other.C
+            and self.e == other.e
+            and self.s == other.s
+            and self.ct == other.ct
+            and self.group_id == other.group_id
+        )
 
     def __repr__(self):
-        return "Record(meter=%s, slot=%d, group=%d)" % (
-            hexlify(self.meter_id), self.slot, self.group_id)
+        return "Record(meter=%s, slot=%d, group=%d)" % (hexlify(self.meter_id), self.slot, self.group_id)
 
     def encode(self):
         return encode_record(self)
@@ -413,10 +456,13 @@ def encode_record(rec):
         raise ValueError("unknown group id %d" % rec.group_id)
     if len(rec.ct) != CT_LEN:
         raise ValueError("ciphertext must be %d bytes" % CT_LEN)
-    return (struct.pack(_REC_HEAD, RECORD_FORMAT, rec.group_id, _mid(rec.meter_id),
-                        _u32(rec.slot, "slot")) +
-            int_to_bytes(rec.C, plen) + int_to_bytes(rec.e, 32) + int_to_bytes(rec.s, 32) +
-            bytes(rec.ct))
+    return (
+        struct.pack(_REC_HEAD, RECORD_FORMAT, rec.group_id, _mid(rec.meter_id), _u32(rec.slot, "slot"))
+        + int_to_bytes(rec.C, plen)
+        + int_to_bytes(rec.e, 32)
+        + int_to_bytes(rec.s, 32)
+        + bytes(rec.ct)
+    )
 
 
 def decode_record(b):
@@ -433,12 +479,12 @@ def decode_record(b):
     if len(b) != _REC_HEAD_LEN + plen + SIG_LEN + CT_LEN:
         raise ValueError("record length %d wrong for group %d" % (len(b), gid))
     o = _REC_HEAD_LEN
-    C = int.from_bytes(b[o:o + plen], "big")
+    C = int.from_bytes(b[o : o + plen], "big")
     o += plen
-    e = int.from_bytes(b[o:o + 32], "big")
-    s = int.from_bytes(b[o + 32:o + 64], "big")
+    e = int.from_bytes(b[o : o + 32], "big")
+    s = int.from_bytes(b[o + 32 : o + 64], "big")
     o += 64
-    return Record(bytes(mid), slot, C, e, s, bytes(b[o:o + CT_LEN]), gid)
+    return Record(bytes(mid), slot, C, e, s, bytes(b[o : o + CT_LEN]), gid)
 
 
 def hexlify(b):
@@ -456,20 +502,34 @@ def encode_info(d):
     sig_pub (int or None), agg_pub (int or None). proto_version is filled in."""
     gid = d.get("group_id", 1)
     plen = GROUP_PLEN.get(gid, 0)
-    flags = (F_PROVISIONED if d.get("provisioned") else 0) | (
-        F_CLOCK_SET if d.get("clock_set") else 0) | (F_STORAGE_FULL if d.get("storage_full") else 0) | (
-        F_CLOCK_UNVERIFIED if d.get("clock_unverified") else 0)
+    flags = (
+        (F_PROVISIONED if d.get("provisioned") else 0)
+        | (F_CLOCK_SET if d.get("clock_set") else 0)
+        | (F_STORAGE_FULL if d.get("storage_full") else 0)
+        | (F_CLOCK_UNVERIFIED if d.get("clock_unverified") else 0)
+    )
     fw = d.get("fw_version", "").encode()
     ch = d.get("challenge", bytes(8))
     if len(ch) != 8 or len(fw) > 255:
         raise ValueError("bad challenge or fw_version")
-    parts = [struct.pack(_INFO_FIX, _mid(d["meter_id"]), PROTO_VERSION, gid, flags,
-                         _u32(d.get("clock", 0), "clock"),
-                         _u32(d.get("first_slot", NO_SLOT), "first_slot"),
-                         _u32(d.get("last_slot", NO_SLOT), "last_slot"),
-                         _u32(d.get("used", 0), "used"), _u32(d.get("capacity", 0), "capacity"),
-                         _u32(d.get("unacked", 0), "unacked"), ch),
-             bytes((len(fw),)), fw]
+    parts = [
+        struct.pack(
+            _INFO_FIX,
+            _mid(d["meter_id"]),
+            PROTO_VERSION,
+            gid,
+            flags,
+            _u32(d.get("clock", 0), "clock"),
+            _u32(d.get("first_slot", NO_SLOT), "first_slot"),
+            _u32(d.get("last_slot", NO_SLOT), "last_slot"),
+            _u32(d.get("used", 0), "used"),
+            _u32(d.get("capacity", 0), "capacity"),
+            _u32(d.get("unacked", 0), "unacked"),
+            ch,
+        ),
+        bytes((len(fw),)),
+        fw,
+    ]
     for k in ("sig_pub", "agg_pub"):
         v = d.get(k)
         kb = b"" if v is None else int_to_bytes(v, plen)
@@ -481,14 +541,13 @@ def encode_info(d):
 def decode_info(p):
     if len(p) < _INFO_FIX_LEN + 1:
         raise ValueError("INFO payload too short")
-    (mid, pv, gid, flags, clock, first, last, used, cap, unacked,
-     ch) = struct.unpack_from(_INFO_FIX, p, 0)
+    (mid, pv, gid, flags, clock, first, last, used, cap, unacked, ch) = struct.unpack_from(_INFO_FIX, p, 0)
     o = _INFO_FIX_LEN
     n = p[o]
     o += 1
     if o + n > len(p):
         raise ValueError("INFO fw_version truncated")
-    fw = bytes(p[o:o + n]).decode()
+    fw = bytes(p[o : o + n]).decode()
     o += n
     keys = []
     for _ in range(2):
@@ -498,16 +557,29 @@ def decode_info(p):
         o += 2
         if o + n > len(p):
             raise ValueError("INFO key truncated")
-        keys.append(int.from_bytes(p[o:o + n], "big") if n else None)
+        keys.append(int.from_bytes(p[o : o + n], "big") if n else None)
         o += n
     if o != len(p):
         raise ValueError("INFO has trailing bytes")
-    return {"meter_id": bytes(mid), "proto_version": pv, "group_id": gid,
-            "provisioned": bool(flags & F_PROVISIONED), "clock_set": bool(flags & F_CLOCK_SET),
-            "storage_full": bool(flags & F_STORAGE_FULL), "clock_unverified": bool(flags & F_CLOCK_UNVERIFIED),
-            "clock": clock, "first_slot": first, "last_slot": last, "used": used,
-            "capacity": cap, "unacked": unacked, "challenge": bytes(ch), "fw_version": fw,
-            "sig_pub": keys[0], "agg_pub": keys[1]}
+    return {
+        "meter_id": bytes(mid),
+        "proto_version": pv,
+        "group_id": gid,
+        "provisioned": bool(flags & F_PROVISIONED),
+        "clock_set": bool(flags & F_CLOCK_SET),
+        "storage_full": bool(flags & F_STORAGE_FULL),
+        "clock_unverified": bool(flags & F_CLOCK_UNVERIFIED),
+        "clock": clock,
+        "first_slot": first,
+        "last_slot": last,
+        "used": used,
+        "capacity": cap,
+        "unacked": unacked,
+        "challenge": bytes(ch),
+        "fw_version": fw,
+        "sig_pub": keys[0],
+        "agg_pub": keys[1],
+    }
 
 
 def encode_provision(meter_id, group_id, clock, host_entropy, admin_secret, customer_key):
@@ -519,8 +591,16 @@ def encode_provision(meter_id, group_id, clock, host_entropy, admin_secret, cust
         raise ValueError("customer key must be 1..64 bytes")
     if group_id not in GROUP_PLEN:
         raise ValueError("unknown group id %d" % group_id)
-    return struct.pack(_PROV_FIX, _mid(meter_id), group_id, _u32(clock, "clock"), PROV_LAYOUT,
-                       host_entropy, admin_secret, len(customer_key)) + bytes(customer_key)
+    return struct.pack(
+        _PROV_FIX,
+        _mid(meter_id),
+        group_id,
+        _u32(clock, "clock"),
+        PROV_LAYOUT,
+        host_entropy,
+        admin_secret,
+        len(customer_key),
+    ) + bytes(customer_key)
 
 
 def decode_provision(p):
@@ -533,8 +613,14 @@ def decode_provision(p):
         raise ValueError("PROVISION customer key length wrong")
     if gid not in GROUP_PLEN:
         raise ValueError("unknown group id %d" % gid)
-    return {"meter_id": bytes(mid), "group_id": gid, "clock": clock, "host_entropy": bytes(ent),
-            "admin_secret": bytes(adm), "customer_key": bytes(p[_PROV_FIX_LEN:])}
+    return {
+        "meter_id": bytes(mid),
+        "group_id": gid,
+        "clock": clock,
+        "host_entropy": bytes(ent),
+        "admin_secret": bytes(adm),
+        "customer_key": bytes(p[_PROV_FIX_LEN:]),
+    }
 
 
 def encode_reset(meter_id, challenge, tag):
@@ -646,15 +732,23 @@ AGG_OP_MEMBERS = 2
 AGG_OP_COMMIT = 3
 AGG_LABEL_MAX = 64
 AGG_MAX_MEMBERS = 255
-AGG_MIN_MEMBERS = 3    # vwcore.agg.MIN_MEMBERS: with 2 members each learns the other's reading
+AGG_MIN_MEMBERS = 3  # vwcore.agg.MIN_MEMBERS: with 2 members each learns the other's reading
 AGG_SHARE_LEN = 60
 _AGG_TYPES = (AGG_ENROLL, AGG_FETCH, AGG_RECOVER, AGG_ENROLLED, AGG_SHARE, AGG_RECOVERY)
 
 
 _DECODERS = {
-    HELLO: _dec_empty, PROVISION: decode_provision, RESET: decode_reset,
-    SET_CLOCK: decode_set_clock, FETCH: decode_fetch, ACK: decode_ack, INFO: decode_info,
-    OK: decode_ok, READING: decode_record, END: decode_end, ERROR: decode_error,
+    HELLO: _dec_empty,
+    PROVISION: decode_provision,
+    RESET: decode_reset,
+    SET_CLOCK: decode_set_clock,
+    FETCH: decode_fetch,
+    ACK: decode_ack,
+    INFO: decode_info,
+    OK: decode_ok,
+    READING: decode_record,
+    END: decode_end,
+    ERROR: decode_error,
     AGG_FETCH: decode_fetch,
 }
 
@@ -665,6 +759,7 @@ def decode_payload(mtype, payload):
     f = _DECODERS.get(mtype)
     if f is None and mtype in _AGG_TYPES:
         from vwcore import aggwire
+
         f = aggwire.DECODERS.get(mtype)
     if f is None:
         raise ValueError("unknown message type 0x%02x" % mtype)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # vwmeter: the meter application (MicroPython; runs unchanged on every hal/<profile>/vwhal.py).
 #   meter        Meter: the coordinator the serial server calls (one method per request)
 #   keys         provisioned secrets (keys.a/.b, layout VWK2), key generation, boot epoch and entropy
@@ -25,6 +26,7 @@ def unload(name):
     attribute), so the heap gets them back; the next import makes them again.  A no-op on
     CPython, where module identity matters (exception classes) and there is no heap budget."""
     import sys
+
     if sys.implementation.name != "micropython":
         return
     sys.modules.pop(name, None)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Aggregation state of the meter: the enrollment (AGG_ENROLL), its file, the release log, and
 # the shares AGG_FETCH / AGG_RECOVER send.  Imported on first use (meter.Meter.aggregation):
 # a meter that never aggregates keeps none of it on the heap.
@@ -32,7 +33,7 @@ from vwmeter import durable
 
 _AGG_MAGIC = b"VWAG"
 _AGG_HDR = ">4sIHIIH"
-_AGG_CHUNK = 8              # peers per read buffer (vwcore.agg.CHUNK_PEERS)
+_AGG_CHUNK = 8  # peers per read buffer (vwcore.agg.CHUNK_PEERS)
 
 
 class AggState:
@@ -50,8 +51,8 @@ class AggState:
         self.enr = None
         self.meta = None
         self._nkey = None
-        self._pending = None         # streamed AGG_ENROLL in progress
-        self.rel = None              # vwcore.agg.ReleaseLog, loaded on first use
+        self._pending = None  # streamed AGG_ENROLL in progress
+        self.rel = None  # vwcore.agg.ReleaseLog, loaded on first use
         self.last_error = None
         self.load()
 
@@ -62,6 +63,7 @@ class AggState:
         reduced share) rather than as empty: failing closed."""
         if self.rel is None:
             from vwcore import agg
+
             st = durable.SmallState(self.root + "/aggrel")
             try:
                 self.rel = agg.ReleaseLog(st.load())
@@ -141,6 +143,7 @@ class AggState:
         if r is None:
             return
         from vwcore import agg
+
         try:
             enr = agg.PackedEnrollment(r[2], r[3])
         except Exception as e:
@@ -155,6 +158,7 @@ class AggState:
         """AGG_ENROLL: BEGIN, MEMBERS (streamed, one modexp per member), COMMIT.
         Returns None (answer OK) or (gid, n_members) for COMMIT."""
         from vwcore import agg
+
         op = p["op"]
         try:
             if op == wire.AGG_OP_BEGIN:
@@ -169,11 +173,13 @@ class AggState:
     def _begin(self, agg, p):
         self._pending = None
         if p["group_id"] != self.prov["group_id"]:
-            raise MeterError(wire.E_BAD_ARGUMENT, "group %d, this meter uses group %d"
-                             % (p["group_id"], self.prov["group_id"]))
+            raise MeterError(
+                wire.E_BAD_ARGUMENT, "group %d, this meter uses group %d" % (p["group_id"], self.prov["group_id"])
+            )
         if not (wire.AGG_MIN_MEMBERS <= p["n_members"] <= wire.AGG_MAX_MEMBERS):
-            raise MeterError(wire.E_BAD_MEMBERS, "a group has %d..%d members"
-                             % (wire.AGG_MIN_MEMBERS, wire.AGG_MAX_MEMBERS))
+            raise MeterError(
+                wire.E_BAD_MEMBERS, "a group has %d..%d members" % (wire.AGG_MIN_MEMBERS, wire.AGG_MAX_MEMBERS)
+            )
         g = self.prov["group_id"]
         x = agg.secret_scalar(self.prov["agg_secret"], g)
         b = agg.EnrollBuilder(x, self.prov["meter_id"], p["label"], p["agg_pub"], p["n_members"], g)
@@ -185,16 +191,16 @@ class AggState:
         if pend is None:
             raise MeterError(wire.E_BAD_MEMBERS, "no enrollment begun (send AGG_ENROLL BEGIN)")
         from vwcore import aggwire
+
         try:
             mem = aggwire.split_agg_members(p["raw"], self.prov["group_id"])
         except ValueError as e:
             raise MeterError(wire.E_BAD_PAYLOAD, str(e))
         b = pend[0]
         if p["first_index"] + len(mem) == b.count and p["first_index"] < b.count:
-            return None          # a retry of the last part (its OK was lost)
+            return None  # a retry of the last part (its OK was lost)
         if p["first_index"] != b.count:
-            raise MeterError(wire.E_BAD_MEMBERS, "member part starts at %d, expected %d"
-                             % (p["first_index"], b.count))
+            raise MeterError(wire.E_BAD_MEMBERS, "member part starts at %d, expected %d" % (p["first_index"], b.count))
         for mid, y in mem:
             b.add(mid, y)
         return None
@@ -204,28 +210,35 @@ class AggState:
         # enrollment sets); a refused COMMIT leaves the stored enrollment as it was.
         pend = self._pending
         if pend is None:
-            if self.enr is not None:      # a retry: the answer was lost
+            if self.enr is not None:  # a retry: the answer was lost
                 return self.enr.gid, self.meta[0]
             raise MeterError(wire.E_BAD_MEMBERS, "no enrollment begun (send AGG_ENROLL BEGIN)")
         b, n, eps, sens = pend
         self._pending = pend = None
         head, chunks = b.finish_parts()
         pol = self.policy
-        want = auth.enroll_tag(self.prov["customer_key"], self.prov["meter_id"], pol.current(),
-                               agg.enroll_digest(b.ghash, n, eps, sens))
+        want = auth.enroll_tag(
+            self.prov["customer_key"], self.prov["meter_id"], pol.current(), agg.enroll_digest(b.ghash, n, eps, sens)
+        )
         b = None
         if not kdf.ct_equal(p["tag"], want):
-            raise MeterError(wire.E_AUTH, "enrollment not authorised: it needs the customer's tag over this "
-                             "group (enrollment dropped, the previous one is kept)")
+            raise MeterError(
+                wire.E_AUTH,
+                "enrollment not authorised: it needs the customer's tag over this "
+                "group (enrollment dropped, the previous one is kept)",
+            )
         if pol.expired():
-            raise MeterError(wire.E_AUTH, "enrollment not authorised: challenge expired: ask INFO again "
-                             "(enrollment dropped, the previous one is kept)")
-        pol.spend()                           # the tag works once
+            raise MeterError(
+                wire.E_AUTH,
+                "enrollment not authorised: challenge expired: ask INFO again "
+                "(enrollment dropped, the previous one is kept)",
+            )
+        pol.spend()  # the tag works once
         self.enr = None
         gc.collect()
         self._save((n, eps, sens), head, chunks)
         head = chunks = None
-        durable.SmallState(self.root + "/aggrel").clear()   # a new group: nothing released in it
+        durable.SmallState(self.root + "/aggrel").clear()  # a new group: nothing released in it
         self.rel = None
         gc.collect()
         self.load()
@@ -243,15 +256,20 @@ class AggState:
     def wh(self, slot, rec):
         """The certified reading of a stored record: its AEAD opening, first 4 bytes."""
         from vwcore import aead
+
         k = self.keys
-        pt = k.aead.decrypt(aead.record_nonce(k.meter_id, slot), rec[len(rec) - wire.CT_LEN:],
-                            reading.record_ad(self.prov["group_id"], k.meter_id, slot))
+        pt = k.aead.decrypt(
+            aead.record_nonce(k.meter_id, slot),
+            rec[len(rec) - wire.CT_LEN :],
+            reading.record_ad(self.prov["group_id"], k.meter_id, slot),
+        )
         return int.from_bytes(pt[:4], "big")
 
     def _noise(self, slot):
         if self._nkey is None:
             return 0, 0
         from vwcore import agg
+
         return agg.member_noise(self._nkey, slot, self.meta[1], self.meta[2])
 
     def fetch(self, store, from_slot, max_count):
@@ -272,7 +290,7 @@ class AggState:
                 n1, n2 = self._noise(slot)
                 yield slot, self.enr.share(slot, self.wh(slot, rec), n1, n2)
             else:
-                yield slot, None         # released as a reduced share: nothing sent, END moves past
+                yield slot, None  # released as a reduced share: nothing sent, END moves past
 
     def recover(self, store, slot, missing):
         """AGG_RECOVER: the reduced share of the slot without the missing members, if this meter
@@ -284,6 +302,7 @@ class AggState:
         if rec is None:
             raise MeterError(wire.E_UNKNOWN_SLOT, "no reading stored for slot %d" % slot)
         from vwcore import agg
+
         try:
             self.enr.present_peers(missing)
         except agg.AggError as e:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Clock policy and challenges: who may move the meter's clock, and the INFO challenge every
 # authorisation tag (vwcore/auth.py) is bound to.
 #
@@ -30,9 +31,9 @@ from vwcore import wire
 
 from vwmeter import MeterError
 
-MIN_CLOCK = 1577836800      # 2020-01-01: anything earlier is a host bug
-CLOCK_TRIM_S = 120          # unauthenticated SET_CLOCK on a provisioned meter: at most this per change,
-CLOCK_TRIM_BUDGET_S = 300   # and this in all since boot or the last authenticated change
+MIN_CLOCK = 1577836800  # 2020-01-01: anything earlier is a host bug
+CLOCK_TRIM_S = 120  # unauthenticated SET_CLOCK on a provisioned meter: at most this per change,
+CLOCK_TRIM_BUDGET_S = 300  # and this in all since boot or the last authenticated change
 
 
 class ClockPolicy:
@@ -48,8 +49,8 @@ class ClockPolicy:
         self._last = self._tf() if self._tf else 0
         self._acc = 0
         self.ttl_ms = 1000 * ttl_s
-        self._n = 0                  # challenge counter within this boot
-        self._issued = None          # uptime (ms) at which INFO first showed the current challenge
+        self._n = 0  # challenge counter within this boot
+        self._issued = None  # uptime (ms) at which INFO first showed the current challenge
         self.trimmed = 0
         self.unverified = False
 
@@ -92,8 +93,11 @@ class ClockPolicy:
             raise MeterError(wire.E_STORAGE, "boot counter not stored (flash?): %s refused" % what)
         ok = kdf.ct_equal(tag, want)
         if challenge != self.current():
-            raise MeterError(wire.E_AUTH, "%s not authorised: challenge not current (spent, expired or "
-                                          "from before a reboot): ask INFO again" % what)
+            raise MeterError(
+                wire.E_AUTH,
+                "%s not authorised: challenge not current (spent, expired or "
+                "from before a reboot): ask INFO again" % what,
+            )
         if self.expired():
             raise MeterError(wire.E_AUTH, "%s not authorised: challenge expired: ask INFO again" % what)
         if not ok:
@@ -102,6 +106,7 @@ class ClockPolicy:
     def authorise_reset(self, prov, r):
         """RESET request r (wire.decode_reset) on a meter with keys prov; spends nothing yet."""
         from vwcore import auth
+
         want = auth.reset_tag(prov["admin_secret"], prov["meter_id"], r["challenge"])
         if r["meter_id"] != prov["meter_id"]:
             raise MeterError(wire.E_AUTH, "reset not authorised (meter id, challenge or tag)")
@@ -110,9 +115,13 @@ class ClockPolicy:
     def authorise_ack(self, prov, up_to, tag):
         """ACK up to slot up_to: only with the customer's tag for the current challenge."""
         from vwcore import auth
-        if tag is None or not kdf.ct_equal(tag, auth.ack_tag(prov["customer_key"], prov["meter_id"],
-                                                            self.current(), up_to)):
-            raise MeterError(wire.E_AUTH, "ACK not authorised: it needs the customer's tag (fetch with the customer code)")
+
+        if tag is None or not kdf.ct_equal(
+            tag, auth.ack_tag(prov["customer_key"], prov["meter_id"], self.current(), up_to)
+        ):
+            raise MeterError(
+                wire.E_AUTH, "ACK not authorised: it needs the customer's tag (fetch with the customer code)"
+            )
 
     def authorise_set(self, t, prov, clock, floor, challenge=None, tag=None):
         """May the clock be set to t?  prov: the keys (None: unprovisioned, anything goes);
@@ -124,22 +133,26 @@ class ClockPolicy:
             return
         if tag is not None:
             from vwcore import auth
+
             want = auth.clock_tag(prov["admin_secret"], prov["meter_id"], challenge, t)
             self.check_admin("clock change", challenge, tag, want)
-            self.spend()                          # the tag is spent
+            self.spend()  # the tag is spent
             self.trimmed = 0
             self.unverified = False
             return
         now = clock.now()
         if now is None:
             if t < floor:
-                raise MeterError(wire.E_AUTH, "clock before the end of the newest stored reading "
-                                 "(%d): needs the admin tag" % floor)
+                raise MeterError(
+                    wire.E_AUTH, "clock before the end of the newest stored reading (%d): needs the admin tag" % floor
+                )
             self.unverified = True
             return
         d = t - now if t >= now else now - t
         if d > CLOCK_TRIM_S or self.trimmed + d > CLOCK_TRIM_BUDGET_S:
-            raise MeterError(wire.E_AUTH, "a change of %d s needs the admin tag (without it: "
-                             "trims of up to %d s, %d s in all; %d s used)"
-                             % (d, CLOCK_TRIM_S, CLOCK_TRIM_BUDGET_S, self.trimmed))
+            raise MeterError(
+                wire.E_AUTH,
+                "a change of %d s needs the admin tag (without it: "
+                "trims of up to %d s, %d s in all; %d s used)" % (d, CLOCK_TRIM_S, CLOCK_TRIM_BUDGET_S, self.trimmed),
+            )
         self.trimmed += d

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Write points with fault injection, CRC32, and small durable A/B state files.
 #
 # Every mutation of storage made by the meter goes through the wp_* functions below, so a
@@ -18,7 +19,7 @@ except ImportError:  # ports built without MICROPY_PY_BINASCII_CRC32
 CRASH_EXIT = 86
 CRASH_AT = None
 WP_COUNT = 0
-TRACE = None          # optional callable(kind, n, path) for tests
+TRACE = None  # optional callable(kind, n, path) for tests
 
 
 def _init():
@@ -121,7 +122,7 @@ def exists(path):
 # load() returns the payload of the valid copy with the highest sequence number.  No rename
 # is needed, so this also works on FAT (stm32 internal flash), where rename cannot replace.
 _SMAGIC = b"VWST"
-_SHDR = "<4sII"       # magic, seq, payload length; then payload; then crc32 of all before
+_SHDR = "<4sII"  # magic, seq, payload length; then payload; then crc32 of all before
 
 
 def _read_copy(path):
@@ -135,9 +136,9 @@ def _read_copy(path):
     magic, seq, n = struct.unpack(_SHDR, raw[:12])
     if magic != _SMAGIC or len(raw) != 12 + n + 4:
         return None
-    if struct.unpack("<I", raw[12 + n:])[0] != crc32(raw[:12 + n]):
+    if struct.unpack("<I", raw[12 + n :])[0] != crc32(raw[: 12 + n]):
         return None
-    return seq, raw[12:12 + n]
+    return seq, raw[12 : 12 + n]
 
 
 class SmallState:

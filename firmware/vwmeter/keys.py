@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Keys and provisioning: the meter's secrets on flash, how PROVISION makes them, and the boot
 # epoch with the entropy pool (one state file, as both change at boot and at key generation).
 # Functions only, no state: the meter imports this module at boot, PROVISION and RESET and
@@ -30,7 +31,7 @@ from vwmeter import MeterError
 from vwmeter import durable
 from vwmeter import unload
 
-KEYS_MAGIC = b"VWK2"        # keys state layout 2 (meter-generated secrets + admin secret)
+KEYS_MAGIC = b"VWK2"  # keys state layout 2 (meter-generated secrets + admin secret)
 _KEYGEN_INFO = b"veriwatt meter keys v1"
 
 
@@ -60,28 +61,49 @@ def device_noise(unique_id=None):
 
 
 def encode_keys(p):
-    return (KEYS_MAGIC + p["meter_id"] + bytes((p["group_id"],)) + p["sig_secret"] + p["agg_secret"] +
-            p["admin_secret"] + bytes((len(p["customer_key"]),)) + p["customer_key"] +
-            p.get("agg_pub_b", b""))
+    return (
+        KEYS_MAGIC
+        + p["meter_id"]
+        + bytes((p["group_id"],))
+        + p["sig_secret"]
+        + p["agg_secret"]
+        + p["admin_secret"]
+        + bytes((len(p["customer_key"]),))
+        + p["customer_key"]
+        + p.get("agg_pub_b", b"")
+    )
 
 
 def decode_keys(raw):
     if bytes(raw[0:4]) == KEYS_MAGIC:
         raw = raw[4:]
         n = raw[105]
-        return {"meter_id": bytes(raw[0:8]), "group_id": raw[8], "sig_secret": bytes(raw[9:41]),
-                "agg_secret": bytes(raw[41:73]), "admin_secret": bytes(raw[73:105]),
-                "customer_key": bytes(raw[106:106 + n]), "agg_pub_b": bytes(raw[106 + n:])}
-    n = raw[73]                  # layout 1 (host-made secrets): the old record's key resets it
-    return {"meter_id": bytes(raw[0:8]), "group_id": raw[8], "sig_secret": bytes(raw[9:41]),
-            "agg_secret": bytes(raw[41:73]), "admin_secret": bytes(raw[9:41]),
-            "customer_key": bytes(raw[74:74 + n]), "agg_pub_b": bytes(raw[74 + n:])}
+        return {
+            "meter_id": bytes(raw[0:8]),
+            "group_id": raw[8],
+            "sig_secret": bytes(raw[9:41]),
+            "agg_secret": bytes(raw[41:73]),
+            "admin_secret": bytes(raw[73:105]),
+            "customer_key": bytes(raw[106 : 106 + n]),
+            "agg_pub_b": bytes(raw[106 + n :]),
+        }
+    n = raw[73]  # layout 1 (host-made secrets): the old record's key resets it
+    return {
+        "meter_id": bytes(raw[0:8]),
+        "group_id": raw[8],
+        "sig_secret": bytes(raw[9:41]),
+        "agg_secret": bytes(raw[41:73]),
+        "admin_secret": bytes(raw[9:41]),
+        "customer_key": bytes(raw[74 : 74 + n]),
+        "agg_pub_b": bytes(raw[74 + n :]),
+    }
 
 
 def agg_public(p):
     """The aggregation public key (fixed-width bytes), computed once, at provisioning, and kept
     with the keys: the vwcore.agg module (about 2.4 KB of heap, frozen) is then unloaded again."""
     from vwcore import agg
+
     y = agg.public_key(agg.secret_scalar(p["agg_secret"], p["group_id"]), p["group_id"])
     agg = None
     unload("vwcore.agg")
@@ -95,8 +117,9 @@ def boot_epoch(root, unique_id=None):
     st = durable.SmallState(root + "/epoch")
     raw = st.load()
     ep = struct.unpack(">Q", raw[:8])[0] if raw and len(raw) >= 8 else 0
-    pool = kdf.hmac_sha256(bytes(raw[8:40]) if raw and len(raw) == 40 else bytes(32),
-                           b"veriwatt/pool/boot" + device_noise(unique_id))
+    pool = kdf.hmac_sha256(
+        bytes(raw[8:40]) if raw and len(raw) == 40 else bytes(32), b"veriwatt/pool/boot" + device_noise(unique_id)
+    )
     epoch = ep + 1
     try:
         st.save(struct.pack(">Q", epoch) + pool)
@@ -139,9 +162,14 @@ def new_keys(p, pool, entropy=None, unique_id=None):
     (pool: this boot's, entropy/unique_id: the board's), the engineer's admin secret and
     customer key, the aggregation public key.  Not saved yet (save)."""
     sig_secret, agg_secret, pool = _gen_secrets(p["host_entropy"], p["meter_id"], pool, entropy, unique_id)
-    keys = {"meter_id": p["meter_id"], "group_id": p["group_id"],
-            "sig_secret": sig_secret, "agg_secret": agg_secret,
-            "admin_secret": p["admin_secret"], "customer_key": p["customer_key"]}
+    keys = {
+        "meter_id": p["meter_id"],
+        "group_id": p["group_id"],
+        "sig_secret": sig_secret,
+        "agg_secret": agg_secret,
+        "admin_secret": p["admin_secret"],
+        "customer_key": p["customer_key"],
+    }
     sig_secret = agg_secret = None
     keys["agg_pub_b"] = agg_public(keys)
     return keys, pool

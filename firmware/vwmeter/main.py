@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Meter entry point, on every profile:
 #   unix simulator:  MICROPYPATH=firmware:hal/unix:hal/common micropython -m vwmeter.main
 #   boards:          installed as /main.py (see firmware/package.json), or `import vwmeter.main`
@@ -20,12 +21,14 @@ def main(board=None):
     srv = Server(meter, b["serial"], ticks)
     state = "meter %s" % wire_hex(meter.prov["meter_id"]) if meter.provisioned else "unprovisioned"
     from vwcore import modexp
-    b["serial"].banner("veriwatt-meter %s ready (%s, %s, modexp %s)"
-                       % (VERSION, b.get("profile", "?"), state, modexp.BACKEND))
+
+    b["serial"].banner(
+        "veriwatt-meter %s ready (%s, %s, modexp %s)" % (VERSION, b.get("profile", "?"), state, modexp.BACKEND)
+    )
     try:
         srv.run()
     except EOFError:
-        pass          # unix: the host side of the line went away
+        pass  # unix: the host side of the line went away
     if srv.stopped:
         # yielded to the REPL (mpremote): state is on flash; reset or main() to resume
         release = getattr(b["serial"], "release", None)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The meter application: the coordinator the serial server calls, one method per request.
 # Hardware comes from the board dict of hal vwhal.board().  The work is done by focused modules:
 #
@@ -39,7 +40,7 @@ from vwmeter import unload
 from vwmeter.clockpolicy import MIN_CLOCK, ClockPolicy
 from vwmeter.metering import Metering
 
-_AGG_FILES = ("/agg.a", "/agg.b", "/aggrel.a", "/aggrel.b")   # aggstate.py's files
+_AGG_FILES = ("/agg.a", "/agg.b", "/aggrel.a", "/aggrel.b")  # aggstate.py's files
 
 
 class Meter:
@@ -52,12 +53,12 @@ class Meter:
         self.root = board["storage"]
         self.profile = board.get("profile", "?")
         from vwmeter import keys
+
         epoch, self.pool = keys.boot_epoch(self.root, board.get("unique_id"))
-        self.policy = ClockPolicy(epoch, board.get("uptime_ms"),
-                                  board.get("challenge_ttl_s") or wire.CHALLENGE_TTL_S)
+        self.policy = ClockPolicy(epoch, board.get("uptime_ms"), board.get("challenge_ttl_s") or wire.CHALLENGE_TTL_S)
         self.metering = Metering(board, self.root)
         self.prov = None
-        self._agg = None             # aggstate.AggState, created on first use
+        self._agg = None  # aggstate.AggState, created on first use
         p = keys.load(self.root)
         keys = None
         unload("vwmeter.keys")
@@ -85,13 +86,19 @@ class Meter:
     # ------------------------------------------------------------ queries
     def info(self):
         keys = self.metering.keys
-        d = {"meter_id": self.prov["meter_id"] if self.prov else bytes(8),
-             "group_id": self.prov["group_id"] if self.prov else 1,
-             "provisioned": self.provisioned, "clock_set": self.clock.is_set(),
-             "storage_full": self.metering.storage_full, "clock_unverified": self.policy.unverified,
-             "clock": (self.clock.now() or 0) & 0xFFFFFFFF,
-             "challenge": self.challenge(), "fw_version": "%s/%s" % (VERSION, self.profile),
-             "sig_pub": keys.y if keys else None, "agg_pub": self.agg_pub}
+        d = {
+            "meter_id": self.prov["meter_id"] if self.prov else bytes(8),
+            "group_id": self.prov["group_id"] if self.prov else 1,
+            "provisioned": self.provisioned,
+            "clock_set": self.clock.is_set(),
+            "storage_full": self.metering.storage_full,
+            "clock_unverified": self.policy.unverified,
+            "clock": (self.clock.now() or 0) & 0xFFFFFFFF,
+            "challenge": self.challenge(),
+            "fw_version": "%s/%s" % (VERSION, self.profile),
+            "sig_pub": keys.y if keys else None,
+            "agg_pub": self.agg_pub,
+        }
         s = self.metering.store
         if s is not None:
             d["capacity"] = s.capacity
@@ -111,6 +118,7 @@ class Meter:
         if p["clock"] and p["clock"] < MIN_CLOCK:
             raise MeterError(wire.E_BAD_ARGUMENT, "clock before 2020")
         from vwmeter import keys as kmod
+
         b = self.board
         keys, self.pool = kmod.new_keys(p, self.pool, b.get("entropy"), b.get("unique_id"))
         # leftovers of an interrupted RESET (store wiped first, then keys): clear them
@@ -134,6 +142,7 @@ class Meter:
         self.metering.wipe()
         self._agg_clear()
         from vwmeter import keys
+
         keys.clear(self.root)
         keys = None
         unload("vwmeter.keys")
@@ -165,7 +174,7 @@ class Meter:
 
     def tick(self, ticks_ms=None):
         """Close at most one slot.  Returns True if more closed slots are waiting."""
-        self.policy.uptime()           # keeps the unwrapped uptime counter current
+        self.policy.uptime()  # keeps the unwrapped uptime counter current
         return self.metering.tick(ticks_ms)
 
     # ------------------------------------------------------------ aggregation
@@ -173,6 +182,7 @@ class Meter:
         """The aggregation state (aggstate.AggState) of the provisioned meter, loaded on first use."""
         if self._agg is None:
             from vwmeter.aggstate import AggState
+
             self._agg = AggState(self.root, self.prov, self.metering.keys, self.policy)
         return self._agg
 

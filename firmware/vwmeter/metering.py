@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The metering loop: the reading log (store.py, under log/), slot closing, and the FETCH/ACK
 # bookkeeping.
 #
@@ -43,14 +44,13 @@ class Metering:
         self.last_error = None
         self._resume = True
         self.n_certified = 0
-        self.certify_ms = 0          # total milliseconds spent certifying
+        self.certify_ms = 0  # total milliseconds spent certifying
 
     def open(self, keys, group_id):
         """Start metering with keys (reading.MeterKeys): open the log of this group's records."""
         self.keys = keys
         try:
-            self.store = Store(self.root + "/log", wire.record_len(group_id),
-                               self.seg_records, self.max_segments)
+            self.store = Store(self.root + "/log", wire.record_len(group_id), self.seg_records, self.max_segments)
         except (OSError, StoreError) as e:
             # keep serving the line (INFO, RESET) and say what is wrong
             self.store = None
@@ -81,6 +81,7 @@ class Metering:
         if durable.exists(self.root + "/log"):
             # unprovisioned: any segment files are leftovers; the geometry does not matter
             import os
+
             for name in os.listdir(self.root + "/log"):
                 durable.wp_remove(self.root + "/log/" + name)
 
@@ -101,8 +102,9 @@ class Metering:
         s = self.store
         u = s.unacked_from() if s is not None else None
         if u is not None and u <= s.last_slot:
-            raise MeterError(wire.E_STORAGE, "%d readings not acknowledged: fetch and ACK first"
-                             % (s.last_slot - u + 1))
+            raise MeterError(
+                wire.E_STORAGE, "%d readings not acknowledged: fetch and ACK first" % (s.last_slot - u + 1)
+            )
 
     # ------------------------------------------------------------ FETCH / ACK
     def fetch(self, from_slot, max_count):
@@ -135,11 +137,14 @@ class Metering:
         lim = self._sent_base()
         if s.last_slot is not None and up_to > lim and lim < s.last_slot:
             # never free a reading this meter has not sent since it started
-            raise MeterError(wire.E_BAD_ARGUMENT, "ACK up to slot %d refused: readings sent since the meter "
-                             "started reach only slot %d; FETCH from slot %d first" % (up_to, lim, lim + 1))
+            raise MeterError(
+                wire.E_BAD_ARGUMENT,
+                "ACK up to slot %d refused: readings sent since the meter "
+                "started reach only slot %d; FETCH from slot %d first" % (up_to, lim, lim + 1),
+            )
         s.ack(up_to)
         if self.storage_full:
-            self.storage_full = False     # retry the pending slot
+            self.storage_full = False  # retry the pending slot
             self._resume = True
 
     # ------------------------------------------------------------ slots
@@ -151,7 +156,7 @@ class Metering:
         if now is None:
             return 0
         if self.next_slot is None:
-            self.next_slot = now           # start metering with the slot in progress
+            self.next_slot = now  # start metering with the slot in progress
             return 0
         return now - self.next_slot if now > self.next_slot else 0
 
@@ -175,7 +180,7 @@ class Metering:
             return False
         t0 = ticks_ms() if ticks_ms else 0
         wh = self.source.read_slot(slot)
-        if wh > reading.MAX_READING:       # beyond any rated supply: a pulse burst, not energy
+        if wh > reading.MAX_READING:  # beyond any rated supply: a pulse burst, not energy
             wh = reading.MAX_READING
         rec = reading.certify(self.keys, slot, wh).encode()
         try:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Serial server: wire.py frames in, responses out, interleaved with slot closing (no
 # threads).  Every request is answered: a decodable request with its response, a request
 # the meter refuses with ERROR (code, request type, reason), and any stretch of bytes the
@@ -17,9 +18,9 @@ from vwcore import wire
 
 from vwmeter import MeterError
 
-POLL_MS = 20           # serial poll timeout when idle
-INTERBYTE_MS = 500     # an incomplete frame older than this is dropped as truncated
-FETCH_DEFAULT = 256    # FETCH max_count 0: the meter's choice
+POLL_MS = 20  # serial poll timeout when idle
+INTERBYTE_MS = 500  # an incomplete frame older than this is dropped as truncated
+FETCH_DEFAULT = 256  # FETCH max_count 0: the meter's choice
 FETCH_MAX = 4096
 
 
@@ -33,9 +34,9 @@ class Server:
         self.n_requests = 0
         self.n_errors = 0
         self._last_rx = 0
-        self.stopped = None        # reason, once the loop yielded the line
+        self.stopped = None  # reason, once the loop yielded the line
         self._yields = getattr(serial, "repl_line", False)
-        self._prev = -1            # last byte of the previous read if it was all garbage
+        self._prev = -1  # last byte of the previous read if it was all garbage
 
     def _on_reject(self, reason, n):
         self._rejects.append((reason, n))
@@ -64,9 +65,17 @@ class Server:
         m = self.meter
         t = f.mtype
         try:
-            if t & 0x80 or t not in (wire.HELLO, wire.PROVISION, wire.RESET, wire.SET_CLOCK,
-                                     wire.FETCH, wire.ACK, wire.AGG_ENROLL, wire.AGG_FETCH,
-                                     wire.AGG_RECOVER):
+            if t & 0x80 or t not in (
+                wire.HELLO,
+                wire.PROVISION,
+                wire.RESET,
+                wire.SET_CLOCK,
+                wire.FETCH,
+                wire.ACK,
+                wire.AGG_ENROLL,
+                wire.AGG_FETCH,
+                wire.AGG_RECOVER,
+            ):
                 raise MeterError(wire.E_UNKNOWN_TYPE, "unknown request type 0x%02x" % t)
             try:
                 p = wire.decode_payload(t, f.payload)
@@ -88,6 +97,7 @@ class Server:
                     self.send(wire.OK, f.seq, wire.encode_ok(t))
                 else:
                     from vwcore import aggwire
+
                     self.send(wire.AGG_ENROLLED, f.seq, aggwire.encode_agg_enrolled(r[0], r[1]))
             elif t == wire.AGG_RECOVER:
                 self.send(wire.AGG_RECOVERY, f.seq, m.agg_recover(p["slot"], p["missing"]))
@@ -107,9 +117,14 @@ class Server:
             self.error(f.seq, wire.E_STORAGE, "storage error %s" % e, t)
         except MemoryError as e:
             gc.collect()
-            self.error(f.seq, wire.E_INTERNAL, "MemoryError: %s (heap free after gc: %d bytes)"
-                       % (e, gc.mem_free() if hasattr(gc, "mem_free") else -1), t)
-        except Exception as e:   # never let one request kill the meter
+            self.error(
+                f.seq,
+                wire.E_INTERNAL,
+                "MemoryError: %s (heap free after gc: %d bytes)"
+                % (e, gc.mem_free() if hasattr(gc, "mem_free") else -1),
+                t,
+            )
+        except Exception as e:  # never let one request kill the meter
             self.error(f.seq, wire.E_INTERNAL, "%s: %s" % (type(e).__name__, e), t)
 
     def _stream(self, seq, mtype, nxt, items):

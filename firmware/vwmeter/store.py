@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Durable append-only log of fixed-size certified readings, one record per half-hour slot.
 #
 # Layout (directory `root`):
@@ -71,12 +72,12 @@ class Store:
         except OSError:
             pass
         self._ack = durable.SmallState(root + "/ack")
-        self._first = {}          # segment id -> first_slot in that segment
-        self.segs = []            # sorted segment ids
+        self._first = {}  # segment id -> first_slot in that segment
+        self.segs = []  # sorted segment ids
         self.last_slot = None
         self.recovered_torn = False
-        self.sent_to = None       # RAM only: see the header
-        self._cnt = {}            # segment id -> number of records (lazy)
+        self.sent_to = None  # RAM only: see the header
+        self._cnt = {}  # segment id -> number of records (lazy)
         self._open()
 
     # ---------------------------------------------------------------- recovery
@@ -104,7 +105,7 @@ class Store:
         ids = []
         for name in os.listdir(self.root):
             if name.endswith(".tmp"):
-                durable.wp_remove(self.root + "/" + name)   # unfinished segment creation
+                durable.wp_remove(self.root + "/" + name)  # unfinished segment creation
             elif len(name) == 13 and name[0] == "s" and name.endswith(".seg"):
                 try:
                     ids.append(int(name[1:9]))
@@ -127,7 +128,7 @@ class Store:
             if last is not None:
                 self.last_slot = last
                 break
-            durable.wp_remove(self._path(k))   # created but its first record never committed
+            durable.wp_remove(self._path(k))  # created but its first record never committed
             self.segs.pop()
             del self._first[k]
         raw = self._ack.load()
@@ -141,7 +142,7 @@ class Store:
         n = (size - HDR_SIZE) // self.rs
         last = self._scan_last(k)
         if (size - HDR_SIZE) % self.rs or (n and (last is None or last != self._first[k] + n - 1)):
-            self.recovered_torn = True      # bytes beyond the last good record: a torn write
+            self.recovered_torn = True  # bytes beyond the last good record: a torn write
         return last
 
     def _check(self, raw, slot):
@@ -251,7 +252,7 @@ class Store:
             try:
                 f = open(self._path(k), "rb")
             except OSError:
-                continue            # dropped meanwhile
+                continue  # dropped meanwhile
             try:
                 f.seek(HDR_SIZE + (s - first) * self.rs)
                 while s <= end:

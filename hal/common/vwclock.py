@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Accelerated simulated clock shared by the simulated HAL profiles (unix, qemu).
 #
 # Simulated unix time = sim_base + (ticks since ticks_base) * speed / 1000, where ticks are
@@ -51,6 +52,7 @@ class TicksMs:
 
     def __init__(self):
         import time
+
         self._time = time
         self._last = time.ticks_ms()
         self._acc = 0

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Real-board building blocks shared by hal/esp32 and hal/stm32 (MicroPython `machine` API).
 #
 # NOT TESTED ON SILICON: no ESP32 or STM32 board (nor an ESP32 emulator, nor Renode) is
@@ -10,7 +11,7 @@ import time
 import machine
 from vwcore.consts import SLOT_SECONDS
 
-_RTC_MIN_YEAR = 2024          # an RTC reading before this year means "never set"
+_RTC_MIN_YEAR = 2024  # an RTC reading before this year means "never set"
 
 
 def days_from_civil(y, m, d):
@@ -50,7 +51,7 @@ class RtcClock:
         unix_seconds = int(unix_seconds)
         days, secs = divmod(unix_seconds, 86400)
         y, m, d = civil_from_days(days)
-        wd = (days + 3) % 7                       # 0 = Monday, as RTC.datetime expects
+        wd = (days + 3) % 7  # 0 = Monday, as RTC.datetime expects
         self._rtc.datetime((y, m, d, wd, secs // 3600, secs // 60 % 60, secs % 60, 0))
 
     def now(self):
@@ -78,9 +79,9 @@ class S0Source:
     def __init__(self, pin, imp_per_kwh=1000, pull_up=True, min_gap_ms=20):
         self.imp_per_kwh = imp_per_kwh
         self._count = 0
-        self._rem = 0                            # milli-impulse-Wh remainder carried over
+        self._rem = 0  # milli-impulse-Wh remainder carried over
         self._gap = min_gap_ms
-        self._last = time.ticks_add(time.ticks_ms(), -min_gap_ms)   # first pulse counts
+        self._last = time.ticks_add(time.ticks_ms(), -min_gap_ms)  # first pulse counts
         pull = machine.Pin.PULL_UP if pull_up else None
         self._pin = machine.Pin(pin, machine.Pin.IN, pull)
         self._pin.irq(trigger=machine.Pin.IRQ_FALLING, handler=self._irq)
@@ -99,7 +100,7 @@ class S0Source:
         return n
 
     def read_slot(self, slot):
-        total = self.take_pulses() * 1000 + self._rem     # in Wh * imp_per_kwh
+        total = self.take_pulses() * 1000 + self._rem  # in Wh * imp_per_kwh
         wh, self._rem = divmod(total, self.imp_per_kwh)
         return wh
 
@@ -130,7 +131,7 @@ class UartSerial:
         mv = memoryview(b)
         while mv:
             k = self._u.write(mv)
-            mv = mv[k or 0:]
+            mv = mv[k or 0 :]
 
     def banner(self, line):
         self.write(line.encode() + b"\r\n")
@@ -140,6 +141,7 @@ def load_config(root, defaults):
     cfg = dict(defaults)
     try:
         import json
+
         with open(root + "/vwhal.json") as f:
             cfg.update(json.load(f))
     except Exception:
@@ -151,9 +153,10 @@ def make_serial(cfg):
     s = cfg.get("serial", "stdio")
     if s == "stdio":
         from vwstdio import StdioSerial
+
         return StdioSerial()
     pins = {}
-    for k in ("tx", "rx", "rxbuf"):     # rxbuf: the port's receive buffer size in bytes
+    for k in ("tx", "rx", "rxbuf"):  # rxbuf: the port's receive buffer size in bytes
         if k in s:
             pins[k] = s[k]
     return UartSerial(s["uart"], s.get("baud", 115200), **pins)
@@ -161,8 +164,9 @@ def make_serial(cfg):
 
 def storage_dir(candidates):
     import os
+
     for base in candidates:
-        path = base + "/vwdata"   # not "vwmeter": a directory of that name on sys.path would shadow the package
+        path = base + "/vwdata"  # not "vwmeter": a directory of that name on sys.path would shadow the package
         try:
             os.mkdir(path)
         except OSError:
@@ -188,7 +192,7 @@ class RAMBlockDev:
 
     def writeblocks(self, block_num, buf, offset=None):
         if offset is None:
-            for i in range(len(buf) // self.block_size):   # erase-then-write blocks
+            for i in range(len(buf) // self.block_size):  # erase-then-write blocks
                 self.ioctl(6, block_num + i)
             offset = 0
         addr = block_num * self.block_size + offset
@@ -196,11 +200,11 @@ class RAMBlockDev:
             self.data[addr + i] = buf[i]
 
     def ioctl(self, op, arg):
-        if op == 4:      # block count
+        if op == 4:  # block count
             return len(self.data) // self.block_size
-        if op == 5:      # block size
+        if op == 5:  # block size
             return self.block_size
-        if op == 6:      # erase
+        if op == 6:  # erase
             return 0
         return None
 
@@ -210,6 +214,7 @@ def ram_disk(kbytes=24):
     filesystem at /ram.  VOLATILE: every reading is lost at reset."""
     import os
     import vfs as _vfs
+
     bdev = RAMBlockDev(512, kbytes * 2)
     if hasattr(_vfs, "VfsLfs2"):
         _vfs.VfsLfs2.mkfs(bdev)
@@ -271,6 +276,7 @@ def board_rng():
     then relies on the host entropy and device noise only (docs/PROTOCOL.md)."""
     try:
         import os
+
         return getattr(os, "urandom", None)
     except ImportError:
         return None

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Serial line on sys.stdin.buffer / sys.stdout.buffer for bare-metal ports whose REPL UART is
 # the meter's line (qemu board, and the stm32/esp32 fallback).  read(n, timeout_ms) returns
 # up to n bytes (b"" on timeout) using select.poll when the port has it; without select
@@ -15,7 +16,7 @@ except ImportError:
 
 
 class StdioSerial:
-    repl_line = True   # the MicroPython REPL shares this line: the meter yields to an interrupt
+    repl_line = True  # the MicroPython REPL shares this line: the meter yields to an interrupt
 
     def __init__(self, ticks_ms=None):
         self._in = sys.stdin.buffer
@@ -23,6 +24,7 @@ class StdioSerial:
         self._poll = None
         try:
             import micropython
+
             micropython.kbd_intr(-1)  # binary frames may contain 0x03
         except Exception:
             pass
@@ -63,6 +65,7 @@ class StdioSerial:
         """Give the line back to the REPL: Ctrl-C interrupts again."""
         try:
             import micropython
+
             micropython.kbd_intr(3)
         except Exception:
             pass

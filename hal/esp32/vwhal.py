@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """vwhal, ESP32 profile (ESP32-DevKitC, MicroPython esp32 port, LittleFS on internal flash).
 
 NOT TESTED ON SILICON: no ESP32 board or Xtensa emulator is reachable from this project's
@@ -18,6 +19,7 @@ Pin map (ESP32-DevKitC V4), defaults overridable in <storage>/vwhal.json:
   storage         /vwdata on the internal flash LittleFS (about 1.5 MB on a 4 MB module:
                   enough for two months of records).
 """
+
 import vwmachine
 
 PROFILE = "esp32"

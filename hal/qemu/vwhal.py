@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """vwhal, QEMU board profile (out-of-tree MicroPython board under simulators/qemu/).
 
 It is an emulator, so the household is simulated (same generator as the unix profile,
@@ -13,6 +14,7 @@ Optional configuration file `vwhal.json` in the storage root:
 The word `speed=N` on the semihosting command line (`simulators/qemu/run --speed N`, the same
 option as `veriwatt sim --speed`) overrides the file's speed: N simulated seconds per second.
 """
+
 import os
 import time
 
@@ -31,7 +33,7 @@ def storage_root():
     if _root is not None:
         return _root
     for base in ("/flash", ""):
-        path = base + "/vwdata"   # not "vwmeter": a directory of that name on sys.path would shadow the package
+        path = base + "/vwdata"  # not "vwmeter": a directory of that name on sys.path would shadow the package
         try:
             os.mkdir(path)
         except OSError:
@@ -48,6 +50,7 @@ def storage_root():
 def _config():
     try:
         import json
+
         with open(storage_root() + "/vwhal.json") as f:
             return json.load(f)
     except Exception:
@@ -58,9 +61,10 @@ def _cmdline(key):
     """Value of the word key=VALUE on the board's semihosting command line, or None."""
     try:
         import vwboard
+
         for w in vwboard.cmdline().split():
             if w.startswith(key + "="):
-                return w[len(key) + 1:]
+                return w[len(key) + 1 :]
     except Exception:
         pass
     return None

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """vwhal, STM32 profile (NUCLEO-F401RE / NUCLEO-F446RE, MicroPython stm32 port).
 
 NOT TESTED ON SILICON: no Nucleo board is attached to this project's CI.  This code runs,
@@ -27,15 +28,16 @@ Pin map (Nucleo-64), defaults overridable in <storage>/vwhal.json:
                   scripts: flash sectors 1-4), far below two months of ~400-byte records: set "capacity" lower in vwhal.json or mount an
                   SD card / external SPI flash at /sd (used first when present).
 """
+
 import vwclock
 import vwmachine
 
 PROFILE = "stm32"
 SLOT_SECONDS = vwmachine.SLOT_SECONDS
-DEFAULTS = {"s0_pin": "PA8", "imp_per_kwh": 1000, "serial": "stdio", "clock": "rtc",
-            "safe_pin": "PC13", "source": "s0"}
+DEFAULTS = {"s0_pin": "PA8", "imp_per_kwh": 1000, "serial": "stdio", "clock": "rtc", "safe_pin": "PC13", "source": "s0"}
 try:
-    import vwboardcfg          # frozen by emulation boards only (simulators/stm32)
+    import vwboardcfg  # frozen by emulation boards only (simulators/stm32)
+
     DEFAULTS.update(vwboardcfg.CONFIG)
 except ImportError:
     pass
@@ -70,6 +72,7 @@ def safe_boot():
 class _SimSource:
     def __init__(self, seed):
         import vwload
+
         self._wh = vwload.wh
         self.seed = seed
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """vwhal, unix simulator profile (runs on the unix `micropython`, also importable by CPython).
 
 Configuration comes from the environment (simulators/meter_sim.py sets it):
@@ -17,6 +18,7 @@ The simulated RTC is battery-backed: its setting survives a restart (file `rtc` 
 written new-then-rename), so a power-cut test restarts the meter on the same timeline.
 Serial = stdin/stdout in raw binary mode (termios raw when stdin is a tty/pty).
 """
+
 import os
 import time
 
@@ -99,6 +101,7 @@ class Serial(vwstdio.StdioSerial):
     def __init__(self):
         try:
             import termios
+
             termios.setraw(0)
         except Exception:
             pass  # not a tty (pipe): already binary
@@ -124,11 +127,10 @@ def board():
         "max_catchup": _int_env("VW_MAX_CATCHUP"),
         # the meter's key generation: the host OS RNG (getrandom); firmware mixes it by HKDF
         "entropy": getattr(os, "urandom", None),
-        "challenge_ttl_s": _int_env("VW_CHALLENGE_TTL_S"),   # tests shorten the 120 s
+        "challenge_ttl_s": _int_env("VW_CHALLENGE_TTL_S"),  # tests shorten the 120 s
     }
 
 
 def _int_env(name):
     v = _env(name)
     return int(v) if v is not None else None
-

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Privacy-friendly aggregation over a group of meters (a library: `veriwatt aggregate` wraps it).
 
     enroll(["/dev/ttyUSB0", ...], label="feeder 7", codes={PORT_OR_METER_ID: CODE}, out="group.json")
@@ -9,6 +10,7 @@
 firmware/vwcore/agg.py, the wire messages in docs/PROTOCOL.md, the files and the workflow in
 docs/AGGREGATION.md.
 """
+
 from __future__ import annotations
 
 import os
@@ -75,6 +77,7 @@ class _Links:
 class GroupFile:
     def __init__(self, d: Dict[str, Any], path: str = "group.json") -> None:
         from vwcore import group
+
         try:
             if d.get("format") != GROUP_FORMAT:
                 raise ValueError("format is %r, expected %r" % (d.get("format"), GROUP_FORMAT))
@@ -92,12 +95,15 @@ class GroupFile:
 
     def aggregator(self) -> Any:
         from .aggregation import Aggregator
+
         if self.x_agg is None:
             raise VeriwattError("this group file has no aggregator_secret: only the aggregator's copy can collect")
         A = Aggregator(self.label, self.members, self.x_agg, self.grp)
         if A.gid != self.gid:
-            raise VeriwattError("group file: its members and keys give group id %s, the file says %s (edited?)"
-                                % (A.gid.hex(), self.gid.hex()))
+            raise VeriwattError(
+                "group file: its members and keys give group id %s, the file says %s (edited?)"
+                % (A.gid.hex(), self.gid.hex())
+            )
         return A
 
 
@@ -127,14 +133,18 @@ def _members(got: List[Tuple[Any, Dict[str, Any]]]) -> Any:
         if not inf["provisioned"] or inf["agg_pub"] is None:
             raise DeviceError("meter on %s is not provisioned: provision it first" % link.name)
     if len(got) < agg.MIN_MEMBERS:
-        raise VeriwattError("a group needs at least %d meters (with 2, each learns the other's reading); %d answered"
-                            % (agg.MIN_MEMBERS, len(got)))
+        raise VeriwattError(
+            "a group needs at least %d meters (with 2, each learns the other's reading); %d answered"
+            % (agg.MIN_MEMBERS, len(got))
+        )
     gids = {i["group_id"] for _, i in got}
     if len(gids) != 1:
         raise VeriwattError("the meters use different group parameters (%s): one group per aggregation" % sorted(gids))
     ids = [i["meter_id"] for _, i in got]
     if len(set(ids)) != len(ids):
-        raise VeriwattError("two ports lead to the same meter (%s)" % ", ".join(sorted({m.hex() for m in ids if ids.count(m) > 1})))
+        raise VeriwattError(
+            "two ports lead to the same meter (%s)" % ", ".join(sorted({m.hex() for m in ids if ids.count(m) > 1}))
+        )
     return group.get(gids.pop())
 
 
@@ -144,13 +154,23 @@ def _consent_key(codes: Dict[str, Union[str, bytes]], link: Any, inf: Dict[str, 
 
     code = codes.get(link.name) or codes.get(inf["meter_id"].hex())
     if code is None:
-        raise VeriwattError("no customer code for meter %s on %s: the customer consents to the group with it; give "
-                            "--code %s=CODE or a --codes file" % (inf["meter_id"].hex(), link.name, link.name))
+        raise VeriwattError(
+            "no customer code for meter %s on %s: the customer consents to the group with it; give "
+            "--code %s=CODE or a --codes file" % (inf["meter_id"].hex(), link.name, link.name)
+        )
     return code if isinstance(code, bytes) else records.customer_key(code)
 
 
-def _send_group(got: List[Tuple[Any, Dict[str, Any]]], keys: List[bytes], A: Any, G: Any, label: bytes,
-                eps_milli: int, sensitivity: int, progress: Progress) -> List[Dict[str, Any]]:
+def _send_group(
+    got: List[Tuple[Any, Dict[str, Any]]],
+    keys: List[bytes],
+    A: Any,
+    G: Any,
+    label: bytes,
+    eps_milli: int,
+    sensitivity: int,
+    progress: Progress,
+) -> List[Dict[str, Any]]:
     """AGG_ENROLL on every member with its customer's tag; every meter must report the group id."""
     from vwcore import agg
 
@@ -163,18 +183,32 @@ def _send_group(got: List[Tuple[Any, Dict[str, Any]]], keys: List[bytes], A: Any
         tag = agg.enroll_tag(ck, inf["meter_id"], link.hello()["challenge"], digest)
         r = link.agg_enroll(G.id, label, A.pub, members, eps_milli, sensitivity, tag)
         if r["gid"] != A.gid:
-            raise DeviceError("meter %s on %s reports group id %s, expected %s: firmware fault or a changed member list"
-                              % (inf["meter_id"].hex(), link.name, r["gid"].hex(), A.gid.hex()))
-        per_meter.append({"meter_id": inf["meter_id"].hex(), "port": link.name, "seconds": round(time.monotonic() - t1, 3)})
+            raise DeviceError(
+                "meter %s on %s reports group id %s, expected %s: firmware fault or a changed member list"
+                % (inf["meter_id"].hex(), link.name, r["gid"].hex(), A.gid.hex())
+            )
+        per_meter.append(
+            {"meter_id": inf["meter_id"].hex(), "port": link.name, "seconds": round(time.monotonic() - t1, 3)}
+        )
         if progress:
             progress(k + 1, len(got))
     return per_meter
 
 
-def enroll(meters: Sequence[Meter], label: str, codes: Dict[str, Union[str, bytes]], out: str = "group.json",
-           epsilon: float = 0.0, sensitivity: int = 0, allow_partial: bool = False, baud: int = DEFAULT_BAUD,
-           timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES, progress: Progress = None,
-           note: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+def enroll(
+    meters: Sequence[Meter],
+    label: str,
+    codes: Dict[str, Union[str, bytes]],
+    out: str = "group.json",
+    epsilon: float = 0.0,
+    sensitivity: int = 0,
+    allow_partial: bool = False,
+    baud: int = DEFAULT_BAUD,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+    progress: Progress = None,
+    note: Optional[Callable[[str], None]] = None,
+) -> Dict[str, Any]:
     """Make an aggregation group of `meters` (ports or open links): read each meter's aggregation
     public key (INFO), make the aggregator key, send the group to every meter (AGG_ENROLL; each
     computes its pair keys once) with its customer's consent (a tag made with the customer code
@@ -193,9 +227,11 @@ def enroll(meters: Sequence[Meter], label: str, codes: Dict[str, Union[str, byte
     try:
         got, failed = links.reach(meters)
         if failed and not allow_partial:
-            raise DeviceError("no meter answered on %s (%s): check the port%s, or give --allow-partial to make the group "
-                              "of the %d meters that answered" % (failed[0][0], failed[0][1],
-                                                                  "s" if len(failed) > 1 else "", len(got)))
+            raise DeviceError(
+                "no meter answered on %s (%s): check the port%s, or give --allow-partial to make the group "
+                "of the %d meters that answered"
+                % (failed[0][0], failed[0][1], "s" if len(failed) > 1 else "", len(got))
+            )
         for port, why in failed:
             (note or _quiet)("  skipped %s: %s (--allow-partial)" % (port, why))
         G = _members(got)
@@ -206,25 +242,49 @@ def enroll(meters: Sequence[Meter], label: str, codes: Dict[str, Union[str, byte
         per_meter = _send_group(got, keys, A, G, label.encode(), int(round(epsilon * 1000)), sensitivity, progress)
     finally:
         links.close()
-    jsonio.write(out, group_doc(label, G, A, x_agg, members, [link.name for link, _ in got], epsilon, sensitivity),
-                 private=True)
-    return {"group_file": out, "gid": A.gid.hex(), "members": len(members), "label": label, "epsilon": epsilon,
-            "sensitivity_wh": sensitivity, "meters": per_meter, "seconds": round(time.monotonic() - t0, 3)}
+    jsonio.write(
+        out, group_doc(label, G, A, x_agg, members, [link.name for link, _ in got], epsilon, sensitivity), private=True
+    )
+    return {
+        "group_file": out,
+        "gid": A.gid.hex(),
+        "members": len(members),
+        "label": label,
+        "epsilon": epsilon,
+        "sensitivity_wh": sensitivity,
+        "meters": per_meter,
+        "seconds": round(time.monotonic() - t0, 3),
+    }
 
 
 def _quiet(msg: str) -> None:
     pass
 
 
-def group_doc(label: str, G: Any, A: Any, x_agg: int, members: List[Tuple[bytes, int]], ports: List[str],
-              epsilon: float = 0.0, sensitivity: int = 0) -> Dict[str, Any]:
+def group_doc(
+    label: str,
+    G: Any,
+    A: Any,
+    x_agg: int,
+    members: List[Tuple[bytes, int]],
+    ports: List[str],
+    epsilon: float = 0.0,
+    sensitivity: int = 0,
+) -> Dict[str, Any]:
     """The group file (docs/AGGREGATION.md): the aggregator's copy, with its secret."""
-    return {"format": GROUP_FORMAT, "label": label, "group": G.name, "gid": A.gid.hex(),
-            "epsilon": epsilon, "sensitivity_wh": sensitivity,
-            "aggregator_pub": "%x" % A.pub, "aggregator_secret": "%x" % x_agg,
-            "members": [{"meter_id": mid.hex(), "agg_pub": "%x" % y, "port": p} for (mid, y), p in zip(members, ports)],
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "note": "aggregator_secret checks the meters' share MACs: keep this file private"}
+    return {
+        "format": GROUP_FORMAT,
+        "label": label,
+        "group": G.name,
+        "gid": A.gid.hex(),
+        "epsilon": epsilon,
+        "sensitivity_wh": sensitivity,
+        "aggregator_pub": "%x" % A.pub,
+        "aggregator_secret": "%x" % x_agg,
+        "members": [{"meter_id": mid.hex(), "agg_pub": "%x" % y, "port": p} for (mid, y), p in zip(members, ports)],
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "note": "aggregator_secret checks the meters' share MACs: keep this file private",
+    }
 
 
 # ------------------------------------------------------------------ collect
@@ -237,8 +297,9 @@ def _load_feeder(path: str) -> Dict[int, int]:
             return {int(k): int(v) for k, v in d.items()}
         return {int(e["slot"]): int(e["wh"]) for e in d}
     except (KeyError, ValueError, TypeError) as e:
-        raise VeriwattError("feeder file %s: expected {\"slots\": {\"SLOT\": WH, ...}} or [{\"slot\": S, \"wh\": W}]: %s"
-                            % (path, e))
+        raise VeriwattError(
+            "feeder file %s: expected {\"slots\": {\"SLOT\": WH, ...}} or [{\"slot\": S, \"wh\": W}]: %s" % (path, e)
+        )
 
 
 def _load_shares(path: str) -> List[bytes]:
@@ -251,8 +312,11 @@ def _load_shares(path: str) -> List[bytes]:
         raise VeriwattError("shares file %s: expected {\"shares\": [HEX, ...]}: %s" % (path, e))
 
 
-def _period(period: Optional[str], from_slot: Optional[int], to_slot: Optional[int]) -> Tuple[Optional[int], Optional[int]]:
+def _period(
+    period: Optional[str], from_slot: Optional[int], to_slot: Optional[int]
+) -> Tuple[Optional[int], Optional[int]]:
     from . import slots
+
     if period:
         return slots.parse_period(period)
     return from_slot, to_slot
@@ -300,6 +364,7 @@ class _Run:
 
     def add(self, share: bytes, source: str) -> None:
         from vwcore import agg
+
         try:
             if self.A.add_share(share):
                 self.shares += 1
@@ -328,6 +393,7 @@ class _Run:
     def recover(self, links: Dict[bytes, Any], slot: int, missing: List[bytes]) -> None:
         """One slot without the missing members: each present meter sends ONE reduced share (AGG_RECOVER)."""
         from vwcore import agg
+
         t1 = time.monotonic()
         try:
             miss = self.A.start_recovery(slot, missing)
@@ -349,12 +415,20 @@ class _Run:
                 break
         self.t_recovery += time.monotonic() - t1
 
-    def close(self, a: int, b: int, threshold: Optional[int], feeder: Optional[Dict[int, int]], tolerance: int,
-              tolerance_rel: float) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    def close(
+        self,
+        a: int,
+        b: int,
+        threshold: Optional[int],
+        feeder: Optional[Dict[int, int]],
+        tolerance: int,
+        tolerance_rel: float,
+    ) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
         """(per-slot results, unresolved slots) of [a, b), with the feeder and threshold checks."""
         from vwcore import agg
 
         from .aggregation import demand_exceeded, feeder_check
+
         results, unresolved = [], []
         for slot in range(a, b):
             why = self.unresolved.get(slot)
@@ -377,7 +451,9 @@ class _Run:
         return results, unresolved
 
 
-def _connect(links: _Links, meters: Sequence[Meter], G: GroupFile, run: _Run) -> Tuple[Dict[bytes, Any], Dict[bytes, Any]]:
+def _connect(
+    links: _Links, meters: Sequence[Meter], G: GroupFile, run: _Run
+) -> Tuple[Dict[bytes, Any], Dict[bytes, Any]]:
     """The members that answer, by meter id (links, INFOs); a meter of another group is an error."""
     member_ids = {m for m, _ in G.members}
     got, failed = links.reach(meters)
@@ -385,28 +461,46 @@ def _connect(links: _Links, meters: Sequence[Meter], G: GroupFile, run: _Run) ->
     by_id, infos = {}, {}
     for link, inf in got:
         if inf["meter_id"] not in member_ids:
-            raise VeriwattError("the meter on %s (%s) is not a member of group %s"
-                                % (link.name, inf["meter_id"].hex(), G.gid.hex()))
+            raise VeriwattError(
+                "the meter on %s (%s) is not a member of group %s" % (link.name, inf["meter_id"].hex(), G.gid.hex())
+            )
         by_id[inf["meter_id"]], infos[inf["meter_id"]] = link, inf
     return by_id, infos
 
 
 def _noise(G: GroupFile) -> Optional[Dict[str, Any]]:
     from vwcore import agg
+
     if not (G.epsilon and G.sensitivity):
         return None
-    return {"epsilon": G.epsilon, "sensitivity_wh": G.sensitivity,
-            "member_stddev_wh": round(agg.noise_stddev(G.epsilon, G.sensitivity), 3),
-            "note": "every member adds exact discrete Laplace noise (a = exp(-epsilon/sensitivity)); a sum of n "
-                    "members has standard deviation sqrt(n) x member_stddev_wh; sum of squares with "
-                    "sensitivity^2; 2 epsilon in all"}
+    return {
+        "epsilon": G.epsilon,
+        "sensitivity_wh": G.sensitivity,
+        "member_stddev_wh": round(agg.noise_stddev(G.epsilon, G.sensitivity), 3),
+        "note": "every member adds exact discrete Laplace noise (a = exp(-epsilon/sensitivity)); a sum of n "
+        "members has standard deviation sqrt(n) x member_stddev_wh; sum of squares with "
+        "sensitivity^2; 2 epsilon in all",
+    }
 
 
-def collect(meters: Sequence[Meter], group: str, period: Optional[str] = None, from_slot: Optional[int] = None,
-            to_slot: Optional[int] = None, out: Optional[str] = None, feeder: Union[None, str, Dict[int, int]] = None,
-            tolerance: int = 0, tolerance_rel: float = 0.0, threshold: Optional[int] = None,
-            shares: Optional[str] = None, save_shares: Optional[str] = None, baud: int = DEFAULT_BAUD,
-            timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES, progress: Progress = None) -> Dict[str, Any]:
+def collect(
+    meters: Sequence[Meter],
+    group: str,
+    period: Optional[str] = None,
+    from_slot: Optional[int] = None,
+    to_slot: Optional[int] = None,
+    out: Optional[str] = None,
+    feeder: Union[None, str, Dict[int, int]] = None,
+    tolerance: int = 0,
+    tolerance_rel: float = 0.0,
+    threshold: Optional[int] = None,
+    shares: Optional[str] = None,
+    save_shares: Optional[str] = None,
+    baud: int = DEFAULT_BAUD,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+    progress: Progress = None,
+) -> Dict[str, Any]:
     """Collect the shares of a period from `meters` (AGG_FETCH), aggregate them per slot: the group's
     sum, mean and variance (docs/AGGREGATION.md). Which meters are present per slot is decided
     first (INFO: who answers and which slots it stores); a slot with missing meters is asked of
@@ -424,12 +518,16 @@ def collect(meters: Sequence[Meter], group: str, period: Optional[str] = None, f
     try:
         by_id, infos = _connect(links, meters, G, run)
         if not by_id and not shares:
-            raise DeviceError("no meter answered on %s" % ", ".join(m if isinstance(m, str) else m.name for m in meters))
+            raise DeviceError(
+                "no meter answered on %s" % ", ".join(m if isinstance(m, str) else m.name for m in meters)
+            )
         if b is None:
             last = [i["last_slot"] for i in infos.values() if i["last_slot"] != 0xFFFFFFFF]
             b = max(last) + 1 if last else None
         if a is None or b is None or b <= a:
-            raise VeriwattError("give the period: --period YYYY-MM / START:END / DATE..DATE, or --from-slot [--to-slot]")
+            raise VeriwattError(
+                "give the period: --period YYYY-MM / START:END / DATE..DATE, or --from-slot [--to-slot]"
+            )
         for sh in _load_shares(shares) if shares else []:
             run.add(sh, shares)
         run.total = len(by_id) * (b - a)
@@ -444,14 +542,33 @@ def collect(meters: Sequence[Meter], group: str, period: Optional[str] = None, f
         links.close()
     if save_shares:
         jsonio.write(save_shares, {"format": SHARES_FORMAT, "gid": G.gid.hex(), "shares": run.saved})
-    res = {"format": RESULT_FORMAT, "gid": G.gid.hex(), "label": G.label.decode(), "period": [a, b],
-           "members": len(G.members), "meters_reached": sorted(m.hex() for m in by_id),
-           "meters_unreachable": run.unreachable, "shares": run.shares, "recovery_messages": run.recovery,
-           "rejected": run.rejected, "slots": results, "unresolved": unresolved, "threshold_wh": threshold,
-           "threshold_exceeded": [r["slot"] for r in results if r.get("demand_exceeded")] if threshold is not None else None,
-           "feeder_flagged": [r["slot"] for r in results if r.get("feeder", {}).get("flagged")] if feed is not None else None,
-           "noise": _noise(G), "seconds": {"fetch": round(t_fetch, 3), "recovery_and_sums": round(t_rec + run.t_recovery, 3),
-                                            "total": round(time.monotonic() - t0, 3)}}
+    res = {
+        "format": RESULT_FORMAT,
+        "gid": G.gid.hex(),
+        "label": G.label.decode(),
+        "period": [a, b],
+        "members": len(G.members),
+        "meters_reached": sorted(m.hex() for m in by_id),
+        "meters_unreachable": run.unreachable,
+        "shares": run.shares,
+        "recovery_messages": run.recovery,
+        "rejected": run.rejected,
+        "slots": results,
+        "unresolved": unresolved,
+        "threshold_wh": threshold,
+        "threshold_exceeded": [r["slot"] for r in results if r.get("demand_exceeded")]
+        if threshold is not None
+        else None,
+        "feeder_flagged": [r["slot"] for r in results if r.get("feeder", {}).get("flagged")]
+        if feed is not None
+        else None,
+        "noise": _noise(G),
+        "seconds": {
+            "fetch": round(t_fetch, 3),
+            "recovery_and_sums": round(t_rec + run.t_recovery, 3),
+            "total": round(time.monotonic() - t0, 3),
+        },
+    }
     if out:
         jsonio.write(out, res)
     return res
@@ -472,13 +589,15 @@ def _member(G: GroupFile, secret: str) -> Tuple[bytes, bytes, Any]:
         raise VeriwattError("meter %s is not a member of this group with that aggregation key" % mid.hex())
     e = agg.Enrollment.create(x, mid, G.label, G.members, G.pub, G.grp)
     if e.gid != G.gid:
-        raise VeriwattError("group file: its members and keys give group id %s, the file says %s (edited?)"
-                            % (e.gid.hex(), G.gid.hex()))
+        raise VeriwattError(
+            "group file: its members and keys give group id %s, the file says %s (edited?)" % (e.gid.hex(), G.gid.hex())
+        )
     return mid, agg_secret, e
 
 
-def share(group: str, secret: str, store: str, period: str, customer_key: Any,
-          out: str = "shares.json") -> Dict[str, Any]:
+def share(
+    group: str, secret: str, store: str, period: str, customer_key: Any, out: str = "shares.json"
+) -> Dict[str, Any]:
     """Build a member's shares on the customer's device, from the readings in the local store
     decrypted with the customer key, for a meter that only certifies (no aggregation firmware):
     the same 60-byte shares the meter would send (same masks, same noise). Needs the member's
@@ -499,8 +618,10 @@ def share(group: str, secret: str, store: str, period: str, customer_key: Any,
     if callable(customer_key):
         customer_key = customer_key()
     if customer_key is None:
-        raise VeriwattError("the customer code is needed to decrypt the readings: give --code XXXXX-XXXXX-..., "
-                            "--code-file FILE or set VERIWATT_CODE")
+        raise VeriwattError(
+            "the customer code is needed to decrypt the readings: give --code XXXXX-XXXXX-..., "
+            "--code-file FILE or set VERIWATT_CODE"
+        )
     recs = [records.decode(r) for _, r in raw]
     ops = records.open_all(recs, customer_key)
     eps_milli = int(round(G.epsilon * 1000))

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The aggregator: collects masked shares per slot and publishes only group statistics.
 
 Protocol and references in vwcore/agg.py (Kursawe, Danezis & Kohlweiss, PETS 2011).
@@ -18,6 +19,7 @@ Rules enforced (each violation raises AggError with the reason):
   - at least agg.MIN_MEMBERS members per group, at least agg.MIN_PRESENT present per slot;
   - closed slots accept nothing more.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -55,12 +57,18 @@ class SlotResult:
     @property
     def variance(self) -> Fraction:
         """Population variance E[m^2] - E[m]^2, exact."""
-        return Fraction(self.total_sq, self.count) - self.mean ** 2
+        return Fraction(self.total_sq, self.count) - self.mean**2
 
     def as_json(self) -> dict:
-        return {"slot": self.slot, "count": self.count, "sum_wh": self.total,
-                "sum_sq": self.total_sq, "mean_wh": float(self.mean), "variance": float(self.variance),
-                "missing": [m.hex() for m in self.missing]}
+        return {
+            "slot": self.slot,
+            "count": self.count,
+            "sum_wh": self.total,
+            "sum_sq": self.total_sq,
+            "mean_wh": float(self.mean),
+            "variance": float(self.variance),
+            "missing": [m.hex() for m in self.missing],
+        }
 
 
 @dataclass
@@ -76,13 +84,16 @@ class Aggregator:
 
     def __init__(self, label: bytes, members: Sequence[Tuple[bytes, int]], x_agg: int, grp=None):
         if len(members) < agg.MIN_MEMBERS:
-            raise AggError("a group has at least %d members (with %d, a member learns the others' readings)"
-                           % (agg.MIN_MEMBERS, len(members)))
+            raise AggError(
+                "a group has at least %d members (with %d, a member learns the others' readings)"
+                % (agg.MIN_MEMBERS, len(members))
+            )
         self.grp = group.get(grp)
         self.pub = agg.public_key(x_agg, self.grp)
         self.gid = agg.group_id(label, members, self.pub, self.grp)
         self.keys: Dict[bytes, bytes] = {
-            mid: agg.aggregator_key(x_agg, mid, y, self.gid, self.grp) for mid, y in members}
+            mid: agg.aggregator_key(x_agg, mid, y, self.gid, self.grp) for mid, y in members
+        }
         self.ids: List[bytes] = sorted(self.keys)
         self._slots: Dict[int, _Slot] = {}
 
@@ -114,8 +125,10 @@ class Aggregator:
         if st.closed:
             raise AggError("slot %d is closed; share from %s refused" % (slot, mid.hex()))
         if st.recovered_without is not None:
-            raise AggError("slot %d is recovered without %s: full share from %s refused (only reduced shares count)"
-                           % (slot, ",".join(m.hex() for m in st.recovered_without), mid.hex()))
+            raise AggError(
+                "slot %d is recovered without %s: full share from %s refused (only reduced shares count)"
+                % (slot, ",".join(m.hex() for m in st.recovered_without), mid.hex())
+            )
         old = st.shares.get(mid)
         if old is not None:
             if old[2] == bytes(share):
@@ -149,11 +162,15 @@ class Aggregator:
             if unknown:
                 raise AggError("member %s is not in this group" % unknown[0].hex())
             if len(self.ids) - len(miss) < agg.MIN_PRESENT:
-                raise AggError("slot %d: only %d member(s) present, at least %d needed"
-                               % (slot, len(self.ids) - len(miss), agg.MIN_PRESENT))
+                raise AggError(
+                    "slot %d: only %d member(s) present, at least %d needed"
+                    % (slot, len(self.ids) - len(miss), agg.MIN_PRESENT)
+                )
             if st.shares:
-                raise AggError("slot %d already has full shares (from %s): their meters release no reduced share; "
-                               "recovery must be decided before fetching" % (slot, ",".join(m.hex() for m in sorted(st.shares))))
+                raise AggError(
+                    "slot %d already has full shares (from %s): their meters release no reduced share; "
+                    "recovery must be decided before fetching" % (slot, ",".join(m.hex() for m in sorted(st.shares)))
+                )
             st.recovered_without = miss
         return list(st.recovered_without)
 
@@ -193,8 +210,9 @@ class Aggregator:
                 raise AggError("no shares for slot %d" % slot)
             missing = self.missing(slot)
             if missing:
-                raise AggError("slot %d: waiting for %d member(s); start recovery to proceed without them"
-                               % (slot, len(missing)))
+                raise AggError(
+                    "slot %d: waiting for %d member(s); start recovery to proceed without them" % (slot, len(missing))
+                )
         present = sorted(got)
         s1 = sum(got[m][0] for m in present)
         s2 = sum(got[m][1] for m in present)
@@ -206,15 +224,20 @@ class Aggregator:
         return r
 
 
-def feeder_check(result: SlotResult, feeder_wh: int, tolerance_wh: int = 0,
-                 tolerance_rel: float = 0.0) -> dict:
+def feeder_check(result: SlotResult, feeder_wh: int, tolerance_wh: int = 0, tolerance_rel: float = 0.0) -> dict:
     """Compare the group's sum with the feeder meter's reading for the slot. A difference
     beyond max(tolerance_wh, tolerance_rel * feeder) is flagged (losses, theft, a meter
     under-reporting)."""
     diff = feeder_wh - result.total
     limit = max(tolerance_wh, tolerance_rel * abs(feeder_wh))
-    return {"slot": result.slot, "feeder_wh": feeder_wh, "sum_wh": result.total,
-            "difference_wh": diff, "limit_wh": limit, "flagged": abs(diff) > limit}
+    return {
+        "slot": result.slot,
+        "feeder_wh": feeder_wh,
+        "sum_wh": result.total,
+        "difference_wh": diff,
+        "limit_wh": limit,
+        "flagged": abs(diff) > limit,
+    }
 
 
 def demand_exceeded(result: SlotResult, limit_wh: int) -> bool:

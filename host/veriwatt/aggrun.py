@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The grid operator's aggregation of many groups on Dask (issue 14): `veriwatt aggregate run`.
 
 A folder holds, per aggregation group NAME, the aggregator's group file groups/NAME.group.json
@@ -10,6 +11,7 @@ refused shares with their reasons. The client writes results/NAME.result.json (a
 input gives the same file, so a re-run task -- a worker died -- changes nothing) and returns a
 summary. Secrets stay in the worker's memory and are never sent back.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,7 +33,7 @@ def group_names(folder: str) -> List[str]:
     d = Path(folder) / "groups"
     if not d.is_dir():
         raise VeriwattError("%s has no groups/ folder (groups/NAME.group.json, shares/NAME.shares.json)" % folder)
-    return sorted(p.name[:-len(".group.json")] for p in d.glob("*.group.json"))
+    return sorted(p.name[: -len(".group.json")] for p in d.glob("*.group.json"))
 
 
 def run_group(folder: str, name: str) -> Dict[str, Any]:
@@ -44,8 +46,9 @@ def run_group(folder: str, name: str) -> Dict[str, Any]:
     A = gf.aggregator()
     shares = _load_shares(str(d / "shares" / (name + ".shares.json")))
     rep = BulkAggregator(A).add_shares(shares)
-    slots = sorted({int.from_bytes(s[24:28], "big") for s in shares if len(s) == agg.SHARE_LEN
-                    and s[:agg.GID_LEN] == A.gid})
+    slots = sorted(
+        {int.from_bytes(s[24:28], "big") for s in shares if len(s) == agg.SHARE_LEN and s[: agg.GID_LEN] == A.gid}
+    )
     out = []
     for t in slots:
         try:
@@ -53,13 +56,26 @@ def run_group(folder: str, name: str) -> Dict[str, Any]:
             out.append(r.as_json())
         except agg.AggError as e:
             out.append({"slot": t, "waiting": str(e)})
-    return {"format": RESULT_FORMAT, "group": name, "gid": A.gid.hex(), "members": len(A.ids),
-            "shares": len(shares), "accepted": rep.accepted, "resent": rep.resent,
-            "refused": [{"index": i, "reason": why} for i, why in rep.refused], "slots": out}
+    return {
+        "format": RESULT_FORMAT,
+        "group": name,
+        "gid": A.gid.hex(),
+        "members": len(A.ids),
+        "shares": len(shares),
+        "accepted": rep.accepted,
+        "resent": rep.resent,
+        "refused": [{"index": i, "reason": why} for i, why in rep.refused],
+        "slots": out,
+    }
 
 
-def run(folder: str, scheduler: Optional[str] = None, workers: int = 2, client: Any = None,
-        progress: Optional[Callable[[int], None]] = None) -> Dict[str, Any]:
+def run(
+    folder: str,
+    scheduler: Optional[str] = None,
+    workers: int = 2,
+    client: Any = None,
+    progress: Optional[Callable[[int], None]] = None,
+) -> Dict[str, Any]:
     """Every group of the folder on Dask; results/NAME.result.json per group; the summary."""
     from distributed import as_completed
 
@@ -70,8 +86,14 @@ def run(folder: str, scheduler: Optional[str] = None, workers: int = 2, client: 
     folder = str(Path(folder).resolve())
     own = client is None
     c = client or make_client(scheduler, workers)
-    summary: Dict[str, Any] = {"groups": len(names), "shares": 0, "accepted": 0, "refused": 0, "slots": 0,
-                               "problems": []}
+    summary: Dict[str, Any] = {
+        "groups": len(names),
+        "shares": 0,
+        "accepted": 0,
+        "refused": 0,
+        "slots": 0,
+        "problems": [],
+    }
     try:
         futs = [c.submit(run_group, folder, n, key="aggregate-run-" + n, retries=2) for n in names]
         for fut in as_completed(futs):
@@ -108,9 +130,17 @@ def synthetic(folder: str, groups: int, size: int, slots: List[int], seed: int =
         members = [(b"AG%02dM%03d" % (g, i), agg.public_key(x, G)) for i, x in enumerate(xs)]
         x_agg = agg.secret_scalar(rnd.getrandbits(256).to_bytes(32, "big"), G)
         A = Aggregator(b"feeder-%d" % g, members, x_agg, G)
-        gd = {"format": GROUP_FORMAT, "label": "feeder-%d" % g, "group": G.name, "gid": A.gid.hex(),
-              "epsilon": 0.0, "sensitivity_wh": 0, "aggregator_pub": "%x" % A.pub, "aggregator_secret": "%x" % x_agg,
-              "members": [{"meter_id": m.hex(), "agg_pub": "%x" % y, "port": ""} for m, y in members]}
+        gd = {
+            "format": GROUP_FORMAT,
+            "label": "feeder-%d" % g,
+            "group": G.name,
+            "gid": A.gid.hex(),
+            "epsilon": 0.0,
+            "sensitivity_wh": 0,
+            "aggregator_pub": "%x" % A.pub,
+            "aggregator_secret": "%x" % x_agg,
+            "members": [{"meter_id": m.hex(), "agg_pub": "%x" % y, "port": ""} for m, y in members],
+        }
         jsonio.write(str(d / "groups" / ("g%03d.group.json" % g)), gd, private=True)
         ens = [agg.Enrollment.create(x, m, b"feeder-%d" % g, members, A.pub, G) for x, (m, _) in zip(xs, members)]
         shares = [e.share(t, rnd.randrange(0, 3000)).hex() for t in slots for e in ens]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """veriwatt as a library: the documented Python API (docs/API.md), which the CLI wraps.
 
 Every function takes plain typed arguments (paths, ports, keys, options), returns plain data
@@ -16,6 +17,7 @@ errors.stderr_note, which writes it to stderr as a warning would be).
     rep = api.verify_bill("bill.json", meter_key="meter.pub.json", tariff="tariff.json",
                           supplier_key="supplier.pub.json")
 """
+
 from __future__ import annotations
 
 import os
@@ -30,19 +32,43 @@ from .errors import DeviceError, InvalidError, VeriwattError, stderr_note
 from .serial_client import DEFAULT_BAUD, DEFAULT_RETRIES, DEFAULT_TIMEOUT
 
 __all__ = [
-    "DEFAULT_BAUD", "DEFAULT_RETRIES", "DEFAULT_TIMEOUT", "DEFAULT_STORE",
-    "DeviceError", "InvalidError", "VeriwattError",
-    "customer_key", "load_tariff", "keygen", "sign_tariff",
-    "info", "provision", "wait", "set_clock", "reset", "deploy", "flash",
-    "fetch", "verify", "readings", "bill", "verify_bill", "disclose", "verify_disclosure",
-    "enroll", "collect", "share", "ledger_record", "ledger_gaps", "ledger_list",
+    "DEFAULT_BAUD",
+    "DEFAULT_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_STORE",
+    "DeviceError",
+    "InvalidError",
+    "VeriwattError",
+    "customer_key",
+    "load_tariff",
+    "keygen",
+    "sign_tariff",
+    "info",
+    "provision",
+    "wait",
+    "set_clock",
+    "reset",
+    "deploy",
+    "flash",
+    "fetch",
+    "verify",
+    "readings",
+    "bill",
+    "verify_bill",
+    "disclose",
+    "verify_disclosure",
+    "enroll",
+    "collect",
+    "share",
+    "ledger_record",
+    "ledger_gaps",
+    "ledger_list",
 ]
 
 DEFAULT_STORE = "veriwatt.db"  # the CLI's --store default unless VERIWATT_STORE is set
 Progress = Optional[Callable[[int, int], None]]
 Key = Union[None, bytes, Callable[[], Optional[bytes]]]  # a customer key, or a callable that gives it when needed
 Note = Optional[Callable[[str], None]]
-
 
 
 def _note(note: Note, msg: str) -> None:
@@ -70,8 +96,10 @@ def _need_key(key: Key) -> bytes:
     if callable(key):
         key = key()
     if key is None:
-        raise VeriwattError("the customer code is needed to decrypt the readings: give --code XXXXX-XXXXX-..., "
-                            "--code-file FILE or set VERIWATT_CODE")
+        raise VeriwattError(
+            "the customer code is needed to decrypt the readings: give --code XXXXX-XXXXX-..., "
+            "--code-file FILE or set VERIWATT_CODE"
+        )
     return key
 
 
@@ -91,7 +119,7 @@ def keygen(out: str = "supplier", name: str = "", group: str = "2048", force: bo
     """Make a supplier signing key: OUT.key.json (mode 0600 from creation) and OUT.pub.json."""
     from . import keys
 
-    base = out[:-len(".key.json")] if out.endswith(".key.json") else out
+    base = out[: -len(".key.json")] if out.endswith(".key.json") else out
     if Path(base + ".key.json").exists() and not force:
         raise VeriwattError("%s.key.json exists: use --force to replace it (the old key is then lost)" % base)
     k = keys.new_supplier_key(group, name=name)
@@ -120,7 +148,9 @@ def _open_store(path: str, must_exist: bool = True) -> Any:
     from .store import Store
 
     if must_exist and not Path(path).exists():
-        raise VeriwattError("store %s does not exist: fetch readings first (veriwatt fetch PORT --store %s)" % (path, path))
+        raise VeriwattError(
+            "store %s does not exist: fetch readings first (veriwatt fetch PORT --store %s)" % (path, path)
+        )
     return Store(path)
 
 
@@ -134,8 +164,10 @@ def _meter_key(st: Any, meter_key: Optional[str], meter: Optional[str]) -> Dict[
     if not mid:
         ms = st.meters()
         if len(ms) != 1:
-            raise VeriwattError("the store holds %d meters (%s): choose one with --meter ID or --meter-key FILE"
-                                % (len(ms), ", ".join(ms) or "none"))
+            raise VeriwattError(
+                "the store holds %d meters (%s): choose one with --meter ID or --meter-key FILE"
+                % (len(ms), ", ".join(ms) or "none")
+            )
         mid = ms[0]
     k = st.meter_key(mid)
     if k is None:
@@ -157,8 +189,9 @@ def _records(st: Any, pub: Dict[str, Any], start: int, end: int) -> List[Any]:
     return [records.decode(raw) for _, raw in st.records(pub["meter_id"], start, end)]
 
 
-def _stored(store: str, period: Optional[str], tz: str, meter_key: Optional[str],
-            meter: Optional[str]) -> Tuple[Dict[str, Any], int, int, List[Any]]:
+def _stored(
+    store: str, period: Optional[str], tz: str, meter_key: Optional[str], meter: Optional[str]
+) -> Tuple[Dict[str, Any], int, int, List[Any]]:
     """(meter public key, period start, end, decoded records of the period) from the store."""
     with _open_store(store) as st:
         pub = _meter_key(st, meter_key, meter)
@@ -190,25 +223,40 @@ def _pin_key(info: Dict[str, Any], st: Any, meter_key: Optional[str], port: str,
         if pub["meter_id"] != mid:
             raise InvalidError("the meter on %s is %s, but --meter-key is for meter %s" % (port, mid, pub["meter_id"]))
         if keys.y_of(pub) != info["sig_pub"]:
-            raise InvalidError("meter %s reports a public key that differs from %s: re-provisioned or impostor meter"
-                               % (mid, meter_key))
+            raise InvalidError(
+                "meter %s reports a public key that differs from %s: re-provisioned or impostor meter"
+                % (mid, meter_key)
+            )
         return pub
     pub = st.meter_key(mid)
     if pub is None:
         if info["sig_pub"] is None:
             raise DeviceError("meter %s reports no public key: is it provisioned?" % mid)
         pub = keys.meter_public(info["meter_id"], info["sig_pub"], info["group_id"])
-        _note(note, "note: trusting the public key meter %s reports (key id %s); pin it with --meter-key"
-              % (mid, pub["key_id"]))
+        _note(
+            note,
+            "note: trusting the public key meter %s reports (key id %s); pin it with --meter-key"
+            % (mid, pub["key_id"]),
+        )
     elif keys.y_of(pub) != info["sig_pub"]:
         raise InvalidError("meter %s now reports a different public key than the one in the store" % mid)
     return pub
 
 
-def fetch(port: str, store: str = DEFAULT_STORE, customer_key: Optional[bytes] = None,
-          meter_key: Optional[str] = None, from_slot: Optional[int] = None, to_slot: Optional[int] = None,
-          batch: int = 64, baud: int = DEFAULT_BAUD, timeout: float = DEFAULT_TIMEOUT,
-          retries: int = DEFAULT_RETRIES, progress: Progress = None, note: Note = None) -> Dict[str, Any]:
+def fetch(
+    port: str,
+    store: str = DEFAULT_STORE,
+    customer_key: Optional[bytes] = None,
+    meter_key: Optional[str] = None,
+    from_slot: Optional[int] = None,
+    to_slot: Optional[int] = None,
+    batch: int = 64,
+    baud: int = DEFAULT_BAUD,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+    progress: Progress = None,
+    note: Note = None,
+) -> Dict[str, Any]:
     """Fetch the meter's certified readings on `port` into the SQLite `store` (resumable). With
     the customer key, what is durably stored is acknowledged (the meter may reuse its space);
     a key that does not open this meter's readings is refused before anything is stored.
@@ -222,18 +270,32 @@ def fetch(port: str, store: str = DEFAULT_STORE, customer_key: Optional[bytes] =
             raise VeriwattError("meter on %s is not provisioned: run veriwatt provision %s first" % (port, port))
         mid = inf["meter_id"].hex()
         if customer_key is not None and serial_client.code_opens(link, inf, customer_key) is False:
-            raise VeriwattError("the customer code does not open the readings of meter %s on %s: it belongs to "
-                                "another meter (or is mistyped); nothing was stored or acknowledged. Give the code "
-                                "on this meter's label" % (mid, port))
+            raise VeriwattError(
+                "the customer code does not open the readings of meter %s on %s: it belongs to "
+                "another meter (or is mistyped); nothing was stored or acknowledged. Give the code "
+                "on this meter's label" % (mid, port)
+            )
         with _open_store(store, must_exist=False) as st:
             pub = _pin_key(inf, st, meter_key, port, note)
             st.add_meter(mid, pub, {"fw_version": inf["fw_version"]})
             if inf.get("clock_unverified"):
-                _note(note, "warning: meter %s's clock was set without the engineer's tag after it lost it "
-                      "(power cut): readings since then are in slots by that clock; check it against real time "
-                      "(veriwatt info), then veriwatt set-clock %s --admin meter.admin.json" % (mid, port))
-            summary = serial_client.fetch(link, st, mid, records.Checker.from_pub(pub).check_raw, from_slot, to_slot,
-                                          batch=batch, customer_key=customer_key, progress=_Tracker(progress))
+                _note(
+                    note,
+                    "warning: meter %s's clock was set without the engineer's tag after it lost it "
+                    "(power cut): readings since then are in slots by that clock; check it against real time "
+                    "(veriwatt info), then veriwatt set-clock %s --admin meter.admin.json" % (mid, port),
+                )
+            summary = serial_client.fetch(
+                link,
+                st,
+                mid,
+                records.Checker.from_pub(pub).check_raw,
+                from_slot,
+                to_slot,
+                batch=batch,
+                customer_key=customer_key,
+                progress=_Tracker(progress),
+            )
             summary["stored"] = st.count(mid)
     summary["store"] = store
     summary["clock_unverified"] = bool(inf.get("clock_unverified"))
@@ -241,8 +303,13 @@ def fetch(port: str, store: str = DEFAULT_STORE, customer_key: Optional[bytes] =
 
 
 # ------------------------------------------------------------------ verify, readings
-def verify(store: str = DEFAULT_STORE, period: Optional[str] = None, tz: str = "UTC",
-           meter_key: Optional[str] = None, meter: Optional[str] = None) -> Dict[str, Any]:
+def verify(
+    store: str = DEFAULT_STORE,
+    period: Optional[str] = None,
+    tz: str = "UTC",
+    meter_key: Optional[str] = None,
+    meter: Optional[str] = None,
+) -> Dict[str, Any]:
     """Check the stored readings of a period: every signature, meter id, slot, completeness.
     Returns {"valid", "meter_id", "period", "records", "problems", "rejected_at_fetch"}; it
     does not raise for problems found (the caller decides: the CLI exits 1)."""
@@ -255,24 +322,44 @@ def verify(store: str = DEFAULT_STORE, period: Optional[str] = None, tz: str = "
         probs = vfy.check_period([(r.slot, r.C, r.e, r.s) for r in recs], a, b, records.Checker.from_pub(pub))
         for r in recs:
             if r.meter_id.hex() != pub["meter_id"]:
-                probs.append(vfy.Problem("foreign", r.slot, "slot %d: record from meter %s" % (r.slot, r.meter_id.hex())))
+                probs.append(
+                    vfy.Problem("foreign", r.slot, "slot %d: record from meter %s" % (r.slot, r.meter_id.hex()))
+                )
         rej = st.rejects(pub["meter_id"])
-    return {"valid": not probs, "meter_id": pub["meter_id"], "period": {"start_slot": a, "end_slot": b},
-            "records": len(recs), "problems": [p.as_dict() for p in probs], "rejected_at_fetch": len(rej)}
+    return {
+        "valid": not probs,
+        "meter_id": pub["meter_id"],
+        "period": {"start_slot": a, "end_slot": b},
+        "records": len(recs),
+        "problems": [p.as_dict() for p in probs],
+        "rejected_at_fetch": len(rej),
+    }
 
 
-def readings(store: str = DEFAULT_STORE, period: Optional[str] = None, customer_key: Key = None,
-             tz: str = "UTC", meter_key: Optional[str] = None, meter: Optional[str] = None) -> Dict[str, Any]:
+def readings(
+    store: str = DEFAULT_STORE,
+    period: Optional[str] = None,
+    customer_key: Key = None,
+    tz: str = "UTC",
+    meter_key: Optional[str] = None,
+    meter: Optional[str] = None,
+) -> Dict[str, Any]:
     """Decrypt a period's readings with the customer key: {"meter_id", "readings": [{"slot",
     "start", "wh"}], "total_wh", "period"}."""
     from . import records, slots
 
     pub, a, b, recs = _stored(store, period, tz, meter_key, meter)
     ops = records.open_all(recs, _need_key(customer_key))
-    rows = [{"slot": r.slot, "start": slots.slot_start(r.slot).strftime("%Y-%m-%dT%H:%MZ"), "wh": m}
-            for r, (m, _) in zip(recs, ops)]
-    return {"meter_id": pub["meter_id"], "readings": rows, "total_wh": sum(x["wh"] for x in rows),
-            "period": {"start_slot": a, "end_slot": b}}
+    rows = [
+        {"slot": r.slot, "start": slots.slot_start(r.slot).strftime("%Y-%m-%dT%H:%MZ"), "wh": m}
+        for r, (m, _) in zip(recs, ops)
+    ]
+    return {
+        "meter_id": pub["meter_id"],
+        "readings": rows,
+        "total_wh": sum(x["wh"] for x in rows),
+        "period": {"start_slot": a, "end_slot": b},
+    }
 
 
 # ------------------------------------------------------------------ bills
@@ -301,6 +388,7 @@ def _counted(progress: Progress, total: int) -> Optional[Callable[[int], None]]:
     def step(n: int = 1) -> None:
         done[0] += n
         progress(done[0], total)
+
     return step
 
 
@@ -311,10 +399,19 @@ def proof_slots(t: Any, a: int, b: int, n_records: int) -> int:
     return len(t.zk(a, b).slots) if t.kind == "threshold" else n_records
 
 
-def bill(store: str = DEFAULT_STORE, period: Optional[str] = None, customer_key: Key = None,
-         tariff: Optional[str] = None, supplier_key: Optional[str] = None, total: bool = False,
-         out: str = "bill.json", meter_key: Optional[str] = None, meter: Optional[str] = None,
-         workers: int = 1, progress: Progress = None) -> Dict[str, Any]:
+def bill(
+    store: str = DEFAULT_STORE,
+    period: Optional[str] = None,
+    customer_key: Key = None,
+    tariff: Optional[str] = None,
+    supplier_key: Optional[str] = None,
+    total: bool = False,
+    out: str = "bill.json",
+    meter_key: Optional[str] = None,
+    meter: Optional[str] = None,
+    workers: int = 1,
+    progress: Progress = None,
+) -> Dict[str, Any]:
     """Compute the bill (or settlement for an index tariff, or with `total` the period's total
     consumption) of the stored readings with its proof and write it to `out`. The period must
     be one billing cycle of the signed tariff. Returns {"file", "kind", "meter_id", "period",
@@ -323,7 +420,9 @@ def bill(store: str = DEFAULT_STORE, period: Optional[str] = None, customer_key:
 
     t = None if total else load_tariff(tariff, supplier_key)
     if t is None and not total:
-        raise VeriwattError("give the signed tariff (--tariff tariff.json), or --total for the period's total consumption")
+        raise VeriwattError(
+            "give the signed tariff (--tariff tariff.json), or --total for the period's total consumption"
+        )
     a, b = billing_period(period, t)  # refused before any work when it is not one billing cycle
     with _open_store(store) as st:
         pub = _meter_key(st, meter_key, meter)
@@ -335,19 +434,34 @@ def bill(store: str = DEFAULT_STORE, period: Optional[str] = None, customer_key:
             raise InvalidError("stored record invalid: %s" % why)
     ops = records.open_all(recs, _need_key(customer_key))
     t0 = time.perf_counter()
-    B = bmod.make_bill(recs, ops, t, a, b, pub, workers=workers,
-                       progress=_counted(progress, proof_slots(t, a, b, len(recs))))
+    B = bmod.make_bill(
+        recs, ops, t, a, b, pub, workers=workers, progress=_counted(progress, proof_slots(t, a, b, len(recs)))
+    )
     seconds = time.perf_counter() - t0
     jsonio.write(out, B)
-    res = {"file": out, "kind": B["kind"], "meter_id": B["meter_id"], "period": B["period"],
-           "total": B["total"], "amount": B["amount"], "tariff_digest": (B["tariff"] or {}).get("digest")}
+    res = {
+        "file": out,
+        "kind": B["kind"],
+        "meter_id": B["meter_id"],
+        "period": B["period"],
+        "total": B["total"],
+        "amount": B["amount"],
+        "tariff_digest": (B["tariff"] or {}).get("digest"),
+    }
     if B["kind"] in bmod.ZK_KINDS:
         res.update({"proof_bytes": B["proof"]["bytes"], "proof_seconds": round(seconds, 2)})
     return res
 
 
-def verify_bill(bill: str, meter_key: str, tariff: Optional[str] = None, supplier_key: Optional[str] = None,
-                total: bool = False, workers: int = 1, progress: Progress = None) -> Dict[str, Any]:
+def verify_bill(
+    bill: str,
+    meter_key: str,
+    tariff: Optional[str] = None,
+    supplier_key: Optional[str] = None,
+    total: bool = False,
+    workers: int = 1,
+    progress: Progress = None,
+) -> Dict[str, Any]:
     """Check a bill file as the supplier: tariff digest, completeness, every signature, the proof.
     Returns the report ({"valid": True, "kind", "meter_id", "period", "total", "amount", ...});
     an invalid bill raises InvalidError whose `.report` is {"valid": False, "reason": ...}."""
@@ -355,8 +469,10 @@ def verify_bill(bill: str, meter_key: str, tariff: Optional[str] = None, supplie
 
     B = jsonio.load(bill, "bill")
     if not tariff and not total:
-        raise VeriwattError("give the signed tariff the bill was priced with (--tariff tariff.json), or --total "
-                            "to check a total-consumption file")
+        raise VeriwattError(
+            "give the signed tariff the bill was priced with (--tariff tariff.json), or --total "
+            "to check a total-consumption file"
+        )
     if tariff and total:
         raise VeriwattError("--total checks a total-consumption file, which has no tariff: drop --tariff")
     if not meter_key:
@@ -386,9 +502,15 @@ def _proof_slots_of(B: Any, t: Any) -> int:
 
 
 # ------------------------------------------------------------------ disclosures
-def disclose(slots: List[int], store: str = DEFAULT_STORE, customer_key: Key = None,
-             out: str = "disclosure.json", note_text: str = "", meter_key: Optional[str] = None,
-             meter: Optional[str] = None) -> Dict[str, Any]:
+def disclose(
+    slots: List[int],
+    store: str = DEFAULT_STORE,
+    customer_key: Key = None,
+    out: str = "disclosure.json",
+    note_text: str = "",
+    meter_key: Optional[str] = None,
+    meter: Optional[str] = None,
+) -> Dict[str, Any]:
     """Open the chosen slots for the supplier (with the customer's consent): their readings and
     commitment openings, written to `out`. Every chosen slot must be in the store."""
     from . import bill as bmod, records
@@ -402,7 +524,9 @@ def disclose(slots: List[int], store: str = DEFAULT_STORE, customer_key: Key = N
     recs = [records.decode(r[0][1]) for r in rows if r]
     if len(recs) != len(chosen):
         missing = sorted(set(chosen) - {r.slot for r in recs})
-        raise VeriwattError("%d chosen slot(s) are not in the store (first %d): fetch them first" % (len(missing), missing[0]))
+        raise VeriwattError(
+            "%d chosen slot(s) are not in the store (first %d): fetch them first" % (len(missing), missing[0])
+        )
     ops = records.open_all(recs, _need_key(customer_key))
     jsonio.write(out, bmod.make_disclosure(recs, ops, slots, pub, note_text))
     return {"file": out, "slots": len(recs), "meter_id": pub["meter_id"]}
@@ -418,16 +542,19 @@ def verify_disclosure(path: str, meter_key: str) -> Dict[str, Any]:
 
 
 # ------------------------------------------------------------------ the supplier's ledger
-def ledger_record(bill: str, ledger: str, tariff: str, supplier_key: str, meter_key: str,
-                  workers: int = 1) -> Dict[str, Any]:
+def ledger_record(
+    bill: str, ledger: str, tariff: str, supplier_key: str, meter_key: str, workers: int = 1
+) -> Dict[str, Any]:
     """Verify the bill (as verify_bill) and record it in the supplier's ledger of billed cycles;
     a second bill of the same meter and charge for the same cycle, or an overlapping period, is
     refused (InvalidError). Returns the recorded row with "recorded": True."""
     from . import bill as bmod, keys, ledger as lmod
 
     if not supplier_key:
-        raise VeriwattError("give the supplier's own public key: --supplier-key supplier.pub.json (the ledger records "
-                            "bills under tariffs you signed)")
+        raise VeriwattError(
+            "give the supplier's own public key: --supplier-key supplier.pub.json (the ledger records "
+            "bills under tariffs you signed)"
+        )
     raw = _read_bytes(bill, "bill")
     B = jsonio.loads(raw.decode("utf-8", "replace"), "bill", bill)
     pub = keys.load_public(meter_key, "meter")
@@ -453,8 +580,15 @@ def _read_bytes(path: str, what: str) -> bytes:
         raise VeriwattError("cannot read %s file %s: %s" % (what, path, e.strerror or e))
 
 
-def ledger_gaps(ledger: str, meter: str, from_month: str, to_month: str, tariff: Optional[str] = None,
-                supplier_key: Optional[str] = None, charge: Optional[str] = None) -> Dict[str, Any]:
+def ledger_gaps(
+    ledger: str,
+    meter: str,
+    from_month: str,
+    to_month: str,
+    tariff: Optional[str] = None,
+    supplier_key: Optional[str] = None,
+    charge: Optional[str] = None,
+) -> Dict[str, Any]:
     """The billing cycles of `meter` from `from_month` to `to_month` (YYYY-MM, included) with no
     recorded bill: {"meter_id", "from", "to", "charges", "gaps"}."""
     from . import ledger as lmod, slots
@@ -468,11 +602,15 @@ def ledger_gaps(ledger: str, meter: str, from_month: str, to_month: str, tariff:
             for c in [charge] if charge else L.charges(meter):
                 lc = L.latest_cycle(meter, c)
                 if lc is None:
-                    raise VeriwattError("no %s bill of meter %s is in %s: give --tariff T to know its billing cycle"
-                                        % (c, meter, ledger))
+                    raise VeriwattError(
+                        "no %s bill of meter %s is in %s: give --tariff T to know its billing cycle"
+                        % (c, meter, ledger)
+                    )
                 todo.append((c, lc[0]))
             if not todo:
-                raise VeriwattError("no bill of meter %s is in %s: give --tariff T to know its billing cycle" % (meter, ledger))
+                raise VeriwattError(
+                    "no bill of meter %s is in %s: give --tariff T to know its billing cycle" % (meter, ledger)
+                )
         reports: List[Dict[str, Any]] = []
         for ch, cyc in todo:
             a = slots.month_range(from_month, cyc.zone_name)[0]

@@ -28,6 +28,7 @@ verifiers and benchmarks only. The environment variable VERIWATT_MODEXP, read at
 (vwcore.modexp.REQUESTED; the meter's MicroPython reads it there too), gives the initial
 choice; an unusable value falls back to "pow", as on the meter.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Optional

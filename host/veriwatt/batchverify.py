@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Bill verification in bulk, one core (issue 14): the supplier's month of bills.
 
 `verify_bill(bill, tariff, meter_pub)` gives exactly veriwatt.bill.verify_bill's verdict (the
@@ -27,6 +28,7 @@ Everything here handles public values only (keys, signatures, commitments): vari
 is fine. `verify_many` checks many bill files and returns one result per bill, idempotent by
 bill digest (the SHA-256 of the file's bytes, as veriwatt.ledger).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -70,6 +72,7 @@ class FastChecker(Checker):
     @classmethod
     def from_pub(cls, pub: Dict[str, Any], fast: bool = True) -> "FastChecker":
         from .records import meter_id_bytes
+
         return cls(meter_id_bytes(pub["meter_id"]), keys.y_of(pub), keys.group_of(pub))
 
     def _challenge(self, R: int, msg: bytes) -> int:
@@ -118,6 +121,7 @@ def verify_bill(bill: Any, tariff: Any, meter_pub: Dict[str, Any]) -> Dict[str, 
 class Result:
     """One bill's verdict. status: "valid", "invalid" (a check failed: reason, problem kind and
     slot of the first problem) or "malformed" (not a readable bill: reason)."""
+
     bill_digest: str
     name: str
     status: str
@@ -143,8 +147,12 @@ def _envelope_fields(b: Any) -> Dict[str, Any]:
     if not isinstance(b, dict):
         return {}
     per = b.get("period") if isinstance(b.get("period"), dict) else {}
-    out = {"meter_id": b.get("meter_id"), "kind": b.get("kind"),
-           "start_slot": per.get("start_slot"), "end_slot": per.get("end_slot")}
+    out = {
+        "meter_id": b.get("meter_id"),
+        "kind": b.get("kind"),
+        "start_slot": per.get("start_slot"),
+        "end_slot": per.get("end_slot"),
+    }
     return {k: (v if isinstance(v, (str, int)) and not isinstance(v, bool) else None) for k, v in out.items()}
 
 

@@ -1,9 +1,11 @@
+# SPDX-License-Identifier: MIT
 """Host benchmark of the modexp backends, measured in one run so the ratios are fair.
 
 2048-bit modulus, 256-bit exponents (the default group's sizes): vwcrypto (cffi over
 crypto_c) vs CPython's pow vs gmpy2.powmod_sec (GMP's constant-time mpz_powm_sec) when
 gmpy2 is installed. Reports the median time per call and the ratios.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,13 +51,14 @@ def run(bits: int = 2048, ebits: int = 256, n: int = 20, rounds: int = 7, seed: 
     }
     if "gmpy2.powmod_sec" in res:
         ratios["vwcrypto.powmod / gmpy2.powmod_sec"] = res["vwcrypto.powmod"] / res["gmpy2.powmod_sec"]
-    return {"bits": bits, "exp_bits": ebits, "limb_bits": vwcrypto.LIMB_BITS,
-            "median_us": res, "ratios": ratios}
+    return {"bits": bits, "exp_bits": ebits, "limb_bits": vwcrypto.LIMB_BITS, "median_us": res, "ratios": ratios}
 
 
 def report(result: Dict) -> str:
-    lines = ["modexp on this machine, %d-bit modulus, %d-bit exponent (%d-bit limbs), median per call:"
-             % (result["bits"], result["exp_bits"], result["limb_bits"])]
+    lines = [
+        "modexp on this machine, %d-bit modulus, %d-bit exponent (%d-bit limbs), median per call:"
+        % (result["bits"], result["exp_bits"], result["limb_bits"])
+    ]
     for k, v in result["median_us"].items():
         lines.append("  %-20s %9.1f us" % (k, v))
     for k, v in result["ratios"].items():

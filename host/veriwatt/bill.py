@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Bills with proofs (and the same linear machinery for settlement and totals).
 
 The customer's side, `make_bill`: from the meter's certified records for a period and their
@@ -15,6 +16,7 @@ the same steps, with a zero-knowledge proof (veriwatt.zk.tariffs) in place of R:
 proves, `verify_bill` verifies it, bound to the meter id, the period and the tariff digest
 (zk_context).
 """
+
 from __future__ import annotations
 
 import base64
@@ -95,9 +97,16 @@ def display_amount(kind: str, tariff: Any, total: int) -> str:
     return tariff.amount(total) if tariff is not None and kind not in ("settlement", "total") else str(total)
 
 
-def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tariff: Any,
-              start: int, end: int, meter_pub: Dict[str, Any], workers: int = 1,
-              progress: Any = None) -> Dict[str, Any]:
+def make_bill(
+    recs: Sequence[Record],
+    openings: Sequence[Tuple[int, int]],
+    tariff: Any,
+    start: int,
+    end: int,
+    meter_pub: Dict[str, Any],
+    workers: int = 1,
+    progress: Any = None,
+) -> Dict[str, Any]:
     """The bill object for the records of [start, end) (in slot order, exactly one per slot).
     For a non-linear tariff the proof is a zero-knowledge proof (workers: processes for the
     per-slot work of step and threshold proofs; progress(n) called as slots are done)."""
@@ -108,12 +117,17 @@ def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tarif
     slots_ = [r.slot for r in recs]
     if slots_ != list(range(start, end)):
         probs = _verify.check_period([(r.slot, r.C, r.e, r.s) for r in recs], start, end, None)
-        raise VeriwattError("cannot bill %s: %s; fetch the missing readings first (veriwatt fetch)"
-                            % (_slots.describe(start, end), _verify.summary(probs)))
+        raise VeriwattError(
+            "cannot bill %s: %s; fetch the missing readings first (veriwatt fetch)"
+            % (_slots.describe(start, end), _verify.summary(probs))
+        )
     from vwcore.reading import MAX_READING
+
     for r, (m, _) in zip(recs, openings):
         if not 0 <= m <= MAX_READING:
-            raise VeriwattError("slot %d: reading %d Wh is outside 0..%d (MAX_READING): meter fault" % (r.slot, m, MAX_READING))
+            raise VeriwattError(
+                "slot %d: reading %d Wh is outside 0..%d (MAX_READING): meter fault" % (r.slot, m, MAX_READING)
+            )
     proof: Dict[str, Any]
     if kind in ZK_KINDS:
         from .zk import tariffs as _zt
@@ -123,14 +137,20 @@ def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tarif
         rs = [r for _, r in openings]
         for r, m in zip(recs, ms):
             if not 0 <= m <= zt.max_reading:
-                raise VeriwattError("slot %d: reading %d Wh is above the tariff's max_reading %d" % (r.slot, m, zt.max_reading))
+                raise VeriwattError(
+                    "slot %d: reading %d Wh is above the tariff's max_reading %d" % (r.slot, m, zt.max_reading)
+                )
         ctx = zk_context(meter_pub["meter_id"], start, end, tariff.digest())
         extra: Dict[str, Any] = {"workers": workers, "progress": progress} if kind in ("step", "threshold") else {}
         bp = _zt.PROVERS[kind](zt, [r.C for r in recs], ms, rs, ctx, G, **extra)
         total = bp.amount
-        proof = {"alg": PROOF_ALG, "kind": kind, "bytes": len(bp.proof),
-                 "sha256": hashlib.sha256(bp.proof).hexdigest(),
-                 "base64": base64.b64encode(bp.proof).decode()}
+        proof = {
+            "alg": PROOF_ALG,
+            "kind": kind,
+            "bytes": len(bp.proof),
+            "sha256": hashlib.sha256(bp.proof).hexdigest(),
+            "base64": base64.b64encode(bp.proof).decode(),
+        }
         if kind == "threshold":
             proof["dr_slots"] = len(zt.slots)
     else:
@@ -143,10 +163,10 @@ def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tarif
         "meter_id": meter_pub["meter_id"],
         "meter_key_id": _keys.key_id(meter_pub),
         "group": G.name,
-        "period": {"start_slot": start, "end_slot": end, "slots": end - start,
-                   "start": _iso(start), "end": _iso(end)},
-        "tariff": None if tariff is None else {
-            "digest": tariff.digest(), "name": tariff.name, "supplier": tariff.supplier, "kind": tariff.kind},
+        "period": {"start_slot": start, "end_slot": end, "slots": end - start, "start": _iso(start), "end": _iso(end)},
+        "tariff": None
+        if tariff is None
+        else {"digest": tariff.digest(), "name": tariff.name, "supplier": tariff.supplier, "kind": tariff.kind},
         "total": total,
         "amount": display_amount(kind, tariff, total),
         "proof": proof,
@@ -156,8 +176,20 @@ def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tarif
     return bill
 
 
-BILL_FIELDS = ("format", "kind", "meter_id", "meter_key_id", "group", "period", "tariff", "total", "amount",
-               "proof", "created", "commitments")
+BILL_FIELDS = (
+    "format",
+    "kind",
+    "meter_id",
+    "meter_key_id",
+    "group",
+    "period",
+    "tariff",
+    "total",
+    "amount",
+    "proof",
+    "created",
+    "commitments",
+)
 PERIOD_FIELDS = ("start_slot", "end_slot", "slots", "start", "end")
 BILL_TARIFF_FIELDS = ("digest", "name", "supplier", "kind")
 ZK_PROOF_FIELDS = ("alg", "kind", "bytes", "sha256", "base64")
@@ -176,8 +208,10 @@ def parse_entries(bill: Dict[str, Any], G: Any = None, n: Optional[int] = None) 
     if not isinstance(cs, list):
         raise VeriwattError("bill: `commitments` must be a list (see docs/FORMATS.md)")
     if n is not None and len(cs) > 2 * n + 16:
-        raise InvalidError("bill: %d commitments for a period of %d slots (each slot must appear exactly once): "
-                           "slots were duplicated or replayed" % (len(cs), n))
+        raise InvalidError(
+            "bill: %d commitments for a period of %d slots (each slot must appear exactly once): "
+            "slots were duplicated or replayed" % (len(cs), n)
+        )
     out = []
     for i, c in enumerate(cs):
         w = "bill: commitments[%d]" % i
@@ -198,6 +232,7 @@ def total_bounds(kind: str, weights: Optional[Sequence[int]], n_slots: int) -> T
     if weights is not None:
         return (sum(w for w in weights if w < 0) * MAX_READING, sum(w for w in weights if w > 0) * MAX_READING)
     from .zk import tariffs as _zt
+
     return 0, _zt.MAX_PRICE * MAX_READING * n_slots
 
 
@@ -217,21 +252,28 @@ def _check_envelope(bill: Any, tariff: Any, meter_pub: Dict[str, Any], G: Any) -
     want = kind_for(tariff)
     if kind != want:
         if tariff is None:
-            raise InvalidError("this is a %s bill, but no tariff was given: verify it with the signed tariff it "
-                               "names (--tariff FILE)" % kind)
+            raise InvalidError(
+                "this is a %s bill, but no tariff was given: verify it with the signed tariff it "
+                "names (--tariff FILE)" % kind
+            )
         if kind == "total":
-            raise InvalidError("this file proves a total consumption (Wh), not a bill under the given tariff: "
-                               "its total is not money (verify it as a total: verify-bill FILE --total)")
-        raise InvalidError("a %s bill needs a tariff of kind %s, the given tariff is of kind %s"
-                           % (kind, {"settlement": "index"}.get(kind, kind), tariff.kind))
+            raise InvalidError(
+                "this file proves a total consumption (Wh), not a bill under the given tariff: "
+                "its total is not money (verify it as a total: verify-bill FILE --total)"
+            )
+        raise InvalidError(
+            "a %s bill needs a tariff of kind %s, the given tariff is of kind %s"
+            % (kind, {"settlement": "index"}.get(kind, kind), tariff.kind)
+        )
     p = jsonio.only_keys(bill["period"], "bill.period", PERIOD_FIELDS)
     start = jsonio.integer(p["start_slot"], "bill.period.start_slot")
     end = jsonio.integer(p["end_slot"], "bill.period.end_slot")
     _slots.check_range(start, end, "bill.period")
     jsonio.integer(p["slots"], "bill.period.slots", end - start, end - start)
     if p["start"] != _iso(start) or p["end"] != _iso(end):
-        raise VeriwattError("bill.period: start/end must be the ISO times of start_slot/end_slot (%s, %s)"
-                            % (_iso(start), _iso(end)))
+        raise VeriwattError(
+            "bill.period: start/end must be the ISO times of start_slot/end_slot (%s, %s)" % (_iso(start), _iso(end))
+        )
     jsonio.hex_bytes(bill["meter_id"], "bill.meter_id", 8)
     jsonio.hex_bytes(bill["meter_key_id"], "bill.meter_key_id", 8)
     if not isinstance(bill["group"], str):
@@ -261,8 +303,15 @@ def _check_envelope(bill: Any, tariff: Any, meter_pub: Dict[str, Any], G: Any) -
     return kind, start, end
 
 
-def verify_bill(bill: Any, tariff: Any, meter_pub: Dict[str, Any], fast: bool = True,
-                workers: int = 1, progress: Any = None, checker: Any = None) -> Dict[str, Any]:
+def verify_bill(
+    bill: Any,
+    tariff: Any,
+    meter_pub: Dict[str, Any],
+    fast: bool = True,
+    workers: int = 1,
+    progress: Any = None,
+    checker: Any = None,
+) -> Dict[str, Any]:
     """Check a bill as the supplier would. Returns a report dict; raises InvalidError with the
     first reason when the bill is not valid (report in err.report), VeriwattError when the
     files are malformed. The bill must be of the kind asked for: priced under `tariff` (a
@@ -279,9 +328,15 @@ def verify_bill(bill: Any, tariff: Any, meter_pub: Dict[str, Any], fast: bool = 
     total = bill["total"]
     proof = bill["proof"]
     R = 0 if kind in ZK_KINDS else jsonio.scalar(proof["R"], G, "bill.proof.R")
-    report: Dict[str, Any] = {"valid": False, "kind": kind, "meter_id": bill.get("meter_id"),
-                              "period": {"start_slot": start, "end_slot": end}, "total": total,
-                              "amount": bill.get("amount"), "problems": []}
+    report: Dict[str, Any] = {
+        "valid": False,
+        "kind": kind,
+        "meter_id": bill.get("meter_id"),
+        "period": {"start_slot": start, "end_slot": end},
+        "total": total,
+        "amount": bill.get("amount"),
+        "problems": [],
+    }
 
     def fail(kind_: str, msg: str, probs: Optional[List[_verify.Problem]] = None) -> None:
         report["problems"] = [p.as_dict() for p in probs] if probs else [{"kind": kind_, "slot": None, "message": msg}]
@@ -293,24 +348,36 @@ def verify_bill(bill: Any, tariff: Any, meter_pub: Dict[str, Any], fast: bool = 
 
     # 1. the meter key
     if bill["meter_id"] != meter_pub.get("meter_id"):
-        fail("meter", "the bill is for meter %s but the meter key file is for meter %s (wrong meter key)"
-             % (bill["meter_id"], meter_pub.get("meter_id")))
+        fail(
+            "meter",
+            "the bill is for meter %s but the meter key file is for meter %s (wrong meter key)"
+            % (bill["meter_id"], meter_pub.get("meter_id")),
+        )
     if bill["group"] != G.name:
         fail("meter", "the bill uses group %s but the meter key is in group %s" % (str(bill["group"])[:8], G.name))
     if bill["meter_key_id"] != _keys.key_id(meter_pub):
-        fail("meter", "the bill names meter key %s but the given meter key is %s (wrong or replaced meter key)"
-             % (bill["meter_key_id"], _keys.key_id(meter_pub)))
+        fail(
+            "meter",
+            "the bill names meter key %s but the given meter key is %s (wrong or replaced meter key)"
+            % (bill["meter_key_id"], _keys.key_id(meter_pub)),
+        )
     # 2. the tariff
     bt = bill["tariff"]
     if kind != "total":
         if bt["digest"] != tariff.digest():
-            fail("tariff", "the bill was computed with tariff %s but the given tariff is %s (a different or altered tariff)"
-                 % (str(bt["digest"])[:80], tariff.digest()))
+            fail(
+                "tariff",
+                "the bill was computed with tariff %s but the given tariff is %s (a different or altered tariff)"
+                % (str(bt["digest"])[:80], tariff.digest()),
+            )
         if [bt["name"], bt["supplier"], bt["kind"]] != [tariff.name, tariff.supplier, tariff.kind]:
             fail("tariff", "the bill's tariff name, supplier or kind differ from the signed tariff's")
         if kind_for(tariff) != kind:
-            fail("tariff", "a %s bill needs a tariff of kind %s, the given tariff is of kind %s"
-                 % (kind, {"settlement": "index"}.get(kind, kind), tariff.kind))
+            fail(
+                "tariff",
+                "a %s bill needs a tariff of kind %s, the given tariff is of kind %s"
+                % (kind, {"settlement": "index"}.get(kind, kind), tariff.kind),
+            )
         # 2b. the period is exactly one billing cycle of the (signed) tariff
         why = cycle_problem(tariff, start, end)
         if why:
@@ -319,8 +386,11 @@ def verify_bill(bill: Any, tariff: Any, meter_pub: Dict[str, Any], fast: bool = 
     w = None if kind in ZK_KINDS else weights_for(kind, tariff, start, end)
     lo, hi = total_bounds(kind, w, end - start)
     if not lo <= total <= hi or (kind in ZK_KINDS and total >= G.q):
-        fail("total", "the total %d is impossible for %d slots of at most %d Wh each under this tariff (allowed "
-             "%d..%d): the total was changed" % (total, end - start, _max_reading(), lo, hi))
+        fail(
+            "total",
+            "the total %d is impossible for %d slots of at most %d Wh each under this tariff (allowed "
+            "%d..%d): the total was changed" % (total, end - start, _max_reading(), lo, hi),
+        )
     # 4. completeness (before any signature), then every signature
     entries = parse_entries(bill, G, end - start)
     probs = _verify.check_period(entries, start, end, None)
@@ -335,14 +405,21 @@ def verify_bill(bill: Any, tariff: Any, meter_pub: Dict[str, Any], fast: bool = 
         report["proof_bytes"] = proof.get("bytes")
     else:
         from . import fastexp
+
         pm = fastexp.powmod if fast else None
         if not linear.check([c for _, c, _, _ in entries], w, total, R, G.p, G.q, G.g, G.h, pm):
-            fail("proof", "the total and its proof do not match the signed commitments: prod(C_t^w_t) != g^total * h^R "
-                 "(the total, the proof R or a price was changed)")
+            fail(
+                "proof",
+                "the total and its proof do not match the signed commitments: prod(C_t^w_t) != g^total * h^R "
+                "(the total, the proof R or a price was changed)",
+            )
     # 6. what people read
     if bill["amount"] != display_amount(kind, tariff, total):
-        fail("amount", "the displayed amount %r does not match the proven total %d (%s)"
-             % (bill["amount"][:80], total, display_amount(kind, tariff, total)))
+        fail(
+            "amount",
+            "the displayed amount %r does not match the proven total %d (%s)"
+            % (bill["amount"][:80], total, display_amount(kind, tariff, total)),
+        )
     report["valid"] = True
     report["seconds"] = round(time.perf_counter() - t0, 4)
     return report
@@ -350,12 +427,24 @@ def verify_bill(bill: Any, tariff: Any, meter_pub: Dict[str, Any], fast: bool = 
 
 def _max_reading() -> int:
     from vwcore.reading import MAX_READING
+
     return MAX_READING
 
 
-def _verify_zk(bill: Dict[str, Any], kind: str, tariff: Any, entries: Sequence[Tuple[int, int, int, int]],
-               start: int, end: int, total: int, proof: Dict[str, Any], G: Any, fail: Any,
-               workers: int, progress: Any) -> None:
+def _verify_zk(
+    bill: Dict[str, Any],
+    kind: str,
+    tariff: Any,
+    entries: Sequence[Tuple[int, int, int, int]],
+    start: int,
+    end: int,
+    total: int,
+    proof: Dict[str, Any],
+    G: Any,
+    fail: Any,
+    workers: int,
+    progress: Any,
+) -> None:
     from .zk import ProofError
     from .zk import tariffs as _zt
 
@@ -366,26 +455,40 @@ def _verify_zk(bill: Dict[str, Any], kind: str, tariff: Any, entries: Sequence[T
     except VeriwattError as e:
         fail("proof", "%s (the proof was altered)" % e)
     if proof["bytes"] != len(data):
-        fail("proof", "the zero-knowledge proof has %d bytes, the bill says %s (the proof was altered or cut)"
-             % (len(data), proof["bytes"]))
+        fail(
+            "proof",
+            "the zero-knowledge proof has %d bytes, the bill says %s (the proof was altered or cut)"
+            % (len(data), proof["bytes"]),
+        )
     if proof["sha256"] != hashlib.sha256(data).hexdigest():
         fail("proof", "the zero-knowledge proof's SHA-256 is not the one the bill states (the proof was altered)")
     zt = tariff.zk(start, end)
     if kind == "threshold" and proof.get("dr_slots") != len(zt.slots):
-        fail("proof", "the bill states %r demand-response slots, the tariff gives %d for this period"
-             % (proof.get("dr_slots"), len(zt.slots)))
+        fail(
+            "proof",
+            "the bill states %r demand-response slots, the tariff gives %d for this period"
+            % (proof.get("dr_slots"), len(zt.slots)),
+        )
     ctx = zk_context(str(bill.get("meter_id")), start, end, tariff.digest())
     extra: Dict[str, Any] = {"workers": workers, "progress": progress} if kind in ("step", "threshold") else {}
     try:
         _zt.VERIFIERS[kind](zt, [c for _, c, _, _ in entries], total, data, ctx, G, **extra)
     except ProofError as e:
-        fail("proof", "the zero-knowledge %s proof does not verify (%s): the total or the proof was changed, or the "
-             "proof was made for another meter, period or tariff" % (kind, e))
+        fail(
+            "proof",
+            "the zero-knowledge %s proof does not verify (%s): the total or the proof was changed, or the "
+            "proof was made for another meter, period or tariff" % (kind, e),
+        )
 
 
 # ----------------------------------------------------------------- selective disclosure
-def make_disclosure(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], chosen: Sequence[int],
-                    meter_pub: Dict[str, Any], note: str = "") -> Dict[str, Any]:
+def make_disclosure(
+    recs: Sequence[Record],
+    openings: Sequence[Tuple[int, int]],
+    chosen: Sequence[int],
+    meter_pub: Dict[str, Any],
+    note: str = "",
+) -> Dict[str, Any]:
     """Openings of the chosen slots only (the customer's consent), with their signed commitments."""
     by_slot = {r.slot: (r, o) for r, o in zip(recs, openings)}
     out = []
@@ -393,10 +496,24 @@ def make_disclosure(recs: Sequence[Record], openings: Sequence[Tuple[int, int]],
         if t not in by_slot:
             raise VeriwattError("slot %d is not in the store: fetch it first" % t)
         r, (m, rr) = by_slot[t]
-        out.append({"slot": t, "start": _iso(t), "reading": m, "r": "%064x" % rr,
-                    "C": "%x" % r.C, "sig": "%064x%064x" % (r.e, r.s)})
-    return {"format": DISCLOSURE_FORMAT, "meter_id": meter_pub["meter_id"], "meter_key_id": _keys.key_id(meter_pub),
-            "group": _keys.group_of(meter_pub).name, "note": note, "slots": out}
+        out.append(
+            {
+                "slot": t,
+                "start": _iso(t),
+                "reading": m,
+                "r": "%064x" % rr,
+                "C": "%x" % r.C,
+                "sig": "%064x%064x" % (r.e, r.s),
+            }
+        )
+    return {
+        "format": DISCLOSURE_FORMAT,
+        "meter_id": meter_pub["meter_id"],
+        "meter_key_id": _keys.key_id(meter_pub),
+        "group": _keys.group_of(meter_pub).name,
+        "note": note,
+        "slots": out,
+    }
 
 
 DISCLOSURE_FIELDS = ("format", "meter_id", "meter_key_id", "group", "note", "slots")
@@ -416,11 +533,15 @@ def verify_disclosure(d: Any, meter_pub: Dict[str, Any]) -> Dict[str, Any]:
     jsonio.only_keys(d, "disclosure:", DISCLOSURE_FIELDS)
     G = _keys.group_of(meter_pub)
     if d["meter_id"] != meter_pub.get("meter_id"):
-        raise InvalidError("the disclosure is for meter %s, the key for meter %s"
-                           % (str(d["meter_id"])[:16], meter_pub.get("meter_id")))
+        raise InvalidError(
+            "the disclosure is for meter %s, the key for meter %s"
+            % (str(d["meter_id"])[:16], meter_pub.get("meter_id"))
+        )
     if d["meter_key_id"] != _keys.key_id(meter_pub) or d["group"] != G.name:
-        raise InvalidError("the disclosure names meter key %s (group %s), the given key is %s (group %s)"
-                           % (str(d["meter_key_id"])[:16], str(d["group"])[:8], _keys.key_id(meter_pub), G.name))
+        raise InvalidError(
+            "the disclosure names meter key %s (group %s), the given key is %s (group %s)"
+            % (str(d["meter_key_id"])[:16], str(d["group"])[:8], _keys.key_id(meter_pub), G.name)
+        )
     if not isinstance(d["note"], str):
         raise VeriwattError("disclosure: note must be a string")
     parsed = []
@@ -438,8 +559,10 @@ def verify_disclosure(d: Any, meter_pub: Dict[str, Any]) -> Dict[str, Any]:
             raise VeriwattError("%s.reading must be a JSON integer" % w)
         m = s["reading"]
         if not 0 <= m <= MAX_READING:
-            raise InvalidError("slot %d: the disclosed reading %d is impossible: a meter certifies 0..%d Wh per "
-                               "half-hour" % (t, m, MAX_READING))
+            raise InvalidError(
+                "slot %d: the disclosed reading %d is impossible: a meter certifies 0..%d Wh per "
+                "half-hour" % (t, m, MAX_READING)
+            )
         rr = jsonio.scalar(s["r"], G, w + ".r")
         C = jsonio.element(s["C"], G, w + ".C", member=False)  # membership below, after the signature
         e, s_ = _keys.parse_sig(s["sig"], G, w + ".sig")

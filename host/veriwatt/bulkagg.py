@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Aggregation shares in bulk (issue 14): the aggregator's per-share work, vectorised.
 
 `BulkAggregator(A)` wraps a veriwatt.aggregation.Aggregator (the one definition of the rules)
@@ -18,6 +19,7 @@ Shares for a slot that is closed or in recovery, and anything that is not a well
 share, go through `A.add_share` one by one (rare paths, the same errors). Results come from
 `A.result(slot)` as before: accepted shares are stored in the wrapped aggregator's state.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,8 +34,7 @@ from vwcore.agg import AggError
 
 from .aggregation import Aggregator
 
-SHARE_DTYPE = np.dtype([("gid", "S16"), ("mid", ">u8"), ("slot", ">u4"), ("c1", ">u8"), ("c2", ">u8"),
-                        ("tag", "S16")])
+SHARE_DTYPE = np.dtype([("gid", "S16"), ("mid", ">u8"), ("slot", ">u4"), ("c1", ">u8"), ("c2", ">u8"), ("tag", "S16")])
 assert SHARE_DTYPE.itemsize == agg.SHARE_LEN
 
 
@@ -41,6 +42,7 @@ assert SHARE_DTYPE.itemsize == agg.SHARE_LEN
 class BatchReport:
     """Per batch: accepted (new) shares, identical re-sends ignored, and the refused ones as
     (index in the batch, reason) -- the AggError message add_share would have raised."""
+
     accepted: int = 0
     resent: int = 0
     refused: List[Tuple[int, str]] = field(default_factory=list)
@@ -90,14 +92,23 @@ class BulkAggregator:
                 o = i * n
                 inner, outer = pads[k]
                 h = inner.copy()
-                h.update(buf[o:o + 44])
+                h.update(buf[o : o + 44])
                 g = outer.copy()
                 g.update(h.digest())
-                out[i] = cd(g.digest()[:tl], buf[o + 44:o + n])
+                out[i] = cd(g.digest()[:tl], buf[o + 44 : o + n])
         return out
 
-    def _store(self, shares: Sequence[bytes], row: List[int], good: List[bool], idx: List[int], slots: List[int],
-               c1: List[int], c2: List[int], rep: BatchReport) -> None:
+    def _store(
+        self,
+        shares: Sequence[bytes],
+        row: List[int],
+        good: List[bool],
+        idx: List[int],
+        slots: List[int],
+        c1: List[int],
+        c2: List[int],
+        rep: BatchReport,
+    ) -> None:
         """Bookkeeping in the wrapped aggregator's state, in batch order (re-sends, replays).
         row[i]: share i's row in the decoded arrays, -1 for a share of the wrong length."""
         states: Dict[int, Any] = {}
@@ -134,8 +145,9 @@ class BulkAggregator:
 def slot_sums(A: Aggregator, slot: int) -> Tuple[int, int]:
     """(sum of c1, sum of c2) mod 2^64 of a slot's accepted full shares, with numpy."""
     st = A._slot(slot)
-    v = np.fromiter((x for c1, c2, _ in st.shares.values() for x in (c1, c2)), dtype=np.uint64,
-                    count=2 * len(st.shares)).reshape(-1, 2)
+    v = np.fromiter(
+        (x for c1, c2, _ in st.shares.values() for x in (c1, c2)), dtype=np.uint64, count=2 * len(st.shares)
+    ).reshape(-1, 2)
     s = v.sum(axis=0, dtype=np.uint64)  # wraps mod 2^64
     return int(s[0]), int(s[1])
 
@@ -145,7 +157,7 @@ def check_many(groups: Dict[bytes, "BulkAggregator"], shares: Sequence[bytes]) -
     are reported under the key b"" with the reason."""
     by: Dict[bytes, List[bytes]] = {}
     for s in shares:
-        by.setdefault(bytes(s[:agg.GID_LEN]) if bytes(s[:agg.GID_LEN]) in groups else b"", []).append(s)
+        by.setdefault(bytes(s[: agg.GID_LEN]) if bytes(s[: agg.GID_LEN]) in groups else b"", []).append(s)
     out = {g: groups[g].add_shares(ss) for g, ss in by.items() if g}
     if b"" in by:
         out[b""] = BatchReport(refused=[(i, "share is for no known aggregation group") for i in range(len(by[b""]))])

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The `veriwatt` command line: ONE command table (cli_commands.COMMANDS) of thin wrappers over
 the library (veriwatt.api), for meter engineers, customers, suppliers and grids.
 
@@ -7,6 +8,7 @@ command shares are declared once here (OPTIONS), each with ONE default; a comman
 arguments, call the library, print, and return an exit code. Errors meant for the user are
 raised as VeriwattError and printed as one line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,29 +50,51 @@ TRUST_HELP = "(default: your trust store, see veriwatt trust)"
 # The common options: one declaration and one default each.
 OPTIONS: Dict[str, List[Opt]] = {
     "port": [opt("port", help=PORT_HELP)],
-    "ports": [opt("ports", nargs="+", metavar="PORT", help="serial ports of the meters (ttys, simulated ptys, pyserial URLs)")],
+    "ports": [
+        opt("ports", nargs="+", metavar="PORT", help="serial ports of the meters (ttys, simulated ptys, pyserial URLs)")
+    ],
     "baud": [opt("--baud", type=int, default=DEFAULT_BAUD, help="baud rate (default %d)" % DEFAULT_BAUD)],
-    "timeout": [opt("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                    help="seconds without an answer before a retry (default %g)" % DEFAULT_TIMEOUT)],
-    "retries": [opt("--retries", type=int, default=DEFAULT_RETRIES,
-                    help="retries per request (default %d)" % DEFAULT_RETRIES)],
-    "store": [opt("--store", default=DEFAULT_STORE,
-                  help="local store (SQLite file; default %s or $VERIWATT_STORE)" % DEFAULT_STORE)],
-    "code": [opt("--code", help="customer code from the meter label (or set VERIWATT_CODE; asked for if omitted)"),
-             opt("--code-file", help="file holding the customer code")],
+    "timeout": [
+        opt(
+            "--timeout",
+            type=float,
+            default=DEFAULT_TIMEOUT,
+            help="seconds without an answer before a retry (default %g)" % DEFAULT_TIMEOUT,
+        )
+    ],
+    "retries": [
+        opt("--retries", type=int, default=DEFAULT_RETRIES, help="retries per request (default %d)" % DEFAULT_RETRIES)
+    ],
+    "store": [
+        opt(
+            "--store",
+            default=DEFAULT_STORE,
+            help="local store (SQLite file; default %s or $VERIWATT_STORE)" % DEFAULT_STORE,
+        )
+    ],
+    "code": [
+        opt("--code", help="customer code from the meter label (or set VERIWATT_CODE; asked for if omitted)"),
+        opt("--code-file", help="file holding the customer code"),
+    ],
     "json": [opt("--json", action="store_true", help="print a JSON object instead of text")],
     "supplier-key": [opt("--supplier-key", help="supplier public key the tariff must be signed with " + TRUST_HELP)],
     "meter-key": [opt("--meter-key", help="the meter's public key file (meter.pub.json)")],
     "meter": [opt("--meter", help="meter id (16 hex digits) when the store holds several meters")],
     "period": [opt("--period", required=True, help=PERIOD_HELP)],
     "tz": [opt("--tz", help="time zone for months and dates in --period (default UTC), e.g. Europe/London")],
-    "workers": [opt("--workers", type=_workers, default=1,
-                    help="processes for the per-slot work of step and threshold proofs (default 1)")],
+    "workers": [
+        opt(
+            "--workers",
+            type=_workers,
+            default=1,
+            help="processes for the per-slot work of step and threshold proofs (default 1)",
+        )
+    ],
 }
 GROUPS: Dict[str, Tuple[str, ...]] = {
-    "line": ("port", "baud", "timeout", "retries"),       # one meter on a serial line
-    "lines": ("ports", "baud", "timeout", "retries"),     # several meters
-    "stored": ("store", "meter-key", "meter"),            # a meter's readings in the local store
+    "line": ("port", "baud", "timeout", "retries"),  # one meter on a serial line
+    "lines": ("ports", "baud", "timeout", "retries"),  # several meters
+    "stored": ("store", "meter-key", "meter"),  # a meter's readings in the local store
 }
 
 
@@ -87,6 +111,7 @@ Spec = Union[str, Opt, Tuple[str, Dict[str, Any]]]
 @dataclass
 class Command:
     """One row of the command table: name, handler, one-line help, options, subcommands."""
+
     name: str
     run: Callable[[argparse.Namespace], int]
     help: str
@@ -108,8 +133,13 @@ def _add_options(p: argparse.ArgumentParser, specs: Sequence[Spec]) -> None:
 
 
 def _add_command(sub: Any, c: Command) -> None:
-    p = sub.add_parser(c.name, help=c.help, description=c.run.__doc__, epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        c.name,
+        help=c.help,
+        description=c.run.__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.set_defaults(func=c.run, parser=p)
     _add_options(p, c.options)
     if c.sub:
@@ -124,8 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="veriwatt",
         description="Privacy-friendly smart metering: fetch certified readings from meters, "
-                    "verify them, build and check bills with proofs, aggregate across meters.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "verify them, build and check bills with proofs, aggregate across meters.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--version", action="version", version="veriwatt " + __version__)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -150,8 +182,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except Exception as e:  # a bug: say so plainly, keep the traceback for VERIWATT_DEBUG=1
         if os.environ.get("VERIWATT_DEBUG"):
             raise
-        print("veriwatt: internal error: %s: %s (set VERIWATT_DEBUG=1 for a traceback; please report it)"
-              % (type(e).__name__, e), file=sys.stderr)
+        print(
+            "veriwatt: internal error: %s: %s (set VERIWATT_DEBUG=1 for a traceback; please report it)"
+            % (type(e).__name__, e),
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 

@@ -1,7 +1,9 @@
+# SPDX-License-Identifier: MIT
 """`veriwatt profiles|scores|verify-scores|beacon|sample|verify-sample`: thin CLI over
 veriwatt.profiles and veriwatt.sampling (docs/COMPUTATIONS.md). Parses, calls the library,
 prints; exit codes as everywhere: 0 ok, 1 verification failed, 2 bad input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,8 +13,10 @@ from typing import Any, Callable, Dict, List
 
 from .errors import EXIT_INVALID, EXIT_OK, InvalidError, VeriwattError
 
-OPT_IN = ("Profiling is opt-in: nothing is computed without --consent. With it, the score file "
-          "records your consent and the recipient learns the scores (and only them).")
+OPT_IN = (
+    "Profiling is opt-in: nothing is computed without --consent. With it, the score file "
+    "records your consent and the recipient learns the scores (and only them)."
+)
 
 
 def _out(args: argparse.Namespace, obj: Any, text: str) -> None:
@@ -77,27 +81,41 @@ def cmd_profiles(args: argparse.Namespace) -> int:
             body = body.get("profiles")
         signed = profiles.sign(body, keys.load_secret(args.key))
         jsonio.write(args.out or args.file, signed)
-        _out(args, {"file": args.out or args.file, "digest": signed["digest"]},
-             "signed profile set -> %s (%s)" % (args.out or args.file, signed["digest"]))
+        _out(
+            args,
+            {"file": args.out or args.file, "digest": signed["digest"]},
+            "signed profile set -> %s (%s)" % (args.out or args.file, signed["digest"]),
+        )
         return EXIT_OK
     ps = _invalid(args, "profile set", args.file, lambda: profiles.load_signed(args.file, args.supplier_key))
     if ps is None:
         return EXIT_INVALID
-    res = {"valid": True, "kind": ps.kind, "name": ps.name, "supplier": ps.supplier, "digest": ps.digest,
-           "period": {"start_slot": ps.start, "end_slot": ps.end}, "categories": [c for c, _ in ps.categories],
-           "sample_rate": ps.sample_rate}
-    _out(args, res, "profile set %s: VALID (%s %r by %s, %d slots, categories %s)"
-         % (args.file, ps.kind, ps.name, ps.supplier, ps.n, ", ".join(c for c, _ in ps.categories)))
+    res = {
+        "valid": True,
+        "kind": ps.kind,
+        "name": ps.name,
+        "supplier": ps.supplier,
+        "digest": ps.digest,
+        "period": {"start_slot": ps.start, "end_slot": ps.end},
+        "categories": [c for c, _ in ps.categories],
+        "sample_rate": ps.sample_rate,
+    }
+    _out(
+        args,
+        res,
+        "profile set %s: VALID (%s %r by %s, %d slots, categories %s)"
+        % (args.file, ps.kind, ps.name, ps.supplier, ps.n, ", ".join(c for c, _ in ps.categories)),
+    )
     return EXIT_OK
 
 
 def cmd_scores(args: argparse.Namespace) -> int:
     """Compare the certified readings of a profile set's period with its profiles, with proofs.
 
-Profiling is opt-in: nothing is computed without --consent; the score file records the
-consent, and the recipient (supplier, or a fraud team for a suspect pattern) learns the
-scores only: total, inner products and squared distances (profile sets), or the squared
-distance (suspect pattern). Proving takes about 3 ms per slot (a month: a few seconds)."""
+    Profiling is opt-in: nothing is computed without --consent; the score file records the
+    consent, and the recipient (supplier, or a fraud team for a suspect pattern) learns the
+    scores only: total, inner products and squared distances (profile sets), or the squared
+    distance (suspect pattern). Proving takes about 3 ms per slot (a month: a few seconds)."""
     from . import jsonio, profiles, slots
 
     if not args.consent:
@@ -105,16 +123,28 @@ distance (suspect pattern). Proving takes about 3 ms per slot (a month: a few se
     ps = profiles.load_signed(args.profiles, args.supplier_key)
     recs, ops, pub = _store_month(args, ps.start, ps.end)
     if len(recs) != ps.n:
-        raise VeriwattError("the store holds %d of the %d readings of %s: fetch the rest first"
-                            % (len(recs), ps.n, slots.describe(ps.start, ps.end)))
+        raise VeriwattError(
+            "the store holds %d of the %d readings of %s: fetch the rest first"
+            % (len(recs), ps.n, slots.describe(ps.start, ps.end))
+        )
     doc = profiles.make_scores(recs, ops, ps, pub, consent=True)
     jsonio.write(args.out, doc)
-    res = {"file": args.out, "kind": ps.kind, "scores": doc["scores"], "total": doc.get("total"),
-           "proof_bytes": doc["proof"]["bytes"], "consent": doc["consent"]}
-    lines = ["%s for meter %s, %s -> %s (consent recorded %s)" % (ps.kind, pub["meter_id"],
-             slots.describe(ps.start, ps.end), args.out, doc["consent"]["given"])]
-    lines += ["  %-24s %s" % (s["category"], "  ".join("%s %d" % (k, s[k]) for k in ("inner", "distance") if k in s))
-              for s in doc["scores"]]
+    res = {
+        "file": args.out,
+        "kind": ps.kind,
+        "scores": doc["scores"],
+        "total": doc.get("total"),
+        "proof_bytes": doc["proof"]["bytes"],
+        "consent": doc["consent"],
+    }
+    lines = [
+        "%s for meter %s, %s -> %s (consent recorded %s)"
+        % (ps.kind, pub["meter_id"], slots.describe(ps.start, ps.end), args.out, doc["consent"]["given"])
+    ]
+    lines += [
+        "  %-24s %s" % (s["category"], "  ".join("%s %d" % (k, s[k]) for k in ("inner", "distance") if k in s))
+        for s in doc["scores"]
+    ]
     _out(args, res, "\n".join(lines))
     return EXIT_OK
 
@@ -131,11 +161,21 @@ def cmd_verify_scores(args: argparse.Namespace) -> int:
     rep = _invalid(args, "score file", args.file, lambda: profiles.verify_scores(doc, ps, pub))
     if rep is None:
         return EXIT_INVALID
-    lines = ["score file %s: VALID: meter %s, %s %r, consent given %s%s" % (
-        args.file, rep["meter_id"], ps.kind, ps.name, rep["consent"],
-        (", total %d Wh, nearest profile %s" % (rep["total"], rep["nearest"])) if ps.kind == "profiles" else "")]
-    lines += ["  %-24s %s" % (s["category"], "  ".join("%s %d" % (k, s[k]) for k in ("inner", "distance") if k in s))
-              for s in rep["scores"]]
+    lines = [
+        "score file %s: VALID: meter %s, %s %r, consent given %s%s"
+        % (
+            args.file,
+            rep["meter_id"],
+            ps.kind,
+            ps.name,
+            rep["consent"],
+            (", total %d Wh, nearest profile %s" % (rep["total"], rep["nearest"])) if ps.kind == "profiles" else "",
+        )
+    ]
+    lines += [
+        "  %-24s %s" % (s["category"], "  ".join("%s %d" % (k, s[k]) for k in ("inner", "distance") if k in s))
+        for s in rep["scores"]
+    ]
     _out(args, rep, "\n".join(lines))
     return EXIT_OK
 
@@ -154,17 +194,27 @@ def cmd_beacon(args: argparse.Namespace) -> int:
         body = sampling.new_beacon(a, b, args.supplier or key.get("name", ""), value)
         signed = sampling.sign(body, key)
         jsonio.write(args.out, signed)
-        _out(args, {"file": args.out, "digest": signed["digest"]}, "beacon for slots %d:%d -> %s (%s)"
-             % (a, b, args.out, signed["digest"]))
+        _out(
+            args,
+            {"file": args.out, "digest": signed["digest"]},
+            "beacon for slots %d:%d -> %s (%s)" % (a, b, args.out, signed["digest"]),
+        )
         return EXIT_OK
     if not args.file:
         raise VeriwattError("give the beacon file")
     be = _invalid(args, "beacon", args.file, lambda: sampling.load_signed(args.file, args.supplier_key))
     if be is None:
         return EXIT_INVALID
-    _out(args, {"valid": True, "digest": be.digest, "period": {"start_slot": be.start, "end_slot": be.end},
-                "published": be.published}, "beacon %s: VALID (slots %d:%d, published %s)"
-         % (args.file, be.start, be.end, be.published))
+    _out(
+        args,
+        {
+            "valid": True,
+            "digest": be.digest,
+            "period": {"start_slot": be.start, "end_slot": be.end},
+            "published": be.published,
+        },
+        "beacon %s: VALID (slots %d:%d, published %s)" % (args.file, be.start, be.end, be.published),
+    )
     return EXIT_OK
 
 
@@ -188,9 +238,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
     doc = sampling.make_sample(recs, ops, be, src, pub)
     jsonio.write(args.out, doc)
     n = len(doc["disclosure"]["slots"])
-    _out(args, {"file": args.out, "slots": n, "rate": doc["rate"]},
-         "sample of meter %s: %d slot(s) of %d selected (1 in %d) -> %s" % (pub["meter_id"], n, be.end - be.start,
-                                                                            doc["rate"], args.out))
+    _out(
+        args,
+        {"file": args.out, "slots": n, "rate": doc["rate"]},
+        "sample of meter %s: %d slot(s) of %d selected (1 in %d) -> %s"
+        % (pub["meter_id"], n, be.end - be.start, doc["rate"], args.out),
+    )
     return EXIT_OK
 
 
@@ -207,8 +260,12 @@ def cmd_verify_sample(args: argparse.Namespace) -> int:
     rep = _invalid(args, "sample", args.file, lambda: sampling.verify_sample(doc, be, src, pub))
     if rep is None:
         return EXIT_INVALID
-    _out(args, rep, "sample %s: VALID: meter %s, %d slot(s) (1 in %d), %d Wh sampled, estimate %d Wh"
-         % (args.file, rep["meter_id"], len(rep["slots"]), rep["rate"], rep["sampled_wh"], rep["estimate_wh"]))
+    _out(
+        args,
+        rep,
+        "sample %s: VALID: meter %s, %d slot(s) (1 in %d), %d Wh sampled, estimate %d Wh"
+        % (args.file, rep["meter_id"], len(rep["slots"]), rep["rate"], rep["sampled_wh"], rep["estimate_wh"]),
+    )
     return EXIT_OK
 
 
@@ -218,32 +275,83 @@ def commands() -> List[Any]:
     from .cli import Command, common, opt
 
     period = common("period", required=False, help="YYYY-MM, START:END or DATE..DATE")
-    rate = (opt("--beacon", required=True, help="the supplier's signed beacon for the period"),
-            opt("--tariff", help="signed tariff giving the sample rate (sample_rate, default 100)"),
-            opt("--profiles", help="or: signed profile set giving the sample rate"), "supplier-key", "json")
+    rate = (
+        opt("--beacon", required=True, help="the supplier's signed beacon for the period"),
+        opt("--tariff", help="signed tariff giving the sample rate (sample_rate, default 100)"),
+        opt("--profiles", help="or: signed profile set giving the sample rate"),
+        "supplier-key",
+        "json",
+    )
     return [
-        Command("profiles", cmd_profiles, "signed profile sets and suspect patterns (example, sign, verify)", (
-            opt("action", choices=["example", "sign", "verify"]), opt("file", nargs="?", help="profile set file"),
-            opt("--kind", choices=["profiles", "suspect"], default="profiles", help="example: kind of set"),
-            period, "tz", opt("--key", help="sign: supplier secret key (supplier.key.json)"),
-            opt("--out", help="output file (sign: default overwrites FILE; example: default stdout)"),
-            "supplier-key", "json")),
-        Command("scores", cmd_scores, "opt-in: scores of your readings against a signed profile set, with proofs", (
-            "stored", "code", opt("--profiles", required=True, help="signed profile set or suspect pattern"),
-            "supplier-key",
-            opt("--consent", action="store_true", help="you agree to the comparison (required: " + OPT_IN + ")"),
-            opt("--out", default="scores.json", help="score file to write (default scores.json)"), "json")),
-        Command("verify-scores", cmd_verify_scores, "check a score file with the profile set and the meter key", (
-            opt("file", help="score file"), opt("--profiles", required=True, help="the signed profile set the scores claim"),
-            common("meter-key", required=True), "supplier-key", "json")),
-        Command("beacon", cmd_beacon, "settlement sampling beacons (make after the period ends, verify)", (
-            opt("action", choices=["make", "verify"]), opt("file", nargs="?", help="verify: beacon file"),
-            period, "tz", opt("--key", help="make: supplier secret key"),
-            opt("--supplier", help="make: supplier name (default: the key's name)"),
-            opt("--value", help="make: the 32-byte value in hex (default: fresh random)"),
-            opt("--out", help="make: beacon file to write"), "supplier-key", "json")),
-        Command("sample", cmd_sample, "disclose the settlement sample a signed beacon selects", (
-            "stored", "code", opt("--out", default="sample.json", help="file to write (default sample.json)")) + rate),
-        Command("verify-sample", cmd_verify_sample, "check a sampled disclosure (exactly the selected slots)", (
-            opt("file", help="sampled disclosure file"), common("meter-key", required=True)) + rate),
+        Command(
+            "profiles",
+            cmd_profiles,
+            "signed profile sets and suspect patterns (example, sign, verify)",
+            (
+                opt("action", choices=["example", "sign", "verify"]),
+                opt("file", nargs="?", help="profile set file"),
+                opt("--kind", choices=["profiles", "suspect"], default="profiles", help="example: kind of set"),
+                period,
+                "tz",
+                opt("--key", help="sign: supplier secret key (supplier.key.json)"),
+                opt("--out", help="output file (sign: default overwrites FILE; example: default stdout)"),
+                "supplier-key",
+                "json",
+            ),
+        ),
+        Command(
+            "scores",
+            cmd_scores,
+            "opt-in: scores of your readings against a signed profile set, with proofs",
+            (
+                "stored",
+                "code",
+                opt("--profiles", required=True, help="signed profile set or suspect pattern"),
+                "supplier-key",
+                opt("--consent", action="store_true", help="you agree to the comparison (required: " + OPT_IN + ")"),
+                opt("--out", default="scores.json", help="score file to write (default scores.json)"),
+                "json",
+            ),
+        ),
+        Command(
+            "verify-scores",
+            cmd_verify_scores,
+            "check a score file with the profile set and the meter key",
+            (
+                opt("file", help="score file"),
+                opt("--profiles", required=True, help="the signed profile set the scores claim"),
+                common("meter-key", required=True),
+                "supplier-key",
+                "json",
+            ),
+        ),
+        Command(
+            "beacon",
+            cmd_beacon,
+            "settlement sampling beacons (make after the period ends, verify)",
+            (
+                opt("action", choices=["make", "verify"]),
+                opt("file", nargs="?", help="verify: beacon file"),
+                period,
+                "tz",
+                opt("--key", help="make: supplier secret key"),
+                opt("--supplier", help="make: supplier name (default: the key's name)"),
+                opt("--value", help="make: the 32-byte value in hex (default: fresh random)"),
+                opt("--out", help="make: beacon file to write"),
+                "supplier-key",
+                "json",
+            ),
+        ),
+        Command(
+            "sample",
+            cmd_sample,
+            "disclose the settlement sample a signed beacon selects",
+            ("stored", "code", opt("--out", default="sample.json", help="file to write (default sample.json)")) + rate,
+        ),
+        Command(
+            "verify-sample",
+            cmd_verify_sample,
+            "check a sampled disclosure (exactly the selected slots)",
+            (opt("file", help="sampled disclosure file"), common("meter-key", required=True)) + rate,
+        ),
     ]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Billing cycles: the part of a signed tariff that fixes WHICH periods can be billed.
 
 Without it the prover (the customer) chooses the period of a bill, and a tariff that is not
@@ -16,6 +17,7 @@ Two kinds, each with one canonical form:
         the listed periods only, as protocol slot numbers [START, END): integers,
         0 <= START < END < 2^32, strictly ordered and non-overlapping (END_i <= START_i+1)
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -40,8 +42,7 @@ class Cycle:
     """A parsed billing cycle. `problem(start, end)` says why [start, end) is not one cycle
     (None when it is); `around(start, end)` lists the cycles a period touches."""
 
-    def __init__(self, body: Dict[str, Any], kind: str, zone_name: str,
-                 periods: Optional[List[Period]] = None) -> None:
+    def __init__(self, body: Dict[str, Any], kind: str, zone_name: str, periods: Optional[List[Period]] = None) -> None:
         self.body, self.kind, self.zone_name = body, kind, zone_name
         self.periods = periods or []
 
@@ -111,8 +112,10 @@ class Cycle:
         else:
             what = "it is longer than cycle %s" % self.label(*c)
         hint = (", e.g. " + " or ".join(self.suggest(a, b) for a, b in near)) if near else ""
-        return ("the period %s is not one billing cycle of the tariff (%s): %s; a bill must cover exactly one cycle%s"
-                % (_slots.describe(start, end), self.text(), what, hint))
+        return (
+            "the period %s is not one billing cycle of the tariff (%s): %s; a bill must cover exactly one cycle%s"
+            % (_slots.describe(start, end), self.text(), what, hint)
+        )
 
     # ---------------------------------------------------------------- names
     def label(self, start: int, end: int) -> str:
@@ -146,16 +149,20 @@ class Cycle:
 def parse(obj: Any, tz_name: str = "UTC", where: str = "tariff.cycle") -> Cycle:
     """Validate a `cycle` object (one canonical form per kind); errors name the field."""
     if obj is None:
-        raise VeriwattError("%s is missing: a tariff must fix its billing cycle, e.g. \"cycle\": %s "
-                            "(calendar months) or {\"kind\": \"periods\", \"periods\": [[START, END], ...]}; "
-                            "add it and sign again (docs/TARIFF.md)" % (where, json.dumps(EXAMPLE)))
+        raise VeriwattError(
+            "%s is missing: a tariff must fix its billing cycle, e.g. \"cycle\": %s "
+            "(calendar months) or {\"kind\": \"periods\", \"periods\": [[START, END], ...]}; "
+            "add it and sign again (docs/TARIFF.md)" % (where, json.dumps(EXAMPLE))
+        )
     if not isinstance(obj, dict):
         raise VeriwattError("%s must be an object such as %s" % (where, json.dumps(EXAMPLE)))
     kind = obj.get("kind")
     if kind == "calendar-month":
         extra = sorted(set(obj) - {"kind", "zone"})
         if extra:
-            raise VeriwattError("%s: unknown field(s) %s (a calendar-month cycle has kind and zone)" % (where, ", ".join(extra)))
+            raise VeriwattError(
+                "%s: unknown field(s) %s (a calendar-month cycle has kind and zone)" % (where, ", ".join(extra))
+            )
         z = obj.get("zone")
         if not isinstance(z, str) or not z:
             raise VeriwattError("%s.zone must be an IANA time-zone name such as Europe/London (or UTC)" % where)
@@ -164,7 +171,9 @@ def parse(obj: Any, tz_name: str = "UTC", where: str = "tariff.cycle") -> Cycle:
     if kind == "periods":
         extra = sorted(set(obj) - {"kind", "periods"})
         if extra:
-            raise VeriwattError("%s: unknown field(s) %s (a periods cycle has kind and periods)" % (where, ", ".join(extra)))
+            raise VeriwattError(
+                "%s: unknown field(s) %s (a periods cycle has kind and periods)" % (where, ", ".join(extra))
+            )
         ps = obj.get("periods")
         if not isinstance(ps, list) or not ps:
             raise VeriwattError("%s.periods must be a non-empty list of [START, END] slot pairs" % where)
@@ -177,8 +186,10 @@ def parse(obj: Any, tz_name: str = "UTC", where: str = "tariff.cycle") -> Cycle:
                 raise VeriwattError("%s must be a pair [START, END] of integer slot numbers" % w)
             _slots.check_range(p[0], p[1], w)
             if out and p[0] < out[-1][1]:
-                raise VeriwattError("%s starts at slot %d, before the previous period ends (%d): periods must be "
-                                    "in order and must not overlap" % (w, p[0], out[-1][1]))
+                raise VeriwattError(
+                    "%s starts at slot %d, before the previous period ends (%d): periods must be "
+                    "in order and must not overlap" % (w, p[0], out[-1][1])
+                )
             out.append((p[0], p[1]))
         return Cycle(obj, kind, tz_name, out)
     raise VeriwattError("%s.kind must be one of %s (got %r)" % (where, ", ".join(KINDS), kind))

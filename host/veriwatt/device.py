@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Device operations for meter engineers (a library: the CLI's handlers live in cli_commands):
 info, provision, wait, set-clock, reset, deploy, stop, flash, sim.
 
@@ -13,6 +14,7 @@ info, provision, wait, set-clock, reset, deploy, stop, flash, sim.
   boards (--board) with pyocd, st-flash or dfu-util and the image `make stm32` builds.
 - sim: simulated meters (the real firmware on the unix MicroPython) behind ptys.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -29,9 +31,16 @@ from .errors import DeviceError, VeriwattError, stderr_note
 from .serial_client import DEFAULT_BAUD, DEFAULT_RETRIES, DEFAULT_TIMEOUT
 
 ADMIN_FORMAT = "veriwatt-meter-admin/1"
-OLD_SECRET_FORMAT = "veriwatt-meter-secret/1"   # before meters made their own keys (held sig_secret)
-NATMOD_ARCH = {"esp32": "xtensawin", "esp32c3": "rv32imc", "stm32": "armv7emsp", "stm32f4": "armv7emsp",
-               "cortex-m3": "armv7m", "x64": "x64", "unix": "x64"}
+OLD_SECRET_FORMAT = "veriwatt-meter-secret/1"  # before meters made their own keys (held sig_secret)
+NATMOD_ARCH = {
+    "esp32": "xtensawin",
+    "esp32c3": "rv32imc",
+    "stm32": "armv7emsp",
+    "stm32f4": "armv7emsp",
+    "cortex-m3": "armv7m",
+    "x64": "x64",
+    "unix": "x64",
+}
 
 
 def _venv_tool(name: str) -> Optional[str]:
@@ -60,8 +69,9 @@ def _link(port: str, baud: int, timeout: float, retries: int) -> Any:
     return serial_client.MeterLink(port, baud, timeout, retries)
 
 
-def info(port: str, baud: int = DEFAULT_BAUD, timeout: float = DEFAULT_TIMEOUT,
-         retries: int = DEFAULT_RETRIES) -> Dict[str, Any]:
+def info(
+    port: str, baud: int = DEFAULT_BAUD, timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES
+) -> Dict[str, Any]:
     """Identify the meter on a serial port (HELLO -> INFO): the INFO fields with the meter id,
     challenge and public keys in hex, plus "key_id" once provisioned."""
     from . import keys
@@ -92,14 +102,22 @@ def _check_public_key(y: Optional[int], G: Any, what: str, port: str) -> int:
     from vwcore import modexp
 
     if y is None or not (1 < y < G.p - 1) or modexp.powmod(y, G.q, G.p) != 1:
-        raise DeviceError("meter %s reports no valid %s public key after PROVISION: firmware fault, do not use it"
-                          % (port, what))
+        raise DeviceError(
+            "meter %s reports no valid %s public key after PROVISION: firmware fault, do not use it" % (port, what)
+        )
     return y
 
 
-def provision(link: Any, meter_id: bytes, out_dir: str, clock: int, grp: str = "2048",
-              customer_key: Optional[bytes] = None, name: str = "meter",
-              save_code: Optional[str] = None) -> Dict[str, Any]:
+def provision(
+    link: Any,
+    meter_id: bytes,
+    out_dir: str,
+    clock: int,
+    grp: str = "2048",
+    customer_key: Optional[bytes] = None,
+    name: str = "meter",
+    save_code: Optional[str] = None,
+) -> Dict[str, Any]:
     """Provision the meter on `link`; write OUT/NAME.pub.json and OUT/NAME.admin.json (mode 0600).
 
     The meter generates its signing/commitment and aggregation secrets itself (its RNG mixed
@@ -118,49 +136,82 @@ def provision(link: Any, meter_id: bytes, out_dir: str, clock: int, grp: str = "
             raise VeriwattError("%s exists already: move it away or choose another --name / --out" % path)
     info = link.hello()
     if info["provisioned"]:
-        raise DeviceError("meter %s is already provisioned (meter id %s): reset it first with its admin file, "
-                          "or use another meter" % (link.name, info["meter_id"].hex()))
+        raise DeviceError(
+            "meter %s is already provisioned (meter id %s): reset it first with its admin file, "
+            "or use another meter" % (link.name, info["meter_id"].hex())
+        )
     host_entropy, admin_secret = os.urandom(32), os.urandom(32)
     ck = customer_key or os.urandom(aead.CODE_BYTES)
     # the credential is on disk BEFORE the meter takes it: a crash below never leaves a meter
     # that nobody can reset
-    write_private(adm_path, {"format": ADMIN_FORMAT, "meter_id": meter_id.hex(), "group": G.name,
-                             "admin_secret": admin_secret.hex(),
-                             "provisioned": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                             "note": "engineer's management credential: authorises RESET and clock changes of "
-                                     "this meter only; it cannot sign readings or open them"})
+    write_private(
+        adm_path,
+        {
+            "format": ADMIN_FORMAT,
+            "meter_id": meter_id.hex(),
+            "group": G.name,
+            "admin_secret": admin_secret.hex(),
+            "provisioned": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "note": "engineer's management credential: authorises RESET and clock changes of "
+            "this meter only; it cannot sign readings or open them",
+        },
+    )
     try:
         link.provision(meter_id, G.id, clock, host_entropy, admin_secret, ck)
     except DeviceError:
         try:
             took = link.hello()
         except DeviceError:
-            raise DeviceError("meter %s did not answer PROVISION; %s is kept in case it took it: check with "
-                              "veriwatt info %s" % (link.name, adm_path, link.name))
+            raise DeviceError(
+                "meter %s did not answer PROVISION; %s is kept in case it took it: check with "
+                "veriwatt info %s" % (link.name, adm_path, link.name)
+            )
         if not (took["provisioned"] and took["meter_id"] == meter_id):
             os.remove(adm_path)
             raise
     info = link.hello()
     if not info["provisioned"] or info["meter_id"] != meter_id:
-        raise DeviceError("meter %s did not take the provisioning (reports meter id %s)" % (link.name, info["meter_id"].hex()))
+        raise DeviceError(
+            "meter %s did not take the provisioning (reports meter id %s)" % (link.name, info["meter_id"].hex())
+        )
     y = _check_public_key(info["sig_pub"], G, "signing", link.name)
     _check_public_key(info["agg_pub"], G, "aggregation", link.name)
     pub = keys.meter_public(meter_id, y, G)
     jsonio.write(pub_path, pub)
     code = aead.format_customer_code(ck)
     if save_code:
-        write_private(save_code, {"format": "veriwatt-customer-code/1", "meter_id": meter_id.hex(), "customer_code": code})
+        write_private(
+            save_code, {"format": "veriwatt-customer-code/1", "meter_id": meter_id.hex(), "customer_code": code}
+        )
     from . import webaccess  # the web service's access verifier (docs/WEB.md): public, for the supplier
+
     verifier = webaccess.verifier_of(webaccess.token_from_key(ck, meter_id).hex())
-    return {"meter_id": meter_id.hex(), "key_id": pub["key_id"], "customer_code": code, "public_key_file": pub_path,
-            "admin_file": adm_path, "code_file": save_code, "clock": clock, "access_verifier": verifier,
-            "pub": pub, "customer_key": ck}
+    return {
+        "meter_id": meter_id.hex(),
+        "key_id": pub["key_id"],
+        "customer_code": code,
+        "public_key_file": pub_path,
+        "admin_file": adm_path,
+        "code_file": save_code,
+        "clock": clock,
+        "access_verifier": verifier,
+        "pub": pub,
+        "customer_key": ck,
+    }
 
 
-def provision_port(port: str, out: str = ".", meter_id: Optional[str] = None, clock: Any = "now",
-                   group: str = "2048", name: str = "meter", save_code: Optional[str] = None,
-                   baud: int = DEFAULT_BAUD, timeout: float = DEFAULT_TIMEOUT,
-                   retries: int = DEFAULT_RETRIES) -> Dict[str, Any]:
+def provision_port(
+    port: str,
+    out: str = ".",
+    meter_id: Optional[str] = None,
+    clock: Any = "now",
+    group: str = "2048",
+    name: str = "meter",
+    save_code: Optional[str] = None,
+    baud: int = DEFAULT_BAUD,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+) -> Dict[str, Any]:
     """Provision the meter on `port` (it makes its own keys): clock (unix seconds, YYYY-MM-DD[THH:MM:SS]
     UTC or "now"), customer code; writes OUT/NAME.pub.json and OUT/NAME.admin.json (0600). Returns
     {"meter_id", "key_id", "customer_code", "public_key_file", "admin_file", "code_file", "clock"}."""
@@ -188,9 +239,11 @@ def load_admin_file(path: str, note: Optional[Callable[[str], None]] = None) -> 
             key = bytes.fromhex(sec["admin_secret"])
         elif fmt == OLD_SECRET_FORMAT:
             key = bytes.fromhex(sec["sig_secret"])
-            (note or stderr_note)("warning: %s is an old secret file holding the meter's SIGNING key: whoever "
-                                  "has it can forge this meter's readings. Reset the meter, provision it again (it "
-                                  "then makes its own keys) and delete the file." % path)
+            (note or stderr_note)(
+                "warning: %s is an old secret file holding the meter's SIGNING key: whoever "
+                "has it can forge this meter's readings. Reset the meter, provision it again (it "
+                "then makes its own keys) and delete the file." % path
+            )
         else:
             raise ValueError
         mid = bytes.fromhex(sec["meter_id"])
@@ -201,10 +254,18 @@ def load_admin_file(path: str, note: Optional[Callable[[str], None]] = None) -> 
     return mid, key
 
 
-def wait(port: str, period: str, tz: str = "UTC", max_wait: float = 600, poll: float = 0.5,
-         baud: int = DEFAULT_BAUD, timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
-         note: Optional[Callable[[str], None]] = None, progress: Optional[Callable[[int, int], None]] = None
-         ) -> Dict[str, Any]:
+def wait(
+    port: str,
+    period: str,
+    tz: str = "UTC",
+    max_wait: float = 600,
+    poll: float = 0.5,
+    baud: int = DEFAULT_BAUD,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+    note: Optional[Callable[[str], None]] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> Dict[str, Any]:
     """Wait until the meter has certified every slot of a period (HELLO -> INFO, polled): on a
     simulated meter a month passes in seconds, on a real one this waits for the period to end.
     max_wait 0: no limit. progress(newest slot, last slot of the period) after every poll.
@@ -224,13 +285,17 @@ def wait(port: str, period: str, tz: str = "UTC", max_wait: float = 600, poll: f
             if last is not None and last >= end - 1:
                 break
             if deadline is not None and time.monotonic() > deadline:
-                raise DeviceError("period %s not complete after %d s: the meter's clock is at %s, its newest "
-                                  "reading is slot %s and the period ends at slot %d; wait longer (--max-wait)"
-                                  % (period, max_wait, _clock_text(inf, "%Y-%m-%d %H:%M UTC"), last, end - 1))
+                raise DeviceError(
+                    "period %s not complete after %d s: the meter's clock is at %s, its newest "
+                    "reading is slot %s and the period ends at slot %d; wait longer (--max-wait)"
+                    % (period, max_wait, _clock_text(inf, "%Y-%m-%d %H:%M UTC"), last, end - 1)
+                )
             time.sleep(poll)
     if inf["first_slot"] > start:
-        (note or stderr_note)("note: the meter's readings start at slot %d, after the period's start %d: "
-                              "the period will be incomplete" % (inf["first_slot"], start))
+        (note or stderr_note)(
+            "note: the meter's readings start at slot %d, after the period's start %d: "
+            "the period will be incomplete" % (inf["first_slot"], start)
+        )
     return {"port": port, "start_slot": start, "end_slot": end, "first_slot": inf["first_slot"], "last_slot": last}
 
 
@@ -238,8 +303,14 @@ def _clock_text(inf: Dict[str, Any], fmt: str = "%Y-%m-%d %H:%M:%S UTC") -> str:
     return time.strftime(fmt, time.gmtime(inf["clock"])) if inf["clock_set"] else "not set"
 
 
-def set_clock(port: str, time_: Any = "now", admin: Optional[str] = None, baud: int = DEFAULT_BAUD,
-              timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES) -> Dict[str, Any]:
+def set_clock(
+    port: str,
+    time_: Any = "now",
+    admin: Optional[str] = None,
+    baud: int = DEFAULT_BAUD,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+) -> Dict[str, Any]:
     """Set the meter's clock (UTC; `time_` as for provision). On a provisioned meter the clock decides
     which slot, and so which price, a reading gets, so the meter only accepts a change with the
     engineer's admin file (`admin`: an authenticated SET_CLOCK), except a drift trim of at most
@@ -255,24 +326,34 @@ def set_clock(port: str, time_: Any = "now", admin: Optional[str] = None, baud: 
         if sec is not None:
             mid, secret = sec
             if before["provisioned"] and before["meter_id"] != mid:
-                raise VeriwattError("%s is the admin file of meter %s, but the meter on %s is %s"
-                                    % (admin, mid.hex(), port, before["meter_id"].hex()))
+                raise VeriwattError(
+                    "%s is the admin file of meter %s, but the meter on %s is %s"
+                    % (admin, mid.hex(), port, before["meter_id"].hex())
+                )
             link.set_clock(t, mid, secret)
         else:
             try:
                 link.set_clock(t)
             except DeviceError as e:
                 if e.meter_code == wire.E_AUTH:
-                    raise DeviceError("%s\n  a provisioned meter takes this change only with the engineer's record: "
-                                      "veriwatt set-clock %s --time %s --admin meter.admin.json" % (e, port, time_))
+                    raise DeviceError(
+                        "%s\n  a provisioned meter takes this change only with the engineer's record: "
+                        "veriwatt set-clock %s --time %s --admin meter.admin.json" % (e, port, time_)
+                    )
                 raise
         after = link.hello()
-    return {"port": port, "clock": after["clock"], "previous": before["clock"] if before["clock_set"] else None,
-            "authenticated": sec is not None, "clock_unverified": after["clock_unverified"]}
+    return {
+        "port": port,
+        "clock": after["clock"],
+        "previous": before["clock"] if before["clock_set"] else None,
+        "authenticated": sec is not None,
+        "clock_unverified": after["clock_unverified"],
+    }
 
 
-def reset(port: str, admin: str, baud: int = DEFAULT_BAUD, timeout: float = DEFAULT_TIMEOUT,
-          retries: int = DEFAULT_RETRIES) -> Dict[str, Any]:
+def reset(
+    port: str, admin: str, baud: int = DEFAULT_BAUD, timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES
+) -> Dict[str, Any]:
     """Wipe a meter back to unprovisioned with its admin file (NAME.admin.json): {"port", "meter_id"}."""
     from vwcore import wire
 
@@ -282,15 +363,19 @@ def reset(port: str, admin: str, baud: int = DEFAULT_BAUD, timeout: float = DEFA
             link.reset(mid, secret)
         except DeviceError as e:
             if e.meter_code == wire.E_STORAGE and "not acknowledged" in str(e):
-                raise DeviceError("%s\n  collect them first, acknowledged with the customer code (on the meter label): "
-                                  "veriwatt fetch %s --store STORE --code CODE" % (e, port), e.meter_code)
+                raise DeviceError(
+                    "%s\n  collect them first, acknowledged with the customer code (on the meter label): "
+                    "veriwatt fetch %s --store STORE --code CODE" % (e, port),
+                    e.meter_code,
+                )
             raise
     return {"port": port, "meter_id": mid.hex()}
 
 
 # ------------------------------------------------------------------ deploy / flash
-def firmware_files(board: str, natmod: bool = True,
-                   note: Optional[Callable[[str], None]] = None) -> List[Tuple[Path, str]]:
+def firmware_files(
+    board: str, natmod: bool = True, note: Optional[Callable[[str], None]] = None
+) -> List[Tuple[Path, str]]:
     """(local file, path on the board) for a deployment of the meter firmware."""
     files: List[Tuple[Path, str]] = []
     fw, hal_dir = resources.firmware_dir(), resources.hal_dir()
@@ -302,8 +387,10 @@ def firmware_files(board: str, natmod: bool = True,
             files.append((f, "%s/%s" % (pkg, f.name)))
     hal = hal_dir / board / "vwhal.py"
     if not hal.exists():
-        raise VeriwattError("no HAL for board %r: choose one of %s" % (
-            board, ", ".join(sorted(p.name for p in hal_dir.iterdir() if (p / "vwhal.py").exists()))))
+        raise VeriwattError(
+            "no HAL for board %r: choose one of %s"
+            % (board, ", ".join(sorted(p.name for p in hal_dir.iterdir() if (p / "vwhal.py").exists())))
+        )
     files.append((hal, "vwhal.py"))
     for f in sorted((hal_dir / "common").glob("*.py")):
         files.append((f, f.name))
@@ -313,11 +400,13 @@ def firmware_files(board: str, natmod: bool = True,
         if mpy.exists():
             files.append((mpy, "lib/vwcrypto.mpy"))
         elif resources.checkout_root() is not None:
-            (note or stderr_note)("note: %s not built (make natmods); the firmware falls back to pow()"
-                                  % resources.describe(mpy))
+            (note or stderr_note)(
+                "note: %s not built (make natmods); the firmware falls back to pow()" % resources.describe(mpy)
+            )
         else:
-            (note or stderr_note)("note: this veriwatt carries no vwcrypto natmod for %s; the firmware falls "
-                                  "back to pow()" % arch)
+            (note or stderr_note)(
+                "note: this veriwatt carries no vwcrypto natmod for %s; the firmware falls back to pow()" % arch
+            )
     main = fw / "vwmeter" / "main.py"
     files.append((main, "main.py"))
     return files
@@ -334,14 +423,17 @@ def deploy_commands(port: str, files: List[Tuple[Path, str]], tool: str) -> List
             cp += ["fs", "cp", str(l), ":" + r] + (["+"] if i < len(files) - 1 else [])
         return cmds + [(cp, False)]
     exe = _venv_tool("ampy") or "ampy"
-    return ([([exe, "--port", port, "mkdir", "--exists-okay", d], True) for d in dirs] +
-            [([exe, "--port", port, "put", str(l), r], False) for l, r in files])
+    return [([exe, "--port", port, "mkdir", "--exists-okay", d], True) for d in dirs] + [
+        ([exe, "--port", port, "put", str(l), r], False) for l, r in files
+    ]
 
 
 # sys.platform of a MicroPython port -> the HAL profile for it (the stm32 port says "pyboard")
 PLATFORM_HAL = {"esp32": "esp32", "pyboard": "stm32", "stm32": "stm32", "qemu": "qemu", "linux": "unix"}
-PROBE = ("import os, sys; print('VWPROBE', sys.platform, '|', getattr(sys.implementation, '_machine', '') "
-         "or (os.uname().machine if hasattr(os, 'uname') else '?'))")
+PROBE = (
+    "import os, sys; print('VWPROBE', sys.platform, '|', getattr(sys.implementation, '_machine', '') "
+    "or (os.uname().machine if hasattr(os, 'uname') else '?'))"
+)
 
 
 def detect_board(port: str, timeout: float) -> Tuple[str, str]:
@@ -349,8 +441,10 @@ def detect_board(port: str, timeout: float) -> Tuple[str, str]:
     mpremote's raw REPL (a running meter yields the line to it)."""
     exe = _venv_tool("mpremote")
     if exe is None:
-        raise VeriwattError("mpremote is not installed, so the board cannot be identified: "
-                            "pip install 'veriwatt[device]', or give --board")
+        raise VeriwattError(
+            "mpremote is not installed, so the board cannot be identified: "
+            "pip install 'veriwatt[device]', or give --board"
+        )
     try:
         r = subprocess.run([exe, "connect", port, "exec", PROBE], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -360,14 +454,24 @@ def detect_board(port: str, timeout: float) -> Tuple[str, str]:
         if line.startswith("VWPROBE "):
             plat, _, machine = line[8:].partition(" | ")
             return plat.strip(), machine.strip()
-    last = "no answer in %d s" % timeout if r is None else \
-        ((r.stderr or r.stdout).strip().splitlines() or ["exit %d" % r.returncode])[-1]
-    raise DeviceError("could not identify the board on %s (%s): is it a MicroPython board with a REPL on that port? "
-                      "(try `mpremote connect %s repl`)" % (port, last, port))
+    last = (
+        "no answer in %d s" % timeout
+        if r is None
+        else ((r.stderr or r.stdout).strip().splitlines() or ["exit %d" % r.returncode])[-1]
+    )
+    raise DeviceError(
+        "could not identify the board on %s (%s): is it a MicroPython board with a REPL on that port? "
+        "(try `mpremote connect %s repl`)" % (port, last, port)
+    )
 
 
-def choose_board(port: str, given: Optional[str], detected: Optional[Tuple[str, str]], force: bool,
-                 note: Optional[Callable[[str], None]] = None) -> str:
+def choose_board(
+    port: str,
+    given: Optional[str],
+    detected: Optional[Tuple[str, str]],
+    force: bool,
+    note: Optional[Callable[[str], None]] = None,
+) -> str:
     """The HAL profile to deploy: the detected board's, unless --board names another (refused
     for a board the detection recognises, unless --force) or the board is not recognised."""
     if detected is None:
@@ -378,29 +482,47 @@ def choose_board(port: str, given: Optional[str], detected: Optional[Tuple[str, 
     hal = PLATFORM_HAL.get(plat)
     if hal is None:
         if not given:
-            raise VeriwattError("the board on %s reports sys.platform %r (%s), for which there is no HAL profile: "
-                                "give one with --board esp32|stm32|qemu if it fits" % (port, plat, machine))
+            raise VeriwattError(
+                "the board on %s reports sys.platform %r (%s), for which there is no HAL profile: "
+                "give one with --board esp32|stm32|qemu if it fits" % (port, plat, machine)
+            )
         return given
     if given and given != hal:
         if not force:
-            raise VeriwattError("the board on %s is a %s board (sys.platform %r, %s): it needs --board %s, not %s "
-                                "(--force deploys the %s HAL anyway)" % (port, hal, plat, machine, hal, given, given))
+            raise VeriwattError(
+                "the board on %s is a %s board (sys.platform %r, %s): it needs --board %s, not %s "
+                "(--force deploys the %s HAL anyway)" % (port, hal, plat, machine, hal, given, given)
+            )
         (note or stderr_note)("warning: deploying the %s HAL onto a %s board (--force)" % (given, hal))
         return given
     return hal
 
 
-def deploy(port: str, board: Optional[str] = None, force: bool = False, tool: str = "auto", natmod: bool = True,
-           dry_run: bool = False, timeout: int = 120, note: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+def deploy(
+    port: str,
+    board: Optional[str] = None,
+    force: bool = False,
+    tool: str = "auto",
+    natmod: bool = True,
+    dry_run: bool = False,
+    timeout: int = 120,
+    note: Optional[Callable[[str], None]] = None,
+) -> Dict[str, Any]:
     """Copy the meter firmware and the vwcrypto natmod to a MicroPython board (mpremote, then
     adafruit-ampy). The board's HAL is detected (mpremote) unless `dry_run`, which needs `board`
     and only returns the commands. Returns {"port", "board", "detected", "files", "tool", "commands"}."""
     detected = None if dry_run else detect_board(port, min(timeout, 60))
     hal = choose_board(port, board, detected, force, note)
     files = firmware_files(hal, natmod, note)
-    res: Dict[str, Any] = {"port": port, "board": hal, "detected": list(detected) if detected else None,
-                           "files": len(files), "tool": None, "commands": []}
-    for name in ([tool] if tool != "auto" else ["mpremote", "ampy"]):
+    res: Dict[str, Any] = {
+        "port": port,
+        "board": hal,
+        "detected": list(detected) if detected else None,
+        "files": len(files),
+        "tool": None,
+        "commands": [],
+    }
+    for name in [tool] if tool != "auto" else ["mpremote", "ampy"]:
         cmds = deploy_commands(port, files, name)
         res["commands"] = [" ".join(c) for c, _ in cmds]
         if dry_run:
@@ -410,8 +532,10 @@ def deploy(port: str, board: Optional[str] = None, force: bool = False, tool: st
             res["tool"] = name
             return res
         (note or stderr_note)(why)
-    raise DeviceError("could not deploy to %s: is it a MicroPython board with a REPL on that port? "
-                      "(try `mpremote connect %s repl`)" % (port, port))
+    raise DeviceError(
+        "could not deploy to %s: is it a MicroPython board with a REPL on that port? "
+        "(try `mpremote connect %s repl`)" % (port, port)
+    )
 
 
 def _run_all(cmds: List[Tuple[List[str], bool]], tool: str, timeout: int) -> Optional[str]:
@@ -448,10 +572,12 @@ def stop(port: str, timeout: int = 10) -> Dict[str, Any]:
             if b">>> " in seen or b"raw REPL" in seen:
                 break
             if b"stopped" in seen:
-                ser.write(b"\r")      # ask for a fresh prompt
+                ser.write(b"\r")  # ask for a fresh prompt
         else:
-            raise DeviceError("no REPL prompt on %s within %d s: a simulated meter has no REPL (Ctrl-C its veriwatt sim); "
-                              "a board: reset it in safe mode" % (port, timeout))
+            raise DeviceError(
+                "no REPL prompt on %s within %d s: a simulated meter has no REPL (Ctrl-C its veriwatt sim); "
+                "a board: reset it in safe mode" % (port, timeout)
+            )
     finally:
         ser.close()
     return {"port": port, "stopped": True}
@@ -482,8 +608,9 @@ def stm32_flash_commands(board: str, image: Path, tool: str = "auto") -> List[Li
         raise VeriwattError("unknown board %r: choose %s" % (board, ", ".join(sorted(STM32_BOARDS))))
     ext = image.suffix.lower()
     if ext not in STM32_TOOL_FOR:
-        raise VeriwattError("%s: give a .hex, .bin or .dfu image (make stm32 builds build/stm32/%s/firmware.hex)"
-                            % (image, board))
+        raise VeriwattError(
+            "%s: give a .hex, .bin or .dfu image (make stm32 builds build/stm32/%s/firmware.hex)" % (image, board)
+        )
     if tool == "auto":
         tool = STM32_TOOL_FOR[ext]
     if ext not in STM32_TOOL_TAKES[tool]:
@@ -492,9 +619,11 @@ def stm32_flash_commands(board: str, image: Path, tool: str = "auto") -> List[Li
     pieces = [(img, STM32_FLASH_BASE)]
     if ext == ".bin":
         if image.name != "firmware0.bin":
-            raise VeriwattError("%s: a .bin must be the port's firmware0.bin (0x08000000) with firmware1.bin "
-                                "(0x08020000) beside it, so that the filesystem sectors between them survive; "
-                                "or give the .hex" % image)
+            raise VeriwattError(
+                "%s: a .bin must be the port's firmware0.bin (0x08000000) with firmware1.bin "
+                "(0x08020000) beside it, so that the filesystem sectors between them survive; "
+                "or give the .hex" % image
+            )
         pieces.append((str(image.with_name("firmware1.bin")), STM32_TEXT1_BASE))
     if tool == "pyocd":
         exe = _venv_tool("pyocd") or "pyocd"
@@ -505,15 +634,20 @@ def stm32_flash_commands(board: str, image: Path, tool: str = "auto") -> List[Li
     if tool == "st-flash":
         if ext == ".hex":
             return [["st-flash", "--reset", "--format", "ihex", "write", img]]
-        return [["st-flash"] + (["--reset"] if i == len(pieces) - 1 else []) + ["write", path, base]
-                for i, (path, base) in enumerate(pieces)]
+        return [
+            ["st-flash"] + (["--reset"] if i == len(pieces) - 1 else []) + ["write", path, base]
+            for i, (path, base) in enumerate(pieces)
+        ]
     return [["dfu-util", "--alt", "0", "--download", img]]
 
 
-def _flash_stm32(board: str, image: Optional[str], tool: str, dry_run: bool, echo: Callable[[str], None]) -> Dict[str, Any]:
+def _flash_stm32(
+    board: str, image: Optional[str], tool: str, dry_run: bool, echo: Callable[[str], None]
+) -> Dict[str, Any]:
     if not image:
-        raise VeriwattError("give the firmware image: veriwatt flash --board %s build/stm32/%s/firmware.hex"
-                            % (board, board))
+        raise VeriwattError(
+            "give the firmware image: veriwatt flash --board %s build/stm32/%s/firmware.hex" % (board, board)
+        )
     img = Path(image)
     cmds = stm32_flash_commands(board, img, tool)
     if not dry_run and not img.is_file():
@@ -525,28 +659,50 @@ def _flash_stm32(board: str, image: Optional[str], tool: str, dry_run: bool, ech
         try:
             r = subprocess.run(c)
         except FileNotFoundError:
-            raise DeviceError("%s is not installed (pyocd: pip install pyocd; st-flash: apt install stlink-tools; "
-                              "dfu-util: apt install dfu-util)" % c[0])
+            raise DeviceError(
+                "%s is not installed (pyocd: pip install pyocd; st-flash: apt install stlink-tools; "
+                "dfu-util: apt install dfu-util)" % c[0]
+            )
         if r.returncode != 0:
-            hint = ("put the board in DFU mode (BOOT0 to VDD, reset) with USB on PA11/PA12" if c[0] == "dfu-util"
-                    else "connect the Nucleo's ST-LINK USB (CN1) and check `%s`" % (
-                        "pyocd list" if "pyocd" in c[0] else "st-info --probe"))
+            hint = (
+                "put the board in DFU mode (BOOT0 to VDD, reset) with USB on PA11/PA12"
+                if c[0] == "dfu-util"
+                else "connect the Nucleo's ST-LINK USB (CN1) and check `%s`"
+                % ("pyocd list" if "pyocd" in c[0] else "st-info --probe")
+            )
             raise DeviceError("%s failed (exit %d): %s" % (c[0], r.returncode, hint))
-    return {"image": image, "board": board, "commands": [" ".join(c) for c in cmds], "flashed": not dry_run,
-            "next": "the meter is frozen in: open its serial port (ST-LINK virtual COM port), then veriwatt "
-                    "provision PORT" if not dry_run else None, "mcu": STM32_BOARDS[board]["mcu"]}
+    return {
+        "image": image,
+        "board": board,
+        "commands": [" ".join(c) for c in cmds],
+        "flashed": not dry_run,
+        "next": "the meter is frozen in: open its serial port (ST-LINK virtual COM port), then veriwatt provision PORT"
+        if not dry_run
+        else None,
+        "mcu": STM32_BOARDS[board]["mcu"],
+    }
 
 
 STM32_HELP = """STM32 boards: give --board (%s) and the image that `make stm32` builds
 (build/stm32/<board>/firmware.hex, .dfu or firmware0.bin, with vwcrypto and the meter frozen in):
   veriwatt flash --board nucleo_f446re build/stm32/nucleo_f446re/firmware.hex
 Probe: the Nucleo's on-board ST-LINK (pyocd, st-flash) or USB DFU (dfu-util, BOOT0 high).""" % (
-    ", ".join(sorted(STM32_BOARDS)))
+    ", ".join(sorted(STM32_BOARDS))
+)
 
 
-def flash(port: Optional[str] = None, image: Optional[str] = None, board: Optional[str] = None, chip: str = "esp32",
-          offset: Optional[str] = None, baud: int = 460800, erase: bool = False, tool: str = "auto",
-          dry_run: bool = False, echo: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+def flash(
+    port: Optional[str] = None,
+    image: Optional[str] = None,
+    board: Optional[str] = None,
+    chip: str = "esp32",
+    offset: Optional[str] = None,
+    baud: int = 460800,
+    erase: bool = False,
+    tool: str = "auto",
+    dry_run: bool = False,
+    echo: Optional[Callable[[str], None]] = None,
+) -> Dict[str, Any]:
     """Write a MicroPython firmware image: an ESP32 (`chip`) on `port` with esptool, or a Nucleo
     STM32 `board` with pyocd / st-flash / dfu-util (`image`, or `port` taken as the image).
     echo(command line) before each command runs (or instead, with `dry_run`).
@@ -564,16 +720,36 @@ def flash(port: Optional[str] = None, image: Optional[str] = None, board: Option
         raise VeriwattError("firmware image %s not found" % image)
     exe = _venv_tool("esptool.py") or _venv_tool("esptool") or "esptool.py"
     cmds = [[exe, "--chip", chip, "--port", port, "erase_flash"]] if erase else []
-    cmds.append([exe, "--chip", chip, "--port", port, "--baud", str(baud), "write_flash", "-z",
-                 offset or ("0x1000" if chip == "esp32" else "0x0"), str(Path(image))])
+    cmds.append(
+        [
+            exe,
+            "--chip",
+            chip,
+            "--port",
+            port,
+            "--baud",
+            str(baud),
+            "write_flash",
+            "-z",
+            offset or ("0x1000" if chip == "esp32" else "0x0"),
+            str(Path(image)),
+        ]
+    )
     for c in cmds:
         echo(" ".join(c))
         rc = 0 if dry_run else subprocess.run(c).returncode
         if rc != 0:
-            raise DeviceError("esptool failed (exit %d): hold BOOT while pressing RESET to enter the bootloader, "
-                              "check the port, and try a lower --baud" % rc)
-    return {"image": image, "chip": chip, "commands": [" ".join(c) for c in cmds], "flashed": not dry_run,
-            "next": None if dry_run else "veriwatt deploy %s --board %s" % (port, chip)}
+            raise DeviceError(
+                "esptool failed (exit %d): hold BOOT while pressing RESET to enter the bootloader, "
+                "check the port, and try a lower --baud" % rc
+            )
+    return {
+        "image": image,
+        "chip": chip,
+        "commands": [" ".join(c) for c in cmds],
+        "flashed": not dry_run,
+        "next": None if dry_run else "veriwatt deploy %s --board %s" % (port, chip),
+    }
 
 
 # ------------------------------------------------------------------ sim
@@ -597,8 +773,16 @@ def start_sim(n: int, storage: str, speed: int, start: Any, seed: int = 1, baud:
     ms = load_meter_sim()
     natmod = natmod and os.environ.get("VERIWATT_SIM_NATMOD") != "0"
     try:
-        sim = ms.MeterSim(n=n, seed=seed, storage=storage, speed=speed, start=start, baud=baud,
-                          extra_env=natmod_env(ms) if natmod else {}, natmod=natmod)
+        sim = ms.MeterSim(
+            n=n,
+            seed=seed,
+            storage=storage,
+            speed=speed,
+            start=start,
+            baud=baud,
+            extra_env=natmod_env(ms) if natmod else {},
+            natmod=natmod,
+        )
         return sim.start()
     except SystemExit as e:  # meter_sim reports a missing micropython this way
         raise VeriwattError(str(e))

@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """Errors the CLI turns into one-line messages and documented exit codes."""
+
 import sys
 
 # Exit codes (documented in README and `veriwatt --help`); scripts can rely on them.

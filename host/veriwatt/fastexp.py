@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Fast checks of public values: fixed-base exponentiation tables for Schnorr verification.
 
 Verifying a bill means verifying one Schnorr signature per half hour (1488 in a month):
@@ -10,6 +11,7 @@ base^(d * 2^(8i)) turns each 256-bit exponentiation into 32 multiplications
 Secrets never go through this module. Which of these it uses is veriwatt.backend.PUBLIC
 (the one backend switch: veriwatt.backend.use).
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple

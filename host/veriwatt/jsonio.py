@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Strict JSON files: the one place veriwatt reads and writes its JSON files (docs/FORMATS.md,
 section "Encodings and limits").
 
@@ -29,6 +30,7 @@ reader never sees half a file; private files (secret keys) are created with mode
 the start (tempfile.mkstemp uses O_CREAT|O_EXCL and 0600) and never exist readable by others.
 `create_private` makes a NEW private file (os.open with O_EXCL and mode 0600), never replacing one.
 """
+
 from __future__ import annotations
 
 import base64
@@ -113,12 +115,13 @@ def _depth_ok(obj: Any) -> bool:
 def loads(text: str, what: str = "JSON", where: str = "input") -> Any:
     """Parse JSON text strictly (no duplicate keys, bounded numbers and depth)."""
     try:
-        obj = json.loads(text, object_pairs_hook=_pairs, parse_int=_int, parse_float=_float,
-                         parse_constant=_constant)
+        obj = json.loads(text, object_pairs_hook=_pairs, parse_int=_int, parse_float=_float, parse_constant=_constant)
     except _Refused as e:
         raise VeriwattError("%s file %s refused: %s" % (what, where, e))
     except json.JSONDecodeError as e:
-        raise VeriwattError("%s file %s is not valid JSON: %s (line %d, column %d)" % (what, where, e.msg, e.lineno, e.colno))
+        raise VeriwattError(
+            "%s file %s is not valid JSON: %s (line %d, column %d)" % (what, where, e.msg, e.lineno, e.colno)
+        )
     except RecursionError:
         raise VeriwattError("%s file %s refused: nested deeper than %d levels" % (what, where, MAX_DEPTH))
     if not _depth_ok(obj):
@@ -133,8 +136,10 @@ def load(path: str, what: str, kind: Optional[str] = None) -> Any:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size > cap:
-                raise VeriwattError("%s file %s refused before reading: %d bytes, more than the %d-byte cap for a %s "
-                                    "(docs/FORMATS.md)" % (what, path, size, cap, kind or what))
+                raise VeriwattError(
+                    "%s file %s refused before reading: %d bytes, more than the %d-byte cap for a %s "
+                    "(docs/FORMATS.md)" % (what, path, size, cap, kind or what)
+                )
             data = f.read(cap + 1)
     except FileNotFoundError:
         raise VeriwattError("%s file %s not found" % (what, path))
@@ -265,5 +270,8 @@ def only_keys(d: Any, where: str, required: Any, optional: Any = ()) -> Dict[str
         raise _err(where, "lacks field(s) %s" % ", ".join(missing))
     extra = sorted(set(d) - set(required) - set(optional))
     if extra:
-        raise _err(where, "has unknown field(s) %s (refused: every field must be checked)" % ", ".join(x[:40] for x in extra[:5]))
+        raise _err(
+            where,
+            "has unknown field(s) %s (refused: every field must be checked)" % ", ".join(x[:40] for x in extra[:5]),
+        )
     return d

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Key files: supplier signing keys and meters' public keys (formats in docs/FORMATS.md).
 
     supplier.key.json  {"format": "veriwatt-key/1", "role": "supplier", "group": "2048",
@@ -9,6 +10,7 @@
 
 Signatures are vwcore.sig Schnorr signatures (e, s), written as 128 hex digits (e || s).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,6 +30,7 @@ PUB_FORMAT = "veriwatt-pubkey/1"
 def _hex_int(s: Any, where: str) -> int:
     """A public value in minimal lowercase hex (jsonio.hex_int: one encoding per value)."""
     from . import jsonio
+
     return jsonio.hex_int(s, where)
 
 
@@ -51,8 +54,14 @@ def key_id(key: Dict[str, Any]) -> str:
 def new_supplier_key(grp: str = "2048", secret: Optional[bytes] = None, name: str = "") -> Dict[str, Any]:
     secret = secret if secret is not None else os.urandom(32)
     sk = _sig.SigningKey(secret, grp)
-    key = {"format": KEY_FORMAT, "role": "supplier", "name": name, "group": sk.grp.name,
-           "secret": secret.hex(), "y": "%x" % sk.y}
+    key = {
+        "format": KEY_FORMAT,
+        "role": "supplier",
+        "name": name,
+        "group": sk.grp.name,
+        "secret": secret.hex(),
+        "y": "%x" % sk.y,
+    }
     key["key_id"] = key_id(key)
     return key
 
@@ -68,7 +77,13 @@ def public(key: Dict[str, Any]) -> Dict[str, Any]:
 
 def meter_public(meter_id: bytes, y: int, grp: Any = None, info: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     G = _group.get(grp)
-    out: Dict[str, Any] = {"format": PUB_FORMAT, "role": "meter", "group": G.name, "meter_id": meter_id.hex(), "y": "%x" % y}
+    out: Dict[str, Any] = {
+        "format": PUB_FORMAT,
+        "role": "meter",
+        "group": G.name,
+        "meter_id": meter_id.hex(),
+        "y": "%x" % y,
+    }
     if info:
         out.update({k: v for k, v in info.items() if k not in out})
     out["key_id"] = key_id(out)
@@ -112,11 +127,13 @@ def check_public(key: Any, role: Optional[str], path: str) -> Dict[str, Any]:
 
 def load_public(path: str, role: Optional[str]) -> Dict[str, Any]:
     from . import jsonio
+
     return check_public(jsonio.load(path, "%s key" % (role or "public"), "key"), role, path)
 
 
 def load_secret(path: str, role: str = "supplier") -> Dict[str, Any]:
     from . import jsonio
+
     key = jsonio.load(path, "%s secret key" % role, "key")
     if not isinstance(key, dict) or key.get("format") != KEY_FORMAT or "secret" not in key:
         raise VeriwattError("%s is not a veriwatt secret key file (format %r with a `secret`)" % (path, KEY_FORMAT))
@@ -146,7 +163,10 @@ def parse_sig(sig_hex: Any, G: Any, where: str = "signature") -> "tuple":
 
     if not isinstance(sig_hex, str) or len(sig_hex) != 4 * G.qlen:
         raise VeriwattError("%s must be %d lowercase hex digits (e || s)" % (where, 4 * G.qlen))
-    return (jsonio.scalar(sig_hex[:2 * G.qlen], G, where + " e"), jsonio.scalar(sig_hex[2 * G.qlen:], G, where + " s"))
+    return (
+        jsonio.scalar(sig_hex[: 2 * G.qlen], G, where + " e"),
+        jsonio.scalar(sig_hex[2 * G.qlen :], G, where + " s"),
+    )
 
 
 def verify(pub: Dict[str, Any], msg: bytes, sig_hex: Any) -> bool:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The supplier's ledger of billed cycles: one SQLite file (default ledger.db).
 
 A bill proves an amount for one billing cycle of a signed tariff (veriwatt.cycles); the ledger
@@ -13,6 +14,7 @@ the energy, one per period whatever the tariff); settlement -> "settlement"; thr
 "demand-response"; rebate -> "rebate". A `total` (no tariff, no cycle) is not a bill and
 is not recorded. Schema and JSON outputs: docs/FORMATS.md ("ledger.db").
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,8 +28,14 @@ from . import slots as _slots
 from .errors import InvalidError, VeriwattError
 
 FORMAT = "veriwatt-ledger/1"
-CHARGES = {"tariff": "energy", "step": "energy", "cumulative": "energy", "settlement": "settlement",
-           "threshold": "demand-response", "rebate": "rebate"}
+CHARGES = {
+    "tariff": "energy",
+    "step": "energy",
+    "cumulative": "energy",
+    "settlement": "settlement",
+    "threshold": "demand-response",
+    "rebate": "rebate",
+}
 BUSY_TIMEOUT_S = 30.0
 
 SCHEMA = """
@@ -53,12 +61,25 @@ CREATE TABLE IF NOT EXISTS bills (
 CREATE INDEX IF NOT EXISTS bills_meter ON bills (meter_id, charge, start_slot);
 """
 
-COLUMNS = ("meter_id", "charge", "kind", "start_slot", "end_slot", "cycle", "cycle_def", "timezone",
-           "tariff_digest", "bill_digest", "total", "amount", "recorded_at")
+COLUMNS = (
+    "meter_id",
+    "charge",
+    "kind",
+    "start_slot",
+    "end_slot",
+    "cycle",
+    "cycle_def",
+    "timezone",
+    "tariff_digest",
+    "bill_digest",
+    "total",
+    "amount",
+    "recorded_at",
+)
 
 
 def bill_digest(raw: bytes) -> str:
-    """"sha256:<hex>" of the bill file's bytes (the file the supplier received)."""
+    """ "sha256:<hex>" of the bill file's bytes (the file the supplier received)."""
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
@@ -75,8 +96,10 @@ class Ledger:
         self.path = path
         p = Path(path)
         if not create and not p.exists():
-            raise VeriwattError("ledger %s does not exist: record a bill first (veriwatt ledger record BILL --ledger %s ...)"
-                                % (path, path))
+            raise VeriwattError(
+                "ledger %s does not exist: record a bill first (veriwatt ledger record BILL --ledger %s ...)"
+                % (path, path)
+            )
         if p.exists() and p.is_dir():
             raise VeriwattError("ledger path %s is a folder, not a file" % path)
         if not p.parent.is_dir():
@@ -115,28 +138,49 @@ class Ledger:
         why = cyc.problem(start, end)
         if why:
             raise InvalidError(why)
-        row = {"meter_id": bill["meter_id"], "charge": charge, "kind": kind, "start_slot": start, "end_slot": end,
-               "cycle": cyc.label(start, end), "cycle_def": cyc.canonical(), "timezone": tariff.tzname,
-               "tariff_digest": tariff.digest(), "bill_digest": bill_digest(raw), "total": str(bill["total"]),
-               "amount": str(bill.get("amount")), "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        row = {
+            "meter_id": bill["meter_id"],
+            "charge": charge,
+            "kind": kind,
+            "start_slot": start,
+            "end_slot": end,
+            "cycle": cyc.label(start, end),
+            "cycle_def": cyc.canonical(),
+            "timezone": tariff.tzname,
+            "tariff_digest": tariff.digest(),
+            "bill_digest": bill_digest(raw),
+            "total": str(bill["total"]),
+            "amount": str(bill.get("amount")),
+            "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         cur = self.db.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")  # the write lock first: check and insert are one step
             same = cur.execute("SELECT recorded_at FROM bills WHERE bill_digest = ?", (row["bill_digest"],)).fetchone()
             if same:
-                raise InvalidError("this bill (%s) is already recorded (at %s): a cycle is billed once"
-                                   % (row["bill_digest"], same[0]))
+                raise InvalidError(
+                    "this bill (%s) is already recorded (at %s): a cycle is billed once" % (row["bill_digest"], same[0])
+                )
             clash = cur.execute(
                 "SELECT cycle, start_slot, end_slot, bill_digest, recorded_at FROM bills "
                 "WHERE meter_id = ? AND charge = ? AND start_slot < ? AND end_slot > ? ORDER BY start_slot LIMIT 1",
-                (row["meter_id"], charge, end, start)).fetchone()
+                (row["meter_id"], charge, end, start),
+            ).fetchone()
             if clash:
-                what = ("the same cycle %s is already billed" % clash[0] if (clash[1], clash[2]) == (start, end)
-                        else "its period overlaps cycle %s (%s), already billed" % (clash[0], _slots.describe(clash[1], clash[2])))
-                raise InvalidError("meter %s, %s charge: %s by bill %s (recorded %s); refused: each cycle is billed once"
-                                   % (row["meter_id"], charge, what, clash[3], clash[4]))
-            cur.execute("INSERT INTO bills (%s) VALUES (%s)" % (", ".join(COLUMNS), ", ".join("?" * len(COLUMNS))),
-                        tuple(row[c] for c in COLUMNS))
+                what = (
+                    "the same cycle %s is already billed" % clash[0]
+                    if (clash[1], clash[2]) == (start, end)
+                    else "its period overlaps cycle %s (%s), already billed"
+                    % (clash[0], _slots.describe(clash[1], clash[2]))
+                )
+                raise InvalidError(
+                    "meter %s, %s charge: %s by bill %s (recorded %s); refused: each cycle is billed once"
+                    % (row["meter_id"], charge, what, clash[3], clash[4])
+                )
+            cur.execute(
+                "INSERT INTO bills (%s) VALUES (%s)" % (", ".join(COLUMNS), ", ".join("?" * len(COLUMNS))),
+                tuple(row[c] for c in COLUMNS),
+            )
             cur.execute("COMMIT")
         except BaseException:
             if self.db.in_transaction:
@@ -160,11 +204,18 @@ class Ledger:
         return [dict(zip(COLUMNS, r)) for r in self.db.execute(q, args)]
 
     def charges(self, meter_id: str) -> List[str]:
-        return [r[0] for r in self.db.execute("SELECT DISTINCT charge FROM bills WHERE meter_id = ? ORDER BY charge", (meter_id,))]
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT DISTINCT charge FROM bills WHERE meter_id = ? ORDER BY charge", (meter_id,)
+            )
+        ]
 
     def latest_cycle(self, meter_id: str, charge: str) -> Optional[Tuple[_cycles.Cycle, str]]:
-        r = self.db.execute("SELECT cycle_def, timezone FROM bills WHERE meter_id = ? AND charge = ? "
-                            "ORDER BY start_slot DESC LIMIT 1", (meter_id, charge)).fetchone()
+        r = self.db.execute(
+            "SELECT cycle_def, timezone FROM bills WHERE meter_id = ? AND charge = ? ORDER BY start_slot DESC LIMIT 1",
+            (meter_id, charge),
+        ).fetchone()
         return None if r is None else (_cycles.from_canonical(r[0], r[1]), r[1])
 
     def gaps(self, meter_id: str, charge: str, cyc: _cycles.Cycle, start: int, end: int) -> Dict[str, Any]:
@@ -175,6 +226,14 @@ class Ledger:
         for a, b in cs:
             covered = sum(max(0, min(b, y) - max(a, x)) for x, y in billed)
             if covered < b - a:
-                out.append({"charge": charge, "cycle": cyc.label(a, b), "start_slot": a, "end_slot": b,
-                            "slots": b - a, "billed_slots": covered})
+                out.append(
+                    {
+                        "charge": charge,
+                        "cycle": cyc.label(a, b),
+                        "start_slot": a,
+                        "end_slot": b,
+                        "slots": b - a,
+                        "billed_slots": covered,
+                    }
+                )
         return {"charge": charge, "cycle": cyc.as_json(), "cycles_checked": len(cs), "gaps": out}

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Linear results over committed readings: bills, settlement, totals, with their proofs.
 
 For Pedersen commitments C_t = g^m_t * h^r_t mod p and public integer weights w_t (prices,
@@ -12,6 +13,7 @@ are first multiplied together per distinct weight (one modular multiplication ea
 each partial product is raised to its weight once. Negative weights (a settlement index can
 be negative) go into a second product that is inverted once at the end.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Dict, Optional, Sequence, Tuple
@@ -21,6 +23,7 @@ PowMod = Callable[[int, int, int], int]
 try:
     from gmpy2 import mpz as _mpz
 except ImportError:  # pragma: no cover - gmpy2 is optional
+
     def _mpz(x: int) -> int:
         return x
 
@@ -37,8 +40,9 @@ def prove(openings: Sequence[Tuple[int, int]], weights: Sequence[int], q: int) -
     return total, rr % q
 
 
-def weighted_product(commitments: Sequence[int], weights: Sequence[int], p: int,
-                     powmod: Optional[PowMod] = None) -> int:
+def weighted_product(
+    commitments: Sequence[int], weights: Sequence[int], p: int, powmod: Optional[PowMod] = None
+) -> int:
     """prod(C_t^w_t) mod p for small integer weights (grouped by distinct weight)."""
     if len(commitments) != len(weights):
         raise ValueError("%d commitments but %d weights" % (len(commitments), len(weights)))
@@ -59,8 +63,17 @@ def weighted_product(commitments: Sequence[int], weights: Sequence[int], p: int,
     return int(pos)
 
 
-def check(commitments: Sequence[int], weights: Sequence[int], result: int, rand: int,
-          p: int, q: int, g: int, h: int, powmod: Optional[PowMod] = None) -> bool:
+def check(
+    commitments: Sequence[int],
+    weights: Sequence[int],
+    result: int,
+    rand: int,
+    p: int,
+    q: int,
+    g: int,
+    h: int,
+    powmod: Optional[PowMod] = None,
+) -> bool:
     """True when prod(C_t^w_t) == g^result * h^rand mod p."""
     pm = powmod or pow
     if not 0 <= rand < q:

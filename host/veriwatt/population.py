@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Synthetic populations of meters for benchmarks and scale tests (`veriwatt population`).
 
 `generate(out, meters=N, month="2026-12")` makes N synthetic meters with real keys and their
@@ -23,6 +24,7 @@ whose `cycle` is the calendar month, docs/TARIFF.md) and each meter's bill under
 The meters' own secrets (signing secret, customer key) are derived from a seed and not written;
 the same seed gives the same population (except bill `created` times).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -139,8 +141,9 @@ def readings(seed: bytes, index: int, start: int, end: int) -> List[int]:
     return out
 
 
-def certify_month(seed: bytes, index: int, start: int, end: int,
-                  tables: Tables) -> Tuple[Dict[str, Any], List[wire.Record], List[Opening]]:
+def certify_month(
+    seed: bytes, index: int, start: int, end: int, tables: Tables
+) -> Tuple[Dict[str, Any], List[wire.Record], List[Opening]]:
     """(meter public key, records, openings) of synthetic meter `index` for [start, end)."""
     mid, sig_secret, ckey = meter_secrets(seed, index)
     mk = reading.MeterKeys(mid, sig_secret, ckey)
@@ -157,10 +160,17 @@ def certify_month(seed: bytes, index: int, start: int, end: int,
 _W: Dict[str, Any] = {}
 
 
-def _init_worker(seed: bytes, out: str, start: int, end: int, signed: Dict[str, Any],
-                 supplier_pub: Dict[str, Any]) -> None:
-    _W.update(seed=seed, out=out, start=start, end=end, tables=Tables(_group.DEFAULT),
-              tariff=tariff.parse_signed(signed, supplier_pub))
+def _init_worker(
+    seed: bytes, out: str, start: int, end: int, signed: Dict[str, Any], supplier_pub: Dict[str, Any]
+) -> None:
+    _W.update(
+        seed=seed,
+        out=out,
+        start=start,
+        end=end,
+        tables=Tables(_group.DEFAULT),
+        tariff=tariff.parse_signed(signed, supplier_pub),
+    )
 
 
 def _make_meter(index: int) -> str:
@@ -206,8 +216,14 @@ def _setup(out: Path, seed: bytes, month: str) -> Tuple[Dict[str, Any], Dict[str
     return signed, pub, T, a, b
 
 
-def generate(out: str, meters: int, month: str = "2026-12", seed: Optional[bytes] = None, workers: int = 1,
-             progress: Optional[Callable[[int], None]] = None) -> Dict[str, Any]:
+def generate(
+    out: str,
+    meters: int,
+    month: str = "2026-12",
+    seed: Optional[bytes] = None,
+    workers: int = 1,
+    progress: Optional[Callable[[int], None]] = None,
+) -> Dict[str, Any]:
     """Write a population of `meters` synthetic meters for `month` into folder `out` (layout in
     the module docstring; a previous population there is replaced); returns the manifest.
     workers: processes (1 = this one)."""
@@ -221,9 +237,16 @@ def generate(out: str, meters: int, month: str = "2026-12", seed: Optional[bytes
     signed, pub, T, a, b = _setup(o, seed, month)
     init = (seed, str(o), a, b, signed, pub)
     ids = list(_run(init, meters, workers, progress))
-    manifest = {"format": FORMAT, "month": month, "period": {"start_slot": a, "end_slot": b},
-                "meters": meters, "tariff_digest": T.digest(), "workers": workers,
-                "seconds": round(time.perf_counter() - t0, 3), "meter_ids": sorted(ids)}
+    manifest = {
+        "format": FORMAT,
+        "month": month,
+        "period": {"start_slot": a, "end_slot": b},
+        "meters": meters,
+        "tariff_digest": T.digest(),
+        "workers": workers,
+        "seconds": round(time.perf_counter() - t0, 3),
+        "meter_ids": sorted(ids),
+    }
     jsonio.write(str(o / "population.json"), manifest)
     return manifest
 
@@ -268,7 +291,7 @@ class Population:
         n = wire.record_len(_group.DEFAULT.id)
         if len(data) % n:
             raise VeriwattError("records/%s.rec: not a whole number of %d-byte records" % (meter_id, n))
-        return [wire.decode_record(data[i:i + n]) for i in range(0, len(data), n)]
+        return [wire.decode_record(data[i : i + n]) for i in range(0, len(data), n)]
 
 
 def dumps_manifest(m: Dict[str, Any]) -> str:

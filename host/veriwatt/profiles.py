@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Profile sets and suspect patterns: scores of a certified month against signed load shapes,
 with proofs (formats, protocol and what the recipient learns: docs/COMPUTATIONS.md).
 
@@ -22,6 +23,7 @@ to the openings r_t.
 The recipient (`verify_scores`) learns the scores, nothing else; see docs/COMPUTATIONS.md
 for what scores themselves can reveal (differencing of close profiles).
 """
+
 from __future__ import annotations
 
 import base64
@@ -51,8 +53,10 @@ MAX_RATE = 1000000
 KIND = signedfile.Kind("profile set", FORMAT, SIGNED_FORMAT, "profiles", b"veriwatt-profiles/1\x00", "profiles")
 BODY_FIELDS = ("format", "kind", "name", "supplier", "period", "categories")
 BODY_OPTIONAL = ("unit", "sample_rate")
-CONSENT_TEXT = ("I agree that my meter's certified readings of this period are compared with this profile set; "
-                "the recipient learns the scores only")
+CONSENT_TEXT = (
+    "I agree that my meter's certified readings of this period are compared with this profile set; "
+    "the recipient learns the scores only"
+)
 CREATED_RE = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z"
 KIND_SCORES = 18
 
@@ -78,7 +82,9 @@ class ProfileSet:
         self.start = jsonio.integer(p["start_slot"], where + ".period.start_slot", 0, _slots.NO_SLOT - 1)
         self.end = jsonio.integer(p["end_slot"], where + ".period.end_slot", self.start + 1, _slots.NO_SLOT)
         if self.end - self.start > MAX_SLOTS:
-            raise VeriwattError("%s: the period has %d slots, more than %d (a year)" % (where, self.end - self.start, MAX_SLOTS))
+            raise VeriwattError(
+                "%s: the period has %d slots, more than %d (a year)" % (where, self.end - self.start, MAX_SLOTS)
+            )
         self.sample_rate = sample_rate(body, where)
         self.categories = _categories(body["categories"], self.kind, self.end - self.start, where)
         self.digest = signedfile.digest(body)
@@ -113,7 +119,9 @@ def _categories(cs: Any, kind: str, n: int, where: str) -> List[Tuple[str, List[
             raise VeriwattError("%s: category name %r appears twice" % (w, name[:40]))
         ws = c["weights"]
         if not isinstance(ws, list) or len(ws) != n:
-            raise VeriwattError("%s.weights must be a list of exactly %d integers (one per slot of the period)" % (w, n))
+            raise VeriwattError(
+                "%s.weights must be a list of exactly %d integers (one per slot of the period)" % (w, n)
+            )
         for j, x in enumerate(ws):
             if type(x) is not int or not 0 <= x <= MAX_WEIGHT:
                 raise VeriwattError("%s.weights[%d] must be an integer in [0, %d]" % (w, j, MAX_WEIGHT))
@@ -140,6 +148,7 @@ def load_signed(path: str, supplier_key_path: Optional[str] = None) -> ProfileSe
 def example(kind: str, start: int, end: int) -> Dict[str, Any]:
     """An example body: daily shapes (UTC) for three household categories, or one suspect
     pattern (a steady 24-hour load, as a cannabis farm or a meter bypass might show)."""
+
     def shape(f: Any) -> List[int]:
         return [f(((t % 48) / 2.0)) for t in range(start, end)]
 
@@ -149,13 +158,25 @@ def example(kind: str, start: int, end: int) -> Dict[str, Any]:
         "night-storage-heating": shape(lambda h: 1400 if h < 7 else 250),
     }
     if kind == "suspect":
-        return {"format": FORMAT, "kind": "suspect", "name": "Steady high load around the clock",
-                "supplier": "Example Energy Ltd fraud team", "period": {"start_slot": start, "end_slot": end},
-                "unit": "Wh per half-hour", "categories": [{"name": "steady-1.6kW", "weights": [800] * (end - start)}]}
-    return {"format": FORMAT, "kind": "profiles", "name": "Example household load profiles",
-            "supplier": "Example Energy Ltd", "period": {"start_slot": start, "end_slot": end},
-            "unit": "Wh per half-hour", "sample_rate": 100,
-            "categories": [{"name": k, "weights": v} for k, v in cats.items()]}
+        return {
+            "format": FORMAT,
+            "kind": "suspect",
+            "name": "Steady high load around the clock",
+            "supplier": "Example Energy Ltd fraud team",
+            "period": {"start_slot": start, "end_slot": end},
+            "unit": "Wh per half-hour",
+            "categories": [{"name": "steady-1.6kW", "weights": [800] * (end - start)}],
+        }
+    return {
+        "format": FORMAT,
+        "kind": "profiles",
+        "name": "Example household load profiles",
+        "supplier": "Example Energy Ltd",
+        "period": {"start_slot": start, "end_slot": end},
+        "unit": "Wh per half-hour",
+        "sample_rate": 100,
+        "categories": [{"name": k, "weights": v} for k, v in cats.items()],
+    }
 
 
 # ------------------------------------------------------------------ statements
@@ -169,15 +190,24 @@ def _labels(ps: ProfileSet) -> List[Tuple[str, str, Optional[int]]]:
     return out
 
 
-def _transcript(G: Any, ps: ProfileSet, meter_id: str, consent: Dict[str, Any], Cs: Sequence[int],
-                Ss: Sequence[int], values: Sequence[int]) -> Any:
+def _transcript(
+    G: Any,
+    ps: ProfileSet,
+    meter_id: str,
+    consent: Dict[str, Any],
+    Cs: Sequence[int],
+    Ss: Sequence[int],
+    values: Sequence[int],
+) -> Any:
     from . import tariff as _tariff
     from .zk.transcript import Transcript
 
     tr = Transcript(b"scores/1")
     tr.absorb(b"group", G.digest)
-    tr.absorb(b"context", bytes.fromhex(meter_id) + b"%d:%d " % (ps.start, ps.end) + ps.digest.encode()
-              + b" " + ps.kind.encode())
+    tr.absorb(
+        b"context",
+        bytes.fromhex(meter_id) + b"%d:%d " % (ps.start, ps.end) + ps.digest.encode() + b" " + ps.kind.encode(),
+    )
     tr.absorb(b"consent", _tariff.canonical(consent))
     tr.absorb_elements(b"commitments", list(Cs), G.plen)
     tr.absorb_elements(b"squares", list(Ss), G.plen)
@@ -213,13 +243,18 @@ def _randomness(ps: ProfileSet, rs: Sequence[int], ss: Sequence[int], q: int) ->
 
 def consent_record(given: Optional[str] = None) -> Dict[str, Any]:
     """What the score file records about the customer's opt-in (bound into the proof)."""
-    return {"opt_in": True, "text": CONSENT_TEXT,
-            "given": given or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    return {"opt_in": True, "text": CONSENT_TEXT, "given": given or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
 # ------------------------------------------------------------------ the customer's side
-def make_scores(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], ps: ProfileSet,
-                meter_pub: Dict[str, Any], consent: bool, progress: Any = None) -> Dict[str, Any]:
+def make_scores(
+    recs: Sequence[Record],
+    openings: Sequence[Tuple[int, int]],
+    ps: ProfileSet,
+    meter_pub: Dict[str, Any],
+    consent: bool,
+    progress: Any = None,
+) -> Dict[str, Any]:
     """The score file for the records of the profile set's period (one per slot, in order).
     consent must be True: profiling is opt-in (the file records the consent)."""
     from vwcore.reading import MAX_READING
@@ -231,8 +266,10 @@ def make_scores(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], ps:
     if consent is not True:
         raise VeriwattError("profiling is opt-in: the customer must consent explicitly (--consent)")
     if [r.slot for r in recs] != list(range(ps.start, ps.end)):
-        raise VeriwattError("the profile set covers %s: the store must hold every reading of it (fetch first)"
-                            % _slots.describe(ps.start, ps.end))
+        raise VeriwattError(
+            "the profile set covers %s: the store must hold every reading of it (fetch first)"
+            % _slots.describe(ps.start, ps.end)
+        )
     ms = [m for m, _ in openings]
     if any(not 0 <= m <= MAX_READING for m in ms):
         raise VeriwattError("a reading is outside 0..%d Wh: meter fault" % MAX_READING)
@@ -251,19 +288,40 @@ def make_scores(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], ps:
     return _document(ps, meter_pub, G, cons, values, W.getvalue(), recs)
 
 
-def _document(ps: ProfileSet, meter_pub: Dict[str, Any], G: Any, cons: Dict[str, Any], values: List[int],
-              proof: bytes, recs: Sequence[Record]) -> Dict[str, Any]:
+def _document(
+    ps: ProfileSet,
+    meter_pub: Dict[str, Any],
+    G: Any,
+    cons: Dict[str, Any],
+    values: List[int],
+    proof: bytes,
+    recs: Sequence[Record],
+) -> Dict[str, Any]:
     from .bill import _iso
 
     scores: List[Dict[str, Any]] = []
     doc: Dict[str, Any] = {
-        "format": SCORES_FORMAT, "kind": ps.kind, "meter_id": meter_pub["meter_id"],
-        "meter_key_id": _keys.key_id(meter_pub), "group": _keys.group_of(meter_pub).name,
-        "period": {"start_slot": ps.start, "end_slot": ps.end, "slots": ps.n, "start": _iso(ps.start), "end": _iso(ps.end)},
+        "format": SCORES_FORMAT,
+        "kind": ps.kind,
+        "meter_id": meter_pub["meter_id"],
+        "meter_key_id": _keys.key_id(meter_pub),
+        "group": _keys.group_of(meter_pub).name,
+        "period": {
+            "start_slot": ps.start,
+            "end_slot": ps.end,
+            "slots": ps.n,
+            "start": _iso(ps.start),
+            "end": _iso(ps.end),
+        },
         "profiles": {"digest": ps.digest, "name": ps.name, "supplier": ps.supplier, "kind": ps.kind},
-        "consent": cons, "scores": scores,
-        "proof": {"alg": PROOF_ALG, "bytes": len(proof), "sha256": hashlib.sha256(proof).hexdigest(),
-                  "base64": base64.b64encode(proof).decode()},
+        "consent": cons,
+        "scores": scores,
+        "proof": {
+            "alg": PROOF_ALG,
+            "bytes": len(proof),
+            "sha256": hashlib.sha256(proof).hexdigest(),
+            "base64": base64.b64encode(proof).decode(),
+        },
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "commitments": [{"slot": r.slot, "C": "%x" % r.C, "sig": "%064x%064x" % (r.e, r.s)} for r in recs],
     }
@@ -281,8 +339,20 @@ def _document(ps: ProfileSet, meter_pub: Dict[str, Any], G: Any, cons: Dict[str,
 
 
 # ------------------------------------------------------------------ the recipient's side
-DOC_FIELDS = ("format", "kind", "meter_id", "meter_key_id", "group", "period", "profiles", "consent",
-              "scores", "proof", "created", "commitments")
+DOC_FIELDS = (
+    "format",
+    "kind",
+    "meter_id",
+    "meter_key_id",
+    "group",
+    "period",
+    "profiles",
+    "consent",
+    "scores",
+    "proof",
+    "created",
+    "commitments",
+)
 PERIOD_FIELDS = ("start_slot", "end_slot", "slots", "start", "end")
 PROFILES_FIELDS = ("digest", "name", "supplier", "kind")
 PROOF_FIELDS = ("alg", "bytes", "sha256", "base64")
@@ -293,8 +363,10 @@ def _claimed(doc: Dict[str, Any], ps: ProfileSet) -> List[int]:
     from vwcore.reading import MAX_READING
 
     if not isinstance(doc["scores"], list) or len(doc["scores"]) != len(ps.categories):
-        raise InvalidError("the score file has %s score entries, the profile set %d categories"
-                           % (len(doc["scores"]) if isinstance(doc["scores"], list) else "no", len(ps.categories)))
+        raise InvalidError(
+            "the score file has %s score entries, the profile set %d categories"
+            % (len(doc["scores"]) if isinstance(doc["scores"], list) else "no", len(ps.categories))
+        )
     n = ps.n
     out: List[int] = []
     if ps.kind == "profiles":
@@ -321,26 +393,40 @@ def _check_doc(doc: Any, ps: ProfileSet, meter_pub: Dict[str, Any], G: Any) -> N
     jsonio.hex_bytes(doc["meter_id"], "score file: meter_id", 8)
     jsonio.hex_bytes(doc["meter_key_id"], "score file: meter_key_id", 8)
     if doc["meter_id"] != meter_pub.get("meter_id") or doc["meter_key_id"] != _keys.key_id(meter_pub):
-        raise InvalidError("the score file is for meter %s (key %s), the meter key given is meter %s (key %s)"
-                           % (doc["meter_id"], doc["meter_key_id"], meter_pub.get("meter_id"), _keys.key_id(meter_pub)))
+        raise InvalidError(
+            "the score file is for meter %s (key %s), the meter key given is meter %s (key %s)"
+            % (doc["meter_id"], doc["meter_key_id"], meter_pub.get("meter_id"), _keys.key_id(meter_pub))
+        )
     if doc["group"] != _keys.group_of(meter_pub).name:
         raise InvalidError("the score file uses group %s, the meter key group %s" % (str(doc["group"])[:8], G.name))
     p = jsonio.only_keys(doc["period"], "score file: period", PERIOD_FIELDS)
-    if [p["start_slot"], p["end_slot"], p["slots"]] != [ps.start, ps.end, ps.n] or type(p["start_slot"]) is not int \
-            or type(p["end_slot"]) is not int or type(p["slots"]) is not int:
-        raise InvalidError("the score file is for period %s:%s, the profile set for %d:%d"
-                           % (str(p["start_slot"])[:12], str(p["end_slot"])[:12], ps.start, ps.end))
+    if (
+        [p["start_slot"], p["end_slot"], p["slots"]] != [ps.start, ps.end, ps.n]
+        or type(p["start_slot"]) is not int
+        or type(p["end_slot"]) is not int
+        or type(p["slots"]) is not int
+    ):
+        raise InvalidError(
+            "the score file is for period %s:%s, the profile set for %d:%d"
+            % (str(p["start_slot"])[:12], str(p["end_slot"])[:12], ps.start, ps.end)
+        )
     if p["start"] != _iso(ps.start) or p["end"] != _iso(ps.end):
         raise VeriwattError("score file: period start/end must be the ISO times of its slots")
     pr = jsonio.only_keys(doc["profiles"], "score file: profiles", PROFILES_FIELDS)
     if pr["digest"] != ps.digest:
-        raise InvalidError("the score file was computed for profile set %s, the given (signed) one is %s"
-                           % (str(pr["digest"])[:80], ps.digest))
+        raise InvalidError(
+            "the score file was computed for profile set %s, the given (signed) one is %s"
+            % (str(pr["digest"])[:80], ps.digest)
+        )
     if [pr["name"], pr["supplier"], pr["kind"], doc["kind"]] != [ps.name, ps.supplier, ps.kind, ps.kind]:
         raise InvalidError("the score file's profile set name, supplier or kind differ from the signed set's")
     c = jsonio.only_keys(doc["consent"], "score file: consent", ("opt_in", "text", "given"))
-    if c["opt_in"] is not True or c["text"] != CONSENT_TEXT or not isinstance(c["given"], str) \
-            or not re.match(CREATED_RE, c["given"]):
+    if (
+        c["opt_in"] is not True
+        or c["text"] != CONSENT_TEXT
+        or not isinstance(c["given"], str)
+        or not re.match(CREATED_RE, c["given"])
+    ):
         raise InvalidError("the score file does not record the customer's opt-in consent in the standard form")
     if not isinstance(doc["created"], str) or not re.match(CREATED_RE, doc["created"]):
         raise VeriwattError("score file: created must be a UTC time YYYY-MM-DDTHH:MM:SSZ")
@@ -358,8 +444,10 @@ def _proof_bytes(doc: Dict[str, Any], G: Any, n: int, atoms: int) -> bytes:
     want = 6 + product.size(G, n, atoms)
     data = jsonio.b64(pf["base64"], "score file: proof.base64", max_len=4 * (want + 2) // 3 + 4)
     if len(data) != pf["bytes"] or len(data) != want:
-        raise InvalidError("the proof has %d bytes, the file says %s, the statement needs %d (altered or cut)"
-                           % (len(data), pf["bytes"], want))
+        raise InvalidError(
+            "the proof has %d bytes, the file says %s, the statement needs %d (altered or cut)"
+            % (len(data), pf["bytes"], want)
+        )
     if hashlib.sha256(data).hexdigest() != pf["sha256"]:
         raise InvalidError("the proof's SHA-256 is not the one the file states (the proof was altered)")
     return data
@@ -428,15 +516,24 @@ def verify_scores(doc: Any, ps: ProfileSet, meter_pub: Dict[str, Any], progress:
                 raise ProofError("the square commitment of slot %d is not in the order-q subgroup" % t)
         tr = _transcript(G, ps, doc["meter_id"], doc["consent"], Cs, Ss, values)
         from .zk import product
+
         product.Squares.verify(G, tr, Cs, Ss, _statement(ps, G, Cs, Ss, values), R, progress)
         R.done()
     except ProofError as e:
-        raise InvalidError("the score proof does not verify (%s): a score or the proof was changed, or it was "
-                           "made for another meter, period, profile set or consent" % e)
-    rep: Dict[str, Any] = {"valid": True, "kind": ps.kind, "meter_id": doc["meter_id"],
-                           "period": {"start_slot": ps.start, "end_slot": ps.end}, "profiles": ps.digest,
-                           "consent": doc["consent"]["given"], "scores": doc["scores"],
-                           "seconds": round(time.perf_counter() - t0, 3)}
+        raise InvalidError(
+            "the score proof does not verify (%s): a score or the proof was changed, or it was "
+            "made for another meter, period, profile set or consent" % e
+        )
+    rep: Dict[str, Any] = {
+        "valid": True,
+        "kind": ps.kind,
+        "meter_id": doc["meter_id"],
+        "period": {"start_slot": ps.start, "end_slot": ps.end},
+        "profiles": ps.digest,
+        "consent": doc["consent"]["given"],
+        "scores": doc["scores"],
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
     if ps.kind == "profiles":
         rep["total"] = doc["total"]
         rep["nearest"] = min(doc["scores"], key=lambda s: s["distance"])["category"]

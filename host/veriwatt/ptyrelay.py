@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A pty relay that can corrupt bytes: a noisy serial line for tests and demonstrations.
 
     relay = PtyRelay(upstream_fd_or_path, noise=1e-3, seed=1)
@@ -6,6 +7,7 @@
 Each byte passing in either direction is replaced by a random byte with probability
 `noise`. `cut()` makes the line go silent (a meter that stops answering); `heal()` undoes it.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +28,13 @@ def make_pty() -> "tuple[int, str]":
 
 
 class PtyRelay:
-    def __init__(self, upstream: Union[int, str], noise: float = 0.0, seed: Optional[int] = None,
-                 noise_up: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        upstream: Union[int, str],
+        noise: float = 0.0,
+        seed: Optional[int] = None,
+        noise_up: Optional[float] = None,
+    ) -> None:
         if isinstance(upstream, str):
             fd = os.open(upstream, os.O_RDWR | os.O_NOCTTY)
             tty.setraw(fd)

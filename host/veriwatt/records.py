@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Certified readings on the host: decode, check signatures in bulk, open with the customer key.
 
 The record format and the meaning of each field are vwcore.wire / vwcore.reading (the one
@@ -11,6 +12,7 @@ protocol definition); this module only makes the host's bulk operations fast:
   one linear combination instead of one commitment per slot; only if that fails does it
   look for the culprit slot by slot.
 """
+
 from __future__ import annotations
 
 import random
@@ -51,8 +53,9 @@ def customer_key(code: str) -> bytes:
     try:
         return _aead.parse_customer_code(code)
     except ValueError as e:
-        raise VeriwattError("customer code: %s; it is the 25-character code on the meter label, "
-                            "like ABCDE-FGHJK-MNPQR-STVWX-YZ012" % e)
+        raise VeriwattError(
+            "customer code: %s; it is the 25-character code on the meter label, like ABCDE-FGHJK-MNPQR-STVWX-YZ012" % e
+        )
 
 
 class Checker:
@@ -70,6 +73,7 @@ class Checker:
     @classmethod
     def from_pub(cls, pub: Dict[str, Any], fast: bool = True) -> "Checker":
         from . import keys
+
         return cls(meter_id_bytes(pub["meter_id"]), keys.y_of(pub), keys.group_of(pub), fast)
 
     def sig_ok(self, slot: int, C: int, e: int, s: int, meter_id: Optional[bytes] = None) -> bool:
@@ -89,11 +93,16 @@ class Checker:
             return "slot %d: record is for group %d, the meter key for group %d" % (rec.slot, rec.group_id, self.G.id)
         if rec.meter_id != self.meter_id:
             return "slot %d: record is from meter %s, not %s (foreign meter)" % (
-                rec.slot, rec.meter_id.hex(), self.meter_id.hex())
+                rec.slot,
+                rec.meter_id.hex(),
+                self.meter_id.hex(),
+            )
         if len(rec.ct) != wire.CT_LEN:
             return "slot %d: ciphertext has the wrong length" % rec.slot
         if not self.sig_ok(rec.slot, rec.C, rec.e, rec.s):
-            return "slot %d: the meter's signature does not verify (record altered, or signed by another key)" % rec.slot
+            return (
+                "slot %d: the meter's signature does not verify (record altered, or signed by another key)" % rec.slot
+            )
         return None
 
     def check_raw(self, raw: bytes) -> Tuple[str, int]:
@@ -111,10 +120,13 @@ class Checker:
 def open_one(rec: Record, aead: "_aead.AEAD") -> Tuple[int, int]:
     """Decrypt (m, r) without the commitment check (open_all checks them together)."""
     try:
-        pt = aead.decrypt(_aead.record_nonce(rec.meter_id, rec.slot), rec.ct,
-                          _reading.record_ad(rec.group_id, rec.meter_id, rec.slot))
+        pt = aead.decrypt(
+            _aead.record_nonce(rec.meter_id, rec.slot), rec.ct, _reading.record_ad(rec.group_id, rec.meter_id, rec.slot)
+        )
     except _aead.AuthError:
-        raise InvalidError("slot %d: cannot decrypt the reading: wrong customer code, or the record was altered" % rec.slot)
+        raise InvalidError(
+            "slot %d: cannot decrypt the reading: wrong customer code, or the record was altered" % rec.slot
+        )
     return int.from_bytes(pt[:4], "big"), int.from_bytes(pt[4:], "big")
 
 
@@ -135,6 +147,8 @@ def open_all(recs: Sequence[Record], key: bytes) -> List[Tuple[int, int]]:
         return ops
     for rec, (m, r) in zip(recs, ops):
         if _group.commit(m, r, G) != rec.C:
-            raise InvalidError("slot %d: the decrypted reading does not match its signed commitment "
-                               "(meter fault or altered record)" % rec.slot)
+            raise InvalidError(
+                "slot %d: the decrypted reading does not match its signed commitment "
+                "(meter fault or altered record)" % rec.slot
+            )
     return ops

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Where veriwatt finds the files it ships besides its Python code: the meter firmware sources
 (firmware/vwcore, firmware/vwmeter), the board HALs (hal/<board>/vwhal.py, hal/common), the
 modexp known-answer vectors (crypto_c/vectors/modexp.txt) and the vwcrypto natmods
@@ -14,6 +15,7 @@ One rule, two layouts:
 The installed package must be an ordinary folder on disk (pip installs wheels so): the paths
 are handed to micropython (MICROPYPATH) and to mpremote.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,6 +41,7 @@ def data_root() -> Path:
         return root
     try:
         from importlib.resources import files
+
         return Path(str(files("veriwatt") / DATA_DIR))
     except (ImportError, TypeError):  # pragma: no cover - Python < 3.9 or an unusual loader
         return _PKG / DATA_DIR

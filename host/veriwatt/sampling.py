@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Sampling for settlement: every meter discloses a random sample of its readings, chosen by a
 supplier-signed beacon (docs/COMPUTATIONS.md, section 4).
 
@@ -26,6 +27,7 @@ particular slots of a particular meter; it cannot change how many slots are open
 rate is signed in the tariff). docs/COMPUTATIONS.md discusses a commit-before-the-period
 variant that removes grinding.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -78,23 +80,33 @@ class Beacon:
         self.published = pub
         end_time = _slots.slot_start(self.end).strftime("%Y-%m-%dT%H:%M:%SZ")
         if pub < end_time:
-            raise InvalidError("%s was published %s, before its period ended (%s): a sample must be chosen after "
-                               "the readings are certified" % (where, pub, end_time))
+            raise InvalidError(
+                "%s was published %s, before its period ended (%s): a sample must be chosen after "
+                "the readings are certified" % (where, pub, end_time)
+            )
         self.body = body
         self.digest = signedfile.digest(body)
 
 
-def new_beacon(start: int, end: int, supplier: str, value: Optional[bytes] = None,
-               published: Optional[str] = None) -> Dict[str, Any]:
+def new_beacon(
+    start: int, end: int, supplier: str, value: Optional[bytes] = None, published: Optional[str] = None
+) -> Dict[str, Any]:
     """A beacon body for [start, end) with a fresh random value (os.urandom), published now."""
     _slots.check_range(start, end)
     now = published or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     end_time = _slots.slot_start(end).strftime("%Y-%m-%dT%H:%M:%SZ")
     if now < end_time:
-        raise VeriwattError("the period %s has not ended (it ends %s): a beacon is published after the readings "
-                            "are certified" % (_slots.describe(start, end), end_time))
-    body = {"format": FORMAT, "supplier": supplier, "period": {"start_slot": start, "end_slot": end},
-            "value": (value if value is not None else os.urandom(32)).hex(), "published": now}
+        raise VeriwattError(
+            "the period %s has not ended (it ends %s): a beacon is published after the readings "
+            "are certified" % (_slots.describe(start, end), end_time)
+        )
+    body = {
+        "format": FORMAT,
+        "supplier": supplier,
+        "period": {"start_slot": start, "end_slot": end},
+        "value": (value if value is not None else os.urandom(32)).hex(),
+        "published": now,
+    }
     Beacon(body)
     return body
 
@@ -115,8 +127,9 @@ def load_signed(path: str, supplier_key_path: Optional[str] = None) -> Beacon:
 # ------------------------------------------------------------------ the selection
 def selected(value: bytes, meter_id: bytes, slot: int, rate: int) -> bool:
     """True iff slot `slot` of meter `meter_id` is in the sample fixed by the beacon value."""
-    h = hashlib.sha256(len(DST).to_bytes(4, "big") + DST + bytes(value) + bytes(meter_id)
-                       + slot.to_bytes(4, "big")).digest()
+    h = hashlib.sha256(
+        len(DST).to_bytes(4, "big") + DST + bytes(value) + bytes(meter_id) + slot.to_bytes(4, "big")
+    ).digest()
     return int.from_bytes(h, "big") % rate == 0
 
 
@@ -143,8 +156,9 @@ def rate_of(source: Any) -> Tuple[int, Dict[str, Any]]:
 SAMPLE_FIELDS = ("format", "meter_id", "period", "beacon", "rate", "rate_source", "disclosure")
 
 
-def make_sample(recs: Sequence[Any], openings: Sequence[Tuple[int, int]], beacon: Beacon, source: Any,
-                meter_pub: Dict[str, Any]) -> Dict[str, Any]:
+def make_sample(
+    recs: Sequence[Any], openings: Sequence[Tuple[int, int]], beacon: Beacon, source: Any, meter_pub: Dict[str, Any]
+) -> Dict[str, Any]:
     """Open exactly the selected slots of the beacon's period (recs/openings may hold more)."""
     from . import bill
 
@@ -153,11 +167,21 @@ def make_sample(recs: Sequence[Any], openings: Sequence[Tuple[int, int]], beacon
     have = {r.slot for r in recs}
     missing = [t for t in chosen if t not in have]
     if missing:
-        raise VeriwattError("%d selected slot(s) are not in the store (first %d): fetch them first" % (len(missing), missing[0]))
-    d = bill.make_disclosure(recs, openings, chosen, meter_pub, "settlement sample 1 in %d, beacon %s" % (rate, beacon.digest))
-    return {"format": SAMPLE_FORMAT, "meter_id": meter_pub["meter_id"],
-            "period": {"start_slot": beacon.start, "end_slot": beacon.end}, "beacon": beacon.digest,
-            "rate": rate, "rate_source": src, "disclosure": d}
+        raise VeriwattError(
+            "%d selected slot(s) are not in the store (first %d): fetch them first" % (len(missing), missing[0])
+        )
+    d = bill.make_disclosure(
+        recs, openings, chosen, meter_pub, "settlement sample 1 in %d, beacon %s" % (rate, beacon.digest)
+    )
+    return {
+        "format": SAMPLE_FORMAT,
+        "meter_id": meter_pub["meter_id"],
+        "period": {"start_slot": beacon.start, "end_slot": beacon.end},
+        "beacon": beacon.digest,
+        "rate": rate,
+        "rate_source": src,
+        "disclosure": d,
+    }
 
 
 def verify_sample(doc: Any, beacon: Beacon, source: Any, meter_pub: Dict[str, Any]) -> Dict[str, Any]:
@@ -170,34 +194,53 @@ def verify_sample(doc: Any, beacon: Beacon, source: Any, meter_pub: Dict[str, An
         raise VeriwattError("not a sampled disclosure: format must be %r" % SAMPLE_FORMAT)
     jsonio.only_keys(doc, "sample:", SAMPLE_FIELDS)
     if doc["beacon"] != beacon.digest:
-        raise InvalidError("the sample was drawn with beacon %s, the published (signed) beacon is %s"
-                           % (str(doc["beacon"])[:80], beacon.digest))
+        raise InvalidError(
+            "the sample was drawn with beacon %s, the published (signed) beacon is %s"
+            % (str(doc["beacon"])[:80], beacon.digest)
+        )
     p = jsonio.only_keys(doc["period"], "sample: period", ("start_slot", "end_slot"))
-    if [type(p["start_slot"]), type(p["end_slot"])] != [int, int] or (p["start_slot"], p["end_slot"]) != (beacon.start, beacon.end):
-        raise InvalidError("the sample is for period %s:%s, the beacon for %d:%d"
-                           % (str(p["start_slot"])[:12], str(p["end_slot"])[:12], beacon.start, beacon.end))
+    if [type(p["start_slot"]), type(p["end_slot"])] != [int, int] or (p["start_slot"], p["end_slot"]) != (
+        beacon.start,
+        beacon.end,
+    ):
+        raise InvalidError(
+            "the sample is for period %s:%s, the beacon for %d:%d"
+            % (str(p["start_slot"])[:12], str(p["end_slot"])[:12], beacon.start, beacon.end)
+        )
     rate, src = rate_of(source)
     jsonio.integer(doc["rate"], "sample: rate", 1, MAX_RATE)
     if doc["rate"] != rate or doc["rate_source"] != src:
-        raise InvalidError("the sample uses rate 1 in %s from %s, the signed %s says 1 in %d (%s)"
-                           % (doc["rate"], str(doc["rate_source"])[:120], src["kind"], rate, src["digest"]))
+        raise InvalidError(
+            "the sample uses rate 1 in %s from %s, the signed %s says 1 in %d (%s)"
+            % (doc["rate"], str(doc["rate_source"])[:120], src["kind"], rate, src["digest"])
+        )
     if doc["meter_id"] != meter_pub.get("meter_id"):
-        raise InvalidError("the sample is for meter %s, the meter key for meter %s"
-                           % (str(doc["meter_id"])[:16], meter_pub.get("meter_id")))
+        raise InvalidError(
+            "the sample is for meter %s, the meter key for meter %s"
+            % (str(doc["meter_id"])[:16], meter_pub.get("meter_id"))
+        )
     rep = bill.verify_disclosure(doc["disclosure"], meter_pub)
     got = [s["slot"] for s in rep["slots"]]
     want = selection(beacon, meter_pub["meter_id"], rate)
     omitted = sorted(set(want) - set(got))
     added = sorted(set(got) - set(want))
     if omitted:
-        raise InvalidError("the sample omits %d selected slot(s) (first %d): a sample must open exactly the slots "
-                           "the beacon selects" % (len(omitted), omitted[0]))
+        raise InvalidError(
+            "the sample omits %d selected slot(s) (first %d): a sample must open exactly the slots "
+            "the beacon selects" % (len(omitted), omitted[0])
+        )
     if added:
         raise InvalidError("the sample opens %d slot(s) the beacon did not select (first %d)" % (len(added), added[0]))
-    return {"valid": True, "meter_id": doc["meter_id"], "period": {"start_slot": beacon.start, "end_slot": beacon.end},
-            "rate": rate, "beacon": beacon.digest, "slots": rep["slots"],
-            "sampled_wh": sum(s["reading"] for s in rep["slots"]),
-            "estimate_wh": rate * sum(s["reading"] for s in rep["slots"])}
+    return {
+        "valid": True,
+        "meter_id": doc["meter_id"],
+        "period": {"start_slot": beacon.start, "end_slot": beacon.end},
+        "rate": rate,
+        "beacon": beacon.digest,
+        "slots": rep["slots"],
+        "sampled_wh": sum(s["reading"] for s in rep["slots"]),
+        "estimate_wh": rate * sum(s["reading"] for s in rep["slots"]),
+    }
 
 
 def estimate(samples: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
@@ -213,4 +256,4 @@ def estimate(samples: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
             tot += rate * x["reading"]
             var += rate * (rate - 1) * x["reading"] ** 2
             n += 1
-    return {"meters": len(samples), "sampled_slots": n, "estimate_wh": tot, "stderr_wh": round(var ** 0.5)}
+    return {"meters": len(samples), "sampled_slots": n, "estimate_wh": tot, "stderr_wh": round(var**0.5)}

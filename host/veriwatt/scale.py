@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The supplier's month of bills on Dask (issue 14): `verify_bills(folder, db)`.
 
 A folder in the population layout (veriwatt.population: tariff.json signed by supplier.pub.json,
@@ -17,6 +18,7 @@ Where it runs: an embedded `distributed.LocalCluster` (processes, one thread eac
 The tariff is trusted through the folder's supplier key (the supplier verifies its own
 tariffs); the meter keys come from meters/. Both are loaded once per worker process.
 """
+
 from __future__ import annotations
 
 import time
@@ -28,8 +30,21 @@ from .errors import VeriwattError
 
 DEFAULT_BATCH = 200
 TABLE = "bill_checks"
-COLUMNS = ("bill_digest", "name", "status", "meter_id", "kind", "start_slot", "end_slot", "total", "amount",
-           "reason", "problem", "slot", "checked_at")
+COLUMNS = (
+    "bill_digest",
+    "name",
+    "status",
+    "meter_id",
+    "kind",
+    "start_slot",
+    "end_slot",
+    "total",
+    "amount",
+    "reason",
+    "problem",
+    "slot",
+    "checked_at",
+)
 
 
 class ResultsDB:
@@ -40,20 +55,29 @@ class ResultsDB:
         self.conn = conn
         self.ph = "?" if paramstyle == "qmark" else "%s"
         cur = conn.cursor()
-        cur.execute("CREATE TABLE IF NOT EXISTS %s (bill_digest TEXT PRIMARY KEY, name TEXT NOT NULL, "
-                    "status TEXT NOT NULL, meter_id TEXT, kind TEXT, start_slot BIGINT, end_slot BIGINT, "
-                    "total TEXT, amount TEXT, reason TEXT, problem TEXT, slot BIGINT, checked_at TEXT NOT NULL)"
-                    % TABLE)
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS %s (bill_digest TEXT PRIMARY KEY, name TEXT NOT NULL, "
+            "status TEXT NOT NULL, meter_id TEXT, kind TEXT, start_slot BIGINT, end_slot BIGINT, "
+            "total TEXT, amount TEXT, reason TEXT, problem TEXT, slot BIGINT, checked_at TEXT NOT NULL)" % TABLE
+        )
         conn.commit()
 
     def put_many(self, results: Iterable[Dict[str, Any]]) -> int:
         """Insert verdicts not yet recorded (ON CONFLICT DO NOTHING: SQLite >= 3.24, PostgreSQL);
         one transaction. Returns the number of rows given."""
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        rows = [tuple(str(r["total"]) if c == "total" and r.get(c) is not None else
-                      (now if c == "checked_at" else r.get(c)) for c in COLUMNS) for r in results]
+        rows = [
+            tuple(
+                str(r["total"]) if c == "total" and r.get(c) is not None else (now if c == "checked_at" else r.get(c))
+                for c in COLUMNS
+            )
+            for r in results
+        ]
         sql = "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (bill_digest) DO NOTHING" % (
-            TABLE, ", ".join(COLUMNS), ", ".join([self.ph] * len(COLUMNS)))
+            TABLE,
+            ", ".join(COLUMNS),
+            ", ".join([self.ph] * len(COLUMNS)),
+        )
         cur = self.conn.cursor()
         cur.executemany(sql, rows)
         self.conn.commit()
@@ -69,8 +93,9 @@ class ResultsDB:
         if status is None:
             cur.execute("SELECT %s FROM %s ORDER BY name" % (", ".join(COLUMNS), TABLE))
         else:
-            cur.execute("SELECT %s FROM %s WHERE status = %s ORDER BY name" % (", ".join(COLUMNS), TABLE, self.ph),
-                        (status,))
+            cur.execute(
+                "SELECT %s FROM %s WHERE status = %s ORDER BY name" % (", ".join(COLUMNS), TABLE, self.ph), (status,)
+            )
         return [dict(zip(COLUMNS, r)) for r in cur.fetchall()]
 
 
@@ -126,7 +151,7 @@ def bill_names(folder: str) -> List[str]:
 
 
 def batches(names: Sequence[str], size: int) -> List[List[str]]:
-    return [list(names[i:i + size]) for i in range(0, len(names), size)]
+    return [list(names[i : i + size]) for i in range(0, len(names), size)]
 
 
 def make_client(scheduler: Optional[str] = None, workers: int = 2) -> Any:
@@ -141,19 +166,23 @@ def make_client(scheduler: Optional[str] = None, workers: int = 2) -> Any:
             return Client(scheduler, timeout=20)
         except (OSError, TimeoutError) as e:
             raise VeriwattError("cannot reach the Dask scheduler %s: %s" % (scheduler, e))
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           host="127.0.0.1")
+    cluster = LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+    )
     return Client(cluster)
 
 
-def run_batches(client: Any, folder: str, parts: List[List[str]], db: ResultsDB,
-                progress: Optional[Callable[[int], None]] = None) -> None:
+def run_batches(
+    client: Any, folder: str, parts: List[List[str]], db: ResultsDB, progress: Optional[Callable[[int], None]] = None
+) -> None:
     """Submit every batch, write each batch's verdicts as it completes (progress(bills))."""
     from distributed import as_completed
 
     folder = str(Path(folder).resolve())
-    futs = [client.submit(verify_batch, folder, p, key="verify-bills-%d-%s" % (i, p[0]), retries=2)
-            for i, p in enumerate(parts)]
+    futs = [
+        client.submit(verify_batch, folder, p, key="verify-bills-%d-%s" % (i, p[0]), retries=2)
+        for i, p in enumerate(parts)
+    ]
     for fut in as_completed(futs):
         res = fut.result()
         db.put_many(res)
@@ -163,15 +192,30 @@ def run_batches(client: Any, folder: str, parts: List[List[str]], db: ResultsDB,
 
 def summarize(db: ResultsDB, names: Sequence[str], seconds: float) -> Dict[str, Any]:
     counts = db.counts()
-    bad = [{k: r[k] for k in ("name", "status", "meter_id", "reason", "problem", "slot")}
-           for r in db.rows() if r["status"] != "valid" and r["name"] in set(names)]
-    return {"bills": len(names), "valid": counts.get("valid", 0), "invalid": counts.get("invalid", 0),
-            "malformed": counts.get("malformed", 0), "seconds": round(seconds, 3), "problems": bad}
+    bad = [
+        {k: r[k] for k in ("name", "status", "meter_id", "reason", "problem", "slot")}
+        for r in db.rows()
+        if r["status"] != "valid" and r["name"] in set(names)
+    ]
+    return {
+        "bills": len(names),
+        "valid": counts.get("valid", 0),
+        "invalid": counts.get("invalid", 0),
+        "malformed": counts.get("malformed", 0),
+        "seconds": round(seconds, 3),
+        "problems": bad,
+    }
 
 
-def verify_bills(folder: str, db: str, scheduler: Optional[str] = None, workers: int = 2,
-                 batch: int = DEFAULT_BATCH, client: Any = None,
-                 progress: Optional[Callable[[int], None]] = None) -> Dict[str, Any]:
+def verify_bills(
+    folder: str,
+    db: str,
+    scheduler: Optional[str] = None,
+    workers: int = 2,
+    batch: int = DEFAULT_BATCH,
+    client: Any = None,
+    progress: Optional[Callable[[int], None]] = None,
+) -> Dict[str, Any]:
     """Verify every bill of the folder on Dask, verdicts into the SQLite file `db` (table
     bill_checks); returns the summary (counts, the bad bills with their reasons)."""
     t0 = time.perf_counter()

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`veriwatt population` and `veriwatt verify-bills`: argument parsing only; the work is in
 veriwatt.population, veriwatt.batchverify and veriwatt.scale (library modules).
 
@@ -6,6 +7,7 @@ veriwatt.population, veriwatt.batchverify and veriwatt.scale (library modules).
 
 Exit codes: 0 ok (every bill valid), 1 at least one bill invalid or malformed, 2 bad arguments.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,9 +51,18 @@ def cmd_population(args: argparse.Namespace) -> int:
     if args.json:
         print(population.dumps_manifest(m))
     else:
-        print("%d meters, month %s (slots %d..%d), %.1f s with %d worker(s): %s"
-              % (m["meters"], m["month"], m["period"]["start_slot"], m["period"]["end_slot"] - 1, m["seconds"],
-                 m["workers"], args.out))
+        print(
+            "%d meters, month %s (slots %d..%d), %.1f s with %d worker(s): %s"
+            % (
+                m["meters"],
+                m["month"],
+                m["period"]["start_slot"],
+                m["period"]["end_slot"] - 1,
+                m["seconds"],
+                m["workers"],
+                args.out,
+            )
+        )
     return EXIT_OK
 
 
@@ -72,8 +83,10 @@ def cmd_verify_bills(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(s, indent=1, sort_keys=True))
     else:
-        print("%d bills: %d valid, %d invalid, %d malformed in %.1f s (results in %s, table bill_checks)"
-              % (s["bills"], s["valid"], s["invalid"], s["malformed"], s["seconds"], args.db))
+        print(
+            "%d bills: %d valid, %d invalid, %d malformed in %.1f s (results in %s, table bill_checks)"
+            % (s["bills"], s["valid"], s["invalid"], s["malformed"], s["seconds"], args.db)
+        )
         for p in s["problems"]:
             print("  %s: %s: %s" % (p["name"], p["status"], p["reason"]))
     return EXIT_OK if s["valid"] == s["bills"] else EXIT_INVALID
@@ -95,8 +108,10 @@ def cmd_aggregate_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(s, indent=1, sort_keys=True))
     else:
-        print("%d groups, %d shares: %d accepted, %d refused, %d slot results in %.1f s (in %s/results)"
-              % (s["groups"], s["shares"], s["accepted"], s["refused"], s["slots"], s["seconds"], args.folder))
+        print(
+            "%d groups, %d shares: %d accepted, %d refused, %d slot results in %.1f s (in %s/results)"
+            % (s["groups"], s["shares"], s["accepted"], s["refused"], s["slots"], s["seconds"], args.folder)
+        )
         for p in s["problems"]:
             print("  %s: %s" % (p["group"], p["reason"]))
     return EXIT_OK if not s["refused"] else EXIT_INVALID
@@ -108,21 +123,37 @@ def commands() -> List[Any]:
 
     sched = opt("--scheduler", help="a running Dask scheduler, tcp://HOST:8786 (default: an embedded LocalCluster)")
     return [
-        Command("population", cmd_population, "synthetic meters' certified months and bills (benchmarks, tests)", (
-            opt("--meters", type=_positive, required=True, help="number of meters"),
-            opt("--month", default="2026-12", help="month YYYY-MM (default 2026-12)"),
-            opt("--out", required=True, help="output folder"),
-            common("workers", help="processes generating meters"),
-            opt("--seed", type=_seed, help="hex seed (default random): the same seed gives the same meters"),
-            opt("--force", action="store_true", help="overwrite a population in --out"),
-            common("json", help="print the manifest as JSON"))),
-        Command("verify-bills", cmd_verify_bills, "verify a folder of bills on Dask (local cluster or --scheduler)", (
-            opt("folder", help="folder in the population layout (bills/, meters/, tariff.json, supplier.pub.json)"),
-            opt("--db", default="ledger.db", help="SQLite file for the verdicts (default ledger.db, next to "
-                "the ledger's tables)"), sched,
-            common("workers", help="LocalCluster worker processes (ignored with --scheduler)"),
-            opt("--batch", type=_positive, default=200, help="bills per task (default 200)"),
-            common("json", help="print the summary as JSON"))),
+        Command(
+            "population",
+            cmd_population,
+            "synthetic meters' certified months and bills (benchmarks, tests)",
+            (
+                opt("--meters", type=_positive, required=True, help="number of meters"),
+                opt("--month", default="2026-12", help="month YYYY-MM (default 2026-12)"),
+                opt("--out", required=True, help="output folder"),
+                common("workers", help="processes generating meters"),
+                opt("--seed", type=_seed, help="hex seed (default random): the same seed gives the same meters"),
+                opt("--force", action="store_true", help="overwrite a population in --out"),
+                common("json", help="print the manifest as JSON"),
+            ),
+        ),
+        Command(
+            "verify-bills",
+            cmd_verify_bills,
+            "verify a folder of bills on Dask (local cluster or --scheduler)",
+            (
+                opt("folder", help="folder in the population layout (bills/, meters/, tariff.json, supplier.pub.json)"),
+                opt(
+                    "--db",
+                    default="ledger.db",
+                    help="SQLite file for the verdicts (default ledger.db, next to the ledger's tables)",
+                ),
+                sched,
+                common("workers", help="LocalCluster worker processes (ignored with --scheduler)"),
+                opt("--batch", type=_positive, default=200, help="bills per task (default 200)"),
+                common("json", help="print the summary as JSON"),
+            ),
+        ),
     ]
 
 
@@ -130,8 +161,14 @@ def aggregate_run() -> Any:
     """The `veriwatt aggregate run` row (many groups on Dask)."""
     from .cli import Command, common, opt
 
-    return Command("run", cmd_aggregate_run, "aggregate many groups' shares on Dask (local cluster or --scheduler)", (
-        opt("folder", help="folder with groups/NAME.group.json and shares/NAME.shares.json"),
-        opt("--scheduler", help="a running Dask scheduler, tcp://HOST:8786 (default: an embedded LocalCluster)"),
-        common("workers", help="LocalCluster worker processes (ignored with --scheduler)"),
-        common("json", help="print the summary as JSON")))
+    return Command(
+        "run",
+        cmd_aggregate_run,
+        "aggregate many groups' shares on Dask (local cluster or --scheduler)",
+        (
+            opt("folder", help="folder with groups/NAME.group.json and shares/NAME.shares.json"),
+            opt("--scheduler", help="a running Dask scheduler, tcp://HOST:8786 (default: an embedded LocalCluster)"),
+            common("workers", help="LocalCluster worker processes (ignored with --scheduler)"),
+            common("json", help="print the summary as JSON"),
+        ),
+    )

@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """`veriwatt selftest`: the modexp backend against known answers and against Python's pow."""
+
 from __future__ import annotations
 
 import random
@@ -33,5 +35,9 @@ def run(vectors: Optional[str] = None, n_random: int = 50, seed: int = 1) -> Dic
         b, e = rnd.getrandbits(2048), rnd.getrandbits(256)
         checked += 1
         failed += vwcrypto.powmod(b, e, m) != pow(b, e, m)
-    return {"backend": "vwcrypto (cffi, %d-bit limbs)" % vwcrypto.LIMB_BITS,
-            "vectors": str(path) if path.exists() else None, "checked": checked, "failed": failed}
+    return {
+        "backend": "vwcrypto (cffi, %d-bit limbs)" % vwcrypto.LIMB_BITS,
+        "vectors": str(path) if path.exists() else None,
+        "checked": checked,
+        "failed": failed,
+    }

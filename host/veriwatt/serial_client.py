@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Serial client for veriwatt meters (wire protocol: vwcore.wire, docs/PROTOCOL.md).
 
 Works over anything pyserial opens: a USB serial device, the pty of a simulated meter
@@ -20,6 +21,7 @@ Robustness:
 - the store commits each batch in one transaction, so a fetch killed at any point resumes
   from the first slot not stored; ACK is sent only for slots committed to the store.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -55,9 +57,15 @@ class Stats:
         self.reject_reasons: Dict[str, int] = {}
 
     def as_dict(self) -> Dict[str, Any]:
-        return {"tx_bytes": self.tx_bytes, "rx_bytes": self.rx_bytes, "frames": self.frames,
-                "rejected_frames": self.rejects, "retries": self.retries, "requests": self.requests,
-                "reject_reasons": dict(self.reject_reasons)}
+        return {
+            "tx_bytes": self.tx_bytes,
+            "rx_bytes": self.rx_bytes,
+            "frames": self.frames,
+            "rejected_frames": self.rejects,
+            "retries": self.retries,
+            "requests": self.requests,
+            "reject_reasons": dict(self.reject_reasons),
+        }
 
 
 def lock_path(port: str) -> str:
@@ -89,8 +97,10 @@ def lock_port(port: str) -> Optional[int]:
             owner = "?"
         os.close(fd)
         pid, _, what = owner.partition(" ")
-        raise DeviceError("%s is in use by process %s (%s): one program at a time on a serial port; wait for it to "
-                          "finish or stop it, then run the command again" % (port, pid, what or "?"))
+        raise DeviceError(
+            "%s is in use by process %s (%s): one program at a time on a serial port; wait for it to "
+            "finish or stop it, then run the command again" % (port, pid, what or "?")
+        )
     os.ftruncate(fd, 0)
     os.write(fd, ("%d veriwatt %s\n" % (os.getpid(), " ".join(sys.argv[1:3]))).encode()[:200])
     return fd
@@ -119,14 +129,20 @@ def open_port(port: str, baud: int = DEFAULT_BAUD, timeout: float = 0.05) -> Any
     except (serial.SerialException, OSError, ValueError) as e:
         msg = str(e)
         if "exclusively lock" in msg:
-            raise DeviceError("cannot open %s: another program holds it (a terminal, mpremote, another veriwatt?); "
-                              "close it and run the command again" % port)
+            raise DeviceError(
+                "cannot open %s: another program holds it (a terminal, mpremote, another veriwatt?); "
+                "close it and run the command again" % port
+            )
         if "No such file" in msg or "could not open port" in msg:
-            raise DeviceError("cannot open %s: no such serial port; check the cable and the path "
-                              "(ls /dev/ttyUSB* /dev/ttyACM*), or start a simulated meter with `veriwatt sim`" % port)
+            raise DeviceError(
+                "cannot open %s: no such serial port; check the cable and the path "
+                "(ls /dev/ttyUSB* /dev/ttyACM*), or start a simulated meter with `veriwatt sim`" % port
+            )
         if "Permission denied" in msg:
-            raise DeviceError("cannot open %s: permission denied; add yourself to the dialout group "
-                              "(sudo usermod -aG dialout $USER) and log in again" % port)
+            raise DeviceError(
+                "cannot open %s: permission denied; add yourself to the dialout group "
+                "(sudo usermod -aG dialout $USER) and log in again" % port
+            )
         raise DeviceError("cannot open %s: %s" % (port, msg))
 
 
@@ -144,9 +160,14 @@ class _Try:
 class MeterLink:
     """One meter on one serial line."""
 
-    def __init__(self, port: Any, baud: int = DEFAULT_BAUD, timeout: float = DEFAULT_TIMEOUT,
-                 retries: int = DEFAULT_RETRIES,
-                 name: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        port: Any,
+        baud: int = DEFAULT_BAUD,
+        timeout: float = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        name: Optional[str] = None,
+    ) -> None:
         self._lock: Optional[int] = None
         if isinstance(port, str) and "://" not in port:
             self._lock = lock_port(port)
@@ -179,7 +200,7 @@ class MeterLink:
         if not self.adaptive or est is None:
             return self.timeout
         base = max(0.25, 4 * est) if first else max(0.1, 8 * est)
-        return min(self.timeout, base * (2 ** attempt))
+        return min(self.timeout, base * (2**attempt))
 
     def _seen(self, dt: float, first: bool = True) -> None:
         old = self._lat if first else self._gap
@@ -255,10 +276,14 @@ class MeterLink:
         text = sum(1 for b in tail if 32 <= b < 127 or b in (9, 10, 13))
         if text >= 0.8 * len(tail):
             excerpt = " ".join(tail.decode("ascii", "replace").split())[-80:]
-            return ("; this port prints text, not veriwatt frames: is it a MicroPython REPL (or a console, "
-                    "another device)? It printed: %r" % excerpt)
-        return ("; this port sends bytes that are not veriwatt frames (%d, last: %s): wrong baud rate, or "
-                "another device?" % (self._junk, tail[-16:].hex()))
+            return (
+                "; this port prints text, not veriwatt frames: is it a MicroPython REPL (or a console, "
+                "another device)? It printed: %r" % excerpt
+            )
+        return (
+            "; this port sends bytes that are not veriwatt frames (%d, last: %s): wrong baud rate, or "
+            "another device?" % (self._junk, tail[-16:].hex())
+        )
 
     def _drain(self) -> None:
         """Forget bytes of earlier, abandoned exchanges."""
@@ -268,10 +293,18 @@ class MeterLink:
             pass
         self.dec.reset()
 
-    def _exchange(self, mtype: int, payload: bytes, on_frame: Callable[[wire.Frame, "_Try"], Any],
-                  first_tmo: Callable[[int], float], hard_tmo: Optional[Callable[[float], float]] = None,
-                  frames: int = 1, min_gap: float = 0.0, on_stale: Optional[Callable[[wire.Frame], None]] = None,
-                  partial: Optional[Callable[["_Try"], Any]] = None) -> "_Try":
+    def _exchange(
+        self,
+        mtype: int,
+        payload: bytes,
+        on_frame: Callable[[wire.Frame, "_Try"], Any],
+        first_tmo: Callable[[int], float],
+        hard_tmo: Optional[Callable[[float], float]] = None,
+        frames: int = 1,
+        min_gap: float = 0.0,
+        on_stale: Optional[Callable[[wire.Frame], None]] = None,
+        partial: Optional[Callable[["_Try"], Any]] = None,
+    ) -> "_Try":
         """THE retry loop of every exchange: send the request (a fresh sequence number per try),
         listen for its frames, retry on silence up to self.retries times. For each frame of this
         request on_frame(frame, try) returns a value to end the exchange, or None to listen on
@@ -318,29 +351,47 @@ class MeterLink:
         """An ERROR answer: True when it says the meter got a bad frame (resend), else DeviceError."""
         err = wire.decode_error(f.payload)
         if err["code"] != wire.E_BAD_FRAME:
-            raise DeviceError("%s: meter refused %s: %s (error %d)" % (
-                self.name, wire.TYPE_NAMES.get(mtype, mtype), err["reason"], err["code"]), err["code"])
+            raise DeviceError(
+                "%s: meter refused %s: %s (error %d)"
+                % (self.name, wire.TYPE_NAMES.get(mtype, mtype), err["reason"], err["code"]),
+                err["code"],
+            )
         t.last_err = "meter reported a bad frame"
         t.deadline = 0
         return True
 
-    def request(self, mtype: int, payload: bytes = b"", expect: Tuple[int, ...] = (),
-                timeout: Optional[float] = None) -> wire.Frame:
+    def request(
+        self, mtype: int, payload: bytes = b"", expect: Tuple[int, ...] = (), timeout: Optional[float] = None
+    ) -> wire.Frame:
         """Send a request and return the answer frame (a type in `expect`), retrying on silence.
         ERROR answers raise DeviceError with the meter's reason."""
         tmo = self.timeout if timeout is None else timeout
-        t = self._exchange(mtype, payload, lambda f, _t: f if f.mtype in expect else None,
-                           lambda attempt: tmo if timeout is not None else self._tmo(attempt, first=True))
+        t = self._exchange(
+            mtype,
+            payload,
+            lambda f, _t: f if f.mtype in expect else None,
+            lambda attempt: tmo if timeout is not None else self._tmo(attempt, first=True),
+        )
         if t.result is not None:
             return t.result
         hint = self._line_hint()
         if hint:
-            raise DeviceError("%s: no veriwatt answer to %s after %d tries%s"
-                              % (self.name, wire.TYPE_NAMES.get(mtype, mtype), self.retries + 1, hint))
-        raise DeviceError("%s: %s (%s after %d tries of %.1f s); check that the meter is powered and "
-                          "connected at %d baud, or try --timeout/--retries"
-                          % (self.name, t.last_err, wire.TYPE_NAMES.get(mtype, mtype), self.retries + 1, tmo,
-                             getattr(self.ser, "baudrate", 0) or DEFAULT_BAUD))
+            raise DeviceError(
+                "%s: no veriwatt answer to %s after %d tries%s"
+                % (self.name, wire.TYPE_NAMES.get(mtype, mtype), self.retries + 1, hint)
+            )
+        raise DeviceError(
+            "%s: %s (%s after %d tries of %.1f s); check that the meter is powered and "
+            "connected at %d baud, or try --timeout/--retries"
+            % (
+                self.name,
+                t.last_err,
+                wire.TYPE_NAMES.get(mtype, mtype),
+                self.retries + 1,
+                tmo,
+                getattr(self.ser, "baudrate", 0) or DEFAULT_BAUD,
+            )
+        )
 
     # --- messages
     def hello(self) -> Dict[str, Any]:
@@ -350,18 +401,27 @@ class MeterLink:
         except ValueError as e:
             raise DeviceError("%s: malformed INFO from the meter: %s" % (self.name, e))
         if self.info["proto_version"] != wire.PROTO_VERSION:
-            raise DeviceError("%s: meter speaks protocol %d, this veriwatt %d: update one of them"
-                              % (self.name, self.info["proto_version"], wire.PROTO_VERSION))
+            raise DeviceError(
+                "%s: meter speaks protocol %d, this veriwatt %d: update one of them"
+                % (self.name, self.info["proto_version"], wire.PROTO_VERSION)
+            )
         return self.info
 
-    def provision(self, meter_id: bytes, group_id: int, clock: int, host_entropy: bytes, admin_secret: bytes,
-                  customer_key: bytes) -> None:
+    def provision(
+        self, meter_id: bytes, group_id: int, clock: int, host_entropy: bytes, admin_secret: bytes, customer_key: bytes
+    ) -> None:
         """PROVISION (layout 2): the meter makes its own signing and aggregation secrets from its RNG,
         host_entropy and device sources; admin_secret is the engineer's RESET / SET_CLOCK credential."""
-        self.request(wire.PROVISION, wire.encode_provision(meter_id, group_id, clock, host_entropy, admin_secret,
-                                                           customer_key), (wire.OK,), timeout=max(self.timeout, 10.0))
+        self.request(
+            wire.PROVISION,
+            wire.encode_provision(meter_id, group_id, clock, host_entropy, admin_secret, customer_key),
+            (wire.OK,),
+            timeout=max(self.timeout, 10.0),
+        )
 
-    def set_clock(self, unix_seconds: int, meter_id: Optional[bytes] = None, admin_secret: Optional[bytes] = None) -> None:
+    def set_clock(
+        self, unix_seconds: int, meter_id: Optional[bytes] = None, admin_secret: Optional[bytes] = None
+    ) -> None:
         """SET_CLOCK; with the meter's id and admin_secret (the engineer's admin file) it carries the
         admin tag for the meter's current challenge, which a provisioned meter needs for any change
         beyond a drift trim (docs/PROTOCOL.md)."""
@@ -404,39 +464,68 @@ class MeterLink:
                     return list(items), None
             return None
 
-        return self._exchange(mtype, wire.encode_fetch(from_slot, max_count), on_frame, frames=max_count + 1,
-                              partial=lambda t: (list(items), None) if items and t.frames else None, **kw)
+        return self._exchange(
+            mtype,
+            wire.encode_fetch(from_slot, max_count),
+            on_frame,
+            frames=max_count + 1,
+            partial=lambda t: (list(items), None) if items and t.frames else None,
+            **kw,
+        )
 
     def fetch_batch(self, from_slot: int, max_count: int) -> Tuple[List[bytes], Optional[Dict[str, Any]]]:
         """One FETCH exchange: (raw records received intact, END payload or None if END was lost).
         Retries while nothing at all comes back; a partial answer is returned as it is. READINGs
         of abandoned requests (still signed records) are kept in stale_records."""
+
         def stale(f: wire.Frame) -> None:
             if f.mtype == wire.READING:
                 self.stale_records.append(f.payload)
 
-        t = self._batch(wire.FETCH, wire.READING, from_slot, max_count, on_stale=stale,
-                        first_tmo=lambda attempt: self._tmo(attempt, first=True), hard_tmo=lambda _tmo: self.timeout)
+        t = self._batch(
+            wire.FETCH,
+            wire.READING,
+            from_slot,
+            max_count,
+            on_stale=stale,
+            first_tmo=lambda attempt: self._tmo(attempt, first=True),
+            hard_tmo=lambda _tmo: self.timeout,
+        )
         if t.result is not None:
             return t.result
-        raise DeviceError("%s: no answer to FETCH from slot %d after %d tries of %.1f s%s; check that the meter is "
-                          "powered and connected, then run the same command again: it resumes where it stopped"
-                          % (self.name, from_slot, self.retries + 1, self.timeout, self._line_hint()))
+        raise DeviceError(
+            "%s: no answer to FETCH from slot %d after %d tries of %.1f s%s; check that the meter is "
+            "powered and connected, then run the same command again: it resumes where it stopped"
+            % (self.name, from_slot, self.retries + 1, self.timeout, self._line_hint())
+        )
 
     # --- aggregation (docs/AGGREGATION.md)
-    def agg_enroll(self, group_id: int, label: bytes, agg_pub: int, members: List[Tuple[bytes, int]],
-                   eps_milli: int = 0, sensitivity_wh: int = 0, tag: bytes = bytes(16)) -> Dict[str, Any]:
+    def agg_enroll(
+        self,
+        group_id: int,
+        label: bytes,
+        agg_pub: int,
+        members: List[Tuple[bytes, int]],
+        eps_milli: int = 0,
+        sensitivity_wh: int = 0,
+        tag: bytes = bytes(16),
+    ) -> Dict[str, Any]:
         """Send the group to the meter (BEGIN, the members in id order a few per frame, COMMIT with
         the customer's tag, `enroll_tag`); the meter computes its pair keys (one modexp per
         member), checks the tag and answers its group id."""
         members = sorted(members)
         slow = max(self.timeout, 30.0)
-        self.request(wire.AGG_ENROLL, aggwire.encode_agg_begin(group_id, label, agg_pub, len(members), eps_milli,
-                                                            sensitivity_wh), (wire.OK,), timeout=slow)
+        self.request(
+            wire.AGG_ENROLL,
+            aggwire.encode_agg_begin(group_id, label, agg_pub, len(members), eps_milli, sensitivity_wh),
+            (wire.OK,),
+            timeout=slow,
+        )
         k = aggwire.agg_members_per_frame(group_id)
         for i in range(0, len(members), k):
-            self.request(wire.AGG_ENROLL, aggwire.encode_agg_members(group_id, i, members[i:i + k]), (wire.OK,),
-                         timeout=slow)
+            self.request(
+                wire.AGG_ENROLL, aggwire.encode_agg_members(group_id, i, members[i : i + k]), (wire.OK,), timeout=slow
+            )
         f = self.request(wire.AGG_ENROLL, aggwire.encode_agg_commit(tag), (wire.AGG_ENROLLED,), timeout=slow)
         return aggwire.decode_agg_enrolled(f.payload)
 
@@ -449,13 +538,20 @@ class MeterLink:
         """One AGG_FETCH exchange: (shares received, END payload or None if END was lost). The
         meter computes each share (masks from its pair keys): no overall deadline while shares
         keep coming, at least 0.5 s between two of them."""
-        t = self._batch(wire.AGG_FETCH, wire.AGG_SHARE, from_slot, max_count, min_gap=0.5,
-                        first_tmo=lambda attempt: max(self.timeout, 1.0) if attempt == 0 else self._tmo(attempt, first=True),
-                        hard_tmo=lambda _tmo: float("inf"))
+        t = self._batch(
+            wire.AGG_FETCH,
+            wire.AGG_SHARE,
+            from_slot,
+            max_count,
+            min_gap=0.5,
+            first_tmo=lambda attempt: max(self.timeout, 1.0) if attempt == 0 else self._tmo(attempt, first=True),
+            hard_tmo=lambda _tmo: float("inf"),
+        )
         if t.result is not None:
             return t.result
-        raise DeviceError("%s: no answer to AGG_FETCH from slot %d after %d tries" % (self.name, from_slot,
-                                                                                      self.retries + 1))
+        raise DeviceError(
+            "%s: no answer to AGG_FETCH from slot %d after %d tries" % (self.name, from_slot, self.retries + 1)
+        )
 
     def agg_fetch(self, from_slot: int, to_slot: int, batch: int = 48) -> Dict[int, bytes]:
         """Shares for slots [from_slot, to_slot) that the meter has, by slot. Lost frames are
@@ -515,17 +611,29 @@ def code_opens(link: MeterLink, info: Dict[str, Any], customer_key: bytes, tries
             if rec.meter_id != info["meter_id"]:
                 continue
             try:
-                aead.AEAD(customer_key).decrypt(aead.record_nonce(rec.meter_id, rec.slot), rec.ct,
-                                                reading.record_ad(rec.group_id, rec.meter_id, rec.slot))
+                aead.AEAD(customer_key).decrypt(
+                    aead.record_nonce(rec.meter_id, rec.slot),
+                    rec.ct,
+                    reading.record_ad(rec.group_id, rec.meter_id, rec.slot),
+                )
             except aead.AuthError:
                 return False
             return True
     return None
 
 
-def fetch(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[bytes], Tuple[str, int]],
-          from_slot: Optional[int] = None, to_slot: Optional[int] = None, batch: int = 64,
-          customer_key: Optional[bytes] = None, progress: Any = None, max_idle: int = 12) -> Dict[str, Any]:
+def fetch(
+    link: MeterLink,
+    store: Any,
+    meter_id_hex: str,
+    checker: Callable[[bytes], Tuple[str, int]],
+    from_slot: Optional[int] = None,
+    to_slot: Optional[int] = None,
+    batch: int = 64,
+    customer_key: Optional[bytes] = None,
+    progress: Any = None,
+    max_idle: int = 12,
+) -> Dict[str, Any]:
     """Fetch the meter's certified readings into `store`, resuming from the first slot not stored.
     With the customer key, acknowledge what is durably stored (the meter may then reuse its
     space); without it nothing is acknowledged and the meter keeps every reading.
@@ -542,11 +650,19 @@ def fetch(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[byt
     info = link.info or link.hello()
     first, last = info["first_slot"], info["last_slot"]
     t0 = time.monotonic()
-    summary: Dict[str, Any] = {"meter_id": meter_id_hex, "port": link.name, "added": 0, "duplicates": 0,
-                               "rejected": 0, "reject_reasons": [], "batches": 0}
+    summary: Dict[str, Any] = {
+        "meter_id": meter_id_hex,
+        "port": link.name,
+        "added": 0,
+        "duplicates": 0,
+        "rejected": 0,
+        "reject_reasons": [],
+        "batches": 0,
+    }
     if first == wire.NO_SLOT or last == wire.NO_SLOT:
-        summary.update(from_slot=None, next_slot=None, acked_up_to=None, complete=True, seconds=0.0,
-                       line=link.stats.as_dict())
+        summary.update(
+            from_slot=None, next_slot=None, acked_up_to=None, complete=True, seconds=0.0, line=link.stats.as_dict()
+        )
         return summary
     lo = max(first, from_slot) if from_slot is not None else first
     hi = last + 1 if to_slot is None else min(last + 1, to_slot)
@@ -560,22 +676,29 @@ def fetch(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[byt
     if progress is not None:
         progress.total = max(hi - lo, 0)
         progress.done = min(max(hi - lo, 0), len(store.slots(meter_id_hex, lo, hi)) if start > lo else 0)
-    settled, bad = _collect(link, store, meter_id_hex, checker, cert, hi, batch, summary, progress, max_idle,
-                            skip_stored=not acking)
+    settled, bad = _collect(
+        link, store, meter_id_hex, checker, cert, hi, batch, summary, progress, max_idle, skip_stored=not acking
+    )
     acked = None
     if acking:
         acked = _acknowledge(link, store, meter_id_hex, customer_key, cert, hi, settled, bad)
         if acked is None and cert > first:
             # the meter did not send [first, cert) since it started (it restarted, or another
             # store acknowledged less): ask for them again, then acknowledge
-            settled, bad = _collect(link, store, meter_id_hex, checker, first, hi, batch, summary, progress,
-                                    max_idle, skip_stored=False)
+            settled, bad = _collect(
+                link, store, meter_id_hex, checker, first, hi, batch, summary, progress, max_idle, skip_stored=False
+            )
             acked = _acknowledge(link, store, meter_id_hex, customer_key, first, hi, settled, bad, final=True)
         if acked is None:
             acked = store.acked(meter_id_hex)
     nxt = store.resume_slot(meter_id_hex, lo)
-    summary.update(next_slot=nxt, acked_up_to=acked, complete=nxt >= hi,
-                   seconds=round(time.monotonic() - t0, 3), line=link.stats.as_dict())
+    summary.update(
+        next_slot=nxt,
+        acked_up_to=acked,
+        complete=nxt >= hi,
+        seconds=round(time.monotonic() - t0, 3),
+        line=link.stats.as_dict(),
+    )
     return summary
 
 
@@ -605,8 +728,17 @@ def _ack_point(store: Any, meter_id_hex: str, a: int, b: int, settled: List[Inte
     return min(cur, b) - 1
 
 
-def _acknowledge(link: MeterLink, store: Any, meter_id_hex: str, key: bytes, a: int, b: int,
-                 settled: List[Interval], bad: set, final: bool = False) -> Optional[int]:
+def _acknowledge(
+    link: MeterLink,
+    store: Any,
+    meter_id_hex: str,
+    key: bytes,
+    a: int,
+    b: int,
+    settled: List[Interval],
+    bad: set,
+    final: bool = False,
+) -> Optional[int]:
     """ACK what _ack_point allows; remember it in the store. None when nothing new could be
     acknowledged, or the meter refused because it did not send all of it (not `final`)."""
     to = _ack_point(store, meter_id_hex, a, b, settled, bad)
@@ -616,9 +748,12 @@ def _acknowledge(link: MeterLink, store: Any, meter_id_hex: str, key: bytes, a: 
         link.ack(to, key)
     except DeviceError as e:
         if e.meter_code == wire.E_AUTH:
-            raise DeviceError("%s: meter %s refused the acknowledgement's tag: the customer code given is not this "
-                              "meter's; the readings fetched are stored, the meter keeps them all. Give the code on "
-                              "this meter's label" % (link.name, meter_id_hex), e.meter_code)
+            raise DeviceError(
+                "%s: meter %s refused the acknowledgement's tag: the customer code given is not this "
+                "meter's; the readings fetched are stored, the meter keeps them all. Give the code on "
+                "this meter's label" % (link.name, meter_id_hex),
+                e.meter_code,
+            )
         if e.meter_code != wire.E_BAD_ARGUMENT or final:
             raise
         return None
@@ -626,9 +761,19 @@ def _acknowledge(link: MeterLink, store: Any, meter_id_hex: str, key: bytes, a: 
     return to
 
 
-def _collect(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[bytes], Tuple[str, int]],
-             start: int, hi: int, batch: int, summary: Dict[str, Any], progress: Any, max_idle: int,
-             skip_stored: bool = True) -> Tuple[List[Interval], set]:
+def _collect(
+    link: MeterLink,
+    store: Any,
+    meter_id_hex: str,
+    checker: Callable[[bytes], Tuple[str, int]],
+    start: int,
+    hi: int,
+    batch: int,
+    summary: Dict[str, Any],
+    progress: Any,
+    max_idle: int,
+    skip_stored: bool = True,
+) -> Tuple[List[Interval], set]:
     """Fetch [start, hi) into the store. Returns (settled intervals, slots answered with a
     refused record). `skip_stored`: do not ask again for slots already stored (an
     acknowledging fetch asks for them: the meter frees only what it sent)."""
@@ -679,9 +824,11 @@ def _collect(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[
             # nothing of [a, b) arrived intact: ask for a single reading until one does
             idle += 1
             if idle >= max_idle:
-                raise DeviceError("%s: the line is too noisy: no reading got through intact in %d requests "
-                                  "(%d bad frames so far); check the cable, lower the baud rate, and run the "
-                                  "command again: it resumes at slot %d" % (link.name, idle, link.stats.rejects, a))
+                raise DeviceError(
+                    "%s: the line is too noisy: no reading got through intact in %d requests "
+                    "(%d bad frames so far); check the cable, lower the baud rate, and run the "
+                    "command again: it resumes at slot %d" % (link.name, idle, link.stats.rejects, a)
+                )
             pending.insert(0, (a, b, True))
             continue
         idle = 0
@@ -689,8 +836,9 @@ def _collect(link: MeterLink, store: Any, meter_id_hex: str, checker: Callable[[
     return settled, bad_slots
 
 
-def _answer_slots(stale: List[bytes], raws: List[bytes], a: int, b: int,
-                  stored: List[int]) -> Tuple[set, set, Optional[int], bool]:
+def _answer_slots(
+    stale: List[bytes], raws: List[bytes], a: int, b: int, stored: List[int]
+) -> Tuple[set, set, Optional[int], bool]:
     """What one FETCH(a) answer tells: (slots answered with an intact frame, good or rejected: a
     record the meter signed wrongly will not improve by asking again; slots of [a, b) in this
     answer; the highest slot of this answer; opaque: a record of this answer has no readable

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Supplier-signed JSON files other than tariffs (profile sets, sampling beacons), with the
 tariff conventions (veriwatt/tariff.py, docs/TARIFF.md):
 
@@ -11,6 +12,7 @@ or a beacon. The key checked against is the one the verifier pins (--supplier-ke
 the trust store entry with the key id the signature names: veriwatt.trust), never a key
 carried by the file.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
@@ -35,8 +37,12 @@ def digest(body: Dict[str, Any]) -> str:
 def sign(kind: Kind, body: Dict[str, Any], supplier_key: Dict[str, Any]) -> Dict[str, Any]:
     d = digest(body)
     sig = keys.sign(supplier_key, kind.domain + d.encode())
-    return {"format": kind.signed_fmt, kind.field: body, "digest": d,
-            "signature": {"alg": keys.ALG, "key_id": keys.key_id(supplier_key), "sig": sig}}
+    return {
+        "format": kind.signed_fmt,
+        kind.field: body,
+        "digest": d,
+        "signature": {"alg": keys.ALG, "key_id": keys.key_id(supplier_key), "sig": sig},
+    }
 
 
 def pinned_key(kind: Kind, obj: Any, supplier_key_path: Optional[str], where: str) -> Dict[str, Any]:
@@ -45,21 +51,27 @@ def pinned_key(kind: Kind, obj: Any, supplier_key_path: Optional[str], where: st
     if not isinstance(obj, dict):
         raise VeriwattError("%s file %s: expected a JSON object" % (kind.what, where))
     if obj.get("format") == kind.fmt:
-        raise InvalidError("%s %s is not signed: it cannot be trusted; the supplier signs it first" % (kind.what, where))
+        raise InvalidError(
+            "%s %s is not signed: it cannot be trusted; the supplier signs it first" % (kind.what, where)
+        )
     if obj.get("format") != kind.signed_fmt:
         raise VeriwattError("%s file %s: format must be %r" % (kind.what, where, kind.signed_fmt))
     if supplier_key_path:
         return keys.load_public(supplier_key_path, "supplier")
     trusted = trust.load()
     if not trusted:
-        raise VeriwattError("no trusted supplier key to check %s %s against: give --supplier-key supplier.pub.json "
-                            "or `veriwatt trust add supplier.pub.json`" % (kind.what, where))
+        raise VeriwattError(
+            "no trusted supplier key to check %s %s against: give --supplier-key supplier.pub.json "
+            "or `veriwatt trust add supplier.pub.json`" % (kind.what, where)
+        )
     kid = _tariff.signer_key_id(obj)
     for k in trusted:
         if k["key_id"] == kid:
             return k
-    raise InvalidError("%s %s is signed by key %s, which is not in your trust store %s"
-                       % (kind.what, where, str(kid)[:16], trust.path()))
+    raise InvalidError(
+        "%s %s is signed by key %s, which is not in your trust store %s"
+        % (kind.what, where, str(kid)[:16], trust.path())
+    )
 
 
 def parse(kind: Kind, obj: Any, supplier_pub: Dict[str, Any], where: str) -> Dict[str, Any]:
@@ -76,21 +88,26 @@ def parse(kind: Kind, obj: Any, supplier_pub: Dict[str, Any], where: str) -> Dic
         raise VeriwattError("%s file %s: `%s` must be an object" % (kind.what, where, kind.field))
     d = digest(body)
     if obj["digest"] != d:
-        raise InvalidError("%s %s: its stated digest does not match its contents (changed after signing)" % (kind.what, where))
+        raise InvalidError(
+            "%s %s: its stated digest does not match its contents (changed after signing)" % (kind.what, where)
+        )
     sig = obj["signature"]
     jsonio.only_keys(sig, "%s %s: signature" % (kind.what, where), ("alg", "key_id", "sig"))
     if sig["alg"] != keys.ALG:
         raise InvalidError("%s %s: signature alg must be %r" % (kind.what, where, keys.ALG))
     if sig["key_id"] != keys.key_id(supplier_pub):
-        raise InvalidError("%s %s was signed by key %s, not by the trusted supplier key %s"
-                           % (kind.what, where, str(sig["key_id"])[:16], keys.key_id(supplier_pub)))
+        raise InvalidError(
+            "%s %s was signed by key %s, not by the trusted supplier key %s"
+            % (kind.what, where, str(sig["key_id"])[:16], keys.key_id(supplier_pub))
+        )
     try:
         keys.parse_sig(sig["sig"], keys.group_of(supplier_pub), "signature")
     except VeriwattError as e:
         raise InvalidError("%s %s: malformed supplier signature: %s" % (kind.what, where, e))
     if not keys.verify(supplier_pub, kind.domain + d.encode(), sig["sig"]):
-        raise InvalidError("%s %s: the supplier's signature does not verify (changed, or wrong supplier key)"
-                           % (kind.what, where))
+        raise InvalidError(
+            "%s %s: the supplier's signature does not verify (changed, or wrong supplier key)" % (kind.what, where)
+        )
     return body
 
 

@@ -1,8 +1,10 @@
+# SPDX-License-Identifier: MIT
 """Half-hour slots: slot t is the half hour starting at Unix time t * 1800 (UTC).
 
 Slot numbers are absolute, so a reading signed for slot t can never be mistaken for a reading
 of another month; a billing period is a half-open range of slots [start, end).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -51,6 +53,7 @@ def zone(name: str) -> _dt.tzinfo:
         return UTC
     try:
         from zoneinfo import ZoneInfo
+
         return ZoneInfo(name)
     except Exception:
         raise VeriwattError("unknown time zone %r: use an IANA name such as Europe/London, or UTC" % name)

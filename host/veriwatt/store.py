@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The customer's local store of certified readings, in SQLite.
 
 - Idempotent: adding a record that is already stored changes nothing.
@@ -8,6 +9,7 @@
 - Every batch is one transaction (WAL journal), so a fetch killed at any point leaves the
   store as it was after the last complete batch; the next fetch resumes from there.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,8 +67,12 @@ class AddResult:
         self.reasons: List[str] = []
 
     def as_dict(self) -> Dict[str, Any]:
-        return {"added": self.added, "duplicates": self.duplicates, "rejected": self.rejected,
-                "reasons": self.reasons[:20]}
+        return {
+            "added": self.added,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "reasons": self.reasons[:20],
+        }
 
 
 class Store:
@@ -89,7 +95,9 @@ class Store:
         if row is None:
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         elif int(row[0]) != SCHEMA_VERSION:
-            raise VeriwattError("store %s has schema version %s; this veriwatt reads version %d" % (path, row[0], SCHEMA_VERSION))
+            raise VeriwattError(
+                "store %s has schema version %s; this veriwatt reads version %d" % (path, row[0], SCHEMA_VERSION)
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -105,10 +113,14 @@ class Store:
         """Remember a meter's public key. A different key for a known meter id is refused."""
         old = self.meter_key(meter_id)
         if old is not None and old != pubkey:
-            raise VeriwattError("meter %s is already in the store with a different public key; "
-                                "if the meter was re-provisioned, use a new store" % meter_id)
-        self.db.execute("INSERT INTO meters VALUES (?,?,?,?) ON CONFLICT(meter_id) DO UPDATE SET info=excluded.info",
-                        (meter_id, json.dumps(pubkey, sort_keys=True), json.dumps(info or {}, sort_keys=True), time.time()))
+            raise VeriwattError(
+                "meter %s is already in the store with a different public key; "
+                "if the meter was re-provisioned, use a new store" % meter_id
+            )
+        self.db.execute(
+            "INSERT INTO meters VALUES (?,?,?,?) ON CONFLICT(meter_id) DO UPDATE SET info=excluded.info",
+            (meter_id, json.dumps(pubkey, sort_keys=True), json.dumps(info or {}, sort_keys=True), time.time()),
+        )
 
     def meter_key(self, meter_id: str) -> Optional[Dict[str, Any]]:
         row = self.db.execute("SELECT pubkey FROM meters WHERE meter_id=?", (meter_id,)).fetchone()
@@ -134,8 +146,10 @@ class Store:
                 except ValueError as e:
                     res.rejected += 1
                     res.reasons.append(str(e))
-                    cur.execute("INSERT INTO rejects (meter_id, slot, reason, record, at) VALUES (?,?,?,?,?)",
-                                (meter_id, None, str(e), raw, now))
+                    cur.execute(
+                        "INSERT INTO rejects (meter_id, slot, reason, record, at) VALUES (?,?,?,?,?)",
+                        (meter_id, None, str(e), raw, now),
+                    )
                     continue
                 old = cur.execute("SELECT record FROM records WHERE meter_id=? AND slot=?", (mid, slot)).fetchone()
                 if old is None:
@@ -146,11 +160,16 @@ class Store:
                     res.duplicates += 1
                     res.slots.append(slot)
                 else:
-                    reason = "meter %s slot %d: a different signed record is already stored (kept the first)" % (mid, slot)
+                    reason = "meter %s slot %d: a different signed record is already stored (kept the first)" % (
+                        mid,
+                        slot,
+                    )
                     res.rejected += 1
                     res.reasons.append(reason)
-                    cur.execute("INSERT INTO rejects (meter_id, slot, reason, record, at) VALUES (?,?,?,?,?)",
-                                (mid, slot, reason, raw, now))
+                    cur.execute(
+                        "INSERT INTO rejects (meter_id, slot, reason, record, at) VALUES (?,?,?,?,?)",
+                        (mid, slot, reason, raw, now),
+                    )
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
@@ -170,8 +189,12 @@ class Store:
 
     def slots(self, meter_id: str, start: int, end: int) -> List[int]:
         """Stored slots in [start, end), in order."""
-        return [s for (s,) in self.db.execute("SELECT slot FROM records WHERE meter_id=? AND slot>=? AND slot<? "
-                                              "ORDER BY slot", (meter_id, start, end))]
+        return [
+            s
+            for (s,) in self.db.execute(
+                "SELECT slot FROM records WHERE meter_id=? AND slot>=? AND slot<? ORDER BY slot", (meter_id, start, end)
+            )
+        ]
 
     def acked(self, meter_id: str) -> Optional[int]:
         """The highest slot the meter took an ACK for from a fetch into this store (None: never)."""
@@ -182,8 +205,10 @@ class Store:
         if up_to is None:
             self.db.execute("DELETE FROM acks WHERE meter_id=?", (meter_id,))
             return
-        self.db.execute("INSERT INTO acks VALUES (?,?,?) ON CONFLICT(meter_id) DO UPDATE SET up_to=excluded.up_to, "
-                        "at=excluded.at", (meter_id, up_to, time.time()))
+        self.db.execute(
+            "INSERT INTO acks VALUES (?,?,?) ON CONFLICT(meter_id) DO UPDATE SET up_to=excluded.up_to, at=excluded.at",
+            (meter_id, up_to, time.time()),
+        )
 
     def count(self, meter_id: str) -> int:
         return self.db.execute("SELECT count(*) FROM records WHERE meter_id=?", (meter_id,)).fetchone()[0]
@@ -198,14 +223,16 @@ class Store:
         row = self.db.execute(
             "SELECT min(s) FROM (SELECT ? - 1 AS s UNION ALL SELECT slot FROM records WHERE meter_id=? AND slot>=?) a "
             "WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.meter_id=? AND r.slot=a.s+1)",
-            (first, meter_id, first, meter_id)).fetchone()
+            (first, meter_id, first, meter_id),
+        ).fetchone()
         return int(row[0]) + 1
 
     def gaps(self, meter_id: str, start: int, end: int) -> List[Tuple[int, int]]:
         """Missing slot ranges [a, b) inside [start, end)."""
         out, expect = [], start
-        for (s,) in self.db.execute("SELECT slot FROM records WHERE meter_id=? AND slot>=? AND slot<? ORDER BY slot",
-                                    (meter_id, start, end)):
+        for (s,) in self.db.execute(
+            "SELECT slot FROM records WHERE meter_id=? AND slot>=? AND slot<? ORDER BY slot", (meter_id, start, end)
+        ):
             if s > expect:
                 out.append((expect, s))
             expect = s + 1
@@ -215,8 +242,9 @@ class Store:
 
     def rejects(self, meter_id: Optional[str] = None) -> List[Dict[str, Any]]:
         q = "SELECT meter_id, slot, reason, at FROM rejects"
-        rows = self.db.execute(q + (" WHERE meter_id=?" if meter_id else "") + " ORDER BY id",
-                               (meter_id,) if meter_id else ()).fetchall()
+        rows = self.db.execute(
+            q + (" WHERE meter_id=?" if meter_id else "") + " ORDER BY id", (meter_id,) if meter_id else ()
+        ).fetchall()
         return [{"meter_id": m, "slot": s, "reason": r, "at": a} for m, s, r, a in rows]
 
     def integrity(self) -> str:
@@ -225,4 +253,4 @@ class Store:
 
 def iter_chunks(xs: List[Any], n: int) -> Iterator[List[Any]]:
     for i in range(0, len(xs), n):
-        yield xs[i:i + n]
+        yield xs[i : i + n]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The supplier service's database (veriwatt serve): SQLite by default, PostgreSQL by URL.
 
     db = SupplierDB.open("sqlite:///srv/veriwatt.db")        # or a plain path
@@ -12,6 +13,7 @@ write lock first (SQLite BEGIN IMMEDIATE, PostgreSQL LOCK TABLE ... SHARE ROW EX
 that two concurrent recordings for one cycle cannot both succeed (as veriwatt.ledger.Ledger).
 The database holds no secret: no customer code, key or reading (readings stay encrypted).
 """
+
 from __future__ import annotations
 
 import json
@@ -74,7 +76,9 @@ class SupplierDB:
             for stmt in SCHEMA.format(**types).split(";"):
                 if stmt.strip():
                     cur.execute(stmt)
-            self._ex(cur, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", ("format", FORMAT))
+            self._ex(
+                cur, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", ("format", FORMAT)
+            )
             row = self._ex(cur, "SELECT value FROM meta WHERE key = ?", ("format",)).fetchone()
         if not row or row[0] != FORMAT:
             raise VeriwattError("database %s has format %r, expected %r" % (self.where(), row and row[0], FORMAT))
@@ -86,7 +90,7 @@ class SupplierDB:
         if url.startswith(("postgresql://", "postgres://")):
             return cls(_connect_pg(url), True, url)
         if url.startswith("sqlite:///"):
-            path = url[len("sqlite:///"):]
+            path = url[len("sqlite:///") :]
         elif "://" in url or url.startswith("sqlite:"):
             raise VeriwattError("--database %s: give a file path, sqlite:///PATH or postgresql://..." % redact(url))
         else:
@@ -145,13 +149,20 @@ class SupplierDB:
         with self.tx() as cur:
             row = self._ex(cur, "SELECT pubkey FROM meters WHERE meter_id = ?", (pub["meter_id"],)).fetchone()
             if row and row[0] != text:
-                raise InvalidError("meter %s is registered with another public key (key id %s): refused"
-                                   % (pub["meter_id"], json.loads(row[0]).get("key_id")))
+                raise InvalidError(
+                    "meter %s is registered with another public key (key id %s): refused"
+                    % (pub["meter_id"], json.loads(row[0]).get("key_id"))
+                )
             if row:
-                self._ex(cur, "UPDATE meters SET access_verifier = ? WHERE meter_id = ?", (access_verifier, pub["meter_id"]))
+                self._ex(
+                    cur, "UPDATE meters SET access_verifier = ? WHERE meter_id = ?", (access_verifier, pub["meter_id"])
+                )
                 return False
-            self._ex(cur, "INSERT INTO meters (meter_id, key_id, pubkey, access_verifier, registered) VALUES (?,?,?,?,?)",
-                     (pub["meter_id"], pub["key_id"], text, access_verifier, now_iso()))
+            self._ex(
+                cur,
+                "INSERT INTO meters (meter_id, key_id, pubkey, access_verifier, registered) VALUES (?,?,?,?,?)",
+                (pub["meter_id"], pub["key_id"], text, access_verifier, now_iso()),
+            )
             return True
 
     def meter(self, meter_id: str) -> Optional[Dict[str, Any]]:
@@ -161,45 +172,71 @@ class SupplierDB:
         return {"pubkey": json.loads(rows[0][0]), "access_verifier": rows[0][1], "registered": rows[0][2]}
 
     def meters(self) -> List[Dict[str, Any]]:
-        rows = self.query("SELECT m.meter_id, m.key_id, m.registered, COUNT(r.slot), MIN(r.slot), MAX(r.slot) "
-                          "FROM meters m LEFT JOIN records r ON r.meter_id = m.meter_id "
-                          "GROUP BY m.meter_id, m.key_id, m.registered ORDER BY m.meter_id")
-        return [{"meter_id": r[0], "key_id": r[1], "registered": r[2], "records": int(r[3]),
-                 "first_slot": r[4], "last_slot": r[5]} for r in rows]
+        rows = self.query(
+            "SELECT m.meter_id, m.key_id, m.registered, COUNT(r.slot), MIN(r.slot), MAX(r.slot) "
+            "FROM meters m LEFT JOIN records r ON r.meter_id = m.meter_id "
+            "GROUP BY m.meter_id, m.key_id, m.registered ORDER BY m.meter_id"
+        )
+        return [
+            {
+                "meter_id": r[0],
+                "key_id": r[1],
+                "registered": r[2],
+                "records": int(r[3]),
+                "first_slot": r[4],
+                "last_slot": r[5],
+            }
+            for r in rows
+        ]
 
     # ---------------------------------------------------------------- records
-    def add_records(self, meter_id: str, good: List[Tuple[int, bytes]], bad: List[Tuple[Optional[int], str]]
-                    ) -> Dict[str, Any]:
+    def add_records(
+        self, meter_id: str, good: List[Tuple[int, bytes]], bad: List[Tuple[Optional[int], str]]
+    ) -> Dict[str, Any]:
         """Store checked records (slot, raw) idempotently and log refusals. A record for a
         stored slot must be byte-identical (else it is refused: the first one is kept)."""
         res: Dict[str, Any] = {"added": 0, "duplicates": 0, "rejected": len(bad), "reasons": [why for _, why in bad]}
         at = now_iso()
         with self.tx() as cur:
             for slot, raw in good:
-                old = self._ex(cur, "SELECT record FROM records WHERE meter_id = ? AND slot = ?", (meter_id, slot)).fetchone()
+                old = self._ex(
+                    cur, "SELECT record FROM records WHERE meter_id = ? AND slot = ?", (meter_id, slot)
+                ).fetchone()
                 if old is None:
-                    self._ex(cur, "INSERT INTO records (meter_id, slot, record, received) VALUES (?,?,?,?)",
-                             (meter_id, slot, raw, at))
+                    self._ex(
+                        cur,
+                        "INSERT INTO records (meter_id, slot, record, received) VALUES (?,?,?,?)",
+                        (meter_id, slot, raw, at),
+                    )
                     res["added"] += 1
                 elif bytes(old[0]) == raw:
                     res["duplicates"] += 1
                 else:
-                    why = "slot %d: a different signed record is already stored for this slot (the first is kept)" % slot
+                    why = (
+                        "slot %d: a different signed record is already stored for this slot (the first is kept)" % slot
+                    )
                     res["rejected"] += 1
                     res["reasons"].append(why)
                     bad = bad + [(slot, why)]
             for slot, why in bad:
-                self._ex(cur, "INSERT INTO rejects (meter_id, slot, reason, at) VALUES (?,?,?,?)", (meter_id, slot, why, at))
+                self._ex(
+                    cur, "INSERT INTO rejects (meter_id, slot, reason, at) VALUES (?,?,?,?)", (meter_id, slot, why, at)
+                )
         return res
 
     def records(self, meter_id: str, start: int, end: int) -> List[Tuple[int, bytes]]:
-        rows = self.query("SELECT slot, record FROM records WHERE meter_id = ? AND slot >= ? AND slot < ? ORDER BY slot",
-                          (meter_id, start, end))
+        rows = self.query(
+            "SELECT slot, record FROM records WHERE meter_id = ? AND slot >= ? AND slot < ? ORDER BY slot",
+            (meter_id, start, end),
+        )
         return [(int(s), bytes(r)) for s, r in rows]
 
     def count_records(self, meter_id: str, start: int, end: int) -> int:
-        return int(self.query("SELECT COUNT(*) FROM records WHERE meter_id = ? AND slot >= ? AND slot < ?",
-                              (meter_id, start, end))[0][0])
+        return int(
+            self.query(
+                "SELECT COUNT(*) FROM records WHERE meter_id = ? AND slot >= ? AND slot < ?", (meter_id, start, end)
+            )[0][0]
+        )
 
     def rejects(self, meter_id: Optional[str] = None, limit: int = 100) -> List[Dict[str, Any]]:
         q, a = "SELECT meter_id, slot, reason, at FROM rejects", []  # type: Tuple[str, List[Any]]
@@ -216,13 +253,18 @@ class SupplierDB:
             if self._ex(cur, "SELECT 1 FROM tariffs WHERE digest = ?", (d,)).fetchone():
                 return False
             seq = self._ex(cur, "SELECT COALESCE(MAX(seq), 0) + 1 FROM tariffs").fetchone()[0]
-            self._ex(cur, "INSERT INTO tariffs (digest, name, kind, signed, published, seq) VALUES (?,?,?,?,?,?)",
-                     (d, t.name, t.kind, json.dumps(signed, sort_keys=True), now_iso(), int(seq)))
+            self._ex(
+                cur,
+                "INSERT INTO tariffs (digest, name, kind, signed, published, seq) VALUES (?,?,?,?,?,?)",
+                (d, t.name, t.kind, json.dumps(signed, sort_keys=True), now_iso(), int(seq)),
+            )
             return True
 
     def tariffs(self) -> List[Dict[str, Any]]:
         rows = self.query("SELECT digest, name, kind, signed, published FROM tariffs ORDER BY seq")
-        return [{"digest": r[0], "name": r[1], "kind": r[2], "signed": json.loads(r[3]), "published": r[4]} for r in rows]
+        return [
+            {"digest": r[0], "name": r[1], "kind": r[2], "signed": json.loads(r[3]), "published": r[4]} for r in rows
+        ]
 
     def tariff(self, digest: str) -> Optional[Dict[str, Any]]:
         rows = self.query("SELECT signed FROM tariffs WHERE digest = ?", (digest,))
@@ -235,18 +277,27 @@ class SupplierDB:
         overlapping period, is recorded already."""
         row = _ledger_row(bill, raw, t)
         with self.tx(lock_table="bills") as cur:
-            same = self._ex(cur, "SELECT recorded_at FROM bills WHERE bill_digest = ?", (row["bill_digest"],)).fetchone()
+            same = self._ex(
+                cur, "SELECT recorded_at FROM bills WHERE bill_digest = ?", (row["bill_digest"],)
+            ).fetchone()
             if same:
-                raise InvalidError("this bill (%s) is already recorded (at %s): a cycle is billed once"
-                                   % (row["bill_digest"], same[0]))
-            clash = self._ex(cur, "SELECT cycle, start_slot, end_slot, bill_digest, recorded_at FROM bills WHERE meter_id = ? "
-                             "AND charge = ? AND start_slot < ? AND end_slot > ? ORDER BY start_slot LIMIT 1",
-                             (row["meter_id"], row["charge"], row["end_slot"], row["start_slot"])).fetchone()
+                raise InvalidError(
+                    "this bill (%s) is already recorded (at %s): a cycle is billed once" % (row["bill_digest"], same[0])
+                )
+            clash = self._ex(
+                cur,
+                "SELECT cycle, start_slot, end_slot, bill_digest, recorded_at FROM bills WHERE meter_id = ? "
+                "AND charge = ? AND start_slot < ? AND end_slot > ? ORDER BY start_slot LIMIT 1",
+                (row["meter_id"], row["charge"], row["end_slot"], row["start_slot"]),
+            ).fetchone()
             if clash:
                 raise InvalidError(_clash_message(row, clash))
             cols = BILL_COLUMNS + ("bill",)
-            self._ex(cur, "INSERT INTO bills (%s) VALUES (%s)" % (", ".join(cols), ", ".join("?" * len(cols))),
-                     tuple(row[c] for c in BILL_COLUMNS) + (raw.decode(),))
+            self._ex(
+                cur,
+                "INSERT INTO bills (%s) VALUES (%s)" % (", ".join(cols), ", ".join("?" * len(cols))),
+                tuple(row[c] for c in BILL_COLUMNS) + (raw.decode(),),
+            )
         return row
 
     def bills(self, meter_id: Optional[str] = None) -> List[Dict[str, Any]]:
@@ -254,8 +305,10 @@ class SupplierDB:
         if meter_id:
             q, a = q + " WHERE meter_id = ?", [meter_id]
         rows = self.query(q + " ORDER BY meter_id, charge, start_slot", a)
-        return [dict(zip(BILL_COLUMNS, [int(v) if c in ("start_slot", "end_slot") else v
-                                        for c, v in zip(BILL_COLUMNS, r)])) for r in rows]
+        return [
+            dict(zip(BILL_COLUMNS, [int(v) if c in ("start_slot", "end_slot") else v for c, v in zip(BILL_COLUMNS, r)]))
+            for r in rows
+        ]
 
     def gaps(self, meter_id: str, charge: str, cyc: Any, start: int, end: int) -> Dict[str, Any]:
         """The cycles of `cyc` overlapping [start, end) not wholly covered by recorded bills
@@ -265,8 +318,16 @@ class SupplierDB:
         for a, b in cs:
             covered = sum(max(0, min(b, y) - max(a, x)) for x, y in billed)
             if covered < b - a:
-                out.append({"charge": charge, "cycle": cyc.label(a, b), "start_slot": a, "end_slot": b,
-                            "slots": b - a, "billed_slots": covered})
+                out.append(
+                    {
+                        "charge": charge,
+                        "cycle": cyc.label(a, b),
+                        "start_slot": a,
+                        "end_slot": b,
+                        "slots": b - a,
+                        "billed_slots": covered,
+                    }
+                )
         return {"charge": charge, "cycle": cyc.as_json(), "cycles_checked": len(cs), "gaps": out}
 
 
@@ -275,18 +336,38 @@ def _ledger_row(bill: Dict[str, Any], raw: bytes, t: Any) -> Dict[str, Any]:
     why = t.cycle.problem(start, end)
     if why:
         raise InvalidError(why)
-    return {"meter_id": bill["meter_id"], "charge": _ledger.charge_of(bill["kind"]), "kind": bill["kind"],
-            "start_slot": start, "end_slot": end, "cycle": t.cycle.label(start, end), "cycle_def": t.cycle.canonical(),
-            "timezone": t.tzname, "tariff_digest": t.digest(), "bill_digest": _ledger.bill_digest(raw),
-            "total": str(bill["total"]), "amount": str(bill.get("amount")), "recorded_at": now_iso()}
+    return {
+        "meter_id": bill["meter_id"],
+        "charge": _ledger.charge_of(bill["kind"]),
+        "kind": bill["kind"],
+        "start_slot": start,
+        "end_slot": end,
+        "cycle": t.cycle.label(start, end),
+        "cycle_def": t.cycle.canonical(),
+        "timezone": t.tzname,
+        "tariff_digest": t.digest(),
+        "bill_digest": _ledger.bill_digest(raw),
+        "total": str(bill["total"]),
+        "amount": str(bill.get("amount")),
+        "recorded_at": now_iso(),
+    }
 
 
 def _clash_message(row: Dict[str, Any], clash: Sequence[Any]) -> str:
     same = (int(clash[1]), int(clash[2])) == (row["start_slot"], row["end_slot"])
-    what = ("the same cycle %s is already billed" % clash[0] if same else
-            "its period overlaps cycle %s (%s), already billed" % (clash[0], _slots.describe(int(clash[1]), int(clash[2]))))
-    return ("meter %s, %s charge: %s by bill %s (recorded %s); refused: each cycle is billed once"
-            % (row["meter_id"], row["charge"], what, clash[3], clash[4]))
+    what = (
+        "the same cycle %s is already billed" % clash[0]
+        if same
+        else "its period overlaps cycle %s (%s), already billed"
+        % (clash[0], _slots.describe(int(clash[1]), int(clash[2])))
+    )
+    return "meter %s, %s charge: %s by bill %s (recorded %s); refused: each cycle is billed once" % (
+        row["meter_id"],
+        row["charge"],
+        what,
+        clash[3],
+        clash[4],
+    )
 
 
 def _connect_pg(url: str) -> Any:
@@ -297,4 +378,6 @@ def _connect_pg(url: str) -> Any:
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.Error as e:
-        raise VeriwattError("cannot connect to PostgreSQL at %s: %s" % (redact(url), str(e).splitlines()[0] if str(e) else e))
+        raise VeriwattError(
+            "cannot connect to PostgreSQL at %s: %s" % (redact(url), str(e).splitlines()[0] if str(e) else e)
+        )

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Time-of-use tariffs: the JSON format (docs/TARIFF.md), schedule evaluation, supplier signatures.
 
 A tariff maps every half-hour slot to an integer price. Bills are linear in the readings,
@@ -10,6 +11,7 @@ name, supplier, currency, divisor, timezone, the supplier signature) and carry t
 parameters of veriwatt.zk.tariffs (to_json / from_json); their bills carry a
 zero-knowledge proof (ZkTariff below, docs/ZK.md). `parse_body` gives either class.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -30,7 +32,18 @@ MAX_ABS_PRICE = 1 << 31
 LINEAR_KINDS = ("tariff", "index")
 ZK_KINDS = ("step", "cumulative", "threshold", "rebate")
 KINDS = LINEAR_KINDS + ZK_KINDS
-COMMON_FIELDS = {"format", "kind", "name", "supplier", "currency", "unit", "divisor", "timezone", "cycle", "sample_rate"}
+COMMON_FIELDS = {
+    "format",
+    "kind",
+    "name",
+    "supplier",
+    "currency",
+    "unit",
+    "divisor",
+    "timezone",
+    "cycle",
+    "sample_rate",
+}
 MAX_SAMPLE_RATE = 1000000
 
 
@@ -43,6 +56,7 @@ def _sample_rate(body: Dict[str, Any]) -> None:
 
 def canonical(obj: Any) -> bytes:
     """Canonical JSON bytes: sorted keys, no spaces, ASCII, integers only (floats are refused)."""
+
     def check(o: Any, where: str) -> None:
         if isinstance(o, float):
             raise VeriwattError("%s: %r is not an integer: tariffs use integer prices only" % (where, o))
@@ -52,12 +66,13 @@ def canonical(obj: Any) -> bytes:
         elif isinstance(o, list):
             for i, v in enumerate(o):
                 check(v, "%s[%d]" % (where, i))
+
     check(obj, "tariff")
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def digest(tariff: Dict[str, Any]) -> str:
-    """"sha256:<hex>" of the canonical JSON of the tariff body (the part the supplier signs)."""
+    """ "sha256:<hex>" of the canonical JSON of the tariff body (the part the supplier signs)."""
     return "sha256:" + hashlib.sha256(canonical(tariff)).hexdigest()
 
 
@@ -96,7 +111,9 @@ def _days(d: Any, where: str) -> frozenset:
             return frozenset(DAY_SETS[d])
         d = [d]
     if not isinstance(d, list) or not d:
-        raise VeriwattError("%s: days must be \"all\", \"weekday\", \"weekend\" or a list like [\"sat\", \"sun\"]" % where)
+        raise VeriwattError(
+            "%s: days must be \"all\", \"weekday\", \"weekend\" or a list like [\"sat\", \"sun\"]" % where
+        )
     out = set()
     for x in d:
         if x not in DAYS:
@@ -122,7 +139,9 @@ class Band:
 class Season:
     __slots__ = ("start", "end", "bands", "default")
 
-    def __init__(self, start: Optional[_dt.date], end: Optional[_dt.date], bands: List[Band], default: Optional[int]) -> None:
+    def __init__(
+        self, start: Optional[_dt.date], end: Optional[_dt.date], bands: List[Band], default: Optional[int]
+    ) -> None:
         self.start, self.end, self.bands, self.default = start, end, bands, default
 
     def contains(self, d: _dt.date) -> bool:
@@ -181,8 +200,15 @@ class Tariff:
                 st, en = _hhmm(bd["start"], wb + ".start"), _hhmm(bd["end"], wb + ".end")
                 if st == en or st == 24 * 60:
                     raise VeriwattError("%s: empty band %s-%s" % (wb, bd["start"], bd["end"]))
-                bands.append(Band(str(bd.get("name", "band%d" % j)), _days(bd.get("days"), wb + ".days"),
-                                  st, en % (24 * 60) if en != 24 * 60 else 24 * 60, _price(bd["price"], wb, signed)))
+                bands.append(
+                    Band(
+                        str(bd.get("name", "band%d" % j)),
+                        _days(bd.get("days"), wb + ".days"),
+                        st,
+                        en % (24 * 60) if en != 24 * 60 else 24 * 60,
+                        _price(bd["price"], wb, signed),
+                    )
+                )
             d = s.get("default_price", default)
             if d is not None:
                 d = _price(d, w + ".default_price", signed)
@@ -199,8 +225,10 @@ class Tariff:
                         return b
                 if s.default is not None:
                     return Band("default", frozenset(range(7)), 0, 24 * 60, s.default)
-                raise VeriwattError("tariff %r has no price for %s (no band matches and no default_price)"
-                                    % (self.name, local.isoformat()))
+                raise VeriwattError(
+                    "tariff %r has no price for %s (no band matches and no default_price)"
+                    % (self.name, local.isoformat())
+                )
         raise VeriwattError("tariff %r does not cover %s (no season contains that date)" % (self.name, d.isoformat()))
 
     def price(self, slot: int) -> int:
@@ -222,6 +250,7 @@ class Tariff:
     def digest(self) -> str:
         return digest(self.body)
 
+
 def _common(self: Any, body: Dict[str, Any]) -> None:
     self.name = str(body.get("name", ""))
     self.supplier = str(body.get("supplier", ""))
@@ -235,8 +264,12 @@ def _common(self: Any, body: Dict[str, Any]) -> None:
     _sample_rate(body)
 
 
-ZK_FIELDS = {"step": ("bands",), "cumulative": ("thresholds", "prices"),
-             "threshold": ("windows", "limit", "price"), "rebate": ("baseline", "thresholds", "rates")}
+ZK_FIELDS = {
+    "step": ("bands",),
+    "cumulative": ("thresholds", "prices"),
+    "threshold": ("windows", "limit", "price"),
+    "rebate": ("baseline", "thresholds", "rates"),
+}
 
 
 class ZkTariff:
@@ -264,11 +297,15 @@ class ZkTariff:
         allowed = COMMON_FIELDS | need | {"max_reading"}
         extra = sorted(set(body) - allowed)
         if extra:
-            raise VeriwattError("tariff (kind %s): unknown field(s) %s; allowed: %s"
-                                % (self.kind, ", ".join(extra), ", ".join(sorted(allowed))))
+            raise VeriwattError(
+                "tariff (kind %s): unknown field(s) %s; allowed: %s"
+                % (self.kind, ", ".join(extra), ", ".join(sorted(allowed)))
+            )
         missing = sorted(need - set(body))
         if missing:
-            raise VeriwattError("tariff (kind %s): missing field(s) %s (see docs/TARIFF.md)" % (self.kind, ", ".join(missing)))
+            raise VeriwattError(
+                "tariff (kind %s): missing field(s) %s (see docs/TARIFF.md)" % (self.kind, ", ".join(missing))
+            )
         self.max_reading = body.get("max_reading", _zt.MAX_READING)
         self.windows: List[Band] = []
         if self.kind == "threshold":
@@ -282,8 +319,9 @@ class ZkTariff:
                 st, en = _hhmm(w["start"], wb + ".start"), _hhmm(w["end"], wb + ".end")
                 if st == en or st == 24 * 60:
                     raise VeriwattError("%s: empty window %s-%s" % (wb, w["start"], w["end"]))
-                self.windows.append(Band(str(w.get("name", "window%d" % j)), _days(w.get("days"), wb + ".days"),
-                                         st, en, 0))
+                self.windows.append(
+                    Band(str(w.get("name", "window%d" % j)), _days(w.get("days"), wb + ".days"), st, en, 0)
+                )
         # validate the kind-specific parameters with the proof layer's own parser
         self._params(None)
 
@@ -316,28 +354,37 @@ class ZkTariff:
             return self._params(None)["zk"]
         idx = self.dr_slots(start, end)
         if not idx:
-            raise VeriwattError("tariff %r: no slot of %s falls in a demand-response window"
-                                % (self.name, _slots.describe(start, end)))
+            raise VeriwattError(
+                "tariff %r: no slot of %s falls in a demand-response window" % (self.name, _slots.describe(start, end))
+            )
         return self._params(idx)["zk"]
 
     def describe(self) -> List[str]:
         b = self.body
         if self.kind == "step":
             ups = [lo for lo, _ in b["bands"][1:]] + [self.max_reading + 1]
-            return ["  %5d..%-5d Wh per half-hour: price %d per Wh" % (lo, up - 1, pr) for (lo, pr), up in zip(b["bands"], ups)]
+            return [
+                "  %5d..%-5d Wh per half-hour: price %d per Wh" % (lo, up - 1, pr)
+                for (lo, pr), up in zip(b["bands"], ups)
+            ]
         if self.kind == "cumulative":
             lows = [0] + list(b["thresholds"])
-            return ["  %s Wh of the period: price %d per Wh" % (("from %d" % lo) if i == len(b["thresholds"]) else
-                    "%d..%d" % (lo, b["thresholds"][i] - 1), pr) for i, (lo, pr) in enumerate(zip(lows, b["prices"]))]
+            return [
+                "  %s Wh of the period: price %d per Wh"
+                % (("from %d" % lo) if i == len(b["thresholds"]) else "%d..%d" % (lo, b["thresholds"][i] - 1), pr)
+                for i, (lo, pr) in enumerate(zip(lows, b["prices"]))
+            ]
         if self.kind == "threshold":
             return ["  limit %d Wh per half-hour in the windows, %d per excess Wh" % (b["limit"], b["price"])] + [
                 "  window %s: %s %s-%s" % (w.get("name", "window%d" % j), w.get("days", "all"), w["start"], w["end"])
-                for j, w in enumerate(b["windows"])]
+                for j, w in enumerate(b["windows"])
+            ]
         lows = [0] + list(b["thresholds"])
         return ["  baseline %d Wh; savings below it rewarded:" % b["baseline"]] + [
-            "  savings %s Wh: rate %d per Wh" % (("from %d" % lo) if i == len(b["thresholds"]) else
-                                                "%d..%d" % (lo, b["thresholds"][i] - 1), r)
-            for i, (lo, r) in enumerate(zip(lows, b["rates"]))]
+            "  savings %s Wh: rate %d per Wh"
+            % (("from %d" % lo) if i == len(b["thresholds"]) else "%d..%d" % (lo, b["thresholds"][i] - 1), r)
+            for i, (lo, r) in enumerate(zip(lows, b["rates"]))
+        ]
 
     amount = Tariff.amount
 
@@ -362,8 +409,12 @@ def sign(body: Dict[str, Any], supplier_key: Dict[str, Any]) -> Dict[str, Any]:
     parse_body(body)  # validate before signing
     d = digest(body)
     sig = keys.sign(supplier_key, SIG_DOMAIN + d.encode())
-    return {"format": SIGNED_FORMAT, "tariff": body, "digest": d,
-            "signature": {"alg": keys.ALG, "key_id": keys.key_id(supplier_key), "sig": sig}}
+    return {
+        "format": SIGNED_FORMAT,
+        "tariff": body,
+        "digest": d,
+        "signature": {"alg": keys.ALG, "key_id": keys.key_id(supplier_key), "sig": sig},
+    }
 
 
 SIGNED_FIELDS = ("format", "tariff", "digest", "signature")
@@ -374,6 +425,7 @@ SIG_DOMAIN = b"veriwatt-tariff/1\x00"
 def load_signed(path: str, supplier_pub: Dict[str, Any]) -> Any:
     """Load a signed tariff file and check its signature against the trusted supplier key."""
     from . import jsonio
+
     return parse_signed(jsonio.load(path, "tariff"), supplier_pub, path)
 
 
@@ -386,11 +438,15 @@ def parse_signed(obj: Any, supplier_pub: Dict[str, Any], path: str = "tariff") -
     if not isinstance(obj, dict):
         raise VeriwattError("tariff file %s: expected a JSON object" % path)
     if not isinstance(supplier_pub, dict):
-        raise VeriwattError("tariff %s: no trusted supplier key to check it against: give --supplier-key "
-                            "supplier.pub.json or add the key once with `veriwatt trust add supplier.pub.json`" % path)
+        raise VeriwattError(
+            "tariff %s: no trusted supplier key to check it against: give --supplier-key "
+            "supplier.pub.json or add the key once with `veriwatt trust add supplier.pub.json`" % path
+        )
     if obj.get("format") == FORMAT:
-        raise InvalidError("tariff %s is not signed: its prices cannot be trusted; the supplier signs it with "
-                           "`veriwatt tariff sign`" % path)
+        raise InvalidError(
+            "tariff %s is not signed: its prices cannot be trusted; the supplier signs it with "
+            "`veriwatt tariff sign`" % path
+        )
     if obj.get("format") != SIGNED_FORMAT:
         raise VeriwattError("tariff file %s: format must be %r" % (path, SIGNED_FORMAT))
     if not isinstance(obj.get("signature"), dict):
@@ -401,13 +457,17 @@ def parse_signed(obj: Any, supplier_pub: Dict[str, Any], path: str = "tariff") -
     t = parse_body(obj["tariff"])
     d = t.digest()
     if "digest" in obj and obj["digest"] != d:
-        raise InvalidError("tariff %s: its stated digest does not match its contents (the tariff was changed after signing)" % path)
+        raise InvalidError(
+            "tariff %s: its stated digest does not match its contents (the tariff was changed after signing)" % path
+        )
     verify_signature(obj, supplier_pub, path)
     if "supplier_key" in obj:
         # informational copy of the signer's public key: never trusted, but it must be the trusted key
         if obj["supplier_key"] != keys.public(supplier_pub) and obj["supplier_key"] != supplier_pub:
-            raise InvalidError("tariff %s carries supplier key %s, not the trusted supplier key %s (a tariff signed "
-                               "by someone else)" % (path, _kid(obj["supplier_key"]), keys.key_id(supplier_pub)))
+            raise InvalidError(
+                "tariff %s carries supplier key %s, not the trusted supplier key %s (a tariff signed "
+                "by someone else)" % (path, _kid(obj["supplier_key"]), keys.key_id(supplier_pub))
+            )
     t.signed = obj  # type: ignore[attr-defined]
     return t
 
@@ -434,56 +494,121 @@ def verify_signature(obj: Dict[str, Any], supplier_pub: Dict[str, Any], path: st
     if sig["alg"] != keys.ALG:
         raise InvalidError("tariff %s: signature alg must be %r" % (path, keys.ALG))
     if sig["key_id"] != keys.key_id(supplier_pub):
-        raise InvalidError("tariff %s was signed by key %s, not by the trusted supplier key %s"
-                           % (path, str(sig["key_id"])[:16], keys.key_id(supplier_pub)))
+        raise InvalidError(
+            "tariff %s was signed by key %s, not by the trusted supplier key %s"
+            % (path, str(sig["key_id"])[:16], keys.key_id(supplier_pub))
+        )
     try:
         keys.parse_sig(sig["sig"], keys.group_of(supplier_pub), "signature")
     except VeriwattError as e:
         raise InvalidError("tariff %s: malformed supplier signature: %s" % (path, e))
     d = digest(obj["tariff"])
     if not keys.verify(supplier_pub, SIG_DOMAIN + d.encode(), sig["sig"]):
-        raise InvalidError("tariff %s: the supplier's signature does not verify (tariff changed, or wrong supplier key)" % path)
+        raise InvalidError(
+            "tariff %s: the supplier's signature does not verify (tariff changed, or wrong supplier key)" % path
+        )
 
 
 def example(kind: str = "tariff") -> Dict[str, Any]:
     """The example tariff of a kind (time-of-use by default) used by the demo and the docs."""
-    common = {"format": FORMAT, "kind": kind, "supplier": "Example Energy Ltd", "currency": "GBP",
-              "divisor": 100000, "timezone": "Europe/London", "cycle": dict(_cycles.EXAMPLE)}
+    common = {
+        "format": FORMAT,
+        "kind": kind,
+        "supplier": "Example Energy Ltd",
+        "currency": "GBP",
+        "divisor": 100000,
+        "timezone": "Europe/London",
+        "cycle": dict(_cycles.EXAMPLE),
+    }
     if kind == "step":
-        return dict(common, name="Example step tariff (per half-hour blocks)",
-                    unit="price in pence per kWh of each half-hour's block; readings in Wh; total in 1/100000 GBP",
-                    bands=[[0, 10], [250, 14], [1000, 20]], max_reading=65535)
+        return dict(
+            common,
+            name="Example step tariff (per half-hour blocks)",
+            unit="price in pence per kWh of each half-hour's block; readings in Wh; total in 1/100000 GBP",
+            bands=[[0, 10], [250, 14], [1000, 20]],
+            max_reading=65535,
+        )
     if kind == "cumulative":
-        return dict(common, name="Example cumulative (rising block) tariff",
-                    unit="price in pence per kWh; thresholds in Wh of the whole period; total in 1/100000 GBP",
-                    thresholds=[100000, 300000], prices=[20, 25, 30], max_reading=65535)
+        return dict(
+            common,
+            name="Example cumulative (rising block) tariff",
+            unit="price in pence per kWh; thresholds in Wh of the whole period; total in 1/100000 GBP",
+            thresholds=[100000, 300000],
+            prices=[20, 25, 30],
+            max_reading=65535,
+        )
     if kind == "threshold":
-        return dict(common, name="Example demand-response event: evening peak",
-                    unit="penalty in pence per kWh above the limit (per half-hour in a window); total in 1/100000 GBP",
-                    windows=[{"name": "evening-peak", "days": "weekday", "start": "16:00", "end": "20:00"}],
-                    limit=1000, price=50, max_reading=65535)
+        return dict(
+            common,
+            name="Example demand-response event: evening peak",
+            unit="penalty in pence per kWh above the limit (per half-hour in a window); total in 1/100000 GBP",
+            windows=[{"name": "evening-peak", "days": "weekday", "start": "16:00", "end": "20:00"}],
+            limit=1000,
+            price=50,
+            max_reading=65535,
+        )
     if kind == "rebate":
-        return dict(common, name="Example progressive savings rebate",
-                    unit="reward in pence per kWh saved below the baseline (Wh of the period); total in 1/100000 GBP",
-                    baseline=400000, thresholds=[20000, 60000], rates=[2, 3, 5], max_reading=65535)
+        return dict(
+            common,
+            name="Example progressive savings rebate",
+            unit="reward in pence per kWh saved below the baseline (Wh of the period); total in 1/100000 GBP",
+            baseline=400000,
+            thresholds=[20000, 60000],
+            rates=[2, 3, 5],
+            max_reading=65535,
+        )
     if kind == "index":
-        return {"format": FORMAT, "kind": "index", "name": "Grid value-of-energy index (example)",
-                "supplier": "Example Grid Operator", "currency": "GBP", "divisor": 100000,
-                "timezone": "Europe/London", "cycle": dict(_cycles.EXAMPLE),
-                "seasons": [{"from": None, "to": None, "default_price": 8, "bands": [
-                    {"name": "solar-surplus", "days": "all", "start": "11:00", "end": "15:00", "price": -2},
-                    {"name": "evening-peak", "days": "weekday", "start": "17:00", "end": "20:00", "price": 30},
-                    {"name": "night", "days": "all", "start": "23:00", "end": "06:00", "price": 4}]}]}
+        return {
+            "format": FORMAT,
+            "kind": "index",
+            "name": "Grid value-of-energy index (example)",
+            "supplier": "Example Grid Operator",
+            "currency": "GBP",
+            "divisor": 100000,
+            "timezone": "Europe/London",
+            "cycle": dict(_cycles.EXAMPLE),
+            "seasons": [
+                {
+                    "from": None,
+                    "to": None,
+                    "default_price": 8,
+                    "bands": [
+                        {"name": "solar-surplus", "days": "all", "start": "11:00", "end": "15:00", "price": -2},
+                        {"name": "evening-peak", "days": "weekday", "start": "17:00", "end": "20:00", "price": 30},
+                        {"name": "night", "days": "all", "start": "23:00", "end": "06:00", "price": 4},
+                    ],
+                }
+            ],
+        }
     return {
-        "format": FORMAT, "kind": "tariff", "name": "Example Time-of-Use 2026",
-        "supplier": "Example Energy Ltd", "currency": "GBP",
+        "format": FORMAT,
+        "kind": "tariff",
+        "name": "Example Time-of-Use 2026",
+        "supplier": "Example Energy Ltd",
+        "currency": "GBP",
         "unit": "price in pence per kWh; readings in Wh; total in 1/100000 GBP",
-        "divisor": 100000, "timezone": "Europe/London", "cycle": dict(_cycles.EXAMPLE),
+        "divisor": 100000,
+        "timezone": "Europe/London",
+        "cycle": dict(_cycles.EXAMPLE),
         "seasons": [
-            {"from": "2026-04-01", "to": "2026-10-01", "default_price": 24, "bands": [
-                {"name": "night", "days": "all", "start": "00:00", "end": "07:00", "price": 12},
-                {"name": "peak", "days": "weekday", "start": "16:00", "end": "19:00", "price": 38}]},
-            {"from": "2026-10-01", "to": "2027-04-01", "default_price": 27, "bands": [
-                {"name": "night", "days": "all", "start": "23:30", "end": "07:00", "price": 13},
-                {"name": "peak", "days": "weekday", "start": "16:00", "end": "19:30", "price": 42},
-                {"name": "weekend-day", "days": "weekend", "start": "07:00", "end": "23:30", "price": 22}]}]}
+            {
+                "from": "2026-04-01",
+                "to": "2026-10-01",
+                "default_price": 24,
+                "bands": [
+                    {"name": "night", "days": "all", "start": "00:00", "end": "07:00", "price": 12},
+                    {"name": "peak", "days": "weekday", "start": "16:00", "end": "19:00", "price": 38},
+                ],
+            },
+            {
+                "from": "2026-10-01",
+                "to": "2027-04-01",
+                "default_price": 27,
+                "bands": [
+                    {"name": "night", "days": "all", "start": "23:30", "end": "07:00", "price": 13},
+                    {"name": "peak", "days": "weekday", "start": "16:00", "end": "19:30", "price": 42},
+                    {"name": "weekend-day", "days": "weekend", "start": "07:00", "end": "23:30", "price": 22},
+                ],
+            },
+        ],
+    }

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The verifier's trust store: the supplier public keys whose tariffs it accepts.
 
 A tariff's prices are trusted only when the tariff carries a valid signature by a supplier
@@ -10,6 +11,7 @@ written with mode 0600 (docs/FORMATS.md):
 
     {"format": "veriwatt-trust/1", "suppliers": [<supplier.pub.json object>, ...]}
 """
+
 from __future__ import annotations
 
 import os
@@ -75,23 +77,29 @@ def supplier_for(obj: Any, supplier_key: Optional[str], where: str) -> Dict[str,
     if not isinstance(obj, dict):
         raise VeriwattError("tariff file %s: expected a JSON object" % where)
     if obj.get("format") == tariff.FORMAT:
-        raise InvalidError("tariff %s is not signed: its prices cannot be trusted; the supplier signs it with "
-                           "`veriwatt tariff sign`" % where)
+        raise InvalidError(
+            "tariff %s is not signed: its prices cannot be trusted; the supplier signs it with "
+            "`veriwatt tariff sign`" % where
+        )
     if obj.get("format") != tariff.SIGNED_FORMAT:
         raise VeriwattError("tariff file %s: format must be %r" % (where, tariff.SIGNED_FORMAT))
     if supplier_key:
         return keys.load_public(supplier_key, "supplier")
     trusted = load()
     if not trusted:
-        raise VeriwattError("no trusted supplier key to check tariff %s against: give --supplier-key "
-                            "supplier.pub.json, or add your supplier's key once with `veriwatt trust add "
-                            "supplier.pub.json` (trust store %s)" % (where, path()))
+        raise VeriwattError(
+            "no trusted supplier key to check tariff %s against: give --supplier-key "
+            "supplier.pub.json, or add your supplier's key once with `veriwatt trust add "
+            "supplier.pub.json` (trust store %s)" % (where, path())
+        )
     kid = tariff.signer_key_id(obj)
     if kid is None:
         raise InvalidError("tariff %s has no supplier signature naming its key: its prices cannot be trusted" % where)
     for k in trusted:
         if k["key_id"] == kid:
             return k
-    raise InvalidError("tariff %s is signed by key %s, which is not in your trust store %s (a tariff from "
-                       "someone else?); if it really is your supplier's key: veriwatt trust add supplier.pub.json"
-                       % (where, str(kid)[:16], path()))
+    raise InvalidError(
+        "tariff %s is signed by key %s, which is not in your trust store %s (a tariff from "
+        "someone else?); if it really is your supplier's key: veriwatt trust add supplier.pub.json"
+        % (where, str(kid)[:16], path())
+    )

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Checks over a meter's signed commitments for a period: completeness and signatures.
 
 A period [start, end) is complete when every slot in it appears exactly once, in order,
@@ -10,6 +11,7 @@ from the given meter, with a valid signature. Each kind of problem gets its own 
     signature a record whose signature fails under the meter's key (altered, or from
               another meter)
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -47,8 +49,9 @@ def _ranges(xs: List[int]) -> List[Tuple[int, int]]:
     return out
 
 
-def check_period(entries: Sequence[Entry], start: int, end: int, checker: Optional[Checker],
-                 limit: int = 50) -> List[Problem]:
+def check_period(
+    entries: Sequence[Entry], start: int, end: int, checker: Optional[Checker], limit: int = 50
+) -> List[Problem]:
     """All problems with the entries for [start, end); empty list when complete and valid.
     With checker=None only the slot numbers are checked (no signatures)."""
     _slots.check_range(start, end)
@@ -57,25 +60,48 @@ def check_period(entries: Sequence[Entry], start: int, end: int, checker: Option
     last = None
     for slot, C, e, s in entries:
         if not start <= slot < end:
-            probs.append(Problem("outside", slot, "slot %d (%s) is outside the period %s: a reading replayed "
-                                 "from another period" % (slot, _when(slot), _slots.describe(start, end))))
+            probs.append(
+                Problem(
+                    "outside",
+                    slot,
+                    "slot %d (%s) is outside the period %s: a reading replayed "
+                    "from another period" % (slot, _when(slot), _slots.describe(start, end)),
+                )
+            )
         seen[slot] = seen.get(slot, 0) + 1
         if seen[slot] == 2:
-            probs.append(Problem("duplicate", slot, "slot %d (%s) appears more than once (duplicated)" % (slot, _when(slot))))
+            probs.append(
+                Problem("duplicate", slot, "slot %d (%s) appears more than once (duplicated)" % (slot, _when(slot)))
+            )
         if last is not None and slot < last and seen[slot] == 1:
-            probs.append(Problem("order", slot, "slot %d comes after slot %d: readings are out of order (reordered)"
-                                 % (slot, last)))
+            probs.append(
+                Problem(
+                    "order", slot, "slot %d comes after slot %d: readings are out of order (reordered)" % (slot, last)
+                )
+            )
         last = slot if last is None else max(last, slot)
     missing = [t for t in range(start, end) if t not in seen]
     for a, b in _ranges(missing):
-        probs.append(Problem("missing", a, "%d slot(s) missing from the period: %d..%d (%s to %s) (dropped)"
-                             % (b - a, a, b - 1, _when(a), _when(b - 1))))
+        probs.append(
+            Problem(
+                "missing",
+                a,
+                "%d slot(s) missing from the period: %d..%d (%s to %s) (dropped)"
+                % (b - a, a, b - 1, _when(a), _when(b - 1)),
+            )
+        )
     if checker is not None:
         for slot, C, e, s in entries:
             if not checker.sig_ok(slot, C, e, s):
-                probs.append(Problem("signature", slot, "slot %d (%s): the meter's signature does not verify under "
-                                     "meter %s's key (commitment altered, or a reading from another meter)"
-                                     % (slot, _when(slot), checker.meter_id.hex())))
+                probs.append(
+                    Problem(
+                        "signature",
+                        slot,
+                        "slot %d (%s): the meter's signature does not verify under "
+                        "meter %s's key (commitment altered, or a reading from another meter)"
+                        % (slot, _when(slot), checker.meter_id.hex()),
+                    )
+                )
                 if len(probs) > limit:
                     break
     return probs

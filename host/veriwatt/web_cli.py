@@ -1,10 +1,12 @@
+# SPDX-License-Identifier: MIT
 """Command line of the web architecture (docs/WEB.md): parse, call the library, print.
 
-    veriwatt serve     the supplier's service (veriwatt.webapp on uvicorn)
-    veriwatt upload    send a meter's certified records from the local store to a service
-    veriwatt web-access  the access-token verifier of a meter (from its customer code)
-    veriwatt web-register  register a meter (public key + verifier) with a service
+veriwatt serve     the supplier's service (veriwatt.webapp on uvicorn)
+veriwatt upload    send a meter's certified records from the local store to a service
+veriwatt web-access  the access-token verifier of a meter (from its customer code)
+veriwatt web-register  register a meter (public key + verifier) with a service
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,11 +27,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     tariffs = [jsonio.load(t, "tariff") for t in args.tariff or []]
     meters = [_meter_arg(m) for m in args.register or []]
     srv = webserve.Server(args.database, pub, Path(args.token_file), tariffs, meters)
-    print("veriwatt serve: %s (database %s); supplier token in %s (mode 0600)"
-          % (srv.url(args.host, args.port), srv.service.db.where(), args.token_file), file=sys.stderr)
+    print(
+        "veriwatt serve: %s (database %s); supplier token in %s (mode 0600)"
+        % (srv.url(args.host, args.port), srv.service.db.where(), args.token_file),
+        file=sys.stderr,
+    )
     if args.host not in ("127.0.0.1", "::1", "localhost"):
-        print("veriwatt serve: note: plain HTTP on %s: put it behind a TLS reverse proxy (the page's access tokens, "
-              "bills and the supplier token cross the network)" % args.host, file=sys.stderr)
+        print(
+            "veriwatt serve: note: plain HTTP on %s: put it behind a TLS reverse proxy (the page's access tokens, "
+            "bills and the supplier token cross the network)" % args.host,
+            file=sys.stderr,
+        )
     srv.run(args.host, args.port)
     return EXIT_OK
 
@@ -39,8 +47,10 @@ def _meter_arg(text: str) -> Any:
 
     path, _, rest = text.rpartition(":")
     if not path:
-        raise VeriwattError("--register %s: give METER.pub.json:VERIFIER (64 hex digits, printed by provision) "
-                            "or METER.pub.json:CODE.json" % text)
+        raise VeriwattError(
+            "--register %s: give METER.pub.json:VERIFIER (64 hex digits, printed by provision) "
+            "or METER.pub.json:CODE.json" % text
+        )
     pub = keys.load_public(path, "meter")
     if len(rest) == 64 and all(c in "0123456789abcdef" for c in rest):
         return pub, rest  # the supplier's way: the verifier published at provisioning, no code
@@ -62,7 +72,9 @@ def cmd_upload(args: argparse.Namespace) -> int:
     from .store import Store
 
     if not Path(args.store).is_file():
-        raise VeriwattError("store %s does not exist: fetch readings first (veriwatt fetch PORT --store %s)" % (args.store, args.store))
+        raise VeriwattError(
+            "store %s does not exist: fetch readings first (veriwatt fetch PORT --store %s)" % (args.store, args.store)
+        )
     start, end = slots.parse_period(args.period, "UTC") if args.period else (None, None)
     with Store(args.store) as st:
         res = webclient.upload_store(args.server, st, [args.meter] if args.meter else st.meters(), start, end)
@@ -75,7 +87,12 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 def upload_text(server: str, res: Any) -> str:
     text = "upload to %s: %d sent, %d added, %d already there, %d refused" % (
-        server, res["sent"], res["added"], res["duplicates"], res["rejected"])
+        server,
+        res["sent"],
+        res["added"],
+        res["duplicates"],
+        res["rejected"],
+    )
     return text + "".join("\n  refused: %s" % why for why in res["reasons"][:10])
 
 
@@ -105,28 +122,70 @@ def commands() -> List[Any]:
     from .cli import Command, common, opt
 
     return [
-        Command("serve", cmd_serve, "the supplier's web service (customer page, intake, bills, ledger)", (
-            common("supplier-key", required=True, help="the supplier's public key (supplier.pub.json): tariffs must verify under it"),
-            opt("--database", default="veriwatt-service.db",
-                help="SQLite file (default veriwatt-service.db), sqlite:///PATH or postgresql://USER@HOST/DB"),
-            opt("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"),
-            opt("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)"),
-            opt("--token-file", default="supplier.token",
-                help="the supplier's bearer token: read, or created with mode 0600 (default supplier.token)"),
-            opt("--tariff", action="append", help="publish this signed tariff at start (repeatable)"),
-            opt("--register", action="append", metavar="METER.pub.json:VERIFIER",
-                help="register a meter at start: its public key and access verifier (printed by provision; "
-                     "or METER.pub.json:CODE.json to derive it from a customer code file)"))),
-        Command("upload", cmd_upload, "send certified records from the local store to a service", (
-            opt("--server", required=True, help="the service's URL, e.g. http://127.0.0.1:8080"), "store",
-            common("meter", help="only this meter (16 hex digits; default every meter in the store)"),
-            common("period", required=False, help="only these slots: START:END, DATE..DATE or YYYY-MM (UTC)"), "json")),
-        Command("web-access", cmd_web_access, "the access-token verifier of a meter, for `serve`", (
-            common("meter-key", required=True), opt("--code-file", required=True,
-                                                     help="the customer code file (provision --save-code)"), "json")),
-        Command("web-register", cmd_web_register, "register a meter with a running service", (
-            opt("--server", required=True, help="the service's URL"),
-            opt("--token-file", required=True, help="the supplier token file of the service"),
-            common("meter-key", required=True),
-            opt("--verifier", required=True, help="the meter's access verifier (veriwatt web-access)"), "json")),
+        Command(
+            "serve",
+            cmd_serve,
+            "the supplier's web service (customer page, intake, bills, ledger)",
+            (
+                common(
+                    "supplier-key",
+                    required=True,
+                    help="the supplier's public key (supplier.pub.json): tariffs must verify under it",
+                ),
+                opt(
+                    "--database",
+                    default="veriwatt-service.db",
+                    help="SQLite file (default veriwatt-service.db), sqlite:///PATH or postgresql://USER@HOST/DB",
+                ),
+                opt("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"),
+                opt("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)"),
+                opt(
+                    "--token-file",
+                    default="supplier.token",
+                    help="the supplier's bearer token: read, or created with mode 0600 (default supplier.token)",
+                ),
+                opt("--tariff", action="append", help="publish this signed tariff at start (repeatable)"),
+                opt(
+                    "--register",
+                    action="append",
+                    metavar="METER.pub.json:VERIFIER",
+                    help="register a meter at start: its public key and access verifier (printed by provision; "
+                    "or METER.pub.json:CODE.json to derive it from a customer code file)",
+                ),
+            ),
+        ),
+        Command(
+            "upload",
+            cmd_upload,
+            "send certified records from the local store to a service",
+            (
+                opt("--server", required=True, help="the service's URL, e.g. http://127.0.0.1:8080"),
+                "store",
+                common("meter", help="only this meter (16 hex digits; default every meter in the store)"),
+                common("period", required=False, help="only these slots: START:END, DATE..DATE or YYYY-MM (UTC)"),
+                "json",
+            ),
+        ),
+        Command(
+            "web-access",
+            cmd_web_access,
+            "the access-token verifier of a meter, for `serve`",
+            (
+                common("meter-key", required=True),
+                opt("--code-file", required=True, help="the customer code file (provision --save-code)"),
+                "json",
+            ),
+        ),
+        Command(
+            "web-register",
+            cmd_web_register,
+            "register a meter with a running service",
+            (
+                opt("--server", required=True, help="the service's URL"),
+                opt("--token-file", required=True, help="the supplier token file of the service"),
+                common("meter-key", required=True),
+                opt("--verifier", required=True, help="the meter's access verifier (veriwatt web-access)"),
+                "json",
+            ),
+        ),
     ]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The per-meter access token of the web service (docs/WEB.md): who may download a meter's
 encrypted records from `veriwatt serve`.
 
@@ -14,6 +15,7 @@ learns the code, and the token opens nothing (the readings are encrypted under t
 A distinct HKDF label keeps the token independent of the AEAD keys (vwcore.aead uses the salt
 "veriwatt/aead/v1"). The code has 120 random bits, so the verifier cannot be inverted by search.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The HTTP layer of `veriwatt serve`: a Starlette ASGI application over veriwatt.webservice.
 
     app = create_app(service, supplier_token, Limits())
@@ -16,6 +17,7 @@ Routes, authentication and limits are documented in docs/WEB.md and served as Op
   Every response carries a strict Content-Security-Policy ('self' only; 'wasm-unsafe-eval' for
   the MicroPython WebAssembly module), nosniff, no referrer, no framing, no caching of the API.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -35,19 +37,33 @@ from . import __version__, jsonio, resources
 from .errors import VeriwattError
 from .webservice import Service, ServiceError, decode_upload
 
-CSP = ("default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-SECURITY_HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY"),
-                    (b"cross-origin-opener-policy", b"same-origin"), (b"cross-origin-resource-policy", b"same-origin")]
+CSP = (
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
 
 
 class Limits:
     """Body caps (bytes) and rate limits (requests per minute per client, with a burst)."""
 
-    def __init__(self, json_body: int = 1 << 20, upload_body: int = 4 << 20, bill_body: int = 8 << 20,
-                 bills_per_minute: float = 6, bill_burst: int = 3, uploads_per_minute: float = 20,
-                 upload_burst: int = 10) -> None:
+    def __init__(
+        self,
+        json_body: int = 1 << 20,
+        upload_body: int = 4 << 20,
+        bill_body: int = 8 << 20,
+        bills_per_minute: float = 6,
+        bill_burst: int = 3,
+        uploads_per_minute: float = 20,
+        upload_burst: int = 10,
+    ) -> None:
         self.json_body, self.upload_body, self.bill_body = json_body, upload_body, bill_body
         self.bills = (bills_per_minute, bill_burst)
         self.uploads = (uploads_per_minute, upload_burst)
@@ -115,15 +131,19 @@ def asset_table() -> Dict[str, Tuple[Path, str]]:
     reaches the file system)."""
     w = web_root()
     mp = w / "node_modules" / "@micropython" / "micropython-webassembly-pyscript"
-    out = {"/": (w / "static" / "index.html", "text/html; charset=utf-8"),
-           "/static/page.js": (w / "static" / "page.js", "text/javascript; charset=utf-8"),
-           "/static/tz.js": (w / "static" / "tz.js", "text/javascript; charset=utf-8"),
-           "/static/page.css": (w / "static" / "page.css", "text/css; charset=utf-8"),
-           "/py/vwpage.py": (w / "static" / "vwpage.py", "text/x-python; charset=utf-8"),
-           "/npm/micropython/micropython.mjs": (mp / "micropython.mjs", "text/javascript; charset=utf-8"),
-           "/npm/micropython/micropython.wasm": (mp / "micropython.wasm", "application/wasm"),
-           "/npm/chart.js/chart.umd.js": (w / "node_modules" / "chart.js" / "dist" / "chart.umd.js",
-                                          "text/javascript; charset=utf-8")}
+    out = {
+        "/": (w / "static" / "index.html", "text/html; charset=utf-8"),
+        "/static/page.js": (w / "static" / "page.js", "text/javascript; charset=utf-8"),
+        "/static/tz.js": (w / "static" / "tz.js", "text/javascript; charset=utf-8"),
+        "/static/page.css": (w / "static" / "page.css", "text/css; charset=utf-8"),
+        "/py/vwpage.py": (w / "static" / "vwpage.py", "text/x-python; charset=utf-8"),
+        "/npm/micropython/micropython.mjs": (mp / "micropython.mjs", "text/javascript; charset=utf-8"),
+        "/npm/micropython/micropython.wasm": (mp / "micropython.wasm", "application/wasm"),
+        "/npm/chart.js/chart.umd.js": (
+            w / "node_modules" / "chart.js" / "dist" / "chart.umd.js",
+            "text/javascript; charset=utf-8",
+        ),
+    }
     for f in sorted((resources.firmware_dir() / "vwcore").glob("*.py")):
         out["/py/vwcore/" + f.name] = (f, "text/x-python; charset=utf-8")
     return out
@@ -193,7 +213,9 @@ class App:
     def supplier(self, req: Request) -> None:
         auth = req.headers.get("authorization", "")
         if not auth.startswith("Bearer ") or not hmac.compare_digest(auth[7:].strip().encode(), self.token.encode()):
-            raise ServiceError(401, "supplier actions need Authorization: Bearer <token> (the token file of veriwatt serve)")
+            raise ServiceError(
+                401, "supplier actions need Authorization: Bearer <token> (the token file of veriwatt serve)"
+            )
 
     @staticmethod
     def access(req: Request) -> str:
@@ -228,9 +250,17 @@ class App:
 
     async def info(self, req: Request) -> Response:
         from . import keys
+
         ts = self.svc.db.tariffs()
-        return JSONResponse({"service": "veriwatt", "version": __version__, "supplier_key": keys.public(self.svc.supplier_pub),
-                             "tariff": ts[-1]["digest"] if ts else None, "database": "postgresql" if self.svc.db.pg else "sqlite"})
+        return JSONResponse(
+            {
+                "service": "veriwatt",
+                "version": __version__,
+                "supplier_key": keys.public(self.svc.supplier_pub),
+                "tariff": ts[-1]["digest"] if ts else None,
+                "database": "postgresql" if self.svc.db.pg else "sqlite",
+            }
+        )
 
     async def tariffs(self, req: Request) -> Response:
         return JSONResponse({"tariffs": [t["signed"] for t in await run_in_threadpool(self.svc.db.tariffs)]})
@@ -245,8 +275,9 @@ class App:
         obj = await self.json(req, self.limits.json_body)
         if not isinstance(obj, dict) or set(obj) != {"pubkey", "access_verifier"}:
             raise ServiceError(400, "register a meter with {\"pubkey\": meter.pub.json, \"access_verifier\": hex}")
-        return JSONResponse(await run_in_threadpool(self.svc.register_meter, obj["pubkey"], obj["access_verifier"]),
-                            status_code=201)
+        return JSONResponse(
+            await run_in_threadpool(self.svc.register_meter, obj["pubkey"], obj["access_verifier"]), status_code=201
+        )
 
     async def list_meters(self, req: Request) -> Response:
         self.supplier(req)
@@ -275,7 +306,9 @@ class App:
 
     async def month(self, req: Request) -> Response:
         a, b = self.slot_args(req)
-        return JSONResponse(await run_in_threadpool(self.svc.month, req.path_params["meter_id"], self.access(req), a, b))
+        return JSONResponse(
+            await run_in_threadpool(self.svc.month, req.path_params["meter_id"], self.access(req), a, b)
+        )
 
     async def submit_bill(self, req: Request) -> Response:
         mid = req.path_params["meter_id"]
@@ -300,9 +333,27 @@ ROUTES: List[Tuple[str, str, str, Optional[str], str]] = [
     ("GET", "/api/ledger/gaps", "gaps", "supplier", "Cycles of a meter without a recorded bill (?meter=&start=&end=)"),
     ("GET", "/api/rejects", "rejects", "supplier", "Records intake refused, with reasons (?meter=ID)"),
     ("POST", "/api/records", "upload", None, "Intake of certified encrypted records {records: [base64]}; rate limited"),
-    ("GET", "/api/meters/{meter_id}/cycles", "cycles", "access", "The meter's billing cycles, completeness, bill status"),
-    ("GET", "/api/meters/{meter_id}/month", "month", "access", "One cycle's encrypted records, keys and tariff (?start=&end=)"),
-    ("POST", "/api/meters/{meter_id}/bills", "submit_bill", "access", "Submit a bill: verified, then recorded; rate limited"),
+    (
+        "GET",
+        "/api/meters/{meter_id}/cycles",
+        "cycles",
+        "access",
+        "The meter's billing cycles, completeness, bill status",
+    ),
+    (
+        "GET",
+        "/api/meters/{meter_id}/month",
+        "month",
+        "access",
+        "One cycle's encrypted records, keys and tariff (?start=&end=)",
+    ),
+    (
+        "POST",
+        "/api/meters/{meter_id}/bills",
+        "submit_bill",
+        "access",
+        "Submit a bill: verified, then recorded; rate limited",
+    ),
     ("GET", "/api/meters/{meter_id}/bills", "meter_bills", "access", "The meter's recorded bills"),
 ]
 
@@ -310,26 +361,52 @@ ROUTES: List[Tuple[str, str, str, Optional[str], str]] = [
 def openapi_doc() -> Dict[str, Any]:
     paths: Dict[str, Any] = {}
     for method, path, _h, auth, summary in ROUTES:
-        op: Dict[str, Any] = {"summary": summary, "operationId": _h, "responses": {
-            "200": {"description": "OK (201 when created)"},
-            "4XX": {"description": "refused: {\"error\": one-line reason, \"status\": code}"}}}
+        op: Dict[str, Any] = {
+            "summary": summary,
+            "operationId": _h,
+            "responses": {
+                "200": {"description": "OK (201 when created)"},
+                "4XX": {"description": "refused: {\"error\": one-line reason, \"status\": code}"},
+            },
+        }
         if auth:
             op["security"] = [{"supplierBearer": []}] if auth == "supplier" else [{"meterAccess": []}]
         if "{meter_id}" in path:
-            op["parameters"] = [{"name": "meter_id", "in": "path", "required": True,
-                                 "schema": {"type": "string", "pattern": "^[0-9a-f]{16}$"}}]
+            op["parameters"] = [
+                {
+                    "name": "meter_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+                }
+            ]
         if method == "POST":
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
         paths.setdefault(path, {})[method.lower()] = op
-    return {"openapi": "3.1.0",
-            "info": {"title": "veriwatt supplier service", "version": __version__,
-                     "description": "The customer's browser computes the bill; this service verifies it (docs/WEB.md)."},
-            "paths": paths,
-            "components": {"securitySchemes": {
-                "supplierBearer": {"type": "http", "scheme": "bearer",
-                                   "description": "the token in the file `veriwatt serve` creates (mode 0600)"},
-                "meterAccess": {"type": "apiKey", "in": "header", "name": "X-Veriwatt-Access",
-                                "description": "HKDF-SHA256 of the customer code (veriwatt.webaccess)"}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "veriwatt supplier service",
+            "version": __version__,
+            "description": "The customer's browser computes the bill; this service verifies it (docs/WEB.md).",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "supplierBearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the token in the file `veriwatt serve` creates (mode 0600)",
+                },
+                "meterAccess": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Veriwatt-Access",
+                    "description": "HKDF-SHA256 of the customer code (veriwatt.webaccess)",
+                },
+            }
+        },
+    }
 
 
 def _wrap(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
@@ -340,6 +417,7 @@ def _wrap(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], A
             ra = getattr(e, "retry_after", None)
             hdr = {"retry-after": str(ra)} if ra is not None else None
             return error(e.status, e.reason, hdr)
+
     return handler
 
 

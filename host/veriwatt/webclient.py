@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Client side of `veriwatt serve` for tools (docs/WEB.md): upload records, register meters,
 publish tariffs. Plain HTTP(S) with the standard library (urllib), JSON bodies.
 
@@ -5,6 +6,7 @@ publish tariffs. Plain HTTP(S) with the standard library (urllib), JSON bodies.
     register(server, token, meter_pub, access_verifier)    -> {"meter_id", "registered"}
     publish(server, token, signed_tariff)                  -> {"digest", "published"}
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +26,14 @@ def _url(server: str, path: str) -> str:
     return server.rstrip("/") + path
 
 
-def call(server: str, method: str, path: str, body: Optional[bytes] = None,
-         headers: Optional[Dict[str, str]] = None, timeout: float = 300.0) -> Dict[str, Any]:
+def call(
+    server: str,
+    method: str,
+    path: str,
+    body: Optional[bytes] = None,
+    headers: Optional[Dict[str, str]] = None,
+    timeout: float = 300.0,
+) -> Dict[str, Any]:
     """One request; the JSON answer, or VeriwattError (4xx: the service's reason; exit 2),
     DeviceError (no answer, 5xx: exit 3)."""
     h = {"content-type": "application/json", "accept": "application/json"}
@@ -53,7 +61,7 @@ def upload(server: str, raws: Sequence[bytes], batch: int = BATCH) -> Dict[str, 
     """Send records in batches; the summed intake counts and the first refusals' reasons."""
     tot: Dict[str, Any] = {"sent": 0, "added": 0, "duplicates": 0, "rejected": 0, "reasons": []}
     for i in range(0, len(raws), batch):
-        part = list(raws[i:i + batch])
+        part = list(raws[i : i + batch])
         r = call(server, "POST", "/api/records", encode_upload(part))
         tot["sent"] += len(part)
         for k in ("added", "duplicates", "rejected"):
@@ -62,8 +70,9 @@ def upload(server: str, raws: Sequence[bytes], batch: int = BATCH) -> Dict[str, 
     return tot
 
 
-def upload_store(server: str, store: Any, meter_ids: Sequence[str], start: Optional[int] = None,
-                 end: Optional[int] = None) -> Dict[str, Any]:
+def upload_store(
+    server: str, store: Any, meter_ids: Sequence[str], start: Optional[int] = None, end: Optional[int] = None
+) -> Dict[str, Any]:
     """Upload the stored records of these meters (a veriwatt.store.Store), optionally only the
     slots [start, end): `veriwatt upload` and `veriwatt fetch --upload`."""
     raws = [r for m in meter_ids for _, r in store.records(m, start, end)]

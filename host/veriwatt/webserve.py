@@ -1,7 +1,9 @@
+# SPDX-License-Identifier: MIT
 """Running the supplier's service (`veriwatt serve`, `veriwatt demo --serve`, the tests):
 open the database, create or read the supplier token file (0600), publish tariffs, register
 meters, then uvicorn in the foreground (`run`) or in a background thread (`start`/`stop`).
 """
+
 from __future__ import annotations
 
 import socket
@@ -14,9 +16,16 @@ from .errors import VeriwattError
 
 
 class Server:
-    def __init__(self, database: str, supplier_pub: Dict[str, Any], token_file: Path,
-                 tariffs: Sequence[Dict[str, Any]] = (), meters: Sequence[Tuple[Dict[str, Any], str]] = (),
-                 limits: Any = None, wrap: Any = None) -> None:
+    def __init__(
+        self,
+        database: str,
+        supplier_pub: Dict[str, Any],
+        token_file: Path,
+        tariffs: Sequence[Dict[str, Any]] = (),
+        meters: Sequence[Tuple[Dict[str, Any], str]] = (),
+        limits: Any = None,
+        wrap: Any = None,
+    ) -> None:
         """wrap: an optional ASGI middleware factory around the app (tests record traffic with it)."""
         try:
             from . import webapp
@@ -61,8 +70,10 @@ class Server:
 
     def _uvicorn(self) -> Any:
         import uvicorn
-        cfg = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
-                             server_header=False, timeout_keep_alive=5)
+
+        cfg = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="off", server_header=False, timeout_keep_alive=5
+        )
         self.uv = uvicorn.Server(cfg)
         return self.uv
 

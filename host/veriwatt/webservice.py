@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The supplier's web service, as a library (the HTTP layer is veriwatt.webapp; docs/WEB.md).
 
     svc = Service(SupplierDB.open(url), supplier_pub)
@@ -11,6 +12,7 @@ Nothing here sees a customer code, key or reading: records are stored and served
 bills carry commitments and a proof only (veriwatt.bill). Every refusal is a ServiceError with
 an HTTP status and a one-line reason.
 """
+
 from __future__ import annotations
 
 import base64
@@ -59,8 +61,11 @@ class Service:
             pub = keys.check_public(pub, "meter", "meter key")
         except VeriwattError as e:
             raise ServiceError(400, str(e))
-        if not isinstance(access_verifier, str) or len(access_verifier) != 64 or \
-                any(c not in "0123456789abcdef" for c in access_verifier):
+        if (
+            not isinstance(access_verifier, str)
+            or len(access_verifier) != 64
+            or any(c not in "0123456789abcdef" for c in access_verifier)
+        ):
             raise ServiceError(400, "access_verifier must be 64 lowercase hex digits (veriwatt web-verifier)")
         try:
             new = self.db.add_meter(pub, access_verifier)
@@ -133,14 +138,19 @@ class Service:
         meter_id = _hex_id(meter_id)
         m = self.db.meter(meter_id)
         if not isinstance(token, str) or m is None or not webaccess.matches(token, m["access_verifier"]):
-            raise ServiceError(403, "no such meter, or the access token does not match it (the page derives it "
-                               "from the customer code on the meter label)")
+            raise ServiceError(
+                403,
+                "no such meter, or the access token does not match it (the page derives it "
+                "from the customer code on the meter label)",
+            )
         return m
 
     def current_tariff(self, digest: Optional[str] = None) -> Dict[str, Any]:
         ts = [t for t in self.db.tariffs() if digest is None or t["digest"] == digest]
         if not ts:
-            raise ServiceError(404, "no such tariff is published" if digest else "the supplier has published no tariff yet")
+            raise ServiceError(
+                404, "no such tariff is published" if digest else "the supplier has published no tariff yet"
+            )
         return ts[-1]
 
     def _tariff_obj(self, signed: Dict[str, Any]) -> Any:
@@ -158,9 +168,18 @@ class Service:
         if info and info["records"]:
             for a, b in t.cycle.within(int(info["first_slot"]), int(info["last_slot"]) + 1)[-24:]:
                 bl = billed.get((a, b))
-                out.append({"cycle": t.cycle.label(a, b), "start_slot": a, "end_slot": b, "slots": b - a,
-                            "records": self.db.count_records(meter_id, a, b),
-                            "bill": None if bl is None else {k: bl[k] for k in ("amount", "total", "bill_digest", "recorded_at")}})
+                out.append(
+                    {
+                        "cycle": t.cycle.label(a, b),
+                        "start_slot": a,
+                        "end_slot": b,
+                        "slots": b - a,
+                        "records": self.db.count_records(meter_id, a, b),
+                        "bill": None
+                        if bl is None
+                        else {k: bl[k] for k in ("amount", "total", "bill_digest", "recorded_at")},
+                    }
+                )
         return {"meter_id": meter_id, "tariff_digest": cur["digest"], "timezone": t.tzname, "cycles": out[::-1]}
 
     def month(self, meter_id: str, token: Any, start: int, end: int) -> Dict[str, Any]:
@@ -174,11 +193,21 @@ class Service:
             raise ServiceError(400, why)
         recs = self.db.records(meter_id, start, end)
         if len(recs) != end - start:
-            raise ServiceError(409, "the service holds %d of the %d readings of cycle %s: the rest have not been "
-                               "uploaded yet" % (len(recs), end - start, t.cycle.label(start, end)))
-        return {"meter": m["pubkey"], "supplier_key": keys.public(self.supplier_pub), "tariff": cur["signed"],
-                "cycle": t.cycle.label(start, end), "start_slot": start, "end_slot": end, "timezone": t.tzname,
-                "records": [base64.b64encode(r).decode() for _, r in recs]}
+            raise ServiceError(
+                409,
+                "the service holds %d of the %d readings of cycle %s: the rest have not been "
+                "uploaded yet" % (len(recs), end - start, t.cycle.label(start, end)),
+            )
+        return {
+            "meter": m["pubkey"],
+            "supplier_key": keys.public(self.supplier_pub),
+            "tariff": cur["signed"],
+            "cycle": t.cycle.label(start, end),
+            "start_slot": start,
+            "end_slot": end,
+            "timezone": t.tzname,
+            "records": [base64.b64encode(r).decode() for _, r in recs],
+        }
 
     def receive_bill(self, meter_id: str, token: Any, raw: bytes) -> Dict[str, Any]:
         """Verify a bill with the library (veriwatt.bill.verify_bill: the meter's registered key,
@@ -199,16 +228,26 @@ class Service:
         try:
             rep = _bill.verify_bill(b, t, m["pubkey"])
         except InvalidError as e:
-            return {"valid": False, "recorded": False, "reason": str(e),
-                    "problems": getattr(e, "report", {}).get("problems", [])[:20]}
+            return {
+                "valid": False,
+                "recorded": False,
+                "reason": str(e),
+                "problems": getattr(e, "report", {}).get("problems", [])[:20],
+            }
         except VeriwattError as e:
             raise ServiceError(400, "malformed bill: %s" % e)
         try:
             row = self.db.record_bill(b, raw, t)
         except InvalidError as e:
             return {"valid": True, "recorded": False, "reason": str(e), "total": rep["total"], "amount": rep["amount"]}
-        return {"valid": True, "recorded": True, "total": rep["total"], "amount": rep["amount"],
-                "seconds": rep.get("seconds"), "ledger": row}
+        return {
+            "valid": True,
+            "recorded": True,
+            "total": rep["total"],
+            "amount": rep["amount"],
+            "seconds": rep.get("seconds"),
+            "ledger": row,
+        }
 
     def bills(self, meter_id: str, token: Any) -> Dict[str, Any]:
         self.authorize(meter_id, token)

@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """Robot Framework keyword library for simulators/renode/meter.robot: speaks the veriwatt
 wire protocol (firmware/vwcore/wire.py, the single definition) to the meter's USART2,
 which the .resc exposes as a raw TCP socket terminal."""
+
 from __future__ import annotations
 
 import socket

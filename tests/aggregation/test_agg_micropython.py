@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """vwcore/agg.py is shared with the meter: the unix MicroPython must produce byte-identical
 enrollment state, shares, reduced shares and noise to CPython's."""
+
 import json
 import subprocess
 
@@ -47,5 +49,9 @@ def test_micropython_matches_cpython(tmp_path):
     assert mp["enroll"] == e.to_bytes().hex()
     assert mp["shares"] == [e.share(s, 100 + s).hex() for s in (0, 1, 4000000000)]
     assert mp["recovery"] == e.reduced_share(7, 321, [members[0][0]]).hex()
-    want = [list(agg.member_noise(b"nk", s, em, sens)) for s in range(40) for em, sens in ((1000, 50), (100, 1000), (3000, 7))]
+    want = [
+        list(agg.member_noise(b"nk", s, em, sens))
+        for s in range(40)
+        for em, sens in ((1000, 50), (100, 1000), (3000, 7))
+    ]
     assert mp["noise"] == want and len(set(map(tuple, want))) > 100

@@ -1,8 +1,10 @@
+# SPDX-License-Identifier: MIT
 """Aggregation with a meter on the QEMU Cortex-M4 board and two unix simulated meters in the
 same group: enroll over serial, collect a few slots, exact sums against the plaintext readings,
 recovery without the QEMU meter; then a 50-member group (47 virtual members computed here).
 Two firmware variants: "vwcrypto" (vwcore + vwmeter + hal/qemu installed as .py files with
 mpremote) and "meter" (the same code frozen into flash, 48 KB heap: the 64 KB-RAM budget)."""
+
 from __future__ import annotations
 
 

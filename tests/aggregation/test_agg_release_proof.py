@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Proof, by exhaustive enumeration, that NO sequence of AGG_FETCH / AGG_RECOVER calls on the
 meters of a group determines a single meter's reading (docs/AGGREGATION.md, "Release rule").
 
@@ -17,6 +18,7 @@ bytes): the search explores the product of the meters' states breadth-first unti
 (state, knowledge) pair appears, so it covers every sequence of every length, not only
 sequences up to a bound. The test fails on a meter without the release rule (e.g. the one
 that answered the masks with all peers after AGG_FETCH)."""
+
 from __future__ import annotations
 
 import itertools
@@ -54,12 +56,28 @@ def make_meters(tmp_path, n, nslots):
     for k in range(n):
         clock = StepClock()
         (tmp_path / ("m%d" % k)).mkdir()
-        m = Meter({"profile": "test", "clock": clock, "source": Source(k), "storage": str(tmp_path / ("m%d" % k)),
-                   "seg_records": 8, "max_segments": 8})
+        m = Meter(
+            {
+                "profile": "test",
+                "clock": clock,
+                "source": Source(k),
+                "storage": str(tmp_path / ("m%d" % k)),
+                "seg_records": 8,
+                "max_segments": 8,
+            }
+        )
         ck = bytes((k + 1,)) * 15
-        m.provision({"meter_id": b"PROOF%03d" % k, "group_id": G.id, "clock": T0, "host_entropy": os.urandom(32),
-                     "admin_secret": os.urandom(32), "customer_key": ck})
-        m.tick()                                # metering starts with slot S0
+        m.provision(
+            {
+                "meter_id": b"PROOF%03d" % k,
+                "group_id": G.id,
+                "clock": T0,
+                "host_entropy": os.urandom(32),
+                "admin_secret": os.urandom(32),
+                "customer_key": ck,
+            }
+        )
+        m.tick()  # metering starts with slot S0
         clock.set(T0 + 1800 * (nslots + 1))
         while m.tick():
             pass
@@ -74,7 +92,7 @@ def make_meters(tmp_path, n, nslots):
         dec = lambda p: wire.decode_payload(wire.AGG_ENROLL, p)  # noqa: E731
         m.agg_enroll(dec(aggwire.encode_agg_begin(G.id, b"proof", y_a, n)))
         for i in range(0, n, 3):
-            m.agg_enroll(dec(aggwire.encode_agg_members(G.id, i, members[i:i + 3])))
+            m.agg_enroll(dec(aggwire.encode_agg_members(G.id, i, members[i : i + 3])))
         tag = agg.enroll_tag(ck, m.prov["meter_id"], m.challenge(), digest)
         m.agg_enroll(dec(aggwire.encode_agg_commit(tag)))
     return ms, [mid for mid, _ in members]
@@ -116,6 +134,7 @@ def identify(m, slot, value):
 
 def determined(rows, target, field):
     """Is `target` in the span of `rows`? field: 'Q' (Fractions) or 'GF2'."""
+
     def rank(vectors):
         if field == "GF2":
             basis = []
@@ -139,6 +158,7 @@ def determined(rows, target, field):
                     mat[i] = [a - f * b for a, b in zip(mat[i], mat[r])]
             r += 1
         return r
+
     rows = list(rows)
     return rank(rows + [target]) == rank(rows)
 
@@ -196,12 +216,15 @@ def explore(ms, ids, slots):
                 checked.add(know)
                 for i, tgt in zip(ids, targets):
                     for field in ("Q", "GF2"):
-                        assert not determined(know, tgt, field), \
-                            "reading of %s determined over %s by %s" % (i, field, sorted(know))
+                        assert not determined(know, tgt, field), "reading of %s determined over %s by %s" % (
+                            i,
+                            field,
+                            sorted(know),
+                        )
             for call in calls:
                 k = call[0]
                 rel2, out = step(k, call, rels[k])
-                st = (rels[:k] + (rel2,) + rels[k + 1:], know | frozenset(out))
+                st = (rels[:k] + (rel2,) + rels[k + 1 :], know | frozenset(out))
                 if st not in seen:
                     seen.add(st)
                     nxt.append(st)
@@ -216,8 +239,10 @@ def test_no_call_sequence_determines_a_reading(tmp_path, n, nslots):
     states, transitions, views = explore(ms, ids, slots)
     assert states > n and transitions >= n * (2 ** (n - 1)) * nslots
     # the honest protocol still works in the same model: sum of full shares, or of reduced ones
-    print("n=%d slots=%d: %d reachable states, %d meter transitions, %d attacker views checked"
-          % (n, nslots, states, transitions, views))
+    print(
+        "n=%d slots=%d: %d reachable states, %d meter transitions, %d attacker views checked"
+        % (n, nslots, states, transitions, views)
+    )
 
 
 def test_release_log_rules():
@@ -238,5 +263,5 @@ def test_release_log_rules():
         log.reduce(100 + 2 * k, d2, 0)
     with pytest.raises(agg.AggError, match="recovery memory full"):
         log.reduce(200, d2, 0)
-    assert log.reduce(200, d2, 12)          # slots 10..11 no longer stored: their run is dropped
+    assert log.reduce(200, d2, 12)  # slots 10..11 no longer stored: their run is dropped
     assert len(log.to_bytes()) <= 5 + 16 * agg.RELEASE_RUNS

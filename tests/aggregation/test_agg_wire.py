@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """The aggregation wire messages (vwcore.wire) and the meter-side streamed enrollment
 (vwcore.agg.EnrollBuilder, PackedEnrollment): same bytes as Enrollment.create."""
+
 import pytest
 
 from toygroup import TOY
@@ -10,7 +12,7 @@ pytestmark = [pytest.mark.aggregation]
 
 def _members(n, G):
     xs = [agg.secret_scalar(b"s%d" % i, G) for i in range(n)]
-    ids = [b"MTR%05d" % (n - i) for i in range(n)]          # not in id order
+    ids = [b"MTR%05d" % (n - i) for i in range(n)]  # not in id order
     return xs, ids, [(mid, agg.public_key(x, G)) for mid, x in zip(ids, xs)]
 
 
@@ -63,8 +65,15 @@ def test_messages_round_trip():
     G = group.get(None)
     p = aggwire.encode_agg_begin(G.id, b"feeder 7", G.g, 50, 500, 2000)
     d = wire.decode_payload(wire.AGG_ENROLL, p)
-    assert (d["op"], d["group_id"], d["n_members"], d["eps_milli"], d["sensitivity_wh"], d["label"], d["agg_pub"]) == \
-        (wire.AGG_OP_BEGIN, G.id, 50, 500, 2000, b"feeder 7", G.g)
+    assert (d["op"], d["group_id"], d["n_members"], d["eps_milli"], d["sensitivity_wh"], d["label"], d["agg_pub"]) == (
+        wire.AGG_OP_BEGIN,
+        G.id,
+        50,
+        500,
+        2000,
+        b"feeder 7",
+        G.g,
+    )
     k = aggwire.agg_members_per_frame(G.id)
     assert k == 3
     mem = [(b"M%07d" % i, G.g + i) for i in range(k)]
@@ -73,17 +82,26 @@ def test_messages_round_trip():
     d = wire.decode_payload(fr.mtype, fr.payload)
     assert d["first_index"] == 6 and aggwire.split_agg_members(d["raw"], G.id) == mem
     with pytest.raises(ValueError):
-        aggwire.encode_agg_members(G.id, 0, mem + mem[:1])          # over MAX_PAYLOAD
-    assert wire.decode_payload(wire.AGG_ENROLL, aggwire.encode_agg_commit(b"T" * 16)) == \
-        {"op": wire.AGG_OP_COMMIT, "tag": b"T" * 16}
+        aggwire.encode_agg_members(G.id, 0, mem + mem[:1])  # over MAX_PAYLOAD
+    assert wire.decode_payload(wire.AGG_ENROLL, aggwire.encode_agg_commit(b"T" * 16)) == {
+        "op": wire.AGG_OP_COMMIT,
+        "tag": b"T" * 16,
+    }
     with pytest.raises(ValueError):
-        wire.decode_payload(wire.AGG_ENROLL, bytes((wire.AGG_OP_COMMIT,)))     # untagged COMMIT
+        wire.decode_payload(wire.AGG_ENROLL, bytes((wire.AGG_OP_COMMIT,)))  # untagged COMMIT
     ids = [b"AAAAAAAA", b"BBBBBBBB"]
     assert wire.decode_payload(wire.AGG_RECOVER, aggwire.encode_agg_recover(99, ids)) == {"slot": 99, "missing": ids}
-    assert wire.decode_payload(wire.AGG_ENROLLED, aggwire.encode_agg_enrolled(bytes(range(16)), 4)) == \
-        {"gid": bytes(range(16)), "n_members": 4}
-    for bad_type, bad in ((wire.AGG_ENROLL, b"\x09"), (wire.AGG_ENROLL, p[:-1]), (wire.AGG_RECOVER, b"\0\0\0\1\2" + ids[0]),
-                          (wire.AGG_SHARE, bytes(59)), (wire.AGG_ENROLL, b"")):
+    assert wire.decode_payload(wire.AGG_ENROLLED, aggwire.encode_agg_enrolled(bytes(range(16)), 4)) == {
+        "gid": bytes(range(16)),
+        "n_members": 4,
+    }
+    for bad_type, bad in (
+        (wire.AGG_ENROLL, b"\x09"),
+        (wire.AGG_ENROLL, p[:-1]),
+        (wire.AGG_RECOVER, b"\0\0\0\1\2" + ids[0]),
+        (wire.AGG_SHARE, bytes(59)),
+        (wire.AGG_ENROLL, b""),
+    ):
         with pytest.raises(ValueError):
             wire.decode_payload(bad_type, bad)
     with pytest.raises(ValueError):

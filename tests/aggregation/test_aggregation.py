@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """Privacy-friendly aggregation (vwcore/agg.py + veriwatt/aggregation.py)."""
+
 import functools
 import math
 import random
@@ -42,7 +44,7 @@ def fresh(n, grp_name="toy"):
 def test_aggregates_equal_plaintext_statistics(n, data):
     ens, A = fresh(n)
     readings = data.draw(st.lists(st.integers(0, 20000), min_size=n, max_size=n))
-    slot = data.draw(st.integers(0, 2 ** 32 - 1))
+    slot = data.draw(st.integers(0, 2**32 - 1))
     for e, m in zip(ens, readings):
         assert A.add_share(e.share(slot, m))
     r = A.result(slot)
@@ -97,7 +99,7 @@ def test_same_reading_gives_unrelated_shares():
     ens, _ = fresh(3)
     a = agg.decode_share(ens[0].share(10, 42))[3]
     b = agg.decode_share(ens[0].share(11, 42))[3]
-    assert a != b and abs(a - b) > 2 ** 40
+    assert a != b and abs(a - b) > 2**40
 
 
 def test_duplicate_is_idempotent_and_conflict_is_rejected():
@@ -178,8 +180,9 @@ def test_group_of_two_refused():
     with pytest.raises(AggError, match="at least 3 members"):
         Aggregator(LABEL, list(members[:2]), x_a, G)
     with pytest.raises(AggError, match="at least 3 members"):
-        Enrollment.create(agg.secret_scalar(b"agg-secret-0", G), members[0][0], LABEL, members[:2],
-                          agg.public_key(x_a, G), G)
+        Enrollment.create(
+            agg.secret_scalar(b"agg-secret-0", G), members[0][0], LABEL, members[:2], agg.public_key(x_a, G), G
+        )
 
 
 def test_closed_slot_refuses_more():

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Attacks on aggregation by whoever holds the serial port (issue "Security", part 3), over the
 real serial path: simulated meters (the firmware on unix MicroPython behind ptys), raw wire
 messages and `veriwatt aggregate`.
@@ -10,6 +11,7 @@ messages and `veriwatt aggregate`.
     tampered member key or a replayed tag; the real enrollment stays.
   - Groups of 2 (each member learns the other's reading) refused on the meter and the host.
   - Noise: exact discrete Laplace (integers only), its distribution against the exact pmf."""
+
 from __future__ import annotations
 
 import json
@@ -51,7 +53,9 @@ def env(tmp_path_factory):
         e.prov = []
         for i, port in enumerate(e.ports):
             with serial_client.MeterLink(port, timeout=5, retries=3) as link:
-                e.prov.append(device.provision(link, b"AGGSEC%02d" % i, str(d), (A - 24) * 1800, name="s%d" % i))  # a margin: metering starts at the slot in progress
+                e.prov.append(
+                    device.provision(link, b"AGGSEC%02d" % i, str(d), (A - 24) * 1800, name="s%d" % i)
+                )  # a margin: metering starts at the slot in progress
         deadline = time.monotonic() + 30
         e.m = {}
         for i, port in enumerate(e.ports):
@@ -62,7 +66,8 @@ def env(tmp_path_factory):
                 recs, _ = link.fetch_batch(A, B - A)
                 recs = [records.decode(r) for r in recs]
                 e.m[bytes.fromhex(e.prov[i]["meter_id"])] = {
-                    r.slot: m for r, (m, _) in zip(recs, records.open_all(recs, e.prov[i]["customer_key"]))}
+                    r.slot: m for r, (m, _) in zip(recs, records.open_all(recs, e.prov[i]["customer_key"]))
+                }
         e.codes = str(d / "codes.json")
         with open(e.codes, "w") as f:
             json.dump({p["meter_id"]: p["customer_code"] for p in e.prov}, f)
@@ -73,8 +78,9 @@ def env(tmp_path_factory):
 
 def enroll_real(env, capsys, label="real feeder"):
     gfile = str(env.dir / "group.json")
-    rc, out, err = run_cli(capsys, "aggregate", "enroll", *env.ports, "--codes", env.codes, "--label", label,
-                           "--out", gfile)
+    rc, out, err = run_cli(
+        capsys, "aggregate", "enroll", *env.ports, "--codes", env.codes, "--label", label, "--out", gfile
+    )
     assert rc == 0, out + err
     g = json.load(open(gfile))
     G = group.get(g["group"])
@@ -85,10 +91,11 @@ def enroll_real(env, capsys, label="real feeder"):
 def raw_enroll(link, G, label, agg_pub, members, tag, n=None):
     """BEGIN, MEMBERS, COMMIT by hand (an attacker's tool); returns the COMMIT answer or raises."""
     members = sorted(members)
-    link.request(wire.AGG_ENROLL, aggwire.encode_agg_begin(G.id, label, agg_pub, n or len(members)), (wire.OK,),
-                 timeout=30)
+    link.request(
+        wire.AGG_ENROLL, aggwire.encode_agg_begin(G.id, label, agg_pub, n or len(members)), (wire.OK,), timeout=30
+    )
     for i in range(0, len(members), 3):
-        link.request(wire.AGG_ENROLL, aggwire.encode_agg_members(G.id, i, members[i:i + 3]), (wire.OK,), timeout=30)
+        link.request(wire.AGG_ENROLL, aggwire.encode_agg_members(G.id, i, members[i : i + 3]), (wire.OK,), timeout=30)
     f = link.request(wire.AGG_ENROLL, aggwire.encode_agg_commit(tag), (wire.AGG_ENROLLED,), timeout=30)
     return aggwire.decode_agg_enrolled(f.payload)
 
@@ -132,14 +139,14 @@ def test_missing_member_attack_and_double_release_refused(env, capsys):
     for k in (1, 2, 3):
         with serial_client.MeterLink(env.ports[k], timeout=3, retries=1) as link:
             msg = link.agg_recover(slot, [ids[0]])
-            assert link.agg_recover(slot, [ids[0]]) == msg            # the same release again: identical
+            assert link.agg_recover(slot, [ids[0]]) == msg  # the same release again: identical
             vals.append(agg.decode_recovery(msg)[3])
-            assert link.agg_fetch(slot, slot + 1) == {}              # no full share after a reduced one
+            assert link.agg_fetch(slot, slot + 1) == {}  # no full share after a reduced one
             with pytest.raises(Exception, match=r"one release per slot.*\(error 15\)"):
                 link.agg_recover(slot, [ids[0], ids[3 if k != 3 else 2]])
     others = sum(env_m(env, ids[k], slot) for k in (1, 2, 3))
-    assert sum(vals) % agg.MOD == others                              # the aggregate, as intended
-    assert (agg.decode_share(c0)[3] - env_m(env, ids[0], slot)) % agg.MOD != 0   # still masked
+    assert sum(vals) % agg.MOD == others  # the aggregate, as intended
+    assert (agg.decode_share(c0)[3] - env_m(env, ids[0], slot)) % agg.MOD != 0  # still masked
     # the release log is durable: after a power cycle the same refusals and the same bytes
     for k in (0, 1):
         m = env.sim.restart(k)
@@ -192,11 +199,15 @@ def test_enrollment_without_consent_refused_and_real_one_intact(env, capsys):
         real_members = [(bytes.fromhex(m["meter_id"]), int(m["agg_pub"], 16)) for m in g["members"]][:3]
         if vid not in [m for m, _ in real_members]:
             real_members[0] = (vid, info["agg_pub"])
-        good = agg.enroll_tag(victim["customer_key"], vid, info["challenge"],
-                              agg.enroll_digest(agg.group_hash(b"agreed", real_members, Agg.pub, G), 3, 0, 0))
+        good = agg.enroll_tag(
+            victim["customer_key"],
+            vid,
+            info["challenge"],
+            agg.enroll_digest(agg.group_hash(b"agreed", real_members, Agg.pub, G), 3, 0, 0),
+        )
         tampered = sorted(real_members)
         k = max(i for i, (m, _) in enumerate(tampered) if m != vid)
-        tampered[k] = (tampered[k][0], fake[0][1])          # the attacker's key under a real member's id
+        tampered[k] = (tampered[k][0], fake[0][1])  # the attacker's key under a real member's id
         assert tampered != sorted(real_members)
         with pytest.raises(Exception, match=r"not authorised.*\(error 6\)"):
             raw_enroll(link, G, b"agreed", Agg.pub, tampered, good)
@@ -220,26 +231,71 @@ def test_groups_of_two_refused(env, capsys):
         info = link.hello()
         G = group.get(info["group_id"])
         with pytest.raises(Exception, match=r"3\.\.255 members.*\(error 13\)"):
-            link.request(wire.AGG_ENROLL, bytes((wire.AGG_OP_BEGIN, G.id, 0, 2)) +
-                         aggwire.encode_agg_begin(G.id, b"x", G.g, 3)[4:], (wire.OK,))
-    rc, out, err = run_cli(capsys, "aggregate", "enroll", *env.ports[:2], "--codes", env.codes, "--label", "two",
-                           "--out", str(env.dir / "two.json"))
+            link.request(
+                wire.AGG_ENROLL,
+                bytes((wire.AGG_OP_BEGIN, G.id, 0, 2)) + aggwire.encode_agg_begin(G.id, b"x", G.g, 3)[4:],
+                (wire.OK,),
+            )
+    rc, out, err = run_cli(
+        capsys,
+        "aggregate",
+        "enroll",
+        *env.ports[:2],
+        "--codes",
+        env.codes,
+        "--label",
+        "two",
+        "--out",
+        str(env.dir / "two.json"),
+    )
     assert rc == 2 and "at least 3 meters" in err and not (env.dir / "two.json").exists()
 
 
 def test_enroll_needs_every_port_and_the_codes(env, capsys):
     out_f = str(env.dir / "partial.json")
-    rc, out, err = run_cli(capsys, "aggregate", "enroll", *env.ports[:3], "/dev/vw-no-such-port", "--codes", env.codes,
-                           "--label", "p", "--out", out_f, "--timeout", "0.5", "--retries", "0")
+    rc, out, err = run_cli(
+        capsys,
+        "aggregate",
+        "enroll",
+        *env.ports[:3],
+        "/dev/vw-no-such-port",
+        "--codes",
+        env.codes,
+        "--label",
+        "p",
+        "--out",
+        out_f,
+        "--timeout",
+        "0.5",
+        "--retries",
+        "0",
+    )
     assert rc == 3 and "/dev/vw-no-such-port" in err and "--allow-partial" in err and not os.path.exists(out_f)
     rc, out, err = run_cli(capsys, "aggregate", "enroll", *env.ports[:3], "--label", "p", "--out", out_f)
     assert rc == 2 and "no customer code" in err and "--code" in err
-    rc, out, err = run_cli(capsys, "aggregate", "enroll", *env.ports[:3], "/dev/vw-no-such-port", "--codes", env.codes,
-                           "--label", "p", "--out", out_f, "--timeout", "0.5", "--retries", "0", "--allow-partial")
+    rc, out, err = run_cli(
+        capsys,
+        "aggregate",
+        "enroll",
+        *env.ports[:3],
+        "/dev/vw-no-such-port",
+        "--codes",
+        env.codes,
+        "--label",
+        "p",
+        "--out",
+        out_f,
+        "--timeout",
+        "0.5",
+        "--retries",
+        "0",
+        "--allow-partial",
+    )
     assert rc == 0 and len(json.load(open(out_f))["members"]) == 3, out + err
 
 
 # ---- exact noise -----------------------------------------------------------------------------
+
 
 def _chi2_crit(df, z=3.72):
     """Upper 1e-4 point of chi-square(df), Wilson-Hilferty approximation."""
@@ -253,9 +309,11 @@ def test_discrete_laplace_matches_the_exact_pmf(s, t):
     n = 10000
     a = math.exp(-s / t)
     draws = [agg.discrete_laplace(agg._Stream(b"chi-square", k, b"/t"), s, t) for k in range(n)]
+
     # cumulative P[Z <= z]; bin edges where it crosses multiples of 1/40
     def cdf(z):
         return 1 - a ** (z + 1) / (1 + a) if z >= 0 else a ** (-z) / (1 + a)
+
     edges, k, z = [], 1, -1
     lo = -int(math.log(2 * 1e-6) / -math.log(a)) - 2
     z = lo
@@ -283,9 +341,11 @@ def test_discrete_laplace_matches_the_exact_pmf(s, t):
 def test_noise_uses_integers_only(monkeypatch):
     """Exactness: the meter's noise never touches floating point (a float sampler has bounded,
     rounded support and pure epsilon-DP fails): with math unavailable it still works."""
+
     class NoMath:
         def __getattr__(self, name):
             raise AssertionError("floating point math.%s used by the noise sampler" % name)
+
     monkeypatch.setattr(agg, "math", NoMath())
     vals = [agg.member_noise(b"k" * 32, s, 500, 200) for s in range(50)]
     assert len(set(vals)) > 40

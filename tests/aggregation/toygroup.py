@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """A small prime-order subgroup for fast property tests (NOT for real use): |p| = 512, |q| = 128,
 made deterministically from a seed with Miller-Rabin; same Group class as the real ones."""
+
 import random
 
 from vwcore.group import Group

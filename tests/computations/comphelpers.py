@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """Helpers for the computations tests (imported by name)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """Fixtures for the computations tests (issue 15: profiles, suspect patterns, sampling):
 certified records made with vwcore (the code the firmware runs), keys, signed files."""
+
 from __future__ import annotations
 
 import sys

@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """Product and square proofs (veriwatt.zk.product): completeness and soundness properties
 (hypothesis, on a small insecure group for speed), then the real 2048-bit group."""
+
 from __future__ import annotations
 
 import secrets
@@ -78,10 +80,13 @@ def test_malformed_square_proofs_refused():
     proof = product.prove_square(C, m, r, S, s, b"meter", G)
     product.verify_square(C, S, proof, b"meter", G)
     assert len(proof) == 6 + 4 * G.qlen
-    bad = [proof[:-1], proof + b"\0",  # truncated, trailing bytes
-           proof[:6] + G.q.to_bytes(G.qlen, "big") + proof[6 + G.qlen:],  # a scalar >= q
-           proof[:5] + bytes([product.KIND_PRODUCT]) + proof[6:],  # another kind of proof
-           proof[:-1] + bytes([proof[-1] ^ 1])]  # one response changed
+    bad = [
+        proof[:-1],
+        proof + b"\0",  # truncated, trailing bytes
+        proof[:6] + G.q.to_bytes(G.qlen, "big") + proof[6 + G.qlen :],  # a scalar >= q
+        proof[:5] + bytes([product.KIND_PRODUCT]) + proof[6:],  # another kind of proof
+        proof[:-1] + bytes([proof[-1] ^ 1]),
+    ]  # one response changed
     for b in bad:
         with pytest.raises(ProofError):
             product.verify_square(C, S, b, b"meter", G)

@@ -1,7 +1,9 @@
+# SPDX-License-Identifier: MIT
 """Profile sets and suspect patterns: an honest month end to end through the CLI (a real
 SQLite store of records certified with vwcore), and every refusal of issue 15 (tampered
 scores and proofs, another meter / period / profile set, unsigned or untrusted sets,
 non-canonical encodings, no consent)."""
+
 from __future__ import annotations
 
 import base64
@@ -22,8 +24,9 @@ pytestmark = pytest.mark.computations
 
 
 def cli(*argv, timeout=600):
-    return subprocess.run([sys.executable, "-m", "veriwatt.cli", *map(str, argv)], capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "veriwatt.cli", *map(str, argv)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def expected(meter, ps):
@@ -70,8 +73,20 @@ def test_honest_month_through_the_cli(tmp_path, meter_a, supplier):
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["period"] == {"start_slot": NOV[0], "end_slot": NOV[1]}
     out = tmp_path / "scores.json"
-    r = cli("scores", "--store", db, "--code", meter_a.code, "--profiles", ps_file, "--supplier-key", spub,
-            "--consent", "--out", out)
+    r = cli(
+        "scores",
+        "--store",
+        db,
+        "--code",
+        meter_a.code,
+        "--profiles",
+        ps_file,
+        "--supplier-key",
+        spub,
+        "--consent",
+        "--out",
+        out,
+    )
     assert r.returncode == 0, r.stderr
     r = cli("verify-scores", out, "--profiles", ps_file, "--meter-key", mpub, "--supplier-key", spub, "--json")
     assert r.returncode == 0, r.stderr
@@ -98,7 +113,9 @@ def test_scores_need_consent(tmp_path, meter_a, supplier, day_set):
     jsonio.write(str(ps_file), day_set[0])
     db = store_with(tmp_path / "v.db", meter_a, *DAY)
     out = tmp_path / "scores.json"
-    r = cli("scores", "--store", db, "--code", meter_a.code, "--profiles", ps_file, "--supplier-key", spub, "--out", out)
+    r = cli(
+        "scores", "--store", db, "--code", meter_a.code, "--profiles", ps_file, "--supplier-key", spub, "--out", out
+    )
     assert r.returncode == 2 and "opt-in" in r.stderr and "--consent" in r.stderr
     assert not out.exists()
     assert "opt-in" in cli("scores", "--help").stdout
@@ -137,6 +154,7 @@ def test_profile_set_not_signed_by_the_pinned_key(tmp_path, supplier, intruder, 
         profiles.parse_signed(changed, keys.public(supplier))
     # a tariff signature does not pass for a profile set (domain separation)
     from veriwatt import tariff
+
     forged = copy.deepcopy(day_set[0])
     forged["signature"]["sig"] = keys.sign(supplier, tariff.SIG_DOMAIN + forged["digest"].encode())
     with pytest.raises(InvalidError, match="signature does not verify"):
@@ -160,8 +178,9 @@ def test_score_file_for_another_meter(honest, day_set, meter_b):
 @pytest.mark.security
 def test_score_file_for_another_period_or_profile_set(honest, supplier, meter_a, day_set):
     a, b = DAY
-    other_period = profiles.parse_signed(profiles.sign(profiles.example("profiles", a + 48, b + 48), supplier),
-                                         keys.public(supplier))
+    other_period = profiles.parse_signed(
+        profiles.sign(profiles.example("profiles", a + 48, b + 48), supplier), keys.public(supplier)
+    )
     refused(honest, other_period, meter_a.pub, "is for period")
     body = copy.deepcopy(day_set[0]["profiles"])
     body["categories"][0]["weights"][0] += 100
@@ -213,10 +232,10 @@ def test_tampered_proof(honest, day_set, meter_a, what):
         data[-5] ^= 1
         match = "does not verify"
     elif what == "square":  # replace S_0 by the commitment to another value (a subgroup element)
-        data[6:6 + G.plen] = G.commit(7, 11).to_bytes(G.plen, "big")
+        data[6 : 6 + G.plen] = G.commit(7, 11).to_bytes(G.plen, "big")
         match = "does not verify"
     elif what == "square-nonmember":
-        data[6:6 + G.plen] = (G.p - 1).to_bytes(G.plen, "big")
+        data[6 : 6 + G.plen] = (G.p - 1).to_bytes(G.plen, "big")
         match = "subgroup"
     else:
         data = data[:-32]
@@ -249,8 +268,9 @@ def test_changed_or_missing_commitment(honest, day_set, meter_a):
 
 
 @pytest.mark.security
-@pytest.mark.parametrize("edit", ["upper-hex", "leading-zero", "b64-padding", "float-score", "bool-score",
-                                  "extra-field", "string-score"])
+@pytest.mark.parametrize(
+    "edit", ["upper-hex", "leading-zero", "b64-padding", "float-score", "bool-score", "extra-field", "string-score"]
+)
 def test_non_canonical_encodings(honest, day_set, meter_a, edit):
     d = copy.deepcopy(honest)
     if edit == "upper-hex":
@@ -258,8 +278,9 @@ def test_non_canonical_encodings(honest, day_set, meter_a, edit):
     elif edit == "leading-zero":
         d["commitments"][0]["C"] = "0" + d["commitments"][0]["C"]
     elif edit == "b64-padding":
-        d["proof"]["base64"] = d["proof"]["base64"].rstrip("=") if d["proof"]["base64"].endswith("=") \
-            else d["proof"]["base64"] + "="
+        d["proof"]["base64"] = (
+            d["proof"]["base64"].rstrip("=") if d["proof"]["base64"].endswith("=") else d["proof"]["base64"] + "="
+        )
     elif edit == "float-score":
         d["scores"][0]["inner"] = float(d["scores"][0]["inner"])
     elif edit == "bool-score":
@@ -278,17 +299,20 @@ def test_duplicate_keys_refused_when_reading():
         jsonio.loads('{"total": 1, "total": 2}', "score file", "x")
 
 
-@pytest.mark.parametrize("edit, match", [
-    (lambda b: b["categories"][0]["weights"].__setitem__(0, 65536), "weights"),
-    (lambda b: b["categories"][0]["weights"].__setitem__(0, -1), "weights"),
-    (lambda b: b["categories"][0]["weights"].__setitem__(0, 1.5), "not an integer"),
-    (lambda b: b["categories"][0]["weights"].pop(), "exactly 48"),
-    (lambda b: b.__setitem__("categories", b["categories"] * 6), "1 to 16"),
-    (lambda b: b["categories"].append(dict(b["categories"][0])), "twice"),
-    (lambda b: b.__setitem__("kind", "other"), "kind"),
-    (lambda b: b.__setitem__("sample_rate", 0), "sample_rate"),
-    (lambda b: b.__setitem__("extra", 1), "unknown field"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda b: b["categories"][0]["weights"].__setitem__(0, 65536), "weights"),
+        (lambda b: b["categories"][0]["weights"].__setitem__(0, -1), "weights"),
+        (lambda b: b["categories"][0]["weights"].__setitem__(0, 1.5), "not an integer"),
+        (lambda b: b["categories"][0]["weights"].pop(), "exactly 48"),
+        (lambda b: b.__setitem__("categories", b["categories"] * 6), "1 to 16"),
+        (lambda b: b["categories"].append(dict(b["categories"][0])), "twice"),
+        (lambda b: b.__setitem__("kind", "other"), "kind"),
+        (lambda b: b.__setitem__("sample_rate", 0), "sample_rate"),
+        (lambda b: b.__setitem__("extra", 1), "unknown field"),
+    ],
+)
 def test_profile_set_bounds(edit, match, supplier):
     body = profiles.example("profiles", *DAY)
     edit(body)

@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """Sampling for settlement: the beacon fixes the selection; a sampled disclosure opens exactly
 it. Honest run through the CLI (real store), and every refusal: omitted or added slot,
 another beacon, period, rate or meter, an unsigned / untrusted / early beacon."""
+
 from __future__ import annotations
 
 import copy
@@ -21,8 +23,9 @@ AFTER = "2026-12-01T00:00:00Z"  # NOV has ended by then
 
 
 def cli(*argv, timeout=300):
-    return subprocess.run([sys.executable, "-m", "veriwatt.cli", *map(str, argv)], capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "veriwatt.cli", *map(str, argv)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def signed_tariff(supplier, rate=None):
@@ -33,8 +36,9 @@ def signed_tariff(supplier, rate=None):
 
 
 def beacon(supplier, a=NOV[0], b=NOV[1], value=b"\x11" * 32, published=AFTER):
-    return sampling.parse_signed(sampling.sign(sampling.new_beacon(a, b, "test", value, published), supplier),
-                                 keys.public(supplier))
+    return sampling.parse_signed(
+        sampling.sign(sampling.new_beacon(a, b, "test", value, published), supplier), keys.public(supplier)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +69,11 @@ def test_selection_is_the_hash_rule_and_has_the_rate(meter_a, meter_b, supplier)
     assert 0.06 * n < len(sel) < 0.14 * n  # 1 in 10 of 1440: 144 expected, a 5-sigma band
     mid = bytes.fromhex(meter_a.pub["meter_id"])
     import hashlib
+
     for t in (sel[0], sel[0] + 1):
-        h = hashlib.sha256(len(sampling.DST).to_bytes(4, "big") + sampling.DST + be.value + mid
-                           + t.to_bytes(4, "big")).digest()
+        h = hashlib.sha256(
+            len(sampling.DST).to_bytes(4, "big") + sampling.DST + be.value + mid + t.to_bytes(4, "big")
+        ).digest()
         assert sampling.selected(be.value, mid, t, 10) == (int.from_bytes(h, "big") % 10 == 0) == (t in sel)
     assert sampling.selection(be, meter_b.pub["meter_id"], 10) != sel  # each meter its own sample
     assert sampling.selection(beacon(supplier, value=b"\x12" * 32), meter_a.pub["meter_id"], 10) != sel
@@ -79,7 +85,7 @@ def test_selection_is_the_hash_rule_and_has_the_rate(meter_a, meter_b, supplier)
 def test_rate_comes_from_the_signed_source(supplier):
     assert sampling.rate_of(signed_tariff(supplier))[0] == sampling.DEFAULT_RATE
     assert sampling.rate_of(signed_tariff(supplier, 25))[0] == 25
-    for bad in (0, -1, 10 ** 7, 2.5, True):
+    for bad in (0, -1, 10**7, 2.5, True):
         body = dict(tariff.example(), sample_rate=bad)
         with pytest.raises(VeriwattError, match="sample_rate|integer"):
             tariff.sign(body, supplier)
@@ -114,8 +120,9 @@ def test_added_slot(honest, supplier, meter_a, rate10, month):
     extra = next(t for t in range(*NOV) if t not in sel)
     recs, ops = month
     d = copy.deepcopy(honest)
-    d["disclosure"] = bill.make_disclosure(recs, ops, sorted(sel | {extra}), meter_a.pub,
-                                           honest["disclosure"]["note"])  # a genuine opening, not selected
+    d["disclosure"] = bill.make_disclosure(
+        recs, ops, sorted(sel | {extra}), meter_a.pub, honest["disclosure"]["note"]
+    )  # a genuine opening, not selected
     refused(d, be, rate10, meter_a.pub, "did not select.*first %d" % extra)
     d["disclosure"]["slots"] = [s for s in d["disclosure"]["slots"] if s["slot"] != extra]
     sampling.verify_sample(d, be, rate10, meter_a.pub)  # without it: valid again
@@ -205,8 +212,21 @@ def test_sample_through_the_cli(tmp_path, meter_a, supplier):
     assert r.returncode == 2 and "has not ended" in r.stderr
     assert cli("beacon", "verify", b, "--supplier-key", spub).returncode == 0
     out = tmp_path / "sample.json"
-    r = cli("sample", "--store", db, "--code", meter_a.code, "--beacon", b, "--tariff", t, "--supplier-key", spub,
-            "--out", out)
+    r = cli(
+        "sample",
+        "--store",
+        db,
+        "--code",
+        meter_a.code,
+        "--beacon",
+        b,
+        "--tariff",
+        t,
+        "--supplier-key",
+        spub,
+        "--out",
+        out,
+    )
     assert r.returncode == 0, r.stderr
     r = cli("verify-sample", out, "--beacon", b, "--tariff", t, "--meter-key", mpub, "--supplier-key", spub, "--json")
     assert r.returncode == 0, r.stderr

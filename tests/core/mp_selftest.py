@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """vwcore self-test that runs unchanged under MicroPython (unix or a board) and CPython.
 
     micropython tests/core/mp_selftest.py                 core checks + benchmarks
@@ -9,6 +10,7 @@
 Output: "PASS name", "FAIL name: why", "BENCH key value", "XREC hex", "XFRAME hex",
 and last "N passed, M failed". tests/core/test_core_micropython.py drives it.
 """
+
 import sys
 import gc
 
@@ -27,21 +29,25 @@ gc.collect()
 _m0 = gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
 from vwcore import wire  # noqa: E402  (largest first: less heap fragmentation)
 from vwcore import aead, auth, group, kdf, modexp, reading, sig  # noqa: E402
+
 gc.collect()
 _m_import = (gc.mem_alloc() - _m0) if hasattr(gc, "mem_alloc") else 0
 
 if hasattr(time, "ticks_us"):
+
     def now_us():
         return time.ticks_us()
 
     def diff_us(a, b):
         return time.ticks_diff(b, a)
 else:
+
     def now_us():
         return int(time.perf_counter() * 1e6)
 
     def diff_us(a, b):
         return b - a
+
 
 PASSED = [0]
 FAILED = [0]
@@ -88,18 +94,20 @@ def raises(fn, exc=ValueError):
 
 # ---------------------------------------------------------------- checks
 def t_hmac():
-    assert tohex(kdf.hmac_sha256(b"\x0b" * 20, b"Hi There")) == \
-        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
-    assert tohex(kdf.hmac_sha256(b"Jefe", b"what do ya want for nothing?")) == \
-        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-    assert tohex(kdf.hmac_sha256(b"\x0c" * 20, b"Test With Truncation"))[:32] == \
-        "a3b6167473100ee06e0c796c2955552b"
+    assert (
+        tohex(kdf.hmac_sha256(b"\x0b" * 20, b"Hi There"))
+        == "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+    )
+    assert (
+        tohex(kdf.hmac_sha256(b"Jefe", b"what do ya want for nothing?"))
+        == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    )
+    assert tohex(kdf.hmac_sha256(b"\x0c" * 20, b"Test With Truncation"))[:32] == "a3b6167473100ee06e0c796c2955552b"
 
 
 def t_hkdf():
     okm = kdf.hkdf(b"\x0b" * 22, unhex("f0f1f2f3f4f5f6f7f8f9"), 42, salt=unhex("000102030405060708090a0b0c"))
-    assert tohex(okm) == ("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf"
-                          "34007208d5b887185865")
+    assert tohex(okm) == ("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
 
 
 def t_ct_equal():
@@ -119,13 +127,12 @@ def t_crc():
 
 
 def t_frames():
-    fs = [(wire.HELLO, 1, b""), (wire.FETCH, 65535, wire.encode_fetch(1, 2)),
-          (wire.READING, 7, bytes(range(256)) * 4)]
+    fs = [(wire.HELLO, 1, b""), (wire.FETCH, 65535, wire.encode_fetch(1, 2)), (wire.READING, 7, bytes(range(256)) * 4)]
     data = b"".join(wire.encode_frame(*f) for f in fs)
     d = wire.Decoder()
     out = []
     for i in range(0, len(data), 7):
-        out += d.feed(data[i:i + 7])
+        out += d.feed(data[i : i + 7])
     assert [(f.mtype, f.seq, f.payload) for f in out] == fs
     # garbage, bit flip, truncation: rejected, and the next good frame is recovered
     good = wire.encode_frame(wire.ACK, 9, wire.encode_ack(5))
@@ -155,16 +162,29 @@ def t_garbage():
             buf[i] = 0x57
     d = wire.Decoder()
     for i in range(0, len(buf), 61):
-        assert d.feed(bytes(buf[i:i + 61])) == []
+        assert d.feed(bytes(buf[i : i + 61])) == []
     assert d.flush() == []
     assert d.n_rejected > 0
 
 
 def t_payloads():
-    info = {"meter_id": MID, "group_id": 1, "provisioned": True, "clock_set": True, "storage_full": False,
-            "clock": 1763780000, "first_slot": 10, "last_slot": 20, "used": 11,
-            "capacity": 2000, "unacked": 3, "challenge": b"12345678", "fw_version": "0.1.0",
-            "sig_pub": 12345, "agg_pub": 999}
+    info = {
+        "meter_id": MID,
+        "group_id": 1,
+        "provisioned": True,
+        "clock_set": True,
+        "storage_full": False,
+        "clock": 1763780000,
+        "first_slot": 10,
+        "last_slot": 20,
+        "used": 11,
+        "capacity": 2000,
+        "unacked": 3,
+        "challenge": b"12345678",
+        "fw_version": "0.1.0",
+        "sig_pub": 12345,
+        "agg_pub": 999,
+    }
     got = wire.decode_info(wire.encode_info(info))
     for k in info:
         assert got[k] == info[k], k
@@ -186,7 +206,7 @@ def t_code():
     chars = code.replace("-", "")
     for i in range(len(chars)):
         c = "Z" if chars[i] != "Z" else "Y"
-        assert raises(lambda: aead.parse_customer_code(chars[:i] + c + chars[i + 1:]))
+        assert raises(lambda: aead.parse_customer_code(chars[:i] + c + chars[i + 1 :]))
 
 
 def t_aead():
@@ -212,28 +232,34 @@ def t_sig():
 
 def t_rfc6979():
     # RFC 6979 A.2.2 (DSA 2048/256, SHA-256, "sample"): check r = (g^k mod p) mod q
-    P = int("9DB6FB5951B66BB6FE1E140F1D2CE5502374161FD6538DF1648218642F0B5C48"
-            "C8F7A41AADFA187324B87674FA1822B00F1ECF8136943D7C55757264E5A1A44F"
-            "FE012E9936E00C1D3E9310B01C7D179805D3058B2A9F4BB6F9716BFE6117C6B5"
-            "B3CC4D9BE341104AD4A80AD6C94E005F4B993E14F091EB51743BF33050C38DE2"
-            "35567E1B34C3D6A5C0CEAA1A0F368213C3D19843D0B4B09DCB9FC72D39C8DE41"
-            "F1BF14D4BB4563CA28371621CAD3324B6A2D392145BEBFAC748805236F5CA2FE"
-            "92B871CD8F9C36D3292B5509CA8CAA77A2ADFC7BFD77DDA6F71125A7456FEA15"
-            "3E433256A2261C6A06ED3693797E7995FAD5AABBCFBE3EDA2741E375404AE25B", 16)
+    P = int(
+        "9DB6FB5951B66BB6FE1E140F1D2CE5502374161FD6538DF1648218642F0B5C48"
+        "C8F7A41AADFA187324B87674FA1822B00F1ECF8136943D7C55757264E5A1A44F"
+        "FE012E9936E00C1D3E9310B01C7D179805D3058B2A9F4BB6F9716BFE6117C6B5"
+        "B3CC4D9BE341104AD4A80AD6C94E005F4B993E14F091EB51743BF33050C38DE2"
+        "35567E1B34C3D6A5C0CEAA1A0F368213C3D19843D0B4B09DCB9FC72D39C8DE41"
+        "F1BF14D4BB4563CA28371621CAD3324B6A2D392145BEBFAC748805236F5CA2FE"
+        "92B871CD8F9C36D3292B5509CA8CAA77A2ADFC7BFD77DDA6F71125A7456FEA15"
+        "3E433256A2261C6A06ED3693797E7995FAD5AABBCFBE3EDA2741E375404AE25B",
+        16,
+    )
     Q = int("F2C3119374CE76C9356990B465374A17F23F9ED35089BD969F61C6DDE9998C1F", 16)
-    G = int("5C7FF6B06F8F143FE8288433493E4769C4D988ACE5BE25A0E24809670716C613"
-            "D7B0CEE6932F8FAA7C44D2CB24523DA53FBE4F6EC3595892D1AA58C4328A06C4"
-            "6A15662E7EAA703A1DECF8BBB2D05DBE2EB956C142A338661D10461C0D135472"
-            "085057F3494309FFA73C611F78B32ADBB5740C361C9F35BE90997DB2014E2EF5"
-            "AA61782F52ABEB8BD6432C4DD097BC5423B285DAFB60DC364E8161F4A2A35ACA"
-            "3A10B1C4D203CC76A470A33AFDCBDD92959859ABD8B56E1725252D78EAC66E71"
-            "BA9AE3F1DD2487199874393CD4D832186800654760E1E34C09E4D155179F9EC0"
-            "DC4473F996BDCE6EED1CABED8B6F116F7AD9CF505DF0F998E34AB27514B0FFE7", 16)
+    G = int(
+        "5C7FF6B06F8F143FE8288433493E4769C4D988ACE5BE25A0E24809670716C613"
+        "D7B0CEE6932F8FAA7C44D2CB24523DA53FBE4F6EC3595892D1AA58C4328A06C4"
+        "6A15662E7EAA703A1DECF8BBB2D05DBE2EB956C142A338661D10461C0D135472"
+        "085057F3494309FFA73C611F78B32ADBB5740C361C9F35BE90997DB2014E2EF5"
+        "AA61782F52ABEB8BD6432C4DD097BC5423B285DAFB60DC364E8161F4A2A35ACA"
+        "3A10B1C4D203CC76A470A33AFDCBDD92959859ABD8B56E1725252D78EAC66E71"
+        "BA9AE3F1DD2487199874393CD4D832186800654760E1E34C09E4D155179F9EC0"
+        "DC4473F996BDCE6EED1CABED8B6F116F7AD9CF505DF0F998E34AB27514B0FFE7",
+        16,
+    )
     X = int("69C7548C21D0DFEA6B9A51C9EAD4E27C33D3B3F180316E5BCAB92C933F0E4DBC", 16)
     import hashlib
+
     k = kdf.rfc6979_nonce(X, hashlib.sha256(b"sample").digest(), Q)
-    assert modexp.powmod(G, k, P) % Q == int(
-        "EACE8BDBBE353C432A795D9EC556C6D021F7A03F42C36E9BC87E4AC7932CC809", 16)
+    assert modexp.powmod(G, k, P) % Q == int("EACE8BDBBE353C432A795D9EC556C6D021F7A03F42C36E9BC87E4AC7932CC809", 16)
 
 
 def t_group():
@@ -273,6 +299,7 @@ def t_records_3072():
 
 def t_vectors(path):
     import json
+
     with open(path) as f:
         v = json.load(f)
     for key, data, mac in v["hmac"]:
@@ -350,11 +377,21 @@ def bench():
 def main(argv):
     if "--pow" in argv:
         modexp.use("pow")
-    tests = [("hmac_rfc4231", t_hmac), ("hkdf_rfc5869", t_hkdf), ("ct_equal", t_ct_equal),
-             ("crc32", t_crc), ("frames", t_frames), ("decoder_garbage", t_garbage),
-             ("payloads", t_payloads), ("customer_code", t_code), ("aead", t_aead),
-             ("schnorr", t_sig), ("rfc6979_dsa_vector", t_rfc6979), ("group", t_group),
-             ("records", t_records)]
+    tests = [
+        ("hmac_rfc4231", t_hmac),
+        ("hkdf_rfc5869", t_hkdf),
+        ("ct_equal", t_ct_equal),
+        ("crc32", t_crc),
+        ("frames", t_frames),
+        ("decoder_garbage", t_garbage),
+        ("payloads", t_payloads),
+        ("customer_code", t_code),
+        ("aead", t_aead),
+        ("schnorr", t_sig),
+        ("rfc6979_dsa_vector", t_rfc6979),
+        ("group", t_group),
+        ("records", t_records),
+    ]
     if "--no3072" not in argv:
         tests.append(("records_3072", t_records_3072))
     if "--bench-only" in argv:  # tools/bench_meter.py: the numbers without the checks

@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """vwcore.aead: encrypt-then-MAC with HMAC-SHA256, tamper tests, customer codes."""
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -32,8 +34,13 @@ def test_any_bit_flip_rejected(pt, data):
 def test_wrong_key_ad_nonce_truncation():
     a = aead.AEAD(K)
     ct = a.encrypt(b"nonce", b"secret reading", b"ad")
-    for args in ((b"nonce", ct, b"ae"), (b"nonc3", ct, b"ad"), (b"nonce", ct[:-1], b"ad"),
-                 (b"nonce", ct[:5], b"ad"), (b"nonce", ct + b"\x00", b"ad")):
+    for args in (
+        (b"nonce", ct, b"ae"),
+        (b"nonc3", ct, b"ad"),
+        (b"nonce", ct[:-1], b"ad"),
+        (b"nonce", ct[:5], b"ad"),
+        (b"nonce", ct + b"\x00", b"ad"),
+    ):
         with pytest.raises(aead.AuthError):
             a.decrypt(*args)
     with pytest.raises(aead.AuthError):
@@ -45,8 +52,7 @@ def test_wrong_key_ad_nonce_truncation():
 
 def test_keystream_differs_per_nonce():
     a = aead.AEAD(K)
-    assert a.encrypt(aead.record_nonce(b"M" * 8, 1), bytes(36)) != \
-        a.encrypt(aead.record_nonce(b"M" * 8, 2), bytes(36))
+    assert a.encrypt(aead.record_nonce(b"M" * 8, 1), bytes(36)) != a.encrypt(aead.record_nonce(b"M" * 8, 2), bytes(36))
 
 
 @settings(deadline=None)
@@ -67,11 +73,12 @@ def test_customer_code_single_errors_all_detected():
             if c == chars[i]:
                 continue
             with pytest.raises(ValueError):
-                aead.parse_customer_code(chars[:i] + c + chars[i + 1:])
+                aead.parse_customer_code(chars[:i] + c + chars[i + 1 :])
 
 
 def test_customer_code_transpositions_mostly_detected():
     import random
+
     rnd = random.Random(1)
     undetected = total = 0
     for _ in range(200):
@@ -80,7 +87,7 @@ def test_customer_code_transpositions_mostly_detected():
             if chars[i] == chars[i + 1]:
                 continue
             total += 1
-            sw = chars[:i] + chars[i + 1] + chars[i] + chars[i + 2:]
+            sw = chars[:i] + chars[i + 1] + chars[i] + chars[i + 2 :]
             try:
                 aead.parse_customer_code(sw)
                 undetected += 1

@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """vwcore.group / params / modexp: verifiable parameters, commitments, hashing to scalars."""
+
 import os
 import subprocess
 import sys
@@ -16,8 +18,9 @@ pytestmark = pytest.mark.crypto
 @pytest.mark.slow
 def test_gen_params_check():
     """tools/gen_params.py --check re-derives p, q, g, h from the published seed string."""
-    r = subprocess.run([sys.executable, str(ROOT / "tools" / "gen_params.py"), "--check"],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "gen_params.py"), "--check"], capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "2048: OK" in r.stdout and "3072: OK" in r.stdout
 
@@ -57,8 +60,7 @@ def test_default_group():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(0, 2**256), st.integers(0, 2**32 - 1),
-       st.integers(0, 2**256))
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2**256), st.integers(0, 2**32 - 1), st.integers(0, 2**256))
 def test_commit_homomorphic(m1, r1, m2, r2):
     G = group.DEFAULT
     c1, c2 = group.commit(m1, r1), group.commit(m2, r2)
@@ -97,10 +99,15 @@ def test_modexp_backends_agree():
 
 def test_modexp_uses_cffi_on_host():
     pytest.importorskip("veriwatt.vwcrypto")
-    r = subprocess.run([sys.executable, "-c", "from vwcore import modexp; print(modexp.BACKEND)"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-c", "from vwcore import modexp; print(modexp.BACKEND)"], capture_output=True, text=True
+    )
     assert r.stdout.strip() == "cffi"
     env = dict(os.environ, VERIWATT_MODEXP="pow")
-    r = subprocess.run([sys.executable, "-c", "from vwcore import modexp; print(modexp.BACKEND)"],
-                       capture_output=True, text=True, env=env)
+    r = subprocess.run(
+        [sys.executable, "-c", "from vwcore import modexp; print(modexp.BACKEND)"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert r.stdout.strip() == "pow"

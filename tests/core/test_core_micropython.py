@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """The same vwcore code under the unix MicroPython: self-test, and cross-checks both ways
 (records certified in MicroPython verify/open in CPython and are byte-identical to
 CPython's; records and frames made in CPython verify/decode in MicroPython)."""
+
 import hashlib
 import hmac
 import json
@@ -16,7 +18,7 @@ from vwtest import require_artifact
 
 ROOT = Path(__file__).resolve().parents[2]
 SELFTEST = Path(__file__).resolve().parent / "mp_selftest.py"
-METER_HEAP = "130000"   # about what the qemu Cortex-M port has free (TOOLCHAIN.md)
+METER_HEAP = "130000"  # about what the qemu Cortex-M port has free (TOOLCHAIN.md)
 MID = b"MTR00042"
 CK = bytes(range(15))
 SS = b"\x11" * 32
@@ -27,16 +29,16 @@ pytestmark = pytest.mark.crypto
 def mp_exe():
     exe = Path(sys.executable).parent / "micropython"
     if not exe.exists():
-        pytest.fail("the unix `micropython` is missing from the venv: run `make setup`",
-                    pytrace=False)
+        pytest.fail("the unix `micropython` is missing from the venv: run `make setup`", pytrace=False)
     return str(exe)
 
 
 def run_selftest(cmd, *args, timeout=300):
     env = dict(os.environ)
     env.pop("VERIWATT_MODEXP", None)
-    r = subprocess.run(cmd + [str(SELFTEST)] + list(args), capture_output=True, text=True,
-                       timeout=timeout, cwd=str(ROOT), env=env)
+    r = subprocess.run(
+        cmd + [str(SELFTEST)] + list(args), capture_output=True, text=True, timeout=timeout, cwd=str(ROOT), env=env
+    )
     lines = r.stdout.splitlines()
     assert lines and lines[-1].endswith(" 0 failed"), r.stdout + r.stderr
     assert r.returncode == 0, r.stdout + r.stderr
@@ -96,25 +98,36 @@ def test_cross_cpython_to_micropython(tmp_path):
     records = []
     for slot, m in ((5, 0), (6, 65534), (2**31, reading.MAX_READING)):
         rec = reading.certify(keys, slot, m)
-        records.append({"hex": wire.encode_record(rec).hex(), "pub": "%x" % keys.y,
-                        "meter_id": keys.meter_id.hex(), "ck": (b"\x07" * 15).hex(), "m": m,
-                        "r": "%x" % keys.r_for(slot)})
-    frames = [(wire.HELLO, 1, b""), (wire.READING, 2, bytes.fromhex(records[0]["hex"])),
-              (wire.INFO, 3, wire.encode_info({"meter_id": MID, "sig_pub": keys.y,
-                                               "fw_version": "x"}))]
+        records.append(
+            {
+                "hex": wire.encode_record(rec).hex(),
+                "pub": "%x" % keys.y,
+                "meter_id": keys.meter_id.hex(),
+                "ck": (b"\x07" * 15).hex(),
+                "m": m,
+                "r": "%x" % keys.r_for(slot),
+            }
+        )
+    frames = [
+        (wire.HELLO, 1, b""),
+        (wire.READING, 2, bytes.fromhex(records[0]["hex"])),
+        (wire.INFO, 3, wire.encode_info({"meter_id": MID, "sig_pub": keys.y, "fw_version": "x"})),
+    ]
     stream = b"junk\xa5" + b"".join(wire.encode_frame(*f) for f in frames)
     keys_data = [(b"\x0b" * 20, b"Hi There"), (b"\xaa" * 131, b"x" * 200), (b"", b"")]
-    v = {"records": records, "stream": stream.hex(),
-         "frames": [[t, s, p.hex()] for t, s, p in frames],
-         "hmac": [[k.hex(), d.hex(), hmac.new(k, d, hashlib.sha256).hexdigest()]
-                  for k, d in keys_data]}
+    v = {
+        "records": records,
+        "stream": stream.hex(),
+        "frames": [[t, s, p.hex()] for t, s, p in frames],
+        "hmac": [[k.hex(), d.hex(), hmac.new(k, d, hashlib.sha256).hexdigest()] for k, d in keys_data],
+    }
     path = tmp_path / "vectors.json"
     path.write_text(json.dumps(v))
     lines = run_selftest([mp_exe()], "--vectors", str(path), "--nobench")
     assert "PASS cross_vectors" in lines
 
 
-UNIX_125 = ROOT / "build" / "unix" / "micropython"   # tools/build_unix: the QEMU firmware's source
+UNIX_125 = ROOT / "build" / "unix" / "micropython"  # tools/build_unix: the QEMU firmware's source
 EXTRA = [p for p in os.environ.get("VERIWATT_EXTRA_MICROPYTHON", "").split(os.pathsep) if p]
 
 

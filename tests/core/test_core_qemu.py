@@ -1,7 +1,9 @@
+# SPDX-License-Identifier: MIT
 """vwcore on the QEMU Cortex-M4 meter board (MicroPython 1.25, 32-bit): the same
 mp_selftest, deployed as .mpy files (mpy-cross) onto the board's LittleFS, once with the
 vwcrypto C module and once with builtin pow forced. Under -icount shift=0 the BENCH
 "_ms" figures are millions of instructions."""
+
 from pathlib import Path
 
 import pytest

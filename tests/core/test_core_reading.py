@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """vwcore.reading: certify / verify_record / open_record, tamper and replay tests."""
+
 import pytest
 from hypothesis import given, settings, strategies as st
 

@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """vwcore.sig: Schnorr signatures, strict verification, tamper tests."""
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -39,14 +41,14 @@ def test_tamper_signature(delta):
 def test_strict_checks():
     e, s = KEY.sign(b"m")
     y = KEY.y
-    assert not sig.verify(y, b"m", (e + G.q, s))          # e out of range
-    assert not sig.verify(y, b"m", (e, s + G.q))          # s out of range (same value mod q)
+    assert not sig.verify(y, b"m", (e + G.q, s))  # e out of range
+    assert not sig.verify(y, b"m", (e, s + G.q))  # s out of range (same value mod q)
     assert not sig.verify(y, b"m", (-1, s))
     assert not sig.verify(y, b"m", (e, -1))
     assert not sig.verify(y, b"m", None)
     assert not sig.verify(y, b"m", (e,))
     assert not sig.verify(y, b"m", (b"e", s))
-    for bad in (0, 1, G.p - 1, G.p, G.p + y, -y):         # not in the order-q subgroup
+    for bad in (0, 1, G.p - 1, G.p, G.p + y, -y):  # not in the order-q subgroup
         assert not sig.verify(bad, b"m", (e, s))
     other = sig.SigningKey(b"\x02" * 32)
     assert not sig.verify(other.y, b"m", (e, s))

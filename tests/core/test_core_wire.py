@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """vwcore.wire: frames, incremental decoder under garbage/truncation/bit flips, payloads."""
+
 import binascii
 import struct
 
@@ -7,8 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from vwcore import auth, wire
 
-frames_st = st.tuples(st.integers(0, 255), st.integers(0, 0xFFFF),
-                      st.binary(max_size=wire.MAX_PAYLOAD))
+frames_st = st.tuples(st.integers(0, 255), st.integers(0, 0xFFFF), st.binary(max_size=wire.MAX_PAYLOAD))
 
 
 def decode_all(data, chunks=None, flush=False):
@@ -19,7 +20,7 @@ def decode_all(data, chunks=None, flush=False):
     else:
         i = 0
         for n in chunks:
-            out += d.feed(data[i:i + n])
+            out += d.feed(data[i : i + n])
             i += n
         out += d.feed(data[i:])
     if flush:
@@ -30,7 +31,7 @@ def decode_all(data, chunks=None, flush=False):
 def test_crc_matches_binascii_and_fallback(monkeypatch):
     for data in (b"", b"a", b"123456789", bytes(range(256))):
         assert wire.crc32(data) == binascii.crc32(data)
-    assert wire.crc32(b"123456789") == 0xCBF43926          # the CRC-32 check value
+    assert wire.crc32(b"123456789") == 0xCBF43926  # the CRC-32 check value
     monkeypatch.setattr(wire, "_crc32", None)
     for data in (b"", b"a", b"123456789", bytes(range(256)) * 3):
         assert wire.crc32(data) == binascii.crc32(data)
@@ -82,8 +83,7 @@ def test_resync_after_garbage(pre, f1, mid, f2):
 def test_bit_flips_rejected_and_next_frame_recovered(f1, f2, data):
     b1 = bytearray(wire.encode_frame(*f1))
     nflips = data.draw(st.integers(1, 3))
-    bits = data.draw(st.lists(st.integers(0, len(b1) * 8 - 1), min_size=nflips,
-                              max_size=nflips, unique=True))
+    bits = data.draw(st.lists(st.integers(0, len(b1) * 8 - 1), min_size=nflips, max_size=nflips, unique=True))
     for bit in bits:
         b1[bit // 8] ^= 1 << (bit % 8)
     b2 = wire.encode_frame(*f2)
@@ -99,15 +99,21 @@ def test_bit_flips_rejected_and_next_frame_recovered(f1, f2, data):
 
 
 @settings(deadline=None, max_examples=200)
-@given(st.tuples(st.integers(0, 255), st.integers(0, 0xFFFF), st.one_of(
-    st.binary(max_size=20), st.binary(min_size=900, max_size=wire.MAX_PAYLOAD))),
-    frames_st, st.data())
+@given(
+    st.tuples(
+        st.integers(0, 255),
+        st.integers(0, 0xFFFF),
+        st.one_of(st.binary(max_size=20), st.binary(min_size=900, max_size=wire.MAX_PAYLOAD)),
+    ),
+    frames_st,
+    st.data(),
+)
 def test_truncated_frame_then_good_frame(f1, f2, data):
     b1 = wire.encode_frame(*f1)
     cut = data.draw(st.integers(1, len(b1) - 1))
     b2 = wire.encode_frame(*f2)
     out, d = decode_all(b1[:cut] + b2 + b2)
-    out += d.flush()   # the host calls flush() when the line goes quiet
+    out += d.flush()  # the host calls flush() when the line goes quiet
     # the truncated frame may swallow the next ones while it waits for its length; after
     # flush() both copies are recovered, and nothing else is delivered -- unless the byte
     # that completed the truncated frame happens to be exactly its missing byte (then f1 is
@@ -162,17 +168,36 @@ MID = b"MTR00042"
 
 
 def test_payload_roundtrips():
-    info = {"meter_id": MID, "group_id": 1, "provisioned": True, "clock_set": False, "storage_full": True,
-            "clock_unverified": True, "clock": 1763780000, "first_slot": 10, "last_slot": 20, "used": 11,
-            "capacity": 2000, "unacked": 3, "challenge": b"12345678", "fw_version": "0.1.0",
-            "sig_pub": 12345, "agg_pub": None}
+    info = {
+        "meter_id": MID,
+        "group_id": 1,
+        "provisioned": True,
+        "clock_set": False,
+        "storage_full": True,
+        "clock_unverified": True,
+        "clock": 1763780000,
+        "first_slot": 10,
+        "last_slot": 20,
+        "used": 11,
+        "capacity": 2000,
+        "unacked": 3,
+        "challenge": b"12345678",
+        "fw_version": "0.1.0",
+        "sig_pub": 12345,
+        "agg_pub": None,
+    }
     got = wire.decode_info(wire.encode_info(info))
     assert got == dict(info, proto_version=wire.PROTO_VERSION)
     assert wire.decode_payload(wire.INFO, wire.encode_info(info))["sig_pub"] == 12345
     p = wire.encode_provision(MID, 1, 1763780000, b"s" * 32, b"a" * 32, b"c" * 15)
-    assert wire.decode_provision(p) == {"meter_id": MID, "group_id": 1, "clock": 1763780000,
-                                        "host_entropy": b"s" * 32, "admin_secret": b"a" * 32,
-                                        "customer_key": b"c" * 15}
+    assert wire.decode_provision(p) == {
+        "meter_id": MID,
+        "group_id": 1,
+        "clock": 1763780000,
+        "host_entropy": b"s" * 32,
+        "admin_secret": b"a" * 32,
+        "customer_key": b"c" * 15,
+    }
     tag = auth.reset_tag(b"s" * 32, MID, b"chchchch")
     assert len(tag) == 16 and tag != auth.reset_tag(b"s" * 32, MID, b"chchchc2")
     assert wire.decode_reset(wire.encode_reset(MID, b"chchchch", tag))["tag"] == tag
@@ -185,8 +210,12 @@ def test_payload_roundtrips():
     # the clock tag binds meter, challenge and time, and is not a RESET tag
     t = auth.clock_tag(b"s" * 32, b"M" * 8, b"C" * 8, 1767225600)
     assert len(t) == 16 and t != auth.reset_tag(b"s" * 32, b"M" * 8, b"C" * 8)
-    for args in ((b"x" * 32, b"M" * 8, b"C" * 8, 1767225600), (b"s" * 32, b"N" * 8, b"C" * 8, 1767225600),
-                 (b"s" * 32, b"M" * 8, b"D" * 8, 1767225600), (b"s" * 32, b"M" * 8, b"C" * 8, 1767225601)):
+    for args in (
+        (b"x" * 32, b"M" * 8, b"C" * 8, 1767225600),
+        (b"s" * 32, b"N" * 8, b"C" * 8, 1767225600),
+        (b"s" * 32, b"M" * 8, b"D" * 8, 1767225600),
+        (b"s" * 32, b"M" * 8, b"C" * 8, 1767225601),
+    ):
         assert auth.clock_tag(*args) != t
     assert wire.decode_fetch(wire.encode_fetch(7, 100)) == {"from_slot": 7, "max_count": 100}
     assert wire.decode_ack(wire.encode_ack(8)) == {"up_to_slot": 8, "tag": None}
@@ -195,8 +224,12 @@ def test_payload_roundtrips():
     with pytest.raises(ValueError):
         wire.encode_ack(8, b"short")
     # the ACK tag binds customer key, meter, challenge and slot
-    for args in ((b"d" * 15, b"M" * 8, b"C" * 8, 8), (b"c" * 15, b"N" * 8, b"C" * 8, 8),
-                 (b"c" * 15, b"M" * 8, b"D" * 8, 8), (b"c" * 15, b"M" * 8, b"C" * 8, 9)):
+    for args in (
+        (b"d" * 15, b"M" * 8, b"C" * 8, 8),
+        (b"c" * 15, b"N" * 8, b"C" * 8, 8),
+        (b"c" * 15, b"M" * 8, b"D" * 8, 8),
+        (b"c" * 15, b"M" * 8, b"C" * 8, 9),
+    ):
         assert auth.ack_tag(*args) != a
     assert wire.decode_ok(wire.encode_ok(wire.ACK)) == {"req_type": wire.ACK}
     assert wire.decode_end(wire.encode_end(9, 3, True)) == {"next_slot": 9, "count": 3, "more": True}
@@ -205,12 +238,23 @@ def test_payload_roundtrips():
     assert wire.decode_payload(wire.HELLO, b"") == {}
 
 
-@pytest.mark.parametrize("mtype,payload", [
-    (wire.HELLO, b"x"), (wire.FETCH, b"\x00" * 5), (wire.ACK, b""), (wire.SET_CLOCK, b"12345"),
-    (wire.END, b"\x00" * 6 + b"\x02"), (wire.ERROR, b"\x00"), (wire.OK, b""),
-    (wire.PROVISION, b"\x00" * 78), (wire.RESET, b"\x00" * 31), (wire.INFO, b"\x00" * 10),
-    (wire.READING, b"\x01\x01" + b"\x00" * 20), (0x42, b""),
-])
+@pytest.mark.parametrize(
+    "mtype,payload",
+    [
+        (wire.HELLO, b"x"),
+        (wire.FETCH, b"\x00" * 5),
+        (wire.ACK, b""),
+        (wire.SET_CLOCK, b"12345"),
+        (wire.END, b"\x00" * 6 + b"\x02"),
+        (wire.ERROR, b"\x00"),
+        (wire.OK, b""),
+        (wire.PROVISION, b"\x00" * 78),
+        (wire.RESET, b"\x00" * 31),
+        (wire.INFO, b"\x00" * 10),
+        (wire.READING, b"\x01\x01" + b"\x00" * 20),
+        (0x42, b""),
+    ],
+)
 def test_bad_payloads_raise_valueerror(mtype, payload):
     with pytest.raises(ValueError):
         wire.decode_payload(mtype, payload)
@@ -238,7 +282,7 @@ def test_record_roundtrip_and_sizes():
             wire.decode_record(b + b"\x00")
     assert wire.record_len(1) + wire.FRAME_OVERHEAD == 399
     with pytest.raises(ValueError):
-        wire.encode_record(wire.Record(MID, 1, 2 ** 2048, 1, 1, bytes(52)))
+        wire.encode_record(wire.Record(MID, 1, 2**2048, 1, 1, bytes(52)))
     with pytest.raises(ValueError):
         wire.encode_record(wire.Record(b"short", 1, 5, 1, 1, bytes(52)))
 

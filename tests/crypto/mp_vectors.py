@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Known-answer check of the MicroPython module `vwcrypto` (user C module or natmod).
 # Runs IN MicroPython (also in CPython, against any module with powmod/powmod2).
 #
@@ -178,6 +179,7 @@ print("loaded", %s.__name__, %s.__version__, "LIMB_BITS", %s.LIMB_BITS)
 
 def main(path="crypto_c/vectors/modexp.txt"):
     import sys
+
     args = sys.argv[1:]
     if args and args[0] == "--embed":
         # --embed OUTDIR [vectors.txt]: write OUTDIR/NNN.py and print their paths in order

@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """The C library itself: known-answer vectors on the host (32- and 64-bit limbs) and the
 ctgrind constant-time check under valgrind memcheck, with a negative control."""
+
 import shutil
 import subprocess
 import sys

@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """The CPython binding `veriwatt.vwcrypto` (cffi over crypto_c) against Python's own pow."""
+
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -32,8 +34,16 @@ exponents = st.one_of(st.just(0), st.just(1), st.integers(0, (1 << 256) - 1), st
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(m=odd_moduli(), e=exponents, data=st.data())
 def test_powmod_matches_pow(m, e, data):
-    b = data.draw(st.one_of(st.just(0), st.just(m), st.just(m + 1), st.integers(0, m - 1),
-                            st.integers(0, m * m * 7), st.integers(-(m * 3), -1)))
+    b = data.draw(
+        st.one_of(
+            st.just(0),
+            st.just(m),
+            st.just(m + 1),
+            st.integers(0, m - 1),
+            st.integers(0, m * m * 7),
+            st.integers(-(m * 3), -1),
+        )
+    )
     assert vwcrypto.powmod(b, e, m) == pow(b, e, m)
 
 
@@ -52,14 +62,17 @@ def test_tiny_moduli(m):
             assert vwcrypto.powmod(b, e, m) == pow(b, e, m)
 
 
-@pytest.mark.parametrize("args, message", [
-    ((2, 3, 0), "modulus must be positive"),
-    ((2, 3, -7), "modulus must be positive"),
-    ((2, 3, 10), "modulus must be odd"),
-    ((2, 3, (1 << 4096) + 1), "modulus larger than 4096 bits"),
-    ((2, -1, 7), "exponent must be non-negative"),
-    ((2, 1 << 4096, 7), "exponent larger than 4096 bits"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((2, 3, 0), "modulus must be positive"),
+        ((2, 3, -7), "modulus must be positive"),
+        ((2, 3, 10), "modulus must be odd"),
+        ((2, 3, (1 << 4096) + 1), "modulus larger than 4096 bits"),
+        ((2, -1, 7), "exponent must be non-negative"),
+        ((2, 1 << 4096, 7), "exponent larger than 4096 bits"),
+    ],
+)
 def test_bad_input_raises_clear_valueerror(args, message):
     with pytest.raises(ValueError, match=message):
         vwcrypto.powmod(*args)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """vwcrypto's CMake build file (crypto_c/micropython/micropython.cmake, used by the CMake ports
 rp2 and esp32) checked by a real build: the MicroPython 1.25 rp2 port for the Raspberry Pi
 Pico (RP2040, Cortex-M0+), built by tools/build_rp2 (`make rp2`) into
@@ -11,6 +12,7 @@ the wrong sources, include folders or definitions; the module not being register
 port; the library built with the wrong flags or for the wrong core; the binding not compiling
 under the rp2 port's -Wall -Werror; a link failure. esp32 is not built (no ESP-IDF here).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +32,7 @@ BOARD = "RPI_PICO"
 BUILD = ROOT / "build" / "rp2" / BOARD
 ELF = BUILD / "firmware.elf"
 CRYPTO = ROOT / "crypto_c"
-CMAKE_FILES = [CRYPTO / "micropython" / "micropython.cmake",
-               CRYPTO / "micropython" / "vwcrypto" / "micropython.cmake"]
+CMAKE_FILES = [CRYPTO / "micropython" / "micropython.cmake", CRYPTO / "micropython" / "vwcrypto" / "micropython.cmake"]
 SOURCES = [CRYPTO / n for n in ("mod_vwcrypto.c", "vw_mont.c", "vw_powmod.c")]
 HEADERS = [CRYPTO / n for n in ("vw_modexp.h", "vw_internal.h")]
 LIBRARY = ["vw_mont.c", "vw_powmod.c"]
@@ -53,19 +54,21 @@ def _tool(name: str) -> str:
 @pytest.fixture(scope="module")
 def elf() -> Path:
     require_artifact(ELF, "rp2")
-    newest = max(CMAKE_FILES + SOURCES + HEADERS + [ROOT / "tools" / "build_rp2"],
-                 key=lambda p: p.stat().st_mtime)
+    newest = max(CMAKE_FILES + SOURCES + HEADERS + [ROOT / "tools" / "build_rp2"], key=lambda p: p.stat().st_mtime)
     if newest.stat().st_mtime > ELF.stat().st_mtime:
-        _fail("%s is older than %s: run `make rp2` (tools/build_rp2) to rebuild it"
-              % (ELF.relative_to(ROOT), newest.relative_to(ROOT)))
+        _fail(
+            "%s is older than %s: run `make rp2` (tools/build_rp2) to rebuild it"
+            % (ELF.relative_to(ROOT), newest.relative_to(ROOT))
+        )
     return ELF
 
 
 @pytest.fixture(scope="module")
 def symbols(elf) -> dict[str, tuple[int, int, str]]:
     """name -> (address, size, nm type letter) of the firmware's defined symbols."""
-    out = subprocess.run([_tool("arm-none-eabi-nm"), "-S", "--defined-only", str(elf)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [_tool("arm-none-eabi-nm"), "-S", "--defined-only", str(elf)], check=True, capture_output=True, text=True
+    ).stdout
     syms = {}
     for line in out.splitlines():
         parts = line.split()
@@ -85,8 +88,9 @@ def object_of(source: str) -> Path:
 
 
 def attributes(path: Path) -> str:
-    return subprocess.run([_tool("arm-none-eabi-readelf"), "-A", str(path)],
-                          check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        [_tool("arm-none-eabi-readelf"), "-A", str(path)], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def test_firmware_is_a_linked_arm_executable_in_flash(elf):
@@ -111,10 +115,19 @@ def test_gathered_sources_were_compiled(elf):
 
 def test_module_functions_are_linked_in_flash(symbols):
     # library entry points (global), the binding's functions (static) and function objects
-    for name in ("vw_powmod", "vw_powmod2", "vw_mont_mul", "vw_mod_init",
-                 "vwcrypto_powmod", "vwcrypto_powmod2", "vwcrypto_work_bytes",
-                 "vwcrypto_powmod_obj", "vwcrypto_powmod2_obj", "vwcrypto_module_globals_table",
-                 "vwcrypto_user_cmodule"):
+    for name in (
+        "vw_powmod",
+        "vw_powmod2",
+        "vw_mont_mul",
+        "vw_mod_init",
+        "vwcrypto_powmod",
+        "vwcrypto_powmod2",
+        "vwcrypto_work_bytes",
+        "vwcrypto_powmod_obj",
+        "vwcrypto_powmod2_obj",
+        "vwcrypto_module_globals_table",
+        "vwcrypto_user_cmodule",
+    ):
         assert name in symbols, "%s is not in the firmware" % name
         addr, size, _ = symbols[name]
         assert size > 0, name
@@ -127,8 +140,7 @@ def test_module_is_registered_with_the_port(elf, symbols):
     """MP_REGISTER_MODULE was found by the CMake port's module scan: `import vwcrypto` resolves
     through mp_builtin_module_table, which holds the address of vwcrypto_user_cmodule."""
     moduledefs = (BUILD / "genhdr" / "moduledefs.h").read_text()
-    assert re.search(r"MP_QSTR_vwcrypto\b.*vwcrypto_user_cmodule", moduledefs), \
-        "vwcrypto is not in genhdr/moduledefs.h"
+    assert re.search(r"MP_QSTR_vwcrypto\b.*vwcrypto_user_cmodule", moduledefs), "vwcrypto is not in genhdr/moduledefs.h"
     qstrs = (BUILD / "genhdr" / "qstrdefs.generated.h").read_text()
     for q in ("vwcrypto", "powmod", "powmod2", "work_bytes", "LIMB_BITS", "MAX_MOD_BITS"):
         assert re.search(r'QDEF\d?\(MP_QSTR_%s,.*"%s"\)' % (q, q), qstrs), "qstr %s missing" % q
@@ -137,15 +149,19 @@ def test_module_is_registered_with_the_port(elf, symbols):
     module_addr = symbols["vwcrypto_user_cmodule"][0]
     with elf.open("rb") as f:
         e = ELFFile(f)
-        sec = next(s for s in e.iter_sections()
-                   if s["sh_addr"] <= table_addr < s["sh_addr"] + s["sh_size"]
-                   and s["sh_type"] == "SHT_PROGBITS")
+        sec = next(
+            s
+            for s in e.iter_sections()
+            if s["sh_addr"] <= table_addr < s["sh_addr"] + s["sh_size"] and s["sh_type"] == "SHT_PROGBITS"
+        )
         off = table_addr - sec["sh_addr"]
-        table = sec.data()[off:off + table_size]
-        assert module_addr.to_bytes(4, "little") in table, \
+        table = sec.data()[off : off + table_size]
+        assert module_addr.to_bytes(4, "little") in table, (
             "vwcrypto_user_cmodule is not referenced by mp_builtin_module_table"
-        rodata = b"".join(s.data() for s in e.iter_sections() if s["sh_type"] == "SHT_PROGBITS"
-                          and s["sh_flags"] & 2)   # SHF_ALLOC
+        )
+        rodata = b"".join(
+            s.data() for s in e.iter_sections() if s["sh_type"] == "SHT_PROGBITS" and s["sh_flags"] & 2
+        )  # SHF_ALLOC
         assert b"vwcrypto\x00" in rodata and b"powmod2\x00" in rodata
 
 
@@ -156,8 +172,7 @@ def test_compile_flags_from_the_cmake_file(elf):
     assert re.search(r"-I%s(\s|$)" % re.escape(str(CRYPTO)), flags), "crypto_c/ is not an include folder"
     assert "-mcpu=cortex-m0plus" in flags
     for src in LIBRARY:
-        assert re.search(r"crypto_c/%s\.o_OPTIONS = -O2$" % re.escape(src), flags, re.M), \
-            "%s is not built at -O2" % src
+        assert re.search(r"crypto_c/%s\.o_OPTIONS = -O2$" % re.escape(src), flags, re.M), "%s is not built at -O2" % src
     assert not re.search(r"mod_vwcrypto\.c\.o_OPTIONS", flags), "the binding keeps the port's -Os"
 
 
@@ -173,8 +188,7 @@ def test_library_compiled_for_cortex_m0plus_and_its_size(elf, record_property):
         assert re.search(r"Tag_THUMB_ISA_use: Thumb-1", attrs), attrs
         with obj.open("rb") as f:
             e = ELFFile(f)
-            text[src] = sum(s["sh_size"] for s in e.iter_sections()
-                            if s.name.startswith(".text") and s["sh_size"])
+            text[src] = sum(s["sh_size"] for s in e.iter_sections() if s.name.startswith(".text") and s["sh_size"])
     total = sum(text.values())
     record_property("vwcrypto_text_bytes_cortex_m0plus", total)
     print("vwcrypto library .text on Cortex-M0+ (-O2): %s = %d bytes" % (json.dumps(text), total))

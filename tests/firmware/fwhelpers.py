@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """Shared helpers for tests/firmware: paths, micropython environment."""
+
 from __future__ import annotations
 
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Meter-side measurements in the unix micropython (printed as "key value" lines):
 #   micropython mp_bench.py <storage dir> [n]
 # (run from .py sources the imports' bytecode also sits in the heap; frozen into the

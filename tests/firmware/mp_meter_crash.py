@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Power-cut driver for the whole meter application (keys, slot loop, certify, store), run
 # by the unix micropython (see test_powercut.py):
 #   micropython mp_meter_crash.py <storage dir> <n_slots>
@@ -26,13 +27,29 @@ class Source:
 def main():
     root, n = sys.argv[1], int(sys.argv[2])
     clock = StepClock()
-    m = Meter({"profile": "crashtest", "clock": clock, "source": Source(), "storage": root,
-               "seg_records": 2, "max_segments": 8})
+    m = Meter(
+        {
+            "profile": "crashtest",
+            "clock": clock,
+            "source": Source(),
+            "storage": root,
+            "seg_records": 2,
+            "max_segments": 8,
+        }
+    )
     if not m.provisioned:
-        m.provision({"meter_id": MID, "group_id": 1, "clock": T0, "host_entropy": AGG,
-                     "admin_secret": SIG, "customer_key": CUST})
+        m.provision(
+            {
+                "meter_id": MID,
+                "group_id": 1,
+                "clock": T0,
+                "host_entropy": AGG,
+                "admin_secret": SIG,
+                "customer_key": CUST,
+            }
+        )
     clock.set(T0)
-    m.backlog()                        # metering starts with the slot of T0
+    m.backlog()  # metering starts with the slot of T0
     clock.set(T0 + n * 1800 + 1)
     while m.tick():
         pass

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Power-cut driver for the store, run by the unix micropython (see test_powercut.py):
 #   micropython mp_powercut.py <dir> <last_slot_to_write>
 # Resumes after whatever the store holds, appends slots up to the given one, acknowledges
@@ -23,7 +24,7 @@ def main():
     t = FIRST if s.last_slot is None else s.last_slot + 1
     while t <= upto:
         if t == FIRST + 9:
-            t += 3                       # a gap, as after a meter outage
+            t += 3  # a gap, as after a meter outage
         s.append(t, payload(t))
         print("C", t)
         if (t - FIRST) % 3 == 2:

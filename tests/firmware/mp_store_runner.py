@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Runs store_cases under the unix micropython: micropython mp_store_runner.py <tmpdir>
 # Prints "ok <case>" or "FAIL <case> <error>" per case, then "done".
 import os

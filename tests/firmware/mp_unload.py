@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Run by test_meter_unload.py on the unix MicroPython (MICROPYPATH from fwhelpers.mp_env): what a
 # meter keeps imported after boot, PROVISION, a reboot and RESET.  One line per stage:
 #   "<stage> <module>=<0|1> ..."  1: in sys.modules or still an attribute of its package.
@@ -7,8 +8,12 @@ import vwcore
 import vwmeter
 from vwmeter.meter import Meter
 
-WATCH = (("vwmeter.keys", vwmeter, "keys"), ("vwcore.agg", vwcore, "agg"),
-         ("vwmeter.aggstate", vwmeter, "aggstate"), ("vwcore.auth", vwcore, "auth"))
+WATCH = (
+    ("vwmeter.keys", vwmeter, "keys"),
+    ("vwcore.agg", vwcore, "agg"),
+    ("vwmeter.aggstate", vwmeter, "aggstate"),
+    ("vwcore.auth", vwcore, "auth"),
+)
 
 
 class StepClock:
@@ -41,8 +46,16 @@ def board(root):
 root = sys.argv[1]
 m = Meter(board(root))
 show("boot")
-m.provision({"meter_id": b"UNLOAD01", "group_id": 1, "clock": 0, "host_entropy": bytes(32),
-             "admin_secret": bytes(range(32)), "customer_key": b"k" * 15})
+m.provision(
+    {
+        "meter_id": b"UNLOAD01",
+        "group_id": 1,
+        "clock": 0,
+        "host_entropy": bytes(32),
+        "admin_secret": bytes(range(32)),
+        "customer_key": b"k" * 15,
+    }
+)
 show("provisioned")
 m = Meter(board(root))
 show("reboot")

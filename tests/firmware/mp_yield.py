@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Run by test_meter_yield.py on the unix MicroPython (MICROPYPATH from fwhelpers.mp_path):
 #   mp_yield.py server  -> the server's interrupt detection, one line per case "name stopped n_out"
 #   mp_yield.py stdio   -> StdioSerial.read on stdin (a pipe): the reads, as hex, one per line
@@ -35,7 +36,7 @@ def split_after_03(data):
     # what StdioSerial returns: a read ends right after every 0x03
     out, cur = [], b""
     for i in range(len(data)):
-        cur += data[i:i + 1]
+        cur += data[i : i + 1]
         if data[i] == 3:
             out.append(cur)
             cur = b""
@@ -56,7 +57,7 @@ def case(name, chunks):
 
 
 if sys.argv[-1] == "server":
-    unknown = wire.encode_frame(0x7F, 0x0D03, b"\r\x03\x03")   # header and payload hold 0D 03 and 03 03
+    unknown = wire.encode_frame(0x7F, 0x0D03, b"\r\x03\x03")  # header and payload hold 0D 03 and 03 03
     case("mpremote", [b"\r\x03"])
     case("split", [b"\r", b"\x03"])
     case("ctrlc_twice", [b"\x03", b"\x03"])
@@ -66,6 +67,7 @@ if sys.argv[-1] == "server":
     case("sync_before", [b"\xa5\r\x03"])
 else:
     from vwstdio import StdioSerial
+
     s = StdioSerial()
     while True:
         try:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Store test cases written in the MicroPython/CPython common subset: run by pytest under
 # CPython (test_store.py) AND by mp_store_runner.py under the unix micropython.
 # Each case_* takes an empty directory path.
@@ -73,17 +74,17 @@ def case_gaps(d):
 
 
 def case_full_refuses_unacked(d):
-    s = Store(d, RL, 4, 3)                   # 3 segments of 4 slots
+    s = Store(d, RL, 4, 3)  # 3 segments of 4 slots
     for t in range(0, 12):
         s.append(t, payload(t))
     expect_raises(StoreFull, s.append, 12, payload(12))
     assert s.would_be_full(12)
     assert s.last_slot == 11 and s.read(0) == payload(0)
-    s.ack(2)                                 # oldest segment (0..3) not fully acked
+    s.ack(2)  # oldest segment (0..3) not fully acked
     expect_raises(StoreFull, s.append, 12, payload(12))
     s.ack(3)
     assert not s.would_be_full(12)
-    s.append(12, payload(12))                # drops segment 0 only
+    s.append(12, payload(12))  # drops segment 0 only
     assert s.first_slot == 4 and s.read(3) is None and s.read(4) == payload(4)
     s2 = Store(d, RL, 4, 3)
     assert s2.acked == 3 and s2.first_slot == 4 and s2.last_slot == 12
@@ -93,12 +94,12 @@ def case_full_refuses_unacked(d):
 
 def case_ack_persist_and_clamp(d):
     s = Store(d, RL, 4, 8)
-    assert s.ack(50) is None                 # nothing stored
+    assert s.ack(50) is None  # nothing stored
     for t in range(20, 26):
         s.append(t, payload(t))
     assert s.ack(22) == 22
-    assert s.ack(21) == 22                   # monotonic
-    assert s.ack(99) == 25                   # clamped to last_slot
+    assert s.ack(21) == 22  # monotonic
+    assert s.ack(99) == 25  # clamped to last_slot
     s2 = Store(d, RL, 4, 8)
     assert s2.acked == 25 and s2.unacked_from() == 26
 
@@ -113,7 +114,7 @@ def case_torn_tail_recovered(d):
     for t in range(0, 6):
         s.append(t, payload(t))
     path = d + "/s00000001.seg"
-    with open(path, "ab") as f:               # half a record: a torn write
+    with open(path, "ab") as f:  # half a record: a torn write
         f.write(b"\x06\x00\x00\x00" + payload(6)[:10])
     s2 = Store(d, RL, 4, 8)
     assert s2.last_slot == 5 and s2.recovered_torn
@@ -130,7 +131,7 @@ def case_corrupt_record_detected(d):
         s.append(t, payload(t))
     path = d + "/s00000000.seg"
     with open(path, "r+b") as f:
-        f.seek(24 + 48 + 10)                  # flip a byte inside record of slot 1
+        f.seek(24 + 48 + 10)  # flip a byte inside record of slot 1
         b = f.read(1)
         f.seek(24 + 48 + 10)
         f.write(bytes([b[0] ^ 0x40]))
@@ -158,7 +159,7 @@ def case_small_state(d):
     st.save(b"two")
     st2 = durable.SmallState(d + "/st")
     assert st2.load() == b"two"
-    with open(d + "/st.a", "wb") as f:       # damage one copy
+    with open(d + "/st.a", "wb") as f:  # damage one copy
         f.write(b"garbage")
     st3 = durable.SmallState(d + "/st")
     v = st3.load()

@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """Garbage, truncated and corrupted input over a real pty: every rejected stretch gets an
 ERROR frame, nothing reaches a handler, no state changes, and the next good frame works."""
+
 from __future__ import annotations
 
 import hashlib
@@ -49,7 +51,7 @@ def meter(tmp_path_factory):
     d = tmp_path_factory.mktemp("badframes")
     with MeterSim(n=1, storage=d, speed=1, start="none") as s:
         c = Client(s.meters[0].port, timeout=5)
-        c.ok(wire.PROVISION, PROV)           # provisioned, clock unset: state is static
+        c.ok(wire.PROVISION, PROV)  # provisioned, clock unset: state is static
         yield c, s.meters[0].storage
         c.close()
 
@@ -73,19 +75,19 @@ def test_garbage(meter):
 def test_truncated(meter):
     c, st = meter
     frame = wire.encode_frame(wire.SET_CLOCK, 9, wire.encode_set_clock(1767225600))
-    e = check_rejected(c, st, frame[:-3])                     # waits out INTERBYTE_MS
+    e = check_rejected(c, st, frame[:-3])  # waits out INTERBYTE_MS
     assert "truncated" in e["reason"]
-    assert not c.info()["clock_set"]                           # the clock was NOT set
+    assert not c.info()["clock_set"]  # the clock was NOT set
 
 
 def test_corrupted_payload_and_header(meter):
     c, st = meter
     frame = bytearray(wire.encode_frame(wire.SET_CLOCK, 10, wire.encode_set_clock(1767225600)))
-    frame[11] ^= 0x01                                          # payload bit flip
+    frame[11] ^= 0x01  # payload bit flip
     e = check_rejected(c, st, bytes(frame))
     assert "crc" in e["reason"] or "garbage" in e["reason"]
     frame = bytearray(wire.encode_frame(wire.ACK, 11, wire.encode_ack(5)))
-    frame[6] ^= 0x80                                           # length field: header check
+    frame[6] ^= 0x80  # length field: header check
     check_rejected(c, st, bytes(frame))
     assert not c.info()["clock_set"]
 
@@ -96,7 +98,7 @@ def test_bad_version_unknown_type_bad_payload(meter):
     before = state(c, st)
     (f,) = c.request(0x42)
     assert errors([f])[0]["code"] == wire.E_UNKNOWN_TYPE
-    (f,) = c.request(wire.INFO, b"")                        # a response type sent to the meter
+    (f,) = c.request(wire.INFO, b"")  # a response type sent to the meter
     assert errors([f])[0]["code"] == wire.E_UNKNOWN_TYPE
     (f,) = c.request(wire.SET_CLOCK, b"\x01\x02\x03")
     e = errors([f])[0]
@@ -122,14 +124,15 @@ def test_random_noise_changes_nothing(meter):
     rnd = random.Random(1234)
     for _ in range(20):
         blob = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 300)))
-        if rnd.random() < 0.5:   # include near-miss frames: sync + valid header, bad tail
+        if rnd.random() < 0.5:  # include near-miss frames: sync + valid header, bad tail
             f = bytearray(wire.encode_frame(rnd.choice([1, 2, 3, 4, 5, 6]), 1, blob[:40]))
             f[-1] ^= 0xFF
             blob = bytes(f) + blob[40:]
         c.ser.write(blob)
-    c.ser.write(b"\x00" * 1100)           # flush any partial frame the noise opened
+    c.ser.write(b"\x00" * 1100)  # flush any partial frame the noise opened
     # the meter still answers, and nothing changed
     import time
+
     time.sleep(0.7)
     c.ser.reset_input_buffer()
     c.dec = wire.Decoder()

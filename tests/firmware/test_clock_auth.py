@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Who may move a provisioned meter's clock (vwmeter.meter.Meter.set_clock, in CPython with a
 stepped clock; the same code runs on the unix MicroPython in tests/host/test_set_clock.py).
 
@@ -6,6 +7,7 @@ peak consumption into cheap slots. Rules: any change with the admin tag (auth.cl
 engineer's secret), which spends the challenge; without it only drift trims (<= 120 s each,
 300 s in all since boot) and, after the meter lost its clock, a time not before its newest
 reading, flagged clock_unverified until an authenticated set."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,8 +28,16 @@ SECRET = bytes(range(32))
 
 def provisioned(root, clock, t=T0):
     m = make(root, clock)
-    m.provision({"meter_id": MID, "group_id": 1, "clock": t, "admin_secret": SECRET,
-                 "host_entropy": bytes(32), "customer_key": b"k" * 15})
+    m.provision(
+        {
+            "meter_id": MID,
+            "group_id": 1,
+            "clock": t,
+            "admin_secret": SECRET,
+            "host_entropy": bytes(32),
+            "customer_key": b"k" * 15,
+        }
+    )
     return m
 
 
@@ -60,7 +70,7 @@ def test_a_shift_by_hours_needs_the_tag(tmp_path):
     for t in (T0 + 8 * 3600, T0 - 8 * 3600, T0 + CLOCK_TRIM_S + 1):
         why = refused(m, t)
         assert "admin tag" in why
-        assert clock.now() == T0                        # unchanged
+        assert clock.now() == T0  # unchanged
     ch = m.challenge()
     m.set_clock(*tagged(m, T0 + 8 * 3600))
     assert clock.now() == T0 + 8 * 3600 and m.challenge() != ch
@@ -71,17 +81,19 @@ def test_tags_are_bound_to_time_challenge_meter_and_secret(tmp_path):
     m = provisioned(tmp_path, clock)
     t = T0 + 3600
     good = tagged(m, t)
-    assert "not authorised" in refused(m, t + 1, good[1], good[2])                          # another time
-    assert "not authorised" in refused(m, *tagged(m, t, secret=bytes(32)))                 # wrong secret
-    assert "not authorised" in refused(m, *tagged(m, t, mid=b"OTHERMTR"))                  # another meter's tag
-    assert "not authorised" in refused(m, *tagged(m, t, challenge=b"\x00" * 7 + b"\x09"))  # not the challenge the meter shows
+    assert "not authorised" in refused(m, t + 1, good[1], good[2])  # another time
+    assert "not authorised" in refused(m, *tagged(m, t, secret=bytes(32)))  # wrong secret
+    assert "not authorised" in refused(m, *tagged(m, t, mid=b"OTHERMTR"))  # another meter's tag
+    assert "not authorised" in refused(
+        m, *tagged(m, t, challenge=b"\x00" * 7 + b"\x09")
+    )  # not the challenge the meter shows
     reset_tag = auth.reset_tag(SECRET, MID, m.challenge())
-    assert "not authorised" in refused(m, t, m.challenge(), reset_tag)                     # a RESET tag
+    assert "not authorised" in refused(m, t, m.challenge(), reset_tag)  # a RESET tag
     assert clock.now() == T0
     m.set_clock(*good)
     assert clock.now() == t
-    clock.set(T0)                                        # (the board's clock drifts back, say)
-    assert "not authorised" in refused(m, *good)         # the same tag again: replay
+    clock.set(T0)  # (the board's clock drifts back, say)
+    assert "not authorised" in refused(m, *good)  # the same tag again: replay
     assert clock.now() == T0
 
 
@@ -90,8 +102,8 @@ def test_the_spent_challenge_survives_a_restart(tmp_path):
     m = provisioned(tmp_path, clock)
     good = tagged(m, T0 + 3600)
     m.set_clock(*good)
-    m2 = make(tmp_path, clock)                           # power cycle: the epoch is on flash
-    assert m2.challenge() not in (m.challenge(), good[1])   # a new boot epoch: a new challenge
+    m2 = make(tmp_path, clock)  # power cycle: the epoch is on flash
+    assert m2.challenge() not in (m.challenge(), good[1])  # a new boot epoch: a new challenge
     clock.set(T0)
     refused(m2, *good)
 
@@ -100,12 +112,12 @@ def test_drift_trims_within_a_budget(tmp_path):
     clock = StepClock()
     m = provisioned(tmp_path, clock)
     m.set_clock(T0 + 60)
-    m.set_clock(T0 + 60 - CLOCK_TRIM_S)                  # 60 + 120 = 180 s used
-    m.set_clock(T0 - 60 + 100)                           # 280 s
+    m.set_clock(T0 + 60 - CLOCK_TRIM_S)  # 60 + 120 = 180 s used
+    m.set_clock(T0 - 60 + 100)  # 280 s
     assert clock.now() == T0 + 40 and m.policy.trimmed == 280
     why = refused(m, T0 + 40 + (CLOCK_TRIM_BUDGET_S - 280) + 1)
     assert "280 s used" in why and clock.now() == T0 + 40
-    m.set_clock(*tagged(m, T0 + 40))                     # an authenticated set renews the budget
+    m.set_clock(*tagged(m, T0 + 40))  # an authenticated set renews the budget
     assert m.policy.trimmed == 0
     m.set_clock(T0 + 40 + CLOCK_TRIM_S)
 
@@ -119,9 +131,9 @@ def test_lost_clock_may_not_go_back_and_is_flagged(tmp_path):
         pass
     last = m.metering.store.last_slot
     assert last == T0 // 1800 + 9
-    clock.t = None                                       # power cut on a board without RTC battery
+    clock.t = None  # power cut on a board without RTC battery
     m2 = make(tmp_path, clock)
-    why = refused(m2, (last + 1) * 1800 - 1)             # before the end of the newest reading
+    why = refused(m2, (last + 1) * 1800 - 1)  # before the end of the newest reading
     assert "newest stored reading" in why and not clock.is_set()
     m2.set_clock((last + 1) * 1800 + 600)
     assert clock.now() == (last + 1) * 1800 + 600 and m2.policy.unverified and m2.info()["clock_unverified"]
@@ -137,12 +149,20 @@ def test_reset_then_reprovision_does_not_reuse_a_clock_tag(tmp_path):
     good = tagged(m, T0 + 3600)
     m.set_clock(*good)
     clock.t = None
-    m.set_clock(T0 + 7200)                               # lost clock, set forward: flagged
+    m.set_clock(T0 + 7200)  # lost clock, set forward: flagged
     assert m.policy.unverified
     m.reset({"meter_id": MID, "challenge": m.challenge(), "tag": auth.reset_tag(SECRET, MID, m.challenge())})
-    assert not m.info()["clock_unverified"]              # a wiped meter has no readings to doubt
-    m.provision({"meter_id": MID, "group_id": 1, "clock": T0, "admin_secret": SECRET,
-                 "host_entropy": bytes(32), "customer_key": b"k" * 15})
+    assert not m.info()["clock_unverified"]  # a wiped meter has no readings to doubt
+    m.provision(
+        {
+            "meter_id": MID,
+            "group_id": 1,
+            "clock": T0,
+            "admin_secret": SECRET,
+            "host_entropy": bytes(32),
+            "customer_key": b"k" * 15,
+        }
+    )
     refused(m, *good)
 
 
@@ -158,11 +178,30 @@ class Uptime:
 
 def provisioned_up(root, clock, up, t=T0):
     from test_meter_catchup import Source
-    m = Meter({"profile": "test", "clock": clock, "source": Source(), "storage": str(root),
-               "seg_records": 8, "max_segments": 8, "max_catchup": 5, "uptime_ms": up})
+
+    m = Meter(
+        {
+            "profile": "test",
+            "clock": clock,
+            "source": Source(),
+            "storage": str(root),
+            "seg_records": 8,
+            "max_segments": 8,
+            "max_catchup": 5,
+            "uptime_ms": up,
+        }
+    )
     if not m.provisioned:
-        m.provision({"meter_id": MID, "group_id": 1, "clock": t, "admin_secret": SECRET,
-                     "host_entropy": bytes(32), "customer_key": b"k" * 15})
+        m.provision(
+            {
+                "meter_id": MID,
+                "group_id": 1,
+                "clock": t,
+                "admin_secret": SECRET,
+                "host_entropy": bytes(32),
+                "customer_key": b"k" * 15,
+            }
+        )
     return m
 
 
@@ -172,17 +211,17 @@ def test_a_challenge_expires_by_uptime(tmp_path):
     m = provisioned_up(tmp_path, clock, up)
     ch = m.info()["challenge"]
     up.ms += 50 * 1000
-    assert m.info()["challenge"] == ch                   # fresh: INFO shows the same one
+    assert m.info()["challenge"] == ch  # fresh: INFO shows the same one
     late = tagged(m, T0 - 6 * 3600, challenge=ch)
     reset = {"meter_id": MID, "challenge": ch, "tag": auth.reset_tag(SECRET, MID, ch)}
-    up.ms += (wire.CHALLENGE_TTL_S - 50) * 1000 + 1      # one ms past its lifetime
-    clock.set(T0)                                        # (the settable clock plays no part)
+    up.ms += (wire.CHALLENGE_TTL_S - 50) * 1000 + 1  # one ms past its lifetime
+    clock.set(T0)  # (the settable clock plays no part)
     assert "challenge expired: ask INFO again" in refused(m, *late)
     with pytest.raises(MeterError) as e:
         m.reset(reset)
     assert e.value.code == wire.E_AUTH and "challenge expired" in e.value.reason
     assert clock.now() == T0 and m.provisioned
-    ch2 = m.info()["challenge"]                          # asked again: a new challenge, usable
+    ch2 = m.info()["challenge"]  # asked again: a new challenge, usable
     assert ch2 != ch
     assert "challenge not current" in refused(m, *late)
     m.set_clock(*tagged(m, T0 - 6 * 3600, challenge=ch2))
@@ -194,10 +233,10 @@ def test_info_renews_a_half_used_challenge(tmp_path):
     clock, up = StepClock(), Uptime()
     m = provisioned_up(tmp_path, clock, up)
     ch = m.info()["challenge"]
-    up.ms += wire.CHALLENGE_TTL_S * 500 + 1             # over half its life: the next INFO renews it
+    up.ms += wire.CHALLENGE_TTL_S * 500 + 1  # over half its life: the next INFO renews it
     ch2 = m.info()["challenge"]
     assert ch2 != ch
-    up.ms += wire.CHALLENGE_TTL_S * 500                  # the renewed one still has its full life
+    up.ms += wire.CHALLENGE_TTL_S * 500  # the renewed one still has its full life
     m.set_clock(*tagged(m, T0 + 3600, challenge=ch2))
     assert clock.now() == T0 + 3600
 
@@ -207,7 +246,7 @@ def test_a_tag_from_before_a_reboot_is_refused(tmp_path):
     clock, up = StepClock(), Uptime()
     m = provisioned_up(tmp_path, clock, up)
     late = tagged(m, T0 - 6 * 3600, challenge=m.info()["challenge"])
-    m2 = provisioned_up(tmp_path, clock, up)             # reboot, uptime as if no time passed
+    m2 = provisioned_up(tmp_path, clock, up)  # reboot, uptime as if no time passed
     assert m2.provisioned and m2.info()["challenge"] != late[1]
     assert "challenge not current" in refused(m2, *late)
     assert clock.now() == T0
@@ -220,13 +259,29 @@ def test_provision_makes_keys_on_the_meter(tmp_path):
     import os
 
     from vwcore import sig
+
     ys = []
     for d in ("a", "b"):
         (tmp_path / d).mkdir()
-        m = Meter({"profile": "test", "clock": StepClock(), "source": None, "storage": str(tmp_path / d),
-                   "entropy": os.urandom})
-        m.provision({"meter_id": MID, "group_id": 1, "clock": T0, "admin_secret": SECRET,
-                     "host_entropy": bytes(32), "customer_key": b"k" * 15})
+        m = Meter(
+            {
+                "profile": "test",
+                "clock": StepClock(),
+                "source": None,
+                "storage": str(tmp_path / d),
+                "entropy": os.urandom,
+            }
+        )
+        m.provision(
+            {
+                "meter_id": MID,
+                "group_id": 1,
+                "clock": T0,
+                "admin_secret": SECRET,
+                "host_entropy": bytes(32),
+                "customer_key": b"k" * 15,
+            }
+        )
         assert m.metering.keys.y not in (sig.SigningKey(SECRET).y, sig.SigningKey(bytes(32)).y)
         assert m.prov["admin_secret"] == SECRET and m.prov["sig_secret"] != SECRET
         ys.append(m.metering.keys.y)
@@ -237,12 +292,14 @@ def test_a_meter_provisioned_by_an_old_host_is_reset_with_its_old_record(tmp_pat
     """Keys state layout 1 (host-made secrets, before PROVISION layout 2): it still loads, and the
     old engineer's record (its sig_secret) authorises RESET, so the meter can be re-provisioned."""
     from vwmeter import durable
+
     old_sig = bytes(range(32, 64))
     raw = MID + bytes((1,)) + old_sig + bytes(32) + bytes((15,)) + b"k" * 15
     durable.SmallState(str(tmp_path / "keys")).save(raw)
     clock, up = StepClock(), Uptime()
     m = provisioned_up(tmp_path, clock, up)
     from vwcore import sig
+
     assert m.metering.keys.y == sig.SigningKey(old_sig).y
     ch = m.info()["challenge"]
     m.reset({"meter_id": MID, "challenge": ch, "tag": auth.reset_tag(old_sig, MID, ch)})

@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """The meter frees only readings it sent since it started, and INFO counts stored readings
 (issue "Reliability"), in CPython with a stepped clock (the unix MicroPython and QEMU runs of
 the same code are in tests/host/test_reliability_fetch.py and test_meter_qemu.py)."""
+
 from __future__ import annotations
 
 import pytest
@@ -36,7 +38,7 @@ def test_ack_beyond_what_was_sent_is_refused_and_frees_nothing(tmp_path):
     m, clock = metered(tmp_path, 5)
     assert slots(m) == list(range(S0, S0 + 5))
     with pytest.raises(MeterError) as e:
-        ack(m, S0 + 4)                            # nothing sent yet
+        ack(m, S0 + 4)  # nothing sent yet
     assert e.value.code == wire.E_BAD_ARGUMENT and "FETCH from slot %d" % S0 in e.value.reason
     assert m.info()["unacked"] == 5 and m.metering.store.acked is None
     assert [t for t, _ in m.fetch(S0, 3)] == [S0, S0 + 1, S0 + 2]
@@ -50,7 +52,7 @@ def test_ack_beyond_what_was_sent_is_refused_and_frees_nothing(tmp_path):
         ack(m, S0 + 4)
     list(m.fetch(S0 + 3, 10))
     ack(m, S0 + 4)
-    ack(m, 0xFFFFFFFE)                            # all sent: clamped to the last slot, as before
+    ack(m, 0xFFFFFFFE)  # all sent: clamped to the last slot, as before
     assert m.metering.store.acked == S0 + 4 and m.info()["unacked"] == 0
     # a restart forgets what was sent: new readings must be sent again
     clock.set(T0 + 7 * 1800)
@@ -59,15 +61,15 @@ def test_ack_beyond_what_was_sent_is_refused_and_frees_nothing(tmp_path):
         pass
     with pytest.raises(MeterError):
         ack(m2, S0 + 6)
-    ack(m2, S0 + 4)                               # at or below the acknowledged slot: harmless
+    ack(m2, S0 + 4)  # at or below the acknowledged slot: harmless
     list(m2.fetch(S0 + 5, 10))
     ack(m2, S0 + 6)
     assert m2.info()["unacked"] == 0
 
 
 def test_info_counts_stored_readings_not_the_span(tmp_path):
-    m, clock = metered(tmp_path, 3)               # S0..S0+2
-    admin_set(m, T0 + 100 * 1800)                 # a clock jump: max_catchup 5, the rest a gap
+    m, clock = metered(tmp_path, 3)  # S0..S0+2
+    admin_set(m, T0 + 100 * 1800)  # a clock jump: max_catchup 5, the rest a gap
     while m.tick():
         pass
     held = slots(m)
@@ -77,7 +79,7 @@ def test_info_counts_stored_readings_not_the_span(tmp_path):
     list(m.fetch(0, 100))
     ack(m, S0 + 96)
     assert m.info()["unacked"] == 3
-    m2 = make(tmp_path, clock)                    # counted again from flash after a restart
+    m2 = make(tmp_path, clock)  # counted again from flash after a restart
     assert m2.info()["used"] == 8 and m2.info()["unacked"] == 3
     # after another jump, with the earlier readings acknowledged
     list(m2.fetch(0, 100))

@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """Slot closing rules of vwmeter.meter (in CPython, with a stepped clock): every slot once
 and in order; after a restart or a clock jump at most max_catchup missed slots are
 certified and older ones form ONE gap; a running meter that lags never skips."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,13 +25,30 @@ class Source:
 
 
 def make(root, clock):
-    return Meter({"profile": "test", "clock": clock, "source": Source(), "storage": str(root),
-                  "seg_records": 8, "max_segments": 8, "max_catchup": 5})
+    return Meter(
+        {
+            "profile": "test",
+            "clock": clock,
+            "source": Source(),
+            "storage": str(root),
+            "seg_records": 8,
+            "max_segments": 8,
+            "max_catchup": 5,
+        }
+    )
 
 
 def provision(m):
-    m.provision({"meter_id": b"CATCHUP1", "group_id": 1, "clock": T0, "host_entropy": bytes(32),
-                 "admin_secret": bytes(32), "customer_key": b"k" * 15})
+    m.provision(
+        {
+            "meter_id": b"CATCHUP1",
+            "group_id": 1,
+            "clock": T0,
+            "host_entropy": bytes(32),
+            "admin_secret": bytes(32),
+            "customer_key": b"k" * 15,
+        }
+    )
 
 
 def admin_set(m, t):
@@ -46,8 +65,8 @@ def test_lagging_meter_never_skips_and_restart_leaves_one_gap(tmp_path):
     clock = StepClock()
     m = make(tmp_path, clock)
     provision(m)
-    m.backlog()                                  # metering starts with the slot of T0
-    for step in range(1, 13):                    # the clock outruns the meter: 2 slots per tick
+    m.backlog()  # metering starts with the slot of T0
+    for step in range(1, 13):  # the clock outruns the meter: 2 slots per tick
         clock.set(T0 + 2 * step * 1800)
         m.tick()
     assert slots(m) == list(range(S0, S0 + 12))  # lagging (12 of 24 closed) but no gap
@@ -75,6 +94,7 @@ def test_storage_fault_keeps_the_line_and_reset_clears_it(tmp_path):
     from vwcore import wire
     from vwmeter import durable
     from vwmeter.meter import MeterError
+
     clock = StepClock()
     m = make(tmp_path, clock)
     provision(m)
@@ -82,14 +102,14 @@ def test_storage_fault_keeps_the_line_and_reset_clears_it(tmp_path):
     clock.set(T0 + 3 * 1800)
     while m.tick():
         pass
-    list(m.fetch(0, 10000))                                  # sent: the meter frees only that
+    list(m.fetch(0, 10000))  # sent: the meter frees only that
     m.ack(S0 + 99, auth.ack_tag(b"k" * 15, b"CATCHUP1", m.challenge(), S0 + 99))
     seg = sorted((tmp_path / "log").glob("s*.seg"))[0]
     raw = bytearray(seg.read_bytes())
-    raw[6:8] = struct.pack("<H", 999)                         # another record length
+    raw[6:8] = struct.pack("<H", 999)  # another record length
     raw[20:24] = struct.pack("<I", durable.crc32(bytes(raw[:20])))
     seg.write_bytes(bytes(raw))
-    m2 = make(tmp_path, clock)                                # boots, does not crash
+    m2 = make(tmp_path, clock)  # boots, does not crash
     assert m2.provisioned and m2.metering.store is None and "storage fault" in m2.metering.fault
     assert m2.info()["provisioned"]
     with pytest.raises(MeterError) as e:
@@ -106,7 +126,7 @@ class BurstSource:
     """A pulse input that reports more than any rated supply delivers in a half-hour."""
 
     def read_slot(self, slot):
-        return 10 ** 6 if slot % 2 else 123
+        return 10**6 if slot % 2 else 123
 
 
 @pytest.mark.security
@@ -116,8 +136,17 @@ def test_reading_above_max_is_clamped_not_certified(tmp_path):
     from vwcore import reading
 
     clock = StepClock()
-    m = Meter({"profile": "test", "clock": clock, "source": BurstSource(), "storage": str(tmp_path),
-               "seg_records": 8, "max_segments": 8, "max_catchup": 5})
+    m = Meter(
+        {
+            "profile": "test",
+            "clock": clock,
+            "source": BurstSource(),
+            "storage": str(tmp_path),
+            "seg_records": 8,
+            "max_segments": 8,
+            "max_catchup": 5,
+        }
+    )
     provision(m)
     m.backlog()
     clock.set(T0 + 4 * 1800)

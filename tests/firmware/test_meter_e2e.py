@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """End to end over a real pty with pyserial: the firmware in the unix micropython, started
 by simulators/meter_sim.py; provision, meter slots, fetch, verify and open every record."""
+
 from __future__ import annotations
 
 import sys
@@ -17,7 +19,7 @@ from vwcore import aead, auth, reading, wire  # noqa: E402
 
 pytestmark = pytest.mark.sim
 
-T0 = 1767225600          # 2026-01-01T00:00Z
+T0 = 1767225600  # 2026-01-01T00:00Z
 SIG = bytes(range(32))
 AGG = bytes(range(32, 64))
 CUST = bytes(range(100, 115))
@@ -25,7 +27,7 @@ MID = b"VWTEST01"
 
 
 def provision_payload(clock=0, mid=MID):
-    return wire.encode_provision(mid, 1, clock, AGG, SIG, CUST)     # host entropy, admin secret
+    return wire.encode_provision(mid, 1, clock, AGG, SIG, CUST)  # host entropy, admin secret
 
 
 @pytest.fixture
@@ -79,6 +81,7 @@ def test_provision_meter_fetch_verify_open(sim):
     info = wait_slots(c, 12)
     assert info["provisioned"] and info["clock_set"] and info["sig_pub"] and info["agg_pub"]
     from vwcore import agg, group, sig
+
     G = group.get(1)
     # the meter made its own keys: neither the host entropy nor the admin secret gives them
     for guess in (AGG, SIG):
@@ -88,7 +91,7 @@ def test_provision_meter_fetch_verify_open(sim):
     y = info["sig_pub"]
     first = info["first_slot"]
     assert first == T0 // 1800
-    recs, end = c.fetch(first, 5)                       # resumable in pages
+    recs, end = c.fetch(first, 5)  # resumable in pages
     recs2, end2 = c.fetch(end["next_slot"], 0)
     assert end["count"] == 5 and end["more"]
     allrecs = recs + recs2
@@ -97,21 +100,22 @@ def test_provision_meter_fetch_verify_open(sim):
     ak = aead.AEAD(CUST)
     sys.path.insert(0, str(ROOT / "hal" / "common"))
     import vwload
+
     for r in allrecs:
         assert r.meter_id == MID
         assert reading.verify_record(r, y, MID)
         m, _r = reading.open_record(r, ak)
-        assert m == vwload.wh(1, r.slot)                 # the seeded household, exactly
+        assert m == vwload.wh(1, r.slot)  # the seeded household, exactly
     # a record from another meter id / tampered slot fails
     bad = wire.decode_record(allrecs[0].encode())
     bad.slot += 1
     assert not reading.verify_record(bad, y, MID)
     # ACK, then everything up to it is acknowledged; FETCH is idempotent
-    (f,) = c.request(wire.ACK, wire.encode_ack(slots[-1]))           # no tag: refused, nothing acked
+    (f,) = c.request(wire.ACK, wire.encode_ack(slots[-1]))  # no tag: refused, nothing acked
     assert wire.decode_error(f.payload)["code"] == wire.E_AUTH and c.info()["unacked"] >= len(slots)
     i = c.info()
     (f,) = c.request(wire.ACK, wire.encode_ack(slots[-1], auth.ack_tag(b"x" * 15, MID, i["challenge"], slots[-1])))
-    assert wire.decode_error(f.payload)["code"] == wire.E_AUTH                       # another key's tag
+    assert wire.decode_error(f.payload)["code"] == wire.E_AUTH  # another key's tag
     c.ack(slots[-1], CUST)
     again, _ = c.fetch(first, 3)
     assert [r.encode() for r in again] == [r.encode() for r in allrecs[:3]]
@@ -137,8 +141,8 @@ def _reset_flow(c):
     assert wire.decode_error(f.payload)["code"] == wire.E_AUTH
     tag = auth.reset_tag(SIG, MID, ch)
     (f,) = c.request(wire.RESET, wire.encode_reset(MID, ch, tag))
-    assert wire.decode_error(f.payload)["code"] == wire.E_STORAGE     # unacked readings
-    c.fetch(0)                    # the meter frees only readings it sent (docs/PROTOCOL.md, ACK)
+    assert wire.decode_error(f.payload)["code"] == wire.E_STORAGE  # unacked readings
+    c.fetch(0)  # the meter frees only readings it sent (docs/PROTOCOL.md, ACK)
     c.ack(0xFFFFFFFE, CUST)
     c.ok(wire.RESET, wire.encode_reset(MID, ch, tag))
     i = c.info()
@@ -164,7 +168,7 @@ def test_restart_keeps_keys_and_readings(tmp_path):
         assert i2["provisioned"] and i2["clock_set"] and i2["sig_pub"] == i1["sig_pub"]
         assert i2["agg_pub"] == i1["agg_pub"]
         after, _ = c.fetch(0, 0)
-        assert [r.encode() for r in after[:len(before)]] == [r.encode() for r in before]
+        assert [r.encode() for r in after[: len(before)]] == [r.encode() for r in before]
         # catch-up: the battery-backed simulated RTC ran on; slots continue without gaps
         wait_slots(c, len(before) + 3)
         allr, _ = c.fetch(0, 0)

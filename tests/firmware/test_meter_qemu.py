@@ -1,9 +1,11 @@
+# SPDX-License-Identifier: MIT
 """The meter firmware on the QEMU board (simulators/qemu, VERIWATT_AN386), two ways:
   - "vwcrypto": install vwcore + vwmeter + hal/qemu with mpremote onto the board's LittleFS;
   - "meter": the same code FROZEN into flash, with a 48 KB heap (the 64 KB-RAM class budget
     of DESIGN.md), only the config file copied.
 Start the meter on the REPL UART, provision, let the accelerated clock close slots, FETCH,
 verify and open every record (values must equal the seeded household of vwload.py)."""
+
 from __future__ import annotations
 
 import time
@@ -33,8 +35,7 @@ def test_meter_on_qemu_board(qemu_meter):
     i = c.info()
     assert i["fw_version"].endswith("/qemu") and not i["provisioned"]
     mid = b"QEMU0001"
-    c.ok(wire.PROVISION, wire.encode_provision(mid, 1, 1767225600, bytes(32), bytes(range(32)),
-                                               b"k" * 15))
+    c.ok(wire.PROVISION, wire.encode_provision(mid, 1, 1767225600, bytes(32), bytes(range(32)), b"k" * 15))
     deadline = time.time() + 240
     while time.time() < deadline:
         i = c.info()

@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """simulators/meter_sim.py as a program: N meters, --json, pyserial on each port, clean
 shutdown on SIGTERM (no micropython left behind)."""
+
 from __future__ import annotations
 
 import json
@@ -20,10 +22,26 @@ pytestmark = pytest.mark.sim
 
 
 def test_cli_two_meters_json_and_shutdown(tmp_path):
-    p = subprocess.Popen([sys.executable, str(ROOT / "simulators" / "meter_sim.py"), "--meters", "2",
-                          "--seed", "5", "--storage", str(tmp_path), "--speed", "3600",
-                          "--start", "2026-03-01", "--json"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "simulators" / "meter_sim.py"),
+            "--meters",
+            "2",
+            "--seed",
+            "5",
+            "--storage",
+            str(tmp_path),
+            "--speed",
+            "3600",
+            "--start",
+            "2026-03-01",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         doc = json.loads(p.stdout.readline())
         ms = doc["meters"]

@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """Store unit tests: the same cases under CPython and under the unix micropython."""
+
 from __future__ import annotations
 
 import subprocess
@@ -22,8 +24,13 @@ def test_store_cpython(name, tmp_path):
 @pytest.fixture(scope="module")
 def mp_results(tmp_path_factory):
     d = tmp_path_factory.mktemp("mpstore")
-    r = subprocess.run([str(MICROPYTHON), str(HERE / "mp_store_runner.py"), str(d)],
-                       env=mp_env(), capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [str(MICROPYTHON), str(HERE / "mp_store_runner.py"), str(d)],
+        env=mp_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "done" in r.stdout, r.stdout + r.stderr
     res = {}
     for line in r.stdout.splitlines():

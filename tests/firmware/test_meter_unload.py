@@ -1,16 +1,23 @@
+# SPDX-License-Identifier: MIT
 """The frozen meter's heap budget (48 KB): on MicroPython the meter does not keep the modules it
 needs only at boot, PROVISION and RESET (vwmeter.keys, vwcore.agg for the aggregation public
 key) nor the aggregation state of a meter that never aggregates (vwmeter.aggstate): each is
 dropped from sys.modules and from its package (vwmeter.unload).  Run on the real unix
 MicroPython; the heap numbers of the frozen board are tools/bench_meter_heap.py's."""
+
 import subprocess
 
 from fwhelpers import HERE, MICROPYTHON, mp_env
 
 
 def test_meter_unloads_what_it_needs_only_now_and_then(tmp_path):
-    r = subprocess.run([str(MICROPYTHON), str(HERE / "mp_unload.py"), str(tmp_path)],
-                       capture_output=True, text=True, timeout=120, env=mp_env())
+    r = subprocess.run(
+        [str(MICROPYTHON), str(HERE / "mp_unload.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=mp_env(),
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     lines = dict(ln.split(" ", 1) for ln in r.stdout.splitlines())
     for stage in ("boot", "provisioned", "reboot"):

@@ -1,7 +1,9 @@
+# SPDX-License-Identifier: MIT
 """The meter's REPL interrupt detection on the real unix MicroPython (fast; the QEMU test
 tests/firmware/test_meter_yields_qemu.py runs the real mpremote): CR or Ctrl-C followed by
 Ctrl-C outside any frame stops the server, also split across reads; the same bytes inside a
 frame, or after a SYNC byte, do not; StdioSerial's read ends right after each 0x03."""
+
 from __future__ import annotations
 
 import subprocess
@@ -14,8 +16,9 @@ pytestmark = [pytest.mark.sim, pytest.mark.reliability]
 
 
 def mp(mode: str, stdin: bytes = b"") -> str:
-    r = subprocess.run([str(MICROPYTHON), str(HERE / "mp_yield.py"), mode], input=stdin, capture_output=True,
-                       env=mp_env(), timeout=60)
+    r = subprocess.run(
+        [str(MICROPYTHON), str(HERE / "mp_yield.py"), mode], input=stdin, capture_output=True, env=mp_env(), timeout=60
+    )
     assert r.returncode == 0, r.stderr.decode()
     return r.stdout.decode()
 
@@ -26,7 +29,7 @@ def test_server_stops_only_on_the_interrupt_sequence_outside_a_frame():
     assert got["split"][0] == "True"
     assert got["ctrlc_twice"][0] == "True"
     assert got["lone_ctrlc"][0] == "False"
-    assert got["frame_with_0d03"] == ["False", "1"]          # answered (ERROR unknown type), not stopped
+    assert got["frame_with_0d03"] == ["False", "1"]  # answered (ERROR unknown type), not stopped
     assert got["frame_then_interrupt"] == ["True", "1"]
     assert got["sync_before"][0] == "False"
 

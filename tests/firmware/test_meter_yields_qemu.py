@@ -1,9 +1,11 @@
+# SPDX-License-Identifier: MIT
 """The meter yields its line to mpremote (issue "Reliability"): on the QEMU board the meter's
 line is the REPL's UART and the meter disables the keyboard interrupt, so before the fix
 `mpremote connect PORT run x.py` got no raw REPL while the meter ran (only a restart in safe
 mode freed the board). Now the meter stops cleanly on mpremote's interrupt sequence (CR,
 Ctrl-C outside any frame), the real mpremote runs its script, and the restarted meter still
 has its keys and readings; the same bytes inside a frame (a seq of 0x0D03) do not stop it."""
+
 from __future__ import annotations
 
 import subprocess
@@ -23,14 +25,14 @@ pytestmark = [pytest.mark.qemu, pytest.mark.slow, pytest.mark.reliability]
 KEY = b"k" * 15
 
 
-@pytest.mark.parametrize("variant", ["vwcrypto", "meter"])   # meter: frozen, 48 KB heap
+@pytest.mark.parametrize("variant", ["vwcrypto", "meter"])  # meter: frozen, 48 KB heap
 def test_mpremote_run_interrupts_the_meter_and_state_survives(tmp_path, variant):
     with qemu_board_port(variant, tmp_path) as port:
         install_and_start_meter(port, tmp_path, variant, speed=180000)
         c = Client(port, timeout=60)
         mid = b"QEMUYLD1"
         c.ok(wire.PROVISION, wire.encode_provision(mid, 1, 1767225600, bytes(32), bytes(range(32)), KEY))
-        c.seq = 0x0D02   # the next request's header holds the bytes 0D 03: payload, not an interrupt
+        c.seq = 0x0D02  # the next request's header holds the bytes 0D 03: payload, not an interrupt
         (f,) = c.request(wire.HELLO)
         assert f.mtype == wire.INFO and f.seq == 0x0D03
         deadline = time.time() + 240
@@ -43,8 +45,7 @@ def test_mpremote_run_interrupts_the_meter_and_state_survives(tmp_path, variant)
         script = tmp_path / "x.py"
         script.write_text("import sys\nprint('ran on', sys.platform)\n")
         t0 = time.time()
-        r = subprocess.run([MPREMOTE, "connect", port, "run", str(script)], capture_output=True, text=True,
-                           timeout=90)
+        r = subprocess.run([MPREMOTE, "connect", port, "run", str(script)], capture_output=True, text=True, timeout=90)
         took = time.time() - t0
         assert r.returncode == 0 and "ran on" in r.stdout, (r.stdout, r.stderr)
         assert took < 30, "mpremote took %.0f s" % took
@@ -61,9 +62,11 @@ def test_mpremote_run_interrupts_the_meter_and_state_survives(tmp_path, variant)
         assert [r.slot for r in recs] == [i["first_slot"], i["first_slot"] + 1]
         c.close()
         # veriwatt stop: the same interrupt from the CLI, the REPL answers
-        r = subprocess.run([sys.executable, "-m", "veriwatt.cli", "stop", port], capture_output=True, text=True,
-                           timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-m", "veriwatt.cli", "stop", port], capture_output=True, text=True, timeout=60
+        )
         assert r.returncode == 0 and "stopped" in r.stdout, r.stdout + r.stderr
-        r = subprocess.run([MPREMOTE, "connect", port, "exec", "print(6 * 7)"], capture_output=True, text=True,
-                           timeout=60)
+        r = subprocess.run(
+            [MPREMOTE, "connect", port, "exec", "print(6 * 7)"], capture_output=True, text=True, timeout=60
+        )
         assert r.returncode == 0 and "42" in r.stdout, r.stdout + r.stderr

@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """mip package.json and freezing manifest list every firmware file (no device needed)."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +23,6 @@ def test_package_json_complete():
     assert set(py_files("vwcore") + py_files("vwmeter")) <= set(dests)
     for _d, src in pkg["urls"]:
         assert (FIRMWARE / src).resolve().exists(), src
-
 
 
 @pytest.mark.reliability
@@ -55,8 +56,10 @@ def test_manifest_paths(hal, monkeypatch):
 
     monkeypatch.setenv("VW_HAL", hal)
     src = (FIRMWARE / "manifest.py").read_text()
-    exec(compile(src, str(FIRMWARE / "manifest.py"), "exec"),
-         {"package": package, "module": module, "__file__": str(FIRMWARE / "manifest.py")})
+    exec(
+        compile(src, str(FIRMWARE / "manifest.py"), "exec"),
+        {"package": package, "module": module, "__file__": str(FIRMWARE / "manifest.py")},
+    )
     assert {"vwcore", "vwmeter", "vwhal.py", "vwload.py"} <= set(got)
 
 
@@ -64,12 +67,18 @@ def test_manifest_paths(hal, monkeypatch):
 def test_manifest_with_micropython_tool(hal, tmp_path):
     import subprocess
     import sys
+
     tool = ROOT / "build" / "micropython" / "tools" / "manifestfile.py"
     if not tool.exists():
         pytest.skip("build/micropython is missing (make setup)")
-    r = subprocess.run([sys.executable, str(tool), "--freeze", str(FIRMWARE / "manifest.py")],
-                       capture_output=True, text=True, cwd=str(tmp_path),
-                       env=dict(os.environ, VW_HAL=hal), timeout=60)
+    r = subprocess.run(
+        [sys.executable, str(tool), "--freeze", str(FIRMWARE / "manifest.py")],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        env=dict(os.environ, VW_HAL=hal),
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert "target_path='vwmeter/store.py'" in r.stdout and "target_path='vwhal.py'" in r.stdout
     assert ("hal/%s/vwhal.py" % hal) in r.stdout

@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """Power-cut test: stop the store under the unix micropython at every write point in turn
 (VW_CRASH_AT=k; a write at the crash point is torn in half), restart, and check that every
 committed record is intact, the log is consistent and usable, and the ack never goes back."""
+
 from __future__ import annotations
 
 import subprocess
@@ -21,8 +23,13 @@ DRIVER = str(HERE / "mp_powercut.py")
 
 
 def run(d, upto, crash=None):
-    r = subprocess.run([str(MICROPYTHON), DRIVER, str(d), str(upto)],
-                       env=mp_env(VW_CRASH_AT=crash), capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        [str(MICROPYTHON), DRIVER, str(d), str(upto)],
+        env=mp_env(VW_CRASH_AT=crash),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     committed, acks, wp = [], [], None
     for line in r.stdout.splitlines():
         k, v = line.split()
@@ -69,7 +76,7 @@ def one_write_point(tmp_path, k, committed):
     # every 7th k), then run to the end
     if k % 7 == 0:
         rc, c2, a2, _, err = run(d, UPTO, crash=2)
-        assert rc in (0, durable.CRASH_EXIT), err   # 0: nothing was left to write
+        assert rc in (0, durable.CRASH_EXIT), err  # 0: nothing was left to write
         check(d, c1 + c2, a1 + a2)
     rc, c3, a3, _, err = run(d, UPTO)
     assert rc == 0, "restart after write point %d failed: %s" % (k, err)
@@ -85,7 +92,7 @@ def test_powercut_every_write_point(tmp_path):
     rc, committed, acks, total, err = run(tmp_path / "ref", UPTO)
     assert rc == 0 and total and committed[-1] == UPTO, err
     assert total > 100
-    with ThreadPoolExecutor(max_workers=2) as ex:   # the work is in micropython subprocesses
+    with ThreadPoolExecutor(max_workers=2) as ex:  # the work is in micropython subprocesses
         torn = list(ex.map(lambda k: one_write_point(tmp_path, k, committed), range(1, total + 1)))
     assert sum(torn) > 0, "no crash produced a torn record: the fault injection is not working"
     print("write points tested:", total, "torn tails recovered:", sum(torn))
@@ -97,13 +104,19 @@ N_SLOTS = 3
 
 
 def run_meter(d, crash=None):
-    r = subprocess.run([str(MICROPYTHON), METER_DRIVER, str(d), str(N_SLOTS)],
-                       env=mp_env(VW_CRASH_AT=crash), capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [str(MICROPYTHON), METER_DRIVER, str(d), str(N_SLOTS)],
+        env=mp_env(VW_CRASH_AT=crash),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return r.returncode, r.stdout, r.stderr
 
 
 def stored_records(d):
     from vwcore import wire
+
     log = d / "log"
     if not log.exists():
         return {}
@@ -114,6 +127,7 @@ def stored_records(d):
 def one_meter_write_point(tmp_path, k):
     from vwcore import aead, reading, sig, wire
     import vwload
+
     d = tmp_path / ("m%d" % k)
     d.mkdir()
     rc, out, err = run_meter(d, crash=k)
@@ -122,9 +136,9 @@ def one_meter_write_point(tmp_path, k):
     rc, out, err = run_meter(d)
     assert rc == 0 and out.startswith("done"), (k, out, err)
     after = stored_records(d)
-    for slot, rec in before.items():                      # nothing stored is ever lost
+    for slot, rec in before.items():  # nothing stored is ever lost
         assert after.get(slot) == rec, "record %d changed after restart (k=%d)" % (slot, k)
-    y = sig.SigningKey(keys_on_flash(d)["sig_secret"]).y       # the key the meter made itself
+    y = sig.SigningKey(keys_on_flash(d)["sig_secret"]).y  # the key the meter made itself
     first = 1767225600 // 1800
     assert sorted(after) == list(range(first, first + N_SLOTS)), (k, sorted(after))
     ak = aead.AEAD(bytes(range(100, 115)))
@@ -139,7 +153,7 @@ def test_powercut_whole_meter(tmp_path):
     rc, out, err = run_meter(tmp_path / "ref")
     assert rc == 0, err
     total = int(out.split()[1])
-    assert total >= 3 + 4 * 2 + 3 * N_SLOTS           # keys + 2 segments + records
+    assert total >= 3 + 4 * 2 + 3 * N_SLOTS  # keys + 2 segments + records
     with ThreadPoolExecutor(max_workers=2) as ex:
         list(ex.map(lambda k: one_meter_write_point(tmp_path, k), range(1, total + 1)))
     print("meter write points tested:", total)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Runs simulators/renode/meter.robot with renode-test when it is on PATH.
 
 Renode is distributed as release archives / OS packages that no registry reachable from
@@ -5,6 +6,7 @@ this project's machines carries, so here the test normally SKIPS and prints why.
 needs a NUCLEO_F446RE MicroPython ELF with the meter frozen in (VERIWATT_RENODE_ELF or
 build/micropython/ports/stm32/build-NUCLEO_F446RE/firmware.elf), which the Debian
 MicroPython source cannot build (lib/stm32lib is stripped)."""
+
 from __future__ import annotations
 
 import os
@@ -17,14 +19,17 @@ from fwhelpers import ROOT
 
 pytestmark = pytest.mark.renode
 ROBOT = ROOT / "simulators" / "renode" / "meter.robot"
-NO_RENODE = ("renode-test is not on PATH: Renode is not obtainable from any registry here "
-             "(see simulators/renode/README.md); simulators/renode/meter.robot was not run")
+NO_RENODE = (
+    "renode-test is not on PATH: Renode is not obtainable from any registry here "
+    "(see simulators/renode/README.md); simulators/renode/meter.robot was not run"
+)
 
 
 @pytest.mark.reliability
 def test_skip_message_points_at_files_in_the_repo():
     """The skip message sends the reader to files that exist (it named docs TOOLCHAIN.md, which does not)."""
     import re
+
     paths = re.findall(r"[\w./-]+\.(?:md|robot|py)\b", NO_RENODE)
     assert paths and all((ROOT / p).is_file() for p in paths), paths
 
@@ -35,15 +40,17 @@ def test_renode_meter_robot(tmp_path):
         msg = NO_RENODE
         print("SKIP:", msg)
         pytest.skip(msg)
-    elf = os.environ.get("VERIWATT_RENODE_ELF",
-                         str(ROOT / "build/stm32/nucleo_f446re/firmware.elf"))   # make stm32
+    elf = os.environ.get("VERIWATT_RENODE_ELF", str(ROOT / "build/stm32/nucleo_f446re/firmware.elf"))  # make stm32
     if not os.path.exists(elf):
-        msg = ("no STM32 MicroPython ELF with the meter frozen in at %s (set VERIWATT_RENODE_ELF)"
-               % elf)
+        msg = "no STM32 MicroPython ELF with the meter frozen in at %s (set VERIWATT_RENODE_ELF)" % elf
         print("SKIP:", msg)
         pytest.skip(msg)
-    r = subprocess.run([exe, "--variable", "ELF:" + elf, "--results-dir", str(tmp_path), str(ROBOT)],
-                       capture_output=True, text=True, timeout=900)
+    r = subprocess.run(
+        [exe, "--variable", "ELF:" + elf, "--results-dir", str(tmp_path), str(ROBOT)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
 
 
@@ -55,6 +62,7 @@ def test_renode_wire_library_against_simulator(tmp_path):
     import threading
 
     import serial
+
     sys.path.insert(0, str(ROOT / "simulators"))
     sys.path.insert(0, str(ROOT / "simulators" / "renode"))
     import meter_wire

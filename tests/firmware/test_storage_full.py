@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """The running meter with a tiny store (3 segments x 4 slots): when full it stops
 recording rather than overwrite unacknowledged readings; ACK frees whole acknowledged
 segments and recording resumes."""
+
 from __future__ import annotations
 
 import sys
@@ -18,7 +20,7 @@ from vwcore import reading, wire  # noqa: E402
 
 pytestmark = pytest.mark.sim
 MID = b"VWFULL01"
-T0 = 1767225600 + 1800 * 2          # slot 2 mod 4: the first segment starts mid-way
+T0 = 1767225600 + 1800 * 2  # slot 2 mod 4: the first segment starts mid-way
 
 
 def test_full_refuses_then_resumes_after_ack(tmp_path):
@@ -29,15 +31,18 @@ def test_full_refuses_then_resumes_after_ack(tmp_path):
         deadline = time.time() + 20
         while time.time() < deadline:
             i = c.info()
-            if i["last_slot"] != wire.NO_SLOT and i["last_slot"] % 4 == 3 and \
-                    i["last_slot"] // 4 - i["first_slot"] // 4 == 2:
+            if (
+                i["last_slot"] != wire.NO_SLOT
+                and i["last_slot"] % 4 == 3
+                and i["last_slot"] // 4 - i["first_slot"] // 4 == 2
+            ):
                 break
             time.sleep(0.1)
         full = c.info()
         assert full["capacity"] == 12
         first, last = full["first_slot"], full["last_slot"]
-        assert first == T0 // 1800 and last - first + 1 == 10     # 2 + 4 + 4 slots
-        time.sleep(0.8)                                            # 8 more slots elapse
+        assert first == T0 // 1800 and last - first + 1 == 10  # 2 + 4 + 4 slots
+        time.sleep(0.8)  # 8 more slots elapse
         i = c.info()
         assert (i["first_slot"], i["last_slot"]) == (first, last), "overwrote or grew when full"
         assert i["unacked"] == 10

@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """Property test (hypothesis, CPython): random appends with gaps, acks, reopenings and
 torn tails against a simple model; nothing unacknowledged is ever lost or reordered."""
+
 from __future__ import annotations
 
 import os
@@ -18,11 +20,14 @@ from vwmeter.store import Store, StoreFull  # noqa: E402
 pytestmark = pytest.mark.sim
 S, M, RL = 3, 3, 16
 
-ops = st.lists(st.one_of(
-    st.tuples(st.just("append"), st.integers(1, 4)),
-    st.tuples(st.just("ack"), st.integers(-2, 6)),
-    st.tuples(st.just("reopen"), st.booleans()),
-), max_size=60)
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("append"), st.integers(1, 4)),
+        st.tuples(st.just("ack"), st.integers(-2, 6)),
+        st.tuples(st.just("reopen"), st.booleans()),
+    ),
+    max_size=60,
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -30,7 +35,7 @@ ops = st.lists(st.one_of(
 def test_store_against_model(seq):
     with tempfile.TemporaryDirectory() as d:
         s = Store(d, RL, S, M)
-        model = {}          # slot -> payload of every slot ever committed and not dropped
+        model = {}  # slot -> payload of every slot ever committed and not dropped
         acked = None
         nxt = 100
         for op, arg in seq:
@@ -51,7 +56,7 @@ def test_store_against_model(seq):
                     a = max(model) + arg if arg < 0 else min(model) + arg
                     acked = s.ack(a)
             else:
-                if arg and s.last_slot is not None:        # tear half a record onto the tail
+                if arg and s.last_slot is not None:  # tear half a record onto the tail
                     k = s.segs[-1]
                     with open(os.path.join(d, "s%08d.seg" % k), "ab") as f:
                         f.write(b"\x00" * 7)

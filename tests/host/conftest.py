@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """Fixtures for the host tests: meters' records made with vwcore (the same code the firmware runs)."""
+
 from __future__ import annotations
 
 import sys

@@ -1,9 +1,11 @@
+# SPDX-License-Identifier: MIT
 """A meter written in CPython on vwcore (wire + reading), behind a pty: for host tests only.
 
 It answers the same protocol as the firmware (HELLO, PROVISION, SET_CLOCK, FETCH, ACK) and
 can misbehave on purpose: corrupt bytes, stop answering after some frames, sign for another
 meter id, send a record twice.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,10 +21,18 @@ from veriwatt.ptyrelay import make_pty
 
 
 class FakeMeter:
-    def __init__(self, meter_id: bytes = b"FAKE0001", records: Optional[Dict[int, bytes]] = None,
-                 y: Optional[int] = None, noise: float = 0.0, seed: int = 1, batch: int = 32,
-                 stop_after_frames: Optional[int] = None, delay: float = 0.0,
-                 customer_key: Optional[bytes] = None) -> None:
+    def __init__(
+        self,
+        meter_id: bytes = b"FAKE0001",
+        records: Optional[Dict[int, bytes]] = None,
+        y: Optional[int] = None,
+        noise: float = 0.0,
+        seed: int = 1,
+        batch: int = 32,
+        stop_after_frames: Optional[int] = None,
+        delay: float = 0.0,
+        customer_key: Optional[bytes] = None,
+    ) -> None:
         self.meter_id = meter_id
         self.customer_key = customer_key  # checks ACK tags like the firmware (none: every ACK refused)
         self.records: Dict[int, bytes] = dict(records or {})
@@ -74,11 +84,22 @@ class FakeMeter:
 
     def info(self) -> dict:
         ss = sorted(self.records)
-        return {"meter_id": self.meter_id, "group_id": 1, "provisioned": True, "clock_set": True,
-                "clock": int(time.time()), "first_slot": ss[0] if ss else wire.NO_SLOT,
-                "last_slot": ss[-1] if ss else wire.NO_SLOT, "used": len(ss), "capacity": 4096,
-                "unacked": len(ss), "challenge": b"\x00" * 8, "fw_version": "fakemeter",
-                "sig_pub": self.y, "agg_pub": None}
+        return {
+            "meter_id": self.meter_id,
+            "group_id": 1,
+            "provisioned": True,
+            "clock_set": True,
+            "clock": int(time.time()),
+            "first_slot": ss[0] if ss else wire.NO_SLOT,
+            "last_slot": ss[-1] if ss else wire.NO_SLOT,
+            "used": len(ss),
+            "capacity": 4096,
+            "unacked": len(ss),
+            "challenge": b"\x00" * 8,
+            "fw_version": "fakemeter",
+            "sig_pub": self.y,
+            "agg_pub": None,
+        }
 
     def _handle(self, f: wire.Frame) -> None:
         if f.mtype == wire.HELLO:
@@ -95,8 +116,9 @@ class FakeMeter:
             self._out(wire.END, f.seq, wire.encode_end(nxt, len(sent), len(ss) > len(sent)))
         elif f.mtype == wire.ACK:
             d = wire.decode_ack(f.payload)
-            if self.customer_key is None or d["tag"] != auth.ack_tag(self.customer_key, self.meter_id, b"\x00" * 8,
-                                                                     d["up_to_slot"]):
+            if self.customer_key is None or d["tag"] != auth.ack_tag(
+                self.customer_key, self.meter_id, b"\x00" * 8, d["up_to_slot"]
+            ):
                 self._out(wire.ERROR, f.seq, wire.encode_error(wire.E_AUTH, "ACK not authorised", wire.ACK))
                 return
             self.acked = d["up_to_slot"]

@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """Helpers for the host tests (imported by name: a unique module, unlike conftest)."""
+
 from __future__ import annotations
 
 from typing import Dict, List

@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """docs/API.md: its examples run as written, against simulated meters (the real firmware on the
 unix MicroPython behind ptys), and the published API (veriwatt.api.__all__) matches its reference."""
+
 from __future__ import annotations
 
 import inspect
@@ -26,7 +28,7 @@ def test_published_api_matches_the_docs():
     text = DOC.read_text()
     documented = re.findall(r"^### `([A-Za-z_]+)`", text, flags=re.M)
     assert len(documented) == len(set(documented)), "a name is documented twice"
-    assert set(documented) == set(api.__all__), (set(api.__all__) ^ set(documented))
+    assert set(documented) == set(api.__all__), set(api.__all__) ^ set(documented)
     for name in api.__all__:
         obj = getattr(api, name)
         if inspect.isfunction(obj):

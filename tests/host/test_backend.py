@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """The one modexp backend switch (veriwatt.backend): every layer follows it, and the
 environment variable VERIWATT_MODEXP gives its initial choice."""
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,10 @@ def restore():
     backend.use(prev)
 
 
-@pytest.mark.parametrize("name, core, zk", [("pow", "pow", "pow"), ("vwcrypto", "cffi", "vwcrypto"),
-                                            ("auto", "cffi", "vwcrypto"), ("gmpy2", "cffi", "gmpy2")])
+@pytest.mark.parametrize(
+    "name, core, zk",
+    [("pow", "pow", "pow"), ("vwcrypto", "cffi", "vwcrypto"), ("auto", "cffi", "vwcrypto"), ("gmpy2", "cffi", "gmpy2")],
+)
 def test_every_layer_follows_the_switch(restore, name, core, zk):
     if name == "gmpy2" and backend.GMP is None:
         pytest.skip("gmpy2 not installed (extra 'fast')")
@@ -54,8 +57,10 @@ def _initial(env_value):
     env.pop("VERIWATT_MODEXP", None)
     if env_value is not None:
         env["VERIWATT_MODEXP"] = env_value
-    code = ("from veriwatt import backend; from vwcore import modexp; "
-            "print(backend.CHOICE, backend.BACKEND, backend.PUBLIC, modexp.BACKEND)")
+    code = (
+        "from veriwatt import backend; from vwcore import modexp; "
+        "print(backend.CHOICE, backend.BACKEND, backend.PUBLIC, modexp.BACKEND)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
     return r.stdout.split()

@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """Bills with proofs: the supplier's check accepts an honest bill and rejects every tampering
 with a specific reason (and the CLI exits 1 with that reason)."""
+
 from __future__ import annotations
 
 import copy
@@ -96,7 +98,12 @@ def test_replaced_meter_key_same_id(honest, tariff_obj, meter_a, meter_b):
 def test_dropped_slot(honest, tariff_obj, meter_a):
     b = copy.deepcopy(honest)
     del b["commitments"][100]
-    expect(b, tariff_obj, meter_a.pub, r"1 slot\(s\) missing from the period: %d\.\.%d .*dropped" % (WEEK[0] + 100, WEEK[0] + 100))
+    expect(
+        b,
+        tariff_obj,
+        meter_a.pub,
+        r"1 slot\(s\) missing from the period: %d\.\.%d .*dropped" % (WEEK[0] + 100, WEEK[0] + 100),
+    )
 
 
 def test_duplicated_slot(honest, tariff_obj, meter_a):
@@ -136,7 +143,7 @@ def test_spliced_from_another_month(honest, tariff_obj, meter_a):
 
 
 def test_absurd_slot_numbers_are_reported_not_crashing(honest, tariff_obj, meter_a):
-    for bad in (2 ** 70, -5, 2 ** 32):
+    for bad in (2**70, -5, 2**32):
         b = copy.deepcopy(honest)
         b["commitments"][0]["slot"] = bad
         with pytest.raises(VeriwattError, match=r"commitments\[0\]\.slot .* out of range"):
@@ -157,11 +164,15 @@ def test_shifted_period(honest, tariff_obj, meter_a):
 
 
 def test_malformed_bill_is_a_usage_error(honest, tariff_obj, meter_a):
-    for mutate in (lambda b: b.pop("proof"), lambda b: b.__setitem__("total", "12"),
-                   lambda b: b["commitments"][0].__setitem__("sig", "zz"), lambda b: b.__setitem__("format", "x"),
-                   lambda b: b["period"].__setitem__("end_slot", 2 ** 70),  # must not try to list 2^70 slots
-                   lambda b: b["period"].__setitem__("start_slot", -10),
-                   lambda b: b["period"].__setitem__("end_slot", b["period"]["start_slot"] + 48 * 366 * 6)):
+    for mutate in (
+        lambda b: b.pop("proof"),
+        lambda b: b.__setitem__("total", "12"),
+        lambda b: b["commitments"][0].__setitem__("sig", "zz"),
+        lambda b: b.__setitem__("format", "x"),
+        lambda b: b["period"].__setitem__("end_slot", 2**70),  # must not try to list 2^70 slots
+        lambda b: b["period"].__setitem__("start_slot", -10),
+        lambda b: b["period"].__setitem__("end_slot", b["period"]["start_slot"] + 48 * 366 * 6),
+    ):
         b = copy.deepcopy(honest)
         mutate(b)
         with pytest.raises(VeriwattError) as ei:
@@ -208,8 +219,9 @@ def test_open_all_finds_a_bad_opening(meter_a):
     recs = meter_a.records(WEEK[0], WEEK[0] + 10)
     r = recs[4]
     pt = (123).to_bytes(4, "big") + (5).to_bytes(32, "big")  # a ciphertext of a wrong opening
-    ct = aead.AEAD(meter_a.customer_key).encrypt(aead.record_nonce(r.meter_id, r.slot), pt,
-                                                 reading.record_ad(r.group_id, r.meter_id, r.slot))
+    ct = aead.AEAD(meter_a.customer_key).encrypt(
+        aead.record_nonce(r.meter_id, r.slot), pt, reading.record_ad(r.group_id, r.meter_id, r.slot)
+    )
     bad = list(recs)
     bad[4] = wire.Record(r.meter_id, r.slot, r.C, r.e, r.s, ct, r.group_id)
     with pytest.raises(InvalidError, match="slot %d: the decrypted reading does not match" % r.slot):
@@ -220,6 +232,7 @@ def test_open_all_finds_a_bad_opening(meter_a):
 
 def test_linear_check_properties():
     from vwcore import group
+
     G = group.DEFAULT
     ops = [(5, 11), (7, 13), (0, 17)]
     Cs = [group.commit(m, r) for m, r in ops]
@@ -237,8 +250,18 @@ def test_cli_verify_bill_exit_codes(tmp_path, honest, signed_tariff, meter_a):
     bad["total"] += 1
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     (tmp_path / "supplier.pub.json").write_text(json.dumps(signed_tariff["supplier_key"]))
-    cmd = [sys.executable, "-m", "veriwatt.cli", "verify-bill", "--tariff", str(tmp_path / "tariff.json"),
-           "--meter-key", str(tmp_path / "meter.pub.json"), "--supplier-key", str(tmp_path / "supplier.pub.json")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "veriwatt.cli",
+        "verify-bill",
+        "--tariff",
+        str(tmp_path / "tariff.json"),
+        "--meter-key",
+        str(tmp_path / "meter.pub.json"),
+        "--supplier-key",
+        str(tmp_path / "supplier.pub.json"),
+    ]
     ok = subprocess.run(cmd + [str(tmp_path / "bill.json")], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "VALID" in ok.stdout

@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """CLI: --help on every subcommand; bad paths and malformed files give one-line errors, exit 2."""
+
 from __future__ import annotations
 
 import json
@@ -21,13 +23,31 @@ def subcommands():
 
 
 def run(*argv, timeout=60):
-    return subprocess.run([sys.executable, "-m", "veriwatt.cli", *argv], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "veriwatt.cli", *argv], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_every_subcommand_has_help(capsys):
     names = subcommands()
-    for expected in ("demo", "fetch", "verify", "bill", "verify-bill", "tariff", "deploy", "flash", "provision",
-                     "info", "sim", "readings", "disclose", "verify-disclosure", "plot", "keygen"):
+    for expected in (
+        "demo",
+        "fetch",
+        "verify",
+        "bill",
+        "verify-bill",
+        "tariff",
+        "deploy",
+        "flash",
+        "provision",
+        "info",
+        "sim",
+        "readings",
+        "disclose",
+        "verify-disclosure",
+        "plot",
+        "keygen",
+    ):
         assert expected in names
     for name in names:
         with pytest.raises(SystemExit) as e:
@@ -60,36 +80,126 @@ def files(tmp_path, meter_a, signed_tariff, supplier):
 
 
 def test_missing_files(files):
-    one_line_error(run("verify-bill", str(files / "nope.json"), "--tariff", str(files / "tariff.json"),
-                       "--meter-key", str(files / "meter.pub.json")), 2, "bill file", "not found")
-    one_line_error(run("verify-bill", str(files / "list.json"), "--tariff", str(files / "nope.json"),
-                       "--meter-key", str(files / "meter.pub.json")), 2, "tariff file", "not found")
-    one_line_error(run("verify-bill", str(files / "list.json"), "--tariff", str(files / "tariff.json"),
-                       "--meter-key", str(files)), 2, "is a folder")
+    one_line_error(
+        run(
+            "verify-bill",
+            str(files / "nope.json"),
+            "--tariff",
+            str(files / "tariff.json"),
+            "--meter-key",
+            str(files / "meter.pub.json"),
+        ),
+        2,
+        "bill file",
+        "not found",
+    )
+    one_line_error(
+        run(
+            "verify-bill",
+            str(files / "list.json"),
+            "--tariff",
+            str(files / "nope.json"),
+            "--meter-key",
+            str(files / "meter.pub.json"),
+        ),
+        2,
+        "tariff file",
+        "not found",
+    )
+    one_line_error(
+        run("verify-bill", str(files / "list.json"), "--tariff", str(files / "tariff.json"), "--meter-key", str(files)),
+        2,
+        "is a folder",
+    )
 
 
 def test_malformed_json(files):
-    one_line_error(run("verify-bill", str(files / "broken.json"), "--tariff", str(files / "tariff.json"),
-                       "--meter-key", str(files / "meter.pub.json")), 2, "not valid JSON", "line 1")
-    one_line_error(run("verify-bill", str(files / "list.json"), "--tariff", str(files / "tariff.json"),
-                       "--meter-key", str(files / "meter.pub.json")), 2, "not a bill")
-    one_line_error(run("verify-bill", str(files / "list.json"), "--tariff", str(files / "tariff.json"),
-                       "--meter-key", str(files / "bin.json")), 2, "UTF-8")
-    one_line_error(run("verify-bill", str(files / "list.json"), "--tariff", str(files / "list.json"),
-                       "--meter-key", str(files / "meter.pub.json")), 2, "tariff")
+    one_line_error(
+        run(
+            "verify-bill",
+            str(files / "broken.json"),
+            "--tariff",
+            str(files / "tariff.json"),
+            "--meter-key",
+            str(files / "meter.pub.json"),
+        ),
+        2,
+        "not valid JSON",
+        "line 1",
+    )
+    one_line_error(
+        run(
+            "verify-bill",
+            str(files / "list.json"),
+            "--tariff",
+            str(files / "tariff.json"),
+            "--meter-key",
+            str(files / "meter.pub.json"),
+        ),
+        2,
+        "not a bill",
+    )
+    one_line_error(
+        run(
+            "verify-bill",
+            str(files / "list.json"),
+            "--tariff",
+            str(files / "tariff.json"),
+            "--meter-key",
+            str(files / "bin.json"),
+        ),
+        2,
+        "UTF-8",
+    )
+    one_line_error(
+        run(
+            "verify-bill",
+            str(files / "list.json"),
+            "--tariff",
+            str(files / "list.json"),
+            "--meter-key",
+            str(files / "meter.pub.json"),
+        ),
+        2,
+        "tariff",
+    )
     one_line_error(run("tariff", "verify", str(files / "broken.json")), 2, "not valid JSON")
 
 
 def test_wrong_kind_of_key(files):
-    one_line_error(run("verify-bill", str(files / "list.json"), "--tariff", str(files / "tariff.json"),
-                       "--meter-key", str(files / "tariff.json")), 2, "format")
+    one_line_error(
+        run(
+            "verify-bill",
+            str(files / "list.json"),
+            "--tariff",
+            str(files / "tariff.json"),
+            "--meter-key",
+            str(files / "tariff.json"),
+        ),
+        2,
+        "format",
+    )
 
 
 def test_store_commands_without_a_store(files):
     one_line_error(run("verify", "--store", str(files / "none.db"), "--period", "2026-12"), 2, "does not exist")
     from hosthelpers import WEEK  # a billing cycle of the test tariff (weekly cycles)
-    one_line_error(run("bill", "--store", str(files / "none.db"), "--period", "%d:%d" % WEEK,
-                       "--tariff", str(files / "tariff.json"), "--code", "x"), 2, "does not exist")
+
+    one_line_error(
+        run(
+            "bill",
+            "--store",
+            str(files / "none.db"),
+            "--period",
+            "%d:%d" % WEEK,
+            "--tariff",
+            str(files / "tariff.json"),
+            "--code",
+            "x",
+        ),
+        2,
+        "does not exist",
+    )
 
 
 def test_bad_period_and_code(files):
@@ -100,7 +210,15 @@ def test_bad_period_and_code(files):
 def test_tariff_roundtrip_via_cli(tmp_path):
     assert run("keygen", "--out", str(tmp_path / "sup")).returncode == 0
     assert run("tariff", "example", "--out", str(tmp_path / "t.json")).returncode == 0
-    r = run("tariff", "sign", str(tmp_path / "t.json"), "--key", str(tmp_path / "sup.key.json"), "--out", str(tmp_path / "ts.json"))
+    r = run(
+        "tariff",
+        "sign",
+        str(tmp_path / "t.json"),
+        "--key",
+        str(tmp_path / "sup.key.json"),
+        "--out",
+        str(tmp_path / "ts.json"),
+    )
     assert r.returncode == 0, r.stderr
     r = run("tariff", "verify", str(tmp_path / "ts.json"), "--supplier-key", str(tmp_path / "sup.pub.json"))
     assert r.returncode == 0 and "valid signature" in r.stdout
@@ -122,6 +240,7 @@ def test_deploy_board_choice():
     forced); an unknown platform needs --board (issue "Reliability": esp32 HAL onto QEMU)."""
     from veriwatt import device
     from veriwatt.errors import VeriwattError
+
     q = ("qemu", "VERIWATT-AN386 with Cortex-M4")
     assert device.choose_board("P", None, q, False) == "qemu"
     assert device.choose_board("P", "qemu", q, False) == "qemu"
@@ -161,14 +280,20 @@ def test_customer_commands_on_a_store(tmp_path, meter_a, supplier):
     st = Store(db)
     st.add_meter(meter_a.pub["meter_id"], meter_a.pub)
     a, b = WEEK[0], WEEK[0] + 96
-    st.add([r for r in meter_a.raw(a, b).values()], records.Checker.from_pub(meter_a.pub).check_raw, meter_a.pub["meter_id"])
+    st.add(
+        [r for r in meter_a.raw(a, b).values()],
+        records.Checker.from_pub(meter_a.pub).check_raw,
+        meter_a.pub["meter_id"],
+    )
     st.close()
     key = tmp_path / "meter.pub.json"
     key.write_text(json.dumps(meter_a.pub))
     (tmp_path / "supplier.pub.json").write_text(json.dumps(keys.public(supplier)))
     assert run("trust", "add", str(tmp_path / "supplier.pub.json")).returncode == 0
     for kind in ("tariff", "index"):
-        s = tariff.sign(dict(tariff.example(kind), cycle={"kind": "periods", "periods": [[a, b], [b, b + 10]]}), supplier)
+        s = tariff.sign(
+            dict(tariff.example(kind), cycle={"kind": "periods", "periods": [[a, b], [b, b + 10]]}), supplier
+        )
         s["supplier_key"] = keys.public(supplier)
         (tmp_path / (kind + ".json")).write_text(json.dumps(s))
     period = "%d:%d" % (a, b)
@@ -176,21 +301,47 @@ def test_customer_commands_on_a_store(tmp_path, meter_a, supplier):
     r = run("bill", *common, "--tariff", str(tmp_path / "index.json"), "--out", str(tmp_path / "settle.json"), "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["kind"] == "settlement"
-    r = run("verify-bill", str(tmp_path / "settle.json"), "--tariff", str(tmp_path / "index.json"), "--meter-key", str(key))
+    r = run(
+        "verify-bill", str(tmp_path / "settle.json"), "--tariff", str(tmp_path / "index.json"), "--meter-key", str(key)
+    )
     assert r.returncode == 0 and "VALID" in r.stdout
-    r = run("verify-bill", str(tmp_path / "settle.json"), "--tariff", str(tmp_path / "tariff.json"), "--meter-key", str(key))
+    r = run(
+        "verify-bill", str(tmp_path / "settle.json"), "--tariff", str(tmp_path / "tariff.json"), "--meter-key", str(key)
+    )
     one_line_error(r, 1, "INVALID", "needs a tariff of kind index")
     r = run("bill", *common, "--total", "--out", str(tmp_path / "total.json"), "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["total"] == sum(meter_a.reading(t) for t in range(a, b))
     r = run("verify-bill", str(tmp_path / "total.json"), "--meter-key", str(key), "--total")
     assert r.returncode == 0 and "VALID" in r.stdout
-    r = run("disclose", *common[:2], "--code", meter_a.code, "--slots", "%d,%d" % (a + 5, a + 9), "--out", str(tmp_path / "d.json"))
+    r = run(
+        "disclose",
+        *common[:2],
+        "--code",
+        meter_a.code,
+        "--slots",
+        "%d,%d" % (a + 5, a + 9),
+        "--out",
+        str(tmp_path / "d.json"),
+    )
     assert r.returncode == 0, r.stderr
     r = run("verify-disclosure", str(tmp_path / "d.json"), "--meter-key", str(key), "--json")
-    assert r.returncode == 0 and [s["reading"] for s in json.loads(r.stdout)["slots"]] == [meter_a.reading(a + 5), meter_a.reading(a + 9)]
+    assert r.returncode == 0 and [s["reading"] for s in json.loads(r.stdout)["slots"]] == [
+        meter_a.reading(a + 5),
+        meter_a.reading(a + 9),
+    ]
     r = run("bill", *common[:4], "--code", "NOT-A-CODE", "--tariff", str(tmp_path / "tariff.json"))
     one_line_error(r, 2, "customer code")
-    r = run("bill", "--store", db, "--period", "%d:%d" % (b, b + 10), "--code", meter_a.code, "--tariff", str(tmp_path / "tariff.json"))
+    r = run(
+        "bill",
+        "--store",
+        db,
+        "--period",
+        "%d:%d" % (b, b + 10),
+        "--code",
+        meter_a.code,
+        "--tariff",
+        str(tmp_path / "tariff.json"),
+    )
     one_line_error(r, 2, "missing", "fetch the missing readings first")
 
 
@@ -210,14 +361,20 @@ def test_disclose_slot_ranges_include_both_ends(tmp_path, meter_a):
     db = str(tmp_path / "v.db")
     st = Store(db)
     st.add_meter(meter_a.pub["meter_id"], meter_a.pub)
-    st.add([r for r in meter_a.raw(a, a + 96).values()], records.Checker.from_pub(meter_a.pub).check_raw,
-           meter_a.pub["meter_id"])
+    st.add(
+        [r for r in meter_a.raw(a, a + 96).values()],
+        records.Checker.from_pub(meter_a.pub).check_raw,
+        meter_a.pub["meter_id"],
+    )
     st.close()
     key = tmp_path / "meter.pub.json"
     key.write_text(json.dumps(meter_a.pub))
     base = ["disclose", "--store", db, "--meter-key", str(key), "--code", meter_a.code, "--json"]
-    for spec, want in (("%s..%s" % (day1, day2), list(range(a, a + 96))), (day2, list(range(a + 48, a + 96))),
-                       ("%d:%d" % (a + 5, a + 7), [a + 5, a + 6, a + 7])):
+    for spec, want in (
+        ("%s..%s" % (day1, day2), list(range(a, a + 96))),
+        (day2, list(range(a + 48, a + 96))),
+        ("%d:%d" % (a + 5, a + 7), [a + 5, a + 6, a + 7]),
+    ):
         out = tmp_path / "d.json"
         r = run(*base, "--slots", spec, "--out", str(out))
         assert r.returncode == 0, r.stderr

@@ -1,7 +1,9 @@
+# SPDX-License-Identifier: MIT
 """`veriwatt demo` on a slow or loaded machine: it waits as long as the simulated meters make
 progress (readings arrive, or a meter certifies a slot) and gives up only after --stall
 seconds without any, instead of a wall-clock deadline for the month (it used to stop after
 120 s: "did not produce a month of readings in time (have 4463 of 4464)" at a load of 11)."""
+
 from __future__ import annotations
 
 import json
@@ -31,12 +33,12 @@ def test_stall_waits_while_progress_goes_on():
     clock = FakeClock()
     w = Stall(120.0, clock)
     have = 0
-    for _ in range(100):          # 10000 s in all, far beyond any fixed deadline
+    for _ in range(100):  # 10000 s in all, far beyond any fixed deadline
         clock.t += 100.0
         have += 1
         assert not w.stalled((have, (have,)))
     clock.t += 120.0
-    assert not w.stalled((have, (have,)))   # exactly the limit: still waiting
+    assert not w.stalled((have, (have,)))  # exactly the limit: still waiting
     clock.t += 0.5
     assert w.stalled((have, (have,)))
 
@@ -44,7 +46,7 @@ def test_stall_waits_while_progress_goes_on():
 def test_stall_counts_meter_progress_not_only_fetched_readings():
     clock = FakeClock()
     w = Stall(10.0, clock)
-    for last_slot in range(50):   # nothing fetched, but the meter certifies slots
+    for last_slot in range(50):  # nothing fetched, but the meter certifies slots
         clock.t += 9.0
         assert not w.stalled((0, (last_slot,)))
 
@@ -87,8 +89,12 @@ def _throttle(pid: int, run_s: float, stop_s: float, done: threading.Event) -> N
 def test_demo_completes_when_the_month_takes_longer_than_two_minutes(tmp_path):
     """The meters get an eighth of their time (stopped 3.5 s in every 4 s, within the serial
     timeout of 5 s): the month takes several minutes and the demo still bills it."""
-    p = subprocess.Popen([sys.executable, "-m", "veriwatt.cli", "demo", "--out", str(tmp_path / "demo"), "--stall", "60"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "veriwatt.cli", "demo", "--out", str(tmp_path / "demo"), "--stall", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     done = threading.Event()
     t = None
     lines = []
@@ -124,7 +130,11 @@ def test_demo_completes_when_the_month_takes_longer_than_two_minutes(tmp_path):
 
 @pytest.mark.parametrize("value", ["0", "-5", "nan"])
 def test_demo_refuses_a_bad_stall(tmp_path, value):
-    r = subprocess.run([sys.executable, "-m", "veriwatt.cli", "demo", "--out", str(tmp_path / "d"), "--stall", value],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "veriwatt.cli", "demo", "--out", str(tmp_path / "d"), "--stall", value],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "--stall must be a positive number of seconds" in r.stderr, r.stderr
     assert not (tmp_path / "d" / "sim").exists()  # refused before any meter started

@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """Property tests: tariff evaluation against a brute-force reading of the rules; malformed bills,
 tariffs and keys only ever give VeriwattError (a one-line message), never another exception."""
+
 from __future__ import annotations
 
 import copy
@@ -17,22 +19,32 @@ pytestmark = pytest.mark.host
 
 HH = [("%02d:%02d" % (m // 60, m % 60)) for m in range(0, 24 * 60, 30)]
 
-band = st.fixed_dictionaries({
-    "name": st.sampled_from(["a", "b", "c"]),
-    "days": st.sampled_from(["all", "weekday", "weekend", ["mon", "sun"], ["sat"]]),
-    "start": st.sampled_from(HH),
-    "end": st.sampled_from(HH[1:] + ["24:00"]),
-    "price": st.integers(0, 100),
-})
+band = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(["a", "b", "c"]),
+        "days": st.sampled_from(["all", "weekday", "weekend", ["mon", "sun"], ["sat"]]),
+        "start": st.sampled_from(HH),
+        "end": st.sampled_from(HH[1:] + ["24:00"]),
+        "price": st.integers(0, 100),
+    }
+)
 
 
 @settings(max_examples=60, deadline=None)
-@given(bands=st.lists(band, max_size=4), default=st.integers(0, 50), offset=st.integers(0, 2000),
-       tz=st.sampled_from(["UTC", "Europe/London", "America/New_York"]))
+@given(
+    bands=st.lists(band, max_size=4),
+    default=st.integers(0, 50),
+    offset=st.integers(0, 2000),
+    tz=st.sampled_from(["UTC", "Europe/London", "America/New_York"]),
+)
 def test_band_evaluation_matches_the_rules(bands, default, offset, tz):
     bands = [b for b in bands if b["start"] != b["end"]]
-    body = {"format": tariff.FORMAT, "timezone": tz, "seasons": [{"default_price": default, "bands": bands}],
-            "cycle": {"kind": "calendar-month", "zone": tz}}
+    body = {
+        "format": tariff.FORMAT,
+        "timezone": tz,
+        "seasons": [{"default_price": default, "bands": bands}],
+        "cycle": {"kind": "calendar-month", "zone": tz},
+    }
     t = tariff.Tariff(body)
     slot = WEEK[0] + offset
     local = slots.slot_start(slot).astimezone(slots.zone(tz))
@@ -40,8 +52,15 @@ def test_band_evaluation_matches_the_rules(bands, default, offset, tz):
     day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][local.weekday()]
     expect = default
     for b in bands:
-        days = {"all": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "weekday": ["mon", "tue", "wed", "thu", "fri"],
-                "weekend": ["sat", "sun"]}.get(b["days"], b["days"]) if isinstance(b["days"], str) else b["days"]
+        days = (
+            {
+                "all": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                "weekday": ["mon", "tue", "wed", "thu", "fri"],
+                "weekend": ["sat", "sun"],
+            }.get(b["days"], b["days"])
+            if isinstance(b["days"], str)
+            else b["days"]
+        )
         s = int(b["start"][:2]) * 60 + int(b["start"][3:])
         e = int(b["end"][:2]) * 60 + int(b["end"][3:])
         inside = (s <= minute < e) if s < e else (minute >= s or minute < e)
@@ -57,8 +76,10 @@ def day_tariff(supplier):
     from hosthelpers import with_cycle
 
     from veriwatt import keys
-    return tariff.parse_signed(tariff.sign(with_cycle(tariff.example(), (WEEK[0], WEEK[0] + 48)), supplier),
-                               keys.public(supplier))
+
+    return tariff.parse_signed(
+        tariff.sign(with_cycle(tariff.example(), (WEEK[0], WEEK[0] + 48)), supplier), keys.public(supplier)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +89,15 @@ def small_bill(meter_a, day_tariff):
     return bill.make_bill(recs, ops, day_tariff, WEEK[0], WEEK[0] + 48, meter_a.pub)
 
 
-junk = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.text(max_size=8),
-                 st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
-                 st.floats(allow_nan=True))
+junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.floats(allow_nan=True),
+)
 
 
 def paths(obj, prefix=()):

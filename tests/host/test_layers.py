@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Dependencies flow one way (docs/ARCHITECTURE.md): crypto_c <- firmware/hal <- host, and
 tools/ use the project (simulators/, the packages) but never tests/."""
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,11 @@ def _imports(path: Path) -> set:
 def _sources(*dirs: str):
     for d in dirs:
         for p in sorted((ROOT / d).rglob("*")):
-            if p.is_file() and "__pycache__" not in p.parts and (
-                    p.suffix == ".py" or p.read_bytes()[:40].startswith(b"#!/usr/bin/env python")):
+            if (
+                p.is_file()
+                and "__pycache__" not in p.parts
+                and (p.suffix == ".py" or p.read_bytes()[:40].startswith(b"#!/usr/bin/env python"))
+            ):
                 yield p
 
 

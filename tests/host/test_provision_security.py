@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Security issue parts 4 and 5, against the real firmware (simulated meters on the unix
 MicroPython behind ptys, the real CLI and pyserial):
 
@@ -8,6 +9,7 @@ MicroPython behind ptys, the real CLI and pyserial):
 5. A RESET / SET_CLOCK challenge expires after its lifetime in meter uptime (shortened to 2 s here
    with VW_CHALLENGE_TTL_S) and changes at every boot: a withheld tag delivered late, or after a
    reboot, is refused and the clock stays where it was."""
+
 from __future__ import annotations
 
 import json
@@ -28,18 +30,25 @@ from fwhelpers import keys_on_flash  # noqa: E402
 
 pytestmark = [pytest.mark.host, pytest.mark.sim, pytest.mark.security]
 
-T0 = 1796083200          # 2026-12-01 00:00 UTC
+T0 = 1796083200  # 2026-12-01 00:00 UTC
 MID = bytes.fromhex("5345435552453031")
 
 
 def run(*argv, timeout=60):
-    return subprocess.run([sys.executable, "-m", "veriwatt.cli", *argv], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "veriwatt.cli", *argv], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def sim(tmp_path, n=1, speed=1, **env):
     ms = device.load_meter_sim()
-    return ms.MeterSim(n=n, storage=str(tmp_path / "sim"), speed=speed, start="none",
-                       extra_env=dict(device.natmod_env(ms).items() | {k: str(v) for k, v in env.items()}.items()))
+    return ms.MeterSim(
+        n=n,
+        storage=str(tmp_path / "sim"),
+        speed=speed,
+        start="none",
+        extra_env=dict(device.natmod_env(ms).items() | {k: str(v) for k, v in env.items()}.items()),
+    )
 
 
 def hex32_values(obj):
@@ -70,6 +79,7 @@ def test_engineer_files_hold_no_signing_or_commitment_secret(tmp_path):
         res = json.loads(r.stdout)
         code = res["customer_code"]
         from veriwatt import webaccess  # the web service's verifier, published at provisioning (docs/WEB.md)
+
         assert res["access_verifier"] == webaccess.verifier(code, res["meter_id"])
         with serial_client.MeterLink(port, timeout=5) as link:
             deadline = time.monotonic() + 30
@@ -95,7 +105,7 @@ def test_engineer_files_hold_no_signing_or_commitment_secret(tmp_path):
     recs = [records.decode(b) for b in raw]
     assert all(reading.verify_record(rec, y, MID) for rec in recs)
     ak = aead.AEAD(aead.parse_customer_code(code))
-    opened = [reading.open_record(rec, ak) for rec in recs]             # (only the customer can do this)
+    opened = [reading.open_record(rec, ak) for rec in recs]  # (only the customer can do this)
     # the engineer tries every 32-byte value on their disk as the signing / commitment key:
     # no reading is forged, no commitment opened
     cands = [v for d in docs.values() for v in hex32_values(d)]
@@ -103,7 +113,7 @@ def test_engineer_files_hold_no_signing_or_commitment_secret(tmp_path):
     for v in cands:
         k = reading.MeterKeys(MID, v, b"x" * 15, 1)
         assert k.y != y and sig.SigningKey(v, G).y != y
-        forged = reading.certify(k, recs[0].slot, 0)                      # an all-zero reading
+        forged = reading.certify(k, recs[0].slot, 0)  # an all-zero reading
         assert not reading.verify_record(forged, y, MID)
         for rec, (m, _r) in zip(recs, opened):
             assert group.commit(m, k.r_for(rec.slot), G) != rec.C
@@ -142,7 +152,9 @@ def provisioned_sim(tmp_path, **env):
     """A meter at real speed, provisioned a minute into a slot (no reading closes during the test)."""
     s = sim(tmp_path, speed=1, **env).start()
     port = s.meters[0].port
-    r = run("provision", port, "--meter-id", MID.hex(), "--clock", str(T0 + 60), "--out", str(tmp_path / "eng"), "--json")
+    r = run(
+        "provision", port, "--meter-id", MID.hex(), "--clock", str(T0 + 60), "--out", str(tmp_path / "eng"), "--json"
+    )
     assert r.returncode == 0, r.stderr
     return s, admin_credential(tmp_path / "eng")
 
@@ -165,16 +177,20 @@ def test_admin_credential_works_and_a_signing_key_tag_is_refused(tmp_path):
     s, admin = provisioned_sim(tmp_path)
     try:
         port = s.meters[0].port
-        sig_secret = keys_on_flash(s.meters[0].storage)["sig_secret"]     # stolen from the flash, say
+        sig_secret = keys_on_flash(s.meters[0].storage)["sig_secret"]  # stolen from the flash, say
         with serial_client.MeterLink(port, timeout=5, retries=0) as link:
             before = link.hello()
             t = before["clock"] + 6 * 3600
             ch = before["challenge"]
-            refused(link, wire.SET_CLOCK, wire.encode_set_clock(t, ch, auth.clock_tag(sig_secret, MID, ch, t)),
-                    "not authorised")
+            refused(
+                link,
+                wire.SET_CLOCK,
+                wire.encode_set_clock(t, ch, auth.clock_tag(sig_secret, MID, ch, t)),
+                "not authorised",
+            )
             refused(link, wire.RESET, wire.encode_reset(MID, ch, auth.reset_tag(sig_secret, MID, ch)), "not authorised")
             assert abs(link.hello()["clock"] - before["clock"]) <= 5 and link.info["provisioned"]
-        t = before["clock"] + 600               # beyond a drift trim, still inside the first slot
+        t = before["clock"] + 600  # beyond a drift trim, still inside the first slot
         r = run("set-clock", port, "--time", str(t), "--admin", str(tmp_path / "eng" / "meter.admin.json"), "--json")
         assert r.returncode == 0 and json.loads(r.stdout)["authenticated"], r.stderr
         r = run("reset", port, "--admin", str(tmp_path / "eng" / "meter.admin.json"))
@@ -190,16 +206,16 @@ def test_a_late_tag_is_refused(tmp_path):
     try:
         with serial_client.MeterLink(s.meters[0].port, timeout=5, retries=0) as link:
             before = link.hello()
-            ch, t = before["challenge"], before["clock"] - 6 * 3600       # six hours back
+            ch, t = before["challenge"], before["clock"] - 6 * 3600  # six hours back
             withheld = wire.encode_set_clock(t, ch, auth.clock_tag(admin, MID, ch, t))
             reset = wire.encode_reset(MID, ch, auth.reset_tag(admin, MID, ch))
-            time.sleep(3)                                                  # the line holds them back
+            time.sleep(3)  # the line holds them back
             refused(link, wire.SET_CLOCK, withheld, "challenge expired: ask INFO again")
             refused(link, wire.RESET, reset, "challenge expired: ask INFO again")
             after = link.hello()
             assert after["provisioned"] and not after["clock_unverified"]
-            assert abs(after["clock"] - (before["clock"] + 3)) <= 3           # not set back
-            link.set_clock(t, MID, admin)                                      # asked again in time: taken
+            assert abs(after["clock"] - (before["clock"] + 3)) <= 3  # not set back
+            link.set_clock(t, MID, admin)  # asked again in time: taken
             assert abs(link.hello()["clock"] - t) <= 3
     finally:
         s.stop()
@@ -212,7 +228,7 @@ def test_a_tag_from_before_a_reboot_is_refused(tmp_path):
             before = link.hello()
             ch, t = before["challenge"], before["clock"] - 6 * 3600
         withheld = wire.encode_set_clock(t, ch, auth.clock_tag(admin, MID, ch, t))
-        m = s.restart(0)                                   # within the challenge's lifetime, but a new boot
+        m = s.restart(0)  # within the challenge's lifetime, but a new boot
         with serial_client.MeterLink(m.port, timeout=5, retries=0) as link:
             i = link.hello()
             assert i["challenge"] != ch
@@ -229,12 +245,23 @@ def test_admin_file_loader(tmp_path, capsys):
     good.write_text(json.dumps({"format": device.ADMIN_FORMAT, "meter_id": MID.hex(), "admin_secret": "ab" * 32}))
     assert device.load_admin_file(str(good)) == (MID, b"\xab" * 32)
     old = tmp_path / "m.secret.json"
-    old.write_text(json.dumps({"format": device.OLD_SECRET_FORMAT, "meter_id": MID.hex(), "sig_secret": "cd" * 32,
-                               "agg_secret": "ef" * 32}))
+    old.write_text(
+        json.dumps(
+            {
+                "format": device.OLD_SECRET_FORMAT,
+                "meter_id": MID.hex(),
+                "sig_secret": "cd" * 32,
+                "agg_secret": "ef" * 32,
+            }
+        )
+    )
     assert device.load_admin_file(str(old)) == (MID, b"\xcd" * 32)
     assert "SIGNING key" in capsys.readouterr().err
-    for bad in ({"format": device.ADMIN_FORMAT, "meter_id": MID.hex()}, {"meter_id": MID.hex(), "admin_secret": "ab" * 32},
-                {"format": device.ADMIN_FORMAT, "meter_id": "00", "admin_secret": "ab" * 32}):
+    for bad in (
+        {"format": device.ADMIN_FORMAT, "meter_id": MID.hex()},
+        {"meter_id": MID.hex(), "admin_secret": "ab" * 32},
+        {"format": device.ADMIN_FORMAT, "meter_id": "00", "admin_secret": "ab" * 32},
+    ):
         good.write_text(json.dumps(bad))
         with pytest.raises(device.VeriwattError, match="is not a meter admin file"):
             device.load_admin_file(str(good))

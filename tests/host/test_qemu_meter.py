@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """The host against the meter firmware on the QEMU board (simulators/qemu/run): `veriwatt deploy`
 installs it with mpremote, then info, provision, fetch, verify and readings over its pty."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +16,10 @@ from qemumeter import install_and_start_meter, qemu_board_port
 pytestmark = [pytest.mark.host, pytest.mark.qemu, pytest.mark.slow]
 
 
-
 def run(*argv, timeout=240):
-    return subprocess.run([sys.executable, "-m", "veriwatt.cli", *argv], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "veriwatt.cli", *argv], capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture
@@ -59,6 +62,7 @@ def test_deploy_with_ampy_on_qemu(qemu_port, tmp_path):
     r = run("deploy", qemu_port, "--board", "qemu", "--tool", "ampy", timeout=600)
     assert r.returncode == 0 and "with ampy" in r.stdout, r.stdout + r.stderr
     from veriwatt import device
+
     ampy = str(__import__("pathlib").Path(sys.executable).parent / "ampy")
     for folder in ("vwcore", "vwmeter"):
         ls = subprocess.run([ampy, "--port", qemu_port, "ls", folder], capture_output=True, text=True, timeout=120)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The README's own command blocks, run as written (issue "Reliability": the documented
 "Typical use" could not produce a bill).
 
@@ -8,6 +9,7 @@ meter's pty, printed by the line that starts the simulator in the background wit
 the customer code `XXXXX-...` (printed by `provision`). Every line must exit 0, so the last
 line of the typical use, verify-bill, must find the bill VALID. A background line's
 processes are stopped at the end (their own process group)."""
+
 from __future__ import annotations
 
 import os
@@ -89,10 +91,17 @@ def run_block(lines: List[str], cwd: Path) -> List[Tuple[str, str]]:
     transcript: List[Tuple[str, str]] = []
     try:
         for raw in lines:
-            line = substitute(command_part(raw), found)   # bash would skip the comment anyway
+            line = substitute(command_part(raw), found)  # bash would skip the comment anyway
             if line.endswith("&"):
-                p = subprocess.Popen(["bash", "-c", line], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                p = subprocess.Popen(
+                    ["bash", "-c", line],
+                    cwd=cwd,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    start_new_session=True,
+                )
                 background.append(p)
                 out = ""
                 deadline = time.time() + 60
@@ -110,7 +119,11 @@ def run_block(lines: List[str], cwd: Path) -> List[Tuple[str, str]]:
             r = subprocess.run(["bash", "-c", line], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
             transcript.append((raw, r.stdout + r.stderr))
             assert r.returncode == 0, "README line failed (exit %d):\n  %s\n%s%s" % (
-                r.returncode, raw, r.stdout[-2000:], r.stderr[-2000:])
+                r.returncode,
+                raw,
+                r.stdout[-2000:],
+                r.stderr[-2000:],
+            )
             m = CODE_LINE.search(r.stdout)
             if m:
                 found["CODE"] = m.group(1)
@@ -138,8 +151,10 @@ def test_readme_block_runs_verbatim(name, tmp_path):
 
 def test_harness_substitutes_only_port_and_code():
     found = {"PORT": "/dev/pts/9", "CODE": "ABCDE-FGHJK"}
-    assert substitute("veriwatt fetch PORT --code XXXXX-... --out PORTS", found) == \
-        "veriwatt fetch /dev/pts/9 --code ABCDE-FGHJK --out PORTS"
+    assert (
+        substitute("veriwatt fetch PORT --code XXXXX-... --out PORTS", found)
+        == "veriwatt fetch /dev/pts/9 --code ABCDE-FGHJK --out PORTS"
+    )
     assert command_part("veriwatt sim --meters 1 &   # prints") == "veriwatt sim --meters 1 &"
     assert sys.executable  # the venv's python runs this suite
 
@@ -154,12 +169,20 @@ def test_wait_reports_an_unprovisioned_meter_and_gives_up_in_time(tmp_path):
         veriwatt = str(VENV_BIN / "veriwatt")
         r = subprocess.run([veriwatt, "wait", port, "--period", "2026-12"], capture_output=True, text=True, timeout=60)
         assert r.returncode == 3 and "not provisioned" in r.stderr and "veriwatt provision" in r.stderr, r.stderr
-        r = subprocess.run([veriwatt, "provision", port, "--clock", "2026-11-30T23:00:00", "--out", str(tmp_path)],
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [veriwatt, "provision", port, "--clock", "2026-11-30T23:00:00", "--out", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 0, r.stderr
         t0 = time.time()
-        r = subprocess.run([veriwatt, "wait", port, "--period", "2026-12", "--max-wait", "2"], capture_output=True,
-                           text=True, timeout=60)
+        r = subprocess.run(
+            [veriwatt, "wait", port, "--period", "2026-12", "--max-wait", "2"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 3 and "not complete after 2 s" in r.stderr and "--max-wait" in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and time.time() - t0 < 20
     finally:

@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """The host's bulk checks agree with vwcore.reading (the one definition) on every backend."""
+
 from __future__ import annotations
 
 import random
@@ -45,6 +47,7 @@ def test_checker_agrees_with_vwcore(backend, meter_a):
 
 def test_backends_agree_on_products(backend):
     from vwcore import group
+
     G = group.DEFAULT
     rnd = random.Random(4)
     cs = [pow(G.g, rnd.getrandbits(200), G.p) for _ in range(20)]

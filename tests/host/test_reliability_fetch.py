@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The engineer's serial path, made reliable (issue "Reliability"): no reading acknowledged
 that is not stored, one process per port, no hang on a port that prints text, messages that
 say what is wrong before anything is stored.
@@ -5,6 +6,7 @@ say what is wrong before anything is stored.
 Real parts: the firmware on the unix MicroPython behind ptys (simulators/meter_sim.py), the
 CLI in subprocesses, pyserial, SQLite. FakeMeter (CPython, same protocol) only where a meter
 must misbehave on purpose (a wrongly signed record)."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +38,9 @@ OTHER_CODE = aead.format_customer_code(b"\x01" * 15)
 
 
 def run(*argv, timeout=120, env=None):
-    return subprocess.run([sys.executable, "-m", "veriwatt.cli", *argv], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "veriwatt.cli", *argv], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 class TextPort:
@@ -62,7 +65,7 @@ class TextPort:
             r, _, _ = select.select([self.master], [], [], 0.005)
             if r:
                 try:
-                    os.read(self.master, 4096)   # what the host sends: ignored, like a REPL would
+                    os.read(self.master, 4096)  # what the host sends: ignored, like a REPL would
                 except OSError:
                     pass
 
@@ -120,9 +123,11 @@ def test_killed_owner_does_not_block_the_port(tmp_path, meter_a):
     """The lock is an flock: SIGKILL of its owner frees it (the stale PID in the file is ignored)."""
     raw = meter_a.raw(WEEK[0], WEEK[0] + 8)
     with FakeMeter(meter_a.mid, raw, meter_a.keys.y, customer_key=meter_a.customer_key) as m:
-        code = ("import sys, time; sys.path.insert(0, %r); from veriwatt import serial_client; "
-                "l = serial_client.MeterLink(%r, timeout=1); print('open', flush=True); time.sleep(60)"
-                % (str(Path(serial_client.__file__).parent.parent), m.path))
+        code = (
+            "import sys, time; sys.path.insert(0, %r); from veriwatt import serial_client; "
+            "l = serial_client.MeterLink(%r, timeout=1); print('open', flush=True); time.sleep(60)"
+            % (str(Path(serial_client.__file__).parent.parent), m.path)
+        )
         p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
         try:
             assert p.stdout.readline().strip() == "open"
@@ -149,14 +154,19 @@ def test_refused_record_is_never_acknowledged(tmp_path, meter_a):
     raw = meter_a.raw(*WEEK)
     bad = WEEK[0] + 100
     b = bytearray(raw[bad])
-    b[-60] ^= 0x40                          # inside the signature s: CRC of the frame is fine
+    b[-60] ^= 0x40  # inside the signature s: CRC of the frame is fine
     raw[bad] = bytes(b)
     st = Store(str(tmp_path / "s.db"))
     with FakeMeter(meter_a.mid, raw, meter_a.keys.y, customer_key=meter_a.customer_key) as m:
         link = serial_client.MeterLink(m.path, timeout=1.0, retries=4)
         try:
-            s = serial_client.fetch(link, st, meter_a.pub["meter_id"], records.Checker.from_pub(meter_a.pub).check_raw,
-                                    customer_key=meter_a.customer_key)
+            s = serial_client.fetch(
+                link,
+                st,
+                meter_a.pub["meter_id"],
+                records.Checker.from_pub(meter_a.pub).check_raw,
+                customer_key=meter_a.customer_key,
+            )
         finally:
             link.close()
     assert s["rejected"] == 1
@@ -166,8 +176,17 @@ def test_refused_record_is_never_acknowledged(tmp_path, meter_a):
 
 # ------------------------------------------------------------------ against the real firmware
 def provision(port, out, clock_slot):
-    r = run("provision", port, "--meter-id", "5645524957415454", "--clock", str(clock_slot * 1800), "--out", str(out),
-            "--json")
+    r = run(
+        "provision",
+        port,
+        "--meter-id",
+        "5645524957415454",
+        "--clock",
+        str(clock_slot * 1800),
+        "--out",
+        str(out),
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -207,12 +226,17 @@ def meter(tmp_path_factory):
     d = tmp_path_factory.mktemp("relsim")
     ms = device.load_meter_sim()
     env = dict(device.natmod_env(ms))
-    env["VW_MAX_CATCHUP"] = "4"            # a clock jump leaves a gap in the log
+    env["VW_MAX_CATCHUP"] = "4"  # a clock jump leaves a gap in the log
     sim = ms.MeterSim(n=1, storage=str(d / "sim"), speed=36000, start="none", extra_env=env).start()
     try:
         p = provision(sim.meters[0].port, d, MONTH_START)
-        yield {"sim": sim, "dir": d, "code": p["customer_code"], "secret": str(d / "meter.admin.json"),
-               "pub": str(d / "meter.pub.json")}
+        yield {
+            "sim": sim,
+            "dir": d,
+            "code": p["customer_code"],
+            "secret": str(d / "meter.admin.json"),
+            "pub": str(d / "meter.pub.json"),
+        }
     finally:
         sim.stop()
 
@@ -222,15 +246,15 @@ def test_ack_beyond_what_the_meter_sent_is_refused(meter):
     """The meter frees only readings it sent since it started. Before: any tagged ACK freed."""
     sim = meter["sim"]
     wait_for(sim.meters[0].port, MONTH_START + 20)
-    port = sim.restart(0).port               # a fresh boot: nothing sent yet
+    port = sim.restart(0).port  # a fresh boot: nothing sent yet
     key = records.customer_key(meter["code"])
     with serial_client.MeterLink(port, timeout=3) as link:
         i = link.hello()
         with pytest.raises(DeviceError, match="FETCH from slot %d first" % i["first_slot"]) as e:
             link.ack(i["last_slot"], key)
         assert e.value.meter_code == wire.E_BAD_ARGUMENT
-        assert link.hello()["unacked"] >= i["unacked"] > 0     # nothing freed (the meter goes on metering)
-        raws, _ = link.fetch_batch(i["first_slot"], 10)      # the first ten readings are sent
+        assert link.hello()["unacked"] >= i["unacked"] > 0  # nothing freed (the meter goes on metering)
+        raws, _ = link.fetch_batch(i["first_slot"], 10)  # the first ten readings are sent
         x = wire.decode_record(raws[-1]).slot
         with pytest.raises(DeviceError, match="reach only slot %d" % x):
             link.ack(x + 1, key)
@@ -284,12 +308,12 @@ def test_info_counts_stored_readings_after_a_clock_jump(meter, tmp_path):
     """Before: used = last - first + 1, e.g. 'readings stored: 14612 of 3072' after a jump."""
     port = meter["sim"].meters[0].port
     i = wait_for(port, MONTH_START + 25)
-    jump = i["last_slot"] + 4000             # beyond the capacity (3072) and max_catchup (4)
+    jump = i["last_slot"] + 4000  # beyond the capacity (3072) and max_catchup (4)
     r = run("set-clock", port, "--time", str(jump * 1800), "--admin", meter["secret"], timeout=60)
     assert r.returncode == 0, r.stderr
     i = wait_for(port, jump + 3)
     held = meter_slots(port, i["last_slot"])
-    assert i["last_slot"] - i["first_slot"] + 1 > i["capacity"]      # the span, not what is stored
+    assert i["last_slot"] - i["first_slot"] + 1 > i["capacity"]  # the span, not what is stored
     assert i["used"] == len(held) <= i["capacity"]
     assert i["unacked"] == len([t for t in held if t > _acked(meter)])
     r = run("info", port)
@@ -302,6 +326,7 @@ def _acked(meter):
     """The meter's acknowledged slot, read from its flash (log/ack.a|b, durable.SmallState)."""
     import struct
     import zlib
+
     best = None
     for c in "ab":
         p = Path(meter["sim"].meters[0].storage) / "log" / ("ack." + c)
@@ -311,7 +336,7 @@ def _acked(meter):
         magic, seq, n = struct.unpack("<4sII", raw[:12])
         if magic == b"VWST" and len(raw) == 16 + n and zlib.crc32(raw[:-4]) == struct.unpack("<I", raw[-4:])[0]:
             if best is None or seq > best[0]:
-                best = (seq, struct.unpack("<I", raw[12:12 + n])[0])
+                best = (seq, struct.unpack("<I", raw[12 : 12 + n])[0])
     return -1 if best is None else best[1]
 
 
@@ -324,8 +349,13 @@ def test_ack_refused_for_the_tag_says_the_code_is_not_this_meters(tmp_path, mete
         link = serial_client.MeterLink(m.path, timeout=1.0, retries=4)
         try:
             with pytest.raises(DeviceError, match="customer code given is not this meter's") as e:
-                serial_client.fetch(link, st, meter_a.pub["meter_id"],
-                                    records.Checker.from_pub(meter_a.pub).check_raw, customer_key=meter_a.customer_key)
+                serial_client.fetch(
+                    link,
+                    st,
+                    meter_a.pub["meter_id"],
+                    records.Checker.from_pub(meter_a.pub).check_raw,
+                    customer_key=meter_a.customer_key,
+                )
         finally:
             link.close()
     assert e.value.meter_code == wire.E_AUTH and m.acked is None

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Property: whatever fetches run against a meter -- interleaved, duplicated, killed with
 SIGKILL at any moment, in threads and in processes, on one port and one store -- every
 reading the meter was allowed to free is in the store, byte for byte, and verifies.
@@ -10,6 +11,7 @@ and what it has not been acknowledged (INFO), and the freed readings are looked 
 Before the fix (issue "Reliability"), two fetches 0.3 s apart lost readings: one stole the
 other's frames, the other acknowledged up to the last slot anyway; and the meter freed
 whatever a tagged ACK named (the schedule includes a host that acknowledges blindly)."""
+
 from __future__ import annotations
 
 import json
@@ -53,22 +55,41 @@ class Env:
 
     # --- the fetches of a schedule
     def proc(self):
-        return subprocess.Popen(cli("fetch", self.port, "--store", self.db, "--meter-key", self.pub, "--code",
-                                    self.code, "--timeout", "1", "--retries", "2", "--json"),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            cli(
+                "fetch",
+                self.port,
+                "--store",
+                self.db,
+                "--meter-key",
+                self.pub,
+                "--code",
+                self.code,
+                "--timeout",
+                "1",
+                "--retries",
+                "2",
+                "--json",
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def thread(self, barrier=None):
         def work():
             if barrier is not None:
-                barrier.wait(10)        # duplicated: both open the port at the same moment
+                barrier.wait(10)  # duplicated: both open the port at the same moment
             try:
                 with serial_client.MeterLink(self.port, timeout=1, retries=2) as link, Store(self.db) as st:
                     link.hello()
-                    serial_client.fetch(link, st, self.mid, self.checker.check_raw,
-                                        customer_key=records.customer_key(self.code))
+                    serial_client.fetch(
+                        link, st, self.mid, self.checker.check_raw, customer_key=records.customer_key(self.code)
+                    )
                 self.note("thread ok")
             except VeriwattError as e:
                 self.note("thread refused" if "in use" in str(e) else "thread error")
+
         t = threading.Thread(target=work, daemon=True)
         t.start()
         return t
@@ -82,7 +103,7 @@ class Env:
                 self.note("killed")
         out, err = p.communicate(timeout=180)
         self.note("proc exit %s" % p.returncode)
-        assert p.returncode in (0, 3, -signal.SIGKILL), err   # 3: refused (port in use) or line trouble
+        assert p.returncode in (0, 3, -signal.SIGKILL), err  # 3: refused (port in use) or line trouble
 
     # --- the property
     def check(self):
@@ -91,7 +112,7 @@ class Env:
             held = {}
             nxt = 0
             while True:
-                for _ in range(10):   # answers to killed fetches may still be on the line: ask again
+                for _ in range(10):  # answers to killed fetches may still be on the line: ask again
                     raws, end = link.fetch_batch(nxt, 256)
                     if (end is not None and end["count"] == len(raws)) or len(raws) == 256:
                         break
@@ -106,22 +127,24 @@ class Env:
                     break
         order = sorted(held)
         assert len(order) == i["used"]
-        freed = order[:len(order) - i["unacked"]]       # the meter frees the oldest: slots <= its ACK
+        freed = order[: len(order) - i["unacked"]]  # the meter frees the oldest: slots <= its ACK
         with Store(self.db) as st:
             stored = dict(st.records(self.mid))
         missing = [t for t in freed if t not in stored]
         assert not missing, "the meter may free %d readings the store lacks (first %s), outcomes %s" % (
-            len(missing), missing[:5], self.outcomes)
+            len(missing),
+            missing[:5],
+            self.outcomes,
+        )
         for t in freed:
             assert stored[t] == held[t]
             self.checker.check_raw(stored[t])
         return len(freed), len(order)
 
-
     def blind_ack(self):
         """A host that acknowledges what it does not hold (the old fetch did, after losing
         readings): the meter must refuse readings it has not sent since it started."""
-        time.sleep(0.5)                  # the meter certifies a few new slots meanwhile
+        time.sleep(0.5)  # the meter certifies a few new slots meanwhile
         with serial_client.MeterLink(self.port, timeout=3) as link:
             i = link.hello()
             try:
@@ -131,8 +154,15 @@ class Env:
                 self.note("blind ack refused")
 
 
-ACTIONS = ("two processes", "process killed", "two threads", "thread and process", "three at once", "one process",
-           "blind ack")
+ACTIONS = (
+    "two processes",
+    "process killed",
+    "two threads",
+    "thread and process",
+    "three at once",
+    "one process",
+    "blind ack",
+)
 
 
 def play(env, rnd, action):
@@ -172,19 +202,43 @@ def play(env, rnd, action):
 
 def test_random_schedule_never_frees_an_unstored_reading(tmp_path):
     ms = device.load_meter_sim()
-    env = dict(device.natmod_env(ms), VW_MAX_SEGMENTS="64")   # 6144 slots: the meter drops nothing here
+    env = dict(device.natmod_env(ms), VW_MAX_SEGMENTS="64")  # 6144 slots: the meter drops nothing here
     sim = ms.MeterSim(n=1, storage=str(tmp_path / "sim"), speed=36000, start="none", extra_env=env).start()
     try:
         port = sim.meters[0].port
-        r = subprocess.run(cli("provision", port, "--meter-id", "5645524957415454", "--clock",
-                               str(MONTH_START * 1800), "--out", str(tmp_path), "--json"),
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            cli(
+                "provision",
+                port,
+                "--meter-id",
+                "5645524957415454",
+                "--clock",
+                str(MONTH_START * 1800),
+                "--out",
+                str(tmp_path),
+                "--json",
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 0, r.stderr
         code = json.loads(r.stdout)["customer_code"]
         env = Env(sim, port, str(tmp_path / "v.db"), str(tmp_path / "meter.pub.json"), code)
         # a long log to start with: the clock moved on by 2400 slots, which the meter catches up
-        r = subprocess.run(cli("set-clock", port, "--time", str((MONTH_START + 2400) * 1800), "--admin",
-                               str(tmp_path / "meter.admin.json")), capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            cli(
+                "set-clock",
+                port,
+                "--time",
+                str((MONTH_START + 2400) * 1800),
+                "--admin",
+                str(tmp_path / "meter.admin.json"),
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 0, r.stderr
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
@@ -200,7 +254,7 @@ def test_random_schedule_never_frees_an_unstored_reading(tmp_path):
             freed, held = env.check()
             print("round %d (%s): meter holds %d, may free %d; %s" % (k, action, held, freed, env.outcomes))
             time.sleep(rnd.uniform(0.0, 1.5))
-        env.wait(env.proc())                             # a last, lone fetch acknowledges everything
+        env.wait(env.proc())  # a last, lone fetch acknowledges everything
         freed, held = env.check()
         assert freed > 0.9 * held
         assert env.outcomes.get("proc exit 0", 0) + env.outcomes.get("thread ok", 0) >= 2

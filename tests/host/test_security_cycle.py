@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Attack: the prover chooses the billing period (issue "Security", part 2).
 
 Before the fix the period of a bill came from the bill itself: a rebate worth 0 for December
@@ -9,6 +10,7 @@ supplier's ledger (veriwatt.ledger) refuses a cycle billed twice or an overlappi
 
 The attacker's own tools are simulated by turning off the prover-side check
 (bill.check_cycle): what matters is that the supplier's side refuses the result."""
+
 from __future__ import annotations
 
 import copy
@@ -33,8 +35,9 @@ DAYS = [(DEC[0] + 48 * i, DEC[0] + 48 * (i + 1)) for i in range(31)]
 
 
 def run(*argv, timeout=300):
-    return subprocess.run([sys.executable, "-m", "veriwatt.cli", *map(str, argv)], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "veriwatt.cli", *map(str, argv)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +55,7 @@ def cheat_bill(monkeypatch, recs, ops, t, a, b, pub, base=None):
     with monkeypatch.context() as m:
         m.setattr(bill, "check_cycle", lambda *x, **k: None)
         lo = 0 if base is None else a - base
-        return bill.make_bill(recs[lo:lo + (b - a)], ops[lo:lo + (b - a)], t, a, b, pub)
+        return bill.make_bill(recs[lo : lo + (b - a)], ops[lo : lo + (b - a)], t, a, b, pub)
 
 
 def refused(b, t, pub, match="not one billing cycle"):
@@ -70,7 +73,7 @@ def test_31_daily_rebate_bills_each_refused(monkeypatch, dec, meter_a, supplier)
     t = signed(supplier, tariff.example("rebate"))  # calendar months in Europe/London
     ms = [m for m, _ in ops]
     rb = T.RebateTariff(400000, (20000, 60000), (2, 3, 5))
-    assert rb.cost(ms) == 0 < sum(rb.cost(ms[a - DEC[0]:b - DEC[0]]) for a, b in DAYS)  # the attack's worth
+    assert rb.cost(ms) == 0 < sum(rb.cost(ms[a - DEC[0] : b - DEC[0]]) for a, b in DAYS)  # the attack's worth
     month = bill.make_bill(recs, ops, t, DEC[0], DEC[1], meter_a.pub)
     assert bill.verify_bill(month, t, meter_a.pub)["valid"] and month["total"] == 0
     for a, b in DAYS:
@@ -86,7 +89,7 @@ def test_daily_cumulative_bill_refused(monkeypatch, dec, meter_a, supplier):
     t = signed(supplier, tariff.example("cumulative"))
     ms = [m for m, _ in ops]
     cu = T.CumulativeTariff((100000, 300000), (20, 25, 30))
-    assert sum(cu.cost(ms[a - DEC[0]:b - DEC[0]]) for a, b in DAYS) < cu.cost(ms) * 0.8  # > 20 % cheaper by day
+    assert sum(cu.cost(ms[a - DEC[0] : b - DEC[0]]) for a, b in DAYS) < cu.cost(ms) * 0.8  # > 20 % cheaper by day
     for a, b in DAYS[:2]:
         refused(cheat_bill(monkeypatch, recs, ops, t, a, b, meter_a.pub, base=DEC[0]), t, meter_a.pub)
 
@@ -97,14 +100,18 @@ def test_threshold_bill_leaving_out_days_refused(monkeypatch, dec, meter_a, supp
     recs, ops = dec
     t = signed(supplier, tariff.example("threshold"))
     a, b = DAYS[3]  # Friday 2026-12-04: 8 slots in the evening window
-    refused(cheat_bill(monkeypatch, recs, ops, t, a, b, meter_a.pub, base=DEC[0]), t, meter_a.pub,
-            "starts inside cycle 2026-12")
+    refused(
+        cheat_bill(monkeypatch, recs, ops, t, a, b, meter_a.pub, base=DEC[0]),
+        t,
+        meter_a.pub,
+        "starts inside cycle 2026-12",
+    )
 
 
 def test_bill_over_two_months_refused(monkeypatch, meter_a, dec, supplier):
     t = signed(supplier, tariff.example())
     recs = meter_a.records(NOV[0], DEC[1])
-    ops = records.open_all(recs[:NOV[1] - NOV[0]], meter_a.customer_key) + dec[1]
+    ops = records.open_all(recs[: NOV[1] - NOV[0]], meter_a.customer_key) + dec[1]
     b = cheat_bill(monkeypatch, recs, ops, t, NOV[0], DEC[1], meter_a.pub)
     refused(b, t, meter_a.pub, "is longer than cycle 2026-11")
     # a short period across the month boundary
@@ -127,9 +134,20 @@ def test_bill_over_a_partial_month_refused(monkeypatch, dec, meter_a, supplier, 
     (tmp_path / "m.json").write_text(json.dumps(meter_a.pub))
     (tmp_path / "s.json").write_text(json.dumps(keys.public(supplier)))
     sk = ("--supplier-key", tmp_path / "s.json")
-    r = run("verify-bill", tmp_path / "b.json", "--tariff", tmp_path / "t.json", "--meter-key", tmp_path / "m.json", *sk)
+    r = run(
+        "verify-bill", tmp_path / "b.json", "--tariff", tmp_path / "t.json", "--meter-key", tmp_path / "m.json", *sk
+    )
     assert r.returncode == 1 and "INVALID" in r.stderr and "not one billing cycle" in r.stderr, r.stderr
-    r = run("verify-bill", tmp_path / "b.json", "--tariff", tmp_path / "t.json", "--meter-key", tmp_path / "m.json", "--json", *sk)
+    r = run(
+        "verify-bill",
+        tmp_path / "b.json",
+        "--tariff",
+        tmp_path / "t.json",
+        "--meter-key",
+        tmp_path / "m.json",
+        "--json",
+        *sk,
+    )
     rep = json.loads(r.stdout)
     assert r.returncode == 1 and not rep["valid"] and rep["problems"][0]["kind"] == "cycle"
 
@@ -139,8 +157,19 @@ def test_cli_bill_refuses_a_period_that_is_not_a_cycle_before_any_work(tmp_path,
     s = tariff.sign(tariff.example("rebate"), supplier)
     (tmp_path / "t.json").write_text(json.dumps(s))
     (tmp_path / "s.json").write_text(json.dumps(keys.public(supplier)))
-    r = run("bill", "--store", tmp_path / "none.db", "--tariff", tmp_path / "t.json", "--period", "2026-12-01..2026-12-02",
-            "--code", "x", "--supplier-key", tmp_path / "s.json")
+    r = run(
+        "bill",
+        "--store",
+        tmp_path / "none.db",
+        "--tariff",
+        tmp_path / "t.json",
+        "--period",
+        "2026-12-01..2026-12-02",
+        "--code",
+        "x",
+        "--supplier-key",
+        tmp_path / "s.json",
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "not one billing cycle" in r.stderr and "--period 2026-12" in r.stderr and "does not exist" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
@@ -188,18 +217,20 @@ def test_cycle_is_mandatory_and_canonical(tmp_path, supplier):
     (tmp_path / "t.json").write_text(json.dumps(body))
     r = run("tariff", "sign", tmp_path / "t.json", "--key", tmp_path / "k" / "sup.key.json")
     assert r.returncode == 2 and "cycle is missing" in r.stderr
-    bad = [({"kind": "weekly"}, "kind must be one of"),
-           ({"kind": "calendar-month"}, "zone must be"),
-           ({"kind": "calendar-month", "zone": "Mars/Olympus"}, "unknown time zone"),
-           ({"kind": "calendar-month", "zone": "UTC", "day": 15}, "unknown field"),
-           ({"kind": "periods", "periods": []}, "non-empty"),
-           ({"kind": "periods", "periods": [[10, 20], [15, 30]]}, "must not overlap"),
-           ({"kind": "periods", "periods": [[20, 30], [10, 20]]}, "must not overlap"),
-           ({"kind": "periods", "periods": [[10, 10]]}, "not a valid range"),
-           ({"kind": "periods", "periods": [[10, 20.0]]}, "integer slot numbers"),
-           ({"kind": "periods", "periods": [["2026-12-01", "2027-01-01"]]}, "integer slot numbers"),
-           ({"kind": "periods", "periods": [[True, 20]]}, "integer slot numbers"),
-           ("calendar-month", "must be an object")]
+    bad = [
+        ({"kind": "weekly"}, "kind must be one of"),
+        ({"kind": "calendar-month"}, "zone must be"),
+        ({"kind": "calendar-month", "zone": "Mars/Olympus"}, "unknown time zone"),
+        ({"kind": "calendar-month", "zone": "UTC", "day": 15}, "unknown field"),
+        ({"kind": "periods", "periods": []}, "non-empty"),
+        ({"kind": "periods", "periods": [[10, 20], [15, 30]]}, "must not overlap"),
+        ({"kind": "periods", "periods": [[20, 30], [10, 20]]}, "must not overlap"),
+        ({"kind": "periods", "periods": [[10, 10]]}, "not a valid range"),
+        ({"kind": "periods", "periods": [[10, 20.0]]}, "integer slot numbers"),
+        ({"kind": "periods", "periods": [["2026-12-01", "2027-01-01"]]}, "integer slot numbers"),
+        ({"kind": "periods", "periods": [[True, 20]]}, "integer slot numbers"),
+        ("calendar-month", "must be an object"),
+    ]
     for c, msg in bad:
         with pytest.raises(VeriwattError, match=msg):
             tariff.parse_body(dict(tariff.example(), cycle=c))
@@ -227,7 +258,10 @@ def test_tariff_show_prints_the_cycle(tmp_path, supplier):
     (tmp_path / "s.json").write_text(json.dumps(keys.public(supplier)))
     run("trust", "add", tmp_path / "s.json")  # the trust store instead of --supplier-key
     r = run("tariff", "show", tmp_path / "t.json", "--period", "2026-12")
-    assert r.returncode == 0 and "billing cycle: calendar months in Europe/London; this period is the cycle 2026-12" in r.stdout
+    assert (
+        r.returncode == 0
+        and "billing cycle: calendar months in Europe/London; this period is the cycle 2026-12" in r.stdout
+    )
     r = run("tariff", "show", tmp_path / "t.json", "--period", "2026-12-01..2026-12-08", "--json")
     d = json.loads(r.stdout)
     assert d["cycle"] == {"kind": "calendar-month", "zone": "Europe/London"} and d["period_is_cycle"] is False
@@ -246,13 +280,16 @@ def files(tmp_path_factory, dec, meter_a, supplier):
     other = tariff.example()
     other["seasons"][1]["default_price"] = 28  # another energy tariff, the same calendar-month cycle
     mid = with_cycle(tariff.example(), (DEC[0] + 10 * 48, DEC[0] + 20 * 48))  # a cycle inside December
-    for name, body, a, b in (("tou", tariff.example(), DEC[0], DEC[1]), ("other", other, DEC[0], DEC[1]),
-                             ("mid", mid, DEC[0] + 10 * 48, DEC[0] + 20 * 48),
-                             ("index", tariff.example("index"), DEC[0], DEC[1])):
+    for name, body, a, b in (
+        ("tou", tariff.example(), DEC[0], DEC[1]),
+        ("other", other, DEC[0], DEC[1]),
+        ("mid", mid, DEC[0] + 10 * 48, DEC[0] + 20 * 48),
+        ("index", tariff.example("index"), DEC[0], DEC[1]),
+    ):
         s = tariff.sign(body, supplier)
         (d / ("%s.tariff.json" % name)).write_text(json.dumps(s))
         t = tariff.parse_signed(s, pub)
-        B = bill.make_bill(recs[a - DEC[0]:b - DEC[0]], ops[a - DEC[0]:b - DEC[0]], t, a, b, meter_a.pub)
+        B = bill.make_bill(recs[a - DEC[0] : b - DEC[0]], ops[a - DEC[0] : b - DEC[0]], t, a, b, meter_a.pub)
         (d / ("%s.bill.json" % name)).write_text(json.dumps(B))
         out[name] = (d / ("%s.tariff.json" % name), d / ("%s.bill.json" % name))
     return out
@@ -261,8 +298,20 @@ def files(tmp_path_factory, dec, meter_a, supplier):
 def record(files, name, db, *extra):
     t, b = files[name]
     d = files["dir"]
-    return run("ledger", "record", b, "--ledger", db, "--tariff", t, "--supplier-key", d / "supplier.pub.json",
-               "--meter-key", d / "meter.pub.json", *extra)
+    return run(
+        "ledger",
+        "record",
+        b,
+        "--ledger",
+        db,
+        "--tariff",
+        t,
+        "--supplier-key",
+        d / "supplier.pub.json",
+        "--meter-key",
+        d / "meter.pub.json",
+        *extra,
+    )
 
 
 def test_ledger_refuses_the_same_cycle_twice_and_overlaps(files, tmp_path, meter_a):
@@ -292,11 +341,32 @@ def test_ledger_refuses_the_same_cycle_twice_and_overlaps(files, tmp_path, meter
     bad["total"] -= 1000
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     d = files["dir"]
-    r = run("ledger", "record", tmp_path / "bad.json", "--ledger", tmp_path / "l2.db", "--tariff", files["other"][0],
-            "--supplier-key", d / "supplier.pub.json", "--meter-key", d / "meter.pub.json")
+    r = run(
+        "ledger",
+        "record",
+        tmp_path / "bad.json",
+        "--ledger",
+        tmp_path / "l2.db",
+        "--tariff",
+        files["other"][0],
+        "--supplier-key",
+        d / "supplier.pub.json",
+        "--meter-key",
+        d / "meter.pub.json",
+    )
     assert r.returncode == 1 and "do not match" in r.stderr and not (tmp_path / "l2.db").exists()
     # the supplier's key is required
-    r = run("ledger", "record", files["tou"][1], "--ledger", db, "--tariff", files["tou"][0], "--meter-key", d / "meter.pub.json")
+    r = run(
+        "ledger",
+        "record",
+        files["tou"][1],
+        "--ledger",
+        db,
+        "--tariff",
+        files["tou"][0],
+        "--meter-key",
+        d / "meter.pub.json",
+    )
     assert r.returncode == 2 and "--supplier-key" in r.stderr
 
 
@@ -307,14 +377,32 @@ def test_ledger_reports_gaps(files, tmp_path, meter_a):
     r = run("ledger", "gaps", "--ledger", db, "--meter", mid, "--from", "2026-10", "--to", "2026-12", "--json")
     assert r.returncode == 1, r.stderr
     g = json.loads(r.stdout)
-    assert [(x["charge"], x["cycle"], x["billed_slots"]) for x in g["gaps"]] == [("energy", "2026-10", 0), ("energy", "2026-11", 0)]
+    assert [(x["charge"], x["cycle"], x["billed_slots"]) for x in g["gaps"]] == [
+        ("energy", "2026-10", 0),
+        ("energy", "2026-11", 0),
+    ]
     assert g["charges"][0]["cycles_checked"] == 3
     r = run("ledger", "gaps", "--ledger", db, "--meter", mid, "--from", "2026-12", "--to", "2026-12")
     assert r.returncode == 0 and "no gap" in r.stdout
     r = run("ledger", "gaps", "--ledger", db, "--meter", "00" * 8, "--from", "2026-10", "--to", "2026-12")
     assert r.returncode == 2 and "--tariff" in r.stderr
-    r = run("ledger", "gaps", "--ledger", db, "--meter", "00" * 8, "--from", "2026-10", "--to", "2026-12",
-            "--tariff", files["tou"][0], "--supplier-key", files["dir"] / "supplier.pub.json", "--json")
+    r = run(
+        "ledger",
+        "gaps",
+        "--ledger",
+        db,
+        "--meter",
+        "00" * 8,
+        "--from",
+        "2026-10",
+        "--to",
+        "2026-12",
+        "--tariff",
+        files["tou"][0],
+        "--supplier-key",
+        files["dir"] / "supplier.pub.json",
+        "--json",
+    )
     assert r.returncode == 1 and len(json.loads(r.stdout)["gaps"]) == 3
     r = run("ledger", "gaps", "--ledger", tmp_path / "none.db", "--meter", mid, "--from", "2026-10", "--to", "2026-12")
     assert r.returncode == 2 and "does not exist" in r.stderr
@@ -326,16 +414,32 @@ def test_ledger_two_concurrent_recordings_cannot_both_succeed(files, tmp_path):
     t1, b1 = files["tou"]
     t2, b2 = files["other"]
     d = files["dir"]
-    common = ["--ledger", str(db), "--supplier-key", str(d / "supplier.pub.json"), "--meter-key", str(d / "meter.pub.json")]
-    ps = [subprocess.Popen([sys.executable, "-m", "veriwatt.cli", "ledger", "record", str(b), "--tariff", str(t), *common],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for t, b in ((t1, b1), (t2, b2))]
+    common = [
+        "--ledger",
+        str(db),
+        "--supplier-key",
+        str(d / "supplier.pub.json"),
+        "--meter-key",
+        str(d / "meter.pub.json"),
+    ]
+    ps = [
+        subprocess.Popen(
+            [sys.executable, "-m", "veriwatt.cli", "ledger", "record", str(b), "--tariff", str(t), *common],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for t, b in ((t1, b1), (t2, b2))
+    ]
     codes = sorted(p.wait(timeout=300) for p in ps)
     assert codes == [0, 1]
     # and in one process, racing threads on separate connections: exactly one wins
     db2 = tmp_path / "l2.db"
     ledger.Ledger(str(db2)).close()
     pub = json.loads((d / "supplier.pub.json").read_text())
-    jobs = [(json.loads(b.read_text()), b.read_bytes(), tariff.load_signed(str(t), pub)) for t, b in ((t1, b1), (t2, b2))] * 4
+    jobs = [
+        (json.loads(b.read_text()), b.read_bytes(), tariff.load_signed(str(t), pub)) for t, b in ((t1, b1), (t2, b2))
+    ] * 4
     go, results = threading.Barrier(len(jobs)), []
 
     def work(job):
@@ -346,6 +450,7 @@ def test_ledger_two_concurrent_recordings_cannot_both_succeed(files, tmp_path):
                 results.append("ok")
             except InvalidError:
                 results.append("refused")
+
     ths = [threading.Thread(target=work, args=(j,)) for j in jobs]
     for th in ths:
         th.start()

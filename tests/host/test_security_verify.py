@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Attacks on the host verifiers (issue "Security" part 1): each test reproduces a class of
 input that `verify-bill`, `verify-disclosure`, `bill`, `tariff show` or the library accepted
 or crashed on, and checks it is now refused with a one-line error (exit 1 or 2), through the
@@ -8,6 +9,7 @@ one asked for (a total verified as a bill); (3) integers bound only mod q, readi
 meter's maximum; (4) malleable encodings and duplicate JSON keys, unchecked fields;
 (5) hostile files: huge numbers, deep nesting, non-hex signatures, oversized files, replayed
 commitments that made the verifier check signatures it never needed."""
+
 from __future__ import annotations
 
 import base64
@@ -36,8 +38,9 @@ DAY = (WEEK[0], WEEK[0] + 48)
 
 
 def run(*argv, timeout=120):
-    return subprocess.run([sys.executable, "-m", "veriwatt.cli", *map(str, argv)],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "veriwatt.cli", *map(str, argv)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def refused(r, codes=(1, 2), *needles):
@@ -83,7 +86,10 @@ def files(tmp_path_factory, meter, supplier, attacker):
             b["price"] = 1
     cheap = tariff.parse_body(cheap_body)
     out = {
-        "dir": d, "T": T, "recs": recs, "ops": ops,
+        "dir": d,
+        "T": T,
+        "recs": recs,
+        "ops": ops,
         "bill": bill.make_bill(recs, ops, T, *DAY, meter.pub),
         "cheap_bill": bill.make_bill(recs, ops, cheap, *DAY, meter.pub),
         "total": bill.make_bill(recs, ops, None, *DAY, meter.pub),
@@ -95,11 +101,20 @@ def files(tmp_path_factory, meter, supplier, attacker):
     stripped.pop("signature")
     garbage = tariff.sign(cheap_body, supplier)
     garbage["signature"]["sig"] = "ab" * 64
-    writes = {"tariff.json": honest, "meter.pub.json": meter.pub, "supplier.pub.json": keys.public(supplier),
-              "attacker.pub.json": keys.public(attacker), "bill.json": out["bill"], "cheap-bill.json": out["cheap_bill"],
-              "total.json": out["total"], "disclosure.json": out["disclosure"],
-              "t-unsigned.json": cheap_body, "t-stripped.json": stripped, "t-garbage.json": garbage,
-              "t-attacker.json": attacker_signed}
+    writes = {
+        "tariff.json": honest,
+        "meter.pub.json": meter.pub,
+        "supplier.pub.json": keys.public(supplier),
+        "attacker.pub.json": keys.public(attacker),
+        "bill.json": out["bill"],
+        "cheap-bill.json": out["cheap_bill"],
+        "total.json": out["total"],
+        "disclosure.json": out["disclosure"],
+        "t-unsigned.json": cheap_body,
+        "t-stripped.json": stripped,
+        "t-garbage.json": garbage,
+        "t-attacker.json": attacker_signed,
+    }
     for name, obj in writes.items():
         (d / name).write_text(json.dumps(obj))
     return out
@@ -125,8 +140,10 @@ def test_prices_nobody_trusts_are_refused(files):
         # no trusted key at all (no --supplier-key, empty trust store): refused, says what to do
         refused(verify_bill_cli(files, d / "cheap-bill.json", tariff_file=t))
         # with the real supplier's key, given or in the trust store: refused as invalid
-        refused(verify_bill_cli(files, d / "cheap-bill.json", "--supplier-key", d / "supplier.pub.json",
-                                tariff_file=t), (1,))
+        refused(
+            verify_bill_cli(files, d / "cheap-bill.json", "--supplier-key", d / "supplier.pub.json", tariff_file=t),
+            (1,),
+        )
     assert run("trust", "add", d / "supplier.pub.json").returncode == 0
     line = refused(verify_bill_cli(files, d / "cheap-bill.json", tariff_file="t-attacker.json"), (1,))
     assert "not in your trust store" in line
@@ -135,12 +152,16 @@ def test_prices_nobody_trusts_are_refused(files):
     assert r.returncode == 0 and "VALID" in r.stdout, r.stderr
     # the attacker's key in the trust store list is not the supplier's
     from veriwatt import trust
+
     assert [k["key_id"] for k in trust.load()] == [keys.key_id(tariff_key(files))]
     # every command that prices with a tariff refuses unsigned ones, even with the trusted key
     refused(run("tariff", "show", d / "t-unsigned.json", "--period", "2026-12"), (1,), "not signed")
     refused(run("tariff", "verify", d / "t-attacker.json"), (1,), "not in your trust store")
-    refused(run("bill", "--store", d / "none.db", "--period", "2026-12", "--tariff", d / "t-unsigned.json",
-                "--code", "x"), (1,), "not signed")
+    refused(
+        run("bill", "--store", d / "none.db", "--period", "2026-12", "--tariff", d / "t-unsigned.json", "--code", "x"),
+        (1,),
+        "not signed",
+    )
     # the library: parse_signed needs the trusted key and refuses unsigned bodies
     with pytest.raises(InvalidError, match="not signed"):
         tariff.parse_signed(json.loads((d / "t-unsigned.json").read_text()), keys.public(tariff_key(files)))
@@ -219,11 +240,21 @@ def test_totals_and_readings_are_bounded_not_mod_q(files, meter):
     C = _group.commit(big, r_, G)
     e, s_ = meter.keys.signer.sign(wire.signed_bytes(meter.mid, slot, C, G.id))
     x = copy.deepcopy(files["disclosure"])
-    x["slots"] = [{"slot": slot, "start": bill._iso(slot), "reading": big, "r": "%064x" % r_, "C": "%x" % C,
-                   "sig": "%064x%064x" % (e, s_)}]
+    x["slots"] = [
+        {
+            "slot": slot,
+            "start": bill._iso(slot),
+            "reading": big,
+            "r": "%064x" % r_,
+            "C": "%x" % C,
+            "sig": "%064x%064x" % (e, s_),
+        }
+    ]
     with pytest.raises(InvalidError, match="impossible"):
         bill.verify_disclosure(x, pub)
-    refused(run("verify-disclosure", write(files, "big.json", x), "--meter-key", d / "meter.pub.json"), (1,), "impossible")
+    refused(
+        run("verify-disclosure", write(files, "big.json", x), "--meter-key", d / "meter.pub.json"), (1,), "impossible"
+    )
 
 
 # ------------------------------------------------------------------ (4) one encoding per value
@@ -265,13 +296,28 @@ def test_one_encoding_per_value(files):
     # duplicate keys: the last would win in Python's json (the honest total after a fake one)
     text = json.dumps(files["bill"])
     dup = text.replace('"total": ', '"total": 400000, "total": ', 1)
-    refused(verify_bill_cli(files, write(files, "dup.json", dup), "--supplier-key", d / "supplier.pub.json"), (2,),
-            "duplicate key")
+    refused(
+        verify_bill_cli(files, write(files, "dup.json", dup), "--supplier-key", d / "supplier.pub.json"),
+        (2,),
+        "duplicate key",
+    )
     # a meter key file with y in upper case, a signature made of non-canonical hex
     k = dict(pub)
     k["y"] = k["y"].upper()
-    refused(run("verify-bill", d / "bill.json", "--tariff", d / "tariff.json", "--supplier-key",
-                d / "supplier.pub.json", "--meter-key", write(files, "kup.json", k)), (2,), "lowercase")
+    refused(
+        run(
+            "verify-bill",
+            d / "bill.json",
+            "--tariff",
+            d / "tariff.json",
+            "--supplier-key",
+            d / "supplier.pub.json",
+            "--meter-key",
+            write(files, "kup.json", k),
+        ),
+        (2,),
+        "lowercase",
+    )
     x = copy.deepcopy(files["disclosure"])
     x["slots"][0]["r"] = x["slots"][0]["r"].upper()
     refused(run("verify-disclosure", write(files, "dx.json", x), "--meter-key", d / "meter.pub.json"), (2,))
@@ -312,6 +358,7 @@ def test_zk_bill_fields_checked(files, meter):
 # ------------------------------------------------------------------ (5) hostile files
 def test_hostile_files_fail_fast_with_one_line(files, tmp_path):
     from veriwatt import jsonio
+
     d = files["dir"]
     sk = ["--supplier-key", d / "supplier.pub.json"]
     huge = json.dumps(files["bill"]).replace('"total": %d' % files["bill"]["total"], '"total": ' + "9" * 100000, 1)
@@ -319,8 +366,19 @@ def test_hostile_files_fail_fast_with_one_line(files, tmp_path):
     deep = "[" * 100000 + "]" * 100000
     refused(verify_bill_cli(files, write(files, "deep.json", deep), *sk), (2,), "nested deeper")
     refused(run("verify-disclosure", write(files, "deep.json", deep), "--meter-key", d / "meter.pub.json"), (2,))
-    refused(run("verify-bill", d / "bill.json", "--tariff", write(files, "deept.json", deep), "--meter-key",
-                d / "meter.pub.json", *sk), (2,), "nested deeper")
+    refused(
+        run(
+            "verify-bill",
+            d / "bill.json",
+            "--tariff",
+            write(files, "deept.json", deep),
+            "--meter-key",
+            d / "meter.pub.json",
+            *sk,
+        ),
+        (2,),
+        "nested deeper",
+    )
     x = copy.deepcopy(files["disclosure"])
     x["slots"][0]["sig"] = "zz" * 64
     refused(run("verify-disclosure", write(files, "zz.json", x), "--meter-key", d / "meter.pub.json"), (2,), "hex")
@@ -333,8 +391,11 @@ def test_hostile_files_fail_fast_with_one_line(files, tmp_path):
     big2 = tmp_path / "big-key.json"
     with open(big2, "wb") as f:
         f.truncate(10 * 1024 * 1024)
-    refused(run("verify-bill", d / "bill.json", "--tariff", d / "tariff.json", "--meter-key", big2, *sk), (2,),
-            "refused before reading")
+    refused(
+        run("verify-bill", d / "bill.json", "--tariff", d / "tariff.json", "--meter-key", big2, *sk),
+        (2,),
+        "refused before reading",
+    )
 
 
 def test_signatures_checked_only_for_a_complete_period(files, monkeypatch):
@@ -359,6 +420,7 @@ def test_signatures_checked_only_for_a_complete_period(files, monkeypatch):
 @given(st.text(alphabet="0123456789abcdefABCDEFx_ -+", max_size=12), st.one_of(st.none(), st.integers(1, 4)))
 def test_hex_decoder_accepts_one_text_per_value(s, nbytes):
     from veriwatt import jsonio
+
     try:
         x = jsonio.hex_int(s, "v", nbytes)
     except VeriwattError:
@@ -370,6 +432,7 @@ def test_hex_decoder_accepts_one_text_per_value(s, nbytes):
 @given(st.text(alphabet="ABCDabcd0123+/=\n ", max_size=12))
 def test_base64_decoder_accepts_one_text_per_value(s):
     from veriwatt import jsonio
+
     try:
         data = jsonio.b64(s, "v")
     except VeriwattError:
@@ -378,10 +441,11 @@ def test_base64_decoder_accepts_one_text_per_value(s):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.integers(-2 ** 300, 2 ** 300))
+@given(st.integers(-(2**300), 2**300))
 def test_scalar_decoder_range(x):
     from veriwatt import jsonio
-    text = "%064x" % x if 0 <= x < 16 ** 64 else str(x)
+
+    text = "%064x" % x if 0 <= x < 16**64 else str(x)
     try:
         v = jsonio.scalar(text, G, "v")
     except VeriwattError:
@@ -392,6 +456,7 @@ def test_scalar_decoder_range(x):
 
 def test_element_decoder():
     from veriwatt import jsonio
+
     assert jsonio.element("%x" % G.g, G, "g") == G.g
     for bad in ("1", "0", "%x" % G.p, "%x" % (G.p - 1), "%x" % (G.g + G.p), "0%x" % G.g, "%X" % G.g):
         with pytest.raises(VeriwattError):

@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """Serial client against a meter behind a pty: clean, noisy (1e-3 of bytes corrupted), a meter
 that stops answering, a fetch killed mid-transfer, and a meter that sends bad records."""
+
 from __future__ import annotations
 
 import json
@@ -86,7 +88,9 @@ def test_noisy_relay_in_front_of_the_meter(tmp_path, meter_a, week_raw):
 
 def test_meter_stops_answering_then_resume(tmp_path, meter_a, week_raw):
     st = Store(str(tmp_path / "s.db"))
-    with FakeMeter(meter_a.mid, week_raw, meter_a.keys.y, customer_key=meter_a.customer_key, stop_after_frames=100) as m:
+    with FakeMeter(
+        meter_a.mid, week_raw, meter_a.keys.y, customer_key=meter_a.customer_key, stop_after_frames=100
+    ) as m:
         t0 = time.monotonic()
         with pytest.raises(DeviceError, match="no answer to FETCH .* resumes where it stopped"):
             do_fetch(m.path, st, meter_a, timeout=0.3, retries=2)
@@ -114,10 +118,26 @@ def test_fetch_killed_mid_transfer(tmp_path, meter_a, week_raw):
     db = str(tmp_path / "s.db")
     keyf = tmp_path / "meter.pub.json"
     keyf.write_text(json.dumps(meter_a.pub))
-    with FakeMeter(meter_a.mid, week_raw, meter_a.keys.y, customer_key=meter_a.customer_key, delay=0.004, batch=16) as m:
-        p = subprocess.Popen([sys.executable, "-m", "veriwatt.cli", "fetch", m.path, "--store", db,
-                              "--meter-key", str(keyf), "--batch", "16"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with FakeMeter(
+        meter_a.mid, week_raw, meter_a.keys.y, customer_key=meter_a.customer_key, delay=0.004, batch=16
+    ) as m:
+        p = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "veriwatt.cli",
+                "fetch",
+                m.path,
+                "--store",
+                db,
+                "--meter-key",
+                str(keyf),
+                "--batch",
+                "16",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             time.sleep(0.1)
@@ -137,8 +157,12 @@ def test_fetch_killed_mid_transfer(tmp_path, meter_a, week_raw):
         assert 0 < n < len(week_raw)
         assert_consistent(st, meter_a)
         assert st.resume_slot(meter_a.pub["meter_id"], WEEK[0]) == WEEK[0] + n
-        r = subprocess.run([sys.executable, "-m", "veriwatt.cli", "fetch", m.path, "--store", db,
-                            "--meter-key", str(keyf), "--json"], capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-m", "veriwatt.cli", "fetch", m.path, "--store", db, "--meter-key", str(keyf), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["from_slot"] == WEEK[0] + n and out["added"] == len(week_raw) - n
@@ -154,8 +178,22 @@ def test_bad_records_from_the_meter_are_rejected(tmp_path, meter_a, meter_b, wee
     keyf = tmp_path / "meter.pub.json"
     keyf.write_text(json.dumps(meter_a.pub))
     with FakeMeter(meter_a.mid, recs, meter_a.keys.y, customer_key=meter_a.customer_key) as m:
-        r = subprocess.run([sys.executable, "-m", "veriwatt.cli", "fetch", m.path, "--store", str(tmp_path / "s.db"),
-                            "--meter-key", str(keyf)], capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "veriwatt.cli",
+                "fetch",
+                m.path,
+                "--store",
+                str(tmp_path / "s.db"),
+                "--meter-key",
+                str(keyf),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert r.returncode == 1
     assert "8 new" in r.stdout and "2 rejected" in r.stdout
     assert "signature does not verify" in r.stdout and "foreign meter" in r.stdout
@@ -165,14 +203,32 @@ def test_impostor_meter_is_refused(tmp_path, meter_a, meter_b, week_raw):
     keyf = tmp_path / "meter.pub.json"
     keyf.write_text(json.dumps(meter_a.pub))
     with FakeMeter(meter_a.mid, {}, meter_b.keys.y) as m:  # right id, wrong key
-        r = subprocess.run([sys.executable, "-m", "veriwatt.cli", "fetch", m.path, "--store", str(tmp_path / "s.db"),
-                            "--meter-key", str(keyf)], capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "veriwatt.cli",
+                "fetch",
+                m.path,
+                "--store",
+                str(tmp_path / "s.db"),
+                "--meter-key",
+                str(keyf),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert r.returncode == 1 and "impostor" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_missing_port_is_a_device_error(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "veriwatt.cli", "info", "/dev/nonexistent-veriwatt"],
-                       capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        [sys.executable, "-m", "veriwatt.cli", "info", "/dev/nonexistent-veriwatt"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert r.returncode == 3 and "no such serial port" in r.stderr and "Traceback" not in r.stderr
 
 

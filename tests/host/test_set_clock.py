@@ -1,8 +1,10 @@
+# SPDX-License-Identifier: MIT
 """`veriwatt set-clock` against the real firmware (a simulated meter on the unix MicroPython,
 clock at real speed, behind a pty): a provisioned meter refuses a shift by hours without the
 engineer's admin file and takes it with it; drift trims pass within their budget; a replayed
 authenticated frame is refused; a lost clock (restart) may be set forward, flagged unverified
 until an authenticated set. The rules themselves: tests/firmware/test_clock_auth.py."""
+
 from __future__ import annotations
 
 import json
@@ -20,7 +22,9 @@ T0 = 1796083200  # 2026-12-01 00:00 UTC
 
 
 def run(*argv, timeout=60):
-    return subprocess.run([sys.executable, "-m", "veriwatt.cli", *argv], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "veriwatt.cli", *argv], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def info(port):
@@ -31,14 +35,14 @@ def info(port):
 
 @pytest.fixture
 def sim(tmp_path):
-    s = device.start_sim(1, str(tmp_path / "sim"), 1, "none")   # speed 1: the meter's clock runs in real time
+    s = device.start_sim(1, str(tmp_path / "sim"), 1, "none")  # speed 1: the meter's clock runs in real time
     yield s
     s.stop()
 
 
 def test_set_clock_rules_over_serial(tmp_path, sim):
     port = sim.meters[0].port
-    r = run("set-clock", port, "--time", str(T0 - 86400))       # unprovisioned: anything goes
+    r = run("set-clock", port, "--time", str(T0 - 86400))  # unprovisioned: anything goes
     assert r.returncode == 0 and "was not set" in r.stdout, r.stdout + r.stderr
     r = run("provision", port, "--clock", str(T0), "--out", str(tmp_path), "--json")
     assert r.returncode == 0, r.stderr
@@ -47,10 +51,10 @@ def test_set_clock_rules_over_serial(tmp_path, sim):
     now = info(port)["clock"]
     r = run("set-clock", port, "--time", str(now + 8 * 3600))
     assert r.returncode == 3 and "admin tag" in r.stderr and "--admin meter.admin.json" in r.stderr, r.stderr
-    assert abs(info(port)["clock"] - now) <= 5                      # unchanged
+    assert abs(info(port)["clock"] - now) <= 5  # unchanged
 
     now = info(port)["clock"]
-    r = run("set-clock", port, "--time", str(now + 60), "--json")   # a drift trim
+    r = run("set-clock", port, "--time", str(now + 60), "--json")  # a drift trim
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["authenticated"] is False and abs(out["clock"] - (now + 60)) <= 5
@@ -67,8 +71,9 @@ def test_set_clock_rules_over_serial(tmp_path, sim):
         ch = link.hello()["challenge"]
         sec = json.load(open(secret))
         t = link.info["clock"] + 3600
-        frame = wire.encode_set_clock(t, ch, auth.clock_tag(bytes.fromhex(sec["admin_secret"]),
-                                                              bytes.fromhex(sec["meter_id"]), ch, t))
+        frame = wire.encode_set_clock(
+            t, ch, auth.clock_tag(bytes.fromhex(sec["admin_secret"]), bytes.fromhex(sec["meter_id"]), ch, t)
+        )
         link.request(wire.SET_CLOCK, frame, (wire.OK,))
         with pytest.raises(Exception, match="not authorised"):
             link.request(wire.SET_CLOCK, frame, (wire.OK,))

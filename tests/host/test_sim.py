@@ -1,8 +1,10 @@
+# SPDX-License-Identifier: MIT
 """The host against the real firmware: simulated meters (unix MicroPython behind ptys).
 
 Engineer's and customer's commands through the CLI, a noisy line (1e-3) made by a pty relay
 in front of the simulator, a fetch killed mid-transfer on a line throttled to 115200 baud,
 and the demo itself."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +27,9 @@ MONTH_START = slots.month_range("2026-12", "Europe/London")[0]
 
 
 def run(*argv, timeout=120):
-    return subprocess.run([sys.executable, "-m", "veriwatt.cli", *argv], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "veriwatt.cli", *argv], capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture
@@ -36,7 +40,17 @@ def sim(tmp_path):
 
 
 def provision(port, out, clock_slot=MONTH_START - 2):
-    r = run("provision", port, "--meter-id", "5645524957415454", "--clock", str(clock_slot * 1800), "--out", str(out), "--json")
+    r = run(
+        "provision",
+        port,
+        "--meter-id",
+        "5645524957415454",
+        "--clock",
+        str(clock_slot * 1800),
+        "--out",
+        str(out),
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -71,13 +85,13 @@ def test_cli_workflow_on_the_simulator(tmp_path, sim):
     # without the customer code nothing is acknowledged: the meter keeps every reading
     assert f["added"] >= 96 and f["rejected"] == 0 and f["acked_up_to"] is None
     assert "readings not acknowledged" in r.stderr and json.loads(run("info", port, "--json").stdout)["unacked"] >= 96
-    with serial_client.MeterLink(port, timeout=3) as link:   # a forged ACK (wrong key) is refused
+    with serial_client.MeterLink(port, timeout=3) as link:  # a forged ACK (wrong key) is refused
         info = link.hello()
         bad = auth.ack_tag(b"x" * 15, info["meter_id"], info["challenge"], info["last_slot"])
         with pytest.raises(DeviceError, match="ACK not authorised") as e:
             link.request(wire.ACK, wire.encode_ack(info["last_slot"], bad), (wire.OK,))
         assert e.value.meter_code == wire.E_AUTH
-        with pytest.raises(DeviceError, match="ACK not authorised"):   # the old 4-byte form too
+        with pytest.raises(DeviceError, match="ACK not authorised"):  # the old 4-byte form too
             link.request(wire.ACK, wire.encode_ack(info["last_slot"]), (wire.OK,))
     assert json.loads(run("info", port, "--json").stdout)["unacked"] >= 96
     r = run("fetch", port, "--store", db, "--meter-key", key, "--code", p["customer_code"], "--json")
@@ -94,22 +108,63 @@ def test_cli_workflow_on_the_simulator(tmp_path, sim):
     (tmp_path / "t.json").write_text(json.dumps(t))
     assert run("keygen", "--out", str(tmp_path / "sup")).returncode == 0
     assert run("tariff", "sign", str(tmp_path / "t.json"), "--key", str(tmp_path / "sup.key.json")).returncode == 0
-    r = run("bill", "--store", db, "--period", period, "--tariff", str(tmp_path / "t.json"), "--code", p["customer_code"],
-            "--out", str(tmp_path / "bill.json"))
+    r = run(
+        "bill",
+        "--store",
+        db,
+        "--period",
+        period,
+        "--tariff",
+        str(tmp_path / "t.json"),
+        "--code",
+        p["customer_code"],
+        "--out",
+        str(tmp_path / "bill.json"),
+    )
     assert r.returncode == 2 and "veriwatt trust add" in r.stderr  # no trusted supplier key yet
     assert run("trust", "add", str(tmp_path / "sup.pub.json")).returncode == 0
-    r = run("bill", "--store", db, "--period", period, "--tariff", str(tmp_path / "t.json"), "--code", p["customer_code"],
-            "--out", str(tmp_path / "bill.json"))
+    r = run(
+        "bill",
+        "--store",
+        db,
+        "--period",
+        period,
+        "--tariff",
+        str(tmp_path / "t.json"),
+        "--code",
+        p["customer_code"],
+        "--out",
+        str(tmp_path / "bill.json"),
+    )
     assert r.returncode == 0, r.stderr
-    r = run("verify-bill", str(tmp_path / "bill.json"), "--tariff", str(tmp_path / "t.json"), "--meter-key", key,
-            "--supplier-key", str(tmp_path / "sup.pub.json"))
+    r = run(
+        "verify-bill",
+        str(tmp_path / "bill.json"),
+        "--tariff",
+        str(tmp_path / "t.json"),
+        "--meter-key",
+        key,
+        "--supplier-key",
+        str(tmp_path / "sup.pub.json"),
+    )
     assert r.returncode == 0 and "VALID" in r.stdout, r.stderr
     r = run("readings", "--store", db, "--period", period, "--code", p["customer_code"], "--csv")
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 97
     r = run("readings", "--store", db, "--period", period, "--code", "00000-00000-00000-00000-00000")
     assert r.returncode == 1 and "wrong customer code" in r.stderr
-    r = run("plot", "--store", db, "--period", period, "--code", p["customer_code"], "--tariff", str(tmp_path / "t.json"),
-            "--out", str(tmp_path / "c.png"))
+    r = run(
+        "plot",
+        "--store",
+        db,
+        "--period",
+        period,
+        "--code",
+        p["customer_code"],
+        "--tariff",
+        str(tmp_path / "t.json"),
+        "--out",
+        str(tmp_path / "c.png"),
+    )
     assert r.returncode == 0 and (tmp_path / "c.png").stat().st_size > 1000
     # provisioning twice is refused with the reason
     r = run("provision", port, "--out", str(tmp_path / "again"))
@@ -146,6 +201,7 @@ def test_noisy_line_against_the_firmware(tmp_path, sim):
 
 def p_pub(tmp_path):
     from veriwatt import keys
+
     return keys.load_public(str(tmp_path / "meter.pub.json"), "meter")
 
 
@@ -173,9 +229,25 @@ def test_fetch_killed_mid_transfer_at_115200_baud(tmp_path):
         provision(port, tmp_path)
         wait_for(port, MONTH_START + 200)
         db, key = str(tmp_path / "v.db"), str(tmp_path / "meter.pub.json")
-        proc = subprocess.Popen([sys.executable, "-m", "veriwatt.cli", "fetch", port, "--store", db, "--meter-key", key,
-                                 "--to-slot", str(MONTH_START + 200), "--batch", "16"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "veriwatt.cli",
+                "fetch",
+                port,
+                "--store",
+                db,
+                "--meter-key",
+                key,
+                "--to-slot",
+                str(MONTH_START + 200),
+                "--batch",
+                "16",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         _first_batch_stored(db, proc)  # killed mid-transfer: after the first batch, long before 202
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -211,25 +283,48 @@ def test_sim_without_natmod_uses_pow(tmp_path, monkeypatch, how):
 @pytest.mark.slow
 def test_demo(tmp_path):
     out = tmp_path / "demo"
-    r = subprocess.run([sys.executable, "-m", "veriwatt.cli", "demo", "--out", str(out)], capture_output=True, text=True,
-                       timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "veriwatt.cli", "demo", "--out", str(out)], capture_output=True, text=True, timeout=600
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     for f in ("bill.json", "tariff.json", "meter.pub.json", "summary.json"):
         assert (out / f).exists()
     cmd = "veriwatt verify-bill %s --tariff %s --meter-key %s --supplier-key %s" % (
-        out / "bill.json", out / "tariff.json", out / "meter.pub.json", out / "supplier.pub.json")
+        out / "bill.json",
+        out / "tariff.json",
+        out / "meter.pub.json",
+        out / "supplier.pub.json",
+    )
     assert cmd in r.stdout
     r2 = run(*cmd.split()[1:])  # the printed command, exactly
     assert r2.returncode == 0 and "VALID" in r2.stdout
-    r3 = run("verify-bill", str(out / "bill.json"), "--tariff", str(out / "tariff.json"), "--meter-key", str(out / "meter.pub.json"))
+    r3 = run(
+        "verify-bill",
+        str(out / "bill.json"),
+        "--tariff",
+        str(out / "tariff.json"),
+        "--meter-key",
+        str(out / "meter.pub.json"),
+    )
     assert r3.returncode == 2 and "no trusted supplier key" in r3.stderr
     bill = json.loads((out / "bill.json").read_text())
     assert bill["period"]["slots"] == 1488 and len(bill["commitments"]) == 1488
     # the supplier recorded the month in its ledger: the same bill again is refused
     ls = json.loads(run("ledger", "list", "--ledger", str(out / "ledger.db"), "--json").stdout)["bills"]
     assert [(x["meter_id"], x["cycle"], x["charge"]) for x in ls] == [(bill["meter_id"], "2026-12", "energy")]
-    r3 = run("ledger", "record", str(out / "bill.json"), "--ledger", str(out / "ledger.db"), "--tariff", str(out / "tariff.json"),
-             "--supplier-key", str(out / "supplier.pub.json"), "--meter-key", str(out / "meter.pub.json"))
+    r3 = run(
+        "ledger",
+        "record",
+        str(out / "bill.json"),
+        "--ledger",
+        str(out / "ledger.db"),
+        "--tariff",
+        str(out / "tariff.json"),
+        "--supplier-key",
+        str(out / "supplier.pub.json"),
+        "--meter-key",
+        str(out / "meter.pub.json"),
+    )
     assert r3.returncode == 1 and "already recorded" in r3.stderr
     # its duration is a benchmark (make bench: build/bench/demo.json), not a test; the summary must
     # account for it step by step
@@ -239,8 +334,23 @@ def test_demo(tmp_path):
 
 
 def test_sim_command_prints_ports_and_meters_answer(tmp_path):
-    p = subprocess.Popen([sys.executable, "-m", "veriwatt.cli", "sim", "--meters", "2", "--duration", "20",
-                          "--storage", str(tmp_path / "sim"), "--json"], stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "veriwatt.cli",
+            "sim",
+            "--meters",
+            "2",
+            "--duration",
+            "20",
+            "--storage",
+            str(tmp_path / "sim"),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = p.stdout.readline()
         ports = [m["port"] for m in json.loads(line)["meters"]]

@@ -2,6 +2,7 @@
 """SPDX license tags (tools/spdx_headers.py): every source file carries
 `SPDX-License-Identifier: MIT` in its own comment syntax, and the tool adds it without
 breaking a script's #! line or a module's docstring."""
+
 from __future__ import annotations
 
 import ast
@@ -18,8 +19,9 @@ pytestmark = pytest.mark.packaging
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(TOOL), *args], capture_output=True, text=True,
-                          cwd=str(ROOT), timeout=120)
+    return subprocess.run(
+        [sys.executable, str(TOOL), *args], capture_output=True, text=True, cwd=str(ROOT), timeout=120
+    )
 
 
 def test_every_source_file_has_a_tag():

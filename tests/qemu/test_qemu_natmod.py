@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The dynamic native modules build/natmod/{armv7m,armv7emsp}/vwcrypto.mpy loaded into
 firmware that does NOT have the vwcrypto user C module (armv7m unless stated):
   - build/qemu/plain (VERIWATT_AN386, Cortex-M4): copied onto its LittleFS with `mpremote cp`;
@@ -7,14 +8,22 @@ firmware that does NOT have the vwcrypto user C module (armv7m unless stated):
     enabled at reset): build/natmod/armv7emsp/vwcrypto.mpy (the Cortex-M4F / STM32F4-class
     build, UMAAL) and the armv7m one, each copied on with `mpremote cp`.
 Each runs every known-answer vector and the bad-input checks of tests/crypto/mp_vectors.py."""
+
 import shutil
 import subprocess
 import sys
 
 import pytest
 
-from qemu_board import (MP_VECTORS, NATMOD, NATMOD_ARMV7EMSP, VECTORS, firmware_path,  # noqa: F401
-                        qemu_board, require_file)
+from qemu_board import (
+    MP_VECTORS,
+    NATMOD,
+    NATMOD_ARMV7EMSP,
+    VECTORS,
+    firmware_path,  # noqa: F401
+    qemu_board,  # noqa: F401
+    require_file,
+)
 from test_qemu_vwcrypto import SUMMARY, expected_vectors, run_kat_on_board
 
 pytestmark = [pytest.mark.qemu, pytest.mark.crypto]
@@ -26,6 +35,7 @@ def n_error_cases():
     sys.path.insert(0, str(MP_VECTORS.parent))
     try:
         import mp_vectors
+
         return len(mp_vectors.ERROR_CASES)
     finally:
         sys.path.pop(0)
@@ -91,9 +101,11 @@ sys.modules['select'] = _Select()
 sys.modules['sys'] = _Sys()
 """
 
-KAT_CMD = ("import vwcrypto, mp_vectors\n"
-           "mp_vectors.run_file('modexp.txt', vwcrypto)\n"
-           "mp_vectors.check_errors(vwcrypto)\nmp_vectors.summary()")
+KAT_CMD = (
+    "import vwcrypto, mp_vectors\n"
+    "mp_vectors.run_file('modexp.txt', vwcrypto)\n"
+    "mp_vectors.check_errors(vwcrypto)\nmp_vectors.summary()"
+)
 
 
 def _mount_dir(tmp_path):
@@ -175,8 +187,9 @@ def test_hardfp_firmware_has_fpu_on(qemu_board):
     the FPU (no __aeabi_fmul in the image; with the FPU left disabled it faults at boot)."""
     b = qemu_board("hardfp")
     # the image does float in hardware: no soft-float multiply linked in (plain has one)
-    syms = subprocess.run(["arm-none-eabi-nm", str(firmware_path("hardfp"))], capture_output=True,
-                          text=True, check=True).stdout
+    syms = subprocess.run(
+        ["arm-none-eabi-nm", str(firmware_path("hardfp"))], capture_output=True, text=True, check=True
+    ).stdout
     assert "__aeabi_fmul" not in syms and " vw_isr_vector" in syms
     assert b.eval("__import__('sys').implementation._mpy >> 10") == ARCH_ARMV7EMSP
     assert b.eval("__import__('machine').mem32[%#x] & %#x" % (SCB_CPACR, CPACR_CP10_CP11)) == CPACR_CP10_CP11

@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """vwcrypto user C module inside the VERIWATT_AN386 firmware (build/qemu/vwcrypto)."""
+
 import random
 import re
 
@@ -21,8 +23,11 @@ def run_kat_on_board(board, import_line="import vwcrypto"):
     require_file(VECTORS, "it is part of the repository (crypto_c/vectors/gen_vectors.py)")
     require_file(MP_VECTORS, "it is part of the repository")
     board.mpremote("cp", str(MP_VECTORS), ":mp_vectors.py", "+", "cp", str(VECTORS), ":modexp.txt")
-    out = board.exec(import_line + "\nimport mp_vectors\nmp_vectors.run_file('modexp.txt', vwcrypto)\n"
-                     "mp_vectors.check_errors(vwcrypto)\nmp_vectors.summary()\n", timeout=600)
+    out = board.exec(
+        import_line + "\nimport mp_vectors\nmp_vectors.run_file('modexp.txt', vwcrypto)\n"
+        "mp_vectors.check_errors(vwcrypto)\nmp_vectors.summary()\n",
+        timeout=600,
+    )
     m = SUMMARY.search(out)
     assert m, out
     return int(m.group(1)), int(m.group(2)), out
@@ -75,8 +80,10 @@ def test_fixed_base_tables_in_flash(qemu_board):
     flash): g^e, h^e and g^m h^r of the 2048/256 group match CPython's pow, on the
     Cortex-M4 build (32-bit limbs, UMAAL); other bases and the 3072 group give None."""
     import sys
+
     sys.path.insert(0, str(VECTORS.parents[2] / "firmware"))
     from vwcore import params
+
     P, P3 = params.P2048, params.P3072
     rnd = random.Random(11)
     b = qemu_board("vwcrypto")
@@ -85,7 +92,9 @@ def test_fixed_base_tables_in_flash(qemu_board):
     for e, m in ((0, 0), (P["q"] - 1, 0xFFFF), (rnd.getrandbits(256), rnd.getrandbits(16))):
         assert b.eval("vwcrypto.powmod_fb(g, %d, p, 256)" % e) == pow(P["g"], e, P["p"])
         assert b.eval("vwcrypto.powmod_fb(h, %d, p, 256)" % e) == pow(P["h"], e, P["p"])
-        assert b.eval("vwcrypto.powmod2_fb(g, %d, 16, h, %d, 256, p)" % (m, e)) == \
-            pow(P["g"], m, P["p"]) * pow(P["h"], e, P["p"]) % P["p"]
+        assert (
+            b.eval("vwcrypto.powmod2_fb(g, %d, 16, h, %d, 256, p)" % (m, e))
+            == pow(P["g"], m, P["p"]) * pow(P["h"], e, P["p"]) % P["p"]
+        )
     assert b.eval("vwcrypto.powmod_fb(3, 5, p, 256)") is None
     assert b.eval("vwcrypto.powmod_fb(%d, 5, %d, 256)" % (P3["g"], P3["p"])) is None

@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """The rv32imc dynamic native module (build/natmod/rv32imc/vwcrypto.mpy, ESP32-C3 class)
 loaded into the qemu port's own VIRT_RV32 board under qemu-system-riscv32, with no
 filesystem: every known-answer vector and bad-input check of tests/crypto/mp_vectors.py."""
+
 import pytest
 
 from qemu_board import ROOT, qemu_board, require_file, require_firmware  # noqa: F401 (fixture)

@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """Fixtures for the scale tests (issue 14): a small synthetic population (veriwatt.population)
 and one meter's day and week bills made with vwcore (the meter's own code, tests/host)."""
+
 from __future__ import annotations
 
 import sys

@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """veriwatt.batchverify gives exactly veriwatt.bill.verify_bill's verdict (valid, or the same
 exception with the same message) on honest bills and on every tampering: the ones of the host
 test suites, and hypothesis-generated ones."""
+
 from __future__ import annotations
 
 import copy
@@ -40,7 +42,7 @@ def _set_c(b, i, f):
 def _flip(h, i):
     i %= len(h)
     d = "0123456789abcdef"[(int(h[i], 16) + 1) % 16]
-    return h[:i] + d + h[i + 1:]
+    return h[:i] + d + h[i + 1 :]
 
 
 def suite_tamperings(other):
@@ -58,7 +60,7 @@ def suite_tamperings(other):
         "changed s": lambda b: b["commitments"][4].update(sig=_flip(b["commitments"][4]["sig"], 100)),
         "s >= q": lambda b: b["commitments"][4].update(sig=b["commitments"][4]["sig"][:64] + "f" * 64),
         "changed total": lambda b: b.update(total=b["total"] - 1000),
-        "total out of bounds": lambda b: b.update(total=10 ** 30),
+        "total out of bounds": lambda b: b.update(total=10**30),
         "changed R": lambda b: b["proof"].update(R="%064x" % ((int(b["proof"]["R"], 16) + 1) % (1 << 255))),
         "other tariff digest": lambda b: b["tariff"].update(digest="sha256:" + "0" * 64),
         "dropped slot": lambda b: b["commitments"].pop(20),
@@ -67,7 +69,7 @@ def suite_tamperings(other):
         "reordered": lambda b: b["commitments"].insert(21, b["commitments"].pop(20)),
         "foreign meter's record": lambda b: b["commitments"].__setitem__(7, foreign),
         "slot relabelled": lambda b: b["commitments"][0].update(slot=DAY[0] - 48),
-        "absurd slot": lambda b: b["commitments"][0].update(slot=2 ** 70),
+        "absurd slot": lambda b: b["commitments"][0].update(slot=2**70),
         "bool slot": lambda b: b["commitments"][0].update(slot=True),
         "extra field": lambda b: b["commitments"][0].update(R="00"),
         "amount changed": lambda b: b.update(amount="0.01"),
@@ -134,7 +136,7 @@ def tampering(draw):
         i = draw(st.integers(0, 47))
         j = draw(st.integers(0, 47))
         pos = draw(st.integers(0, 1023))
-        delta = draw(st.integers(-(2 ** 40), 2 ** 40))
+        delta = draw(st.integers(-(2**40), 2**40))
         field = draw(st.sampled_from(FIELDS))
         edits.append((what, i, j, pos, delta, field))
     return edits

@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """veriwatt.bulkagg gives exactly the outcome of Aggregator.add_share share by share: the same
 accepted shares, re-sends and refusals (same reasons), the same slot results; tampered,
 foreign, replayed and malformed shares included."""
+
 from __future__ import annotations
 
 import random
@@ -25,8 +27,15 @@ def make_group(seed: int, n: int = 5):
     gid = bytes(rnd.getrandbits(8) for _ in range(16))
     pair = {(i, j): bytes(rnd.getrandbits(8) for _ in range(32)) for i in range(n) for j in range(i + 1, n)}
     macs = {m: bytes(rnd.getrandbits(8) for _ in range(32)) for m in ids}
-    ens = [agg.Enrollment(mid, gid, macs[mid], [(ids[j], 1 if i < j else -1, pair[(min(i, j), max(i, j))])
-                                                for j in range(n) if j != i]) for i, mid in enumerate(ids)]
+    ens = [
+        agg.Enrollment(
+            mid,
+            gid,
+            macs[mid],
+            [(ids[j], 1 if i < j else -1, pair[(min(i, j), max(i, j))]) for j in range(n) if j != i],
+        )
+        for i, mid in enumerate(ids)
+    ]
     return ens, gid, macs
 
 
@@ -99,17 +108,19 @@ def test_tampered_foreign_replayed_refused_with_reasons():
     ens2, gid2, macs2 = make_group(4)
     rnd = random.Random(5)
     shares = honest_shares(ens, [7, 8], rnd)
-    bad = [flip(shares[0], 30),           # reading changed: MAC fails
-           flip(shares[1], 50),           # tag changed
-           honest_shares(ens2, [7], rnd)[0],  # another group's share
-           shares[2],                     # identical re-send
-           ens[2].share(7, 1),            # a second, different share: replay or forgery
-           shares[3][:-1],                # wrong length
-           flip(shares[4], 18)]           # member id changed: not a member (or MAC)
+    bad = [
+        flip(shares[0], 30),  # reading changed: MAC fails
+        flip(shares[1], 50),  # tag changed
+        honest_shares(ens2, [7], rnd)[0],  # another group's share
+        shares[2],  # identical re-send
+        ens[2].share(7, 1),  # a second, different share: replay or forgery
+        shares[3][:-1],  # wrong length
+        flip(shares[4], 18),
+    ]  # member id changed: not a member (or MAC)
     bad += [flip(s, 36) for s in honest_shares(ens, [9], rnd)]  # every member: slot 9 square sum changed
     ref = same(gid, macs, shares + bad, [7, 8, 9])
-    assert ref[len(shares):][3] == "resent"
-    assert all(r not in ("new", "resent") for i, r in enumerate(ref[len(shares):]) if i != 3)
+    assert ref[len(shares) :][3] == "resent"
+    assert all(r not in ("new", "resent") for i, r in enumerate(ref[len(shares) :]) if i != 3)
     assert sum("bad MAC" in r for r in ref) >= len(ens) + 2
 
 
@@ -142,8 +153,17 @@ def test_many_groups_routed():
 
 @st.composite
 def mutations(draw):
-    return draw(st.lists(st.tuples(st.sampled_from(["flip", "dup", "swap", "drop", "replace", "cut"]),
-                                   st.integers(0, 59), st.integers(0, 479)), min_size=1, max_size=6))
+    return draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["flip", "dup", "swap", "drop", "replace", "cut"]),
+                st.integers(0, 59),
+                st.integers(0, 479),
+            ),
+            min_size=1,
+            max_size=6,
+        )
+    )
 
 
 @pytest.mark.security
@@ -167,5 +187,5 @@ def test_generated_sequences_same_outcome(muts):
         elif what == "replace":
             shares[i] = ens[pos % len(ens)].share(30 + pos % 3, pos)
         elif what == "cut":
-            shares[i] = shares[i][:pos % agg.SHARE_LEN]
+            shares[i] = shares[i][: pos % agg.SHARE_LEN]
     same(gid, macs, shares, [30, 31, 32])

@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """verify-bills on Dask: a LocalCluster of 2 workers gives the single-process verdicts, a bad
 bill among good ones is reported with its reason, a worker killed mid-run loses nothing, and
 --scheduler works against separately started `dask scheduler` + `dask worker` processes."""
+
 from __future__ import annotations
 
 import copy
@@ -23,7 +25,7 @@ VOLATILE = ("seconds", "checked_at")
 
 
 def _flip(h: str, i: int) -> str:
-    return h[:i] + "0123456789abcdef"[(int(h[i], 16) + 1) % 16] + h[i + 1:]
+    return h[:i] + "0123456789abcdef"[(int(h[i], 16) + 1) % 16] + h[i + 1 :]
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +48,10 @@ def reference(folder):
 
 
 def db_rows(path):
-    return {r["name"]: {k: (int(v) if k == "total" and v is not None else v) for k, v in r.items() if k not in VOLATILE}
-            for r in scale.open_sqlite(str(path)).rows()}
+    return {
+        r["name"]: {k: (int(v) if k == "total" and v is not None else v) for k, v in r.items() if k not in VOLATILE}
+        for r in scale.open_sqlite(str(path)).rows()
+    }
 
 
 def test_reference_names_the_bad_bills(reference, folder):
@@ -102,8 +106,12 @@ def _start(cmd, log):
 def test_cli_with_a_separate_scheduler_and_worker(folder, reference, tmp_path):
     sfile = tmp_path / "scheduler.json"
     log = open(tmp_path / "dask.log", "w")
-    procs = [_start([DASK, "scheduler", "--scheduler-file", str(sfile), "--host", "127.0.0.1", "--port", "0",
-                     "--no-dashboard"], log)]
+    procs = [
+        _start(
+            [DASK, "scheduler", "--scheduler-file", str(sfile), "--host", "127.0.0.1", "--port", "0", "--no-dashboard"],
+            log,
+        )
+    ]
     try:
         deadline = time.monotonic() + 60
         while not sfile.exists() and time.monotonic() < deadline:
@@ -112,14 +120,45 @@ def test_cli_with_a_separate_scheduler_and_worker(folder, reference, tmp_path):
         addr = json.loads(sfile.read_text())["address"]
         procs.append(_start([DASK, "worker", addr, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"], log))
         db = tmp_path / "r.db"
-        r = subprocess.run([sys.executable, "-m", "veriwatt.cli", "verify-bills", str(folder), "--db", str(db),
-                            "--scheduler", addr, "--batch", "2", "--json"], capture_output=True, text=True, timeout=600)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "veriwatt.cli",
+                "verify-bills",
+                str(folder),
+                "--db",
+                str(db),
+                "--scheduler",
+                addr,
+                "--batch",
+                "2",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert r.returncode == 1, r.stderr  # two bad bills
         s = json.loads(r.stdout)
         assert (s["valid"], s["invalid"], s["malformed"]) == (3, 1, 1)
         assert db_rows(db) == reference
-        bad = subprocess.run([sys.executable, "-m", "veriwatt.cli", "verify-bills", str(folder), "--db", str(db),
-                              "--scheduler", "tcp://127.0.0.1:1"], capture_output=True, text=True, timeout=120)
+        bad = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "veriwatt.cli",
+                "verify-bills",
+                str(folder),
+                "--db",
+                str(db),
+                "--scheduler",
+                "tcp://127.0.0.1:1",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert bad.returncode == 2 and "cannot reach the Dask scheduler" in bad.stderr
     finally:
         for p in procs:
@@ -142,8 +181,12 @@ def test_aggregate_run_two_workers_equals_single_process(tmp_path):
     s["shares"][5] = _flip(s["shares"][5], 60)  # a reading changed on the way: its MAC fails
     f.write_text(json.dumps(s))
     ref = {n: aggrun.run_group(str(d), n) for n in aggrun.group_names(str(d))}
-    r = subprocess.run([sys.executable, "-m", "veriwatt.cli", "aggregate", "run", str(d), "--workers", "2", "--json"],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "veriwatt.cli", "aggregate", "run", str(d), "--workers", "2", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 1, r.stderr  # one share refused
     summary = json.loads(r.stdout)
     assert (summary["groups"], summary["shares"], summary["accepted"], summary["refused"]) == (3, 24, 23, 1)

@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """`veriwatt population`: synthetic meters whose records are exactly the meter's records."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +23,7 @@ def test_fast_certifier_is_the_meters_certify():
     mid, sig_secret, ckey = population.meter_secrets(SEED, 5)
     mk = reading.MeterKeys(mid, sig_secret, ckey)
     fc = population.FastCertifier(mk, tabs)
-    for slot, m in ((0, 0), (997824, 1), (997900, reading.MAX_READING), (2 ** 32 - 2, 1234)):
+    for slot, m in ((0, 0), (997824, 1), (997900, reading.MAX_READING), (2**32 - 2, 1234)):
         rec, (m2, r) = fc.certify(slot, m)
         ref = reading.certify(mk, slot, m)
         assert wire.encode_record(rec) == wire.encode_record(ref)
@@ -44,7 +46,7 @@ def test_population_is_verifiable(pop_dir):
         recs = pop.records(B["meter_id"])
         assert [r.slot for r in recs] == list(range(a, b))
         chk = records.Checker.from_pub(pub)
-        for r in recs[:: 97]:
+        for r in recs[::97]:
             assert chk.problem(r) is None
             assert reading.verify_record(r, int(pub["y"], 16))
 
@@ -59,8 +61,19 @@ def test_same_seed_same_meters(pop_dir, tmp_path):
 
 def test_cli(tmp_path):
     out = tmp_path / "p"
-    cmd = [sys.executable, "-m", "veriwatt.cli", "population", "--meters", "2", "--out", str(out),
-           "--workers", "2", "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "veriwatt.cli",
+        "population",
+        "--meters",
+        "2",
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--json",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["meters"] == 2

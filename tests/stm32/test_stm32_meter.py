@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The meter on MicroPython's REAL stm32 port (1.25), emulated: board VERIWATT_NETDUINO_PLUS_2
 under qemu-system-arm -M netduinoplus2 (STM32F405), built by `make stm32`, run by
 simulators/stm32/run.  The meter, hal/stm32 and vwcrypto are frozen into the image, as on
@@ -7,6 +8,7 @@ the REPL stays on USART1, /flash is the port's FAT filesystem on a semihosted ho
 Boot to the REPL, mpremote, provision, a day of slots on an accelerated clock, `veriwatt
 fetch` over the emulated UART, verify, open every reading, and a power cut (QEMU killed)
 while the meter writes, then recovery on the same storage."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +31,9 @@ DAY = 48
 
 
 def cli(*argv, timeout=240):
-    return subprocess.run([sys.executable, "-m", "veriwatt.cli", *argv], capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "veriwatt.cli", *argv], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def info(port):
@@ -52,11 +55,14 @@ def test_boot_to_repl_and_mpremote(tmp_path):
     with Stm32Board(tmp_path) as b:
         assert "veriwatt NetduinoPlus2 (QEMU)" in b.boot_text and "STM32F405RG" in b.boot_text
         assert "can't mount flash" not in b.boot_text, b.boot_text
-        out = b.mpremote("exec", "import os, sys, gc, vwhal, vwcrypto, machine\n"
-                         "print(sys.platform, os.getcwd(), vwhal.PROFILE, vwhal.DEFAULTS['clock'])\n"
-                         "print(vwcrypto.powmod(3, 5, 7), pow(2, 2**255, 2**2048 - 1) > 0)\n"
-                         "print(hasattr(machine, 'UART'), 'vwmeter' in sys.modules)\n"
-                         "gc.collect(); print('free', gc.mem_free())")
+        out = b.mpremote(
+            "exec",
+            "import os, sys, gc, vwhal, vwcrypto, machine\n"
+            "print(sys.platform, os.getcwd(), vwhal.PROFILE, vwhal.DEFAULTS['clock'])\n"
+            "print(vwcrypto.powmod(3, 5, 7), pow(2, 2**255, 2**2048 - 1) > 0)\n"
+            "print(hasattr(machine, 'UART'), 'vwmeter' in sys.modules)\n"
+            "gc.collect(); print('free', gc.mem_free())",
+        )
         lines = out.split()
         assert lines[:4] == ["pyboard", "/flash", "stm32", "ticks"], out
         assert lines[4:7] == ["5", "True", "True"], out
@@ -81,14 +87,13 @@ def test_boot_to_repl_and_mpremote(tmp_path):
 def test_meter_day_fetch_verify_readings(tmp_path):
     """...with no more free heap than on the smallest target, the NUCLEO_F401RE."""
     with Stm32Board(tmp_path) as b:
-        b.install_meter(speed=18000, seed=SEED, heap_of="nucleo_f401re")   # 10 slots per real second
+        b.install_meter(speed=18000, seed=SEED, heap_of="nucleo_f401re")  # 10 slots per real second
         banner = b.wait_ready()
         assert "ready (stm32, unprovisioned" in banner, banner
         b.release_line()
         i = info(b.line)
         assert i["fw_version"].endswith("/stm32") and not i["provisioned"], i
-        r = cli("provision", b.line, "--clock", "2026-12-01", "--out", str(tmp_path), "--json",
-                "--retries", "8")
+        r = cli("provision", b.line, "--clock", "2026-12-01", "--out", str(tmp_path), "--json", "--retries", "8")
         assert r.returncode == 0, r.stdout + r.stderr
         code = json.loads(r.stdout)["customer_code"]
         i = wait_used(b.line, DAY)
@@ -116,14 +121,45 @@ def test_meter_day_fetch_verify_readings(tmp_path):
         t["cycle"] = {"kind": "periods", "periods": [[a, a + DAY]]}
         (tmp_path / "t.json").write_text(json.dumps(t))
         sup = str(tmp_path / "supplier")
-        for argv in (("keygen", "--out", sup),
-                     ("tariff", "sign", str(tmp_path / "t.json"), "--key", sup + ".key.json", "--out", str(tmp_path / "tariff.json")),
-                     ("bill", "--store", db, "--tariff", str(tmp_path / "tariff.json"), "--period", period, "--code", code,
-                      "--supplier-key", sup + ".pub.json", "--out", str(tmp_path / "bill.json"))):
+        for argv in (
+            ("keygen", "--out", sup),
+            (
+                "tariff",
+                "sign",
+                str(tmp_path / "t.json"),
+                "--key",
+                sup + ".key.json",
+                "--out",
+                str(tmp_path / "tariff.json"),
+            ),
+            (
+                "bill",
+                "--store",
+                db,
+                "--tariff",
+                str(tmp_path / "tariff.json"),
+                "--period",
+                period,
+                "--code",
+                code,
+                "--supplier-key",
+                sup + ".pub.json",
+                "--out",
+                str(tmp_path / "bill.json"),
+            ),
+        ):
             r = cli(*argv)
             assert r.returncode == 0, (argv, r.stdout + r.stderr)
-        r = cli("verify-bill", str(tmp_path / "bill.json"), "--tariff", str(tmp_path / "tariff.json"), "--meter-key", key,
-                "--supplier-key", sup + ".pub.json")
+        r = cli(
+            "verify-bill",
+            str(tmp_path / "bill.json"),
+            "--tariff",
+            str(tmp_path / "tariff.json"),
+            "--meter-key",
+            key,
+            "--supplier-key",
+            sup + ".pub.json",
+        )
         assert r.returncode == 0 and "VALID" in r.stdout, r.stdout + r.stderr
         # the REPL (USART1) is not the meter line: mpremote interrupts the meter there and finds
         # its store where a Nucleo keeps it, in the port's /flash filesystem
@@ -163,22 +199,43 @@ def test_power_cut_mid_write_and_recovery(tmp_path):
         seen = 0
         first = None
         for delay in (0.0, 0.003, 0.02):
-            before = wait_used(b.line, seen + 4)              # committed: INFO counts them
+            before = wait_used(b.line, seen + 4)  # committed: INFO counts them
             assert kill_during_write(b, delay), "the meter wrote nothing for 60 s"
             b.start(wait_repl=False)
             banner = b.wait_ready()
-            assert "ready (stm32, meter" in banner, banner      # provisioned, from main.py
+            assert "ready (stm32, meter" in banner, banner  # provisioned, from main.py
             b.release_line()
             i = info(b.line)
-            assert i["provisioned"] and not i["clock_set"], i    # no RTC: the clock is lost
+            assert i["provisioned"] and not i["clock_set"], i  # no RTC: the clock is lost
             assert i["first_slot"] == before["first_slot"] and i["last_slot"] >= before["last_slot"], (i, before)
             # the clock back (authenticated: the engineer's secret file), FETCH needs it, slots go on
-            now = (i["last_slot"] + 1) * 1800                   # just after its newest reading
-            r = cli("set-clock", b.line, "--time", str(now), "--admin", str(tmp_path / "meter.admin.json"),
-                    "--json", "--retries", "8")
+            now = (i["last_slot"] + 1) * 1800  # just after its newest reading
+            r = cli(
+                "set-clock",
+                b.line,
+                "--time",
+                str(now),
+                "--admin",
+                str(tmp_path / "meter.admin.json"),
+                "--json",
+                "--retries",
+                "8",
+            )
             assert r.returncode == 0, r.stdout + r.stderr
-            r = cli("fetch", b.line, "--store", db, "--meter-key", key, "--json", "--no-ack",
-                    "--from-slot", str(first or 0), "--retries", "8")
+            r = cli(
+                "fetch",
+                b.line,
+                "--store",
+                db,
+                "--meter-key",
+                key,
+                "--json",
+                "--no-ack",
+                "--from-slot",
+                str(first or 0),
+                "--retries",
+                "8",
+            )
             assert r.returncode == 0, r.stdout + r.stderr
             f = json.loads(r.stdout)
             assert f["rejected"] == 0, f
@@ -208,7 +265,9 @@ def test_meter_on_the_repl_uart_as_on_a_nucleo(tmp_path):
         assert r.returncode == 0, r.stdout + r.stderr
         assert wait_used(b.repl, 6)["used"] >= 6
         db = str(tmp_path / "v.db")
-        r = cli("fetch", b.repl, "--store", db, "--meter-key", str(tmp_path / "meter.pub.json"), "--json", "--retries", "8")
+        r = cli(
+            "fetch", b.repl, "--store", db, "--meter-key", str(tmp_path / "meter.pub.json"), "--json", "--retries", "8"
+        )
         assert r.returncode == 0, r.stdout + r.stderr
         f = json.loads(r.stdout)
         assert f["added"] >= 6 and f["rejected"] == 0, f

@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """Fixtures for the web tests: a meter's week, the supplier, services over SQLite and a real
 PostgreSQL server (started in a temporary folder; the tests FAIL when it cannot start)."""
+
 from __future__ import annotations
 
 import sys
@@ -48,6 +50,7 @@ def postgres_url():
 def pg_fresh(postgres_url):
     """The PostgreSQL URL with the service's tables dropped (each test starts empty)."""
     import psycopg
+
     with psycopg.connect(postgres_url, autocommit=True) as c:
         for t in ("meta", "meters", "records", "rejects", "tariffs", "bills"):
             c.execute("DROP TABLE IF EXISTS %s" % t)

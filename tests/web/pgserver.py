@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """A real PostgreSQL server in a temporary folder (Debian's postgresql: initdb, pg_ctl), on a
 free port and a private socket folder. Run as root, the server runs as `nobody`. Used by the
 web tests' fixture and tools/bench_web.py. Raises AssertionError when it cannot start."""
+
 from __future__ import annotations
 
 import glob
@@ -43,10 +45,23 @@ class PgServer:
 
     def start(self) -> str:
         d = self.dir
-        r = self._run(str(self.bin / "initdb"), "-D", str(d / "data"), "-U", "veriwatt", "--auth=trust", "-E", "UTF8", "--no-sync")
+        r = self._run(
+            str(self.bin / "initdb"), "-D", str(d / "data"), "-U", "veriwatt", "--auth=trust", "-E", "UTF8", "--no-sync"
+        )
         assert r.returncode == 0, "initdb failed: %s" % (r.stderr or r.stdout)[-1500:]
-        r = self._run(str(self.bin / "pg_ctl"), "-D", str(d / "data"), "-l", str(d / "log"), "-w", "-t", "60", "-o",
-                      "-p %d -k %s -c listen_addresses=127.0.0.1" % (self.port, d), "start")
+        r = self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(d / "data"),
+            "-l",
+            str(d / "log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            "-p %d -k %s -c listen_addresses=127.0.0.1" % (self.port, d),
+            "start",
+        )
         log = (d / "log").read_text()[-1500:] if (d / "log").exists() else ""
         assert r.returncode == 0, "pg_ctl start failed: %s %s" % (r.stderr, log)
         return self.url

@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """The customer's page in a real browser (headless Chromium, Selenium) against a live `veriwatt
 serve`: type the code, get a bill the supplier verifies; wrong code -> clear message; records
 altered by a malicious service are detected in the page; nothing secret is ever sent."""
+
 from __future__ import annotations
 
 import json
@@ -102,8 +104,20 @@ def test_browser_sends_no_code_key_or_reading(live, world, driver):
     for r in got:  # the only bodies: the bill, with no reading or opening in it
         if r["body"]:
             b = json.loads(r["body"])
-            assert set(b) == {"format", "kind", "meter_id", "meter_key_id", "group", "period", "tariff", "total",
-                              "amount", "proof", "created", "commitments"}
+            assert set(b) == {
+                "format",
+                "kind",
+                "meter_id",
+                "meter_key_id",
+                "group",
+                "period",
+                "tariff",
+                "total",
+                "amount",
+                "proof",
+                "created",
+                "commitments",
+            }
             assert all(set(c) == {"slot", "C", "sig"} for c in b["commitments"])
             assert set(b["proof"]) == {"R"}
             assert str(readings)[1:-1] not in r["body"].decode()

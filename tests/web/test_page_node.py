@@ -1,12 +1,24 @@
+# SPDX-License-Identifier: MIT
 """The customer page's computation (web/static/vwpage.py + firmware/vwcore) under the official
 MicroPython WebAssembly build in Node: the bill it makes is the host's bill, and the supplier's
 verifier (veriwatt.bill.verify_bill) accepts it; wrong codes and altered records are refused."""
+
 from __future__ import annotations
 
 import pytest
 
-from webhelpers import (C_OFFSET, CT_OFFSET, SIG_OFFSET, WEEK, Meter, month_request, run_node_page,
-                        signed_tariff, supplier_key, tamper)
+from webhelpers import (
+    C_OFFSET,
+    CT_OFFSET,
+    SIG_OFFSET,
+    WEEK,
+    Meter,
+    month_request,
+    run_node_page,
+    signed_tariff,
+    supplier_key,
+    tamper,
+)
 
 from veriwatt import bill as _bill
 from veriwatt import keys, records, tariff, webaccess
@@ -60,11 +72,14 @@ def test_page_wrong_code_is_a_clear_message(month):
 
 
 @pytest.mark.security
-@pytest.mark.parametrize("where,offset,expect", [
-    ("C", C_OFFSET, "commitment for"),
-    ("ciphertext", CT_OFFSET, "does not decrypt"),
-    ("signature", SIG_OFFSET, "signature on the reading"),
-])
+@pytest.mark.parametrize(
+    "where,offset,expect",
+    [
+        ("C", C_OFFSET, "commitment for"),
+        ("ciphertext", CT_OFFSET, "does not decrypt"),
+        ("signature", SIG_OFFSET, "signature on the reading"),
+    ],
+)
 def test_page_detects_altered_record(month, where, offset, expect):
     m, sk, st, raw = month
     bad = dict(raw)

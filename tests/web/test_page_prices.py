@@ -1,7 +1,9 @@
+# SPDX-License-Identifier: MIT
 """The page prices slots as the host does, across seasons and daylight-saving changes: the
 browser's time-zone offsets (web/static/tz.js, run in Node's Intl) equal zoneinfo's, and the
 page's band rule (vwpage.price_band, plain Python: run here in CPython) equals
 veriwatt.tariff.Tariff.band for every slot of a year."""
+
 from __future__ import annotations
 
 import json
@@ -15,12 +17,16 @@ from webhelpers import ROOT, need_node, offsets
 from veriwatt import slots, tariff
 
 pytestmark = pytest.mark.web
-YEAR = slots.month_range("2026-04", "Europe/London")[0], slots.month_range("2027-04", "Europe/London")[0]  # the example's seasons
+YEAR = (
+    slots.month_range("2026-04", "Europe/London")[0],
+    slots.month_range("2027-04", "Europe/London")[0],
+)  # the example's seasons
 
 
 def page_module():
     sys.path.insert(0, str(ROOT / "web" / "static"))
     import vwpage
+
     return vwpage
 
 
@@ -28,8 +34,12 @@ def page_module():
 def test_browser_offsets_equal_zoneinfo(tz):
     need_node()
     a, b = YEAR
-    js = ("import { offsets } from %s; process.stdout.write(JSON.stringify(offsets(%s, %d, %d)));"
-          % (json.dumps(str(ROOT / "web" / "static" / "tz.js")), json.dumps(tz), a, b))
+    js = "import { offsets } from %s; process.stdout.write(JSON.stringify(offsets(%s, %d, %d)));" % (
+        json.dumps(str(ROOT / "web" / "static" / "tz.js")),
+        json.dumps(tz),
+        a,
+        b,
+    )
     p = subprocess.run(["node", "--input-type=module", "-e", js], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout) == offsets(tz, a, b)

@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """`veriwatt serve`'s API (veriwatt.webapp over veriwatt.webservice) with SQLite and with a real
 PostgreSQL server: registration, intake, the customer's download, bills verified and recorded
 once, and every bad request a clear 4xx."""
+
 from __future__ import annotations
 
 import base64
@@ -81,15 +83,21 @@ def test_intake_download_bill_ledger(db_url, world, client_for):
     assert [base64.b64decode(x) for x in m.json()["records"]] == raws
     b = host_bill(world, world.start, world.end)
     raw_bill = json.dumps(b).encode()
-    r = c.post("/api/meters/%s/bills" % world.meter.pub["meter_id"], content=raw_bill,
-               headers=dict(acc, **{"content-type": "application/json"}))
+    r = c.post(
+        "/api/meters/%s/bills" % world.meter.pub["meter_id"],
+        content=raw_bill,
+        headers=dict(acc, **{"content-type": "application/json"}),
+    )
     assert r.status_code == 201 and r.json()["recorded"] and r.json()["total"] == b["total"], r.text
     led = c.get("/api/ledger", headers=SUP).json()["bills"]
     assert len(led) == 1 and led[0]["amount"] == b["amount"] and led[0]["start_slot"] == world.start
     # the same cycle again (another bill file of it): verified, but refused by the ledger
     b2 = dict(b, created="2027-01-02T00:00:00Z")
-    r = c.post("/api/meters/%s/bills" % world.meter.pub["meter_id"], content=json.dumps(b2).encode(),
-               headers=dict(acc, **{"content-type": "application/json"}))
+    r = c.post(
+        "/api/meters/%s/bills" % world.meter.pub["meter_id"],
+        content=json.dumps(b2).encode(),
+        headers=dict(acc, **{"content-type": "application/json"}),
+    )
     assert r.status_code == 409 and not r.json()["recorded"] and "already billed" in r.json()["reason"]
     gaps = c.get("/api/ledger/gaps?meter=%s%s" % (world.meter.pub["meter_id"], q.replace("?", "&")), headers=SUP).json()
     assert gaps["gaps"] == []
@@ -147,18 +155,50 @@ def test_bad_requests_are_clear_4xx(tmp_path, world, client_for):
     acc = {"X-Veriwatt-Access": world.token, "content-type": "application/json"}
     cases = [
         (c.post("/api/records", content=b"{}", headers={"content-type": "text/plain"}), 415, "application/json"),
-        (c.post("/api/records", content=b"{\"records\": [1]}", headers={"content-type": "application/json"}), 400, "base64"),
-        (c.post("/api/records", content=b"{\"records\": [], \"records\": []}", headers={"content-type": "application/json"}), 400, "strict JSON"),
+        (
+            c.post("/api/records", content=b"{\"records\": [1]}", headers={"content-type": "application/json"}),
+            400,
+            "base64",
+        ),
+        (
+            c.post(
+                "/api/records",
+                content=b"{\"records\": [], \"records\": []}",
+                headers={"content-type": "application/json"},
+            ),
+            400,
+            "strict JSON",
+        ),
         (c.post("/api/records", content=b"x" * 5000, headers={"content-type": "application/json"}), 413, "larger than"),
-        (c.post("/api/records", content=b"{}", headers={"content-type": "application/json", "origin": "https://evil.example"}), 403, "cross-origin"),
+        (
+            c.post(
+                "/api/records",
+                content=b"{}",
+                headers={"content-type": "application/json", "origin": "https://evil.example"},
+            ),
+            403,
+            "cross-origin",
+        ),
         (c.get("/api/meters/XYZ/cycles", headers=acc), 400, "16 lowercase hex"),
         (c.get("/api/meters/%s/month?start=a&end=b" % mid, headers=acc), 400, "?start=SLOT"),
-        (c.get("/api/meters/%s/month?start=%d&end=%d" % (mid, world.start, world.end + 1), headers=acc), 400, "not one billing cycle"),
-        (c.get("/api/meters/%s/month?start=%d&end=%d" % (mid, world.start, world.end), headers=acc), 409, "have not been uploaded"),
+        (
+            c.get("/api/meters/%s/month?start=%d&end=%d" % (mid, world.start, world.end + 1), headers=acc),
+            400,
+            "not one billing cycle",
+        ),
+        (
+            c.get("/api/meters/%s/month?start=%d&end=%d" % (mid, world.start, world.end), headers=acc),
+            409,
+            "have not been uploaded",
+        ),
         (c.get("/nope"), 404, "no such path"),
         (c.delete("/api/ledger", headers=SUP), 405, "not allowed"),
         (c.post("/api/meters/%s/bills" % mid, content=b"[1,", headers=acc), 400, "strict JSON"),
-        (c.post("/api/meters/%s/bills" % mid, content=b"{\"meter_id\": \"%s\"}" % mid.encode(), headers=acc), 422, "not published"),
+        (
+            c.post("/api/meters/%s/bills" % mid, content=b"{\"meter_id\": \"%s\"}" % mid.encode(), headers=acc),
+            422,
+            "not published",
+        ),
         (c.post("/api/meters/%s/bills" % mid, content=b"{}", headers=acc), 429, "too many bills"),
     ]
     for r, code, text in cases:

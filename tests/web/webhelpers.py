@@ -1,4 +1,6 @@
+# SPDX-License-Identifier: MIT
 """Helpers for the web tests: a meter's month, the signed tariff, and the page run under Node."""
+
 from __future__ import annotations
 
 import base64
@@ -48,12 +50,23 @@ def offsets(tz: str, start: int, end: int) -> List[int]:
     return [int(slots.slot_start(t).astimezone(z).utcoffset().total_seconds()) // 60 for t in range(start, end)]
 
 
-def month_request(meter: Meter, sk: Dict[str, Any], signed: Dict[str, Any], start: int, end: int,
-                  raw: Optional[Dict[int, bytes]] = None) -> Dict[str, Any]:
+def month_request(
+    meter: Meter,
+    sk: Dict[str, Any],
+    signed: Dict[str, Any],
+    start: int,
+    end: int,
+    raw: Optional[Dict[int, bytes]] = None,
+) -> Dict[str, Any]:
     raw = raw if raw is not None else meter.raw(start, end)
-    return {"meter": meter.pub, "supplier_key": keys.public(sk), "tariff": signed,
-            "start_slot": start, "end_slot": end,
-            "records": [base64.b64encode(raw[t]).decode() for t in sorted(raw)]}
+    return {
+        "meter": meter.pub,
+        "supplier_key": keys.public(sk),
+        "tariff": signed,
+        "start_slot": start,
+        "end_slot": end,
+        "records": [base64.b64encode(raw[t]).decode() for t in sorted(raw)],
+    }
 
 
 def page_input(request: Dict[str, Any]) -> Dict[str, Any]:
@@ -63,17 +76,27 @@ def page_input(request: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def run_node_page(code: str, meter_id: str, request: Dict[str, Any], tz: str = "Europe/London",
-                  now: int = 1796000000) -> Dict[str, Any]:
+def run_node_page(
+    code: str, meter_id: str, request: Dict[str, Any], tz: str = "Europe/London", now: int = 1796000000
+) -> Dict[str, Any]:
     need_node()
-    inp = {"code": code, "meter_id": meter_id, "request": page_input(request),
-           "offsets": offsets(tz, request["start_slot"], request["end_slot"]),
-           "seed": os.urandom(32).hex(), "now": now}
+    inp = {
+        "code": code,
+        "meter_id": meter_id,
+        "request": page_input(request),
+        "offsets": offsets(tz, request["start_slot"], request["end_slot"]),
+        "seed": os.urandom(32).hex(),
+        "now": now,
+    }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(inp, f)
     try:
-        p = subprocess.run(["node", str(ROOT / "tests" / "web" / "node_page.mjs"), str(ROOT), f.name],
-                           capture_output=True, text=True, timeout=600)
+        p = subprocess.run(
+            ["node", str(ROOT / "tests" / "web" / "node_page.mjs"), str(ROOT), f.name],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     finally:
         os.unlink(f.name)
     assert p.returncode == 0, "node failed: %s" % p.stderr[-2000:]

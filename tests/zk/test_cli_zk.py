@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Non-linear tariffs through the CLI: `veriwatt tariff` for every kind (one signed format, the
 supplier key files of `veriwatt keygen`), `veriwatt bill --tariff T` proving in zero knowledge
 by the tariff's kind over a store's records, `veriwatt verify-bill` accepting honest bills and
@@ -6,6 +7,7 @@ rejecting tampered ones with exit 1 and the reason.
 Records are made in CPython with vwcore (tests/host/hosthelpers.py, the code the firmware
 runs) and stored as `veriwatt fetch` would. Periods: the month 2026-12 (Europe/London, 1488
 slots) for cumulative and rebate, a week for threshold, a day for step (slow)."""
+
 from __future__ import annotations
 
 import base64
@@ -35,8 +37,9 @@ WEEKS = [(MA + 336 * i, MA + 336 * (i + 1)) for i in range(4)]  # weekly billing
 
 
 def run(*argv, timeout=600):
-    return subprocess.run([sys.executable, "-m", "veriwatt.cli", *map(str, argv)],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "veriwatt.cli", *map(str, argv)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def ok(r):
@@ -65,8 +68,14 @@ def env(tmp_path_factory):
         st.add(list(m.raw(MA, MB).values()), records.Checker.from_pub(m.pub).check_raw, m.pub["meter_id"])
         (d / ("%s.pub.json" % m.pub["meter_id"])).write_text(json.dumps(m.pub))
     st.close()
-    return {"dir": d, "a": ma, "b": mb, "db": d / "v.db",
-            "key_a": d / ("%s.pub.json" % ma.pub["meter_id"]), "key_b": d / ("%s.pub.json" % mb.pub["meter_id"])}
+    return {
+        "dir": d,
+        "a": ma,
+        "b": mb,
+        "db": d / "v.db",
+        "key_a": d / ("%s.pub.json" % ma.pub["meter_id"]),
+        "key_b": d / ("%s.pub.json" % mb.pub["meter_id"]),
+    }
 
 
 def signed(env, name, body, key="supplier"):
@@ -78,14 +87,39 @@ def signed(env, name, body, key="supplier"):
 
 def bill(env, tariff_file, period, out, meter=None, *extra):
     m = meter or env["a"]
-    return run("bill", "--store", env["db"], "--meter", m.pub["meter_id"], "--tariff", tariff_file,
-               "--supplier-key", env["dir"] / "supplier.pub.json",
-               "--period", period, "--code", m.code, "--out", env["dir"] / out, "--json", *extra)
+    return run(
+        "bill",
+        "--store",
+        env["db"],
+        "--meter",
+        m.pub["meter_id"],
+        "--tariff",
+        tariff_file,
+        "--supplier-key",
+        env["dir"] / "supplier.pub.json",
+        "--period",
+        period,
+        "--code",
+        m.code,
+        "--out",
+        env["dir"] / out,
+        "--json",
+        *extra,
+    )
 
 
 def verify(env, bill_file, tariff_file, key=None, *extra):
-    return run("verify-bill", bill_file, "--tariff", tariff_file, "--meter-key", key or env["key_a"],
-               "--supplier-key", env["dir"] / "supplier.pub.json", *extra)
+    return run(
+        "verify-bill",
+        bill_file,
+        "--tariff",
+        tariff_file,
+        "--meter-key",
+        key or env["key_a"],
+        "--supplier-key",
+        env["dir"] / "supplier.pub.json",
+        *extra,
+    )
 
 
 def readings(m, a, b):
@@ -116,6 +150,7 @@ def period(a, b):
 
 
 # ------------------------------------------------------------------ help and tariff files
+
 
 def test_help_texts():
     out = ok(run("bill", "--help")).stdout
@@ -154,9 +189,11 @@ def test_tariff_kinds_example_sign_verify_show(env, kind):
     r = run("tariff", "verify", d / "t2.json", "--supplier-key", d / "supplier.pub.json")
     assert r.returncode == 1 and "changed after signing" in r.stderr
     # bad bodies are refused before signing, naming the problem
-    for mutate, msg in ((lambda b: b.__setitem__("surprise", 1), "unknown field"),
-                        (lambda b: b.__setitem__("max_reading", 1.5), "not an integer"),
-                        (lambda b: b.pop(tmod.ZK_FIELDS[kind][0]), "missing field")):
+    for mutate, msg in (
+        (lambda b: b.__setitem__("surprise", 1), "unknown field"),
+        (lambda b: b.__setitem__("max_reading", 1.5), "not an integer"),
+        (lambda b: b.pop(tmod.ZK_FIELDS[kind][0]), "missing field"),
+    ):
         b = json.loads(json.dumps(body))
         mutate(b)
         (d / "bad.json").write_text(json.dumps(b))
@@ -190,6 +227,7 @@ def test_linear_kinds_unchanged():
 
 # ------------------------------------------------------------------ bills and their checks
 
+
 @pytest.fixture(scope="module")
 def cumulative(env):
     t = signed(env, "cumulative.json", tmod.example("cumulative"))
@@ -221,24 +259,37 @@ def test_cumulative_tampering(env, cumulative):
     # proof bytes flipped (several places: an element, the middle, the last response)
     n = json.loads(bf.read_text())["proof"]["bytes"]
     for pos in (10, n // 2, n - 1):
-        invalid(verify(env, tampered(env, bf, "x.json", lambda b: flip(b, pos)), t),
-                "zero-knowledge cumulative proof does not verify")
+        invalid(
+            verify(env, tampered(env, bf, "x.json", lambda b: flip(b, pos)), t),
+            "zero-knowledge cumulative proof does not verify",
+        )
+
     # the amount changed (total and its display both, as a cheat would)
     def cheaper(b):
         b["total"] -= 2000
         b["amount"] = tar.amount(b["total"])
+
     invalid(verify(env, tampered(env, bf, "x.json", cheaper), t), "proof does not verify")
     # only the displayed amount changed
-    invalid(verify(env, tampered(env, bf, "x.json", lambda b: b.__setitem__("amount", "1.00 GBP")), t),
-            "displayed amount")
+    invalid(
+        verify(env, tampered(env, bf, "x.json", lambda b: b.__setitem__("amount", "1.00 GBP")), t), "displayed amount"
+    )
     # the proof is not base64 any more / was cut
-    invalid(verify(env, tampered(env, bf, "x.json", lambda b: b["proof"].__setitem__("base64", "@@" + b["proof"]["base64"][2:])), t),
-            "not valid base64")
+    invalid(
+        verify(
+            env,
+            tampered(env, bf, "x.json", lambda b: b["proof"].__setitem__("base64", "@@" + b["proof"]["base64"][2:])),
+            t,
+        ),
+        "not valid base64",
+    )
+
     def cut(b):
         data = base64.b64decode(b["proof"]["base64"])[:-32]
         b["proof"]["base64"] = base64.b64encode(data).decode()
         b["proof"]["bytes"] -= 32
         b["proof"]["sha256"] = hashlib.sha256(data).hexdigest()
+
     invalid(verify(env, tampered(env, bf, "x.json", cut), t), "proof does not verify")
     # another tariff of the same kind, signed by the same supplier
     body = tmod.example("cumulative")
@@ -247,19 +298,25 @@ def test_cumulative_tampering(env, cumulative):
     invalid(verify(env, bf, other), "different or altered tariff")
     # ... even when the bill is edited to name that tariff's digest: the proof is bound to it
     od = json.loads(other.read_text())["digest"]
-    invalid(verify(env, tampered(env, bf, "x.json", lambda b: b["tariff"].__setitem__("digest", od)), other),
-            "proof does not verify")
+    invalid(
+        verify(env, tampered(env, bf, "x.json", lambda b: b["tariff"].__setitem__("digest", od)), other),
+        "proof does not verify",
+    )
     # same parameters, another name: a different digest, and the proof does not carry over
     body = tmod.example("cumulative")
     body["name"] = "Renamed"
     renamed = signed(env, "cumulative-renamed.json", body)
     rd = json.loads(renamed.read_text())["digest"]
-    invalid(verify(env, tampered(env, bf, "x.json", lambda b: b["tariff"].update(digest=rd, name="Renamed")), renamed),
-            "proof does not verify")
+    invalid(
+        verify(env, tampered(env, bf, "x.json", lambda b: b["tariff"].update(digest=rd, name="Renamed")), renamed),
+        "proof does not verify",
+    )
     # the other meter's key
     invalid(verify(env, bf, t, env["key_b"]), "wrong meter key")
     # a tariff of another kind
-    invalid(verify(env, bf, signed(env, "rebate-kind.json", tmod.example("rebate"))), "needs a tariff of kind cumulative")
+    invalid(
+        verify(env, bf, signed(env, "rebate-kind.json", tmod.example("rebate"))), "needs a tariff of kind cumulative"
+    )
 
 
 def test_proof_bound_to_meter_and_period(env, cumulative):
@@ -271,18 +328,24 @@ def test_proof_bound_to_meter_and_period(env, cumulative):
     ok(bill(env, t, period(*WEEK), "cum-week-a.json"))
     # B's proof in A's (valid, signed) bill for the same week: the commitments differ
     pb = json.loads((env["dir"] / "cum-week-b.json").read_text())
+
     def swap(b):
         b["proof"], b["total"], b["amount"] = pb["proof"], pb["total"], pb["amount"]
+
     invalid(verify(env, tampered(env, env["dir"] / "cum-week-a.json", "x.json", swap), t), "proof does not verify")
     # week 2 of A with week 1's proof
     ok(bill(env, t, period(WEEK[1], WEEK[1] + 336), "cum-week2-a.json"))
     pa = json.loads((env["dir"] / "cum-week-a.json").read_text())
+
     def move(b):
         b["proof"], b["total"], b["amount"] = pa["proof"], pa["total"], pa["amount"]
+
     invalid(verify(env, tampered(env, env["dir"] / "cum-week2-a.json", "x.json", move), t), "proof does not verify")
+
     # a completeness problem is reported as for linear bills, before the proof
     def drop(b):
         del b["commitments"][7]
+
     invalid(verify(env, tampered(env, env["dir"] / "cum-week-a.json", "x.json", drop), t), "missing", "dropped")
 
 
@@ -298,9 +361,11 @@ def test_rebate_month_and_week(env):
     ok(verify(env, bf, t))
     invalid(verify(env, tampered(env, bf, "x.json", flip), t), "zero-knowledge rebate proof does not verify")
     tar = tmod.parse_body(body)
+
     def more(b):
         b["total"] += 5
         b["amount"] = tar.amount(b["total"])
+
     invalid(verify(env, tampered(env, bf, "x.json", more), t), "proof does not verify")
     invalid(verify(env, bf, t, env["key_b"]), "wrong meter key")
     body2 = dict(body, baseline=1000000)
@@ -326,9 +391,11 @@ def test_threshold_week(env):
     assert "verifying the threshold zero-knowledge proof over 40 slot(s) with 2 worker(s)" in r.stderr
     invalid(verify(env, tampered(env, bf, "x.json", flip), t), "zero-knowledge threshold proof does not verify")
     tar = tmod.parse_body(tmod.example("threshold"))
+
     def compliant(b):  # claim no excess at all
         b["total"] = 0
         b["amount"] = tar.amount(0)
+
     invalid(verify(env, tampered(env, bf, "x.json", compliant), t), "proof does not verify")
     body = with_cycle(tmod.example("threshold"), *WEEKS)
     body["limit"] = 1100
@@ -348,12 +415,16 @@ def test_step_day(env):
     r = ok(verify(env, bf, t))
     assert "verify step: 48/48 (100%)" in r.stderr
     n = res["proof_bytes"]
-    invalid(verify(env, tampered(env, bf, "x.json", lambda b: flip(b, n - 40)), t),
-            "zero-knowledge step proof does not verify")
+    invalid(
+        verify(env, tampered(env, bf, "x.json", lambda b: flip(b, n - 40)), t),
+        "zero-knowledge step proof does not verify",
+    )
     tar = tmod.parse_body(tmod.example("step"))
+
     def cheaper(b):
         b["total"] -= 14
         b["amount"] = tar.amount(b["total"])
+
     invalid(verify(env, tampered(env, bf, "x.json", cheaper), t), "proof does not verify")
     body = with_cycle(tmod.example("step"), DAY)
     body["bands"] = [[0, 10], [250, 14], [1000, 21]]
@@ -381,7 +452,9 @@ def test_period_must_be_one_cycle_of_the_signed_tariff(env, cumulative):
     weekly = signed(env, "cumulative-weekly2.json", with_cycle(tmod.example("cumulative"), *WEEKS))
     ok(bill(env, weekly, period(*WEEK), "cum-weekly2.json"))
     md = json.loads(Path(t).read_text())["digest"]
-    relabelled = tampered(env, env["dir"] / "cum-weekly2.json", "x.json", lambda b: b["tariff"].__setitem__("digest", md))
+    relabelled = tampered(
+        env, env["dir"] / "cum-weekly2.json", "x.json", lambda b: b["tariff"].__setitem__("digest", md)
+    )
     invalid(verify(env, relabelled, t), "not one billing cycle", "calendar months in Europe/London")
     r = verify(env, relabelled, t, None, "--json")
     assert r.returncode == 1 and json.loads(r.stdout)["problems"][0]["kind"] == "cycle"

@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """The four non-linear tariff kinds: completeness (property tests), lying provers, byte flips,
 transcript binding, no reading or opening in the encoding, malformed input."""
+
 from __future__ import annotations
 
 import builtins
@@ -13,7 +15,6 @@ from hypothesis import given, settings, strategies as st
 from veriwatt import backend
 from veriwatt.zk import encoding, tariffs as T
 from veriwatt.zk.encoding import ProofError
-
 
 
 def openings(G, ms):
@@ -89,6 +90,7 @@ def test_reference_costs():
 
 # ------------------------------------------------------------------ lying provers
 
+
 class WrongBand(T.StepTariff):
     def band(self, m):
         return (super().band(m) + 1) % len(self.lowers)
@@ -158,7 +160,7 @@ def test_lie_threshold_hides_excess(toy, lying, monkeypatch):
 
 
 def test_lie_rebate_inflated_savings(toy, lying, monkeypatch):
-    ms = [255, 255, 255]   # 765 Wh against a baseline of 900: savings 135, the liar claims 400
+    ms = [255, 255, 255]  # 765 Wh against a baseline of 900: savings 135, the liar claims 400
     Cs, rs = openings(toy, ms)
     monkeypatch.setattr(T, "max", lambda a, b: 400 if b == 0 else builtins.max(a, b), raising=False)
     bp = T.prove_rebate(REB, Cs, ms, rs, CTX, toy)
@@ -171,6 +173,7 @@ def test_lie_rebate_inflated_savings(toy, lying, monkeypatch):
 
 # ------------------------------------------------------------------ binding and encoding
 
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_transcript_binding(toy, kind):
     ms = [10, 70, 200, 0]
@@ -178,7 +181,7 @@ def test_transcript_binding(toy, kind):
     V = T.VERIFIERS[kind]
     V(tar, Cs, bp.amount, bp.proof, CTX, toy)
     other_Cs = list(Cs)
-    other_Cs[1] = toy.commit(ms[1], rs[1] + 1)    # same readings, another commitment
+    other_Cs[1] = toy.commit(ms[1], rs[1] + 1)  # same readings, another commitment
     other_tar = {
         "step": T.StepTariff((0, 20, 60), (10, 14, 21), max_reading=255),
         "cumulative": T.CumulativeTariff((300, 701), (10, 15, 22), max_reading=255),
@@ -204,10 +207,12 @@ def test_transcript_binding(toy, kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_byte_flip_rejected(tiny, kind):
-    tars = {"step": T.StepTariff((0, 3), (2, 5), max_reading=9),
-            "cumulative": T.CumulativeTariff((4,), (1, 3), max_reading=3),
-            "threshold": T.ThresholdTariff((0, 1), 2, 5, max_reading=5),
-            "rebate": T.RebateTariff(6, (2,), (1, 2), max_reading=3)}
+    tars = {
+        "step": T.StepTariff((0, 3), (2, 5), max_reading=9),
+        "cumulative": T.CumulativeTariff((4,), (1, 3), max_reading=3),
+        "threshold": T.ThresholdTariff((0, 1), 2, 5, max_reading=5),
+        "rebate": T.RebateTariff(6, (2,), (1, 2), max_reading=3),
+    }
     tar = tars[kind]
     ms = [2, 3] if kind != "step" else [2, 7]
     Cs, rs = openings(tiny, ms)
@@ -220,7 +225,7 @@ def test_every_byte_flip_rejected(tiny, kind):
         bad[i] ^= rnd.randrange(1, 256)
         with pytest.raises(ProofError):
             V(tar, Cs, bp.amount, bytes(bad), CTX, tiny)
-    for bad in (bp.proof[:-1], bp.proof + b"\0", bp.proof[:len(bp.proof) // 2]):
+    for bad in (bp.proof[:-1], bp.proof + b"\0", bp.proof[: len(bp.proof) // 2]):
         with pytest.raises(ProofError):
             V(tar, Cs, bp.amount, bad, CTX, tiny)
 
@@ -242,7 +247,7 @@ def test_no_reading_or_opening_in_proof(toy, kind, monkeypatch):
     monkeypatch.setattr(encoding.Reader, "element", lambda self: seen.append(orig_e(self)) or seen[-1])
     T.VERIFIERS[kind](tar, Cs, bp.amount, bp.proof, CTX, toy)
     assert seen and not secrets_ & set(seen)
-    assert all(x >= 1 << 64 for x in seen)   # nothing small: no reading in any field
+    assert all(x >= 1 << 64 for x in seen)  # nothing small: no reading in any field
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -269,12 +274,19 @@ def test_malformed_statement(toy, kind):
 
 
 def test_tariff_validation():
-    for bad in [lambda: T.StepTariff((1, 5), (1, 2)), lambda: T.StepTariff((0, 5, 5), (1, 2, 3)),
-                lambda: T.StepTariff((0,), (1, 2)), lambda: T.StepTariff((0,), (-1,)),
-                lambda: T.CumulativeTariff((5, 3), (1, 2, 3)), lambda: T.CumulativeTariff((5,), (1,)),
-                lambda: T.ThresholdTariff((), 5, 1), lambda: T.ThresholdTariff((2, 1), 5, 1),
-                lambda: T.ThresholdTariff((1,), 5, 0), lambda: T.RebateTariff(-1, (5,), (1, 2)),
-                lambda: T.StepTariff((0,), (1,), max_reading=1 << 16)]:
+    for bad in [
+        lambda: T.StepTariff((1, 5), (1, 2)),
+        lambda: T.StepTariff((0, 5, 5), (1, 2, 3)),
+        lambda: T.StepTariff((0,), (1, 2)),
+        lambda: T.StepTariff((0,), (-1,)),
+        lambda: T.CumulativeTariff((5, 3), (1, 2, 3)),
+        lambda: T.CumulativeTariff((5,), (1,)),
+        lambda: T.ThresholdTariff((), 5, 1),
+        lambda: T.ThresholdTariff((2, 1), 5, 1),
+        lambda: T.ThresholdTariff((1,), 5, 0),
+        lambda: T.RebateTariff(-1, (5,), (1, 2)),
+        lambda: T.StepTariff((0,), (1,), max_reading=1 << 16),
+    ]:
         with pytest.raises(ValueError):
             bad()
     with pytest.raises(ValueError):
@@ -285,12 +297,14 @@ def test_tariff_validation():
 @pytest.mark.parametrize("kind", KINDS)
 def test_real_group_end_to_end(real, kind):
     ms = [0, 249, 250, 1000, 3000][: 3 if kind == "step" else 5]
-    tar = {"step": T.StepTariff((0, 250, 1000), (10, 14, 20)),
-           "cumulative": T.CumulativeTariff((2000,), (10, 15)),
-           "threshold": T.ThresholdTariff((1, 3), 900, 7),
-           "rebate": T.RebateTariff(10000, (1000, 3000), (1, 2, 4))}[kind]
+    tar = {
+        "step": T.StepTariff((0, 250, 1000), (10, 14, 20)),
+        "cumulative": T.CumulativeTariff((2000,), (10, 15)),
+        "threshold": T.ThresholdTariff((1, 3), 900, 7),
+        "rebate": T.RebateTariff(10000, (1000, 3000), (1, 2, 4)),
+    }[kind]
     Cs, rs = openings(real, ms)
-    bp = T.PROVERS[kind](tar, Cs, ms, rs, CTX)          # grp=None: vwcore 2048/256 group
+    bp = T.PROVERS[kind](tar, Cs, ms, rs, CTX)  # grp=None: vwcore 2048/256 group
     assert bp.amount == tar.cost(ms)
     T.VERIFIERS[kind](tar, Cs, bp.amount, bp.proof, CTX)
     with pytest.raises(ProofError):
@@ -322,8 +336,13 @@ def test_tariff_json_roundtrip(real):
         changed = json.loads(json.dumps(obj))
         changed["max_reading"] -= 1
         assert T.from_json(changed).digest() != tar.digest()
-    for bad in ({}, dict(T.to_json(STEP), extra=1), dict(T.to_json(STEP), kind="nope"),
-                dict(T.to_json(STEP), bands=[[0, 1.5]]), dict(T.to_json(CUM), prices="x")):
+    for bad in (
+        {},
+        dict(T.to_json(STEP), extra=1),
+        dict(T.to_json(STEP), kind="nope"),
+        dict(T.to_json(STEP), bands=[[0, 1.5]]),
+        dict(T.to_json(CUM), prices="x"),
+    ):
         with pytest.raises(ValueError):
             T.from_json(bad)
 
@@ -340,18 +359,25 @@ def test_workers_same_format(toy, kind):
     V(tar, Cs, bp2.amount, bp2.proof, CTX, toy)
     V(tar, Cs, bp1.amount, bp1.proof, CTX, toy, workers=2)
     bad = bytearray(bp1.proof)
-    bad[len(bad) // 3] ^= 1            # inside a slot's digit commitments: fails in a worker
+    bad[len(bad) // 3] ^= 1  # inside a slot's digit commitments: fails in a worker
     with pytest.raises(ProofError):
         V(tar, Cs, bp1.amount, bytes(bad), CTX, toy, workers=2)
     with pytest.raises(ProofError):
-        V(tar, Cs, bp1.amount + tar.prices[0] if kind == "step" else bp1.amount + tar.price,
-          bp1.proof, CTX, toy, workers=2)
+        V(
+            tar,
+            Cs,
+            bp1.amount + tar.prices[0] if kind == "step" else bp1.amount + tar.price,
+            bp1.proof,
+            CTX,
+            toy,
+            workers=2,
+        )
 
 
 def test_unit_sizes_match_statement(toy):
     from veriwatt.zk import range as zr, sigma
-    for tar in (STEP, T.StepTariff((0, 1, 2, 7), (1, 2, 3, 4), max_reading=7),
-                T.StepTariff((0,), (3,))):
+
+    for tar in (STEP, T.StepTariff((0, 1, 2, 7), (1, 2, 3, 4), max_reading=7), T.StepTariff((0,), (3,))):
         aux, resp = T._step_sizes(toy, tar)
         bands = tar.bands()
         assert aux == toy.plen * (1 + sum(zr.elements(w) for _, w, _ in bands))
@@ -364,11 +390,12 @@ def test_unit_sizes_match_statement(toy):
 
 def test_3072_group_cumulative_and_threshold():
     from veriwatt.zk import groups
+
     G = groups.default_group("3072")
     ms = [300, 1200, 40]
     Cs, rs = openings(G, ms)
     for tar in (T.CumulativeTariff((1000,), (10, 15)), T.ThresholdTariff((1,), 1000, 3)):
         bp = T.PROVERS[tar.kind_name](tar, Cs, ms, rs, CTX, G)
         assert T.VERIFIERS[tar.kind_name](tar, Cs, bp.amount, bp.proof, CTX, G) == tar.cost(ms)
-        with pytest.raises(ProofError):   # a 2048-bit verifier does not accept it
+        with pytest.raises(ProofError):  # a 2048-bit verifier does not accept it
             T.VERIFIERS[tar.kind_name](tar, Cs, bp.amount, bp.proof, CTX)

@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """Transcript, Sigma toolkit (opening, equality, one-of, range): completeness, soundness in
 practice, transcript binding, malformed input."""
+
 from __future__ import annotations
 
 import secrets
@@ -23,6 +25,7 @@ def test_transcript_is_injective_and_domain_separated(toy):
         for lab, d in items:
             t.absorb(lab, d)
         return t.challenge(b"c", toy.q)
+
     base = ch((b"a", b"bc"))
     assert base == ch((b"a", b"bc"))
     assert base != ch((b"a", b"b"), (b"", b"c"))
@@ -50,7 +53,7 @@ def test_opening_complete(toy, m, ctx):
 
 def test_opening_needs_opening(toy, lying):
     C = toy.commit(3, 4)
-    pr = basic.prove_opening(C, 3, 5, b"", toy)   # wrong r
+    pr = basic.prove_opening(C, 3, 5, b"", toy)  # wrong r
     with pytest.raises(ProofError):
         basic.verify_opening(C, pr, b"", toy)
 
@@ -62,7 +65,7 @@ def test_equal_complete_and_sound(toy, m):
     C1, C2 = toy.commit(m, r1), toy.commit(m, r2)
     basic.verify_equal(C1, C2, basic.prove_equal(C1, r1, C2, r2, grp=toy), grp=toy)
     C3 = toy.commit(m + 1, r2)
-    with pytest.raises(ProofError):   # honest algebra on unequal values cannot verify
+    with pytest.raises(ProofError):  # honest algebra on unequal values cannot verify
         basic.verify_equal(C1, C3, basic.prove_equal(C1, r1, C3, r2, grp=toy), grp=toy)
 
 
@@ -155,10 +158,14 @@ def test_malformed(toy):
     pr = basic.prove_opening(C, 1, r, grp=toy)
     qlen, plen = toy.qlen, toy.plen
     bad_inputs = [
-        pr[:-1], pr + b"\x00", b"", b"XXXX" + pr[4:], pr[:4] + b"\x02" + pr[5:],
-        pr[:5] + b"\x02" + pr[6:],                             # other kind
-        pr[:6] + toy.q.to_bytes(qlen, "big") + pr[6 + qlen:],  # e = q
-        pr[:-qlen] + (toy.q + 1).to_bytes(qlen, "big"),        # response >= q
+        pr[:-1],
+        pr + b"\x00",
+        b"",
+        b"XXXX" + pr[4:],
+        pr[:4] + b"\x02" + pr[5:],
+        pr[:5] + b"\x02" + pr[6:],  # other kind
+        pr[:6] + toy.q.to_bytes(qlen, "big") + pr[6 + qlen :],  # e = q
+        pr[:-qlen] + (toy.q + 1).to_bytes(qlen, "big"),  # response >= q
         "not bytes",
     ]
     for b in bad_inputs:
@@ -170,7 +177,7 @@ def test_malformed(toy):
     # an element field that is not in the subgroup (range proof bit commitment)
     rp = basic.prove_range(C, 1, r, 4, grp=toy)
     for x in (0, 1, toy.p - 1, toy.p):
-        bad = rp[:6] + x.to_bytes(plen, "big") + rp[6 + plen:]
+        bad = rp[:6] + x.to_bytes(plen, "big") + rp[6 + plen :]
         with pytest.raises(ProofError):
             basic.verify_range(C, 4, bad, grp=toy)
 

@@ -1,9 +1,11 @@
+# SPDX-License-Identifier: MIT
 """Fixtures for the proof-layer tests: small insecure groups for speed, the real 2048/256 group
 for a few end-to-end checks, and a "lying prover" harness.
 
 A uniquely named module imported by the test modules, not a conftest.py: a second module
 named `conftest` would replace tests/conftest.py in sys.modules for directories collected
 later and break their `from vwtest import ...` (the convention of tests/qemu, tests/firmware)."""
+
 from __future__ import annotations
 
 import secrets

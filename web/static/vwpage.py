@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The customer's page: decrypt a month of certified readings and compute the bill, in the browser.
 
 Runs under the official MicroPython WebAssembly build (npm @micropython/micropython-webassembly-
@@ -18,6 +19,7 @@ AEAD tag of every record (HMAC-SHA256, vwcore.aead), the period's completeness, 
 of the meter's signatures (the supplier checks all of them). The access token is
 HKDF-SHA256 (RFC 5869) of the customer key with its own label (veriwatt.webaccess on the host).
 """
+
 import json
 
 try:
@@ -239,14 +241,16 @@ def split_records(records_hex, G):
     except ValueError:
         raise PageError("the service sent damaged records (not hexadecimal)")
     n //= 2
-    return [raw[i:i + n] for i in range(0, len(raw), n)]
+    return [raw[i : i + n] for i in range(0, len(raw), n)]
 
 
 def decode_records(raws, mid, start, end, G):
     """Records of [start, end), one per slot, in order, of this meter and group."""
     if len(raws) != end - start:
-        raise PageError("the service sent %d records for a period of %d half-hours: readings are missing "
-                        "or were added (the meter's data is incomplete or was altered)" % (len(raws), end - start))
+        raise PageError(
+            "the service sent %d records for a period of %d half-hours: readings are missing "
+            "or were added (the meter's data is incomplete or was altered)" % (len(raws), end - start)
+        )
     recs = []
     for i, b in enumerate(raws):
         try:
@@ -254,8 +258,10 @@ def decode_records(raws, mid, start, end, G):
         except ValueError as e:
             raise PageError("record %d is malformed (%s): the service sent damaged data" % (i, e))
         if rec.slot != start + i:
-            raise PageError("the record for half-hour %s is missing or out of order (the service sent slot %d): "
-                            "the data was altered" % (iso(start + i), rec.slot))
+            raise PageError(
+                "the record for half-hour %s is missing or out of order (the service sent slot %d): "
+                "the data was altered" % (iso(start + i), rec.slot)
+            )
         if rec.meter_id != mid or rec.group_id != G.id:
             raise PageError("the record for %s is from another meter: the data was altered" % iso(rec.slot))
         if not 1 < rec.C < G.p:
@@ -269,14 +275,20 @@ def open_records(recs, a):
     out = []
     for n, rec in enumerate(recs):
         try:
-            pt = a.decrypt(_aead.record_nonce(rec.meter_id, rec.slot), rec.ct,
-                           _reading.record_ad(rec.group_id, rec.meter_id, rec.slot))
+            pt = a.decrypt(
+                _aead.record_nonce(rec.meter_id, rec.slot),
+                rec.ct,
+                _reading.record_ad(rec.group_id, rec.meter_id, rec.slot),
+            )
         except ValueError:
             if n == 0:
-                raise PageError("this code does not open the meter's readings: check the code on the meter label "
-                                "(wrong code, or another meter's)")
-            raise PageError("the reading for %s does not decrypt although earlier ones do: the record was altered"
-                            % iso(rec.slot))
+                raise PageError(
+                    "this code does not open the meter's readings: check the code on the meter label "
+                    "(wrong code, or another meter's)"
+                )
+            raise PageError(
+                "the reading for %s does not decrypt although earlier ones do: the record was altered" % iso(rec.slot)
+            )
         m = int.from_bytes(pt[:4], "big")
         r = int.from_bytes(pt[4:], "big")
         if m > _reading.MAX_READING:
@@ -312,7 +324,7 @@ def check_openings(recs, ops, G, seed):
     """The batch check of every opening against its commitment (weights from `seed`, 32 bytes
     from the browser's CSPRNG); on failure slot by slot, naming the first bad one."""
     ws = _kdf.derive_bytes(seed, b"veriwatt/page/batch", 4 * len(recs))
-    a = [int.from_bytes(ws[4 * i:4 * i + 4], "big") | 1 for i in range(len(recs))]
+    a = [int.from_bytes(ws[4 * i : 4 * i + 4], "big") | 1 for i in range(len(recs))]
     sm = sum(x * m for x, (m, _) in zip(a, ops)) % G.q
     sr = sum(x * r for x, (_, r) in zip(a, ops)) % G.q
     if multi_pow([r.C for r in recs], a, G.p) == pow(G.g, sm, G.p) * pow(G.h, sr, G.p) % G.p:
@@ -328,12 +340,13 @@ def check_signatures(recs, y, G, seed):
     idx = {0, len(recs) - 1}
     rb = _kdf.derive_bytes(seed, b"veriwatt/page/sample", 4 * SIG_SAMPLE)
     for i in range(SIG_SAMPLE):
-        idx.add(int.from_bytes(rb[4 * i:4 * i + 4], "big") % len(recs))
+        idx.add(int.from_bytes(rb[4 * i : 4 * i + 4], "big") % len(recs))
     for i in sorted(idx):
         rec = recs[i]
         if not _sig.verify(y, _wire.signed_bytes(rec.meter_id, rec.slot, rec.C, G.id), (rec.e, rec.s), G):
-            raise PageError("the meter's signature on the reading for %s does not verify: the record was altered"
-                            % iso(rec.slot))
+            raise PageError(
+                "the meter's signature on the reading for %s does not verify: the record was altered" % iso(rec.slot)
+            )
     return len(idx)
 
 
@@ -358,7 +371,9 @@ def make_bill(req, records_hex):
     start, end = req["start_slot"], req["end_slot"]
     body, digest = check_tariff(req["tariff"], req["supplier_key"])
     if body.get("kind", "tariff") != "tariff":
-        raise PageError("the page bills time-of-use tariffs (kind \"tariff\"); this tariff is of kind %s" % body.get("kind"))
+        raise PageError(
+            "the page bills time-of-use tariffs (kind \"tariff\"); this tariff is of kind %s" % body.get("kind")
+        )
     seed = binascii.unhexlify(req["seed"])
     raws = split_records(records_hex, G)
     recs = decode_records(raws, mid, start, end, G)
@@ -369,17 +384,31 @@ def make_bill(req, records_hex):
     total = sum(w * m for w, (m, _) in zip(prices, ops))
     R = sum(w * r for w, (_, r) in zip(prices, ops)) % G.q
     bill = {
-        "format": BILL_FORMAT, "kind": "tariff", "meter_id": mp["meter_id"], "meter_key_id": mp["key_id"],
+        "format": BILL_FORMAT,
+        "kind": "tariff",
+        "meter_id": mp["meter_id"],
+        "meter_key_id": mp["key_id"],
         "group": G.name,
         "period": {"start_slot": start, "end_slot": end, "slots": end - start, "start": iso(start), "end": iso(end)},
-        "tariff": {"digest": digest, "name": str(body.get("name", "")), "supplier": str(body.get("supplier", "")),
-                   "kind": body.get("kind", "tariff")},
-        "total": total, "amount": amount(body, total), "proof": {"R": "%064x" % R},
+        "tariff": {
+            "digest": digest,
+            "name": str(body.get("name", "")),
+            "supplier": str(body.get("supplier", "")),
+            "kind": body.get("kind", "tariff"),
+        },
+        "total": total,
+        "amount": amount(body, total),
+        "proof": {"R": "%064x" % R},
         "created": iso_secs(req["now"]),
     }
-    return {"bill": bill, "raws": raws, "readings": [m for m, _ in ops], "prices": prices, "bands": bands,
-            "checked": {"records": len(recs), "openings": len(recs), "signatures_sampled": nsig,
-                        "tariff_digest": digest}}
+    return {
+        "bill": bill,
+        "raws": raws,
+        "readings": [m for m, _ in ops],
+        "prices": prices,
+        "bands": bands,
+        "checked": {"records": len(recs), "openings": len(recs), "signatures_sampled": nsig, "tariff_digest": digest},
+    }
 
 
 def bill_text(bill, raws, start, G):
@@ -389,8 +418,11 @@ def bill_text(bill, raws, start, G):
     head = json.dumps(bill)
     o = 14  # wire: the record's head (format, group, meter id, slot)
     pl = G.plen
-    cs = ",".join('{"slot": %d, "C": "%s", "sig": "%s"}' % (start + i, raw[o:o + pl].hex().lstrip("0"), raw[o + pl:o + pl + 64].hex())
-                  for i, raw in enumerate(raws))
+    cs = ",".join(
+        '{"slot": %d, "C": "%s", "sig": "%s"}'
+        % (start + i, raw[o : o + pl].hex().lstrip("0"), raw[o + pl : o + pl + 64].hex())
+        for i, raw in enumerate(raws)
+    )
     return head[:-1] + ', "commitments": [' + cs + "]}"
 
 
@@ -404,7 +436,9 @@ def bill_json(req_text, records_hex):
     except PageError as e:
         return json.dumps({"ok": False, "error": str(e)})
     except (KeyError, TypeError, ValueError, IndexError) as e:
-        return json.dumps({"ok": False, "error": "the service sent data the page cannot use (%s: %s)" % (type(e).__name__, e)})
+        return json.dumps(
+            {"ok": False, "error": "the service sent data the page cannot use (%s: %s)" % (type(e).__name__, e)}
+        )
     b = out.pop("bill")
     text = bill_text(b, out.pop("raws"), b["period"]["start_slot"], _group.get(b["group"]))
     out["ok"] = True

@@ -28,12 +28,22 @@ call, so the running time reveals only that rounded length, never the exponent's
 the modulus is public. (The conversion int -> bytes is CPython's own and not constant-time
 in the bit length; secrets here are fixed-width scalars mod q, so that leaks nothing.)
 """
+
 from __future__ import annotations
 
 from ._vwcrypto import ffi, lib
 
-__all__ = ["__version__", "powmod", "powmod2", "powmod_fb", "powmod2_fb", "work_bytes", "LIMB_BITS",
-           "MAX_MOD_BITS", "FB_TABLES"]
+__all__ = [
+    "__version__",
+    "powmod",
+    "powmod2",
+    "powmod_fb",
+    "powmod2_fb",
+    "work_bytes",
+    "LIMB_BITS",
+    "MAX_MOD_BITS",
+    "FB_TABLES",
+]
 
 __version__ = "0.1.0"  # as the MicroPython module (VWC_VERSION in crypto_c/mod_vwcrypto.c)
 LIMB_BITS: int = lib.VW_LIMB_BITS
@@ -136,9 +146,16 @@ def _fb(out_len: int, terms: list) -> int | None:
         exps.append(ffi.from_buffer(eb))
     work = ffi.new("vw_limb[]", lib.vw_fb_work_limbs(tabs[0]))
     out = ffi.new("uint8_t[]", out_len)
-    err = lib.vw_fb_powmod(out, out_len, len(tabs), ffi.new("const vw_fb_table *[]", tabs),
-                           ffi.new("const uint8_t *[]", exps),
-                           ffi.new("size_t[]", [len(t[2]) for t in terms]), work, len(work))
+    err = lib.vw_fb_powmod(
+        out,
+        out_len,
+        len(tabs),
+        ffi.new("const vw_fb_table *[]", tabs),
+        ffi.new("const uint8_t *[]", exps),
+        ffi.new("size_t[]", [len(t[2]) for t in terms]),
+        work,
+        len(work),
+    )
     if err != 0:  # the lookup matched shapes and lengths; keep the library's word
         raise ValueError(ffi.string(lib.vw_strerror(err)).decode())
     return int.from_bytes(ffi.buffer(out), "big")
@@ -152,8 +169,7 @@ def powmod_fb(b: int, e: int, m: int, ebits: int, work: object = None) -> int | 
     return _fb(len(mb), [(_base(b, m), mb, eb)])
 
 
-def powmod2_fb(g: int, a: int, abits: int, h: int, b: int, bbits: int, m: int,
-               work: object = None) -> int | None:
+def powmod2_fb(g: int, a: int, abits: int, h: int, b: int, bbits: int, m: int, work: object = None) -> int | None:
     """g**a * h**b mod m over the fixed-base tables of g and h (one loop, shared squarings);
     0 <= a < 2**abits, 0 <= b < 2**bbits (public bounds); None without tables."""
     mb = _modulus(m)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # vwcrypto as a MicroPython user C module (CMake-based ports: rp2, esp32).
 # USER_C_MODULES is the top-level crypto_c/micropython/micropython.cmake, which include()s
 # this file (see crypto_c/micropython/README.md):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # vwcrypto as a MicroPython user C module (make-based ports: qemu, stm32, unix, ...).
 #   make -C ports/qemu BOARD=MPS2_AN385 USER_C_MODULES=/path/to/veriwatt/crypto_c/micropython
 # USER_C_MODULES is crypto_c/micropython, the folder that CONTAINS this module folder.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Stand-alone non-interactive proofs about Pedersen commitments (the toolkit's building blocks).
 
     prove_opening(C, m, r)          PK{(m, r): C = g^m h^r}
@@ -12,6 +13,7 @@ Each prove_* returns proof bytes; each verify_* returns None or raises ProofErro
 purpose) does not verify for another. `grp`: a vwcore Group, GroupView or None (default
 2048/256 group).
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -51,8 +53,7 @@ def _elements(G, *xs) -> None:
 def prove_opening(C: int, m: int, r: int, context: bytes = b"", grp=None) -> bytes:
     G = view(grp)
     W = Writer(G, KIND_OPENING)
-    sigma.prove(G, _tr(G, KIND_OPENING, context, [C]),
-                sigma.Atom(C, (G.g, G.h), (m % G.q, r % G.q)), W)
+    sigma.prove(G, _tr(G, KIND_OPENING, context, [C]), sigma.Atom(C, (G.g, G.h), (m % G.q, r % G.q)), W)
     return W.getvalue()
 
 
@@ -68,8 +69,7 @@ def prove_equal(C1: int, r1: int, C2: int, r2: int, context: bytes = b"", grp=No
     G = view(grp)
     W = Writer(G, KIND_EQUAL)
     Y = C1 * pow(C2, -1, G.p) % G.p
-    sigma.prove(G, _tr(G, KIND_EQUAL, context, [C1, C2]),
-                sigma.Atom(Y, (G.h,), ((r1 - r2) % G.q,)), W)
+    sigma.prove(G, _tr(G, KIND_EQUAL, context, [C1, C2]), sigma.Atom(Y, (G.h,), ((r1 - r2) % G.q,)), W)
     return W.getvalue()
 
 
@@ -99,25 +99,21 @@ def _one_of_node(G, C: int, values: Sequence[int], r=None, real=None):
     return sigma.Or(kids, real)
 
 
-def prove_one_of(C: int, m: int, r: int, values: Sequence[int], context: bytes = b"",
-                 grp=None) -> bytes:
+def prove_one_of(C: int, m: int, r: int, values: Sequence[int], context: bytes = b"", grp=None) -> bytes:
     G = view(grp)
     _check_values(values)
     W = Writer(G, KIND_ONE_OF)
     real = values.index(m) if m in values else None
-    sigma.prove(G, _tr(G, KIND_ONE_OF, context, [C], _values_bytes(values)),
-                _one_of_node(G, C, values, r, real), W)
+    sigma.prove(G, _tr(G, KIND_ONE_OF, context, [C], _values_bytes(values)), _one_of_node(G, C, values, r, real), W)
     return W.getvalue()
 
 
-def verify_one_of(C: int, values: Sequence[int], proof: bytes, context: bytes = b"",
-                  grp=None) -> None:
+def verify_one_of(C: int, values: Sequence[int], proof: bytes, context: bytes = b"", grp=None) -> None:
     G = view(grp)
     _as_proof_error(_check_values, values)
     _elements(G, C)
     R = Reader(G, KIND_ONE_OF, proof)
-    sigma.verify(G, _tr(G, KIND_ONE_OF, context, [C], _values_bytes(values)),
-                 _one_of_node(G, C, values), R)
+    sigma.verify(G, _tr(G, KIND_ONE_OF, context, [C], _values_bytes(values)), _one_of_node(G, C, values), R)
     R.done()
 
 

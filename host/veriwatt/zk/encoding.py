@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Compact binary proof encoding (documented in docs/ZK.md).
 
     proof = MAGIC "VWZK" || version (1 byte) || kind (1 byte) || body
@@ -8,6 +9,7 @@ is fully determined by the public statement (tariff, number of slots), never by 
 readings, so the verifier knows what to read next, rejects anything short, anything left
 over, every element outside the order-q subgroup and every scalar >= q.
 """
+
 from __future__ import annotations
 
 from .groups import GroupView
@@ -80,7 +82,7 @@ class Reader:
     def _take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
             raise ProofError("proof truncated")
-        b = self.data[self.pos:self.pos + n]
+        b = self.data[self.pos : self.pos + n]
         self.pos += n
         return b
 
@@ -100,7 +102,7 @@ class Reader:
         return self.pos
 
     def since(self, mark: int) -> bytes:
-        return self.data[mark:self.pos]
+        return self.data[mark : self.pos]
 
     def done(self) -> None:
         if self.pos != len(self.data):

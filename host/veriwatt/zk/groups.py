@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The group the proofs live in: any object with p, q, g, h (vwcore.group.Group or a test group).
 
     view(grp) -> GroupView       p, q, g, h, plen, qlen, digest (SHA-256 of the parameters),
@@ -10,6 +11,7 @@ i.e. x in the order-q subgroup and not the identity. The result is cached per gr
 elements that recur (the meter's commitments C_t are checked once per process, not once
 per proof); the cache holds public values only.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,15 +35,14 @@ class GroupView:
         self.plen = (p.bit_length() + 7) // 8
         self.qlen = (q.bit_length() + 7) // 8
         self.digest = hashlib.sha256(
-            b"veriwatt/zk/group" + b"".join(_lp(x.to_bytes((x.bit_length() + 7) // 8, "big"))
-                                            for x in (p, q, g, h))).digest()
+            b"veriwatt/zk/group" + b"".join(_lp(x.to_bytes((x.bit_length() + 7) // 8, "big")) for x in (p, q, g, h))
+        ).digest()
         self.ginv = pow(g, -1, p)
         self.hinv = pow(h, -1, p)
         self._members: set = set()
 
     def __repr__(self) -> str:
-        return "GroupView(%s, |p|=%d, |q|=%d)" % (self.name or "?", self.p.bit_length(),
-                                                 self.q.bit_length())
+        return "GroupView(%s, |p|=%d, |q|=%d)" % (self.name or "?", self.p.bit_length(), self.q.bit_length())
 
     def is_element(self, x: object) -> bool:
         """1 < x < p and x^q == 1 (mod p). Cached for elements that passed."""
@@ -79,6 +80,7 @@ def view(grp=None) -> GroupView:
 
 def default_group(name: str = "2048"):
     from vwcore import group as _group
+
     return view(_group.get(name))
 
 
@@ -87,6 +89,7 @@ def toy_group(pbits: int = 512, qbits: int = 160, seed: int = 1) -> GroupView:
     g, h = random^((p-1)/q) from a seeded PRNG. Insecure sizes; log_g h unknown only in the
     sense that nobody computed it."""
     import gmpy2
+
     rnd = random.Random(seed)
     while True:
         q = int(gmpy2.next_prime(rnd.getrandbits(qbits) | (1 << (qbits - 1))))

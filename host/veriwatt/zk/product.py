@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Product and square proofs for Pedersen commitments (docs/COMPUTATIONS.md, section 3).
 
     prove_product(C1, m1, r1, C2, m2, r2, C3, r3, context, grp) -> proof
@@ -26,6 +27,7 @@ combined randomness stays secret): profiles.py builds on it.
 Encoding (encoding.Writer / Reader): scalars at qlen bytes; a stand-alone proof is the
 header (MAGIC, version, kind) then e and the responses in witness order.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -113,8 +115,9 @@ def verify_square(C: int, S: int, proof: bytes, context: bytes = b"", grp=None) 
 
 
 # ------------------------------------------------------------------ general product
-def prove_product(C1: int, m1: int, r1: int, C2: int, m2: int, r2: int, C3: int, r3: int,
-                  context: bytes = b"", grp=None) -> bytes:
+def prove_product(
+    C1: int, m1: int, r1: int, C2: int, m2: int, r2: int, C3: int, r3: int, context: bytes = b"", grp=None
+) -> bytes:
     """Proof that C3 = g^(m1 m2) h^r3 commits to the product of the openings of C1 and C2."""
     G = view(grp)
     q = G.q
@@ -154,8 +157,16 @@ class Squares:
     z_R per atom (the S_t are carried by the caller, before the body)."""
 
     @staticmethod
-    def prove(G: GroupView, tr: Transcript, Cs: Sequence[int], ops: Sequence[Tuple[int, int]],
-              ss: Sequence[int], Rs: Sequence[int], W: Writer, progress=None) -> None:
+    def prove(
+        G: GroupView,
+        tr: Transcript,
+        Cs: Sequence[int],
+        ops: Sequence[Tuple[int, int]],
+        ss: Sequence[int],
+        Rs: Sequence[int],
+        W: Writer,
+        progress=None,
+    ) -> None:
         """ops: openings (m_t, r_t) of Cs; ss: randomness of the square commitments S_t;
         Rs: the secret openings R_k of the atoms Y_k = h^R_k (the verifier derives Y_k)."""
         q = G.q
@@ -181,8 +192,9 @@ class Squares:
             W.scalar((w + e * R_) % q)
 
     @staticmethod
-    def verify(G: GroupView, tr: Transcript, Cs: Sequence[int], Ss: Sequence[int], Ys: Sequence[int],
-               R: Reader, progress=None) -> None:
+    def verify(
+        G: GroupView, tr: Transcript, Cs: Sequence[int], Ss: Sequence[int], Ys: Sequence[int], R: Reader, progress=None
+    ) -> None:
         """ProofError unless the body read from R proves every square and every opening.
         Cs, Ss, Ys must be subgroup elements (the caller checks them)."""
         e = R.scalar()

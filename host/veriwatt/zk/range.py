@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Range proofs by digit decomposition: PK{(v, r): C = g^v h^r and 0 <= v < w}.
 
 Any width w >= 1 (not only powers of two). With k = bitlen(w - 1) the binary coefficients
@@ -20,6 +21,7 @@ branch proofs cost the same as two binary ORs. For 16 bits: 9 elements + 55 scal
 (4064 bytes in the 2048/256 group) instead of 16 + 48 (5632 bytes), and 41 instead of 48
 exponentiations to verify. Radix 8 or more costs more exponentiations than it saves.
 """
+
 from __future__ import annotations
 
 import secrets

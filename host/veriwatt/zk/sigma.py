@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Sigma protocols over a prime-order subgroup, composed with AND / OR, made non-interactive.
 
 Statements are trees (Camenisch-Stadler notation, CRYPTO 1997):
@@ -23,6 +24,7 @@ callers build them from checked elements only), so Y^(q-c) = Y^-c.
 
 Nonces: secrets.randbelow(q) (os.urandom), fresh for every atom; see docs/ZK.md.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -217,5 +219,6 @@ def count(node) -> dict:
                 res["scalars"] += len(n.children) - 1
             for ch in n.children:
                 walk(ch)
+
     walk(node)
     return res

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Non-linear tariffs with zero-knowledge bill proofs (after Rial & Danezis, WPES 2011).
 
 Inputs: the meter's Pedersen commitments C_t = g^m_t h^r_t for the period's slots (already
@@ -29,6 +30,7 @@ Nothing but the claimed amount is revealed about the readings (honest-verifier Z
 Sigma protocol, random oracle for Fiat-Shamir): the proof holds group elements (commitments
 with fresh randomness), challenges and responses, plus sums of fresh randomness.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -47,15 +49,18 @@ from .transcript import Transcript
 KIND_STEP, KIND_CUMULATIVE, KIND_THRESHOLD, KIND_REBATE = 10, 11, 12, 13
 FORMAT = "veriwatt-zk-tariff/1"
 from vwcore.reading import MAX_READING  # noqa: E402  Wh per half-hour the meter certifies (one constant)
+
 MAX_PRICE = 1 << 32
 _rand = secrets.randbelow
 
 
 def context(meter_id, period, first_slot: int = 0) -> bytes:
     """Canonical context bytes: length-prefixed meter id and period, first slot number."""
+
     def b(x):
         x = x.encode() if isinstance(x, str) else bytes(x)
         return len(x).to_bytes(4, "big") + x
+
     return b(meter_id) + b(period) + first_slot.to_bytes(8, "big")
 
 
@@ -92,6 +97,7 @@ class _Tariff:
 @dataclass(frozen=True)
 class StepTariff(_Tariff):
     """Bands [lowers[j], lowers[j+1]) (last up to max_reading inclusive) at prices[j] per Wh."""
+
     lowers: Tuple[int, ...]
     prices: Tuple[int, ...]
     max_reading: int = MAX_READING
@@ -119,8 +125,7 @@ class StepTariff(_Tariff):
         return sum(self.prices[self.band(m)] * m for m in readings)
 
     def body(self):
-        return {"bands": [[lo, pr] for lo, pr in zip(self.lowers, self.prices)],
-                "max_reading": self.max_reading}
+        return {"bands": [[lo, pr] for lo, pr in zip(self.lowers, self.prices)], "max_reading": self.max_reading}
 
 
 def _tiers(total: int, widths: Sequence[int]) -> List[int]:
@@ -136,6 +141,7 @@ def _tiers(total: int, widths: Sequence[int]) -> List[int]:
 class CumulativeTariff(_Tariff):
     """First thresholds[0] Wh of the period at prices[0], up to thresholds[1] at prices[1],
     ..., the rest at prices[-1] (len(prices) == len(thresholds) + 1)."""
+
     thresholds: Tuple[int, ...]
     prices: Tuple[int, ...]
     max_reading: int = MAX_READING
@@ -156,14 +162,14 @@ class CumulativeTariff(_Tariff):
         return sum(p * x for p, x in zip(self.prices, _tiers(sum(readings), self.widths())))
 
     def body(self):
-        return {"thresholds": list(self.thresholds), "prices": list(self.prices),
-                "max_reading": self.max_reading}
+        return {"thresholds": list(self.thresholds), "prices": list(self.prices), "max_reading": self.max_reading}
 
 
 @dataclass(frozen=True)
 class ThresholdTariff(_Tariff):
     """Demand response: in slots (indices into the period) consumption should stay <= limit;
     each Wh above costs price."""
+
     slots: Tuple[int, ...]
     limit: int
     price: int
@@ -183,14 +189,14 @@ class ThresholdTariff(_Tariff):
         return self.price * sum(max(readings[t] - self.limit, 0) for t in self.slots)
 
     def body(self):
-        return {"slots": list(self.slots), "limit": self.limit, "price": self.price,
-                "max_reading": self.max_reading}
+        return {"slots": list(self.slots), "limit": self.limit, "price": self.price, "max_reading": self.max_reading}
 
 
 @dataclass(frozen=True)
 class RebateTariff(_Tariff):
     """Reward for savings S = max(baseline - M, 0): the first thresholds[0] Wh of savings at
     rates[0], ..., the rest at rates[-1]; progressive when rates increase."""
+
     baseline: int
     thresholds: Tuple[int, ...]
     rates: Tuple[int, ...]
@@ -214,8 +220,12 @@ class RebateTariff(_Tariff):
         return sum(p * x for p, x in zip(self.rates, _tiers(s, self.widths())))
 
     def body(self):
-        return {"baseline": self.baseline, "thresholds": list(self.thresholds),
-                "rates": list(self.rates), "max_reading": self.max_reading}
+        return {
+            "baseline": self.baseline,
+            "thresholds": list(self.thresholds),
+            "rates": list(self.rates),
+            "max_reading": self.max_reading,
+        }
 
 
 @dataclass(frozen=True)
@@ -226,6 +236,7 @@ class BillProof:
 
 
 # ---------------------------------------------------------------- common statement handling
+
 
 def _transcript(G: GroupView, kind: int, tariff: _Tariff, ctx: bytes, Cs, amount: int):
     tr = Transcript(b"tariff/%d" % kind)
@@ -272,6 +283,7 @@ def _sum_bits(n_slots: int, max_reading: int) -> int:
 
 # ---------------------------------------------------------------- step tariff
 
+
 def _step_branches(G, tariff, C, D, W=None, R=None, m=None, r=None, rho=None):
     p, q = G.p, G.q
     Cinv = pow(C, -1, p)
@@ -317,10 +329,10 @@ def _run(G, tariff, fn, jobs, workers: int, progress=None):
                 progress(1)
         return out
     import multiprocessing as mp
+
     with mp.get_context("fork").Pool(workers, _init_worker, (G, tariff)) as pool:
         out = []
-        for r in pool.imap(_pool_star, [(fn, j) for j in jobs],
-                           chunksize=max(1, min(16, len(jobs) // (4 * workers)))):
+        for r in pool.imap(_pool_star, [(fn, j) for j in jobs], chunksize=max(1, min(16, len(jobs) // (4 * workers)))):
             out.append(r)
             if progress is not None:
                 progress(1)
@@ -354,8 +366,9 @@ def _step_sizes(G, tariff):
     return aux, resp
 
 
-def prove_step(tariff: StepTariff, commitments, readings, randomness, ctx: bytes = b"",
-               grp=None, workers: int = 1, progress=None) -> BillProof:
+def prove_step(
+    tariff: StepTariff, commitments, readings, randomness, ctx: bytes = b"", grp=None, workers: int = 1, progress=None
+) -> BillProof:
     G = view(grp)
     Cs = list(commitments)
     _check_openings(Cs, readings, randomness, tariff.max_reading)
@@ -370,8 +383,16 @@ def prove_step(tariff: StepTariff, commitments, readings, randomness, ctx: bytes
     return BillProof("step", amount, W.getvalue())
 
 
-def verify_step(tariff: StepTariff, commitments, amount: int, proof: bytes, ctx: bytes = b"",
-                grp=None, workers: int = 1, progress=None) -> int:
+def verify_step(
+    tariff: StepTariff,
+    commitments,
+    amount: int,
+    proof: bytes,
+    ctx: bytes = b"",
+    grp=None,
+    workers: int = 1,
+    progress=None,
+) -> int:
     G = view(grp)
     Cs = _check_inputs(G, tariff, StepTariff, commitments, amount)
     R = Reader(G, KIND_STEP, proof)
@@ -383,8 +404,7 @@ def verify_step(tariff: StepTariff, commitments, amount: int, proof: bytes, ctx:
     e = R.scalar()
     resps = [R.take(resp_len) for _ in Cs]
     R.done()
-    res = _run(G, tariff, _unit_step_verify, [(C, x, y, e) for C, x, y in zip(Cs, auxs, resps)],
-               workers, progress)
+    res = _run(G, tariff, _unit_step_verify, [(C, x, y, e) for C, x, y in zip(Cs, auxs, resps)], workers, progress)
     if _prod(G, [r[0] for r in res]) != backend.powmod2(G.g, amount, G.h, Rsum, G.p):
         raise ProofError("per-slot cost commitments do not add up to the bill")
     tr = _transcript(G, KIND_STEP, tariff, ctx, Cs, amount)
@@ -394,6 +414,7 @@ def verify_step(tariff: StepTariff, commitments, amount: int, proof: bytes, ctx:
 
 
 # ---------------------------------------------------------------- tiers (cumulative, rebate)
+
 
 def _tiered_prove(G, W, CV, V, rV, widths, top_bits, rates):
     """Split committed V into tier pieces; return (nodes, amount); writes pieces, then rho."""
@@ -407,8 +428,11 @@ def _tiered_prove(G, W, CV, V, rV, widths, top_bits, rates):
         W.element(a)
     A.append(CV * pow(_prod(G, A), -1, p) % p)
     s.append((rV - sum(s)) % q)
-    return _tiered_nodes(G, A, widths, top_bits, W=W, pieces=pieces, s=s), \
-        sum(r * x for r, x in zip(rates, pieces)), sum(r * x for r, x in zip(rates, s)) % q
+    return (
+        _tiered_nodes(G, A, widths, top_bits, W=W, pieces=pieces, s=s),
+        sum(r * x for r, x in zip(rates, pieces)),
+        sum(r * x for r, x in zip(rates, s)) % q,
+    )
 
 
 def _tiered_nodes(G, A, widths, top_bits, W=None, R=None, pieces=None, s=None):
@@ -426,9 +450,15 @@ def _tiered_nodes(G, A, widths, top_bits, W=None, R=None, pieces=None, s=None):
         real = None
         if pieces is not None:
             real = 0 if pieces[i + 1] == 0 else (1 if pieces[i] == w else None)
-        nodes.append(sigma.Or([
-            sigma.Atom(A[i + 1], (G.h,), (s[i + 1],) if real == 0 else None),
-            sigma.Atom(full, (G.h,), (s[i],) if real == 1 else None)], real))
+        nodes.append(
+            sigma.Or(
+                [
+                    sigma.Atom(A[i + 1], (G.h,), (s[i + 1],) if real == 0 else None),
+                    sigma.Atom(full, (G.h,), (s[i],) if real == 1 else None),
+                ],
+                real,
+            )
+        )
     return nodes
 
 
@@ -446,16 +476,24 @@ def _check_amount(G, A, rates, amount, rho):
         raise ProofError("tier pieces do not add up to the claimed amount")
 
 
-def prove_cumulative(tariff: CumulativeTariff, commitments, readings, randomness,
-                     ctx: bytes = b"", grp=None) -> BillProof:
+def prove_cumulative(
+    tariff: CumulativeTariff, commitments, readings, randomness, ctx: bytes = b"", grp=None
+) -> BillProof:
     G = view(grp)
     Cs = list(commitments)
     _check_openings(Cs, readings, randomness, tariff.max_reading)
     W = Writer(G, KIND_CUMULATIVE)
     mark = W.mark()
-    nodes, amount, rho = _tiered_prove(G, W, _prod(G, Cs), sum(readings), sum(randomness) % G.q,
-                                       tariff.widths(), _sum_bits(len(Cs), tariff.max_reading),
-                                       tariff.prices)
+    nodes, amount, rho = _tiered_prove(
+        G,
+        W,
+        _prod(G, Cs),
+        sum(readings),
+        sum(randomness) % G.q,
+        tariff.widths(),
+        _sum_bits(len(Cs), tariff.max_reading),
+        tariff.prices,
+    )
     W.scalar(rho)
     tr = _transcript(G, KIND_CUMULATIVE, tariff, ctx, Cs, amount)
     tr.absorb(b"aux", W.since(mark))
@@ -463,14 +501,14 @@ def prove_cumulative(tariff: CumulativeTariff, commitments, readings, randomness
     return BillProof("cumulative", amount, W.getvalue())
 
 
-def verify_cumulative(tariff: CumulativeTariff, commitments, amount: int, proof: bytes,
-                      ctx: bytes = b"", grp=None) -> int:
+def verify_cumulative(
+    tariff: CumulativeTariff, commitments, amount: int, proof: bytes, ctx: bytes = b"", grp=None
+) -> int:
     G = view(grp)
     Cs = _check_inputs(G, tariff, CumulativeTariff, commitments, amount)
     R = Reader(G, KIND_CUMULATIVE, proof)
     mark = R.mark()
-    A, nodes = _tiered_verify(G, R, _prod(G, Cs), tariff.widths(),
-                              _sum_bits(len(Cs), tariff.max_reading))
+    A, nodes = _tiered_verify(G, R, _prod(G, Cs), tariff.widths(), _sum_bits(len(Cs), tariff.max_reading))
     _check_amount(G, A, tariff.prices, amount, R.scalar())
     tr = _transcript(G, KIND_CUMULATIVE, tariff, ctx, Cs, amount)
     tr.absorb(b"aux", R.since(mark))
@@ -486,12 +524,19 @@ def _rebate_nodes(G, A_S, A_Z, zbits, W=None, R=None, S=None, Z=None, s=None, sz
     else:
         rz = _range.verify_node(G, A_Z, 1 << zbits, R)
         real = None
-    return [rz, sigma.Or([sigma.Atom(A_S, (G.h,), (s,) if real == 0 else None),
-                          sigma.Atom(A_Z, (G.h,), (sz,) if real == 1 else None)], real)]
+    return [
+        rz,
+        sigma.Or(
+            [
+                sigma.Atom(A_S, (G.h,), (s,) if real == 0 else None),
+                sigma.Atom(A_Z, (G.h,), (sz,) if real == 1 else None),
+            ],
+            real,
+        ),
+    ]
 
 
-def prove_rebate(tariff: RebateTariff, commitments, readings, randomness, ctx: bytes = b"",
-                 grp=None) -> BillProof:
+def prove_rebate(tariff: RebateTariff, commitments, readings, randomness, ctx: bytes = b"", grp=None) -> BillProof:
     G = view(grp)
     p, q = G.p, G.q
     Cs = list(commitments)
@@ -508,8 +553,9 @@ def prove_rebate(tariff: RebateTariff, commitments, readings, randomness, ctx: b
     A_Z = A_S * CM % p * pow(G.ginv, tariff.baseline, p) % p
     zbits = _sum_bits(len(Cs), tariff.max_reading)
     nodes = _rebate_nodes(G, A_S, A_Z, zbits, W=W, S=S, Z=Z, s=s, sz=(s + rM) % q)
-    tn, amount, rho = _tiered_prove(G, W, A_S, S, s, tariff.widths(),
-                                    max(1, tariff.baseline.bit_length()), tariff.rates)
+    tn, amount, rho = _tiered_prove(
+        G, W, A_S, S, s, tariff.widths(), max(1, tariff.baseline.bit_length()), tariff.rates
+    )
     W.scalar(rho)
     tr = _transcript(G, KIND_REBATE, tariff, ctx, Cs, amount)
     tr.absorb(b"aux", W.since(mark))
@@ -517,8 +563,7 @@ def prove_rebate(tariff: RebateTariff, commitments, readings, randomness, ctx: b
     return BillProof("rebate", amount, W.getvalue())
 
 
-def verify_rebate(tariff: RebateTariff, commitments, amount: int, proof: bytes,
-                  ctx: bytes = b"", grp=None) -> int:
+def verify_rebate(tariff: RebateTariff, commitments, amount: int, proof: bytes, ctx: bytes = b"", grp=None) -> int:
     G = view(grp)
     p = G.p
     Cs = _check_inputs(G, tariff, RebateTariff, commitments, amount)
@@ -538,6 +583,7 @@ def verify_rebate(tariff: RebateTariff, commitments, amount: int, proof: bytes,
 
 # ---------------------------------------------------------------- threshold (demand response)
 
+
 def _threshold_branches(G, tariff, C, E, W=None, R=None, m=None, r=None, u=None):
     p, q = G.p, G.q
     L, top = tariff.limit, tariff.max_reading
@@ -552,10 +598,13 @@ def _threshold_branches(G, tariff, C, E, W=None, R=None, m=None, r=None, u=None)
         real = None
         r_ok = _range.verify_node(G, C, L + 1, R)
         r_over = _range.verify_node(G, E1, top - L, R)
-    return sigma.Or([
-        sigma.And([r_ok, sigma.Atom(E, (G.h,), (u,) if real == 0 else None)]),
-        sigma.And([r_over, sigma.Atom(over, (G.h,), ((r - u) % q,) if real == 1 else None)]),
-    ], real)
+    return sigma.Or(
+        [
+            sigma.And([r_ok, sigma.Atom(E, (G.h,), (u,) if real == 0 else None)]),
+            sigma.And([r_over, sigma.Atom(over, (G.h,), ((r - u) % q,) if real == 1 else None)]),
+        ],
+        real,
+    )
 
 
 def _unit_threshold_prove(G, tariff, C, m, r):
@@ -585,8 +634,16 @@ def _threshold_sizes(G, tariff):
     return aux, resp
 
 
-def prove_threshold(tariff: ThresholdTariff, commitments, readings, randomness,
-                    ctx: bytes = b"", grp=None, workers: int = 1, progress=None) -> BillProof:
+def prove_threshold(
+    tariff: ThresholdTariff,
+    commitments,
+    readings,
+    randomness,
+    ctx: bytes = b"",
+    grp=None,
+    workers: int = 1,
+    progress=None,
+) -> BillProof:
     G = view(grp)
     Cs = list(commitments)
     _check_openings(Cs, readings, randomness, tariff.max_reading)
@@ -604,8 +661,16 @@ def prove_threshold(tariff: ThresholdTariff, commitments, readings, randomness,
     return BillProof("threshold", amount, W.getvalue())
 
 
-def verify_threshold(tariff: ThresholdTariff, commitments, amount: int, proof: bytes,
-                     ctx: bytes = b"", grp=None, workers: int = 1, progress=None) -> int:
+def verify_threshold(
+    tariff: ThresholdTariff,
+    commitments,
+    amount: int,
+    proof: bytes,
+    ctx: bytes = b"",
+    grp=None,
+    workers: int = 1,
+    progress=None,
+) -> int:
     G = view(grp)
     Cs = _check_inputs(G, tariff, ThresholdTariff, commitments, amount)
     if tariff.slots[-1] >= len(Cs):
@@ -636,10 +701,12 @@ def verify_threshold(tariff: ThresholdTariff, commitments, amount: int, proof: b
 # docs/TARIFF.md: kind step / cumulative / threshold / rebate, supplier key files of
 # veriwatt/keys.py); these are the kind-specific parameters it carries.
 
-_FIELDS = {"step": {"bands", "max_reading"},
-           "cumulative": {"thresholds", "prices", "max_reading"},
-           "threshold": {"slots", "limit", "price", "max_reading"},
-           "rebate": {"baseline", "thresholds", "rates", "max_reading"}}
+_FIELDS = {
+    "step": {"bands", "max_reading"},
+    "cumulative": {"thresholds", "prices", "max_reading"},
+    "threshold": {"slots", "limit", "price", "max_reading"},
+    "rebate": {"baseline", "thresholds", "rates", "max_reading"},
+}
 
 
 def to_json(tariff: _Tariff) -> dict:
@@ -659,18 +726,15 @@ def from_json(obj) -> _Tariff:
     try:
         if kind == "step":
             bands = obj["bands"]
-            if not isinstance(bands, list) or not all(isinstance(b, list) and len(b) == 2
-                                                      for b in bands):
+            if not isinstance(bands, list) or not all(isinstance(b, list) and len(b) == 2 for b in bands):
                 raise ValueError("step tariff: bands must be [[lower, price], ...]")
-            t = StepTariff(tuple(b[0] for b in bands), tuple(b[1] for b in bands),
-                           obj["max_reading"])
+            t = StepTariff(tuple(b[0] for b in bands), tuple(b[1] for b in bands), obj["max_reading"])
         elif kind == "cumulative":
             t = CumulativeTariff(tuple(obj["thresholds"]), tuple(obj["prices"]), obj["max_reading"])
         elif kind == "threshold":
             t = ThresholdTariff(tuple(obj["slots"]), obj["limit"], obj["price"], obj["max_reading"])
         else:
-            t = RebateTariff(obj["baseline"], tuple(obj["thresholds"]), tuple(obj["rates"]),
-                             obj["max_reading"])
+            t = RebateTariff(obj["baseline"], tuple(obj["thresholds"]), tuple(obj["rates"]), obj["max_reading"])
     except TypeError as e:
         raise ValueError("malformed %s tariff: %s" % (kind, e))
     if t.canonical() != _canonical(obj):
@@ -678,7 +742,10 @@ def from_json(obj) -> _Tariff:
     return t
 
 
-PROVERS = {"step": prove_step, "cumulative": prove_cumulative, "threshold": prove_threshold,
-           "rebate": prove_rebate}
-VERIFIERS = {"step": verify_step, "cumulative": verify_cumulative, "threshold": verify_threshold,
-             "rebate": verify_rebate}
+PROVERS = {"step": prove_step, "cumulative": prove_cumulative, "threshold": prove_threshold, "rebate": prove_rebate}
+VERIFIERS = {
+    "step": verify_step,
+    "cumulative": verify_cumulative,
+    "threshold": verify_threshold,
+    "rebate": verify_rebate,
+}

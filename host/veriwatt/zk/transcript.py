@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Fiat-Shamir transcript: domain-separated, length-prefixed SHA-256.
 
 Every absorbed item is (label, data) encoded as len(label) (4 bytes BE) || label ||
@@ -12,6 +13,7 @@ the hash covers the whole statement -- group parameters, tariff digest, context 
 period), every commitment, claimed amounts and every auxiliary commitment the prover
 sends -- and not only the prover's first messages.
 """
+
 from __future__ import annotations
 
 import hashlib

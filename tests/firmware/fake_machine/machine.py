@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # A FAKE `machine` module for the unix micropython, just enough for hal/common/vwmachine.py:
 # lets tests import and drive the esp32/stm32 vwhal profiles.  It proves nothing about
 # real silicon; it checks our use of the documented API shapes and our arithmetic.
@@ -43,7 +44,7 @@ class Pin:
             self.handler(self)
 
     def value(self, v=None):
-        return 1            # buttons read as released (pull-up)
+        return 1  # buttons read as released (pull-up)
 
 
 class RTC:

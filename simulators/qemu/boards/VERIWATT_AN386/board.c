@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * VERIWATT_AN386: what the veriwatt meter firmware needs beyond MicroPython's stock
  * qemu port (v1.25), for qemu-system-arm -M mps2-an386 (Cortex-M4).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Frozen-module manifest for the VERIWATT_AN386 qemu board (tools/build_qemu passes it as
 # FROZEN_MANIFEST). Empty on purpose: micropython-lib is not in the Debian source, so
 # nothing may `require()` from it. The firmware owners can freeze the meter code here,

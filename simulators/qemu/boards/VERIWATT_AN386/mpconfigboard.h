@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // MicroPython configuration of the VERIWATT_AN386 board, passed as MP_CONFIGFILE (see
 // mpconfigboard.mk): the qemu port's own mpconfigport.h, then the board's changes.
 // (The port has no per-board header; #undef + #define avoids redefinition errors.)

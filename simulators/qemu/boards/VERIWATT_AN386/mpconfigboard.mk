@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # veriwatt meter board for MicroPython's qemu port (v1.25), built out of tree:
 #   make -C build/micropython/ports/qemu BOARD=VERIWATT_AN386 BOARD_DIR=<this dir> ...
 # (tools/build_qemu does this). QEMU machine: mps2-an386 (ARM MPS2 FPGA image AN386,

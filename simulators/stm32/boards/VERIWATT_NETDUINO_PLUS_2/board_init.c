@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * VERIWATT_NETDUINO_PLUS_2: the board code that lets MicroPython's unchanged stm32 port run
  * on QEMU's netduinoplus2 machine (STM32F405RG model without RCC, RTC, GPIO, flash

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // VERIWATT_NETDUINO_PLUS_2: MicroPython's stm32 port (v1.25) on QEMU's `netduinoplus2`
 // machine (STM32F405RG), an EMULATION board derived from boards/NETDUINO_PLUS_2.
 // QEMU 7.2 models the USARTs, timers, EXTI, SYSCFG, SPI and ADC of the F405 but not RCC,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # veriwatt emulation board for MicroPython's stm32 port (v1.25), built out of tree by
 # tools/build_stm32:  make -C ports/stm32 BOARD=VERIWATT_NETDUINO_PLUS_2 BOARD_DIR=<this dir>
 # QEMU machine: netduinoplus2 (STM32F405RG).  See simulators/README.md.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* This file is part of the MicroPython project, http://micropython.org/
  * The MIT License (MIT)
  * Copyright (c) 2019 Damien P. George

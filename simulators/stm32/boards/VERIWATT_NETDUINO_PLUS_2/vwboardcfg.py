@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Board configuration read by hal/stm32/vwhal.py (frozen into the QEMU emulation board only;
 # the Nucleo images have no vwboardcfg and keep the hal's defaults).  Keys override the
 # hal's DEFAULTS; <storage>/vwhal.json still overrides both.
