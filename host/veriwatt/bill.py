@@ -24,6 +24,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from vwcore import group as _group
+from vwcore import wire as _wire
 
 from . import keys as _keys
 from . import linear
@@ -97,10 +98,14 @@ def display_amount(kind: str, tariff: Any, total: int) -> str:
 
 def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tariff: Any,
               start: int, end: int, meter_pub: Dict[str, Any], workers: int = 1,
-              progress: Any = None) -> Dict[str, Any]:
+              progress: Any = None, sig_rs: Optional[Sequence[int]] = None) -> Dict[str, Any]:
     """The bill object for the records of [start, end) (in slot order, exactly one per slot).
     For a non-linear tariff the proof is a zero-knowledge proof (workers: processes for the
-    per-slot work of step and threshold proofs; progress(n) called as slots are done)."""
+    per-slot work of step and threshold proofs; progress(n) called as slots are done).
+    The bill carries each signature's commitment R_t = g^s y^-e (`sig_R`, docs/FORMATS.md) so
+    the supplier can check the signatures as one batch; they are computed here (verifying every
+    signature on the way) or taken from sig_rs (one per record, e.g. the meter simulator's R,
+    checked against each e by hashing)."""
     kind = kind_for(tariff)
     G = _keys.group_of(meter_pub)
     _slots.check_range(start, end)
@@ -110,6 +115,7 @@ def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tarif
         probs = _verify.check_period([(r.slot, r.C, r.e, r.s) for r in recs], start, end, None)
         raise VeriwattError("cannot bill %s: %s; fetch the missing readings first (veriwatt fetch)"
                             % (_slots.describe(start, end), _verify.summary(probs)))
+    sig_r = signature_commitments(recs, meter_pub, sig_rs)
     from vwcore.reading import MAX_READING
     for r, (m, _) in zip(recs, openings):
         if not 0 <= m <= MAX_READING:
@@ -152,12 +158,33 @@ def make_bill(recs: Sequence[Record], openings: Sequence[Tuple[int, int]], tarif
         "proof": proof,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "commitments": [{"slot": r.slot, "C": "%x" % r.C, "sig": "%064x%064x" % (r.e, r.s)} for r in recs],
+        "sig_R": ["%x" % x for x in sig_r],
     }
     return bill
 
 
+def signature_commitments(recs: Sequence[Record], meter_pub: Dict[str, Any],
+                          given: Optional[Sequence[int]] = None) -> List[int]:
+    """R_t = g^s_t y^-e_t of every record's Schnorr signature (e_t, s_t), checking on the way
+    that e_t == H(R_t, y, M_t), i.e. that the signature verifies (vwcore/sig.py). given: the
+    R_t already known (then only the hashes are checked)."""
+    chk = Checker.from_pub(meter_pub)
+    if given is not None and len(given) != len(recs):
+        raise VeriwattError("%d signature commitments for %d records" % (len(given), len(recs)))
+    out = []
+    for i, r in enumerate(recs):
+        R = chk.commitment(r.s, r.e) if given is None else given[i]
+        msg = _wire.signed_bytes(chk.meter_id, r.slot, r.C, chk.G.id)
+        if not (0 <= r.e < chk.G.q and 0 <= r.s < chk.G.q and 1 < R < chk.G.p) or chk._challenge(R, msg) != r.e:
+            raise VeriwattError("slot %d: the meter's signature does not verify: the record was altered; fetch it again"
+                                % r.slot)
+        out.append(R)
+    return out
+
+
 BILL_FIELDS = ("format", "kind", "meter_id", "meter_key_id", "group", "period", "tariff", "total", "amount",
                "proof", "created", "commitments")
+BILL_OPTIONAL = ("sig_R",)
 PERIOD_FIELDS = ("start_slot", "end_slot", "slots", "start", "end")
 BILL_TARIFF_FIELDS = ("digest", "name", "supplier", "kind")
 ZK_PROOF_FIELDS = ("alg", "kind", "bytes", "sha256", "base64")
@@ -189,6 +216,23 @@ def parse_entries(bill: Dict[str, Any], G: Any = None, n: Optional[int] = None) 
     return out
 
 
+def parse_sig_rs(bill: Dict[str, Any], G: Any, n: int) -> Optional[List[int]]:
+    """The optional `sig_R` list (None when absent): exactly n entries (one per commitment, in
+    the same order; the length is checked before any entry is decoded), each a group element
+    in its canonical encoding (minimal lowercase hex, 1 < R < p). Whether each is the right R
+    is checked with the signatures. verify_bill calls it once the period is complete."""
+    from . import jsonio
+
+    if "sig_R" not in bill:
+        return None
+    rs = bill["sig_R"]
+    if not isinstance(rs, list):
+        raise VeriwattError("bill: `sig_R` must be a list (see docs/FORMATS.md)")
+    if len(rs) != n:
+        raise VeriwattError("bill: `sig_R` has %d entries for %d commitments (exactly one per commitment)" % (len(rs), n))
+    return [jsonio.element(x, G, "bill: sig_R[%d]" % i, member=False) for i, x in enumerate(rs)]
+
+
 def total_bounds(kind: str, weights: Optional[Sequence[int]], n_slots: int) -> Tuple[int, int]:
     """[lo, hi] a proven total can take with every reading in [0, MAX_READING]: for weights
     w_t (prices, index values, 1 for a total) sum(min(w_t, 0)) * MAX and sum(max(w_t, 0)) * MAX;
@@ -210,7 +254,7 @@ def _check_envelope(bill: Any, tariff: Any, meter_pub: Dict[str, Any], G: Any) -
 
     if not isinstance(bill, dict) or bill.get("format") != FORMAT:
         raise VeriwattError("not a bill: format must be %r" % FORMAT)
-    jsonio.only_keys(bill, "bill:", BILL_FIELDS)
+    jsonio.only_keys(bill, "bill:", BILL_FIELDS, BILL_OPTIONAL)
     kind = bill["kind"]
     if kind not in KINDS:
         raise VeriwattError("bill: kind must be one of %s" % ", ".join(KINDS))
@@ -325,8 +369,11 @@ def verify_bill(bill: Any, tariff: Any, meter_pub: Dict[str, Any], fast: bool = 
     entries = parse_entries(bill, G, end - start)
     probs = _verify.check_period(entries, start, end, None)
     if not probs:
+        rs = parse_sig_rs(bill, G, len(entries))  # after completeness: a dropped slot is named as such
         chk = checker(meter_pub) if checker is not None else Checker.from_pub(meter_pub, fast=fast)
-        probs = _verify.check_period(entries, start, end, chk)
+        batch = getattr(chk, "batch_ok", None) if rs is not None else None
+        if batch is None or not batch(entries, rs):  # no batch, or it failed: one by one, naming the bad one
+            probs = _verify.check_period(entries, start, end, chk, rs=rs)
     if probs:
         fail(probs[0].kind, _verify.summary(probs), probs)
     # 5. the proof

@@ -48,9 +48,10 @@ def _ranges(xs: List[int]) -> List[Tuple[int, int]]:
 
 
 def check_period(entries: Sequence[Entry], start: int, end: int, checker: Optional[Checker],
-                 limit: int = 50) -> List[Problem]:
+                 limit: int = 50, rs: Optional[Sequence[int]] = None) -> List[Problem]:
     """All problems with the entries for [start, end); empty list when complete and valid.
-    With checker=None only the slot numbers are checked (no signatures)."""
+    With checker=None only the slot numbers are checked (no signatures). rs: the signatures'
+    commitments R a bill carries (`sig_R`, one per entry): each must be exactly g^s y^-e."""
     _slots.check_range(start, end)
     probs: List[Problem] = []
     seen: Dict[int, int] = {}
@@ -71,13 +72,18 @@ def check_period(entries: Sequence[Entry], start: int, end: int, checker: Option
         probs.append(Problem("missing", a, "%d slot(s) missing from the period: %d..%d (%s to %s) (dropped)"
                              % (b - a, a, b - 1, _when(a), _when(b - 1))))
     if checker is not None:
-        for slot, C, e, s in entries:
-            if not checker.sig_ok(slot, C, e, s):
+        for i, (slot, C, e, s) in enumerate(entries):
+            why = (None if checker.sig_ok(slot, C, e, s) else "signature") if rs is None \
+                else checker.sig_problem(slot, C, e, s, rs[i])
+            if why == "signature":
                 probs.append(Problem("signature", slot, "slot %d (%s): the meter's signature does not verify under "
                                      "meter %s's key (commitment altered, or a reading from another meter)"
                                      % (slot, _when(slot), checker.meter_id.hex())))
-                if len(probs) > limit:
-                    break
+            elif why == "sig_R":
+                probs.append(Problem("sig_R", slot, "slot %d (%s): sig_R[%d] is not the commitment g^s y^-e of the "
+                                     "meter's signature (the bill's sig_R was altered)" % (slot, _when(slot), i)))
+            if why is not None and len(probs) > limit:
+                break
     return probs
 
 
