@@ -58,8 +58,9 @@ class FastChecker(Checker):
     (shared by the process) and for this meter's key y (built here: meant for one bill or
     more of one meter). Without gmpy2 it is the plain Checker."""
 
-    def __init__(self, meter_id: bytes, y: int, grp: Any = None) -> None:
+    def __init__(self, meter_id: bytes, y: int, grp: Any = None, subgroup_check: bool = False) -> None:
         super().__init__(meter_id, y, grp, fast=True)  # refuses a y outside the subgroup
+        self.subgroup_check = subgroup_check  # batch_ok also requires R_t^q == 1 for every t
         self._fast = fastexp.available()
         self._ytab: Any = None  # built at the first one-by-one check (the batch path needs none)
         h0 = hashlib.sha256(b"\x00\x00\x00\x00" + _len4(len(_sig.DOMAIN)) + _sig.DOMAIN)
@@ -68,9 +69,9 @@ class FastChecker(Checker):
         self._ypart = _len4(len(self._yb)) + self._yb
 
     @classmethod
-    def from_pub(cls, pub: Dict[str, Any], fast: bool = True) -> "FastChecker":
+    def from_pub(cls, pub: Dict[str, Any], fast: bool = True, subgroup_check: bool = False) -> "FastChecker":
         from .records import meter_id_bytes
-        return cls(meter_id_bytes(pub["meter_id"]), keys.y_of(pub), keys.group_of(pub))
+        return cls(meter_id_bytes(pub["meter_id"]), keys.y_of(pub), keys.group_of(pub), subgroup_check)
 
     def _challenge(self, R: int, msg: bytes) -> int:
         """group.hash_to_scalar(DOMAIN, R, y, msg): the same bytes hashed, prefix absorbed once."""
@@ -111,6 +112,8 @@ class FastChecker(Checker):
                 return False
             if self._challenge(R, wire.signed_bytes(self.meter_id, slot, C, G.id)) != e:
                 return False
+        if self.subgroup_check and any(fastexp.powmod(R, q, p) != 1 for R in rs):
+            return False
         n = len(entries)
         digits = os.urandom(A_BYTES * n)  # a_t = int.from_bytes(digits[A_BYTES*t : A_BYTES*(t+1)], "little")
         A = E = 0
@@ -172,9 +175,13 @@ def multiexp(bases: Sequence[int], digits: bytes, p: int) -> int:
     return 1 if acc is None else int(acc)
 
 
-def verify_bill(bill: Any, tariff: Any, meter_pub: Dict[str, Any]) -> Dict[str, Any]:
-    """veriwatt.bill.verify_bill with FastChecker: the same report, the same exceptions."""
-    return _bill.verify_bill(bill, tariff, meter_pub, checker=FastChecker.from_pub)
+def verify_bill(bill: Any, tariff: Any, meter_pub: Dict[str, Any], subgroup_check: bool = False) -> Dict[str, Any]:
+    """veriwatt.bill.verify_bill with FastChecker: the same report, the same exceptions (for a
+    bill with `sig_R`: the batch test, one by one only when it fails). subgroup_check: also
+    R_t^q == 1 for every R_t (one 256-bit exponentiation each): the verdict then equals
+    bill.verify_bill's even on records crafted with the meter's own key (docs/SECURITY.md)."""
+    return _bill.verify_bill(bill, tariff, meter_pub,
+                             checker=lambda pub: FastChecker.from_pub(pub, subgroup_check=subgroup_check))
 
 
 @dataclass

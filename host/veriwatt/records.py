@@ -63,7 +63,10 @@ class Checker:
         self.G = _group.get(grp)
         self.y = y
         self.fast = fast  # False: always vwcore.modexp.powmod2 (the constant-time C code)
-        if not _group.is_element(y, self.G):
+        G = self.G
+        member = (isinstance(y, int) and 1 < y < G.p and fastexp.powmod(y, G.q, G.p) == 1) if fast \
+            else _group.is_element(y, G)  # the same test (y public: GMP's variable-time powmod is fine)
+        if not member:
             raise VeriwattError("the meter public key is not a group element (corrupted key file?)")
         self._yb = self.G.elem_bytes(y)
 
