@@ -263,3 +263,43 @@ def test_population_bill_sig_r_is_the_meters_r(pop_dir):
     for i in (0, 700, len(b["commitments"]) - 1):
         e, s = int(b["commitments"][i]["sig"][:64], 16), int(b["commitments"][i]["sig"][64:], 16)
         assert b["sig_R"][i] == "%x" % chk.commitment(s, e)
+
+
+def _slow_entry(c):
+    from veriwatt import keys
+
+    try:
+        jsonio.only_keys(c, "c", ("slot", "C", "sig"))
+        slot = jsonio.integer(c["slot"], "slot", 0, wire.NO_SLOT - 1)
+        C = jsonio.element(c["C"], G, "C", member=False)
+        return (slot, C) + tuple(keys.parse_sig(c["sig"], G, "sig"))
+    except VeriwattError:
+        return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_entry_fast_path_is_the_field_by_field_parse(day_bill, data):
+    c = dict(data.draw(st.sampled_from(day_bill["commitments"][:5])))
+    what = data.draw(st.sampled_from(["none", "C", "sig", "slot", "key"]))
+    if what in ("C", "sig"):
+        v = c[what]
+        i = data.draw(st.integers(0, len(v)))
+        ch = data.draw(st.sampled_from(list("0aF _x\n") + ["", "00"]))
+        c[what] = v[:i] + ch + v[i + 1:] if data.draw(st.booleans()) else v[:i] + ch + v[i:]
+    elif what == "slot":
+        c["slot"] = data.draw(st.one_of(st.integers(-2, 2 ** 33), st.booleans(), st.text(max_size=3)))
+    elif what == "key":
+        c[data.draw(st.sampled_from(["R", "slot", "C"]))] = c.pop(data.draw(st.sampled_from(["slot", "C", "sig"])))
+    fast = bill._entry_fast(c, G)
+    assert fast is None or fast == _slow_entry(c)
+    assert (fast or _slow_entry(c)) == _slow_entry(c)
+    for x in (c.get("C"), c.get("sig")):
+        assert (bill._hex_elem(x, G) or None) == (_slow_elem(x))
+
+
+def _slow_elem(x):
+    try:
+        return jsonio.element(x, G, "x", member=False)
+    except VeriwattError:
+        return None
