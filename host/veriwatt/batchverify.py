@@ -6,22 +6,23 @@ completeness before any exponentiation, signatures, proof, amount; tests/scale c
 on honest and tampered bills) with the signatures checked by `FastChecker`:
 
 - the signatures are in the (e, s) form of ISO/IEC 14888-3 (vwcore/sig.py, docs/FORMATS.md):
-  a record carries e = H(R, y, M) and s, not R. The verifier must recompute
-  R' = g^s y^-e for EVERY record and hash it; that equation involves a hash of R', so it cannot
-  be batched. The small-exponent batch test (Bellare, Garay, Rabin, EUROCRYPT 1998) applies to
-  equations of group elements that are all present, i.e. to a signature that carries R (then
-  g^(sum a_i s_i) y^(-sum a_i e_i) == prod R_i^a_i with random a_i, after checking each R_i is in
-  the order-q subgroup: over elements outside it the test is unsound, Boyd-Pavlovski,
-  ASIACRYPT 2000). Our records do not carry R, so signatures are checked one by one, each
-  naming its slot when it fails, as today. docs/BENCHMARKS.md ("Scale") gives the lower bound
-  this sets and what a format with R would change.
-- What is made faster instead: g^s through a process-wide fixed-base table of g with 12-bit
-  windows (22 multiplications per 256-bit exponent instead of 32) and y^(q-e) through one
-  8-bit-window table of the meter's key per bill (32 multiplications, the table costs
-  8,160 multiplications, i.e. 5.5 per signature of a month; 8 bits is the optimum for 1,488
-  uses), accumulated in one product (BGMW, EUROCRYPT 1992; HAC 14.109); the hash's constant
-  prefix is absorbed once per key; the bill's linear check prod C_t^w_t (already one
-  combination per bill) runs on GMP integers (veriwatt.linear).
+  a record carries e = H(R, y, M) and s, not R, so alone it needs R' = g^s y^-e computed and
+  hashed one signature at a time. A bill may carry each R_t (`sig_R`, written by the
+  customer's `veriwatt bill`); then `FastChecker.batch_ok` checks e_t == H(R_t, y, M_t) for
+  every record (hashes only) and ONE small-exponent batch equation (Bellare, Garay, Rabin,
+  EUROCRYPT 1998) g^(sum a_t s_t) y^-(sum a_t e_t) == prod R_t^a_t with random 64-bit a_t from
+  os.urandom, the product by `multiexp` (Pippenger's bucket method). When that fails the
+  signatures are checked one by one as by bill.verify_bill, naming the first bad record with
+  its message. Soundness, and the one case where the verdicts can differ (records made with
+  the meter's own key, closed by subgroup_check=True at one exponentiation per record):
+  docs/SECURITY.md ("Batch verification of bills").
+- One by one (bills without `sig_R`, or after a failed batch): g^s through a process-wide
+  fixed-base table of g with 12-bit windows (22 multiplications per 256-bit exponent instead
+  of 32) and y^(q-e) through one 8-bit-window table of the meter's key per bill (32
+  multiplications, the table costs 8,160 multiplications, i.e. 5.5 per signature of a month;
+  8 bits is the optimum for 1,488 uses), accumulated in one product (BGMW, EUROCRYPT 1992;
+  HAC 14.109); the hash's constant prefix is absorbed once per key; the bill's linear check
+  prod C_t^w_t (already one combination per bill) runs on GMP integers (veriwatt.linear).
 
 Everything here handles public values only (keys, signatures, commitments): variable time
 is fine. `verify_many` checks many bill files and returns one result per bill, idempotent by
