@@ -9,7 +9,9 @@
    `sig_R`, its fixed-base table cache cleared per bill: every bill of a supplier is another
    meter's), per_signature (veriwatt.batchverify.verify_bill without `sig_R`: one signature at
    a time), batch (the same with `sig_R`: hashes plus one batch equation) and batch_raw (the
-   batch path from the file's bytes: JSON parsing included, batchverify.verify_raw).
+   batch path from the file's bytes: JSON parsing included, batchverify.verify_raw) and
+   batch_many (the same files through batchverify.verify_many: the batch equations of up to
+   COMBINE bills joined in one multi-exponentiation).
 3. shares: aggregator shares per second for 10,000 meters (200 groups of 50), before
    (veriwatt.aggregation.Aggregator, share by share, tools/bench_agg.py) and after
    (veriwatt.bulkagg) when that module exists.
@@ -72,6 +74,12 @@ def _raw_pass(raws: List[tuple], T: Any, pubs: Dict[str, Any]) -> float:
     return (time.process_time() - t0) / len(raws)
 
 
+def _many_pass(raws: List[tuple], T: Any, pubs: Dict[str, Any]) -> float:
+    t0 = time.process_time()
+    assert all(r.status == "valid" for r in batchverify.verify_many(raws, T, pubs.__getitem__))
+    return (time.process_time() - t0) / len(raws)
+
+
 def _stripped(bills: List[tuple]) -> List[tuple]:
     return [({k: v for k, v in b.items() if k != "sig_R"}, pub) for b, pub in bills]
 
@@ -84,12 +92,13 @@ def bench_bills(pop: population.Population, rounds: int) -> Dict[str, Any]:
     plain = _stripped(bills)
     raws = [(os.path.basename(p), open(p, "rb").read()) for p in pop.bill_paths()]
     pubs = {b["meter_id"]: pub for b, pub in bills}
-    t: Dict[str, List[float]] = {"reference": [], "per_signature": [], "batch": [], "batch_raw": []}
+    t: Dict[str, List[float]] = {"reference": [], "per_signature": [], "batch": [], "batch_raw": [], "batch_many": []}
     for _ in range(rounds):  # interleaved, so all see the same load
         t["reference"].append(_pass(bill.verify_bill, plain, pop.tariff, True))
         t["per_signature"].append(_pass(batchverify.verify_bill, plain, pop.tariff, False))
         t["batch"].append(_pass(batchverify.verify_bill, bills, pop.tariff, False))
         t["batch_raw"].append(_raw_pass(raws, pop.tariff, pubs))
+        t["batch_many"].append(_many_pass(raws, pop.tariff, pubs))
     out: Dict[str, Any] = {"bills": len(bills), "slots_per_bill": bills[0][0]["period"]["slots"], "rounds": rounds,
                            "g_table_seconds": round(table_s, 3)}
     for k, v in t.items():
@@ -97,6 +106,7 @@ def bench_bills(pop: population.Population, rounds: int) -> Dict[str, Any]:
                   "bills_per_s": round(1 / min(v), 2)}
     out["speedup_batch_over_per_signature"] = round(min(t["per_signature"]) / min(t["batch"]), 2)
     out["speedup_batch_over_reference"] = round(min(t["reference"]) / min(t["batch"]), 2)
+    out["speedup_many_over_reference"] = round(min(t["reference"]) / min(t["batch_many"]), 2)
     out["load"] = load()
     return out
 

@@ -12,6 +12,7 @@ import re
 
 import pytest
 from conftest import DAY
+from conftest import SEED as SEED_POP
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_batchverify import _flip, outcome, suite_tamperings
@@ -218,14 +219,97 @@ def test_small_order_component_made_with_the_meter_key(day_bill, day_tariff, day
     assert strict == ref
 
 
-def test_multiexp_is_the_product(day_bill):
-    rnd = random.Random(5)
-    bases = [rnd.randrange(2, G.p) for _ in range(40)]
-    for digits in (os.urandom(8 * 40), bytes(8 * 40), b"\xff" * (8 * 40), bytes(8 * 39) + b"\x01" + bytes(7)):
+@pytest.mark.parametrize("n", [1, 7, 40, 400])
+def test_multiexp_is_the_product(n):
+    rnd = random.Random(n)
+    bases = [rnd.randrange(2, G.p) for _ in range(n)]
+    for exps in ([rnd.getrandbits(64) for _ in range(n)], [0] * n, [2 ** 64 - 1] * n,
+                 [0] * (n - 1) + [1], [rnd.getrandbits(rnd.randrange(1, 65)) for _ in range(n)]):
         want = 1
-        for t, x in enumerate(bases):
-            want = want * pow(x, int.from_bytes(digits[8 * t:8 * t + 8], "little"), G.p) % G.p
-        assert batchverify.multiexp(bases, digits, G.p) == want
+        for x, a in zip(bases, exps):
+            want = want * pow(x, a, G.p) % G.p
+        assert batchverify.multiexp(bases, exps, G.p) == want
+
+
+def test_window_choice():
+    assert batchverify.window_for(1488, 64) == 8
+    assert batchverify.window_for(32 * 1488, 64) > 8
+
+
+def test_many_bills_one_equation_same_verdicts(pop_dir, monkeypatch):
+    """verify_many joins the bills' batch equations; every verdict is still verify_raw's, with
+    bad bills among good ones: a changed sig_R (its hash fails), a changed s (hashes pass, the
+    joint equation fails: all its bills are redone alone), an invalid amount after valid
+    signatures, a malformed file."""
+    import json
+
+    from veriwatt import population
+
+    pop = population.Population(str(pop_dir))
+    raws = [(p.rsplit("/", 1)[-1], open(p, "rb").read()) for p in pop.bill_paths()]
+    good = [json.loads(r) for _, r in raws]
+
+    def variant(i, f):
+        b = copy.deepcopy(good[i % len(good)])
+        f(b)
+        return ("v%d.bill.json" % len(items), json.dumps(b).encode())
+
+    items = list(raws)
+    items.append(variant(0, _set_r(100, lambda r, b: _flip(r, 7))))
+    items.append(variant(1, lambda b: b["commitments"][3].update(sig=_flip(b["commitments"][3]["sig"], 90))))
+    items.append(variant(2, lambda b: b.update(amount="1.00 GBP")))
+    items.append(("junk.bill.json", b"{not json"))
+    items += raws
+    calls = []
+    real_eq = batchverify.equation_ok
+    monkeypatch.setattr(batchverify, "equation_ok", lambda it: calls.append(len(it)) or real_eq(it))
+    ref = [batchverify.verify_raw(raw, n, pop.tariff, pop.meter_pub) for n, raw in items]
+    calls.clear()
+    got = batchverify.verify_many(items, pop.tariff, pop.meter_pub, combine=len(items))
+    key = lambda r: (r.name, r.status, r.reason, r.problem, r.slot, r.total)  # noqa: E731
+    assert [key(r) for r in got] == [key(r) for r in ref]
+    assert [r.status for r in got].count("valid") == 2 * len(raws)
+    # the amount bill redone alone; ONE equation for the valid bills and the one with a changed s
+    # (its hashes pass: only an equation sees it), which fails; then each of those alone
+    n = 2 * len(raws) + 1
+    assert calls == [1, n] + [1] * n
+
+
+@pytest.mark.security
+def test_many_bills_joint_equation_fails_then_each_alone(pop_dir, monkeypatch):
+    import json
+
+    from veriwatt import population
+
+    pop = population.Population(str(pop_dir))
+    raws = [(p.rsplit("/", 1)[-1], open(p, "rb").read()) for p in pop.bill_paths()]
+    b = json.loads(raws[0][1])
+    m = _population_meter(pop_dir, b["meter_id"])
+    c = b["commitments"][30]
+    R, e, s = _crafted(m, c["slot"], int(c["C"], 16), lambda r: r, s_delta=1)
+    c["sig"], b["sig_R"][30] = "%064x%064x" % (e, s), "%x" % R
+    items = raws + [("crafted.bill.json", json.dumps(b).encode())]
+    ref = [batchverify.verify_raw(raw, n, pop.tariff, pop.meter_pub) for n, raw in items]
+    assert ref[-1].status == "invalid" and ref[-1].problem == "signature" and ref[-1].slot == c["slot"]
+    got = batchverify.verify_many(items, pop.tariff, pop.meter_pub)
+    assert [(r.status, r.reason) for r in got] == [(r.status, r.reason) for r in ref]
+
+
+def _population_meter(pop_dir, meter_id):
+    """The synthetic meter's keys (as hosthelpers.Meter: .keys, .mid) from its index."""
+    import json
+    import types
+
+    from veriwatt import population
+    from vwcore import reading
+
+    n = json.loads((pop_dir / "population.json").read_text())["meters"]
+    for i in range(n):
+        mid, sig_secret, ckey = population.meter_secrets(SEED_POP, i)
+        if mid.hex() == meter_id:
+            mk = reading.MeterKeys(mid, sig_secret, ckey)
+            return types.SimpleNamespace(keys=mk, mid=mid)
+    raise AssertionError("meter not in the population")
 
 
 _REF_HEX = re.compile(r"[0-9a-f]+\Z")
