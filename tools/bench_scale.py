@@ -5,9 +5,14 @@
     python tools/bench_scale.py [--meters 6] [--rounds 3] [--population DIR] [--skip ...]
 
 1. population: `veriwatt population` time for --meters meters (1 process, and --workers).
-2. bills: month-bills verified per CPU-second (process time: per core) on one core, before (veriwatt.bill.verify_bill, its
-   fixed-base table cache cleared per bill: every bill of a supplier is another meter's) and
-   after (veriwatt.batchverify.verify_bill), interleaved, best and median of --rounds passes.
+2. bills: month-bills verified per CPU-second (process time: per core) on one core, interleaved,
+   best and median of --rounds passes: reference (veriwatt.bill.verify_bill on the bill without
+   `sig_R`, its fixed-base table cache cleared per bill: every bill of a supplier is another
+   meter's), per_signature (veriwatt.batchverify.verify_bill without `sig_R`: one signature at
+   a time), batch (the same with `sig_R`: hashes plus one batch equation) and batch_raw (the
+   batch path from the file's bytes: JSON parsing included, batchverify.verify_raw) and
+   batch_many (the same files through batchverify.verify_many: the batch equations of up to
+   COMBINE bills joined in one multi-exponentiation).
 3. shares: aggregator shares per second for 10,000 meters (200 groups of 50), before
    (veriwatt.aggregation.Aggregator, share by share, tools/bench_agg.py) and after
    (veriwatt.bulkagg) when that module exists.
@@ -64,28 +69,55 @@ def _pass(fn: Callable[..., Any], bills: List[tuple], T: Any, cold: bool) -> flo
     return (time.process_time() - t0) / len(bills)
 
 
+def _raw_pass(raws: List[tuple], T: Any, pubs: Dict[str, Any]) -> float:
+    t0 = time.process_time()
+    for name, raw in raws:
+        assert batchverify.verify_raw(raw, name, T, pubs.__getitem__).status == "valid"
+    return (time.process_time() - t0) / len(raws)
+
+
+def _many_pass(raws: List[tuple], T: Any, pubs: Dict[str, Any]) -> float:
+    t0 = time.process_time()
+    assert all(r.status == "valid" for r in batchverify.verify_many(raws, T, pubs.__getitem__))
+    return (time.process_time() - t0) / len(raws)
+
+
+def _stripped(bills: List[tuple]) -> List[tuple]:
+    return [({k: v for k, v in b.items() if k != "sig_R"}, pub) for b, pub in bills]
+
+
 def bench_bills(pop: population.Population, rounds: int) -> Dict[str, Any]:
     bills = _bills(pop)
     t0 = time.perf_counter()
     batchverify.group_table_ready()
     table_s = time.perf_counter() - t0
-    before, after = [], []
-    for _ in range(rounds):  # interleaved, so both see the same load
-        before.append(_pass(bill.verify_bill, bills, pop.tariff, True))
-        after.append(_pass(batchverify.verify_bill, bills, pop.tariff, False))
-    slots = bills[0][0]["period"]["slots"]
-    return {
+    plain = _stripped(bills)
+    raws = [(os.path.basename(p), open(p, "rb").read()) for p in pop.bill_paths()]
+    pubs = {b["meter_id"]: pub for b, pub in bills}
+    t: Dict[str, List[float]] = {"reference": [], "per_signature": [], "batch": [], "batch_raw": [], "batch_many": []}
+    for _ in range(rounds):  # interleaved, so all see the same load
+        t["reference"].append(_pass(bill.verify_bill, plain, pop.tariff, True))
+        t["per_signature"].append(_pass(batchverify.verify_bill, plain, pop.tariff, False))
+        t["batch"].append(_pass(batchverify.verify_bill, bills, pop.tariff, False))
+        t["batch_raw"].append(_raw_pass(raws, pop.tariff, pubs))
+        t["batch_many"].append(_many_pass(raws, pop.tariff, pubs))
+    out: Dict[str, Any] = {
         "bills": len(bills),
-        "slots_per_bill": slots,
+        "slots_per_bill": bills[0][0]["period"]["slots"],
         "rounds": rounds,
         "g_table_seconds": round(table_s, 3),
-        "before_s_per_bill": {"best": round(min(before), 4), "median": round(statistics.median(before), 4)},
-        "after_s_per_bill": {"best": round(min(after), 4), "median": round(statistics.median(after), 4)},
-        "before_bills_per_s": round(1 / min(before), 2),
-        "after_bills_per_s": round(1 / min(after), 2),
-        "speedup_best": round(min(before) / min(after), 3),
-        "load": load(),
     }
+    for k, v in t.items():
+        out[k] = {
+            "s_per_bill_best": round(min(v), 4),
+            "s_per_bill_median": round(statistics.median(v), 4),
+            "bills_per_s": round(1 / min(v), 2),
+        }
+    out["speedup_batch_over_per_signature"] = round(min(t["per_signature"]) / min(t["batch"]), 2)
+    out["speedup_batch_over_reference"] = round(min(t["reference"]) / min(t["batch"]), 2)
+    out["speedup_many_over_reference"] = round(min(t["reference"]) / min(t["batch_many"]), 2)
+    out["load"] = load()
+    return out
 
 
 def bench_shares(rounds: int) -> Dict[str, Any]:

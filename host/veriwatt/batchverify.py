@@ -7,22 +7,23 @@ completeness before any exponentiation, signatures, proof, amount; tests/scale c
 on honest and tampered bills) with the signatures checked by `FastChecker`:
 
 - the signatures are in the (e, s) form of ISO/IEC 14888-3 (vwcore/sig.py, docs/FORMATS.md):
-  a record carries e = H(R, y, M) and s, not R. The verifier must recompute
-  R' = g^s y^-e for EVERY record and hash it; that equation involves a hash of R', so it cannot
-  be batched. The small-exponent batch test (Bellare, Garay, Rabin, EUROCRYPT 1998) applies to
-  equations of group elements that are all present, i.e. to a signature that carries R (then
-  g^(sum a_i s_i) y^(-sum a_i e_i) == prod R_i^a_i with random a_i, after checking each R_i is in
-  the order-q subgroup: over elements outside it the test is unsound, Boyd-Pavlovski,
-  ASIACRYPT 2000). Our records do not carry R, so signatures are checked one by one, each
-  naming its slot when it fails, as today. docs/BENCHMARKS.md ("Scale") gives the lower bound
-  this sets and what a format with R would change.
-- What is made faster instead: g^s through a process-wide fixed-base table of g with 12-bit
-  windows (22 multiplications per 256-bit exponent instead of 32) and y^(q-e) through one
-  8-bit-window table of the meter's key per bill (32 multiplications, the table costs
-  8,160 multiplications, i.e. 5.5 per signature of a month; 8 bits is the optimum for 1,488
-  uses), accumulated in one product (BGMW, EUROCRYPT 1992; HAC 14.109); the hash's constant
-  prefix is absorbed once per key; the bill's linear check prod C_t^w_t (already one
-  combination per bill) runs on GMP integers (veriwatt.linear).
+  a record carries e = H(R, y, M) and s, not R, so alone it needs R' = g^s y^-e computed and
+  hashed one signature at a time. A bill may carry each R_t (`sig_R`, written by the
+  customer's `veriwatt bill`); then `FastChecker.batch_ok` checks e_t == H(R_t, y, M_t) for
+  every record (hashes only) and ONE small-exponent batch equation (Bellare, Garay, Rabin,
+  EUROCRYPT 1998) g^(sum a_t s_t) y^-(sum a_t e_t) == prod R_t^a_t with random 64-bit a_t from
+  os.urandom, the product by `multiexp` (Pippenger's bucket method). When that fails the
+  signatures are checked one by one as by bill.verify_bill, naming the first bad record with
+  its message. Soundness, and the one case where the verdicts can differ (records made with
+  the meter's own key, closed by subgroup_check=True at one exponentiation per record):
+  docs/SECURITY.md ("Batch verification of bills").
+- One by one (bills without `sig_R`, or after a failed batch): g^s through a process-wide
+  fixed-base table of g with 12-bit windows (22 multiplications per 256-bit exponent instead
+  of 32) and y^(q-e) through one 8-bit-window table of the meter's key per bill (32
+  multiplications, the table costs 8,160 multiplications, i.e. 5.5 per signature of a month;
+  8 bits is the optimum for 1,488 uses), accumulated in one product (BGMW, EUROCRYPT 1992;
+  HAC 14.109); the hash's constant prefix is absorbed once per key; the bill's linear check
+  prod C_t^w_t (already one combination per bill) runs on GMP integers (veriwatt.linear).
 
 Everything here handles public values only (keys, signatures, commitments): variable time
 is fine. `verify_many` checks many bill files and returns one result per bill, idempotent by
@@ -32,9 +33,10 @@ bill digest (the SHA-256 of the file's bytes, as veriwatt.ledger).
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from vwcore import group as _group
 from vwcore import sig as _sig
@@ -47,6 +49,7 @@ from .records import Checker
 
 G_WINDOW = 12
 Y_WINDOW = 8
+A_BYTES = 8  # the batch test's random weights a_t: 64 bits (soundness error 2^-64 per bill)
 
 
 def _len4(n: int) -> bytes:
@@ -58,22 +61,21 @@ class FastChecker(Checker):
     (shared by the process) and for this meter's key y (built here: meant for one bill or
     more of one meter). Without gmpy2 it is the plain Checker."""
 
-    def __init__(self, meter_id: bytes, y: int, grp: Any = None) -> None:
+    def __init__(self, meter_id: bytes, y: int, grp: Any = None, subgroup_check: bool = False) -> None:
         super().__init__(meter_id, y, grp, fast=True)  # refuses a y outside the subgroup
-        G = self.G
-        self._tabs = None
-        if fastexp.available():
-            self._tabs = (fastexp.fixed_base_w(G.g, G.p, G_WINDOW), fastexp.FixedBase(y, G.p, 256, Y_WINDOW))
+        self.subgroup_check = subgroup_check  # batch_ok also requires R_t^q == 1 for every t
+        self._fast = fastexp.available()
+        self._ytab: Any = None  # built at the first one-by-one check (the batch path needs none)
         h0 = hashlib.sha256(b"\x00\x00\x00\x00" + _len4(len(_sig.DOMAIN)) + _sig.DOMAIN)
         h1 = hashlib.sha256(b"\x00\x00\x00\x01" + _len4(len(_sig.DOMAIN)) + _sig.DOMAIN)
         self._h = (h0, h1)
         self._ypart = _len4(len(self._yb)) + self._yb
 
     @classmethod
-    def from_pub(cls, pub: Dict[str, Any], fast: bool = True) -> "FastChecker":
+    def from_pub(cls, pub: Dict[str, Any], fast: bool = True, subgroup_check: bool = False) -> "FastChecker":
         from .records import meter_id_bytes
 
-        return cls(meter_id_bytes(pub["meter_id"]), keys.y_of(pub), keys.group_of(pub))
+        return cls(meter_id_bytes(pub["meter_id"]), keys.y_of(pub), keys.group_of(pub), subgroup_check)
 
     def _challenge(self, R: int, msg: bytes) -> int:
         """group.hash_to_scalar(DOMAIN, R, y, msg): the same bytes hashed, prefix absorbed once."""
@@ -84,14 +86,39 @@ class FastChecker(Checker):
         b.update(tail)
         return int.from_bytes(a.digest() + b.digest(), "big") % self.G.q
 
-    def sig_ok(self, slot: int, C: int, e: int, s: int, meter_id: Optional[bytes] = None) -> bool:
-        if self._tabs is None:
-            return super().sig_ok(slot, C, e, s, meter_id)
+    @property
+    def _tabs(self) -> Any:
+        if not self._fast:
+            return None
+        if self._ytab is None:
+            self._ytab = fastexp.FixedBase(self.y, self.G.p, 256, Y_WINDOW)
+        return (fastexp.fixed_base_w(self.G.g, self.G.p, G_WINDOW), self._ytab)
+
+    def commitment(self, s: int, e: int) -> int:
+        if not self._fast:
+            return super().commitment(s, e)
+        return self._r(s, self.G.q - e)
+
+    def batch_ok(self, entries: Sequence[Tuple[int, int, int, int]], rs: Sequence[int]) -> bool:
+        """True when every signature of the bill verifies, given each one's commitment R_t
+        (`sig_R`): `records_ok`, then ONE small-exponent batch test (Bellare, Garay, Rabin,
+        EUROCRYPT 1998), `equation_ok`. False means "check one by one" (the caller then names
+        the bad record); soundness in docs/SECURITY.md ("Batch verification of bills")."""
+        return self.records_ok(entries, rs) and equation_ok([(self, entries, rs)])
+
+    def records_ok(self, entries: Sequence[Tuple[int, int, int, int]], rs: Sequence[int]) -> bool:
+        """Every field in range and e_t == H(R_t, y, M_t) for every t (hashes only); with
+        subgroup_check also R_t^q == 1."""
         G = self.G
-        if not (0 <= e < G.q and 0 <= s < G.q and 1 < C < G.p and 0 <= slot < wire.NO_SLOT):
+        if not self._fast or len(rs) != len(entries) or not entries:
             return False
-        msg = wire.signed_bytes(meter_id if meter_id is not None else self.meter_id, slot, C, G.id)
-        return self._challenge(self._r(s, G.q - e), msg) == e
+        q, p = G.q, G.p
+        for (slot, C, e, s), R in zip(entries, rs):
+            if not (0 <= e < q and 0 <= s < q and 1 < C < p and 1 < R < p and 0 <= slot < wire.NO_SLOT):
+                return False
+            if self._challenge(R, wire.signed_bytes(self.meter_id, slot, C, G.id)) != e:
+                return False
+        return not (self.subgroup_check and any(fastexp.powmod(R, q, p) != 1 for R in rs))
 
     def _r(self, s: int, f: int) -> int:
         """g^s * y^f mod p in one accumulator: y's 8-bit digits are the bytes of f, g's 12-bit
@@ -112,9 +139,89 @@ class FastChecker(Checker):
         return 1 if acc is None else int(acc)
 
 
-def verify_bill(bill: Any, tariff: Any, meter_pub: Dict[str, Any]) -> Dict[str, Any]:
-    """veriwatt.bill.verify_bill with FastChecker: the same report, the same exceptions."""
-    return _bill.verify_bill(bill, tariff, meter_pub, checker=FastChecker.from_pub)
+Pending = Tuple["FastChecker", Sequence[Tuple[int, int, int, int]], Sequence[int]]
+
+
+def equation_ok(items: Sequence[Pending]) -> bool:
+    """The batch test over every record of every item (checker, entries, R_t's), all of one
+    group: random a_t of A_BYTES * 8 bits from os.urandom, fresh for each record, and
+    g^(sum a_t s_t mod q) * prod_bills y^-(sum a_t e_t mod q) == prod R_t^a_t mod p."""
+    if not items:
+        return False
+    G = items[0][0].G
+    if any(c.G is not G or not c._fast for c, _, _ in items):
+        return False
+    q, p = G.q, G.p
+    A, ylhs, bases, exps = 0, 1, [], []  # type: ignore[var-annotated]
+    for chk, entries, rs in items:
+        digits = os.urandom(A_BYTES * len(entries))
+        E = 0
+        for t, (_, _, e, s) in enumerate(entries):
+            a = int.from_bytes(digits[A_BYTES * t : A_BYTES * (t + 1)], "little")
+            A += a * s
+            E += a * e
+            exps.append(a)
+        bases.extend(rs)
+        ylhs = ylhs * fastexp.powmod(chk.y, (-E) % q, p) % p
+    lhs = fastexp.fixed_base_w(G.g, p, G_WINDOW).pow(A % q) * ylhs % p
+    return int(lhs) == multiexp(bases, exps, p)
+
+
+def window_for(n: int, bits: int) -> int:
+    """The bucket width c (4..16) with the fewest multiplications for n bases of `bits`-bit
+    exponents: per window n + 2 * 2^width, plus c squarings between windows."""
+
+    def cost(c: int) -> int:
+        widths = [min(c, bits - sh) for sh in range(0, bits, c)]
+        return sum(n + 2 * (1 << w) for w in widths) + c * (len(widths) - 1)
+
+    return min(range(4, 17), key=cost)
+
+
+def multiexp(bases: Sequence[int], exps: Sequence[int], p: int, bits: int = 8 * A_BYTES) -> int:
+    """prod bases[t]^exps[t] mod p for 0 <= exps[t] < 2^bits: Pippenger's bucket method (HAC
+    14.5; Bernstein et al., "Faster batch forgery identification", INDOCRYPT 2012, sec. 4) with
+    c-bit windows (`window_for`): per window one multiplication per base into the bucket of its
+    digit, then the buckets combined as prod B_d^d by running products (2 * 2^c
+    multiplications), windows joined by c squarings. A month (1,488 bases, 64-bit exponents):
+    c = 8, about 16,000 multiplications; 32 months at once: c = 11, about 9,600 per month."""
+    import gmpy2 as gm
+
+    P = gm.mpz(p)
+    bs = [gm.mpz(b) for b in bases]
+    c = window_for(len(bs), bits)
+    acc = None
+    for sh in range(((bits - 1) // c) * c, -1, -c):
+        if acc is not None:
+            for _ in range(c):
+                acc = acc * acc % P
+        m = (1 << min(c, bits - sh)) - 1
+        buckets: List[Any] = [None] * (m + 1)
+        for b, a in zip(bs, exps):
+            d = (a >> sh) & m
+            if d:
+                x = buckets[d]
+                buckets[d] = b if x is None else x * b % P
+        run = tot = None
+        for d in range(m, 0, -1):
+            x = buckets[d]
+            if x is not None:
+                run = x if run is None else run * x % P
+            if run is not None:
+                tot = run if tot is None else tot * run % P
+        if tot is not None:
+            acc = tot if acc is None else acc * tot % P
+    return 1 if acc is None else int(acc)
+
+
+def verify_bill(bill: Any, tariff: Any, meter_pub: Dict[str, Any], subgroup_check: bool = False) -> Dict[str, Any]:
+    """veriwatt.bill.verify_bill with FastChecker: the same report, the same exceptions (for a
+    bill with `sig_R`: the batch test, one by one only when it fails). subgroup_check: also
+    R_t^q == 1 for every R_t (one 256-bit exponentiation each): the verdict then equals
+    bill.verify_bill's even on records crafted with the meter's own key (docs/SECURITY.md)."""
+    return _bill.verify_bill(
+        bill, tariff, meter_pub, checker=lambda pub: FastChecker.from_pub(pub, subgroup_check=subgroup_check)
+    )
 
 
 @dataclass
@@ -156,9 +263,10 @@ def _envelope_fields(b: Any) -> Dict[str, Any]:
     return {k: (v if isinstance(v, (str, int)) and not isinstance(v, bool) else None) for k, v in out.items()}
 
 
-def verify_raw(raw: bytes, name: str, tariff: Any, pub_for: PubLookup) -> Result:
+def verify_raw(raw: bytes, name: str, tariff: Any, pub_for: PubLookup, checker: Any = None) -> Result:
     """Verdict on one bill file's bytes. pub_for(meter_id) gives the meter's public key (a
-    VeriwattError from it, e.g. an unknown meter, makes the bill "malformed")."""
+    VeriwattError from it, e.g. an unknown meter, makes the bill "malformed"). checker: as
+    bill.verify_bill's (default FastChecker.from_pub)."""
     t0 = time.perf_counter()
     digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     res = Result(digest, name, "malformed")
@@ -170,7 +278,8 @@ def verify_raw(raw: bytes, name: str, tariff: Any, pub_for: PubLookup) -> Result
             setattr(res, k, v)
         if not isinstance(res.meter_id, str):
             raise VeriwattError("bill %s: no meter_id" % name)
-        rep = verify_bill(b, tariff, pub_for(res.meter_id))
+        pub = pub_for(res.meter_id)
+        rep = verify_bill(b, tariff, pub) if checker is None else _bill.verify_bill(b, tariff, pub, checker=checker)
         res.status, res.total, res.amount = "valid", rep["total"], rep["amount"]
     except UnicodeDecodeError:
         res.reason = "bill %s is not UTF-8 text" % name
@@ -185,9 +294,62 @@ def verify_raw(raw: bytes, name: str, tariff: Any, pub_for: PubLookup) -> Result
     return res
 
 
-def verify_many(items: Iterable[tuple], tariff: Any, pub_for: PubLookup) -> List[Result]:
-    """Verdicts for (name, raw bytes) items, in order; one core."""
-    return [verify_raw(raw, name, tariff, pub_for) for name, raw in items]
+COMBINE = 32  # bills whose batch equations verify_many joins into one multi-exponentiation
+
+
+class _Deferring(FastChecker):
+    """FastChecker whose batch_ok checks the records now (ranges, hashes) and leaves the
+    batch equation to verify_many, which joins it with other bills' (`pending`)."""
+
+    pending: List[Pending]
+
+    def batch_ok(self, entries: Sequence[Tuple[int, int, int, int]], rs: Sequence[int]) -> bool:
+        if not self.records_ok(entries, rs):
+            return False
+        self.pending.append((self, entries, rs))
+        return True
+
+
+def verify_many(items: Iterable[tuple], tariff: Any, pub_for: PubLookup, combine: int = COMBINE) -> List[Result]:
+    """Verdicts for (name, raw bytes) items, in order; one core. The batch equations of up to
+    `combine` bills with `sig_R` are checked as ONE test (the same Bellare-Garay-Rabin test over
+    all their records: fewer multiplications per bill, `multiexp`); if it fails, each of
+    those bills is verified again on its own (its own batch, then one by one), so every
+    verdict is verify_raw's."""
+    items = list(items)
+    out: List[Result] = []
+    for k in range(0, len(items), max(1, combine)):
+        out.extend(_verify_group(items[k : k + max(1, combine)], tariff, pub_for))
+    return out
+
+
+def _verify_group(items: List[tuple], tariff: Any, pub_for: PubLookup) -> List[Result]:
+    if len(items) < 2 or not fastexp.available():
+        return [verify_raw(raw, name, tariff, pub_for) for name, raw in items]
+    pending: List[Pending] = []
+
+    def deferring(pub: Dict[str, Any]) -> FastChecker:
+        from .records import meter_id_bytes
+
+        chk = _Deferring(meter_id_bytes(pub["meter_id"]), keys.y_of(pub), keys.group_of(pub))
+        chk.pending = pending
+        return chk
+
+    out, deferred = [], []
+    for i, (name, raw) in enumerate(items):
+        mark = len(pending)
+        res = verify_raw(raw, name, tariff, pub_for, checker=deferring)
+        if len(pending) > mark:
+            if res.status == "valid":
+                deferred.append(i)
+            else:  # a check after the (deferred) signatures failed: the verdict must come in order
+                del pending[mark:]
+                res = verify_raw(raw, name, tariff, pub_for)
+        out.append(res)
+    if pending and not equation_ok(pending):
+        for i in deferred:
+            out[i] = verify_raw(items[i][1], items[i][0], tariff, pub_for)
+    return out
 
 
 def group_table_ready() -> None:

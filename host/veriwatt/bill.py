@@ -26,6 +26,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from vwcore import group as _group
+from vwcore import wire as _wire
 
 from . import keys as _keys
 from . import linear
@@ -41,6 +42,9 @@ LINEAR_KINDS = ("tariff", "settlement", "total")
 ZK_KINDS = ("step", "cumulative", "threshold", "rebate")
 KINDS = LINEAR_KINDS + ZK_KINDS
 PROOF_ALG = "veriwatt-zk/1"
+# bills of up to this many slots (two years) carry `sig_R`; longer ones (up to five years) would
+# pass the bill file cap with it (docs/FORMATS.md) and are checked one signature at a time
+SIG_R_MAX_SLOTS = 35136
 
 
 def _iso(t: int) -> str:
@@ -106,10 +110,15 @@ def make_bill(
     meter_pub: Dict[str, Any],
     workers: int = 1,
     progress: Any = None,
+    sig_rs: Optional[Sequence[int]] = None,
 ) -> Dict[str, Any]:
     """The bill object for the records of [start, end) (in slot order, exactly one per slot).
     For a non-linear tariff the proof is a zero-knowledge proof (workers: processes for the
-    per-slot work of step and threshold proofs; progress(n) called as slots are done)."""
+    per-slot work of step and threshold proofs; progress(n) called as slots are done).
+    The bill carries each signature's commitment R_t = g^s y^-e (`sig_R`, docs/FORMATS.md) so
+    the supplier can check the signatures as one batch; they are computed here (verifying every
+    signature on the way) or taken from sig_rs (one per record, e.g. the meter simulator's R,
+    checked against each e by hashing)."""
     kind = kind_for(tariff)
     G = _keys.group_of(meter_pub)
     _slots.check_range(start, end)
@@ -121,6 +130,7 @@ def make_bill(
             "cannot bill %s: %s; fetch the missing readings first (veriwatt fetch)"
             % (_slots.describe(start, end), _verify.summary(probs))
         )
+    sig_r = signature_commitments(recs, meter_pub, sig_rs) if end - start <= SIG_R_MAX_SLOTS else None
     from vwcore.reading import MAX_READING
 
     for r, (m, _) in zip(recs, openings):
@@ -173,7 +183,30 @@ def make_bill(
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "commitments": [{"slot": r.slot, "C": "%x" % r.C, "sig": "%064x%064x" % (r.e, r.s)} for r in recs],
     }
+    if sig_r is not None:
+        bill["sig_R"] = ["%x" % x for x in sig_r]
     return bill
+
+
+def signature_commitments(
+    recs: Sequence[Record], meter_pub: Dict[str, Any], given: Optional[Sequence[int]] = None
+) -> List[int]:
+    """R_t = g^s_t y^-e_t of every record's Schnorr signature (e_t, s_t), checking on the way
+    that e_t == H(R_t, y, M_t), i.e. that the signature verifies (vwcore/sig.py). given: the
+    R_t already known (then only the hashes are checked)."""
+    chk = Checker.from_pub(meter_pub)
+    if given is not None and len(given) != len(recs):
+        raise VeriwattError("%d signature commitments for %d records" % (len(given), len(recs)))
+    out = []
+    for i, r in enumerate(recs):
+        R = chk.commitment(r.s, r.e) if given is None else given[i]
+        msg = _wire.signed_bytes(chk.meter_id, r.slot, r.C, chk.G.id)
+        if not (0 <= r.e < chk.G.q and 0 <= r.s < chk.G.q and 1 < R < chk.G.p) or chk._challenge(R, msg) != r.e:
+            raise VeriwattError(
+                "slot %d: the meter's signature does not verify: the record was altered; fetch it again" % r.slot
+            )
+        out.append(R)
+    return out
 
 
 BILL_FIELDS = (
@@ -190,6 +223,7 @@ BILL_FIELDS = (
     "created",
     "commitments",
 )
+BILL_OPTIONAL = ("sig_R",)
 PERIOD_FIELDS = ("start_slot", "end_slot", "slots", "start", "end")
 BILL_TARIFF_FIELDS = ("digest", "name", "supplier", "kind")
 ZK_PROOF_FIELDS = ("alg", "kind", "bytes", "sha256", "base64")
@@ -214,6 +248,10 @@ def parse_entries(bill: Dict[str, Any], G: Any = None, n: Optional[int] = None) 
         )
     out = []
     for i, c in enumerate(cs):
+        got = _entry_fast(c, G)
+        if got is not None:
+            out.append(got)
+            continue
         w = "bill: commitments[%d]" % i
         jsonio.only_keys(c, w, ("slot", "C", "sig"))
         slot = jsonio.integer(c["slot"], w + ".slot", 0, _slots.NO_SLOT - 1)
@@ -221,6 +259,62 @@ def parse_entries(bill: Dict[str, Any], G: Any = None, n: Optional[int] = None) 
         e, s_ = _keys.parse_sig(c["sig"], G, w + ".sig")
         out.append((slot, C, e, s_))
     return out
+
+
+def _hex_elem(x: Any, G: Any) -> int:
+    """x when it is an element's canonical hex (as jsonio.element(member=False) accepts), else 0."""
+    if type(x) is str and len(x) <= 2 * G.plen and x.isascii():
+        try:
+            v = int.from_bytes(bytes.fromhex(x if len(x) % 2 == 0 else "0" + x), "big")
+        except ValueError:
+            return 0
+        if 1 < v < G.p and x == "%x" % v:
+            return v
+    return 0
+
+
+def _entry_fast(c: Any, G: Any) -> Optional[Tuple[int, int, int, int]]:
+    """(slot, C, e, s) of a commitment already in its canonical form, else None (then the
+    field-by-field parse decides, with its error message): the same values, found faster."""
+    if type(c) is not dict or len(c) != 3 or "slot" not in c or "C" not in c or "sig" not in c:
+        return None
+    slot, sig = c["slot"], c["sig"]
+    if (
+        type(slot) is not int
+        or not 0 <= slot < _slots.NO_SLOT
+        or type(sig) is not str
+        or len(sig) != 4 * G.qlen
+        or not sig.isascii()
+    ):
+        return None
+    C = _hex_elem(c["C"], G)
+    try:
+        es = bytes.fromhex(sig)
+    except ValueError:
+        return None
+    if not C or es.hex() != sig:
+        return None
+    e, s_ = int.from_bytes(es[: G.qlen], "big"), int.from_bytes(es[G.qlen :], "big")
+    return (slot, C, e, s_) if e < G.q and s_ < G.q else None
+
+
+def parse_sig_rs(bill: Dict[str, Any], G: Any, n: int) -> Optional[List[int]]:
+    """The optional `sig_R` list (None when absent): exactly n entries (one per commitment, in
+    the same order; the length is checked before any entry is decoded), each a group element
+    in its canonical encoding (minimal lowercase hex, 1 < R < p). Whether each is the right R
+    is checked with the signatures. verify_bill calls it once the period is complete."""
+    from . import jsonio
+
+    if "sig_R" not in bill:
+        return None
+    rs = bill["sig_R"]
+    if not isinstance(rs, list):
+        raise VeriwattError("bill: `sig_R` must be a list (see docs/FORMATS.md)")
+    if len(rs) != n:
+        raise VeriwattError(
+            "bill: `sig_R` has %d entries for %d commitments (exactly one per commitment)" % (len(rs), n)
+        )
+    return [_hex_elem(x, G) or jsonio.element(x, G, "bill: sig_R[%d]" % i, member=False) for i, x in enumerate(rs)]
 
 
 def total_bounds(kind: str, weights: Optional[Sequence[int]], n_slots: int) -> Tuple[int, int]:
@@ -245,7 +339,7 @@ def _check_envelope(bill: Any, tariff: Any, meter_pub: Dict[str, Any], G: Any) -
 
     if not isinstance(bill, dict) or bill.get("format") != FORMAT:
         raise VeriwattError("not a bill: format must be %r" % FORMAT)
-    jsonio.only_keys(bill, "bill:", BILL_FIELDS)
+    jsonio.only_keys(bill, "bill:", BILL_FIELDS, BILL_OPTIONAL)
     kind = bill["kind"]
     if kind not in KINDS:
         raise VeriwattError("bill: kind must be one of %s" % ", ".join(KINDS))
@@ -395,8 +489,11 @@ def verify_bill(
     entries = parse_entries(bill, G, end - start)
     probs = _verify.check_period(entries, start, end, None)
     if not probs:
+        rs = parse_sig_rs(bill, G, len(entries))  # after completeness: a dropped slot is named as such
         chk = checker(meter_pub) if checker is not None else Checker.from_pub(meter_pub, fast=fast)
-        probs = _verify.check_period(entries, start, end, chk)
+        batch = getattr(chk, "batch_ok", None) if rs is not None else None
+        if batch is None or not batch(entries, rs):  # no batch, or it failed: one by one, naming the bad one
+            probs = _verify.check_period(entries, start, end, chk, rs=rs)
     if probs:
         fail(probs[0].kind, _verify.summary(probs), probs)
     # 5. the proof

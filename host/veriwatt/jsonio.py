@@ -209,6 +209,13 @@ def integer(v: Any, where: str, lo: Optional[int] = None, hi: Optional[int] = No
 
 def hex_int(s: Any, where: str, nbytes: Optional[int] = None) -> int:
     """Lowercase hex: exactly 2*nbytes digits, or (nbytes None) the minimal form like "%x"."""
+    if type(s) is str and s.isascii():  # fast path: s is canonical iff it is its value's own encoding
+        try:  # (int(s, 16) is ten times slower on 512 digits; fromhex skips spaces: the comparison catches them)
+            x = int.from_bytes(bytes.fromhex(s if len(s) % 2 == 0 else "0" + s), "big")
+        except ValueError:
+            x = -1
+        if x >= 0 and (s == "%x" % x if nbytes is None else len(s) == 2 * nbytes and s == "%0*x" % (2 * nbytes, x)):
+            return x
     if not isinstance(s, str) or not _HEX.match(s):
         raise _err(where, "must be lowercase hexadecimal digits (0-9a-f, no prefix, sign or spaces)")
     if nbytes is not None:

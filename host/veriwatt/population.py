@@ -60,6 +60,7 @@ class FastCertifier:
         self.mk = mk
         self.t = tables
         self._kr = hmac.new(mk._k_r, digestmod="sha256")
+        self.last_R = 0
 
     def _r_for(self, slot: int) -> int:
         """mk.r_for(slot) (kdf.derive) with CPython's hmac (RFC 2104, same result)."""
@@ -79,7 +80,7 @@ class FastCertifier:
         msg = wire.signed_bytes(mk.meter_id, slot, C, G.id)
         x = mk.signer.x
         k = rfc6979_nonce(x, hashlib.sha256(msg).digest(), G.q, _sig.DOMAIN)
-        R = int(t.g.pow(k))
+        R = self.last_R = int(t.g.pow(k))  # the signature's commitment, for the bill's sig_R
         e = _sig._challenge(G, R, mk.y, msg)
         s = (k + e * x) % G.q
         pt = m.to_bytes(4, "big") + r.to_bytes(32, "big")
@@ -142,15 +143,18 @@ def readings(seed: bytes, index: int, start: int, end: int) -> List[int]:
 
 
 def certify_month(
-    seed: bytes, index: int, start: int, end: int, tables: Tables
+    seed: bytes, index: int, start: int, end: int, tables: Tables, sig_rs: Optional[List[int]] = None
 ) -> Tuple[Dict[str, Any], List[wire.Record], List[Opening]]:
-    """(meter public key, records, openings) of synthetic meter `index` for [start, end)."""
+    """(meter public key, records, openings) of synthetic meter `index` for [start, end);
+    sig_rs (a list) receives each signature's commitment R = g^k (for the bill's sig_R)."""
     mid, sig_secret, ckey = meter_secrets(seed, index)
     mk = reading.MeterKeys(mid, sig_secret, ckey)
     fc = FastCertifier(mk, tables)
     recs, ops = [], []
     for t, m in zip(range(start, end), readings(seed, index, start, end)):
         rec, op = fc.certify(t, m)
+        if sig_rs is not None:
+            sig_rs.append(fc.last_R)
         recs.append(rec)
         ops.append(op)
     return keys.meter_public(mid, mk.y), recs, ops
@@ -176,8 +180,9 @@ def _init_worker(
 def _make_meter(index: int) -> str:
     """Certify, bill and write meter `index` (in a worker); returns its meter id."""
     w = _W
-    pub, recs, ops = certify_month(w["seed"], index, w["start"], w["end"], w["tables"])
-    b = _bill.make_bill(recs, ops, w["tariff"], w["start"], w["end"], pub)
+    rs: List[int] = []
+    pub, recs, ops = certify_month(w["seed"], index, w["start"], w["end"], w["tables"], rs)
+    b = _bill.make_bill(recs, ops, w["tariff"], w["start"], w["end"], pub, sig_rs=rs)
     out, mid = Path(w["out"]), pub["meter_id"]
     jsonio.write(str(out / "meters" / (mid + ".pub.json")), pub)
     _write_bytes(out / "records" / (mid + ".rec"), b"".join(wire.encode_record(r) for r in recs))

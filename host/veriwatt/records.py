@@ -66,7 +66,13 @@ class Checker:
         self.G = _group.get(grp)
         self.y = y
         self.fast = fast  # False: always vwcore.modexp.powmod2 (the constant-time C code)
-        if not _group.is_element(y, self.G):
+        G = self.G
+        member = (
+            (isinstance(y, int) and 1 < y < G.p and fastexp.powmod(y, G.q, G.p) == 1)
+            if fast
+            else _group.is_element(y, G)
+        )  # the same test (y public: GMP's variable-time powmod is fine)
+        if not member:
             raise VeriwattError("the meter public key is not a group element (corrupted key file?)")
         self._yb = self.G.elem_bytes(y)
 
@@ -81,11 +87,30 @@ class Checker:
         if not (0 <= e < G.q and 0 <= s < G.q and 1 < C < G.p and 0 <= slot < wire.NO_SLOT):
             return False
         msg = wire.signed_bytes(meter_id if meter_id is not None else self.meter_id, slot, C, G.id)
+        return self._challenge(self.commitment(s, e), msg) == e
+
+    def commitment(self, s: int, e: int) -> int:
+        """The signature's commitment R' = g^s * y^(q-e) mod p (= g^s y^-e; e, s in [0, q))."""
+        G = self.G
         if self.fast:
-            R = fastexp.pow2(G.g, s, self.y, G.q - e, G.p)
-        else:
-            R = _group.modexp.powmod2(G.g, s, self.y, G.q - e, G.p)
-        return _group.hash_to_scalar(_sig.DOMAIN, G.elem_bytes(R), self._yb, msg, grp=G) == e
+            return fastexp.pow2(G.g, s, self.y, G.q - e, G.p)
+        return _group.modexp.powmod2(G.g, s, self.y, G.q - e, G.p)
+
+    def _challenge(self, R: int, msg: bytes) -> int:
+        G = self.G
+        return _group.hash_to_scalar(_sig.DOMAIN, G.elem_bytes(R), self._yb, msg, grp=G)
+
+    def sig_problem(self, slot: int, C: int, e: int, s: int, R: Optional[int] = None) -> Optional[str]:
+        """None when the signature (e, s) on (slot, C) verifies and, if the bill carries the
+        signature's commitment R (docs/FORMATS.md, `sig_R`), R is exactly g^s y^-e; else
+        "signature" (the signature does not verify) or "sig_R" (it does, R is not its R)."""
+        G = self.G
+        if not (0 <= e < G.q and 0 <= s < G.q and 1 < C < G.p and 0 <= slot < wire.NO_SLOT):
+            return "signature"
+        R1 = self.commitment(s, e)
+        if self._challenge(R1, wire.signed_bytes(self.meter_id, slot, C, G.id)) != e:
+            return "signature"
+        return "sig_R" if R is not None and R1 != R else None
 
     def problem(self, rec: Record) -> Optional[str]:
         """None if the record is good for this meter, else the reason (one line)."""

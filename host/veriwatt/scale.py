@@ -135,11 +135,8 @@ def verify_batch(folder: str, names: Sequence[str]) -> List[Dict[str, Any]]:
             raise VeriwattError("no key for meter %s in %s/meters" % (meter_id, folder))
         return pop.meter_pub(meter_id)
 
-    out = []
-    for n in names:
-        raw = (pop.dir / "bills" / n).read_bytes()
-        out.append(batchverify.verify_raw(raw, n, pop.tariff, pub_for).as_dict())
-    return out
+    items = [(n, (pop.dir / "bills" / n).read_bytes()) for n in names]
+    return [r.as_dict() for r in batchverify.verify_many(items, pop.tariff, pub_for)]
 
 
 # ------------------------------------------------------------------ client side

@@ -18,7 +18,7 @@ import datetime as _dt
 import hashlib
 import json
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import cycles as _cycles
 from . import slots as _slots
@@ -235,7 +235,16 @@ class Tariff:
         return self.band(slot).price
 
     def prices(self, start: int, end: int) -> List[int]:
-        return [self.band(t).price for t in range(start, end)]
+        """Price of every slot of [start, end) (the last few periods asked are remembered: a
+        supplier verifies a month of bills under one tariff, veriwatt.batchverify)."""
+        memo: Dict[Tuple[int, int], Tuple[int, ...]] = self.__dict__.setdefault("_prices_memo", {})
+        got = memo.get((start, end))
+        if got is None:
+            got = tuple(self.band(t).price for t in range(start, end))
+            if len(memo) >= 4:
+                memo.clear()
+            memo[(start, end)] = got
+        return list(got)
 
     def band_names(self, start: int, end: int) -> List[str]:
         return [self.band(t).name for t in range(start, end)]

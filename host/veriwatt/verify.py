@@ -50,10 +50,16 @@ def _ranges(xs: List[int]) -> List[Tuple[int, int]]:
 
 
 def check_period(
-    entries: Sequence[Entry], start: int, end: int, checker: Optional[Checker], limit: int = 50
+    entries: Sequence[Entry],
+    start: int,
+    end: int,
+    checker: Optional[Checker],
+    limit: int = 50,
+    rs: Optional[Sequence[int]] = None,
 ) -> List[Problem]:
     """All problems with the entries for [start, end); empty list when complete and valid.
-    With checker=None only the slot numbers are checked (no signatures)."""
+    With checker=None only the slot numbers are checked (no signatures). rs: the signatures'
+    commitments R a bill carries (`sig_R`, one per entry): each must be exactly g^s y^-e."""
     _slots.check_range(start, end)
     probs: List[Problem] = []
     seen: Dict[int, int] = {}
@@ -91,8 +97,13 @@ def check_period(
             )
         )
     if checker is not None:
-        for slot, C, e, s in entries:
-            if not checker.sig_ok(slot, C, e, s):
+        for i, (slot, C, e, s) in enumerate(entries):
+            why = (
+                (None if checker.sig_ok(slot, C, e, s) else "signature")
+                if rs is None
+                else checker.sig_problem(slot, C, e, s, rs[i])
+            )
+            if why == "signature":
                 probs.append(
                     Problem(
                         "signature",
@@ -102,8 +113,17 @@ def check_period(
                         % (slot, _when(slot), checker.meter_id.hex()),
                     )
                 )
-                if len(probs) > limit:
-                    break
+            elif why == "sig_R":
+                probs.append(
+                    Problem(
+                        "sig_R",
+                        slot,
+                        "slot %d (%s): sig_R[%d] is not the commitment g^s y^-e of the "
+                        "meter's signature (the bill's sig_R was altered)" % (slot, _when(slot), i),
+                    )
+                )
+            if why is not None and len(probs) > limit:
+                break
     return probs
 
 

@@ -128,11 +128,11 @@ FIELDS = ("slot", "C", "sig")
 @st.composite
 def tampering(draw):
     """A list of edits to a bill: one or more of the commitments' fields, the order or count
-    of the commitments, the total, the proof, the period."""
+    of the commitments, the total, the proof, the signatures' commitments `sig_R`."""
     n = draw(st.integers(1, 3))
     edits = []
     for _ in range(n):
-        what = draw(st.sampled_from(["field", "drop", "dup", "swap", "total", "R"]))
+        what = draw(st.sampled_from(["field", "drop", "dup", "swap", "total", "R", "sigR", "sigR swap", "sigR drop"]))
         i = draw(st.integers(0, 47))
         j = draw(st.integers(0, 47))
         pos = draw(st.integers(0, 1023))
@@ -159,6 +159,14 @@ def apply(b, edits):
             b["total"] += delta
         elif what == "R":
             b["proof"]["R"] = _flip(b["proof"]["R"], pos)
+        elif what == "sigR" and b.get("sig_R"):
+            rs = b["sig_R"]
+            rs[i % len(rs)] = _flip(rs[i % len(rs)], pos)
+        elif what == "sigR swap" and b.get("sig_R"):
+            rs = b["sig_R"]
+            rs[i % len(rs)], rs[j % len(rs)] = rs[j % len(rs)], rs[i % len(rs)]
+        elif what == "sigR drop" and b.get("sig_R"):
+            b["sig_R"].pop(i % len(b["sig_R"]))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
