@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""Helpers for the web tests: a meter's month, the signed tariff, and the page run under Node."""
+"""Shared by tests/web and tools/bench_web.py: a synthetic meter's month, the signed tariff,
+and the customer's page run under Node (simulators/node_page.mjs)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,15 @@ import base64
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "host"))
+from hosthelpers import Meter, with_cycle  # noqa: F401
 
-from hosthelpers import Meter, with_cycle  # noqa: E402,F401
+from veriwatt import keys, slots, tariff
 
-
-from veriwatt import keys, slots, tariff  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 MP_PKG = ROOT / "web" / "node_modules" / "@micropython" / "micropython-webassembly-pyscript"
 MONTH = "2026-12"
@@ -92,7 +90,7 @@ def run_node_page(
         json.dump(inp, f)
     try:
         p = subprocess.run(
-            ["node", str(ROOT / "tests" / "web" / "node_page.mjs"), str(ROOT), f.name],
+            ["node", str(ROOT / "simulators" / "node_page.mjs"), str(ROOT), f.name],
             capture_output=True,
             text=True,
             timeout=600,

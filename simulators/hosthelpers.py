@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""Helpers for the host tests (imported by name: a unique module, unlike conftest)."""
+"""Synthetic meters for tests and tools: a meter's keys and certified records made in CPython with
+vwcore.reading (Meter), the weeks and months the tests bill, tariff cycles (with_cycle)."""
 
 from __future__ import annotations
 
