@@ -33,7 +33,7 @@ from __future__ import annotations
 import secrets
 from typing import List, Optional, Sequence, Tuple
 
-from . import backend
+from .. import backend
 from .encoding import ProofError, Reader, Writer
 from .groups import GroupView, view
 from .transcript import Transcript
