@@ -36,7 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "simulators"))
 
-COMMON = r"""
+COMMON = (
+    r"""
 import gc, time
 gc.collect()
 F_REPL = gc.mem_free()
@@ -45,19 +46,10 @@ from vwcore import wire
 from vwmeter.meter import Meter
 from vwmeter.server import Server
 
-class _Clock:
-    def __init__(self):
-        self.t = None
-    def is_set(self):
-        return self.t is not None
-    def set(self, t):
-        self.t = t
-    def now(self):
-        return self.t
-    def now_slot(self):
-        return None if self.t is None else self.t // 1800
-
-CLK = _Clock()
+"""
+    + (ROOT / "simulators" / "stepclock.py").read_text()
+    + r"""
+CLK = StepClock()
 B = {"profile": "qemu", "clock": CLK, "source": vwhal.ReadingSource(3), "storage": vwhal.storage_root(),
      "serial": None, "entropy": None}
 M = Meter(B)
@@ -65,6 +57,7 @@ S = Server(M, None, vwhal.ticks_ms)
 gc.collect()
 F_BOOT = gc.mem_free()
 """
+)
 
 # first boot: an unprovisioned meter, then PROVISION
 PROVISION = (

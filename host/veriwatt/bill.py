@@ -209,20 +209,10 @@ def signature_commitments(
     return out
 
 
-BILL_FIELDS = (
-    "format",
-    "kind",
-    "meter_id",
-    "meter_key_id",
-    "group",
-    "period",
-    "tariff",
-    "total",
-    "amount",
-    "proof",
-    "created",
-    "commitments",
-)
+# A certified-readings document (a bill, a score file): its leading and trailing fields
+DOC_HEAD_FIELDS = ("format", "kind", "meter_id", "meter_key_id", "group", "period")
+DOC_TAIL_FIELDS = ("proof", "created", "commitments")
+BILL_FIELDS = DOC_HEAD_FIELDS + ("tariff", "total", "amount") + DOC_TAIL_FIELDS
 BILL_OPTIONAL = ("sig_R",)
 PERIOD_FIELDS = ("start_slot", "end_slot", "slots", "start", "end")
 BILL_TARIFF_FIELDS = ("digest", "name", "supplier", "kind")

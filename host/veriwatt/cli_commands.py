@@ -18,17 +18,13 @@ from typing import Any, Dict, List, Optional
 
 from . import api, computations_cli, scale_cli, web_cli
 from .cli import Command, common, opt
+from .cli_output import invalid, out
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, InvalidError, VeriwattError, stderr_note
 
 A = argparse.Namespace
 
 
 # ------------------------------------------------------------------ output helpers
-def out(args: A, obj: Any, text: str, indent: Optional[int] = 1, sort_keys: bool = True) -> None:
-    """Print `obj` as JSON with --json, else `text`."""
-    print(json.dumps(obj, indent=indent, sort_keys=sort_keys) if getattr(args, "json", False) else text)
-
-
 def say(args: A, msg: str) -> None:
     if not getattr(args, "json", False):
         print(msg, flush=True)
@@ -668,17 +664,18 @@ def cmd_verify_bill(args: A) -> int:
     )
     bar = _VerifyBar(args)
     try:
-        rep = api.verify_bill(
-            args.bill, args.meter_key, args.tariff, args.supplier_key, args.total, args.workers, progress=bar.cb
+        rep = invalid(
+            args,
+            "bill",
+            args.bill,
+            lambda: api.verify_bill(
+                args.bill, args.meter_key, args.tariff, args.supplier_key, args.total, args.workers, progress=bar.cb
+            ),
         )
-    except InvalidError as e:
-        if args.json:
-            print(json.dumps(getattr(e, "report", {"valid": False, "reason": str(e)}), indent=1, sort_keys=True))
-        else:
-            print("bill %s: INVALID: %s" % (args.bill, e), file=sys.stderr)
-        return EXIT_INVALID
     finally:
         bar.close()
+    if rep is None:
+        return EXIT_INVALID
     n = rep["period"]["end_slot"] - rep["period"]["start_slot"]
     if rep["kind"] == "total":
         out(

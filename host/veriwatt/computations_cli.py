@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
+from .cli_output import invalid, out
 from .errors import EXIT_INVALID, EXIT_OK, InvalidError, VeriwattError
 
 OPT_IN = (
@@ -19,19 +19,12 @@ OPT_IN = (
 )
 
 
-def _out(args: argparse.Namespace, obj: Any, text: str) -> None:
-    print(json.dumps(obj, indent=1, sort_keys=True) if getattr(args, "json", False) else text)
-
-
-def _invalid(args: argparse.Namespace, what: str, path: str, fn: Callable[[], Dict[str, Any]]) -> Any:
-    try:
-        return fn()
-    except InvalidError as e:
-        if getattr(args, "json", False):
-            print(json.dumps({"valid": False, "reason": str(e)}, indent=1, sort_keys=True))
-        else:
-            print("%s %s: INVALID: %s" % (what, path, e), file=sys.stderr)
-        return None
+def _score_lines(scores: List[Dict[str, Any]]) -> List[str]:
+    """One line per category: its inner product and/or squared distance."""
+    return [
+        "  %-24s %s" % (s["category"], "  ".join("%s %d" % (k, s[k]) for k in ("inner", "distance") if k in s))
+        for s in scores
+    ]
 
 
 def _period(args: argparse.Namespace) -> tuple:
@@ -58,6 +51,19 @@ def _store_month(args: argparse.Namespace, a: int, b: int) -> tuple:
     return recs, records.open_all(recs, customer_key(args)), pub
 
 
+def _to_verify(
+    args: argparse.Namespace, what: str, cap: str, signed_what: str, signed_path: str, load_signed: Callable[..., Any]
+) -> Tuple[Any, Dict[str, Any], Any]:
+    """(the file to verify, args.file; the meter key, args.meter_key; the signed file it is
+    checked against, load_signed(signed_path, args.supplier_key), or None when that is
+    INVALID: printed, the caller exits 1)."""
+    from . import jsonio, keys
+
+    doc = jsonio.load(args.file, what, cap)
+    pub = keys.load_public(args.meter_key, "meter")
+    return doc, pub, invalid(args, signed_what, signed_path, lambda: load_signed(signed_path, args.supplier_key))
+
+
 # ------------------------------------------------------------------ profile sets
 def cmd_profiles(args: argparse.Namespace) -> int:
     """Profile sets and suspect patterns: write an example, sign one (supplier), check one."""
@@ -81,13 +87,13 @@ def cmd_profiles(args: argparse.Namespace) -> int:
             body = body.get("profiles")
         signed = profiles.sign(body, keys.load_secret(args.key))
         jsonio.write(args.out or args.file, signed)
-        _out(
+        out(
             args,
             {"file": args.out or args.file, "digest": signed["digest"]},
             "signed profile set -> %s (%s)" % (args.out or args.file, signed["digest"]),
         )
         return EXIT_OK
-    ps = _invalid(args, "profile set", args.file, lambda: profiles.load_signed(args.file, args.supplier_key))
+    ps = invalid(args, "profile set", args.file, lambda: profiles.load_signed(args.file, args.supplier_key))
     if ps is None:
         return EXIT_INVALID
     res = {
@@ -100,7 +106,7 @@ def cmd_profiles(args: argparse.Namespace) -> int:
         "categories": [c for c, _ in ps.categories],
         "sample_rate": ps.sample_rate,
     }
-    _out(
+    out(
         args,
         res,
         "profile set %s: VALID (%s %r by %s, %d slots, categories %s)"
@@ -141,24 +147,19 @@ def cmd_scores(args: argparse.Namespace) -> int:
         "%s for meter %s, %s -> %s (consent recorded %s)"
         % (ps.kind, pub["meter_id"], slots.describe(ps.start, ps.end), args.out, doc["consent"]["given"])
     ]
-    lines += [
-        "  %-24s %s" % (s["category"], "  ".join("%s %d" % (k, s[k]) for k in ("inner", "distance") if k in s))
-        for s in doc["scores"]
-    ]
-    _out(args, res, "\n".join(lines))
+    lines += _score_lines(doc["scores"])
+    out(args, res, "\n".join(lines))
     return EXIT_OK
 
 
 def cmd_verify_scores(args: argparse.Namespace) -> int:
     """Check a score file: the signed profile set, the meter, every signature and the proof."""
-    from . import jsonio, keys, profiles
+    from . import profiles
 
-    doc = jsonio.load(args.file, "score file", "scores")
-    pub = keys.load_public(args.meter_key, "meter")
-    ps = _invalid(args, "profile set", args.profiles, lambda: profiles.load_signed(args.profiles, args.supplier_key))
+    doc, pub, ps = _to_verify(args, "score file", "scores", "profile set", args.profiles, profiles.load_signed)
     if ps is None:
         return EXIT_INVALID
-    rep = _invalid(args, "score file", args.file, lambda: profiles.verify_scores(doc, ps, pub))
+    rep = invalid(args, "score file", args.file, lambda: profiles.verify_scores(doc, ps, pub))
     if rep is None:
         return EXIT_INVALID
     lines = [
@@ -172,11 +173,8 @@ def cmd_verify_scores(args: argparse.Namespace) -> int:
             (", total %d Wh, nearest profile %s" % (rep["total"], rep["nearest"])) if ps.kind == "profiles" else "",
         )
     ]
-    lines += [
-        "  %-24s %s" % (s["category"], "  ".join("%s %d" % (k, s[k]) for k in ("inner", "distance") if k in s))
-        for s in rep["scores"]
-    ]
-    _out(args, rep, "\n".join(lines))
+    lines += _score_lines(rep["scores"])
+    out(args, rep, "\n".join(lines))
     return EXIT_OK
 
 
@@ -194,7 +192,7 @@ def cmd_beacon(args: argparse.Namespace) -> int:
         body = sampling.new_beacon(a, b, args.supplier or key.get("name", ""), value)
         signed = sampling.sign(body, key)
         jsonio.write(args.out, signed)
-        _out(
+        out(
             args,
             {"file": args.out, "digest": signed["digest"]},
             "beacon for slots %d:%d -> %s (%s)" % (a, b, args.out, signed["digest"]),
@@ -202,10 +200,10 @@ def cmd_beacon(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.file:
         raise VeriwattError("give the beacon file")
-    be = _invalid(args, "beacon", args.file, lambda: sampling.load_signed(args.file, args.supplier_key))
+    be = invalid(args, "beacon", args.file, lambda: sampling.load_signed(args.file, args.supplier_key))
     if be is None:
         return EXIT_INVALID
-    _out(
+    out(
         args,
         {
             "valid": True,
@@ -238,7 +236,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     doc = sampling.make_sample(recs, ops, be, src, pub)
     jsonio.write(args.out, doc)
     n = len(doc["disclosure"]["slots"])
-    _out(
+    out(
         args,
         {"file": args.out, "slots": n, "rate": doc["rate"]},
         "sample of meter %s: %d slot(s) of %d selected (1 in %d) -> %s"
@@ -249,18 +247,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_verify_sample(args: argparse.Namespace) -> int:
     """Check a sampled disclosure: the beacon, the rate, every opening, exactly the selected slots."""
-    from . import jsonio, keys, sampling
+    from . import sampling
 
-    doc = jsonio.load(args.file, "sample", "disclosure")
-    pub = keys.load_public(args.meter_key, "meter")
-    be = _invalid(args, "beacon", args.beacon, lambda: sampling.load_signed(args.beacon, args.supplier_key))
+    doc, pub, be = _to_verify(args, "sample", "disclosure", "beacon", args.beacon, sampling.load_signed)
     if be is None:
         return EXIT_INVALID
     src = _rate_source(args)
-    rep = _invalid(args, "sample", args.file, lambda: sampling.verify_sample(doc, be, src, pub))
+    rep = invalid(args, "sample", args.file, lambda: sampling.verify_sample(doc, be, src, pub))
     if rep is None:
         return EXIT_INVALID
-    _out(
+    out(
         args,
         rep,
         "sample %s: VALID: meter %s, %d slot(s) (1 in %d), %d Wh sampled, estimate %d Wh"

@@ -21,7 +21,7 @@ import hashlib
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import cycles as _cycles
 from . import slots as _slots
@@ -89,6 +89,83 @@ def charge_of(kind: str) -> str:
     return CHARGES[kind]
 
 
+def bill_row(bill: Dict[str, Any], raw: bytes, tariff: Any) -> Dict[str, Any]:
+    """The ledger row (COLUMNS) of a VERIFIED bill under the tariff it was checked with.
+    Raises InvalidError when the period is not one billing cycle of the tariff; VeriwattError
+    when the kind has no charge (a `total`). Shared by Ledger and veriwatt.supplierdb."""
+    kind = bill["kind"]
+    charge = charge_of(kind)
+    start, end = bill["period"]["start_slot"], bill["period"]["end_slot"]
+    cyc = tariff.cycle
+    why = cyc.problem(start, end)
+    if why:
+        raise InvalidError(why)
+    return {
+        "meter_id": bill["meter_id"],
+        "charge": charge,
+        "kind": kind,
+        "start_slot": start,
+        "end_slot": end,
+        "cycle": cyc.label(start, end),
+        "cycle_def": cyc.canonical(),
+        "timezone": tariff.tzname,
+        "tariff_digest": tariff.digest(),
+        "bill_digest": bill_digest(raw),
+        "total": str(bill["total"]),
+        "amount": str(bill.get("amount")),
+        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def refuse_rebilling(fetchone: Callable[[str, Tuple[Any, ...]], Any], row: Dict[str, Any]) -> None:
+    """Raise InvalidError when `row` (bill_row) is recorded already, or another bill of its
+    meter and charge covers an overlapping period. `fetchone(sql, args)` runs one query ("?"
+    placeholders) inside the caller's write transaction and returns its first row or None."""
+    same = fetchone("SELECT recorded_at FROM bills WHERE bill_digest = ?", (row["bill_digest"],))
+    if same:
+        raise InvalidError(
+            "this bill (%s) is already recorded (at %s): a cycle is billed once" % (row["bill_digest"], same[0])
+        )
+    clash = fetchone(
+        "SELECT cycle, start_slot, end_slot, bill_digest, recorded_at FROM bills "
+        "WHERE meter_id = ? AND charge = ? AND start_slot < ? AND end_slot > ? ORDER BY start_slot LIMIT 1",
+        (row["meter_id"], row["charge"], row["end_slot"], row["start_slot"]),
+    )
+    if clash:
+        c_start, c_end = int(clash[1]), int(clash[2])
+        what = (
+            "the same cycle %s is already billed" % clash[0]
+            if (c_start, c_end) == (row["start_slot"], row["end_slot"])
+            else "its period overlaps cycle %s (%s), already billed" % (clash[0], _slots.describe(c_start, c_end))
+        )
+        raise InvalidError(
+            "meter %s, %s charge: %s by bill %s (recorded %s); refused: each cycle is billed once"
+            % (row["meter_id"], row["charge"], what, clash[3], clash[4])
+        )
+
+
+def cycle_gaps(
+    billed: Sequence[Tuple[int, int]], charge: str, cyc: _cycles.Cycle, start: int, end: int
+) -> Dict[str, Any]:
+    """The cycles of `cyc` that overlap [start, end) and are not wholly covered by the
+    `billed` (start_slot, end_slot) periods of one meter and charge."""
+    out, cs = [], cyc.within(start, end)
+    for a, b in cs:
+        covered = sum(max(0, min(b, y) - max(a, x)) for x, y in billed)
+        if covered < b - a:
+            out.append(
+                {
+                    "charge": charge,
+                    "cycle": cyc.label(a, b),
+                    "start_slot": a,
+                    "end_slot": b,
+                    "slots": b - a,
+                    "billed_slots": covered,
+                }
+            )
+    return {"charge": charge, "cycle": cyc.as_json(), "cycles_checked": len(cs), "gaps": out}
+
+
 class Ledger:
     """One SQLite file. Use as a context manager or call close()."""
 
@@ -131,52 +208,11 @@ class Ledger:
         under). Raises InvalidError when the meter already has a bill of the same charge for an
         overlapping period (the same cycle, or an overlapping one), or when the period is not
         one billing cycle of the tariff; nothing is written then."""
-        kind = bill["kind"]
-        charge = charge_of(kind)
-        start, end = bill["period"]["start_slot"], bill["period"]["end_slot"]
-        cyc = tariff.cycle
-        why = cyc.problem(start, end)
-        if why:
-            raise InvalidError(why)
-        row = {
-            "meter_id": bill["meter_id"],
-            "charge": charge,
-            "kind": kind,
-            "start_slot": start,
-            "end_slot": end,
-            "cycle": cyc.label(start, end),
-            "cycle_def": cyc.canonical(),
-            "timezone": tariff.tzname,
-            "tariff_digest": tariff.digest(),
-            "bill_digest": bill_digest(raw),
-            "total": str(bill["total"]),
-            "amount": str(bill.get("amount")),
-            "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
+        row = bill_row(bill, raw, tariff)
         cur = self.db.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")  # the write lock first: check and insert are one step
-            same = cur.execute("SELECT recorded_at FROM bills WHERE bill_digest = ?", (row["bill_digest"],)).fetchone()
-            if same:
-                raise InvalidError(
-                    "this bill (%s) is already recorded (at %s): a cycle is billed once" % (row["bill_digest"], same[0])
-                )
-            clash = cur.execute(
-                "SELECT cycle, start_slot, end_slot, bill_digest, recorded_at FROM bills "
-                "WHERE meter_id = ? AND charge = ? AND start_slot < ? AND end_slot > ? ORDER BY start_slot LIMIT 1",
-                (row["meter_id"], charge, end, start),
-            ).fetchone()
-            if clash:
-                what = (
-                    "the same cycle %s is already billed" % clash[0]
-                    if (clash[1], clash[2]) == (start, end)
-                    else "its period overlaps cycle %s (%s), already billed"
-                    % (clash[0], _slots.describe(clash[1], clash[2]))
-                )
-                raise InvalidError(
-                    "meter %s, %s charge: %s by bill %s (recorded %s); refused: each cycle is billed once"
-                    % (row["meter_id"], charge, what, clash[3], clash[4])
-                )
+            refuse_rebilling(lambda sql, args: cur.execute(sql, args).fetchone(), row)
             cur.execute(
                 "INSERT INTO bills (%s) VALUES (%s)" % (", ".join(COLUMNS), ", ".join("?" * len(COLUMNS))),
                 tuple(row[c] for c in COLUMNS),
@@ -222,18 +258,4 @@ class Ledger:
         """The cycles of `cyc` that overlap [start, end) and are not wholly covered by recorded
         bills of this meter and charge."""
         billed = [(r["start_slot"], r["end_slot"]) for r in self.rows(meter_id, charge)]
-        out, cs = [], cyc.within(start, end)
-        for a, b in cs:
-            covered = sum(max(0, min(b, y) - max(a, x)) for x, y in billed)
-            if covered < b - a:
-                out.append(
-                    {
-                        "charge": charge,
-                        "cycle": cyc.label(a, b),
-                        "start_slot": a,
-                        "end_slot": b,
-                        "slots": b - a,
-                        "billed_slots": covered,
-                    }
-                )
-        return {"charge": charge, "cycle": cyc.as_json(), "cycles_checked": len(cs), "gaps": out}
+        return cycle_gaps(billed, charge, cyc, start, end)

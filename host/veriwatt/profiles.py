@@ -32,6 +32,7 @@ import re
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from . import bill as _bill
 from . import jsonio
 from . import keys as _keys
 from . import linear, signedfile
@@ -57,7 +58,7 @@ CONSENT_TEXT = (
     "I agree that my meter's certified readings of this period are compared with this profile set; "
     "the recipient learns the scores only"
 )
-CREATED_RE = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z"
+CREATED_RE = _bill.CREATED_RE
 KIND_SCORES = 18
 
 
@@ -130,19 +131,10 @@ def _categories(cs: Any, kind: str, n: int, where: str) -> List[Tuple[str, List[
 
 
 # ------------------------------------------------------------------ the signed file
-def sign(body: Dict[str, Any], supplier_key: Dict[str, Any]) -> Dict[str, Any]:
-    """Validate a profile-set body and wrap it with the supplier's signature."""
-    ProfileSet(body)
-    return signedfile.sign(KIND, body, supplier_key)
-
-
-def parse_signed(obj: Any, supplier_pub: Dict[str, Any], where: str = "profile set") -> ProfileSet:
-    return ProfileSet(signedfile.parse(KIND, obj, supplier_pub, where), where)
-
-
-def load_signed(path: str, supplier_key_path: Optional[str] = None) -> ProfileSet:
-    """A signed profile set whose signature verifies under the pinned supplier key."""
-    return ProfileSet(signedfile.load(KIND, path, supplier_key_path), path)
+# sign(body, supplier_key) -> signed file; parse_signed(obj, supplier_pub, where) and
+# load_signed(path, supplier_key_path) -> ProfileSet: veriwatt.signedfile.Typed
+_SIGNED = signedfile.Typed(KIND, ProfileSet)
+sign, parse_signed, load_signed = _SIGNED.sign, _SIGNED.parse_signed, _SIGNED.load_signed
 
 
 def example(kind: str, start: int, end: int) -> Dict[str, Any]:
@@ -157,26 +149,21 @@ def example(kind: str, start: int, end: int) -> Dict[str, Any]:
         "home-all-day": shape(lambda h: 500 if 8 <= h < 22 else 150),
         "night-storage-heating": shape(lambda h: 1400 if h < 7 else 250),
     }
-    if kind == "suspect":
-        return {
-            "format": FORMAT,
-            "kind": "suspect",
-            "name": "Steady high load around the clock",
-            "supplier": "Example Energy Ltd fraud team",
-            "period": {"start_slot": start, "end_slot": end},
-            "unit": "Wh per half-hour",
-            "categories": [{"name": "steady-1.6kW", "weights": [800] * (end - start)}],
-        }
-    return {
+    suspect = kind == "suspect"
+    body = {
         "format": FORMAT,
-        "kind": "profiles",
-        "name": "Example household load profiles",
-        "supplier": "Example Energy Ltd",
+        "kind": "suspect" if suspect else "profiles",
+        "name": "Steady high load around the clock" if suspect else "Example household load profiles",
+        "supplier": "Example Energy Ltd fraud team" if suspect else "Example Energy Ltd",
         "period": {"start_slot": start, "end_slot": end},
         "unit": "Wh per half-hour",
-        "sample_rate": 100,
-        "categories": [{"name": k, "weights": v} for k, v in cats.items()],
-    }
+    }  # type: Dict[str, Any]
+    if suspect:
+        body["categories"] = [{"name": "steady-1.6kW", "weights": [800] * (end - start)}]
+    else:
+        body["sample_rate"] = 100
+        body["categories"] = [{"name": k, "weights": v} for k, v in cats.items()]
+    return body
 
 
 # ------------------------------------------------------------------ statements
@@ -297,8 +284,6 @@ def _document(
     proof: bytes,
     recs: Sequence[Record],
 ) -> Dict[str, Any]:
-    from .bill import _iso
-
     scores: List[Dict[str, Any]] = []
     doc: Dict[str, Any] = {
         "format": SCORES_FORMAT,
@@ -310,8 +295,8 @@ def _document(
             "start_slot": ps.start,
             "end_slot": ps.end,
             "slots": ps.n,
-            "start": _iso(ps.start),
-            "end": _iso(ps.end),
+            "start": _bill._iso(ps.start),
+            "end": _bill._iso(ps.end),
         },
         "profiles": {"digest": ps.digest, "name": ps.name, "supplier": ps.supplier, "kind": ps.kind},
         "consent": cons,
@@ -339,22 +324,9 @@ def _document(
 
 
 # ------------------------------------------------------------------ the recipient's side
-DOC_FIELDS = (
-    "format",
-    "kind",
-    "meter_id",
-    "meter_key_id",
-    "group",
-    "period",
-    "profiles",
-    "consent",
-    "scores",
-    "proof",
-    "created",
-    "commitments",
-)
-PERIOD_FIELDS = ("start_slot", "end_slot", "slots", "start", "end")
-PROFILES_FIELDS = ("digest", "name", "supplier", "kind")
+DOC_FIELDS = _bill.DOC_HEAD_FIELDS + ("profiles", "consent", "scores") + _bill.DOC_TAIL_FIELDS
+PERIOD_FIELDS = _bill.PERIOD_FIELDS
+PROFILES_FIELDS = _bill.BILL_TARIFF_FIELDS  # the signed file's digest, name, supplier, kind
 PROOF_FIELDS = ("alg", "bytes", "sha256", "base64")
 
 
@@ -385,8 +357,6 @@ def _claimed(doc: Dict[str, Any], ps: ProfileSet) -> List[int]:
 
 def _check_doc(doc: Any, ps: ProfileSet, meter_pub: Dict[str, Any], G: Any) -> None:
     """Every field but the proof bytes and commitments; refusals for another meter, period or set."""
-    from .bill import _iso
-
     if not isinstance(doc, dict) or doc.get("format") != SCORES_FORMAT:
         raise VeriwattError("not a score file: format must be %r" % SCORES_FORMAT)
     jsonio.only_keys(doc, "score file:", DOC_FIELDS + (("total",) if ps.kind == "profiles" else ()))
@@ -410,7 +380,7 @@ def _check_doc(doc: Any, ps: ProfileSet, meter_pub: Dict[str, Any], G: Any) -> N
             "the score file is for period %s:%s, the profile set for %d:%d"
             % (str(p["start_slot"])[:12], str(p["end_slot"])[:12], ps.start, ps.end)
         )
-    if p["start"] != _iso(ps.start) or p["end"] != _iso(ps.end):
+    if p["start"] != _bill._iso(ps.start) or p["end"] != _bill._iso(ps.end):
         raise VeriwattError("score file: period start/end must be the ISO times of its slots")
     pr = jsonio.only_keys(doc["profiles"], "score file: profiles", PROFILES_FIELDS)
     if pr["digest"] != ps.digest:

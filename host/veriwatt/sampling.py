@@ -111,17 +111,10 @@ def new_beacon(
     return body
 
 
-def sign(body: Dict[str, Any], supplier_key: Dict[str, Any]) -> Dict[str, Any]:
-    Beacon(body)
-    return signedfile.sign(KIND, body, supplier_key)
-
-
-def parse_signed(obj: Any, supplier_pub: Dict[str, Any], where: str = "beacon") -> Beacon:
-    return Beacon(signedfile.parse(KIND, obj, supplier_pub, where), where)
-
-
-def load_signed(path: str, supplier_key_path: Optional[str] = None) -> Beacon:
-    return Beacon(signedfile.load(KIND, path, supplier_key_path), path)
+# sign(body, supplier_key) -> signed file; parse_signed(obj, supplier_pub, where) and
+# load_signed(path, supplier_key_path) -> Beacon: veriwatt.signedfile.Typed
+_SIGNED = signedfile.Typed(KIND, Beacon)
+sign, parse_signed, load_signed = _SIGNED.sign, _SIGNED.parse_signed, _SIGNED.load_signed
 
 
 # ------------------------------------------------------------------ the selection

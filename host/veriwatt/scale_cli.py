@@ -14,6 +14,7 @@ import argparse
 import os
 from typing import Any, List
 
+from .cli_output import out
 from .errors import EXIT_INVALID, EXIT_OK, VeriwattError
 
 
@@ -72,23 +73,21 @@ def cmd_verify_bills(args: argparse.Namespace) -> int:
     of --workers processes, or --scheduler tcp://HOST:8786. Verdicts go into the table
     bill_checks of the SQLite file --db, keyed by bill digest (re-running changes nothing);
     prints a summary with every bad bill and its reason. Exit 1 if any bill is not valid."""
-    import json
-
     from . import scale
     from .progress import Progress
 
     n = len(scale.bill_names(args.folder))
     with Progress(n, "bills", milestones=not args.json) as bar:
         s = scale.verify_bills(args.folder, args.db, args.scheduler, args.workers, args.batch, progress=bar.update)
-    if args.json:
-        print(json.dumps(s, indent=1, sort_keys=True))
-    else:
-        print(
-            "%d bills: %d valid, %d invalid, %d malformed in %.1f s (results in %s, table bill_checks)"
-            % (s["bills"], s["valid"], s["invalid"], s["malformed"], s["seconds"], args.db)
-        )
-        for p in s["problems"]:
-            print("  %s: %s: %s" % (p["name"], p["status"], p["reason"]))
+    head = "%d bills: %d valid, %d invalid, %d malformed in %.1f s (results in %s, table bill_checks)" % (
+        s["bills"],
+        s["valid"],
+        s["invalid"],
+        s["malformed"],
+        s["seconds"],
+        args.db,
+    )
+    out(args, s, "\n".join([head] + ["  %s: %s: %s" % (p["name"], p["status"], p["reason"]) for p in s["problems"]]))
     return EXIT_OK if s["valid"] == s["bills"] else EXIT_INVALID
 
 
@@ -97,31 +96,36 @@ def cmd_aggregate_run(args: argparse.Namespace) -> int:
     file) with FOLDER/shares/NAME.shares.json; one task per group (an embedded LocalCluster of
     --workers processes, or --scheduler tcp://HOST:8786); writes FOLDER/results/NAME.result.json
     and prints a summary. Exit 1 if any share was refused."""
-    import json
-
     from . import aggrun
     from .progress import Progress
 
     n = len(aggrun.group_names(args.folder))
     with Progress(n, "groups", milestones=not args.json) as bar:
         s = aggrun.run(args.folder, args.scheduler, args.workers, progress=bar.update)
-    if args.json:
-        print(json.dumps(s, indent=1, sort_keys=True))
-    else:
-        print(
-            "%d groups, %d shares: %d accepted, %d refused, %d slot results in %.1f s (in %s/results)"
-            % (s["groups"], s["shares"], s["accepted"], s["refused"], s["slots"], s["seconds"], args.folder)
-        )
-        for p in s["problems"]:
-            print("  %s: %s" % (p["group"], p["reason"]))
+    head = "%d groups, %d shares: %d accepted, %d refused, %d slot results in %.1f s (in %s/results)" % (
+        s["groups"],
+        s["shares"],
+        s["accepted"],
+        s["refused"],
+        s["slots"],
+        s["seconds"],
+        args.folder,
+    )
+    out(args, s, "\n".join([head] + ["  %s: %s" % (p["group"], p["reason"]) for p in s["problems"]]))
     return EXIT_OK if not s["refused"] else EXIT_INVALID
+
+
+def _scheduler_opt() -> Any:
+    from .cli import opt
+
+    return opt("--scheduler", help="a running Dask scheduler, tcp://HOST:8786 (default: an embedded LocalCluster)")
 
 
 def commands() -> List[Any]:
     """Rows of the CLI command table (veriwatt.cli_commands adds them to COMMANDS)."""
     from .cli import Command, common, opt
 
-    sched = opt("--scheduler", help="a running Dask scheduler, tcp://HOST:8786 (default: an embedded LocalCluster)")
+    sched = _scheduler_opt()
     return [
         Command(
             "population",
@@ -167,7 +171,7 @@ def aggregate_run() -> Any:
         "aggregate many groups' shares on Dask (local cluster or --scheduler)",
         (
             opt("folder", help="folder with groups/NAME.group.json and shares/NAME.shares.json"),
-            opt("--scheduler", help="a running Dask scheduler, tcp://HOST:8786 (default: an embedded LocalCluster)"),
+            _scheduler_opt(),
             common("workers", help="LocalCluster worker processes (ignored with --scheduler)"),
             common("json", help="print the summary as JSON"),
         ),

@@ -15,7 +15,7 @@ carried by the file.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Generic, Optional, TypeVar
 
 from . import jsonio, keys, trust
 from . import tariff as _tariff
@@ -115,3 +115,28 @@ def load(kind: Kind, path: str, supplier_key_path: Optional[str]) -> Dict[str, A
     """Read (size cap of its kind), pin the supplier key, check, return the body."""
     obj = jsonio.load(path, kind.what, kind.cap_kind)
     return parse(kind, obj, pinned_key(kind, obj, supplier_key_path, path), path)
+
+
+T = TypeVar("T")
+
+
+class Typed(Generic[T]):
+    """sign / parse_signed / load_signed of one kind of signed file whose body is validated
+    by `cls(body, where)` (a profile set, a beacon): one implementation for every kind."""
+
+    def __init__(self, kind: Kind, cls: Callable[..., T]) -> None:
+        self.kind, self.cls = kind, cls
+
+    def sign(self, body: Dict[str, Any], supplier_key: Dict[str, Any]) -> Dict[str, Any]:
+        """Validate a body and wrap it with the supplier's signature."""
+        self.cls(body)
+        return sign(self.kind, body, supplier_key)
+
+    def parse_signed(self, obj: Any, supplier_pub: Dict[str, Any], where: Optional[str] = None) -> T:
+        """The validated body of a signed file whose signature verifies under supplier_pub."""
+        where = where or self.kind.what
+        return self.cls(parse(self.kind, obj, supplier_pub, where), where)
+
+    def load_signed(self, path: str, supplier_key_path: Optional[str] = None) -> T:
+        """The validated body of a signed file whose signature verifies under the pinned supplier key."""
+        return self.cls(load(self.kind, path, supplier_key_path), path)

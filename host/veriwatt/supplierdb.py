@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from . import ledger as _ledger
-from . import slots as _slots
 from .errors import InvalidError, VeriwattError
 
 FORMAT = "veriwatt-supplier-db/1"
@@ -275,23 +274,9 @@ class SupplierDB:
         """Record a VERIFIED bill, as veriwatt.ledger.Ledger.record: refused (InvalidError,
         nothing written) when the same bill, or another bill of the meter and charge for an
         overlapping period, is recorded already."""
-        row = _ledger_row(bill, raw, t)
+        row = _ledger.bill_row(bill, raw, t)
         with self.tx(lock_table="bills") as cur:
-            same = self._ex(
-                cur, "SELECT recorded_at FROM bills WHERE bill_digest = ?", (row["bill_digest"],)
-            ).fetchone()
-            if same:
-                raise InvalidError(
-                    "this bill (%s) is already recorded (at %s): a cycle is billed once" % (row["bill_digest"], same[0])
-                )
-            clash = self._ex(
-                cur,
-                "SELECT cycle, start_slot, end_slot, bill_digest, recorded_at FROM bills WHERE meter_id = ? "
-                "AND charge = ? AND start_slot < ? AND end_slot > ? ORDER BY start_slot LIMIT 1",
-                (row["meter_id"], row["charge"], row["end_slot"], row["start_slot"]),
-            ).fetchone()
-            if clash:
-                raise InvalidError(_clash_message(row, clash))
+            _ledger.refuse_rebilling(lambda sql, args: self._ex(cur, sql, args).fetchone(), row)
             cols = BILL_COLUMNS + ("bill",)
             self._ex(
                 cur,
@@ -314,60 +299,7 @@ class SupplierDB:
         """The cycles of `cyc` overlapping [start, end) not wholly covered by recorded bills
         (veriwatt.ledger.Ledger.gaps over this database)."""
         billed = [(r["start_slot"], r["end_slot"]) for r in self.bills(meter_id) if r["charge"] == charge]
-        out, cs = [], cyc.within(start, end)
-        for a, b in cs:
-            covered = sum(max(0, min(b, y) - max(a, x)) for x, y in billed)
-            if covered < b - a:
-                out.append(
-                    {
-                        "charge": charge,
-                        "cycle": cyc.label(a, b),
-                        "start_slot": a,
-                        "end_slot": b,
-                        "slots": b - a,
-                        "billed_slots": covered,
-                    }
-                )
-        return {"charge": charge, "cycle": cyc.as_json(), "cycles_checked": len(cs), "gaps": out}
-
-
-def _ledger_row(bill: Dict[str, Any], raw: bytes, t: Any) -> Dict[str, Any]:
-    start, end = bill["period"]["start_slot"], bill["period"]["end_slot"]
-    why = t.cycle.problem(start, end)
-    if why:
-        raise InvalidError(why)
-    return {
-        "meter_id": bill["meter_id"],
-        "charge": _ledger.charge_of(bill["kind"]),
-        "kind": bill["kind"],
-        "start_slot": start,
-        "end_slot": end,
-        "cycle": t.cycle.label(start, end),
-        "cycle_def": t.cycle.canonical(),
-        "timezone": t.tzname,
-        "tariff_digest": t.digest(),
-        "bill_digest": _ledger.bill_digest(raw),
-        "total": str(bill["total"]),
-        "amount": str(bill.get("amount")),
-        "recorded_at": now_iso(),
-    }
-
-
-def _clash_message(row: Dict[str, Any], clash: Sequence[Any]) -> str:
-    same = (int(clash[1]), int(clash[2])) == (row["start_slot"], row["end_slot"])
-    what = (
-        "the same cycle %s is already billed" % clash[0]
-        if same
-        else "its period overlaps cycle %s (%s), already billed"
-        % (clash[0], _slots.describe(int(clash[1]), int(clash[2])))
-    )
-    return "meter %s, %s charge: %s by bill %s (recorded %s); refused: each cycle is billed once" % (
-        row["meter_id"],
-        row["charge"],
-        what,
-        clash[3],
-        clash[4],
-    )
+        return _ledger.cycle_gaps(billed, charge, cyc, start, end)
 
 
 def _connect_pg(url: str) -> Any:

@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 _ROOT = Path(__file__).resolve().parents[2]
-for _p in (_ROOT / "firmware", _ROOT / "hal" / "unix", _ROOT / "hal" / "common", _ROOT / "tests" / "firmware"):
+for _p in (_ROOT / "firmware", _ROOT / "hal" / "unix", _ROOT / "hal" / "common", _ROOT / "simulators"):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 from vwcore import agg, aggwire, group, wire  # noqa: E402

@@ -12,12 +12,13 @@ FIRMWARE = ROOT / "firmware"
 HAL_UNIX = ROOT / "hal" / "unix"
 HAL_COMMON = ROOT / "hal" / "common"
 HERE = Path(__file__).resolve().parent
+SIMULATORS = ROOT / "simulators"  # stepclock.py
 MICROPYTHON = Path(sys.executable).parent / "micropython"
 
 
 def mp_path(*extra) -> str:
-    """MICROPYPATH for the unix micropython: firmware (vwmeter, vwcore), hal/unix, hal/common."""
-    parts = [str(p) for p in extra] + [str(FIRMWARE), str(HAL_UNIX), str(HAL_COMMON), ".frozen"]
+    """MICROPYPATH for the unix micropython: firmware (vwmeter, vwcore), hal/unix, hal/common, simulators."""
+    parts = [str(p) for p in extra] + [str(FIRMWARE), str(HAL_UNIX), str(HAL_COMMON), str(SIMULATORS), ".frozen"]
     return ":".join(parts)
 
 
@@ -34,7 +35,7 @@ def mp_env(**kw) -> dict:
 
 
 def cpython_paths():
-    for p in (FIRMWARE, HAL_UNIX, HAL_COMMON, HERE):
+    for p in (FIRMWARE, HAL_UNIX, HAL_COMMON, HERE, SIMULATORS):
         if str(p) not in sys.path:
             sys.path.insert(0, str(p))
 

@@ -6,6 +6,7 @@ import sys
 
 import vwcore
 import vwmeter
+from stepclock import StepClock  # simulators/ (MICROPYPATH from fwhelpers.mp_env)
 from vwmeter.meter import Meter
 
 WATCH = (
@@ -14,22 +15,6 @@ WATCH = (
     ("vwmeter.aggstate", vwmeter, "aggstate"),
     ("vwcore.auth", vwcore, "auth"),
 )
-
-
-class StepClock:
-    t = None
-
-    def is_set(self):
-        return self.t is not None
-
-    def set(self, t):
-        self.t = t
-
-    def now(self):
-        return self.t
-
-    def now_slot(self):
-        return None if self.t is None else self.t // 1800
 
 
 def show(stage):

@@ -10,25 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hosthelpers import WEEKS, Meter, with_cycle  # noqa: E402
+from hosthelpers import WEEKS, meter_a, meter_b, supplier, with_cycle  # noqa: E402, F401 (fixtures)
 
 from veriwatt import keys, tariff  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def meter_a() -> Meter:
-    return Meter(b"METER-A1", 7)
-
-
-@pytest.fixture(scope="session")
-def meter_b() -> Meter:
-    return Meter(b"METER-B2", 9)
-
-
-@pytest.fixture(scope="session")
-def supplier():
-    k = keys.new_supplier_key(secret=b"\x05" * 32, name="test supplier")
-    return k
 
 
 @pytest.fixture(scope="session")

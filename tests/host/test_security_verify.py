@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hosthelpers import WEEK, Meter, with_cycle
+from hosthelpers import DAY, meter_fixture, supplier_fixture, with_cycle
 from vwcore import group as _group
 from vwcore import reading as _reading
 from vwcore import wire
@@ -34,7 +34,6 @@ from veriwatt.errors import InvalidError, VeriwattError
 pytestmark = [pytest.mark.host, pytest.mark.security]
 
 G = _group.DEFAULT
-DAY = (WEEK[0], WEEK[0] + 48)
 
 
 def run(*argv, timeout=120):
@@ -54,19 +53,9 @@ def refused(r, codes=(1, 2), *needles):
     return lines[0]
 
 
-@pytest.fixture(scope="module")
-def meter() -> Meter:
-    return Meter(b"METER-S1", 21)
-
-
-@pytest.fixture(scope="module")
-def supplier():
-    return keys.new_supplier_key(secret=b"\x11" * 32, name="Real Energy")
-
-
-@pytest.fixture(scope="module")
-def attacker():
-    return keys.new_supplier_key(secret=b"\x66" * 32, name="Real Energy")
+meter = meter_fixture("meter", b"METER-S1", 21, scope="module")
+supplier = supplier_fixture("supplier", 0x11, "Real Energy", scope="module")
+attacker = supplier_fixture("attacker", 0x66, "Real Energy", scope="module")
 
 
 @pytest.fixture(scope="module")

@@ -11,41 +11,27 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "host"))
 
-from hosthelpers import A, Meter, with_cycle  # noqa: E402
+from hosthelpers import DAY, POPULATION_SEED, meter_fixture, parsed_tariff, supplier_fixture  # noqa: E402
 
-from veriwatt import bill, keys, population, records, tariff  # noqa: E402
-
-DAY = (A, A + 48)
-SEED = bytes(range(32))
+from veriwatt import bill, population, records  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def pop_dir(tmp_path_factory) -> Path:
     """Three synthetic meters' December 2026 (real month bills), made once per session."""
     d = tmp_path_factory.mktemp("population")
-    population.generate(str(d), 3, "2026-12", seed=SEED, workers=1)
+    population.generate(str(d), 3, "2026-12", seed=POPULATION_SEED, workers=1)
     return d
 
 
-@pytest.fixture(scope="session")
-def day_meter() -> Meter:
-    return Meter(b"METER-D1", 31)
-
-
-@pytest.fixture(scope="session")
-def other_meter() -> Meter:
-    return Meter(b"METER-D2", 41)
-
-
-@pytest.fixture(scope="session")
-def day_supplier():
-    return keys.new_supplier_key(secret=b"\x0d" * 32, name="Scale Supplier")
+day_meter = meter_fixture("day_meter", b"METER-D1", 31)
+other_meter = meter_fixture("other_meter", b"METER-D2", 41)
+day_supplier = supplier_fixture("day_supplier", 0x0D, "Scale Supplier")
 
 
 @pytest.fixture(scope="session")
 def day_tariff(day_supplier):
-    signed = tariff.sign(with_cycle(tariff.example(), DAY), day_supplier)
-    return tariff.parse_signed(signed, keys.public(day_supplier))
+    return parsed_tariff(day_supplier, DAY)
 
 
 @pytest.fixture(scope="session")

@@ -103,6 +103,12 @@ def _start(cmd, log):
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def _verify_bills_cli(folder, db, scheduler, *extra, timeout):
+    """`veriwatt verify-bills FOLDER --db DB --scheduler SCHEDULER EXTRA...` in a subprocess."""
+    cmd = [sys.executable, "-m", "veriwatt.cli", "verify-bills", str(folder), "--db", str(db), "--scheduler", scheduler]
+    return subprocess.run(cmd + list(extra), capture_output=True, text=True, timeout=timeout)
+
+
 def test_cli_with_a_separate_scheduler_and_worker(folder, reference, tmp_path):
     sfile = tmp_path / "scheduler.json"
     log = open(tmp_path / "dask.log", "w")
@@ -120,45 +126,12 @@ def test_cli_with_a_separate_scheduler_and_worker(folder, reference, tmp_path):
         addr = json.loads(sfile.read_text())["address"]
         procs.append(_start([DASK, "worker", addr, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"], log))
         db = tmp_path / "r.db"
-        r = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "veriwatt.cli",
-                "verify-bills",
-                str(folder),
-                "--db",
-                str(db),
-                "--scheduler",
-                addr,
-                "--batch",
-                "2",
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        r = _verify_bills_cli(folder, db, addr, "--batch", "2", "--json", timeout=600)
         assert r.returncode == 1, r.stderr  # two bad bills
         s = json.loads(r.stdout)
         assert (s["valid"], s["invalid"], s["malformed"]) == (3, 1, 1)
         assert db_rows(db) == reference
-        bad = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "veriwatt.cli",
-                "verify-bills",
-                str(folder),
-                "--db",
-                str(db),
-                "--scheduler",
-                "tcp://127.0.0.1:1",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        bad = _verify_bills_cli(folder, db, "tcp://127.0.0.1:1", timeout=120)
         assert bad.returncode == 2 and "cannot reach the Dask scheduler" in bad.stderr
     finally:
         for p in procs:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SEED
+from hosthelpers import POPULATION_SEED as SEED
 
 from vwcore import group, reading, wire
 

@@ -14,6 +14,7 @@ import pytest
 from browser import LiveService, browser_requests, chrome, open_and_bill
 from webhelpers import C_OFFSET, Meter, tamper
 
+from veriwatt.bill import BILL_FIELDS
 from vwcore import aead, reading
 
 pytestmark = [pytest.mark.web, pytest.mark.slow]
@@ -104,20 +105,7 @@ def test_browser_sends_no_code_key_or_reading(live, world, driver):
     for r in got:  # the only bodies: the bill, with no reading or opening in it
         if r["body"]:
             b = json.loads(r["body"])
-            assert set(b) == {
-                "format",
-                "kind",
-                "meter_id",
-                "meter_key_id",
-                "group",
-                "period",
-                "tariff",
-                "total",
-                "amount",
-                "proof",
-                "created",
-                "commitments",
-            }
+            assert set(b) == set(BILL_FIELDS)
             assert all(set(c) == {"slot", "C", "sig"} for c in b["commitments"])
             assert set(b["proof"]) == {"R"}
             assert str(readings)[1:-1] not in r["body"].decode()

@@ -3,7 +3,7 @@
 import { loadMicroPython } from "/npm/micropython/micropython.mjs";
 import { offsets } from "/static/tz.js";
 
-const VWCORE = ["__init__", "params", "modexp", "kdf", "group", "sig", "aead", "wire", "reading"];
+const VWCORE = ["__init__", "consts", "params", "modexp", "kdf", "group", "sig", "aead", "wire", "reading"];
 const $ = (id) => document.getElementById(id);
 const sent = [];            // what this page sent: shown in the privacy panel
 const state = { page: null, token: null, meter: null, cycles: [] };

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
-# A hand-stepped clock for driving the meter in tests, on CPython and on the unix MicroPython
-# (tests/firmware is on both paths): the meter's clock interface of hal/*/vwhal.py, with the
-# time set by the test (t = None: never set, like a meter without a battery-backed RTC).
+# A hand-stepped clock for driving the meter in tests and benchmarks, on CPython, on the unix
+# MicroPython (simulators/ is on both paths in tests/firmware) and pasted into a board's REPL
+# (tools/bench_meter_heap.py): the meter's clock interface of hal/*/vwhal.py, with the time set
+# by the caller (t = None: never set, like a meter without a battery-backed RTC).
 from vwcore.consts import SLOT_SECONDS
 
 
