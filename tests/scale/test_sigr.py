@@ -13,8 +13,8 @@ import random
 import re
 
 import pytest
-from conftest import DAY
-from conftest import SEED as SEED_POP
+from hosthelpers import DAY
+from hosthelpers import POPULATION_SEED as SEED_POP
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_batchverify import _flip, outcome, suite_tamperings
