@@ -430,42 +430,11 @@ def verify_bill(
         err.report = report  # type: ignore[attr-defined]
         raise err
 
-    # 1. the meter key
-    if bill["meter_id"] != meter_pub.get("meter_id"):
-        fail(
-            "meter",
-            "the bill is for meter %s but the meter key file is for meter %s (wrong meter key)"
-            % (bill["meter_id"], meter_pub.get("meter_id")),
-        )
-    if bill["group"] != G.name:
-        fail("meter", "the bill uses group %s but the meter key is in group %s" % (str(bill["group"])[:8], G.name))
-    if bill["meter_key_id"] != _keys.key_id(meter_pub):
-        fail(
-            "meter",
-            "the bill names meter key %s but the given meter key is %s (wrong or replaced meter key)"
-            % (bill["meter_key_id"], _keys.key_id(meter_pub)),
-        )
-    # 2. the tariff
-    bt = bill["tariff"]
-    if kind != "total":
-        if bt["digest"] != tariff.digest():
-            fail(
-                "tariff",
-                "the bill was computed with tariff %s but the given tariff is %s (a different or altered tariff)"
-                % (str(bt["digest"])[:80], tariff.digest()),
-            )
-        if [bt["name"], bt["supplier"], bt["kind"]] != [tariff.name, tariff.supplier, tariff.kind]:
-            fail("tariff", "the bill's tariff name, supplier or kind differ from the signed tariff's")
-        if kind_for(tariff) != kind:
-            fail(
-                "tariff",
-                "a %s bill needs a tariff of kind %s, the given tariff is of kind %s"
-                % (kind, {"settlement": "index"}.get(kind, kind), tariff.kind),
-            )
-        # 2b. the period is exactly one billing cycle of the (signed) tariff
-        why = cycle_problem(tariff, start, end)
-        if why:
-            fail("cycle", why)
+    why = _meter_problem(bill, meter_pub, G) or (
+        _tariff_problem(bill, tariff, kind, start, end) if kind != "total" else None
+    )
+    if why:
+        fail(*why)
     # 3. bounds: every reading is in [0, MAX_READING], so the total is too
     w = None if kind in ZK_KINDS else weights_for(kind, tariff, start, end)
     lo, hi = total_bounds(kind, w, end - start)
@@ -477,29 +446,19 @@ def verify_bill(
         )
     # 4. completeness (before any signature), then every signature
     entries = parse_entries(bill, G, end - start)
-    probs = _verify.check_period(entries, start, end, None)
-    if not probs:
-        rs = parse_sig_rs(bill, G, len(entries))  # after completeness: a dropped slot is named as such
-        chk = checker(meter_pub) if checker is not None else Checker.from_pub(meter_pub, fast=fast)
-        batch = getattr(chk, "batch_ok", None) if rs is not None else None
-        if batch is None or not batch(entries, rs):  # no batch, or it failed: one by one, naming the bad one
-            probs = _verify.check_period(entries, start, end, chk, rs=rs)
+    probs = _signature_problems(bill, entries, start, end, meter_pub, G, fast, checker)
     if probs:
         fail(probs[0].kind, _verify.summary(probs), probs)
     # 5. the proof
     if kind in ZK_KINDS:
         _verify_zk(bill, kind, tariff, entries, start, end, total, proof, G, fail, workers, progress)
         report["proof_bytes"] = proof.get("bytes")
-    else:
-        from . import fastexp
-
-        pm = fastexp.powmod if fast else None
-        if not linear.check([c for _, c, _, _ in entries], w, total, R, G.p, G.q, G.g, G.h, pm):
-            fail(
-                "proof",
-                "the total and its proof do not match the signed commitments: prod(C_t^w_t) != g^total * h^R "
-                "(the total, the proof R or a price was changed)",
-            )
+    elif not _linear_ok(entries, w, total, R, G, fast):
+        fail(
+            "proof",
+            "the total and its proof do not match the signed commitments: prod(C_t^w_t) != g^total * h^R "
+            "(the total, the proof R or a price was changed)",
+        )
     # 6. what people read
     if bill["amount"] != display_amount(kind, tariff, total):
         fail(
@@ -510,6 +469,72 @@ def verify_bill(
     report["valid"] = True
     report["seconds"] = round(time.perf_counter() - t0, 4)
     return report
+
+
+def _meter_problem(bill: Any, meter_pub: Dict[str, Any], G: Any) -> Optional[Tuple[str, str]]:
+    """1. The bill names the given meter, its group and its key (kind, message), or None."""
+    if bill["meter_id"] != meter_pub.get("meter_id"):
+        return (
+            "meter",
+            "the bill is for meter %s but the meter key file is for meter %s (wrong meter key)"
+            % (bill["meter_id"], meter_pub.get("meter_id")),
+        )
+    if bill["group"] != G.name:
+        return "meter", "the bill uses group %s but the meter key is in group %s" % (str(bill["group"])[:8], G.name)
+    if bill["meter_key_id"] != _keys.key_id(meter_pub):
+        return (
+            "meter",
+            "the bill names meter key %s but the given meter key is %s (wrong or replaced meter key)"
+            % (bill["meter_key_id"], _keys.key_id(meter_pub)),
+        )
+    return None
+
+
+def _tariff_problem(bill: Any, tariff: Any, kind: str, start: int, end: int) -> Optional[Tuple[str, str]]:
+    """2. The bill was priced under the given signed tariff, of the matching kind, over exactly
+    one of its billing cycles (kind, message), or None."""
+    bt = bill["tariff"]
+    if bt["digest"] != tariff.digest():
+        return (
+            "tariff",
+            "the bill was computed with tariff %s but the given tariff is %s (a different or altered tariff)"
+            % (str(bt["digest"])[:80], tariff.digest()),
+        )
+    if [bt["name"], bt["supplier"], bt["kind"]] != [tariff.name, tariff.supplier, tariff.kind]:
+        return "tariff", "the bill's tariff name, supplier or kind differ from the signed tariff's"
+    if kind_for(tariff) != kind:
+        return (
+            "tariff",
+            "a %s bill needs a tariff of kind %s, the given tariff is of kind %s"
+            % (kind, {"settlement": "index"}.get(kind, kind), tariff.kind),
+        )
+    why = cycle_problem(tariff, start, end)  # 2b. exactly one billing cycle of the signed tariff
+    return ("cycle", why) if why else None
+
+
+def _signature_problems(
+    bill: Any, entries: Any, start: int, end: int, meter_pub: Dict[str, Any], G: Any, fast: bool, checker: Any
+) -> List[_verify.Problem]:
+    """4. Completeness first (no signature is checked for an incomplete period), then every
+    signature: one batch test when the bill carries sig_R and the checker can batch, one by
+    one otherwise or when the batch fails (to name the bad record)."""
+    probs = _verify.check_period(entries, start, end, None)
+    if probs:
+        return probs
+    rs = parse_sig_rs(bill, G, len(entries))  # after completeness: a dropped slot is named as such
+    chk = checker(meter_pub) if checker is not None else Checker.from_pub(meter_pub, fast=fast)
+    batch = getattr(chk, "batch_ok", None) if rs is not None else None
+    if batch is not None and batch(entries, rs):
+        return []
+    return _verify.check_period(entries, start, end, chk, rs=rs)
+
+
+def _linear_ok(entries: Any, w: Any, total: int, R: int, G: Any, fast: bool) -> bool:
+    """5. prod(C_t^w_t) == g^total * h^R over the signed commitments (linear bills)."""
+    from . import fastexp
+
+    pm = fastexp.powmod if fast else None
+    return linear.check([c for _, c, _, _ in entries], w, total, R, G.p, G.q, G.g, G.h, pm)
 
 
 def _max_reading() -> int:
