@@ -555,7 +555,7 @@ def ledger_record(
             "give the supplier's own public key: --supplier-key supplier.pub.json (the ledger records "
             "bills under tariffs you signed)"
         )
-    raw = _read_bytes(bill, "bill")
+    raw = jsonio.read_bytes(bill, "bill")
     B = jsonio.loads(raw.decode("utf-8", "replace"), "bill", bill)
     pub = keys.load_public(meter_key, "meter")
     t = load_tariff(tariff, supplier_key)
@@ -567,17 +567,6 @@ def ledger_record(
     res = dict(row, recorded=True, bill=bill, ledger=ledger)
     res.pop("cycle_def", None)
     return res
-
-
-def _read_bytes(path: str, what: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise VeriwattError("%s file %s not found" % (what, path))
-    except IsADirectoryError:
-        raise VeriwattError("%s path %s is a folder, not a file" % (what, path))
-    except OSError as e:
-        raise VeriwattError("cannot read %s file %s: %s" % (what, path, e.strerror or e))
 
 
 def ledger_gaps(

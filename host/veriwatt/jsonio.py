@@ -129,8 +129,9 @@ def loads(text: str, what: str = "JSON", where: str = "input") -> Any:
     return obj
 
 
-def load(path: str, what: str, kind: Optional[str] = None) -> Any:
-    """Read a JSON file of a kind (CAPS key, default: `what`); one-line errors naming the file."""
+def read_bytes(path: str, what: str, kind: Optional[str] = None) -> bytes:
+    """A file's bytes within the size cap of its kind (CAPS key, default: `what`), refused before
+    reading when larger; one-line errors naming the file."""
     cap = cap_for(kind or what)
     try:
         with open(path, "rb") as f:
@@ -149,6 +150,12 @@ def load(path: str, what: str, kind: Optional[str] = None) -> Any:
         raise VeriwattError("cannot read %s file %s: %s" % (what, path, e.strerror or e))
     if len(data) > cap:
         raise VeriwattError("%s file %s refused: more than the %d-byte cap for a %s" % (what, path, cap, kind or what))
+    return data
+
+
+def load(path: str, what: str, kind: Optional[str] = None) -> Any:
+    """Read a JSON file of a kind (CAPS key, default: `what`); one-line errors naming the file."""
+    data = read_bytes(path, what, kind)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
