@@ -22,8 +22,10 @@ tariffs); the meter keys come from meters/. Both are loaded once per worker proc
 from __future__ import annotations
 
 import time
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
 from . import batchverify
 from .errors import VeriwattError
@@ -48,19 +50,37 @@ COLUMNS = (
 
 
 class ResultsDB:
-    """The verdicts table behind a DB-API 2.0 connection (sqlite3 here; a PostgreSQL driver's
-    connection works the same: pass paramstyle="format" for psycopg). Idempotent by digest."""
+    """The verdicts table behind a DB-API 2.0 connection: sqlite3 (paramstyle "qmark") or
+    psycopg 3 (paramstyle "format"), autocommit or not (veriwatt.supplierdb's connections are
+    autocommit: each write here is still one explicit transaction). Idempotent by digest."""
 
     def __init__(self, conn: Any, paramstyle: str = "qmark") -> None:
         self.conn = conn
         self.ph = "?" if paramstyle == "qmark" else "%s"
-        cur = conn.cursor()
-        cur.execute(
-            "CREATE TABLE IF NOT EXISTS %s (bill_digest TEXT PRIMARY KEY, name TEXT NOT NULL, "
-            "status TEXT NOT NULL, meter_id TEXT, kind TEXT, start_slot BIGINT, end_slot BIGINT, "
-            "total TEXT, amount TEXT, reason TEXT, problem TEXT, slot BIGINT, checked_at TEXT NOT NULL)" % TABLE
-        )
-        conn.commit()
+        with self._tx() as cur:
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS %s (bill_digest TEXT PRIMARY KEY, name TEXT NOT NULL, "
+                "status TEXT NOT NULL, meter_id TEXT, kind TEXT, start_slot BIGINT, end_slot BIGINT, "
+                "total TEXT, amount TEXT, reason TEXT, problem TEXT, slot BIGINT, checked_at TEXT NOT NULL)" % TABLE
+            )
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        """One transaction: psycopg's conn.transaction(); sqlite3: an explicit BEGIN when the
+        connection is in autocommit mode (isolation_level None), then commit or rollback."""
+        if hasattr(self.conn, "transaction"):
+            with self.conn.transaction():
+                yield self.conn.cursor()
+            return
+        cur = self.conn.cursor()
+        if getattr(self.conn, "isolation_level", "") is None and not self.conn.in_transaction:
+            cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+        except BaseException:
+            self.conn.rollback()
+            raise
+        self.conn.commit()
 
     def put_many(self, results: Iterable[Dict[str, Any]]) -> int:
         """Insert verdicts not yet recorded (ON CONFLICT DO NOTHING: SQLite >= 3.24, PostgreSQL);
@@ -78,9 +98,9 @@ class ResultsDB:
             ", ".join(COLUMNS),
             ", ".join([self.ph] * len(COLUMNS)),
         )
-        cur = self.conn.cursor()
-        cur.executemany(sql, rows)
-        self.conn.commit()
+        if rows:
+            with self._tx() as cur:
+                cur.executemany(sql, rows)
         return len(rows)
 
     def counts(self) -> Dict[str, int]:
@@ -105,6 +125,25 @@ def open_sqlite(path: str) -> ResultsDB:
     conn = sqlite3.connect(path, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
     return ResultsDB(conn)
+
+
+def open_results(url: str) -> ResultsDB:
+    """The results table in a database given as veriwatt serve's --database: a file path or
+    sqlite:///PATH (SQLite), or postgresql://... (psycopg 3; user and password as libpq takes
+    them, preferably from ~/.pgpass or PGPASSFILE rather than the URL)."""
+    from .supplierdb import _connect_pg, redact
+
+    if url.startswith(("postgresql://", "postgres://")):
+        return ResultsDB(_connect_pg(url), "format")
+    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
+    if not path or "://" in path or path.startswith("sqlite:"):
+        raise VeriwattError("--db %s: give a file path, sqlite:///PATH or postgresql://..." % redact(url))
+    import sqlite3
+
+    try:
+        return open_sqlite(path)
+    except sqlite3.DatabaseError as e:
+        raise VeriwattError("--db %s: cannot open it (SQLite: %s)" % (path, e))
 
 
 # ------------------------------------------------------------------ worker side
@@ -171,37 +210,45 @@ def make_client(scheduler: Optional[str] = None, workers: int = 2) -> Any:
 
 def run_batches(
     client: Any, folder: str, parts: List[List[str]], db: ResultsDB, progress: Optional[Callable[[int], None]] = None
-) -> None:
-    """Submit every batch, write each batch's verdicts as it completes (progress(bills))."""
-    from distributed import as_completed
-
+) -> List[Dict[str, Any]]:
+    """Submit every batch, write each batch's verdicts as it completes (progress(bills));
+    returns every verdict of this run."""
     folder = str(Path(folder).resolve())
+    run = uuid.uuid4().hex[:12]
     futs = [
-        client.submit(verify_batch, folder, p, key="verify-bills-%d-%s" % (i, p[0]), retries=2)
+        client.submit(verify_batch, folder, p, key="verify-bills-%s-%d-%s" % (run, i, p[0]), retries=2)
         for i, p in enumerate(parts)
     ]
+    return collect(futs, db, progress)
+
+
+def collect(futs: List[Any], db: ResultsDB, progress: Optional[Callable[[int], None]] = None) -> List[Dict[str, Any]]:
+    """Wait for the batches' futures in completion order; write each batch's verdicts (one
+    transaction, idempotent by digest) before counting it done."""
+    from distributed import as_completed
+
+    out: List[Dict[str, Any]] = []
     for fut in as_completed(futs):
         res = fut.result()
         db.put_many(res)
+        out.extend(res)
         if progress:
             progress(len(res))
+    return out
 
 
-def summarize(db: ResultsDB, names: Sequence[str], seconds: float) -> Dict[str, Any]:
-    counts = db.counts()
+def summarize(verdicts: Sequence[Dict[str, Any]], seconds: float, **where: Any) -> Dict[str, Any]:
+    """The run's summary (docs/FORMATS.md, "Bill checks"): counts of this run's verdicts and
+    every bill that is not valid, in name order; `where` adds source fields."""
+    counts = {k: sum(r["status"] == k for r in verdicts) for k in ("valid", "invalid", "malformed")}
     bad = [
-        {k: r[k] for k in ("name", "status", "meter_id", "reason", "problem", "slot")}
-        for r in db.rows()
-        if r["status"] != "valid" and r["name"] in set(names)
+        {k: r.get(k) for k in ("name", "status", "meter_id", "reason", "problem", "slot")}
+        for r in sorted(verdicts, key=lambda r: r["name"])
+        if r["status"] != "valid"
     ]
-    return {
-        "bills": len(names),
-        "valid": counts.get("valid", 0),
-        "invalid": counts.get("invalid", 0),
-        "malformed": counts.get("malformed", 0),
-        "seconds": round(seconds, 3),
-        "problems": bad,
-    }
+    out: Dict[str, Any] = dict(where, bills=len(verdicts), seconds=round(seconds, 3), problems=bad)
+    out.update(counts)
+    return out
 
 
 def verify_bills(
@@ -213,22 +260,24 @@ def verify_bills(
     client: Any = None,
     progress: Optional[Callable[[int], None]] = None,
 ) -> Dict[str, Any]:
-    """Verify every bill of the folder on Dask, verdicts into the SQLite file `db` (table
-    bill_checks); returns the summary (counts, the bad bills with their reasons)."""
+    """Verify every bill of the folder on Dask, verdicts into the table bill_checks of `db`
+    (a SQLite file, sqlite:///PATH or postgresql://...: open_results); returns the summary
+    (counts, the bad bills with their reasons)."""
     t0 = time.perf_counter()
     names = bill_names(folder)
     from .population import Population
+    from .supplierdb import redact
 
     Population(folder)  # the tariff and the supplier key are checked here first: a clear error, not per task
-    rdb = open_sqlite(db)
+    rdb = open_results(db)
     own = client is None
     c = client or make_client(scheduler, workers)
     try:
-        run_batches(c, folder, batches(names, batch), rdb, progress)
+        res = run_batches(c, folder, batches(names, batch), rdb, progress)
     finally:
         if own:
             _close(c)
-    return summarize(rdb, names, time.perf_counter() - t0)
+    return summarize(res, time.perf_counter() - t0, source="folder", folder=folder, results=redact(db))
 
 
 def verify_bills_local(folder: str) -> List[Dict[str, Any]]:

@@ -3,16 +3,19 @@
 veriwatt.population, veriwatt.batchverify and veriwatt.scale (library modules).
 
     veriwatt population --meters N --month 2026-12 --out DIR [--workers K] [--seed HEX]
-    veriwatt verify-bills DIR [--db results.db] [--scheduler tcp://HOST:8786] [--workers K]
+    veriwatt verify-bills DIR [--db results.db|postgresql://...] [--scheduler tcp://HOST:8786] [--workers K]
+    veriwatt verify-bills --database sqlite:///srv.db|postgresql://... --supplier-key supplier.pub.json
+                          [--cycle 2026-12] [--unchecked] [--scheduler ...] [--workers K]
 
-Exit codes: 0 ok (every bill valid), 1 at least one bill invalid or malformed, 2 bad arguments.
+Exit codes: 0 ok (every bill valid), 1 at least one bill invalid or malformed, 2 bad arguments
+or input (no such folder or database, unreachable scheduler or database), 4 a bug.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from typing import Any, List
+from typing import Any, Dict, List
 
 from .cli_output import out
 from .errors import EXIT_INVALID, EXIT_OK, VeriwattError
@@ -68,27 +71,60 @@ def cmd_population(args: argparse.Namespace) -> int:
 
 
 def cmd_verify_bills(args: argparse.Namespace) -> int:
-    """Verify every bill of a folder (the layout of `veriwatt population`: tariff.json signed by
-    supplier.pub.json, meters/*.pub.json, bills/*.bill.json) on Dask: an embedded LocalCluster
-    of --workers processes, or --scheduler tcp://HOST:8786. Verdicts go into the table
-    bill_checks of the SQLite file --db, keyed by bill digest (re-running changes nothing);
-    prints a summary with every bad bill and its reason. Exit 1 if any bill is not valid."""
-    from . import scale
+    """Verify bills on Dask (an embedded LocalCluster of --workers processes, or --scheduler
+    tcp://HOST:8786): every bill of a FOLDER (the layout of `veriwatt population`), verdicts into
+    the table bill_checks of --db; or, with --database URL and --supplier-key, the bills the
+    service recorded in its database (one --cycle, or --unchecked ones), verdicts into the same
+    database's bill_checks. Keyed by bill digest (re-running changes nothing); prints a summary
+    with every bad bill and its reason. Exit 1 if any bill is not valid."""
     from .progress import Progress
 
-    n = len(scale.bill_names(args.folder))
-    with Progress(n, "bills", milestones=not args.json) as bar:
-        s = scale.verify_bills(args.folder, args.db, args.scheduler, args.workers, args.batch, progress=bar.update)
+    with Progress(0, "bills", milestones=not args.json) as bar:
+        s = _verify_database(args, bar) if args.database else _verify_folder(args, bar)
     head = "%d bills: %d valid, %d invalid, %d malformed in %.1f s (results in %s, table bill_checks)" % (
         s["bills"],
         s["valid"],
         s["invalid"],
         s["malformed"],
         s["seconds"],
-        args.db,
+        s["results"],
     )
     out(args, s, "\n".join([head] + ["  %s: %s: %s" % (p["name"], p["status"], p["reason"]) for p in s["problems"]]))
     return EXIT_OK if s["valid"] == s["bills"] else EXIT_INVALID
+
+
+def _verify_folder(args: argparse.Namespace, bar: Any) -> Dict[str, Any]:
+    from . import scale
+
+    if args.folder is None or args.cycle is not None or args.unchecked or args.supplier_key:
+        raise VeriwattError(
+            "verify-bills: give a FOLDER (with --db), or --database URL --supplier-key KEY "
+            "(--cycle and --unchecked select among the database's bills)"
+        )
+    bar.total = len(scale.bill_names(args.folder))
+    return scale.verify_bills(
+        args.folder, args.db or "ledger.db", args.scheduler, args.workers, args.batch, progress=bar.update
+    )
+
+
+def _verify_database(args: argparse.Namespace, bar: Any) -> Dict[str, Any]:
+    from . import dbverify, keys
+
+    if args.folder is not None or args.db is not None:
+        raise VeriwattError("verify-bills --database: no FOLDER and no --db (the verdicts go into that database)")
+    if not args.supplier_key:
+        raise VeriwattError("verify-bills --database: give --supplier-key supplier.pub.json (the tariffs' signer)")
+    return dbverify.verify_database(
+        args.database,
+        keys.load_public(args.supplier_key, "supplier"),
+        args.scheduler,
+        args.workers,
+        args.batch,
+        cycle=args.cycle,
+        unchecked=args.unchecked,
+        progress=bar.update,
+        selected=lambda n: setattr(bar, "total", n),
+    )
 
 
 def cmd_aggregate_run(args: argparse.Namespace) -> int:
@@ -144,18 +180,37 @@ def commands() -> List[Any]:
         Command(
             "verify-bills",
             cmd_verify_bills,
-            "verify a folder of bills on Dask (local cluster or --scheduler)",
+            "verify a folder of bills, or the service database's, on Dask (local cluster or --scheduler)",
             (
-                opt("folder", help="folder in the population layout (bills/, meters/, tariff.json, supplier.pub.json)"),
+                opt(
+                    "folder",
+                    nargs="?",
+                    help="folder in the population layout (bills/, meters/, tariff.json, supplier.pub.json)",
+                ),
                 opt(
                     "--db",
-                    default="ledger.db",
-                    help="SQLite file for the verdicts (default ledger.db, next to the ledger's tables)",
+                    help="FOLDER's verdicts: a SQLite file, sqlite:///PATH or postgresql://... "
+                    "(default ledger.db, next to the ledger's tables)",
+                ),
+                opt(
+                    "--database",
+                    help="instead of FOLDER: the service's database (veriwatt serve --database: a SQLite "
+                    "file, sqlite:///PATH or postgresql://...); its ledger's bills are verified and the "
+                    "verdicts written into its table bill_checks",
+                ),
+                opt(
+                    "--supplier-key", help="with --database: the supplier's public key the tariffs must be signed with"
+                ),
+                opt("--cycle", help="with --database: only the bills of this cycle label (e.g. 2026-12)"),
+                opt(
+                    "--unchecked",
+                    action="store_true",
+                    help="with --database: only bills with no verdict in bill_checks yet",
                 ),
                 sched,
                 common("workers", help="LocalCluster worker processes (ignored with --scheduler)"),
                 opt("--batch", type=_positive, default=200, help="bills per task (default 200)"),
-                common("json", help="print the summary as JSON"),
+                common("json", help="print the summary as JSON (docs/FORMATS.md, Bill checks)"),
             ),
         ),
     ]
