@@ -18,6 +18,8 @@
    (veriwatt.bulkagg) when that module exists.
 4. dask: verify-bills of the population on an embedded LocalCluster with 1 and 2 workers
    (one thread each): bills/s and the ratio, when veriwatt.scale exists.
+5. dask_db: verify-bills --database (veriwatt.dbverify) over a SQLite service database holding
+   the population's bills, 1 and 2 workers, --db-batch bills per task.
 Every figure carries the machine's load average: the build machine is shared.
 """
 
@@ -157,13 +159,51 @@ def bench_dask(pop_dir: str, n_bills: int) -> Dict[str, Any]:
     return res
 
 
+def bench_dask_db(pop_dir: str, n_bills: int, batch: int) -> Dict[str, Any]:
+    """Wall time of verify-bills --database (veriwatt.dbverify) over a SQLite service database
+    holding the population's bills, on a warm LocalCluster of 1 and 2 workers (started, their
+    database connection opened and g table built before the clock starts); bill_checks is
+    emptied before each run, so every bill is verified and written."""
+    from distributed import Client, LocalCluster
+
+    from veriwatt import dbverify, keys
+
+    res: Dict[str, Any] = {"batch": batch, "bills": n_bills}
+    spub = keys.load_public(os.path.join(pop_dir, "supplier.pub.json"), "supplier")
+    with tempfile.TemporaryDirectory() as d:
+        url = "sqlite:///" + os.path.join(d, "svc.db")
+        dbverify.record_population(pop_dir, url)
+        for workers in (1, 2):
+            with (
+                LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cl,
+                Client(cl) as c,
+            ):
+                c.run(dbverify.warm, url)
+                db = dbverify.open_existing(url)
+                dbverify.results_db(db)  # the table exists
+                db.query("DELETE FROM bill_checks")
+                db.close()
+                t0 = time.perf_counter()
+                summary = dbverify.verify_database(url, spub, client=c, batch=batch)
+                dt = time.perf_counter() - t0
+            assert summary["valid"] == n_bills, summary
+            res["workers_%d" % workers] = {
+                "seconds": round(dt, 2),
+                "bills_per_s": round(n_bills / dt, 2),
+                "load": load(),
+            }
+    res["ratio_2_over_1"] = round(res["workers_2"]["bills_per_s"] / res["workers_1"]["bills_per_s"], 3)
+    return res
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--meters", type=int, default=6)
     ap.add_argument("--workers", type=int, default=2, help="processes for the population")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--population", help="reuse this population folder (else a temporary one)")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["bills", "shares", "dask"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["bills", "shares", "dask", "dask_db"])
+    ap.add_argument("--db-batch", type=int, default=4, help="bills per task of the database path (dask_db)")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "scale.json"))
     args = ap.parse_args()
     res: Dict[str, Any] = {"gmpy2": fastexp.available(), "cpus": os.cpu_count()}
@@ -182,6 +222,9 @@ def main() -> int:
         if "dask" not in args.skip:
             res["dask"] = bench_dask(pdir, len(pop.bill_paths()))
             print("dask", res["dask"], flush=True)
+        if "dask_db" not in args.skip:
+            res["dask_db"] = bench_dask_db(pdir, len(pop.bill_paths()), args.db_batch)
+            print("dask_db", res["dask_db"], flush=True)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(res, f, indent=1)

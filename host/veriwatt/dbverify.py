@@ -94,6 +94,12 @@ def _db(url: str) -> SupplierDB:
     return db
 
 
+def warm(url: str) -> None:
+    """Open this process's connection to `url` and build the g table now (client.run(warm,
+    url) on every worker before timing a run)."""
+    _db(url)
+
+
 def _tariff_of(db: SupplierDB, digest: str, supplier_pub: Dict[str, Any]) -> Any:
     """The tariff `digest` from the tariffs table, its signature checked under supplier_pub
     (cached per process by digest and key); VeriwattError when missing or not verifying."""
