@@ -60,6 +60,7 @@ ROW_COLUMNS = (
     "bill",
 )
 Batch = Tuple[str, List[int]]  # (tariff digest, bill ids)
+MAX_BATCH = 1000  # bills per task: about 1.8 GB of month bills in a worker's memory at most
 
 
 # ------------------------------------------------------------------ where
@@ -89,7 +90,7 @@ def _db(url: str) -> SupplierDB:
     """One connection per worker process and database."""
     db = _W.get(("db", url))
     if db is None:
-        db = _W[("db", url)] = SupplierDB.open(url)
+        db = _W[("db", url)] = open_existing(url)  # a worker without the SQLite file must not create one
         batchverify.group_table_ready()
     return db
 
@@ -142,6 +143,12 @@ def verify_db_batch(
     `ids`, all recorded under `tariff_digest`. A Dask task; also callable directly."""
     db = _db(url)
     rows = _rows(db, ids)
+    if len(rows) != len(set(ids)):
+        gone = sorted(set(int(i) for i in ids) - {int(r["id"]) for r in rows})
+        raise VeriwattError(
+            "bills %s are not in the database %s (deleted since they were selected, or this worker "
+            "sees another database)" % (", ".join(map(str, gone[:5])), redact(url))
+        )
     texts = _meter_keys(db, [r["meter_id"] for r in rows])
 
     pubs: Dict[str, Dict[str, Any]] = {}
@@ -256,6 +263,8 @@ def verify_database(
     table bill_checks. selected(n) is called with the number of bills chosen, progress(k) as
     batches complete. Returns the summary (docs/FORMATS.md, "Bill checks")."""
     t0 = time.perf_counter()
+    if not 1 <= batch <= MAX_BATCH:
+        raise VeriwattError("--batch %d: give 1..%d bills per task (a month bill is about 1.8 MB)" % (batch, MAX_BATCH))
     supplier_pub = keys.check_public(supplier_pub, "supplier", "supplier key")
     db = open_existing(url)
     try:

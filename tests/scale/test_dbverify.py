@@ -241,6 +241,23 @@ def test_tariff_signed_by_another_key_makes_its_bills_malformed(pop_dir, tmp_pat
     assert ok[0]["status"] == "valid"  # the same bills under the key that did sign: not a broken test
 
 
+def test_a_batch_the_worker_cannot_read_is_an_error_not_a_gap(pop_dir, tmp_path):
+    """A worker that does not find every bill of its batch (deleted since the selection, or
+    another database: a SQLite path missing on that machine) fails the task with a reason,
+    instead of returning fewer verdicts; it never creates an empty database."""
+    from veriwatt.errors import VeriwattError
+
+    url = str(tmp_path / "svc.db")
+    dbverify.record_population(str(pop_dir), url)
+    ((i, d),) = dbverify.select(SupplierDB.open(url))[:1]
+    with pytest.raises(VeriwattError, match="bills 99 are not in the database"):
+        dbverify.verify_db_batch(dbverify.worker_url(url), supplier(pop_dir), d, [i, 99])
+    missing = tmp_path / "elsewhere" / "svc.db"
+    with pytest.raises(VeriwattError, match="no such database file"):
+        dbverify.verify_db_batch(dbverify.worker_url(str(missing)), supplier(pop_dir), d, [i])
+    assert not missing.exists()
+
+
 def _cli(*args, timeout=300):
     cmd = [sys.executable, "-m", "veriwatt.cli", "verify-bills"] + [str(a) for a in args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -266,6 +283,7 @@ def test_cli_database_json_summary_and_exit_codes(pop_dir, folder, tmp_path):
         (["--database", tmp_path / "nope.db", "--supplier-key", key], "no such database file"),
         ([folder, "--database", db, "--supplier-key", key], "no FOLDER and no --db"),
         ([folder, "--unchecked"], "give a FOLDER (with --db), or --database"),
+        (["--database", db, "--supplier-key", key, "--batch", "1001"], "give 1..1000 bills per task"),
         (["--database", "postgresql://vw:s3cret@127.0.0.1:1/x", "--supplier-key", key], "cannot connect"),
     ]:
         bad = _cli(*args, timeout=60)
