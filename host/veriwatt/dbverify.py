@@ -266,15 +266,16 @@ def verify_database(
     if not 1 <= batch <= MAX_BATCH:
         raise VeriwattError("--batch %d: give 1..%d bills per task (a month bill is about 1.8 MB)" % (batch, MAX_BATCH))
     supplier_pub = keys.check_public(supplier_pub, "supplier", "supplier key")
-    db = open_existing(url)
-    try:
-        rdb = results_db(db)
-        chosen = select(db, cycle, unchecked)
-        if selected:
-            selected(len(chosen))
-        res = _run(chosen, worker_url(url), supplier_pub, scheduler, workers, batch, rdb, client, progress)
-    finally:
-        db.close()
+    with scale.database_trouble(redact(url)):
+        db = open_existing(url)
+        try:
+            rdb = results_db(db)
+            chosen = select(db, cycle, unchecked)
+            if selected:
+                selected(len(chosen))
+            res = _run(chosen, worker_url(url), supplier_pub, scheduler, workers, batch, rdb, client, progress)
+        finally:
+            db.close()
     return scale.summarize(
         res, time.perf_counter() - t0, source="database", results=redact(url), cycle=cycle, unchecked=unchecked
     )

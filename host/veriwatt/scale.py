@@ -119,6 +119,28 @@ class ResultsDB:
         return [dict(zip(COLUMNS, r)) for r in cur.fetchall()]
 
 
+def db_errors() -> tuple:
+    """The DB-API error classes of the drivers in use (sqlite3, psycopg when installed)."""
+    import sqlite3
+
+    try:
+        import psycopg
+
+        return (sqlite3.Error, psycopg.Error)
+    except ImportError:
+        return (sqlite3.Error,)
+
+
+@contextmanager
+def database_trouble(where: str) -> Iterator[None]:
+    """A database error (server gone, disk full, locked too long) as a one-line VeriwattError
+    naming `where` (a redacted URL): exit 2, not an internal error; what was committed stays."""
+    try:
+        yield
+    except db_errors() as e:
+        raise VeriwattError("database %s: %s" % (where, (str(e).splitlines() or [type(e).__name__])[0][:300]))
+
+
 def open_sqlite(path: str) -> ResultsDB:
     import sqlite3
 
@@ -269,14 +291,15 @@ def verify_bills(
     from .supplierdb import redact
 
     Population(folder)  # the tariff and the supplier key are checked here first: a clear error, not per task
-    rdb = open_results(db)
-    own = client is None
-    c = client or make_client(scheduler, workers)
-    try:
-        res = run_batches(c, folder, batches(names, batch), rdb, progress)
-    finally:
-        if own:
-            _close(c)
+    with database_trouble(redact(db)):
+        rdb = open_results(db)
+        own = client is None
+        c = client or make_client(scheduler, workers)
+        try:
+            res = run_batches(c, folder, batches(names, batch), rdb, progress)
+        finally:
+            if own:
+                _close(c)
     return summarize(res, time.perf_counter() - t0, source="folder", folder=folder, results=redact(db))
 
 

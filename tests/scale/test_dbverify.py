@@ -267,6 +267,8 @@ def test_cli_database_json_summary_and_exit_codes(pop_dir, folder, tmp_path):
     db = tmp_path / "svc.db"
     service_db(str(db), pop_dir, folder)
     key = pop_dir / "supplier.pub.json"
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database, " * 512)
     r = _cli("--database", "sqlite:///%s" % db, "--supplier-key", key, "--workers", "1", "--json")
     assert r.returncode == 1, r.stderr  # a tampered bill and a garbage row
     s = json.loads(r.stdout)
@@ -284,6 +286,8 @@ def test_cli_database_json_summary_and_exit_codes(pop_dir, folder, tmp_path):
         ([folder, "--database", db, "--supplier-key", key], "no FOLDER and no --db"),
         ([folder, "--unchecked"], "give a FOLDER (with --db), or --database"),
         (["--database", db, "--supplier-key", key, "--batch", "1001"], "give 1..1000 bills per task"),
+        (["--database", junk, "--supplier-key", key], "file is not a database"),
+        ([folder, "--db", junk], "file is not a database"),
         (["--database", "postgresql://vw:s3cret@127.0.0.1:1/x", "--supplier-key", key], "cannot connect"),
     ]:
         bad = _cli(*args, timeout=60)
