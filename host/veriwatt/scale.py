@@ -83,8 +83,11 @@ class ResultsDB:
         self.conn.commit()
 
     def put_many(self, results: Iterable[Dict[str, Any]]) -> int:
-        """Insert verdicts not yet recorded (ON CONFLICT DO NOTHING: SQLite >= 3.24, PostgreSQL);
-        one transaction. Returns the number of rows given."""
+        """Insert verdicts not yet recorded (ON CONFLICT: SQLite >= 3.24, PostgreSQL); one
+        transaction. A recorded verdict is kept, except that a `valid` one becomes a new
+        verdict with problem `ledger` (veriwatt.dbverify: the bill's ledger row was altered
+        after the bill was checked); both rules make a rerun change nothing. Returns the
+        number of rows given."""
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         rows = [
             tuple(
@@ -93,10 +96,12 @@ class ResultsDB:
             )
             for r in results
         ]
-        sql = "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (bill_digest) DO NOTHING" % (
+        sql = "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (bill_digest) DO UPDATE SET %s WHERE %s" % (
             TABLE,
             ", ".join(COLUMNS),
             ", ".join([self.ph] * len(COLUMNS)),
+            ", ".join("%s = excluded.%s" % (c, c) for c in COLUMNS[1:]),
+            "%s.status = 'valid' AND excluded.problem = 'ledger'" % TABLE,
         )
         if rows:
             with self._tx() as cur:

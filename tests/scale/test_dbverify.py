@@ -218,6 +218,32 @@ def test_altered_ledger_rows_are_reported(pop_dir, tmp_path):
     assert "bill_digest is sha256:" in bad["2"]["reason"]
 
 
+def _check_all(url, spub):
+    """One in-process run of the client's loop (select, verify each batch, write)."""
+    db = SupplierDB.open(url)
+    rdb = dbverify.results_db(db)
+    for d, ids in dbverify.batches(dbverify.select(db), 2):
+        rdb.put_many(dbverify.verify_db_batch(dbverify.worker_url(url), spub, d, ids))
+    return {r["name"].rsplit("#", 1)[1]: (r["status"], r["problem"]) for r in rdb.rows()}, len(rdb.rows())
+
+
+@pytest.mark.security
+def test_a_ledger_row_altered_after_its_check_turns_its_verdict(pop_dir, tmp_path):
+    """bill_checks keeps a bill's first verdict, but a row checked valid whose ledger amount
+    is lowered afterwards is recorded as invalid (problem ledger) by the next full run; later
+    runs change nothing, and the table never holds two rows of a bill."""
+    url = str(tmp_path / "svc.db")
+    dbverify.record_population(str(pop_dir), url)
+    assert _check_all(url, supplier(pop_dir)) == ({k: ("valid", None) for k in "123"}, 3)
+    SupplierDB.open(url).query("UPDATE bills SET amount = '0.01' WHERE id = 3")
+    after = ({"1": ("valid", None), "2": ("valid", None), "3": ("invalid", "ledger")}, 3)
+    assert _check_all(url, supplier(pop_dir)) == after
+    SupplierDB.open(url).query("UPDATE bills SET amount = '0.02' WHERE id = 3")
+    assert _check_all(url, supplier(pop_dir)) == after  # the first bad verdict stays
+    reason = dbverify.results_db(SupplierDB.open(url)).rows("invalid")[0]["reason"]
+    assert "amount is 0.01" in reason
+
+
 @pytest.mark.security
 def test_tariff_signed_by_another_key_makes_its_bills_malformed(pop_dir, tmp_path, day_supplier):
     """The tariffs table is not trusted: someone who can write it replaces the tariff's
