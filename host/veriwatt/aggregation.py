@@ -208,14 +208,14 @@ class Aggregator:
             got = st.shares
             if not got:
                 raise AggError("no shares for slot %d" % slot)
-            missing = self.missing(slot)
-            if missing:
+            if len(got) != len(self.ids):  # got holds members only (add_share checks): complete iff as many
                 raise AggError(
-                    "slot %d: waiting for %d member(s); start recovery to proceed without them" % (slot, len(missing))
+                    "slot %d: waiting for %d member(s); start recovery to proceed without them"
+                    % (slot, len(self.missing(slot)))
                 )
         present = sorted(got)
-        s1 = sum(got[m][0] for m in present)
-        s2 = sum(got[m][1] for m in present)
+        s1 = sum(v[0] for v in got.values())
+        s2 = sum(v[1] for v in got.values())
         return SlotResult(slot, present, list(st.recovered_without or ()), _signed(s1), _signed(s2))
 
     def close(self, slot: int) -> SlotResult:
