@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from operator import itemgetter
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from vwcore import agg, group
@@ -213,9 +214,10 @@ class Aggregator:
                     "slot %d: waiting for %d member(s); start recovery to proceed without them"
                     % (slot, len(self.missing(slot)))
                 )
-        present = sorted(got)
-        s1 = sum(v[0] for v in got.values())
-        s2 = sum(v[1] for v in got.values())
+        # got holds members only: all of them (self.ids is sorted) iff as many
+        present = list(self.ids) if len(got) == len(self.ids) else sorted(got)
+        s1 = sum(map(itemgetter(0), got.values()))
+        s2 = sum(map(itemgetter(1), got.values()))
         return SlotResult(slot, present, list(st.recovered_without or ()), _signed(s1), _signed(s2))
 
     def close(self, slot: int) -> SlotResult:

@@ -121,7 +121,8 @@ class BulkAggregator:
         """Add a batch of shares; the same outcome per share as A.add_share in order."""
         rep = BatchReport()
         n = agg.SHARE_LEN
-        shares = list(map(bytes, shares))  # (bytes(b) is b for bytes: no copy)
+        if set(map(type, shares)) - {bytes}:
+            shares = [bytes(s) for s in shares]
         if set(map(len, shares)) <= {n}:
             pos: Sequence[int] = range(len(shares))
             buf = b"".join(shares)
