@@ -121,3 +121,13 @@ def test_bad_arguments_name_no_secret():
             assert secret.hex() not in msg and repr(secret)[2:-1] not in msg
     assert list(S.check(b"", 60, 44, np.zeros(0, dtype=np.int64))) == []
     assert list(S.check(rec, 60, 44, np.array([0]))) == [1]  # the state survived the refusals
+
+
+@pytest.mark.security
+def test_states_wiped_when_dropped():
+    """The key states (key material) are zeroed before their memory is freed."""
+    S = aggmac.MacStates([b"\x5a" * 32, b"\xa5" * 100], b"prefix")
+    st = S._states  # keeps the memory alive past the object
+    assert any(aggmac.ffi.buffer(st))
+    del S
+    assert not any(aggmac.ffi.buffer(st))

@@ -58,6 +58,11 @@ class MacStates:
         lib.vw_aggmac_prepare(self._states, blocks, self.n, ffi.from_buffer(bytes(prefix) or b"\0"), len(prefix))
         ffi.memmove(blocks, bytes(len(blocks)), len(blocks))  # no key copy left behind
 
+    def __del__(self) -> None:
+        st = getattr(self, "_states", None)
+        if st is not None:  # key material: wiped before the memory is freed
+            ffi.memmove(st, bytes(len(st)), len(st))
+
     def check(self, recs: bytes, rec_len: int, body_len: int, rows: object) -> bytearray:
         """Per record: 1 if its tag is the truncated HMAC of its body under key rows[i]."""
         if rec_len <= 0 or len(recs) % rec_len:
