@@ -63,10 +63,10 @@ class BatchReport:
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a batch's entries are stored: one (c1, c2, share) tuple
-    per share would trigger collections that traverse the whole heap (measured: a third of
-    add_shares' time with 10,000 meters' state). The batch's allocations are bounded by its
-    size, nothing it makes is cyclic, and collection resumes at the end as before."""
+    """No cyclic garbage collection during a batch: one (c1, c2, share) tuple per share stored
+    would trigger collections that traverse the whole heap (measured: a third of add_shares'
+    time with 10,000 meters' state). The batch's allocations are bounded by its size, nothing
+    it keeps is cyclic, and collection resumes at the end as before."""
     was = gc.isenabled()
     gc.disable()
     try:
@@ -119,6 +119,10 @@ class BulkAggregator:
 
     def add_shares(self, shares: Sequence[bytes]) -> BatchReport:
         """Add a batch of shares; the same outcome per share as A.add_share in order."""
+        with _gc_paused():
+            return self._add(shares)
+
+    def _add(self, shares: Sequence[bytes]) -> BatchReport:
         rep = BatchReport()
         n = agg.SHARE_LEN
         if set(map(type, shares)) - {bytes}:
@@ -134,8 +138,7 @@ class BulkAggregator:
         known = (self._ids[idx] == arr["mid"]) & (arr["gid"] == self._gid) if len(self._ids) else idx < 0
         good = self._macs_ok(buf, idx, known)
         cols = _Cols(shares, pos, idx, arr["slot"], arr["c1"], arr["c2"], self._mids)
-        with _gc_paused():
-            done = self._store_unique(cols, good)
+        done = self._store_unique(cols, good)
         rest = np.flatnonzero(~done)
         if len(pos) == len(shares):
             todo: List[int] = rest.tolist()

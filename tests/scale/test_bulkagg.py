@@ -235,3 +235,22 @@ def test_second_batch_meets_stored_shares(native):
     ref = same(gid, macs, [bytearray(s) for s in later], [40, 41], prep, native)
     assert ref[:3] == ["resent", "resent", ref[2]] and "replay or forgery" in ref[2]
     assert ref[3:] == ["new"] * (len(later) - 3)
+
+
+def test_gc_state_restored():
+    """add_shares pauses the cyclic garbage collector during a batch and restores its state."""
+    import gc
+
+    ens, gid, macs = make_group(24)
+    shares = honest_shares(ens, [50], random.Random(25))
+    assert gc.isenabled()
+    B = BulkAggregator(Aggregator.from_keys(gid, macs))
+    assert B.add_shares(shares).accepted == len(shares) and gc.isenabled()
+    gc.disable()
+    try:
+        assert B.add_shares(shares + [b"short"]).resent == len(shares) and not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(TypeError):
+        B.add_shares([object()])  # not bytes: the caller's error, the collector is back on
+    assert gc.isenabled()
