@@ -11,7 +11,6 @@ data(masked=True) makes every share with the member's real code (vwcore.agg.Enro
 MAC (vwcore.agg's share format and tag): the aggregator's work is the same (it checks MACs,
 never masks), only the sums are random. Used for a day's batch (48 slots)."""
 
-import gc
 import os
 import random
 import struct
@@ -114,19 +113,9 @@ def parts(d):
         for t in range(slots):
             A.result(SLOT0 + t)
     t_res = time.process_time() - t0
-    bulks = [BulkAggregator(Aggregator.from_keys(gid, keys)) for gid, keys, _ in d]
-    gc.disable()  # the same add_shares without the cyclic garbage collector's passes
-    try:
-        t0 = time.process_time()
-        for B, (_, _, ss) in zip(bulks, d):
-            B.add_shares(ss)
-        t_nogc = time.process_time() - t0
-    finally:
-        gc.enable()
     us = 1e6 / n
     return {
         "mac_kernel_us": round(t_mac * us, 3),
         "add_shares_us": round(t_add * us, 3),
-        "add_shares_without_gc_us": round(t_nogc * us, 3),
         "result_us": round(t_res * us, 3),
     }
