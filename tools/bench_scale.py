@@ -13,9 +13,10 @@
    batch path from the file's bytes: JSON parsing included, batchverify.verify_raw) and
    batch_many (the same files through batchverify.verify_many: the batch equations of up to
    COMBINE bills joined in one multi-exponentiation).
-3. shares: aggregator shares per second for 10,000 meters (200 groups of 50), before
-   (veriwatt.aggregation.Aggregator, share by share, tools/bench_agg.py) and after
-   (veriwatt.bulkagg) when that module exists.
+3. shares: aggregator shares per second for 10,000 meters (200 groups of 50; batches of 4 and
+   of 48 slots per group), before (veriwatt.aggregation.Aggregator, share by share,
+   tools/bench_agg.py) and after (veriwatt.bulkagg: its hashlib path and its C MAC kernel),
+   interleaved, then where the time goes (tools/bench_bulkagg.py).
 4. dask: verify-bills of the population on an embedded LocalCluster with 1 and 2 workers
    (one thread each): bills/s and the ratio, when veriwatt.scale exists.
 5. dask_db: verify-bills --database (veriwatt.dbverify) over a SQLite service database holding
@@ -123,13 +124,25 @@ def bench_bills(pop: population.Population, rounds: int) -> Dict[str, Any]:
 
 
 def bench_shares(rounds: int) -> Dict[str, Any]:
+    """Per batch size (a group's 4 slots, real masked shares; a group's day, 48 slots), interleaved
+    rounds of: before (add_share one by one), after_python (bulkagg, hashlib MAC loop) and after
+    (bulkagg, C MAC kernel); then where the C path's time goes."""
     import bench_bulkagg
 
-    out: Dict[str, Any] = {"before": [], "after": []}
-    for _ in range(rounds):  # interleaved; CPU time of this process (per core)
-        out["before"].append(round(bench_bulkagg.before()["shares_per_second"]))
-        out["after"].append(round(bench_bulkagg.throughput()["shares_per_second"]))
-    out["before_best"], out["after_best"] = max(out["before"]), max(out["after"])
+    out: Dict[str, Any] = {}
+    for name, slots, masked in (("slots_4", 4, True), ("slots_48", 48, False)):
+        d = bench_bulkagg.data(slots=slots, masked=masked)
+        r: Dict[str, Any] = {"shares": sum(len(ss) for _, _, ss in d), "before": [], "after_python": [], "after": []}
+        for _ in range(rounds):  # interleaved; CPU time of this process (per core)
+            r["before"].append(round(bench_bulkagg.before(d)))
+            r["after_python"].append(round(bench_bulkagg.throughput(d, native=False)))
+            r["after"].append(round(bench_bulkagg.throughput(d, native=True)))
+            r.setdefault("load", []).append(load())
+        for k in ("before", "after_python", "after"):
+            r[k + "_best"] = max(r[k])
+        r["parts"] = bench_bulkagg.parts(d)
+        out[name] = r
+        print("shares", name, r, flush=True)
     out["load"] = load()
     return out
 

@@ -10,7 +10,10 @@ The host build uses 64-bit limbs (unsigned __int128) where the compiler has them
 
 import glob
 import os
+import subprocess
 import sys
+import sysconfig
+import tempfile
 
 from cffi import FFI
 
@@ -53,16 +56,59 @@ ffibuilder.cdef(
 _sources = sorted(
     os.path.join(CRYPTO_C, os.path.basename(p)) for p in glob.glob(os.path.join(ROOT, CRYPTO_C, "vw_*.c"))
 )
-ffibuilder.set_source(
-    "vwcrypto._vwcrypto",
-    """
+_preamble = """
     #include "vw_modexp.h"
     #include "vw_fixedbase.h"
     static size_t vw_fb_work_limbs(const vw_fb_table *t) { return VW_FB_WORK_LIMBS(t->n); }
     static size_t vw_work_limbs_powmod(size_t n) { return VW_POWMOD_WORK_LIMBS(n); }
     static size_t vw_work_limbs_powmod2(size_t n) { return VW_POWMOD2_WORK_LIMBS(n); }
-    """,
+    """
+_libraries = []
+
+
+# --- batch HMAC-SHA256 tag checks for the host aggregator (issue 14; vwcrypto.aggmac,
+# veriwatt.bulkagg): crypto_c/cpython/vw_aggmac.c over OpenSSL libcrypto's SHA-256. Host only
+# (the meter's library has no such file). Without OpenSSL's headers (Debian: libssl-dev,
+# tools/setup installs it) the binding is built without it and bulkagg uses its Python path.
+def _have_libcrypto() -> bool:
+    cc = (sysconfig.get_config_var("CC") or "cc").split()
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "probe.c")
+        with open(src, "w") as f:
+            f.write("#include <openssl/sha.h>\nint main(void) { return SHA256_CBLOCK != 64; }\n")
+        try:
+            r = subprocess.run(cc + [src, "-o", os.path.join(d, "probe"), "-lcrypto"], capture_output=True)
+        except OSError:
+            return False
+    return r.returncode == 0
+
+
+if _have_libcrypto():
+    ffibuilder.cdef(
+        """
+        #define VW_AGGMAC_OK ...
+        #define VW_AGGMAC_ERR_ARG ...
+        size_t vw_aggmac_state_bytes(void);
+        int vw_aggmac_prepare(uint8_t *states, const uint8_t *key_blocks, size_t n,
+                              const uint8_t *prefix, size_t prefix_len);
+        int vw_aggmac_check(uint8_t *ok, const uint8_t *recs, size_t count, size_t rec_len,
+                            size_t body_len, const int64_t *rows, const uint8_t *states, size_t n_states);
+        int vw_aggmac_macs(uint8_t *out, const uint8_t *msgs, size_t count, size_t msg_len,
+                           const int64_t *rows, const uint8_t *states, size_t n_states);
+        """
+    )
+    _sources.append(os.path.join(CRYPTO_C, "cpython", "vw_aggmac.c"))
+    _preamble += '#include "cpython/vw_aggmac.h"\n'
+    _libraries.append("crypto")
+else:
+    print("vwcrypto: OpenSSL headers not found (libssl-dev): built without vwcrypto.aggmac", file=sys.stderr)
+# --- end of the aggregator's block
+
+ffibuilder.set_source(
+    "vwcrypto._vwcrypto",
+    _preamble,
     sources=_sources,
+    libraries=_libraries,
     include_dirs=[CRYPTO_C],
     define_macros=[("VW_LIMB_BITS", "64")],
     extra_compile_args=["-O2", "-std=c99"] if sys.platform != "win32" else [],

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from operator import itemgetter
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from vwcore import agg, group
@@ -208,14 +209,15 @@ class Aggregator:
             got = st.shares
             if not got:
                 raise AggError("no shares for slot %d" % slot)
-            missing = self.missing(slot)
-            if missing:
+            if len(got) != len(self.ids):  # got holds members only (add_share checks): complete iff as many
                 raise AggError(
-                    "slot %d: waiting for %d member(s); start recovery to proceed without them" % (slot, len(missing))
+                    "slot %d: waiting for %d member(s); start recovery to proceed without them"
+                    % (slot, len(self.missing(slot)))
                 )
-        present = sorted(got)
-        s1 = sum(got[m][0] for m in present)
-        s2 = sum(got[m][1] for m in present)
+        # got holds members only: all of them (self.ids is sorted) iff as many
+        present = list(self.ids) if len(got) == len(self.ids) else sorted(got)
+        s1 = sum(map(itemgetter(0), got.values()))
+        s2 = sum(map(itemgetter(1), got.values()))
         return SlotResult(slot, present, list(st.recovered_without or ()), _signed(s1), _signed(s2))
 
     def close(self, slot: int) -> SlotResult:
