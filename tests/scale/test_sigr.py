@@ -26,7 +26,7 @@ from vwcore import modexp
 from vwcore import sig as _sig
 from vwcore import wire
 
-pytestmark = [pytest.mark.scale]
+pytestmark = [pytest.mark.scale, pytest.mark.usefixtures("mexp_path")]
 G = _group.DEFAULT
 
 
