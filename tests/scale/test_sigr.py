@@ -400,3 +400,18 @@ def _slow_elem(x):
         return jsonio.element(x, G, "x", member=False)
     except VeriwattError:
         return None
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    s=st.one_of(
+        st.text(alphabet="0123456789abcdefABCDEF \n\t_x+-\u0661", max_size=10),
+        st.integers(0, G.p + 5).map(lambda v: "%x" % v),
+        st.integers(0, G.p + 5).map(lambda v: "0%x" % v),
+        st.integers(0, G.p + 5).map(lambda v: "%X" % v),
+        st.integers(2, G.p - 1).map(lambda v: " %x" % v),
+        st.sampled_from(["", "0", "1", "2", "00", "02", "%x" % (G.p - 1), "%x" % G.p, "1" * 513]),
+    )
+)
+def test_hex_elem_accepts_exactly_the_canonical_elements(s):
+    assert (bill._hex_elem(s, G) or None) == _slow_elem(s)
