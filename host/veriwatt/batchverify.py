@@ -119,9 +119,26 @@ class FastChecker(Checker):
         for (slot, C, e, s), R in zip(entries, rs):
             if not (0 <= e < q and 0 <= s < q and 1 < C < p and 1 < R < p and 0 <= slot < wire.NO_SLOT):
                 return False
-            if self._challenge(R, wire.signed_bytes(self.meter_id, slot, C, G.id)) != e:
-                return False
+        if not self._challenges_ok(entries, rs):
+            return False
         return not (self.subgroup_check and any(fastexp.powmod(R, q, p) != 1 for R in rs))
+
+    def _challenges_ok(self, entries: Sequence[Tuple[int, int, int, int]], rs: Sequence[int]) -> bool:
+        """e_t == H(R_t, y, M_t) for every t (fields already in range): `_challenge` on the
+        bytes of wire.signed_bytes, with everything but R_t, the slot and C_t laid out once."""
+        G = self.G
+        plen, q = G.plen, G.q
+        head = wire.signed_bytes(self.meter_id, 0, 0, G.id)[: -(4 + plen)]  # domain, version, group, meter
+        lr, mid = _len4(plen), self._ypart + _len4(len(head) + 4 + plen) + head
+        h0, h1 = self._h
+        for (slot, C, e, _), R in zip(entries, rs):
+            tail = b"".join((lr, R.to_bytes(plen, "big"), mid, slot.to_bytes(4, "big"), C.to_bytes(plen, "big")))
+            a, b = h0.copy(), h1.copy()
+            a.update(tail)
+            b.update(tail)
+            if int.from_bytes(a.digest() + b.digest(), "big") % q != e:
+                return False
+        return True
 
     def _r(self, s: int, f: int) -> int:
         """g^s * y^f mod p in one accumulator: y's 8-bit digits are the bytes of f, g's 12-bit
@@ -155,7 +172,7 @@ def equation_ok(items: Sequence[Pending]) -> bool:
     if any(c.G is not G or not c._fast for c, _, _ in items):
         return False
     q, p = G.q, G.p
-    A, ylhs, bases, exps = 0, 1, [], []  # type: ignore[var-annotated]
+    A, ylhs, bases, exps, weights = 0, 1, [], [], []  # type: ignore[var-annotated]
     for chk, entries, rs in items:
         digits = os.urandom(A_BYTES * len(entries))
         E = 0
@@ -164,9 +181,14 @@ def equation_ok(items: Sequence[Pending]) -> bool:
             A += a * s
             E += a * e
             exps.append(a)
+        weights.append(digits)
         bases.extend(rs)
         ylhs = ylhs * fastexp.powmod(chk.y, (-E) % q, p) % p
     lhs = fastexp.fixed_base_w(G.g, p, G_WINDOW).pow(A % q) * ylhs % p
+    if USE_C:  # the same a_t, as the C code reads them (1 < R_t < p: records_ok)
+        mlen = (p.bit_length() + 7) // 8
+        packed = b"".join([R.to_bytes(mlen, "little") for R in bases])
+        return int(lhs) == cmexp.multiexp_packed(packed, b"".join(weights), A_BYTES, p)
     return int(lhs) == multiexp(bases, exps, p)
 
 

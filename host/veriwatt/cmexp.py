@@ -3,6 +3,7 @@
 
     available() -> bool                      the C function is compiled into vwcrypto
     multiexp(bases, exps, p) -> int          prod bases[i]^exps[i] mod p
+    multiexp_packed(bases, exps, elen, p)    the same from little-endian byte strings
     product(bases, p) -> int                 prod bases[i] mod p
 
 The C code (crypto_c/cpython/vw_multiexp.c, in the CPython extension vwcrypto._vwcrypto, host
@@ -70,6 +71,26 @@ def multiexp(bases: Sequence[Any], exps: Sequence[int], p: int) -> int:
     eb = _pack(es, elen, "exponents")
     out = _ffi.new("uint8_t[]", mlen)
     err = _lib.vw_multiexp(out, p.to_bytes(mlen, "little"), mlen, len(bs), bb, eb, elen)
+    if err:
+        raise ValueError(_ERRORS.get(err, "C multi-exponentiation failed (%d)" % err))
+    return int.from_bytes(_ffi.buffer(out), "little")
+
+
+def multiexp_packed(bases: bytes, exps: bytes, exp_len: int, p: int) -> int:
+    """prod b_i^e_i mod p for bases and exponents already laid out as the C code reads them:
+    `bases` the concatenation of little-endian (p.bit_length() + 7) // 8-byte strings, each
+    below p (ValueError otherwise), `exps` of exp_len-byte little-endian strings, as many."""
+    p = index(p)
+    if p < 3 or not p & 1:
+        raise ValueError(_ERRORS[-2])
+    mlen = (p.bit_length() + 7) // 8
+    n = len(bases) // mlen
+    if len(bases) != n * mlen or exp_len < 1 or len(exps) != n * exp_len:
+        raise ValueError("packed bases and exponents of the wrong lengths")
+    if not _OK:
+        raise RuntimeError("vwcrypto has no C multi-exponentiation (rebuild it: bash tools/setup)")
+    out = _ffi.new("uint8_t[]", mlen)
+    err = _lib.vw_multiexp(out, p.to_bytes(mlen, "little"), mlen, n, bases, exps, exp_len)
     if err:
         raise ValueError(_ERRORS.get(err, "C multi-exponentiation failed (%d)" % err))
     return int.from_bytes(_ffi.buffer(out), "little")

@@ -45,7 +45,11 @@ exponents = st.one_of(
 def test_multiexp_is_the_product_of_pows(p, data):
     n = data.draw(st.integers(0, 40))
     bases = data.draw(
-        st.lists(st.one_of(st.integers(0, p - 1), st.sampled_from([0, 1, p - 1]), st.integers(p, 4 * p)), min_size=n, max_size=n)
+        st.lists(
+            st.one_of(st.integers(0, p - 1), st.sampled_from([0, 1, p - 1]), st.integers(p, 4 * p)),
+            min_size=n,
+            max_size=n,
+        )
     )
     exps = data.draw(st.lists(exponents, min_size=n, max_size=n))
     assert cmexp.multiexp(bases, exps, p) == reference(bases, exps, p)
@@ -109,3 +113,21 @@ def test_weighted_product_both_paths(use_c, monkeypatch):
 @pytest.mark.parametrize("n, bits", [(1, 1), (1488, 64), (32 * 1488, 64), (100, 256), (5, 8), (300_000, 64)])
 def test_window_rule_same_as_python(n, bits):
     assert cmexp.window(n, bits) == batchverify.window_for(n, bits)
+
+
+@settings(max_examples=60, deadline=None)
+@given(p=moduli, data=st.data())
+def test_packed_is_the_same(p, data):
+    n = data.draw(st.integers(0, 20))
+    elen = data.draw(st.integers(1, 40))
+    bases = data.draw(st.lists(st.integers(0, p - 1), min_size=n, max_size=n))
+    exps = data.draw(st.lists(st.integers(0, 256**elen - 1), min_size=n, max_size=n))
+    mlen = (p.bit_length() + 7) // 8
+    packed = b"".join(b.to_bytes(mlen, "little") for b in bases)
+    got = cmexp.multiexp_packed(packed, b"".join(e.to_bytes(elen, "little") for e in exps), elen, p)
+    assert got == reference(bases, exps, p)
+    if n:
+        with pytest.raises(ValueError):  # a base >= p is refused, not reduced
+            cmexp.multiexp_packed(p.to_bytes(mlen, "little") + packed[mlen:], b"\x01" * (n * elen), elen, p)
+    with pytest.raises(ValueError):
+        cmexp.multiexp_packed(packed + b"\x00", b"\x01" * (n * elen), elen, p)
