@@ -12,7 +12,9 @@ on honest and tampered bills) with the signatures checked by `FastChecker`:
   customer's `veriwatt bill`); then `FastChecker.batch_ok` checks e_t == H(R_t, y, M_t) for
   every record (hashes only) and ONE small-exponent batch equation (Bellare, Garay, Rabin,
   EUROCRYPT 1998) g^(sum a_t s_t) y^-(sum a_t e_t) == prod R_t^a_t with random 64-bit a_t from
-  os.urandom, the product by `multiexp` (Pippenger's bucket method). When that fails the
+  os.urandom, the product by `multiexp` (Pippenger's bucket method: in C through
+  veriwatt.cmexp when vwcrypto was built with it, `USE_C`, else on gmpy2, the same value so
+  the same verdicts; variable time, public values only). When that fails the
   signatures are checked one by one as by bill.verify_bill, naming the first bad record with
   its message. Soundness, and the one case where the verdicts can differ (records made with
   the meter's own key, closed by subgroup_check=True at one exponentiation per record):
