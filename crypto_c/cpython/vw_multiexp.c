@@ -218,7 +218,11 @@ int vw_multiexp(uint8_t *out, const uint8_t *mod, size_t mod_len, size_t count, 
     size_t bits = exp_bits(exps, count, exp_len);
     unsigned c = bits ? vw_mexp_window(count, bits) : 0;
     /* limbs: p, t(2n), bm(count n), buckets(2^c n), run, tot, acc, z */
-    size_t nb = (size_t)1 << c, limbs = n * (7 + count + nb);
+    size_t nb = (size_t)1 << c;
+    if (count > SIZE_MAX / sizeof(mp_limb_t) / n - 7 - nb) {
+        return VW_MEXP_ERR_NOMEM; /* the workspace size would overflow */
+    }
+    size_t limbs = n * (7 + count + nb);
     mp_limb_t *mem = malloc(limbs * sizeof(mp_limb_t));
     uint8_t *used = malloc(nb);
     int err = (mem && used) ? VW_MEXP_OK : VW_MEXP_ERR_NOMEM;
