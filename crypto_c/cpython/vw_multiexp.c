@@ -12,7 +12,11 @@
  * GMP's mpn_redc_1) and Pippenger's bucket method (HAC 14.5; Bernstein et al., "Faster batch
  * forgery identification", INDOCRYPT 2012, sec. 4): per c-bit window one multiplication per
  * base into the bucket of its digit, the buckets combined as prod B_d^d by running products,
- * windows joined by c squarings. The window width minimises n + 2 * 2^c per window. The bases
+ * windows joined by c squarings. The window width minimises n + 2 * 2^c per window. Exponents
+ * of at most 64 bits (the batch weights, prices) go through Bos-Coster's method instead (below:
+ * about 7.6 multiplications per base for 1,488 random 64-bit exponents and 5.1 for 47,616,
+ * against 10.8 and 6.5 for the buckets, counted by a simulation; measured 12% and 3-20% less
+ * time, on a loaded machine). The bases
  * enter as they are (no conversion into Montgomery form: one multiplication by R^E mod p at
  * the end, see vw_multiexp), so a product of k bases costs k multiplications.
  *
@@ -27,6 +31,9 @@
 #include "vw_multiexp.h"
 
 #define LB (GMP_NUMB_BITS / 8)
+#ifndef BOS_COSTER_BITS /* exponents up to this many bits go through Bos-Coster (0: never; tests) */
+#define BOS_COSTER_BITS 64
+#endif
 
 static void from_le(mp_limb_t *r, size_t n, const uint8_t *b, size_t len) {
     memset(r, 0, n * sizeof(mp_limb_t));
@@ -188,6 +195,108 @@ static int pippenger(pip *P, mp_limb_t *acc, size_t bits) {
     return acc_set;
 }
 
+/* ---- Bos-Coster (exponents of at most 64 bits): a max-heap of the exponents; the largest
+ * two (x1, e1), (x2, e2) become (x1, e1 mod e2), (x1^(e1 div e2) x2, e2), since
+ * x1^e1 x2^e2 = x1^(e1 mod e2) (x1^(e1 div e2) x2)^e2 (de Rooij, EUROCRYPT '94, crediting Bos
+ * and Coster; the heap as in Bernstein et al., "High-speed high-security signatures", 2011,
+ * batch verification). Every step lowers the sum of the exponents: it ends, with one
+ * exponent left, raised by square-and-multiply. */
+
+static void sift_down(size_t *h, size_t len, const uint64_t *ev, size_t pos) {
+    size_t i = h[pos];
+    uint64_t e = ev[i];
+    for (;;) {
+        size_t c = 2 * pos + 1;
+        if (c >= len) {
+            break;
+        }
+        if (c + 1 < len && ev[h[c + 1]] > ev[h[c]]) {
+            c++;
+        }
+        if (ev[h[c]] <= e) {
+            break;
+        }
+        h[pos] = h[c];
+        pos = c;
+    }
+    h[pos] = i;
+}
+
+/* r = x^e (e >= 1) by left-to-right square-and-multiply; r must not alias x. */
+static void mpow(const mont *m, mp_limb_t *r, const mp_limb_t *x, uint64_t e) {
+    int top = 63;
+    while (!((e >> top) & 1)) {
+        top--;
+    }
+    memcpy(r, x, m->n * sizeof(mp_limb_t));
+    for (int b = top - 1; b >= 0; b--) {
+        mmul(m, r, r, r);
+        if ((e >> b) & 1) {
+            mmul(m, r, r, x);
+        }
+    }
+}
+
+/* acc = prod x_i^ev[i] over the count bases x (overwritten), returns whether acc was set
+ * (unset: the product is 1). h: count indices of workspace, tmp: n limbs. */
+static int bos_coster(const mont *m, mp_limb_t *x, uint64_t *ev, size_t *h, size_t count, mp_limb_t *acc,
+                      mp_limb_t *tmp) {
+    size_t n = m->n;
+    for (size_t i = 0; i < count; i++) {
+        h[i] = i;
+    }
+    for (size_t pos = count / 2; pos-- > 0;) {
+        sift_down(h, count, ev, pos);
+    }
+    for (;;) {
+        size_t i1 = h[0];
+        if (count < 2) {
+            break;
+        }
+        size_t i2 = (count < 3 || ev[h[1]] >= ev[h[2]]) ? h[1] : h[2];
+        uint64_t e1 = ev[i1], e2 = ev[i2];
+        if (e2 == 0) {
+            break;
+        }
+        uint64_t q = e1 / e2;
+        if (q == 1) {
+            mmul(m, x + i2 * n, x + i2 * n, x + i1 * n);
+        } else {
+            mpow(m, tmp, x + i1 * n, q);
+            mmul(m, x + i2 * n, x + i2 * n, tmp);
+        }
+        ev[i1] = e1 - q * e2;
+        sift_down(h, count, ev, 0);
+    }
+    if (count == 0 || ev[h[0]] == 0) {
+        return 0;
+    }
+    mpow(m, acc, x + h[0] * n, ev[h[0]]);
+    return 1;
+}
+
+/* bos_coster on exponents given as exp_len-byte little-endian strings of at most 64 bits;
+ * -1 when out of memory. */
+static int bos_coster_le(const mont *m, mp_limb_t *x, const uint8_t *exps, size_t count, size_t exp_len,
+                         mp_limb_t *acc, mp_limb_t *tmp) {
+    uint64_t *ev = malloc(count * sizeof(uint64_t) + 1);
+    size_t *h = malloc(count * sizeof(size_t) + 1);
+    int set = -1;
+    if (ev && h) {
+        for (size_t i = 0; i < count; i++) {
+            uint64_t v = 0;
+            for (size_t k = exp_len < 8 ? exp_len : 8; k > 0; k--) {
+                v = (v << 8) | exps[i * exp_len + k - 1];
+            }
+            ev[i] = v; /* bytes above the 8th are zero: the exponents have at most 64 bits */
+        }
+        set = bos_coster(m, x, ev, h, count, acc, tmp);
+    }
+    free(ev);
+    free(h);
+    return set;
+}
+
 /* z = R^E mod p with R = 2^(GMP_NUMB_BITS n) and E = sum of the exponents: the factor that
  * undoes taking the plain bases as Montgomery representatives (see vw_multiexp). */
 static void r_power(mp_limb_t *z, const mp_limb_t *p, size_t n, const uint8_t *exps, size_t count,
@@ -241,18 +350,24 @@ int vw_multiexp(uint8_t *out, const uint8_t *mod, size_t mod_len, size_t count, 
         }
         if (err == VW_MEXP_OK) {
             /* Each base b is taken as the Montgomery representative of b / R: no conversion in.
-             * The buckets then give V = R * prod (b_i / R)^e_i = R^(1 - E) prod b_i^e_i with
+             * The multi-exponentiation (either method) then gives V = R * prod (b_i / R)^e_i = R^(1 - E) prod b_i^e_i with
              * E = sum e_i, and one Montgomery product by R^E mod p gives prod b_i^e_i. */
             mont m = {p, n, neg_inverse(p[0]), t};
             pip P = {&m, bm, exps, count, exp_len, bk, used, run, tot};
-            if (bits && pippenger(&P, acc, bits)) {
+            int set = bits == 0 ? 0 : bits <= BOS_COSTER_BITS ? bos_coster_le(&m, bm, exps, count, exp_len, acc, run)
+                                                              : pippenger(&P, acc, bits);
+            if (set < 0) {
+                err = VW_MEXP_ERR_NOMEM;
+            } else if (set) {
                 r_power(z, p, n, exps, count, exp_len);
                 mmul(&m, acc, acc, z);
             } else {
                 memset(acc, 0, n * sizeof(mp_limb_t));
                 acc[0] = 1; /* the empty product (p > 1) */
             }
-            to_le(out, mod_len, acc, n);
+            if (err == VW_MEXP_OK) {
+                to_le(out, mod_len, acc, n);
+            }
         }
     }
     free(mem);

@@ -8,7 +8,8 @@
 
 The C code (crypto_c/cpython/vw_multiexp.c, in the CPython extension vwcrypto._vwcrypto, host
 only) uses Montgomery multiplication (Montgomery 1985, REDC as GMP's mpn_redc_1) on GMP's mpn
-layer and Pippenger's bucket method (HAC 14.5; Bernstein et al., INDOCRYPT 2012, sec. 4).
+layer, Bos-Coster's method for exponents of up to 64 bits (de Rooij, EUROCRYPT '94) and
+Pippenger's bucket method above (HAC 14.5; Bernstein et al., INDOCRYPT 2012, sec. 4).
 
 PUBLIC INPUTS ONLY: the running time and the memory touched depend on the bases and the
 exponents (variable time). Verifiers only handle public values (commitments, signature

@@ -79,6 +79,10 @@ def test_edge_cases():
     assert cmexp.multiexp([p + 7, -1], [3, 1], p) == 343 * (p - 1) % p
     assert cmexp.multiexp([2, 3], [1 << 1000, 0], p) == pow(2, 1 << 1000, p)
     assert cmexp.product([2, 3, 5], 7) == 30 % 7
+    # Bos-Coster (exponents <= 64 bits): one exponent far above the others, equal exponents
+    for exps in ([2**64 - 1, 1], [2**64 - 1, 2**64 - 1], [0, 2**64 - 1], [2**63, 3, 0, 0], [1, 2**40 + 1, 2]):
+        bases = [3, 5, 7, 11, 13][: len(exps)]
+        assert cmexp.multiexp(bases, exps, p) == reference(bases, exps, p)
 
 
 @pytest.mark.parametrize(
