@@ -12,7 +12,10 @@
    a time), batch (the same with `sig_R`: hashes plus one batch equation) and batch_raw (the
    batch path from the file's bytes: JSON parsing included, batchverify.verify_raw) and
    batch_many (the same files through batchverify.verify_many: the batch equations of up to
-   COMBINE bills joined in one multi-exponentiation).
+   COMBINE bills joined in one multi-exponentiation). The batch passes run twice in the same
+   interleaved rounds: "*_gmpy2" with the Python/gmpy2 products (batchverify.USE_C and
+   linear.USE_C off: the path before the C multi-exponentiation) and without suffix with the C
+   products (veriwatt.cmexp).
 3. shares: aggregator shares per second for 10,000 meters (200 groups of 50; batches of 4 and
    of 48 slots per group), before (veriwatt.aggregation.Aggregator, share by share,
    tools/bench_agg.py) and after (veriwatt.bulkagg: its hashlib path and its C MAC kernel),
@@ -40,7 +43,7 @@ sys.path.insert(0, os.path.join(ROOT, "host"))
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-from veriwatt import batchverify, bill, fastexp, population  # noqa: E402
+from veriwatt import batchverify, bill, cmexp, fastexp, linear, population  # noqa: E402
 
 
 def load() -> List[float]:
@@ -85,8 +88,16 @@ def _many_pass(raws: List[tuple], T: Any, pubs: Dict[str, Any]) -> float:
     return (time.process_time() - t0) / len(raws)
 
 
+def _use_c(on: bool) -> None:
+    batchverify.USE_C = linear.USE_C = on and cmexp.available()
+
+
 def _stripped(bills: List[tuple]) -> List[tuple]:
     return [({k: v for k, v in b.items() if k != "sig_R"}, pub) for b, pub in bills]
+
+
+def _add(t: Dict[str, List[float]], key: str, v: float) -> None:
+    t.setdefault(key, []).append(v)
 
 
 def bench_bills(pop: population.Population, rounds: int) -> Dict[str, Any]:
@@ -97,18 +108,23 @@ def bench_bills(pop: population.Population, rounds: int) -> Dict[str, Any]:
     plain = _stripped(bills)
     raws = [(os.path.basename(p), open(p, "rb").read()) for p in pop.bill_paths()]
     pubs = {b["meter_id"]: pub for b, pub in bills}
-    t: Dict[str, List[float]] = {"reference": [], "per_signature": [], "batch": [], "batch_raw": [], "batch_many": []}
+    t: Dict[str, List[float]] = {}
     for _ in range(rounds):  # interleaved, so all see the same load
-        t["reference"].append(_pass(bill.verify_bill, plain, pop.tariff, True))
-        t["per_signature"].append(_pass(batchverify.verify_bill, plain, pop.tariff, False))
-        t["batch"].append(_pass(batchverify.verify_bill, bills, pop.tariff, False))
-        t["batch_raw"].append(_raw_pass(raws, pop.tariff, pubs))
-        t["batch_many"].append(_many_pass(raws, pop.tariff, pubs))
+        _use_c(False)  # before: the Python / gmpy2 products
+        _add(t, "reference", _pass(bill.verify_bill, plain, pop.tariff, True))
+        _add(t, "per_signature", _pass(batchverify.verify_bill, plain, pop.tariff, False))
+        for sfx, on in (("_gmpy2", False), ("", True)):
+            _use_c(on)
+            _add(t, "batch" + sfx, _pass(batchverify.verify_bill, bills, pop.tariff, False))
+            _add(t, "batch_raw" + sfx, _raw_pass(raws, pop.tariff, pubs))
+            _add(t, "batch_many" + sfx, _many_pass(raws, pop.tariff, pubs))
+    _use_c(True)
     out: Dict[str, Any] = {
         "bills": len(bills),
         "slots_per_bill": bills[0][0]["period"]["slots"],
         "rounds": rounds,
         "g_table_seconds": round(table_s, 3),
+        "c_multiexp": cmexp.available(),
     }
     for k, v in t.items():
         out[k] = {
@@ -119,6 +135,8 @@ def bench_bills(pop: population.Population, rounds: int) -> Dict[str, Any]:
     out["speedup_batch_over_per_signature"] = round(min(t["per_signature"]) / min(t["batch"]), 2)
     out["speedup_batch_over_reference"] = round(min(t["reference"]) / min(t["batch"]), 2)
     out["speedup_many_over_reference"] = round(min(t["reference"]) / min(t["batch_many"]), 2)
+    out["speedup_c_over_gmpy2_batch"] = round(min(t["batch_gmpy2"]) / min(t["batch"]), 2)
+    out["speedup_c_over_gmpy2_many"] = round(min(t["batch_many_gmpy2"]) / min(t["batch_many"]), 2)
     out["load"] = load()
     return out
 

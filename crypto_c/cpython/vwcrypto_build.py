@@ -53,17 +53,31 @@ ffibuilder.cdef(
     #define VW_FB_MAX_TERMS ...
     """
 )
+# Host-only multi-exponentiation over GMP (crypto_c/cpython/vw_multiexp.c: batch verification of
+# bills, PUBLIC inputs only, variable time; wrapped by veriwatt.cmexp). Links libgmp (libgmp-dev).
+ffibuilder.cdef(
+    """
+    int vw_multiexp(uint8_t *out, const uint8_t *mod, size_t mod_len, size_t count, const uint8_t *bases,
+                    const uint8_t *exps, size_t exp_len);
+    unsigned vw_mexp_window(size_t count, size_t bits);
+    #define VW_MEXP_MAX_MOD_BYTES ...
+    #define VW_MEXP_MAX_EXP_BYTES ...
+    """
+)
+MEXP_SOURCES = [os.path.join(CRYPTO_C, "cpython", "vw_multiexp.c")]
+MEXP_INCLUDE = '#include "vw_multiexp.h"\n'
+MEXP_LIBRARIES = ["gmp"]
 _sources = sorted(
     os.path.join(CRYPTO_C, os.path.basename(p)) for p in glob.glob(os.path.join(ROOT, CRYPTO_C, "vw_*.c"))
 )
-_preamble = """
+_preamble = MEXP_INCLUDE + """
     #include "vw_modexp.h"
     #include "vw_fixedbase.h"
     static size_t vw_fb_work_limbs(const vw_fb_table *t) { return VW_FB_WORK_LIMBS(t->n); }
     static size_t vw_work_limbs_powmod(size_t n) { return VW_POWMOD_WORK_LIMBS(n); }
     static size_t vw_work_limbs_powmod2(size_t n) { return VW_POWMOD2_WORK_LIMBS(n); }
     """
-_libraries = []
+_libraries = list(MEXP_LIBRARIES)
 
 
 # --- batch HMAC-SHA256 tag checks for the host aggregator (issue 14; vwcrypto.aggmac,
@@ -107,9 +121,9 @@ else:
 ffibuilder.set_source(
     "vwcrypto._vwcrypto",
     _preamble,
-    sources=_sources,
+    sources=_sources + MEXP_SOURCES,
     libraries=_libraries,
-    include_dirs=[CRYPTO_C],
+    include_dirs=[CRYPTO_C, os.path.join(CRYPTO_C, "cpython")],
     define_macros=[("VW_LIMB_BITS", "64")],
     extra_compile_args=["-O2", "-std=c99"] if sys.platform != "win32" else [],
 )

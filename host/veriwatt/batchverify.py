@@ -12,7 +12,9 @@ on honest and tampered bills) with the signatures checked by `FastChecker`:
   customer's `veriwatt bill`); then `FastChecker.batch_ok` checks e_t == H(R_t, y, M_t) for
   every record (hashes only) and ONE small-exponent batch equation (Bellare, Garay, Rabin,
   EUROCRYPT 1998) g^(sum a_t s_t) y^-(sum a_t e_t) == prod R_t^a_t with random 64-bit a_t from
-  os.urandom, the product by `multiexp` (Pippenger's bucket method). When that fails the
+  os.urandom, the product by `multiexp` (Pippenger's bucket method: in C through
+  veriwatt.cmexp when vwcrypto was built with it, `USE_C`, else on gmpy2, the same value so
+  the same verdicts; variable time, public values only). When that fails the
   signatures are checked one by one as by bill.verify_bill, naming the first bad record with
   its message. Soundness, and the one case where the verdicts can differ (records made with
   the meter's own key, closed by subgroup_check=True at one exponentiation per record):
@@ -43,10 +45,13 @@ from vwcore import sig as _sig
 from vwcore import wire
 
 from . import bill as _bill
-from . import fastexp, jsonio, keys
+from . import cmexp, fastexp, jsonio, keys
 from .errors import InvalidError, VeriwattError
 from .records import Checker
 
+# The batch equation's product prod R_t^a_t: C (veriwatt.cmexp: GMP, Montgomery, Pippenger) when
+# vwcrypto was built with it, else `multiexp_gmpy2`; the same value, so the same verdicts.
+USE_C = cmexp.available()
 G_WINDOW = 12
 Y_WINDOW = 8
 A_BYTES = 8  # the batch test's random weights a_t: 64 bits (soundness error 2^-64 per bill)
@@ -116,9 +121,26 @@ class FastChecker(Checker):
         for (slot, C, e, s), R in zip(entries, rs):
             if not (0 <= e < q and 0 <= s < q and 1 < C < p and 1 < R < p and 0 <= slot < wire.NO_SLOT):
                 return False
-            if self._challenge(R, wire.signed_bytes(self.meter_id, slot, C, G.id)) != e:
-                return False
+        if not self._challenges_ok(entries, rs):
+            return False
         return not (self.subgroup_check and any(fastexp.powmod(R, q, p) != 1 for R in rs))
+
+    def _challenges_ok(self, entries: Sequence[Tuple[int, int, int, int]], rs: Sequence[int]) -> bool:
+        """e_t == H(R_t, y, M_t) for every t (fields already in range): `_challenge` on the
+        bytes of wire.signed_bytes, with everything but R_t, the slot and C_t laid out once."""
+        G = self.G
+        plen, q = G.plen, G.q
+        head = wire.signed_bytes(self.meter_id, 0, 0, G.id)[: -(4 + plen)]  # domain, version, group, meter
+        lr, mid = _len4(plen), self._ypart + _len4(len(head) + 4 + plen) + head
+        h0, h1 = self._h
+        for (slot, C, e, _), R in zip(entries, rs):
+            tail = b"".join((lr, R.to_bytes(plen, "big"), mid, slot.to_bytes(4, "big"), C.to_bytes(plen, "big")))
+            a, b = h0.copy(), h1.copy()
+            a.update(tail)
+            b.update(tail)
+            if int.from_bytes(a.digest() + b.digest(), "big") % q != e:
+                return False
+        return True
 
     def _r(self, s: int, f: int) -> int:
         """g^s * y^f mod p in one accumulator: y's 8-bit digits are the bytes of f, g's 12-bit
@@ -152,7 +174,7 @@ def equation_ok(items: Sequence[Pending]) -> bool:
     if any(c.G is not G or not c._fast for c, _, _ in items):
         return False
     q, p = G.q, G.p
-    A, ylhs, bases, exps = 0, 1, [], []  # type: ignore[var-annotated]
+    A, ylhs, bases, exps, weights = 0, 1, [], [], []  # type: ignore[var-annotated]
     for chk, entries, rs in items:
         digits = os.urandom(A_BYTES * len(entries))
         E = 0
@@ -161,9 +183,14 @@ def equation_ok(items: Sequence[Pending]) -> bool:
             A += a * s
             E += a * e
             exps.append(a)
+        weights.append(digits)
         bases.extend(rs)
         ylhs = ylhs * fastexp.powmod(chk.y, (-E) % q, p) % p
     lhs = fastexp.fixed_base_w(G.g, p, G_WINDOW).pow(A % q) * ylhs % p
+    if USE_C:  # the same a_t, as the C code reads them (1 < R_t < p: records_ok)
+        mlen = (p.bit_length() + 7) // 8
+        packed = b"".join([R.to_bytes(mlen, "little") for R in bases])
+        return int(lhs) == cmexp.multiexp_packed(packed, b"".join(weights), A_BYTES, p)
     return int(lhs) == multiexp(bases, exps, p)
 
 
@@ -179,6 +206,14 @@ def window_for(n: int, bits: int) -> int:
 
 
 def multiexp(bases: Sequence[int], exps: Sequence[int], p: int, bits: int = 8 * A_BYTES) -> int:
+    """prod bases[t]^exps[t] mod p for 0 <= exps[t] < 2^bits: veriwatt.cmexp.multiexp (C) when
+    USE_C, else `multiexp_gmpy2` (the same method in Python over gmpy2)."""
+    if USE_C:
+        return cmexp.multiexp(bases, exps, p)
+    return multiexp_gmpy2(bases, exps, p, bits)
+
+
+def multiexp_gmpy2(bases: Sequence[int], exps: Sequence[int], p: int, bits: int = 8 * A_BYTES) -> int:
     """prod bases[t]^exps[t] mod p for 0 <= exps[t] < 2^bits: Pippenger's bucket method (HAC
     14.5; Bernstein et al., "Faster batch forgery identification", INDOCRYPT 2012, sec. 4) with
     c-bit windows (`window_for`): per window one multiplication per base into the bucket of its

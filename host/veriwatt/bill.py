@@ -254,11 +254,15 @@ def parse_entries(bill: Dict[str, Any], G: Any = None, n: Optional[int] = None) 
 def _hex_elem(x: Any, G: Any) -> int:
     """x when it is an element's canonical hex (as jsonio.element(member=False) accepts), else 0."""
     if type(x) is str and len(x) <= 2 * G.plen and x.isascii():
+        h = x if len(x) % 2 == 0 else "0" + x
         try:
-            v = int.from_bytes(bytes.fromhex(x if len(x) % 2 == 0 else "0" + x), "big")
+            b = bytes.fromhex(h)
         except ValueError:
             return 0
-        if 1 < v < G.p and x == "%x" % v:
+        # x == "%x" % v, checked on the bytes (lowercase, no whitespace, no leading zero digit)
+        # without formatting the 2048-bit integer back to hex
+        v = int.from_bytes(b, "big") if x[:1] != "0" and b.hex() == h else 0
+        if 1 < v < G.p:
             return v
     return 0
 

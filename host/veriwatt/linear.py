@@ -11,13 +11,18 @@ a grid value index, or 1 for a plain total):
 The product uses that weights are small integers taking few distinct values: commitments
 are first multiplied together per distinct weight (one modular multiplication each), then
 each partial product is raised to its weight once. Negative weights (a settlement index can
-be negative) go into a second product that is inverted once at the end.
+be negative) go into a second product that is inverted once at the end. The partial products
+go through C (veriwatt.cmexp.product: Montgomery multiplication over GMP, variable time: the
+commitments and weights are public) when vwcrypto has it (USE_C), else through gmpy2 / int.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from . import cmexp
+
+USE_C = cmexp.available()  # the partial products by veriwatt.cmexp.product (the same values)
 PowMod = Callable[[int, int, int], int]
 
 try:
@@ -48,10 +53,14 @@ def weighted_product(
         raise ValueError("%d commitments but %d weights" % (len(commitments), len(weights)))
     pm = powmod or pow
     pi, p = p, _mpz(p)  # gmpy2 (GMP) when installed: the products below are most of the work
-    groups: Dict[int, int] = {}
-    for c, w in zip(commitments, weights):
-        if w:
-            groups[w] = groups[w] * c % p if w in groups else c % p
+    groups: Dict[int, int]
+    if USE_C and pi > 2 and pi & 1:
+        groups = _c_groups(commitments, weights, pi)
+    else:
+        groups = {}
+        for c, w in zip(commitments, weights):
+            if w:
+                groups[w] = groups[w] * c % p if w in groups else c % p
     pos = neg = 1
     for w, acc in groups.items():
         if w > 0:
@@ -61,6 +70,15 @@ def weighted_product(
     if neg != 1:
         pos = pos * pow(int(neg), -1, pi) % p
     return int(pos)
+
+
+def _c_groups(commitments: Sequence[int], weights: Sequence[int], p: int) -> Dict[int, int]:
+    """{w: prod of the commitments of weight w mod p} for every non-zero weight, in C."""
+    idx: Dict[int, List[int]] = {}
+    for c, w in zip(commitments, weights):
+        if w:
+            idx.setdefault(w, []).append(c)
+    return {w: _mpz(cmexp.product(cs, p)) for w, cs in idx.items()}
 
 
 def check(

@@ -39,3 +39,18 @@ def day_bill(day_meter, day_tariff):
     recs = day_meter.records(*DAY)
     ops = records.open_all(recs, day_meter.customer_key)
     return bill.make_bill(recs, ops, day_tariff, DAY[0], DAY[1], day_meter.pub)
+
+
+@pytest.fixture(params=["c", "gmpy2"])
+def mexp_path(request, monkeypatch):
+    """Run a test on both multi-exponentiation paths of the batch verifier: C
+    (veriwatt.cmexp, the products of batchverify.multiexp and linear.weighted_product) and the
+    gmpy2 / Python fallback. The C one must be there (tools/setup builds it): a failure, not
+    a skip, when it is not."""
+    from veriwatt import batchverify, cmexp, linear
+
+    use_c = request.param == "c"
+    assert cmexp.available() or not use_c, "vwcrypto was built without vw_multiexp: rerun bash tools/setup"
+    monkeypatch.setattr(batchverify, "USE_C", use_c)
+    monkeypatch.setattr(linear, "USE_C", use_c)
+    return request.param

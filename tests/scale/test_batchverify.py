@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from veriwatt import backend, batchverify, bill, fastexp, keys
 from veriwatt.errors import VeriwattError
 
-pytestmark = [pytest.mark.scale, pytest.mark.security]
+pytestmark = [pytest.mark.scale, pytest.mark.security, pytest.mark.usefixtures("mexp_path")]
 
 
 def outcome(fn, b, t, pub):

@@ -26,7 +26,7 @@ from vwcore import modexp
 from vwcore import sig as _sig
 from vwcore import wire
 
-pytestmark = [pytest.mark.scale]
+pytestmark = [pytest.mark.scale, pytest.mark.usefixtures("mexp_path")]
 G = _group.DEFAULT
 
 
@@ -400,3 +400,37 @@ def _slow_elem(x):
         return jsonio.element(x, G, "x", member=False)
     except VeriwattError:
         return None
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    s=st.one_of(
+        st.text(alphabet="0123456789abcdefABCDEF \n\t_x+-\u0661", max_size=10),
+        st.integers(0, G.p + 5).map(lambda v: "%x" % v),
+        st.integers(0, G.p + 5).map(lambda v: "0%x" % v),
+        st.integers(0, G.p + 5).map(lambda v: "%X" % v),
+        st.integers(2, G.p - 1).map(lambda v: " %x" % v),
+        st.sampled_from(["", "0", "1", "2", "00", "02", "%x" % (G.p - 1), "%x" % G.p, "1" * 513]),
+    )
+)
+def test_hex_elem_accepts_exactly_the_canonical_elements(s):
+    assert (bill._hex_elem(s, G) or None) == _slow_elem(s)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32), n=st.integers(1, 20), bad=st.integers(0, 40))
+def test_challenges_ok_is_the_per_record_challenge(day_meter, seed, n, bad):
+    """FastChecker._challenges_ok (message laid out once per bill) hashes exactly what
+    _challenge on wire.signed_bytes hashes: true on matching e_t, false when one differs."""
+    rnd = random.Random(seed)
+    chk = batchverify.FastChecker.from_pub(day_meter.pub)
+    ents, rs = [], []
+    for _ in range(n):
+        slot, C, R = rnd.randrange(wire.NO_SLOT), rnd.randrange(2, G.p), rnd.randrange(2, G.p)
+        ents.append((slot, C, chk._challenge(R, wire.signed_bytes(chk.meter_id, slot, C, G.id)), 1))
+        rs.append(R)
+    assert chk._challenges_ok(ents, rs)
+    if bad < n:
+        slot, C, e, s = ents[bad]
+        ents[bad] = (slot, C, (e + 1) % G.q, s)
+        assert not chk._challenges_ok(ents, rs)

@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: MIT
+/* Multi-exponentiation prod b_i^e_i mod p over GMP's mpn layer: host only (the CPython
+ * binding vwcrypto._vwcrypto, crypto_c/cpython/vwcrypto_build.py), never the firmware.
+ *
+ * PUBLIC INPUTS ONLY. The running time and the memory accessed depend on the exponents and
+ * the bases (buckets chosen by exponent digits, skipped empty buckets, GMP's variable-time
+ * arithmetic): this serves verifiers (batch verification of bills: commitments, signature
+ * commitments R_t, random batch weights, prices), where every input is public or, for the
+ * batch weights, chosen by the verifier and never reused. Never call it with a secret.
+ *
+ * Method: Montgomery multiplication (Montgomery, Math. Comp. 44, 1985; HAC 14.36, REDC as
+ * GMP's mpn_redc_1) and Pippenger's bucket method (HAC 14.5; Bernstein et al., "Faster batch
+ * forgery identification", INDOCRYPT 2012, sec. 4): per c-bit window one multiplication per
+ * base into the bucket of its digit, the buckets combined as prod B_d^d by running products,
+ * windows joined by c squarings. The window width minimises n + 2 * 2^c per window. Exponents
+ * of at most 64 bits (the batch weights, prices) go through Bos-Coster's method instead (below:
+ * about 7.6 multiplications per base for 1,488 random 64-bit exponents and 5.1 for 47,616,
+ * against 10.8 and 6.5 for the buckets, counted by a simulation; measured 12% and 3-20% less
+ * time, on a loaded machine). The bases
+ * enter as they are (no conversion into Montgomery form: one multiplication by R^E mod p at
+ * the end, see vw_multiexp), so a product of k bases costs k multiplications.
+ *
+ * Byte strings are little-endian, fixed width: the modulus mod_len bytes, each base mod_len
+ * bytes (base < modulus), each exponent exp_len bytes, the output mod_len bytes. */
+
+#include <gmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vw_multiexp.h"
+
+#define LB (GMP_NUMB_BITS / 8)
+#ifndef BOS_COSTER_BITS /* exponents up to this many bits go through Bos-Coster (0: never; tests) */
+#define BOS_COSTER_BITS 64
+#endif
+
+static void from_le(mp_limb_t *r, size_t n, const uint8_t *b, size_t len) {
+    memset(r, 0, n * sizeof(mp_limb_t));
+    for (size_t i = 0; i < len; i++) {
+        r[i / LB] |= (mp_limb_t)b[i] << (8 * (i % LB));
+    }
+}
+
+static void to_le(uint8_t *b, size_t len, const mp_limb_t *r, size_t n) {
+    for (size_t i = 0; i < len; i++) {
+        b[i] = i / LB < n ? (uint8_t)(r[i / LB] >> (8 * (i % LB))) : 0;
+    }
+}
+
+typedef struct {
+    const mp_limb_t *p;
+    size_t n;
+    mp_limb_t pinv; /* -1/p mod 2^GMP_NUMB_BITS */
+    mp_limb_t *t;   /* 2n limbs of scratch */
+} mont;
+
+/* r = a * b / R mod p, 0 <= r < p (r may alias a or b). */
+static void mmul(const mont *m, mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b) {
+    size_t n = m->n;
+    mp_limb_t *t = m->t;
+    if (a == b) {
+        mpn_sqr(t, a, n);
+    } else {
+        mpn_mul_n(t, a, b, n);
+    }
+    for (size_t i = 0; i < n; i++) { /* as GMP's mpn_redc_1: t[i] becomes 0, keeps the carry */
+        t[i] = mpn_addmul_1(t + i, m->p, n, t[i] * m->pinv);
+    }
+    mp_limb_t cy = mpn_add_n(r, t + n, t, n);
+    if (cy || mpn_cmp(r, m->p, n) >= 0) {
+        mpn_sub_n(r, r, m->p, n);
+    }
+}
+
+static mp_limb_t neg_inverse(mp_limb_t p0) {
+    mp_limb_t x = p0; /* p0 * p0 == 1 mod 8: 3 correct bits, each Newton step doubles them */
+    for (int i = 0; i < 6; i++) {
+        x *= 2 - p0 * x;
+    }
+    return (mp_limb_t)0 - x;
+}
+
+/* bits [sh, sh + w) of a little-endian exponent of len bytes (w <= 16). */
+static unsigned digit(const uint8_t *e, size_t len, size_t sh, unsigned w) {
+    uint32_t v = 0;
+    size_t k = sh / 8;
+    for (size_t j = 0; j < 3 && k + j < len; j++) {
+        v |= (uint32_t)e[k + j] << (8 * j);
+    }
+    return (v >> (sh % 8)) & ((1u << w) - 1);
+}
+
+static size_t exp_bits(const uint8_t *exps, size_t count, size_t exp_len) {
+    size_t bits = 0;
+    for (size_t i = 0; i < count; i++) {
+        const uint8_t *e = exps + i * exp_len;
+        for (size_t k = exp_len; k > 0 && 8 * k > bits; k--) {
+            if (e[k - 1]) {
+                size_t b = 8 * (k - 1);
+                for (unsigned v = e[k - 1]; v; v >>= 1) {
+                    b++;
+                }
+                bits = b > bits ? b : bits;
+                break;
+            }
+        }
+    }
+    return bits;
+}
+
+unsigned vw_mexp_window(size_t count, size_t bits) {
+    unsigned best = 4;
+    double best_cost = -1;
+    for (unsigned c = 4; c <= VW_MEXP_MAX_WINDOW; c++) {
+        double cost = 0;
+        size_t windows = 0;
+        for (size_t sh = 0; sh < bits; sh += c) {
+            size_t w = bits - sh < c ? bits - sh : c;
+            cost += (double)count + 2.0 * (double)((size_t)1 << w);
+            windows++;
+        }
+        cost += (double)c * (double)(windows ? windows - 1 : 0);
+        if (best_cost < 0 || cost < best_cost) {
+            best_cost = cost;
+            best = c;
+        }
+    }
+    return best;
+}
+
+/* acc = acc * x (acc_set: whether acc holds a value; an unset acc is 1). */
+static void acc_mul(const mont *m, mp_limb_t *acc, int *acc_set, const mp_limb_t *x) {
+    if (*acc_set) {
+        mmul(m, acc, acc, x);
+    } else {
+        memcpy(acc, x, m->n * sizeof(mp_limb_t));
+        *acc_set = 1;
+    }
+}
+
+typedef struct {
+    const mont *m;
+    const mp_limb_t *bm; /* the bases (as Montgomery representatives), count x n limbs */
+    const uint8_t *exps;
+    size_t count, exp_len;
+    mp_limb_t *buckets; /* 2^c x n limbs */
+    uint8_t *used;      /* 2^c flags */
+    mp_limb_t *run, *tot;
+} pip;
+
+/* tot = prod_d B_d^d over the window [sh, sh + w); returns whether tot was set. */
+static int window(pip *P, size_t sh, unsigned w) {
+    const mont *m = P->m;
+    size_t n = m->n, nb = (size_t)1 << w;
+    memset(P->used, 0, nb);
+    for (size_t i = 0; i < P->count; i++) {
+        unsigned d = digit(P->exps + i * P->exp_len, P->exp_len, sh, w);
+        if (d) {
+            int set = P->used[d];
+            acc_mul(m, P->buckets + d * n, &set, P->bm + i * n);
+            P->used[d] = 1;
+        }
+    }
+    int run_set = 0, tot_set = 0;
+    for (size_t d = nb - 1; d > 0; d--) {
+        if (P->used[d]) {
+            acc_mul(m, P->run, &run_set, P->buckets + d * n);
+        }
+        if (run_set) {
+            acc_mul(m, P->tot, &tot_set, P->run);
+        }
+    }
+    return tot_set;
+}
+
+static int pippenger(pip *P, mp_limb_t *acc, size_t bits) {
+    const mont *m = P->m;
+    unsigned c = vw_mexp_window(P->count, bits);
+    int acc_set = 0;
+    for (size_t sh = ((bits - 1) / c) * c;; sh -= c) {
+        if (acc_set) {
+            for (unsigned k = 0; k < c; k++) {
+                mmul(m, acc, acc, acc);
+            }
+        }
+        unsigned w = bits - sh < c ? (unsigned)(bits - sh) : c;
+        if (window(P, sh, w)) {
+            acc_mul(m, acc, &acc_set, P->tot);
+        }
+        if (sh == 0) {
+            break;
+        }
+    }
+    return acc_set;
+}
+
+/* ---- Bos-Coster (exponents of at most 64 bits): a max-heap of the exponents; the largest
+ * two (x1, e1), (x2, e2) become (x1, e1 mod e2), (x1^(e1 div e2) x2, e2), since
+ * x1^e1 x2^e2 = x1^(e1 mod e2) (x1^(e1 div e2) x2)^e2 (de Rooij, EUROCRYPT '94, crediting Bos
+ * and Coster; the heap as in Bernstein et al., "High-speed high-security signatures", 2011,
+ * batch verification). Every step lowers the sum of the exponents: it ends, with one
+ * exponent left, raised by square-and-multiply. */
+
+static void sift_down(size_t *h, size_t len, const uint64_t *ev, size_t pos) {
+    size_t i = h[pos];
+    uint64_t e = ev[i];
+    for (;;) {
+        size_t c = 2 * pos + 1;
+        if (c >= len) {
+            break;
+        }
+        if (c + 1 < len && ev[h[c + 1]] > ev[h[c]]) {
+            c++;
+        }
+        if (ev[h[c]] <= e) {
+            break;
+        }
+        h[pos] = h[c];
+        pos = c;
+    }
+    h[pos] = i;
+}
+
+/* r = x^e (e >= 1) by left-to-right square-and-multiply; r must not alias x. */
+static void mpow(const mont *m, mp_limb_t *r, const mp_limb_t *x, uint64_t e) {
+    int top = 63;
+    while (!((e >> top) & 1)) {
+        top--;
+    }
+    memcpy(r, x, m->n * sizeof(mp_limb_t));
+    for (int b = top - 1; b >= 0; b--) {
+        mmul(m, r, r, r);
+        if ((e >> b) & 1) {
+            mmul(m, r, r, x);
+        }
+    }
+}
+
+/* acc = prod x_i^ev[i] over the count bases x (overwritten), returns whether acc was set
+ * (unset: the product is 1). h: count indices of workspace, tmp: n limbs. */
+static int bos_coster(const mont *m, mp_limb_t *x, uint64_t *ev, size_t *h, size_t count, mp_limb_t *acc,
+                      mp_limb_t *tmp) {
+    size_t n = m->n;
+    for (size_t i = 0; i < count; i++) {
+        h[i] = i;
+    }
+    for (size_t pos = count / 2; pos-- > 0;) {
+        sift_down(h, count, ev, pos);
+    }
+    for (;;) {
+        size_t i1 = h[0];
+        if (count < 2) {
+            break;
+        }
+        size_t i2 = (count < 3 || ev[h[1]] >= ev[h[2]]) ? h[1] : h[2];
+        uint64_t e1 = ev[i1], e2 = ev[i2];
+        if (e2 == 0) {
+            break;
+        }
+        uint64_t q = e1 / e2;
+        if (q == 1) {
+            mmul(m, x + i2 * n, x + i2 * n, x + i1 * n);
+        } else {
+            mpow(m, tmp, x + i1 * n, q);
+            mmul(m, x + i2 * n, x + i2 * n, tmp);
+        }
+        ev[i1] = e1 - q * e2;
+        sift_down(h, count, ev, 0);
+    }
+    if (count == 0 || ev[h[0]] == 0) {
+        return 0;
+    }
+    mpow(m, acc, x + h[0] * n, ev[h[0]]);
+    return 1;
+}
+
+/* bos_coster on exponents given as exp_len-byte little-endian strings of at most 64 bits;
+ * -1 when out of memory. */
+static int bos_coster_le(const mont *m, mp_limb_t *x, const uint8_t *exps, size_t count, size_t exp_len,
+                         mp_limb_t *acc, mp_limb_t *tmp) {
+    uint64_t *ev = malloc(count * sizeof(uint64_t) + 1);
+    size_t *h = malloc(count * sizeof(size_t) + 1);
+    int set = -1;
+    if (ev && h) {
+        for (size_t i = 0; i < count; i++) {
+            uint64_t v = 0;
+            for (size_t k = exp_len < 8 ? exp_len : 8; k > 0; k--) {
+                v = (v << 8) | exps[i * exp_len + k - 1];
+            }
+            ev[i] = v; /* bytes above the 8th are zero: the exponents have at most 64 bits */
+        }
+        set = bos_coster(m, x, ev, h, count, acc, tmp);
+    }
+    free(ev);
+    free(h);
+    return set;
+}
+
+/* z = R^E mod p with R = 2^(GMP_NUMB_BITS n) and E = sum of the exponents: the factor that
+ * undoes taking the plain bases as Montgomery representatives (see vw_multiexp). */
+static void r_power(mp_limb_t *z, const mp_limb_t *p, size_t n, const uint8_t *exps, size_t count,
+                    size_t exp_len) {
+    mpz_t E, t, Z;
+    mpz_srcptr P;
+    mpz_t Pv;
+    mpz_inits(E, t, Z, NULL);
+    for (size_t i = 0; i < count; i++) {
+        mpz_import(t, exp_len, -1, 1, 0, 0, exps + i * exp_len);
+        mpz_add(E, E, t);
+    }
+    mpz_mul_ui(E, E, (unsigned long)(GMP_NUMB_BITS * n));
+    P = mpz_roinit_n(Pv, p, (mp_size_t)n);
+    mpz_set_ui(t, 2);
+    mpz_powm(Z, t, E, P);
+    memset(z, 0, n * sizeof(mp_limb_t));
+    mpz_export(z, NULL, -1, sizeof(mp_limb_t), 0, 0, Z);
+    mpz_clears(E, t, Z, NULL);
+}
+
+int vw_multiexp(uint8_t *out, const uint8_t *mod, size_t mod_len, size_t count, const uint8_t *bases,
+                const uint8_t *exps, size_t exp_len) {
+    size_t n = (mod_len + LB - 1) / LB;
+    if (n == 0 || mod_len > VW_MEXP_MAX_MOD_BYTES || exp_len > VW_MEXP_MAX_EXP_BYTES) {
+        return VW_MEXP_ERR_ARG;
+    }
+    size_t bits = exp_bits(exps, count, exp_len);
+    unsigned c = bits ? vw_mexp_window(count, bits) : 0;
+    /* limbs: p, t(2n), bm(count n), buckets(2^c n), run, tot, acc, z */
+    size_t nb = (size_t)1 << c;
+    if (count > SIZE_MAX / sizeof(mp_limb_t) / n - 7 - nb) {
+        return VW_MEXP_ERR_NOMEM; /* the workspace size would overflow */
+    }
+    size_t limbs = n * (7 + count + nb);
+    mp_limb_t *mem = malloc(limbs * sizeof(mp_limb_t));
+    uint8_t *used = malloc(nb);
+    int err = (mem && used) ? VW_MEXP_OK : VW_MEXP_ERR_NOMEM;
+    if (err == VW_MEXP_OK) {
+        mp_limb_t *p = mem, *t = p + n, *bm = t + 2 * n, *bk = bm + count * n, *run = bk + nb * n;
+        mp_limb_t *tot = run + n, *acc = tot + n, *z = acc + n;
+        from_le(p, n, mod, mod_len);
+        if (p[n - 1] == 0 || !(p[0] & 1) || (n == 1 && p[0] == 1)) {
+            err = VW_MEXP_ERR_MOD; /* not odd, not above 1, or its top limb is zero (pad) */
+        }
+        for (size_t i = 0; err == VW_MEXP_OK && i < count; i++) {
+            from_le(bm + i * n, n, bases + i * mod_len, mod_len);
+            if (mpn_cmp(bm + i * n, p, n) >= 0) {
+                err = VW_MEXP_ERR_BASE;
+            }
+        }
+        if (err == VW_MEXP_OK) {
+            /* Each base b is taken as the Montgomery representative of b / R: no conversion in.
+             * The multi-exponentiation (either method) then gives V = R * prod (b_i / R)^e_i = R^(1 - E) prod b_i^e_i with
+             * E = sum e_i, and one Montgomery product by R^E mod p gives prod b_i^e_i. */
+            mont m = {p, n, neg_inverse(p[0]), t};
+            pip P = {&m, bm, exps, count, exp_len, bk, used, run, tot};
+            int set = bits == 0 ? 0 : bits <= BOS_COSTER_BITS ? bos_coster_le(&m, bm, exps, count, exp_len, acc, run)
+                                                              : pippenger(&P, acc, bits);
+            if (set < 0) {
+                err = VW_MEXP_ERR_NOMEM;
+            } else if (set) {
+                r_power(z, p, n, exps, count, exp_len);
+                mmul(&m, acc, acc, z);
+            } else {
+                memset(acc, 0, n * sizeof(mp_limb_t));
+                acc[0] = 1; /* the empty product (p > 1) */
+            }
+            if (err == VW_MEXP_OK) {
+                to_le(out, mod_len, acc, n);
+            }
+        }
+    }
+    free(mem);
+    free(used);
+    return err;
+}
