@@ -70,13 +70,16 @@ MEXP_LIBRARIES = ["gmp"]
 _sources = sorted(
     os.path.join(CRYPTO_C, os.path.basename(p)) for p in glob.glob(os.path.join(ROOT, CRYPTO_C, "vw_*.c"))
 )
-_preamble = MEXP_INCLUDE + """
+_preamble = (
+    MEXP_INCLUDE
+    + """
     #include "vw_modexp.h"
     #include "vw_fixedbase.h"
     static size_t vw_fb_work_limbs(const vw_fb_table *t) { return VW_FB_WORK_LIMBS(t->n); }
     static size_t vw_work_limbs_powmod(size_t n) { return VW_POWMOD_WORK_LIMBS(n); }
     static size_t vw_work_limbs_powmod2(size_t n) { return VW_POWMOD2_WORK_LIMBS(n); }
     """
+)
 _libraries = list(MEXP_LIBRARIES)
 
 
