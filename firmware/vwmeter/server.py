@@ -75,6 +75,9 @@ class Server:
                 wire.AGG_ENROLL,
                 wire.AGG_FETCH,
                 wire.AGG_RECOVER,
+                wire.SUPPLIER_KEY,
+                wire.TARIFF_SET,
+                wire.BILL_FETCH,
             ):
                 raise MeterError(wire.E_UNKNOWN_TYPE, "unknown request type 0x%02x" % t)
             try:
@@ -101,6 +104,8 @@ class Server:
                     self.send(wire.AGG_ENROLLED, f.seq, aggwire.encode_agg_enrolled(r[0], r[1]))
             elif t == wire.AGG_RECOVER:
                 self.send(wire.AGG_RECOVERY, f.seq, m.agg_recover(p["slot"], p["missing"]))
+            elif t == wire.BILL_FETCH:
+                self.send(wire.BILL, f.seq, m.bill_fetch(p["start_slot"]))
             else:
                 if t == wire.PROVISION:
                     m.provision(p)
@@ -110,6 +115,10 @@ class Server:
                     m.set_clock(p["clock"], p["challenge"], p["tag"])
                 elif t == wire.ACK:
                     m.ack(p["up_to_slot"], p["tag"])
+                elif t == wire.SUPPLIER_KEY:
+                    m.supplier_key(p)
+                elif t == wire.TARIFF_SET:
+                    m.tariff_set(p)
                 self.send(wire.OK, f.seq, wire.encode_ok(t))
         except MeterError as e:
             self.error(f.seq, e.code, e.reason, t)
