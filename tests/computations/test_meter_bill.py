@@ -198,7 +198,7 @@ def test_bad_tariffs_are_refused_and_the_stored_one_stays(rig, intruder):
         refused(lambda: link.request(wire.TARIFF_SET, mb.encode_tariff_points(1, [(1, 1)]), (wire.OK,)), 13)
     still()
     # a cycle that has already started: validly signed, refused
-    a0 = r.info()["last_slot"]
+    a0 = r.wait_slot(S0)["last_slot"]
     t0 = r.signed_tariff("t0.json", a0, a0 + 4)
     m0 = meterbill.parse_meter_tariff(jsonio.load(r.meter_tariff("m0.json", t0, a0, a0 + 4), "m0"))
     assert "already started" in refused(lambda: send(m0), 10)
