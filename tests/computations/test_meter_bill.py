@@ -40,10 +40,10 @@ MID = "4d42494c4c303031"  # "MBILL001"
 class Rig:
     """A provisioned simulated meter with its files, the supplier's keys and a signed tariff."""
 
-    def __init__(self, sim, d: Path, supplier_key, start: int, n: int = N):
-        self.sim, self.d = sim, d
+    def __init__(self, sim, d: Path, supplier_key, start: int, n: int = N, timeout: float = 5.0):
+        self.sim, self.d, self.timeout = sim, d, timeout
         self.port = sim.meters[0].port
-        self.prov = api.provision(self.port, out=str(d), meter_id=MID, clock=T0, name="m")
+        self.prov = api.provision(self.port, out=str(d), meter_id=MID, clock=T0, name="m", timeout=timeout)
         self.admin, self.meter_pub = self.prov["admin_file"], self.prov["public_key_file"]
         self.sk = supplier_key
         jsonio.write(str(d / "sup.key.json"), supplier_key, private=True)
@@ -65,7 +65,7 @@ class Rig:
         return str(self.d / name)
 
     def link(self):
-        return serial_client.MeterLink(self.port, timeout=5.0, retries=1)
+        return serial_client.MeterLink(self.port, timeout=self.timeout, retries=1)
 
     def info(self):
         with self.link() as link:
