@@ -73,6 +73,7 @@ class Billing:
         self.pts = b""
         self.y = None
         self._pending = None
+        self._last = None  # digest || signature of the last accepted COMMIT (a repeat is answered OK)
         self.last_error = None
         self.load()
 
@@ -198,6 +199,9 @@ class Billing:
         policy.spend()
         self._state("supkey").save(bytes(p["y"]))
         self.y = y
+        from vwcore import sig
+
+        sig.trust_member(y, self.G)
 
     def tariff_set(self, p):
         """TARIFF_SET BEGIN / POINTS / COMMIT (docs/PROTOCOL.md); the stored tariff changes only
@@ -232,6 +236,8 @@ class Billing:
         if q is None:
             raise MeterError(wire.E_BAD_MEMBERS, "tariff points without BEGIN")
         got = sum(len(x) for x in q[3]) // mb.POINT_LEN
+        if p["first"] < got and p["first"] + len(p["points"]) == got:
+            return  # a repeat of the last part (its OK was lost); COMMIT's signature covers the content
         if p["first"] != got:
             raise MeterError(wire.E_BAD_MEMBERS, "tariff points do not continue: expected index %d" % got)
         pts = p["points"]
@@ -248,6 +254,8 @@ class Billing:
     def _commit(self, p):
         q = self._pending
         if q is None:
+            if self._holds(p["digest"], p["sig"]):
+                return  # a repeat of the COMMIT that installed it (its OK was lost)
             raise MeterError(wire.E_BAD_MEMBERS, "tariff COMMIT without BEGIN")
         self._pending = None
         pts = b"".join(q[3])
@@ -264,6 +272,11 @@ class Billing:
             )
         msg = None
         self._install(q[0], q[1], p["digest"], pts)
+        self._last = bytes(p["digest"]) + bytes(p["sig"])
+
+    def _holds(self, digest, sig64):
+        """True if this exact COMMIT (digest and signature) was the last one accepted since boot."""
+        return self._last == bytes(digest) + bytes(sig64)
 
     def _started(self, slot):
         s = self.metering.store

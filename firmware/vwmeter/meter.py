@@ -230,7 +230,14 @@ class Meter:
         if not self.provisioned:
             raise MeterError(wire.E_NOT_PROVISIONED, "not provisioned")
         if self._bill is None:
-            import vwmeter.billing as bm
+            try:
+                import vwmeter.billing as bm
+                from vwcore import meterbill  # noqa: F401
+            except ImportError:
+                raise MeterError(
+                    wire.E_UNKNOWN_TYPE,
+                    "this board's firmware has no meter billing (left out of its image to save flash)",
+                )
 
             self._bill = bm.Billing(self.root, self.prov, self.metering.keys, self.metering)
             self.metering.on_slot = self._bill.on_slot

@@ -80,6 +80,8 @@ class Server:
                 wire.BILL_FETCH,
             ):
                 raise MeterError(wire.E_UNKNOWN_TYPE, "unknown request type 0x%02x" % t)
+            if t in (wire.SUPPLIER_KEY, wire.TARIFF_SET, wire.BILL_FETCH):
+                m.billing()  # ERROR 4 unprovisioned, 2 on an image built without meter billing
             try:
                 p = wire.decode_payload(t, f.payload)
             except ValueError as e:

@@ -206,6 +206,11 @@ def test_bad_tariffs_are_refused_and_the_stored_one_stays(rig, intruder):
     # and the honest replacement is accepted (the refusals above were the checks, not a broken meter)
     send(m2)
     assert r.info()["tariff"]["start_slot"] == a2
+    # a repeated COMMIT (its OK lost) is answered OK and changes nothing; any other is refused
+    with r.link() as link:
+        link.request(wire.TARIFF_SET, mb.encode_tariff_commit(m2["digest"], m2["sig"]), (wire.OK,))
+        refused(lambda: link.request(wire.TARIFF_SET, mb.encode_tariff_commit(mt["digest"], mt["sig"]), (wire.OK,)), 13)
+    assert r.info()["tariff"]["start_slot"] == a2
 
 
 @pytest.mark.security
