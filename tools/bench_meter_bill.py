@@ -87,15 +87,15 @@ def us(f):
 
 ch = M.challenge()
 tag = mb.supplier_key_tag(ADMIN, MID, ch, YB)
-D_KEY, _ = us(lambda: M.supplier_key({"challenge": ch, "tag": tag, "y": YB}))
+D_KEY, _ = us(lambda: M.billing().supplier_key({"challenge": ch, "tag": tag, "y": YB}, M.policy))
 
 def install(t):
-    M.tariff_set({"op": 1, "start_slot": t[0], "end_slot": t[1], "n": len(t[2])})
+    M.billing().tariff_set({"op": 1, "start_slot": t[0], "end_slot": t[1], "n": len(t[2])})
     for i in range(0, len(t[2]), 170):
-        M.tariff_set({"op": 2, "first": i, "points": t[2][i:i + 170]})
+        M.billing().tariff_set({"op": 2, "first": i, "points": t[2][i:i + 170]})
     gc.collect()
     t0 = time.ticks_us()
-    M.tariff_set({"op": 3, "digest": t[3], "sig": t[4]})
+    M.billing().tariff_set({"op": 3, "digest": t[3], "sig": t[4]})
     return time.ticks_diff(time.ticks_us(), t0)
 
 D_COMMIT = install(MONTH)
@@ -149,7 +149,7 @@ for i in range(10):
     c[4] += 42 * 1234
     c[5] = (c[5] + 42 * r) % q
 D_SUMS = time.ticks_diff(time.ticks_us(), t0) // 10
-D_BILL, fr = us(lambda: M.bill_fetch(SHORT[0]))
+D_BILL, fr = us(lambda: M.billing().bill(SHORT[0]))
 gc.collect()
 print("RESULT", F_PROV, D_KEY, D_COMMIT, F_RES, WS, min(ON), max(ON), D_SUMS, D_BILL, len(fr), len(ON))
 print("BILLHEX", fr.hex())

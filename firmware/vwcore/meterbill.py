@@ -228,6 +228,17 @@ def decode_bill(p):
     }
 
 
+def encode_info_tail(t):
+    """The 40 bytes INFO ends with when the meter holds a meter tariff: '>32sII' digest, cycle."""
+    check_cycle(t["start_slot"], t["end_slot"])
+    return struct.pack(">32sII", t["digest"], t["start_slot"], t["end_slot"])
+
+
+def decode_info_tail(b):
+    d, a, e = struct.unpack(">32sII", b)
+    return {"digest": bytes(d), "start_slot": a, "end_slot": e}
+
+
 DECODERS = {
     SUPPLIER_KEY: decode_supplier_key,
     TARIFF_SET: decode_tariff_set,

@@ -545,9 +545,10 @@ def encode_info(d):
         kb = b"" if v is None else int_to_bytes(v, plen)
         parts.append(struct.pack(">H", len(kb)))
         parts.append(kb)
-    t = d.get("tariff")
-    if t is not None:  # meter billing (additive): the installed meter tariff
-        parts.append(struct.pack(">32sII", t["digest"], _u32(t["start_slot"], "start"), _u32(t["end_slot"], "end")))
+    if d.get("tariff"):  # meter billing (additive): the installed meter tariff
+        from vwcore import meterbill
+
+        parts.append(meterbill.encode_info_tail(d["tariff"]))
     return b"".join(parts)
 
 
@@ -572,12 +573,8 @@ def decode_info(p):
             raise ValueError("INFO key truncated")
         keys.append(int.from_bytes(p[o : o + n], "big") if n else None)
         o += n
-    tariff = None
-    if len(p) - o == 40:  # meter billing (additive): the installed meter tariff
-        dg, a, b = struct.unpack_from(">32sII", p, o)
-        tariff = {"digest": bytes(dg), "start_slot": a, "end_slot": b}
-        o += 40
-    if o != len(p):
+    tail = bytes(p[o:])  # meter billing (additive): the installed meter tariff, 40 bytes
+    if tail and len(tail) != 40:
         raise ValueError("INFO has trailing bytes")
     d = {
         "meter_id": bytes(mid),
@@ -598,8 +595,10 @@ def decode_info(p):
         "sig_pub": keys[0],
         "agg_pub": keys[1],
     }
-    if tariff is not None:
-        d["tariff"] = tariff
+    if tail:
+        from vwcore import meterbill
+
+        d["tariff"] = meterbill.decode_info_tail(tail)
     return d
 
 

@@ -132,14 +132,21 @@ class Billing:
             c[5] = (c[5] + p * r) % self.G.q
         c[3] = slot + 1
 
-    def on_slot(self, slot, m, r=None):
-        """Metering certified slot with reading m (called after it is in the log)."""
+    def on_slot(self, slot, m):
+        """Metering certified slot with reading m (called after it is in the log).  Never raises:
+        the reading is stored, and the sums catch up from the log at the next boot."""
+        try:
+            self._slot(slot, m)
+        except Exception as e:
+            self.last_error = self.metering.last_error = "billing: %s" % e
+
+    def _slot(self, slot, m, r=None):
         c = self.cur
         if c is None or slot < c[0]:
             return
         if slot >= c[1]:
             self._finish()
-            return self.on_slot(slot, m, r)
+            return self._slot(slot, m, r)
         self._add(slot, m, self.keys.r_for(slot) if r is None else r)
         if c[3] >= c[1]:
             self._finish()
@@ -176,13 +183,25 @@ class Billing:
             if slot >= c[1]:
                 break
             m, r = reading.open_record(wire.decode_record(raw), self.keys.aead)
-            self.on_slot(slot, m, r)
+            self._slot(slot, m, r)
             c = self.cur
             if c is None:
                 break
             gc.collect()
 
     # ------------------------------------------------------------ requests
+    def handle(self, t, p, policy):
+        """A meter billing request (wire type t, decoded payload p): the BILL payload, or None
+        (answer OK).  policy: clockpolicy.ClockPolicy (SUPPLIER_KEY's challenge)."""
+        if t == wire.SUPPLIER_KEY:
+            self.supplier_key(p, policy)
+        elif t == wire.TARIFF_SET:
+            self.metering.need_store()
+            self.tariff_set(p)
+        else:
+            return self.bill(p["start_slot"])
+        return None
+
     def supplier_key(self, p, policy):
         """SUPPLIER_KEY: install Y with the engineer's admin tag for the current challenge."""
         plen = wire.GROUP_PLEN[self.G.id]

@@ -68,7 +68,7 @@ class Meter:
         unload("vwmeter.keys")
         if p is not None:
             self._load_keys(p)
-            if durable.exists(self.root + "/mbill.a") or durable.exists(self.root + "/mbill.b"):
+            if durable.exists(self.root + "/mbill.a"):  # the first copy billing.py writes
                 self.billing()
 
     def _load_keys(self, p):
@@ -232,12 +232,8 @@ class Meter:
         if self._bill is None:
             try:
                 import vwmeter.billing as bm
-                from vwcore import meterbill  # noqa: F401
-            except ImportError:
-                raise MeterError(
-                    wire.E_UNKNOWN_TYPE,
-                    "this board's firmware has no meter billing (left out of its image to save flash)",
-                )
+            except ImportError:  # left out of the image (firmware/manifest.py VW_METER_BILLING)
+                raise MeterError(2, "no meter billing in this firmware")
 
             self._bill = bm.Billing(self.root, self.prov, self.metering.keys, self.metering)
             self.metering.on_slot = self._bill.on_slot
@@ -249,16 +245,3 @@ class Meter:
         self.metering.on_slot = None
         for name in _BILL_FILES:
             durable.SmallState(self.root + name).clear()
-
-    def supplier_key(self, p):
-        """SUPPLIER_KEY with the engineer's admin tag (billing.Billing.supplier_key)."""
-        self.billing().supplier_key(p, self.policy)
-
-    def tariff_set(self, p):
-        """TARIFF_SET BEGIN / POINTS / COMMIT (billing.Billing.tariff_set)."""
-        self.metering.need_store()
-        self.billing().tariff_set(p)
-
-    def bill_fetch(self, start):
-        """BILL_FETCH: the 152-byte BILL payload of the finished cycle starting at `start`."""
-        return self.billing().bill(start)

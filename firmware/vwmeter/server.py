@@ -75,13 +75,11 @@ class Server:
                 wire.AGG_ENROLL,
                 wire.AGG_FETCH,
                 wire.AGG_RECOVER,
-                wire.SUPPLIER_KEY,
-                wire.TARIFF_SET,
-                wire.BILL_FETCH,
             ):
-                raise MeterError(wire.E_UNKNOWN_TYPE, "unknown request type 0x%02x" % t)
-            if t in (wire.SUPPLIER_KEY, wire.TARIFF_SET, wire.BILL_FETCH):
-                m.billing()  # ERROR 4 unprovisioned, 2 on an image built without meter billing
+                if t not in wire._BILL_TYPES:
+                    raise MeterError(wire.E_UNKNOWN_TYPE, "unknown request type 0x%02x" % t)
+                # meter billing (vwmeter/billing.py): ERROR 4 unprovisioned, 2 left out of the image
+                m.billing()
             try:
                 p = wire.decode_payload(t, f.payload)
             except ValueError as e:
@@ -106,8 +104,9 @@ class Server:
                     self.send(wire.AGG_ENROLLED, f.seq, aggwire.encode_agg_enrolled(r[0], r[1]))
             elif t == wire.AGG_RECOVER:
                 self.send(wire.AGG_RECOVERY, f.seq, m.agg_recover(p["slot"], p["missing"]))
-            elif t == wire.BILL_FETCH:
-                self.send(wire.BILL, f.seq, m.bill_fetch(p["start_slot"]))
+            elif t in wire._BILL_TYPES:
+                r = m.billing().handle(t, p, m.policy)
+                self.send(wire.BILL if r else wire.OK, f.seq, r or wire.encode_ok(t))
             else:
                 if t == wire.PROVISION:
                     m.provision(p)
@@ -117,10 +116,6 @@ class Server:
                     m.set_clock(p["clock"], p["challenge"], p["tag"])
                 elif t == wire.ACK:
                     m.ack(p["up_to_slot"], p["tag"])
-                elif t == wire.SUPPLIER_KEY:
-                    m.supplier_key(p)
-                elif t == wire.TARIFF_SET:
-                    m.tariff_set(p)
                 self.send(wire.OK, f.seq, wire.encode_ok(t))
         except MeterError as e:
             self.error(f.seq, e.code, e.reason, t)
