@@ -247,3 +247,24 @@ def test_power_cut_mid_cycle_keeps_the_sums(rig, tmp_path):
     )
     own = api.bill(str(tmp_path / "v.db"), "%d:%d" % (r.a, r.b), _code(r), r.tariff, r.sup_pub, out=str(tmp_path / "o.json"))
     assert res["valid"] and res["total"] == own["total"]
+
+
+def test_firmware_without_meter_billing_says_so(tmp_path):
+    """An image built with VW_METER_BILLING=0 (the NUCLEO_F446RE's: no flash for it) lacks
+    vwcore/meterbill.py and vwmeter/billing.py; the meter then answers its messages ERROR 2 with
+    a clear reason and keeps metering."""
+    import shutil
+
+    import veriwatt.meter_sim as ms
+
+    fw = tmp_path / "fw"
+    shutil.copytree(ms.FIRMWARE, fw, ignore=shutil.ignore_patterns("meterbill.py", "billing.py", "__pycache__"))
+    env = {"MICROPYPATH": ms.micropypath().replace(str(ms.FIRMWARE), str(fw))}
+    with MeterSim(n=1, storage=tmp_path / "sim", speed=SPEED, start="none", extra_env=env, natmod=False) as s:
+        port = s.meters[0].port
+        api.provision(port, out=str(tmp_path), meter_id=MID, clock=T0, name="m")
+        with serial_client.MeterLink(port, timeout=5.0, retries=1) as link:
+            for t, payload in ((wire.BILL_FETCH, mb.encode_bill_fetch(S0)), (wire.TARIFF_SET, mb.encode_tariff_begin(S0 + 9, S0 + 19, 1))):
+                assert "no meter billing" in refused(lambda: link.request(t, payload, (wire.OK, wire.BILL)), 2)
+            i = link.hello()
+            assert i["provisioned"] and "tariff" not in i
