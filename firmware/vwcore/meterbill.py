@@ -38,10 +38,14 @@ from vwcore.wire import (
     NO_SLOT,
     SUPPLIER_KEY,
     TARIFF_SET,
+    TYPE_NAMES,
     _mid,
     _need,
     _u32,
 )
+
+# kept out of wire.py, which every meter image freezes (flash: docs/COMPUTATIONS.md section 6)
+TYPE_NAMES.update({SUPPLIER_KEY: "SUPPLIER_KEY", TARIFF_SET: "TARIFF_SET", BILL_FETCH: "BILL_FETCH", BILL: "BILL"})
 
 TARIFF_DOMAIN = b"veriwatt/meter-tariff/v1\x00"
 BILL_DOMAIN = b"veriwatt/meter-bill/v1\x00"

@@ -89,15 +89,6 @@ def _pub_ok(y, G):
     return True
 
 
-def trust_member(y, grp=None):
-    """Record that public key y was already checked to be in the group (e.g. when a meter
-    stored it after checking it), so verify() skips that modexp for it."""
-    G = _group.get(grp)
-    if len(_checked) >= 8:
-        _checked.clear()
-    _checked[(G.id, y)] = True
-
-
 def verify(y, msg, sig, grp=None):
     """True iff sig = (e, s) is a valid signature on msg under public key y."""
     G = _group.get(grp)

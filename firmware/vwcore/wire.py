@@ -144,11 +144,7 @@ TYPE_NAMES = {
     AGG_ENROLLED: "AGG_ENROLLED",
     AGG_SHARE: "AGG_SHARE",
     AGG_RECOVERY: "AGG_RECOVERY",
-    SUPPLIER_KEY: "SUPPLIER_KEY",
-    TARIFF_SET: "TARIFF_SET",
-    BILL_FETCH: "BILL_FETCH",
-    BILL: "BILL",
-}
+}  # + the meter billing names, added by vwcore/meterbill.py when imported
 
 # error codes (ERROR payload)
 E_BAD_FRAME = 1

@@ -57,6 +57,16 @@ def _acc_of(raw, o):
     return a
 
 
+def _trust(y, G):
+    """Tell vwcore.sig that key y was checked to be in the group (its membership cache), so a
+    COMMIT verifies with one double exponentiation, no membership modexp."""
+    from vwcore import sig
+
+    if len(sig._checked) >= 8:
+        sig._checked.clear()
+    sig._checked[(G.id, y)] = True
+
+
 class Billing:
     """Billing state of a provisioned meter.  `cur`: [start, end, digest, next, total, R, bad]
     of the current tariff's cycle (None: no tariff), `pts`: its points (bytes, 6 per point),
@@ -85,9 +95,7 @@ class Billing:
         raw = self._state("supkey").load()
         if raw:
             self.y = int.from_bytes(raw, "big")
-            from vwcore import sig
-
-            sig.trust_member(self.y, self.G)  # checked by SUPPLIER_KEY before it was stored
+            _trust(self.y, self.G)  # checked by SUPPLIER_KEY before it was stored
         raw = self._state("mbill").load()
         if raw and bytes(raw[0:4]) == _MAGIC and len(raw) >= 4 + 2 * _ACC_LEN + 2:
             self.cur = _acc_of(raw, 4)
@@ -218,9 +226,7 @@ class Billing:
         policy.spend()
         self._state("supkey").save(bytes(p["y"]))
         self.y = y
-        from vwcore import sig
-
-        sig.trust_member(y, self.G)
+        _trust(y, self.G)
 
     def tariff_set(self, p):
         """TARIFF_SET BEGIN / POINTS / COMMIT (docs/PROTOCOL.md); the stored tariff changes only

@@ -102,3 +102,28 @@ def test_bill_from_a_meter_bill_verifies_and_a_changed_one_does_not(meter_a, sup
         meterbill.bill_from_meter(dict(frame, total=total + 1), recs, t, meter_a.pub)
     with pytest.raises(VeriwattError):
         meterbill.bill_from_meter(frame, recs[:-1], t, meter_a.pub)
+
+
+@pytest.mark.security
+def test_meter_billing_decoders_raise_only_valueerror():
+    """What the meter decodes from the line (wire.decode_payload): any bytes give a dict or a
+    ValueError (the meter answers ERROR 3), never another exception."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from vwcore import wire
+
+    @settings(deadline=None, max_examples=400)
+    @given(st.sampled_from([wire.SUPPLIER_KEY, wire.TARIFF_SET, wire.BILL_FETCH, wire.BILL]), st.binary(max_size=1100))
+    def check(mtype, payload):
+        try:
+            wire.decode_payload(mtype, payload)
+        except ValueError:
+            pass
+
+    check()
+    for op in (1, 2, 3):  # the op byte with lengths around the right ones
+        for n in range(0, 110):
+            try:
+                wire.decode_payload(wire.TARIFF_SET, bytes([op]) + bytes(n))
+            except ValueError:
+                pass
