@@ -54,19 +54,28 @@ def _tariffs() -> dict:
         t = tariff.parse_signed(tariff.sign(body, sk), keys.public(sk))
         m = meterbill.sign_meter_tariff(t, sk, MID, x, y)
         msg = mb.tariff_bytes(MID, x, y, meterbill.digest_bytes(t), [tuple(p) for p in m["points"]])
-        out[name] = {"a": x, "b": y, "pts": [tuple(p) for p in m["points"]], "d": meterbill.digest_bytes(t).hex(),
-                     "sig": m["sig"], "msg_len": len(msg)}
+        out[name] = {
+            "a": x,
+            "b": y,
+            "pts": [tuple(p) for p in m["points"]],
+            "d": meterbill.digest_bytes(t).hex(),
+            "sig": m["sig"],
+            "msg_len": len(msg),
+        }
     return out
 
 
-BOARD = r"""
+BOARD = (
+    r"""
 import gc, time
 import vwhal
 from vwcore import wire
 from vwcore import meterbill as mb
 from vwmeter.meter import Meter
 from vwmeter.server import Server
-""" + (ROOT / "simulators" / "stepclock.py").read_text() + r"""
+"""
+    + (ROOT / "simulators" / "stepclock.py").read_text()
+    + r"""
 CLK = StepClock()
 B = {"profile": "qemu", "clock": CLK, "source": vwhal.ReadingSource(3), "storage": vwhal.storage_root(),
      "serial": None, "entropy": None}
@@ -154,6 +163,7 @@ gc.collect()
 print("RESULT", F_PROV, D_KEY, D_COMMIT, F_RES, WS, min(ON), max(ON), D_SUMS, D_BILL, len(fr), len(ON))
 print("BILLHEX", fr.hex())
 """
+)
 
 
 def script(t: dict) -> str:
@@ -161,7 +171,13 @@ def script(t: dict) -> str:
         return "(%d, %d, %r, bytes.fromhex(%r), bytes.fromhex(%r))" % (x["a"], x["b"], x["pts"], x["d"], x["sig"])
 
     head = "MID = %r\nADMIN = %r\nTCLK = %d\nYB = bytes.fromhex(%r)\nMONTH = %s\nSHORT = %s\n" % (
-        MID, ADMIN, T, t["y"], tup(t["month"]), tup(t["short"]))
+        MID,
+        ADMIN,
+        T,
+        t["y"],
+        tup(t["month"]),
+        tup(t["short"]),
+    )
     return head + BOARD
 
 

@@ -136,7 +136,9 @@ def bill_bytes(meter_id, start, end, digest, total, R):
     check_cycle(start, end)
     if len(digest) != DIGEST_LEN or not (0 <= R < (1 << 256)):
         raise ValueError("bad tariff digest or R")
-    return BILL_DOMAIN + _mid(meter_id) + struct.pack(">II32sq", start, end, bytes(digest), total) + R.to_bytes(32, "big")
+    return (
+        BILL_DOMAIN + _mid(meter_id) + struct.pack(">II32sq", start, end, bytes(digest), total) + R.to_bytes(32, "big")
+    )
 
 
 def supplier_key_tag(admin_secret, meter_id, challenge, y_bytes):

@@ -45,7 +45,9 @@ _NONE = (0, 0, bytes(32), 0, 0, bytes(32), wire.NO_SLOT)
 def _acc_bytes(a):
     if a is None:
         a = _NONE
-    return struct.pack(_ACC, a[0], a[1], a[2], a[3], a[4], a[5].to_bytes(32, "big") if isinstance(a[5], int) else a[5], a[6])
+    return struct.pack(
+        _ACC, a[0], a[1], a[2], a[3], a[4], a[5].to_bytes(32, "big") if isinstance(a[5], int) else a[5], a[6]
+    )
 
 
 def _acc_of(raw, o):
@@ -103,7 +105,12 @@ class Billing:
             self.pts = bytes(raw[4 + 2 * _ACC_LEN + 2 :])
         st = self._state("mtnext")
         nxt = st.load()
-        if nxt and self.cur is not None and bytes(nxt[8:40]) == self.cur[2] and struct.unpack_from(">I", nxt)[0] == self.cur[0]:
+        if (
+            nxt
+            and self.cur is not None
+            and bytes(nxt[8:40]) == self.cur[2]
+            and struct.unpack_from(">I", nxt)[0] == self.cur[0]
+        ):
             st.clear()  # promoted before a power cut
         self._catch_up()
 
@@ -292,9 +299,7 @@ class Billing:
         msg = mb.tariff_head(self.prov["meter_id"], q[0], q[1], p["digest"], q[2]) + pts
         gc.collect()
         if not sig.verify(self.y, msg, sig.decode_sig(p["sig"]), self.G):
-            raise MeterError(
-                wire.E_AUTH, "tariff not signed by the installed supplier key for this meter and cycle"
-            )
+            raise MeterError(wire.E_AUTH, "tariff not signed by the installed supplier key for this meter and cycle")
         msg = None
         self._install(q[0], q[1], p["digest"], pts)
         self._last = bytes(p["digest"]) + bytes(p["sig"])

@@ -300,7 +300,12 @@ def _signed_tariff_by_key(path: str, sk: Dict[str, Any]) -> Tuple[Any, Dict[str,
 
 
 def install_supplier_key(
-    port: str, admin: str, supplier_pub: str, baud: int = DEFAULT_BAUD, timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES
+    port: str,
+    admin: str,
+    supplier_pub: str,
+    baud: int = DEFAULT_BAUD,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
 ) -> Dict[str, Any]:
     """Install the supplier public key file `supplier_pub` on the meter on `port`, authorised by
     the meter's admin file (NAME.admin.json): {"port", "meter_id", "supplier_key_id"}."""
@@ -312,7 +317,9 @@ def install_supplier_key(
     with serial_client.MeterLink(port, baud, timeout, retries) as link:
         info = link.hello()
         if info["meter_id"] != mid:
-            raise VeriwattError("the admin file is for meter %s, the meter on %s is %s" % (mid.hex(), port, info["meter_id"].hex()))
+            raise VeriwattError(
+                "the admin file is for meter %s, the meter on %s is %s" % (mid.hex(), port, info["meter_id"].hex())
+            )
         r = send_supplier_key(link, secret, pub)
     return dict(r, port=port)
 
@@ -373,7 +380,9 @@ def meter_bill(
             b = fetch_meter_bill(link, a)
         recs = api._records(st, pub, a, e)
     if (b["start_slot"], b["end_slot"]) != (a, e):
-        raise InvalidError("the meter's BILL is for slots %d..%d, not the cycle asked for" % (b["start_slot"], b["end_slot"]))
+        raise InvalidError(
+            "the meter's BILL is for slots %d..%d, not the cycle asked for" % (b["start_slot"], b["end_slot"])
+        )
     B = bill_from_meter(b, recs, t, pub)
     rep = _bill.verify_bill(B, t, pub)
     jsonio.write(out, B)

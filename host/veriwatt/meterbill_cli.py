@@ -24,7 +24,12 @@ def cmd_meter_tariff(args: A) -> int:
     """Compile a signed tariff for one meter and cycle and sign it with the supplier key."""
     r = meterbill.meter_tariff(args.tariff, args.key, args.meter_id, args.period, args.out)
     text = "meter tariff for meter %s, slots %d..%d (%d price points) written to %s" % (
-        r["meter_id"], r["start_slot"], r["end_slot"] - 1, r["points"], r["file"])
+        r["meter_id"],
+        r["start_slot"],
+        r["end_slot"] - 1,
+        r["points"],
+        r["file"],
+    )
     out(args, r, text)
     return EXIT_OK
 
@@ -32,16 +37,23 @@ def cmd_meter_tariff(args: A) -> int:
 def cmd_install_supplier_key(args: A) -> int:
     """Install the supplier's public key on a meter (authorised by its admin file)."""
     r = meterbill.install_supplier_key(args.port, args.admin, args.supplier_pub, **_link(args))
-    out(args, r, "meter %s on %s now trusts supplier key %s for its tariffs" % (
-        r["meter_id"], args.port, r["supplier_key_id"]))
+    out(
+        args,
+        r,
+        "meter %s on %s now trusts supplier key %s for its tariffs" % (r["meter_id"], args.port, r["supplier_key_id"]),
+    )
     return EXIT_OK
 
 
 def cmd_install_tariff(args: A) -> int:
     """Check a meter tariff against its signed tariff and send it to the meter."""
     r = meterbill.install_tariff(args.port, args.file, args.tariff, args.supplier_key, **_link(args))
-    out(args, r, "meter %s on %s holds the tariff for slots %d..%d (%d price points)" % (
-        r["meter_id"], args.port, r["start_slot"], r["end_slot"] - 1, r["points"]))
+    out(
+        args,
+        r,
+        "meter %s on %s holds the tariff for slots %d..%d (%d price points)"
+        % (r["meter_id"], args.port, r["start_slot"], r["end_slot"] - 1, r["points"]),
+    )
     return EXIT_OK
 
 
@@ -50,8 +62,12 @@ def cmd_meter_bill(args: A) -> int:
     r = meterbill.meter_bill(
         args.port, args.tariff, args.period, args.out, args.store, args.supplier_key, args.meter_key, **_link(args)
     )
-    out(args, r, "meter %s billed slots %d..%d: %s (total %d), verified; written to %s" % (
-        r["meter_id"], r["period"]["start_slot"], r["period"]["end_slot"] - 1, r["amount"], r["total"], r["file"]))
+    out(
+        args,
+        r,
+        "meter %s billed slots %d..%d: %s (total %d), verified; written to %s"
+        % (r["meter_id"], r["period"]["start_slot"], r["period"]["end_slot"] - 1, r["amount"], r["total"], r["file"]),
+    )
     return EXIT_OK
 
 
@@ -81,7 +97,9 @@ def commands() -> List[Any]:
             (
                 "line",
                 opt("--admin", required=True, metavar="FILE", help="the meter's admin file (NAME.admin.json)"),
-                opt("--supplier-pub", required=True, metavar="FILE", help="the supplier public key (supplier.pub.json)"),
+                opt(
+                    "--supplier-pub", required=True, metavar="FILE", help="the supplier public key (supplier.pub.json)"
+                ),
                 "json",
             ),
         ),

@@ -59,7 +59,10 @@ class Rig:
 
     def meter_tariff(self, name: str = "mt.json", tariff_file=None, a=None, b=None) -> str:
         api.meter_tariff(
-            tariff_file or self.tariff, str(self.d / "sup.key.json"), MID, "%d:%d" % (a or self.a, b or self.b),
+            tariff_file or self.tariff,
+            str(self.d / "sup.key.json"),
+            MID,
+            "%d:%d" % (a or self.a, b or self.b),
             str(self.d / name),
         )
         return str(self.d / name)
@@ -111,16 +114,25 @@ def test_cycle_billed_by_the_meter_verifies_and_equals_the_customers_bill(rig, t
     assert "not finished" in msg
     r.wait_slot(r.b)  # the cycle's last slot is certified (and one more)
     res = api.meter_bill(
-        r.port, r.tariff, "%d:%d" % (r.a, r.b), str(tmp_path / "mbill.json"), str(tmp_path / "v.db"),
-        r.sup_pub, r.meter_pub,
+        r.port,
+        r.tariff,
+        "%d:%d" % (r.a, r.b),
+        str(tmp_path / "mbill.json"),
+        str(tmp_path / "v.db"),
+        r.sup_pub,
+        r.meter_pub,
     )
     assert res["valid"]
     rep = api.verify_bill(str(tmp_path / "mbill.json"), r.meter_pub, r.tariff, r.sup_pub)
     assert rep["valid"] and rep["total"] == res["total"]
     # the customer's device computes the same bill from the opened readings
     own = api.bill(
-        str(tmp_path / "v.db"), "%d:%d" % (r.a, r.b), _code(r),
-        r.tariff, r.sup_pub, out=str(tmp_path / "own.json"),
+        str(tmp_path / "v.db"),
+        "%d:%d" % (r.a, r.b),
+        _code(r),
+        r.tariff,
+        r.sup_pub,
+        out=str(tmp_path / "own.json"),
     )
     assert own["total"] == res["total"] and res["total"] > 0
     B = jsonio.load(str(tmp_path / "mbill.json"), "bill")
@@ -146,7 +158,9 @@ def test_bad_tariffs_are_refused_and_the_stored_one_stays(rig, intruder):
         G = keys.group_of(r.sk)
         yb = G.elem_bytes(keys.y_of(r.sk))
         bad = mb.supplier_key_tag(b"x" * 32, info["meter_id"], info["challenge"], yb)
-        refused(lambda: link.request(wire.SUPPLIER_KEY, mb.encode_supplier_key(info["challenge"], bad, yb), (wire.OK,)), 6)
+        refused(
+            lambda: link.request(wire.SUPPLIER_KEY, mb.encode_supplier_key(info["challenge"], bad, yb), (wire.OK,)), 6
+        )
         refused(lambda: link.request(wire.TARIFF_SET, mb.encode_tariff_begin(r.a, r.b, 1), (wire.OK,)), 4)
     good = installed(r)
     mt = meterbill.parse_meter_tariff(jsonio.load(r.meter_tariff(), "mt"))
@@ -157,7 +171,9 @@ def test_bad_tariffs_are_refused_and_the_stored_one_stays(rig, intruder):
     def send(m, commit_sig=None, n=None):
         with r.link() as link:
             pts = m["points"]
-            link.request(wire.TARIFF_SET, mb.encode_tariff_begin(m["start_slot"], m["end_slot"], n or len(pts)), (wire.OK,))
+            link.request(
+                wire.TARIFF_SET, mb.encode_tariff_begin(m["start_slot"], m["end_slot"], n or len(pts)), (wire.OK,)
+            )
             link.request(wire.TARIFF_SET, mb.encode_tariff_points(0, pts), (wire.OK,))
             link.request(wire.TARIFF_SET, mb.encode_tariff_commit(m["digest"], commit_sig or m["sig"]), (wire.OK,))
 
@@ -177,7 +193,9 @@ def test_bad_tariffs_are_refused_and_the_stored_one_stays(rig, intruder):
     refused(lambda: send(m3), 6)
     still()
     # another meter's tariff (validly signed for meter OTHER001)
-    other = meterbill.sign_meter_tariff(tariff.parse_signed(jsonio.load(t2, "t"), keys.public(r.sk)), r.sk, b"OTHER001", a2, b2)
+    other = meterbill.sign_meter_tariff(
+        tariff.parse_signed(jsonio.load(t2, "t"), keys.public(r.sk)), r.sk, b"OTHER001", a2, b2
+    )
     refused(lambda: send(meterbill.parse_meter_tariff(other)), 6)
     still()
     # oversized: n > 256 at BEGIN, more points than announced
@@ -193,7 +211,9 @@ def test_bad_tariffs_are_refused_and_the_stored_one_stays(rig, intruder):
     # points out of order, and a part that does not continue
     with r.link() as link:
         link.request(wire.TARIFF_SET, mb.encode_tariff_begin(a2, b2, 3), (wire.OK,))
-        refused(lambda: link.request(wire.TARIFF_SET, mb.encode_tariff_points(0, [(0, 1), (5, 2), (3, 3)]), (wire.OK,)), 13)
+        refused(
+            lambda: link.request(wire.TARIFF_SET, mb.encode_tariff_points(0, [(0, 1), (5, 2), (3, 3)]), (wire.OK,)), 13
+        )
         link.request(wire.TARIFF_SET, mb.encode_tariff_begin(a2, b2, 3), (wire.OK,))
         refused(lambda: link.request(wire.TARIFF_SET, mb.encode_tariff_points(1, [(1, 1)]), (wire.OK,)), 13)
     still()
@@ -222,12 +242,19 @@ def test_tampered_bill_frame_is_refused_by_the_host(rig, tmp_path):
         b = meterbill.fetch_meter_bill(link, r.a)
     pub = keys.load_public(r.meter_pub, "meter")
     meterbill.check_bill_frame(b, pub)
-    for k, v in (("total", b["total"] - 1), ("R", (b["R"] + 1)), ("end_slot", b["end_slot"] - 1),
-                 ("digest", bytes(32)), ("sig", bytes(64))):
+    for k, v in (
+        ("total", b["total"] - 1),
+        ("R", (b["R"] + 1)),
+        ("end_slot", b["end_slot"] - 1),
+        ("digest", bytes(32)),
+        ("sig", bytes(64)),
+    ):
         with pytest.raises(InvalidError):
             meterbill.check_bill_frame(dict(b, **{k: v}), pub)
     # the bytes on the line: one bit of the total flipped, the frame still decodes
-    raw = bytearray(mb.encode_bill(b["meter_id"], b["start_slot"], b["end_slot"], b["digest"], b["total"], b["R"], b["sig"]))
+    raw = bytearray(
+        mb.encode_bill(b["meter_id"], b["start_slot"], b["end_slot"], b["digest"], b["total"], b["R"], b["sig"])
+    )
     raw[55] ^= 1
     with pytest.raises(InvalidError):
         meterbill.check_bill_frame(mb.decode_bill(bytes(raw)), pub)
@@ -242,10 +269,17 @@ def test_power_cut_mid_cycle_keeps_the_sums(rig, tmp_path):
     assert r.info()["tariff"]["start_slot"] == r.a
     r.wait_slot(r.b)
     res = api.meter_bill(
-        r.port, r.tariff, "%d:%d" % (r.a, r.b), str(tmp_path / "mb.json"), str(tmp_path / "v.db"),
-        r.sup_pub, r.meter_pub,
+        r.port,
+        r.tariff,
+        "%d:%d" % (r.a, r.b),
+        str(tmp_path / "mb.json"),
+        str(tmp_path / "v.db"),
+        r.sup_pub,
+        r.meter_pub,
     )
-    own = api.bill(str(tmp_path / "v.db"), "%d:%d" % (r.a, r.b), _code(r), r.tariff, r.sup_pub, out=str(tmp_path / "o.json"))
+    own = api.bill(
+        str(tmp_path / "v.db"), "%d:%d" % (r.a, r.b), _code(r), r.tariff, r.sup_pub, out=str(tmp_path / "o.json")
+    )
     assert res["valid"] and res["total"] == own["total"]
 
 
@@ -264,7 +298,10 @@ def test_firmware_without_meter_billing_says_so(tmp_path):
         port = s.meters[0].port
         api.provision(port, out=str(tmp_path), meter_id=MID, clock=T0, name="m")
         with serial_client.MeterLink(port, timeout=5.0, retries=1) as link:
-            for t, payload in ((wire.BILL_FETCH, mb.encode_bill_fetch(S0)), (wire.TARIFF_SET, mb.encode_tariff_begin(S0 + 9, S0 + 19, 1))):
+            for t, payload in (
+                (wire.BILL_FETCH, mb.encode_bill_fetch(S0)),
+                (wire.TARIFF_SET, mb.encode_tariff_begin(S0 + 9, S0 + 19, 1)),
+            ):
                 assert "no meter billing" in refused(lambda: link.request(t, payload, (wire.OK, wire.BILL)), 2)
             i = link.hello()
             assert i["provisioned"] and "tariff" not in i

@@ -37,8 +37,20 @@ def run(*args):
 
 
 def make_mt(d: Path, mid="4d42494c4c303031"):
-    r = run("meter-tariff", "--tariff", d / "t.json", "--key", d / "sup.key.json", "--meter-id", mid,
-            "--period", "%d:%d" % (A, B), "--out", d / "mt.json", "--json")
+    r = run(
+        "meter-tariff",
+        "--tariff",
+        d / "t.json",
+        "--key",
+        d / "sup.key.json",
+        "--meter-id",
+        mid,
+        "--period",
+        "%d:%d" % (A, B),
+        "--out",
+        d / "mt.json",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -51,8 +63,17 @@ def test_meter_tariff_is_the_run_length_form_of_the_signed_tariff(files, supplie
     assert out["points"] == len(mt["points"]) >= 2 and out["tariff_digest"] == t.digest()
     meterbill.check_meter_tariff(mt, t, keys.public(supplier))
     # not one of the tariff's billing cycles: refused (exit 2)
-    r = run("meter-tariff", "--tariff", files / "t.json", "--key", files / "sup.key.json", "--meter-id",
-            "00" * 8, "--period", "%d:%d" % (A, B + 1))
+    r = run(
+        "meter-tariff",
+        "--tariff",
+        files / "t.json",
+        "--key",
+        files / "sup.key.json",
+        "--meter-id",
+        "00" * 8,
+        "--period",
+        "%d:%d" % (A, B + 1),
+    )
     assert r.returncode == 2 and "cycle" in r.stderr
 
 
@@ -68,8 +89,15 @@ def test_install_tariff_refuses_a_changed_file_before_the_line(files, supplier, 
     for name, bad in cases.items():
         jsonio.write(str(files / "bad.json"), bad)
         # the port does not exist: a refusal before the line is the only way to exit 1
-        r = run("install-tariff", "/dev/nonexistent-veriwatt", files / "bad.json", "--tariff", files / "t.json",
-                "--supplier-key", files / "sup.pub.json")
+        r = run(
+            "install-tariff",
+            "/dev/nonexistent-veriwatt",
+            files / "bad.json",
+            "--tariff",
+            files / "t.json",
+            "--supplier-key",
+            files / "sup.pub.json",
+        )
         assert r.returncode == 1, (name, r.stderr)
     # signed by someone else (the intruder) but otherwise right: refused
     t = tariff.parse_signed(jsonio.load(str(files / "t.json"), "t"), keys.public(supplier))

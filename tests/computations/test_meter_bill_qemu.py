@@ -48,8 +48,14 @@ def test_frozen_meter_on_qemu_bills_a_cycle(tmp_path, supplier):
         assert i["last_slot"] == wire.NO_SLOT or i["last_slot"] < r.a, "installed too late: raise LEAD"
         r.wait_slot(r.b, timeout=600)
         res = api.meter_bill(
-            port, r.tariff, "%d:%d" % (r.a, r.b), str(tmp_path / "mb.json"), str(tmp_path / "v.db"),
-            r.sup_pub, r.meter_pub, timeout=120.0,
+            port,
+            r.tariff,
+            "%d:%d" % (r.a, r.b),
+            str(tmp_path / "mb.json"),
+            str(tmp_path / "v.db"),
+            r.sup_pub,
+            r.meter_pub,
+            timeout=120.0,
         )
         assert res["valid"]
         rep = api.verify_bill(str(tmp_path / "mb.json"), r.meter_pub, r.tariff, r.sup_pub)
