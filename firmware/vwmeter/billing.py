@@ -86,12 +86,18 @@ class Billing:
         self.y = None
         self._pending = None
         self._last = None  # digest || signature of the last accepted COMMIT (a repeat is answered OK)
+        self._states = {}
         self.last_error = None
         self.load()
 
     # ------------------------------------------------------------ files
     def _state(self, name):
-        return durable.SmallState(self.root + "/" + name)
+        """The two-copy state file `name`, loaded once: a save must know which copy is older."""
+        st = self._states.get(name)
+        if st is None:
+            st = self._states[name] = durable.SmallState(self.root + "/" + name)
+            st.load()
+        return st
 
     def load(self):
         raw = self._state("supkey").load()
