@@ -103,9 +103,29 @@ def refused(fn, code: int) -> str:
     return str(ei.value)
 
 
+def cli(*args) -> dict:
+    """`veriwatt ARGS --json` (the CLI's thin wrappers over veriwatt.meterbill): its JSON output."""
+    import json
+    import subprocess
+
+    p = subprocess.run(
+        [sys.executable, "-m", "veriwatt.cli", *[str(a) for a in args], "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
 def test_cycle_billed_by_the_meter_verifies_and_equals_the_customers_bill(rig, tmp_path):
     r = rig
-    shown = installed(r)
+    # the engineer's commands, as a customer without a computer has them run
+    k = cli("install-supplier-key", r.port, "--admin", r.admin, "--supplier-pub", r.sup_pub)
+    assert k["meter_id"] == MID and k["supplier_key_id"] == keys.key_id(r.sk)
+    t = cli("install-tariff", r.port, r.meter_tariff(), "--tariff", r.tariff, "--supplier-key", r.sup_pub)
+    assert (t["start_slot"], t["end_slot"], t["tariff_digest"]) == (r.a, r.b, jsonio.load(r.tariff, "t")["digest"])
+    shown = r.info()["tariff"]
     assert shown["start_slot"] == r.a and shown["end_slot"] == r.b
     assert "sha256:" + shown["digest"].hex() == jsonio.load(r.tariff, "t")["digest"]
     # before the cycle is over the meter says so
@@ -113,16 +133,23 @@ def test_cycle_billed_by_the_meter_verifies_and_equals_the_customers_bill(rig, t
         msg = refused(lambda: meterbill.fetch_meter_bill(link, r.a), wire.E_BAD_ARGUMENT)
     assert "not finished" in msg
     r.wait_slot(r.b)  # the cycle's last slot is certified (and one more)
-    res = api.meter_bill(
+    res = cli(
+        "meter-bill",
         r.port,
+        "--tariff",
         r.tariff,
+        "--period",
         "%d:%d" % (r.a, r.b),
-        str(tmp_path / "mbill.json"),
-        str(tmp_path / "v.db"),
+        "--out",
+        tmp_path / "mbill.json",
+        "--store",
+        tmp_path / "v.db",
+        "--supplier-key",
         r.sup_pub,
+        "--meter-key",
         r.meter_pub,
     )
-    assert res["valid"]
+    assert res["valid"] and res["file"] == str(tmp_path / "mbill.json")
     rep = api.verify_bill(str(tmp_path / "mbill.json"), r.meter_pub, r.tariff, r.sup_pub)
     assert rep["valid"] and rep["total"] == res["total"]
     # the customer's device computes the same bill from the opened readings
