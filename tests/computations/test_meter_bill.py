@@ -332,3 +332,30 @@ def test_firmware_without_meter_billing_says_so(tmp_path):
                 assert "no meter billing" in refused(lambda: link.request(t, payload, (wire.OK, wire.BILL)), 2)
             i = link.hello()
             assert i["provisioned"] and "tariff" not in i
+
+
+def test_next_cycles_tariff_waits_for_the_current_cycle(rig, tmp_path):
+    """A tariff for the next cycle, installed while the current cycle runs, becomes current when
+    that cycle ends; both cycles are billed by the meter as the customer's device bills them."""
+    r = rig
+    installed(r)
+    a2, b2 = r.b, r.b + 6
+    t2 = r.signed_tariff("t2.json", a2, b2)
+    r.wait_slot(r.a)  # the first cycle is in progress
+    api.install_tariff(r.port, r.meter_tariff("m2.json", t2, a2, b2), t2, r.sup_pub)
+    assert r.info()["tariff"]["start_slot"] == r.a  # the current tariff stays until its cycle ends
+    r.wait_slot(r.b)
+    with r.link() as link:
+        b1 = meterbill.fetch_meter_bill(link, r.a)
+    meterbill.check_bill_frame(b1, keys.load_public(r.meter_pub, "meter"))
+    assert r.info()["tariff"]["start_slot"] == a2
+    r.wait_slot(b2)
+    store = str(tmp_path / "v.db")
+    res = api.meter_bill(r.port, t2, "%d:%d" % (a2, b2), str(tmp_path / "b2.json"), store, r.sup_pub, r.meter_pub)
+    api.fetch(r.port, store, None, r.meter_pub, r.a, r.b)
+    own1 = api.bill(store, "%d:%d" % (r.a, r.b), _code(r), r.tariff, r.sup_pub, out=str(tmp_path / "o1.json"))
+    own2 = api.bill(store, "%d:%d" % (a2, b2), _code(r), t2, r.sup_pub, out=str(tmp_path / "o2.json"))
+    assert res["valid"] and res["total"] == own2["total"] and b1["total"] == own1["total"]
+    # only the last finished cycle is kept: the first one's BILL is gone, with a clear answer
+    with r.link() as link:
+        assert "no meter tariff" in refused(lambda: meterbill.fetch_meter_bill(link, r.a), wire.E_BAD_ARGUMENT)
