@@ -130,6 +130,13 @@ def test_bill_from_a_meter_bill_verifies_and_a_changed_one_does_not(meter_a, sup
         meterbill.bill_from_meter(dict(frame, total=total + 1), recs, t, meter_a.pub)
     with pytest.raises(VeriwattError):
         meterbill.bill_from_meter(frame, recs[:-1], t, meter_a.pub)
+    # a BILL priced under another (e.g. an older, replayed) tariff, validly signed by the meter
+    d2 = bytes(32)
+    e_s2 = meter_a.keys.signer.sign(mb.bill_bytes(meter_a.mid, A, B, d2, total, R))
+    other = mb.decode_bill(mb.encode_bill(meter_a.mid, A, B, d2, total, R, sig.encode_sig(e_s2)))
+    meterbill.check_bill_frame(other, meter_a.pub)
+    with pytest.raises(InvalidError, match="another|not the given"):
+        meterbill.bill_from_meter(other, recs, t, meter_a.pub)
 
 
 @pytest.mark.security
