@@ -15,8 +15,23 @@ _here = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() el
 _root = os.path.dirname(_here)
 _hal = os.environ.get("VW_HAL", "qemu")
 
-package("vwcore", base_path=_here)
-package("vwmeter", base_path=_here)
+# Meter billing (vwcore/meterbill.py, vwmeter/billing.py: docs/COMPUTATIONS.md section 6) costs
+# about 10.6 KB of flash; VW_METER_BILLING=0 leaves it out (tools/build_stm32 does for the
+# NUCLEO_F446RE image, which has only about 1.3 KB free): such a meter answers its messages
+# ERROR 2 "this board's firmware has no meter billing".
+_skip = () if os.environ.get("VW_METER_BILLING", "1") != "0" else ("meterbill.py", "billing.py")
+
+
+def _package(name):
+    if not _skip:
+        package(name, base_path=_here)
+        return
+    files = sorted(f for f in os.listdir(os.path.join(_here, name)) if f.endswith(".py") and f not in _skip)
+    package(name, files=files, base_path=_here)
+
+
+_package("vwcore")
+_package("vwmeter")
 module("vwhal.py", base_path=os.path.join(_root, "hal", _hal))
 for _m in ("vwload.py", "vwclock.py", "vwstdio.py"):
     module(_m, base_path=os.path.join(_root, "hal", "common"))

@@ -113,6 +113,9 @@ ACK = 0x06
 AGG_ENROLL = 0x07  # aggregation (additive in v1, docs/PROTOCOL.md "Aggregation messages")
 AGG_FETCH = 0x08
 AGG_RECOVER = 0x09
+SUPPLIER_KEY = 0x0A  # bills computed in the meter (additive in v1, vwcore/meterbill.py)
+TARIFF_SET = 0x0B
+BILL_FETCH = 0x0C
 INFO = 0x81
 OK = 0x82
 READING = 0x83
@@ -120,6 +123,7 @@ END = 0x84
 AGG_ENROLLED = 0x85
 AGG_SHARE = 0x86
 AGG_RECOVERY = 0x87
+BILL = 0x88
 ERROR = 0xFF
 
 TYPE_NAMES = {
@@ -140,7 +144,7 @@ TYPE_NAMES = {
     AGG_ENROLLED: "AGG_ENROLLED",
     AGG_SHARE: "AGG_SHARE",
     AGG_RECOVERY: "AGG_RECOVERY",
-}
+}  # + the meter billing names, added by vwcore/meterbill.py when imported
 
 # error codes (ERROR payload)
 E_BAD_FRAME = 1
@@ -499,7 +503,9 @@ def encode_hello():
 def encode_info(d):
     """d: dict with meter_id, group_id, provisioned, clock_set, storage_full, clock_unverified, clock, first_slot,
     last_slot, used, capacity, unacked, challenge (8 bytes), fw_version (str),
-    sig_pub (int or None), agg_pub (int or None). proto_version is filled in."""
+    sig_pub (int or None), agg_pub (int or None); optional tariff (dict digest, start_slot,
+    end_slot: the installed meter tariff, vwcore/meterbill.py; decode_info has the key only then).
+    proto_version is filled in."""
     gid = d.get("group_id", 1)
     plen = GROUP_PLEN.get(gid, 0)
     flags = (
@@ -535,6 +541,10 @@ def encode_info(d):
         kb = b"" if v is None else int_to_bytes(v, plen)
         parts.append(struct.pack(">H", len(kb)))
         parts.append(kb)
+    if d.get("tariff"):  # meter billing (additive): the installed meter tariff
+        from vwcore import meterbill
+
+        parts.append(meterbill.encode_info_tail(d["tariff"]))
     return b"".join(parts)
 
 
@@ -559,9 +569,10 @@ def decode_info(p):
             raise ValueError("INFO key truncated")
         keys.append(int.from_bytes(p[o : o + n], "big") if n else None)
         o += n
-    if o != len(p):
+    tail = bytes(p[o:])  # meter billing (additive): the installed meter tariff, 40 bytes
+    if tail and len(tail) != 40:
         raise ValueError("INFO has trailing bytes")
-    return {
+    d = {
         "meter_id": bytes(mid),
         "proto_version": pv,
         "group_id": gid,
@@ -580,6 +591,11 @@ def decode_info(p):
         "sig_pub": keys[0],
         "agg_pub": keys[1],
     }
+    if tail:
+        from vwcore import meterbill
+
+        d["tariff"] = meterbill.decode_info_tail(tail)
+    return d
 
 
 def encode_provision(meter_id, group_id, clock, host_entropy, admin_secret, customer_key):
@@ -735,6 +751,8 @@ AGG_MAX_MEMBERS = 255
 AGG_MIN_MEMBERS = 3  # vwcore.agg.MIN_MEMBERS: with 2 members each learns the other's reading
 AGG_SHARE_LEN = 60
 _AGG_TYPES = (AGG_ENROLL, AGG_FETCH, AGG_RECOVER, AGG_ENROLLED, AGG_SHARE, AGG_RECOVERY)
+# meter billing: encoders/decoders in vwcore/meterbill.py, imported on first use
+_BILL_TYPES = (SUPPLIER_KEY, TARIFF_SET, BILL_FETCH, BILL)
 
 
 _DECODERS = {
@@ -761,6 +779,10 @@ def decode_payload(mtype, payload):
         from vwcore import aggwire
 
         f = aggwire.DECODERS.get(mtype)
+    elif f is None and mtype in _BILL_TYPES:
+        from vwcore import meterbill
+
+        f = meterbill.DECODERS.get(mtype)
     if f is None:
         raise ValueError("unknown message type 0x%02x" % mtype)
     return f(payload)

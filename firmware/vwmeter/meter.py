@@ -9,6 +9,8 @@
 #   metering.py     Metering: the reading log (log/), slot closing and catch-up, FETCH/ACK bookkeeping
 #   aggstate.py     AggState: aggregation enrollment (agg.a/.b), release log, shares; imported
 #                   on the first aggregation request
+#   billing.py      Billing: bills computed in the meter (supplier key, meter tariff, cycle sums,
+#                   signed BILL); imported at boot when billing state exists, else on first use
 #
 # Provisioning and reset, as a meter engineer meets them:
 #   * A new meter is unprovisioned: INFO shows no keys, FETCH/ACK answer "not provisioned",
@@ -41,6 +43,7 @@ from vwmeter.clockpolicy import MIN_CLOCK, ClockPolicy
 from vwmeter.metering import Metering
 
 _AGG_FILES = ("/agg.a", "/agg.b", "/aggrel.a", "/aggrel.b")  # aggstate.py's files
+_BILL_FILES = ("/supkey", "/mbill", "/mtnext")  # billing.py's files (.a/.b)
 
 
 class Meter:
@@ -59,11 +62,14 @@ class Meter:
         self.metering = Metering(board, self.root)
         self.prov = None
         self._agg = None  # aggstate.AggState, created on first use
+        self._bill = None  # billing.Billing, created at boot if it has state, else on first use
         p = keys.load(self.root)
         keys = None
         unload("vwmeter.keys")
         if p is not None:
             self._load_keys(p)
+            if durable.exists(self.root + "/mbill.a"):  # the first copy billing.py writes
+                self.billing()
 
     def _load_keys(self, p):
         self.prov = p
@@ -109,6 +115,8 @@ class Meter:
                 d["used"] = s.count()
                 u = s.unacked_from()
                 d["unacked"] = 0 if u is None or u > s.last_slot else s.count(u)
+        if self._bill is not None and self._bill.cur is not None:
+            d["tariff"] = self._bill.info()
         return d
 
     # ------------------------------------------------------------ requests
@@ -124,6 +132,7 @@ class Meter:
         # leftovers of an interrupted RESET (store wiped first, then keys): clear them
         self.metering.wipe()
         self._agg_clear()
+        self._bill_clear()
         kmod.save(self.root, keys, self.policy.epoch, self.pool)
         kmod = None
         unload("vwmeter.keys")
@@ -141,6 +150,7 @@ class Meter:
         self.policy.spend()
         self.metering.wipe()
         self._agg_clear()
+        self._bill_clear()
         from vwmeter import keys
 
         keys.clear(self.root)
@@ -212,3 +222,26 @@ class Meter:
     def agg_recover(self, slot, missing):
         """AGG_RECOVER: the reduced share of the slot without the missing members."""
         return self._agg_ready().recover(self.metering.store, slot, missing)
+
+    # ------------------------------------------------------------ billing in the meter
+    def billing(self):
+        """The billing state (billing.Billing) of the provisioned meter, loaded on first use; from
+        then on every certified slot goes to it (metering.on_slot)."""
+        if not self.provisioned:
+            raise MeterError(wire.E_NOT_PROVISIONED, "not provisioned")
+        if self._bill is None:
+            try:
+                import vwmeter.billing as bm
+            except ImportError:  # left out of the image (firmware/manifest.py VW_METER_BILLING)
+                raise MeterError(2, "no meter billing in this firmware")
+
+            self._bill = bm.Billing(self.root, self.prov, self.metering.keys, self.metering)
+            self.metering.on_slot = self._bill.on_slot
+        return self._bill
+
+    def _bill_clear(self):
+        """Remove the billing state (RESET, PROVISION), loaded or not."""
+        self._bill = None
+        self.metering.on_slot = None
+        for name in _BILL_FILES:
+            durable.SmallState(self.root + name).clear()

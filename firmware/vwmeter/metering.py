@@ -45,6 +45,7 @@ class Metering:
         self._resume = True
         self.n_certified = 0
         self.certify_ms = 0  # total milliseconds spent certifying
+        self.on_slot = None  # callable(slot, wh) after each certified slot (billing.Billing.on_slot)
 
     def open(self, keys, group_id):
         """Start metering with keys (reading.MeterKeys): open the log of this group's records."""
@@ -192,4 +193,6 @@ class Metering:
             self.certify_ms += ticks_ms() - t0
         self.n_certified += 1
         self.next_slot = slot + 1
+        if self.on_slot is not None:
+            self.on_slot(slot, wh)  # never raises (billing.Billing.on_slot)
         return n > 1

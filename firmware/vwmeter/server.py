@@ -76,7 +76,10 @@ class Server:
                 wire.AGG_FETCH,
                 wire.AGG_RECOVER,
             ):
-                raise MeterError(wire.E_UNKNOWN_TYPE, "unknown request type 0x%02x" % t)
+                if t not in wire._BILL_TYPES:
+                    raise MeterError(wire.E_UNKNOWN_TYPE, "unknown request type 0x%02x" % t)
+                # meter billing (vwmeter/billing.py): ERROR 4 unprovisioned, 2 left out of the image
+                m.billing()
             try:
                 p = wire.decode_payload(t, f.payload)
             except ValueError as e:
@@ -101,6 +104,9 @@ class Server:
                     self.send(wire.AGG_ENROLLED, f.seq, aggwire.encode_agg_enrolled(r[0], r[1]))
             elif t == wire.AGG_RECOVER:
                 self.send(wire.AGG_RECOVERY, f.seq, m.agg_recover(p["slot"], p["missing"]))
+            elif t in wire._BILL_TYPES:
+                r = m.billing().handle(t, p, m.policy)
+                self.send(wire.BILL if r else wire.OK, f.seq, r or wire.encode_ok(t))
             else:
                 if t == wire.PROVISION:
                     m.provision(p)

@@ -29,6 +29,7 @@ from . import jsonio
 from .aggregate import collect, enroll, share
 from .device import deploy, flash, info, provision_port as provision, reset, set_clock, wait
 from .errors import DeviceError, InvalidError, VeriwattError, stderr_note
+from .meterbill import install_supplier_key, install_tariff, meter_bill, meter_tariff
 from .serial_client import DEFAULT_BAUD, DEFAULT_RETRIES, DEFAULT_TIMEOUT
 
 __all__ = [
@@ -63,6 +64,10 @@ __all__ = [
     "ledger_record",
     "ledger_gaps",
     "ledger_list",
+    "meter_tariff",
+    "install_supplier_key",
+    "install_tariff",
+    "meter_bill",
 ]
 
 DEFAULT_STORE = "veriwatt.db"  # the CLI's --store default unless VERIWATT_STORE is set

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from . import api, computations_cli, scale_cli, web_cli
+from . import api, computations_cli, meterbill_cli, scale_cli, web_cli
 from .cli import Command, common, opt
 from .cli_output import invalid, out
 from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, InvalidError, VeriwattError, stderr_note
@@ -1562,6 +1562,7 @@ def _table() -> List[Command]:
             ),
         ]
         + computations_cli.commands()
+        + meterbill_cli.commands()
         + web_cli.commands()
         + scale_cli.commands()
     )

@@ -82,3 +82,27 @@ def test_manifest_with_micropython_tool(hal, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "target_path='vwmeter/store.py'" in r.stdout and "target_path='vwhal.py'" in r.stdout
     assert ("hal/%s/vwhal.py" % hal) in r.stdout
+
+
+@pytest.mark.parametrize("billing", ["1", "0"])
+def test_manifest_meter_billing_flag(billing, tmp_path):
+    """VW_METER_BILLING=0 (tools/build_stm32 for the NUCLEO_F446RE: no flash for it) freezes
+    everything but vwcore/meterbill.py and vwmeter/billing.py; by default they are frozen."""
+    import subprocess
+    import sys
+
+    tool = ROOT / "build" / "micropython" / "tools" / "manifestfile.py"
+    if not tool.exists():
+        pytest.skip("build/micropython is missing (make setup)")
+    r = subprocess.run(
+        [sys.executable, str(tool), "--freeze", str(FIRMWARE / "manifest.py")],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        env=dict(os.environ, VW_HAL="stm32", VW_METER_BILLING=billing),
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "target_path='vwmeter/store.py'" in r.stdout and "target_path='vwcore/wire.py'" in r.stdout
+    for f in ("vwcore/meterbill.py", "vwmeter/billing.py"):
+        assert ("target_path='%s'" % f in r.stdout) == (billing == "1"), f
