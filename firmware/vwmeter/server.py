@@ -115,15 +115,11 @@ class Server:
             self.error(f.seq, e.code, e.reason, t)
         except OSError as e:
             self.error(f.seq, wire.E_STORAGE, "storage error %s" % e, t)
-        except MemoryError as e:
-            gc.collect()
-            self.error(
-                f.seq,
-                wire.E_INTERNAL,
-                "MemoryError: %s (heap free after gc: %d bytes)"
-                % (e, gc.mem_free() if hasattr(gc, "mem_free") else -1),
-                t,
-            )
+        except MemoryError:
+            # nothing half-done stays (handlers change state only after their allocations, an
+            # AGG_ENROLL part may be sent again): the host resends
+            p = None
+            self.out_of_memory(f.seq, t)
         except Exception as e:  # never let one request kill the meter
             self.error(f.seq, wire.E_INTERNAL, "%s: %s" % (type(e).__name__, e), t)
 
@@ -182,9 +178,41 @@ class Server:
             self.meter.metering.last_error = "storage error %s" % e
         except MeterError as e:
             self.meter.metering.last_error = e.reason
+        except MemoryError:
+            # metering comes first: a half-received enrollment gives its memory back (the
+            # slot is closed again next turn)
+            self.meter.agg_drop_pending()
+            self.meter.metering.last_error = "out of memory closing a slot"
         gc.collect()
 
+    def out_of_memory(self, seq=0, req_type=0):
+        """After a MemoryError: drop the input buffered (a partial frame; with seq 0 also the
+        frame being copied) and answer ERROR(E_NO_MEMORY), so the host sends it again."""
+        self._rejects = []
+        if not seq:
+            self.dec.reset()
+        gc.collect()
+        try:
+            self.error(seq, wire.E_NO_MEMORY, "out of memory: send again", req_type)
+        except MemoryError:
+            gc.collect()  # not even the answer fits: the host's timeout resends
+
     def run(self):
-        """Serve until the line's interrupt sequence (see the head of this file)."""
+        """Serve until the line's interrupt sequence (see the head of this file). Nothing that
+        arrives on the line ends the loop: an exception a turn lets out (a MemoryError while
+        buffering or decoding input, say) is answered with ERROR and serving goes on."""
         while self.stopped is None:
-            self.poll()
+            try:
+                self.poll()
+            except EOFError:
+                raise  # unix: the host side of the line went away (main returns)
+            except MemoryError:
+                self.out_of_memory()
+            except Exception as e:
+                self.dec.reset()
+                self._rejects = []
+                gc.collect()
+                try:
+                    self.error(0, wire.E_INTERNAL, "%s: %s (input dropped)" % (type(e).__name__, e))
+                except Exception:
+                    pass
