@@ -327,6 +327,8 @@ class MeterLink:
             while time.monotonic() < min(hard, max(t.deadline, self.last_rx + t.tmo if t.deadline else 0)):
                 for f in self._read_frames(t.deadline):
                     if f.seq != t.seq:
+                        if f.seq == 0 and self._input_dropped(f, t):
+                            break  # the meter dropped what it had buffered, maybe our request: resend
                         if on_stale is not None:
                             on_stale(f)
                         continue
@@ -347,9 +349,29 @@ class MeterLink:
                     return t
         return t
 
+    def _input_dropped(self, f: wire.Frame, t: "_Try") -> bool:
+        """A frame of no request (seq 0): True when it is the meter's ERROR(E_NO_MEMORY) after its
+        heap ran out while it buffered input (docs/PROTOCOL.md): the try ends, the request is resent."""
+        if f.mtype != wire.ERROR:
+            return False
+        try:
+            code = wire.decode_error(f.payload)["code"]
+        except ValueError:
+            return False
+        if code != wire.E_NO_MEMORY:
+            return False
+        t.last_err = "the meter ran out of memory and dropped its input"
+        t.deadline = 0
+        return True
+
     def _meter_error(self, mtype: int, f: wire.Frame, t: "_Try") -> bool:
-        """An ERROR answer: True when it says the meter got a bad frame (resend), else DeviceError."""
+        """An ERROR answer: True when it says the meter got a bad frame, or had no memory for the
+        request while tries are left (resend), else DeviceError."""
         err = wire.decode_error(f.payload)
+        if err["code"] == wire.E_NO_MEMORY and t.attempt < self.retries:
+            t.last_err = "meter out of memory: %s" % err["reason"]
+            t.deadline = 0
+            return True
         if err["code"] != wire.E_BAD_FRAME:
             raise DeviceError(
                 "%s: meter refused %s: %s (error %d)"
