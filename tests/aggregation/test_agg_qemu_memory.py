@@ -25,10 +25,23 @@ from veriwatt.serial_client import DeviceError
 from vwcore import agg, aggwire, group, wire
 from qemumeter import install_and_start_meter, qemu_board_port
 
-pytestmark = [pytest.mark.aggregation, pytest.mark.reliability, pytest.mark.qemu, pytest.mark.slow]
+pytestmark = [pytest.mark.aggregation, pytest.mark.reliability]
 
 A = slots.month_range("2026-12")[0]
 G = group.get(None)
+
+
+@pytest.fixture
+def unix_meter(tmp_path):
+    """(port, provisioning result) of a provisioned unix simulated meter (same server.py)."""
+    sim = device.start_sim(1, str(tmp_path / "sim"), 90000, "none")
+    try:
+        port = sim.meters[0].port
+        with serial_client.MeterLink(port, timeout=20, retries=2) as link:
+            prov = device.provision(link, b"AGGMEM01", str(tmp_path), (A - 2) * 1800, name="m0")
+        yield port, prov
+    finally:
+        sim.stop()
 
 
 @pytest.fixture
@@ -41,8 +54,9 @@ def frozen_meter(tmp_path):
         yield port, prov
 
 
-def _group(info, prov, n, label):
-    """(AGG_ENROLL payloads BEGIN, MEMBERS..., COMMIT; gid) of a group of the meter and n-1 virtual members."""
+def _group(info, prov, n, label, parts=None):
+    """(AGG_ENROLL payloads BEGIN, MEMBERS..., COMMIT; gid) of a group of the meter and n-1 virtual
+    members; parts: the (first, end) index ranges of the MEMBERS parts (default: full frames)."""
     members = [(info["meter_id"], info["agg_pub"])]
     members += [(b"VIRT%04d" % i, agg.public_key(agg.secret_scalar(b"v-%d" % i, G), G)) for i in range(n - 1)]
     members.sort()
@@ -51,7 +65,8 @@ def _group(info, prov, n, label):
     tag = agg.enroll_tag(prov["customer_key"], info["meter_id"], info["challenge"], digest)
     k = aggwire.agg_members_per_frame(G.id)
     frames = [aggwire.encode_agg_begin(G.id, label, a.pub, n)]
-    frames += [aggwire.encode_agg_members(G.id, i, members[i : i + k]) for i in range(0, n, k)]
+    parts = parts or [(i, min(i + k, n)) for i in range(0, n, k)]
+    frames += [aggwire.encode_agg_members(G.id, i, members[i:j]) for i, j in parts]
     return frames + [aggwire.encode_agg_commit(tag)], a.gid
 
 
@@ -101,6 +116,8 @@ def _still_serving(port):
         return link.hello()
 
 
+@pytest.mark.qemu
+@pytest.mark.slow
 def test_frozen_meter_survives_a_group_too_big_for_its_heap(frozen_meter):
     """255 members: refused with ERROR 16 (or enrolled); the meter answers afterwards and still
     enrolls a 50-member group. Unfixed firmware: the MemoryError ended the meter's program."""
@@ -146,12 +163,23 @@ def _twice(line, payload, want):
     raise AssertionError("no %s after 3 rounds" % wire.TYPE_NAMES[want])
 
 
+@pytest.mark.qemu
+@pytest.mark.slow
 def test_frozen_meter_serves_resent_and_late_enrollment_frames(frozen_meter):
+    _resent_and_late(frozen_meter)
+
+
+@pytest.mark.sim
+def test_unix_meter_serves_resent_and_late_enrollment_frames(unix_meter):
+    _resent_and_late(unix_meter)
+
+
+def _resent_and_late(meter):
     """A 50-member enrollment where every frame is sent twice at once (a host retry arriving
     while the meter still computes the first copy: two frames buffered), COMMIT included:
     each copy is answered (OK, or ERROR 16 and resent), the group is enrolled, and the meter then
     serves AGG_FETCH; a late MEMBERS part is refused cleanly."""
-    port, prov = frozen_meter
+    port, prov = meter
     info = _still_serving(port)
     frames, gid = _group(info, prov, 50, b"fifty")
     line = _Line(port)
@@ -169,3 +197,19 @@ def test_frozen_meter_serves_resent_and_late_enrollment_frames(frozen_meter):
             link.request(wire.AGG_ENROLL, frames[1], (wire.OK,))
         assert e.value.meter_code == wire.E_BAD_MEMBERS
         assert link.hello()["provisioned"]
+
+
+@pytest.mark.sim
+def test_unix_meter_takes_a_part_sent_again_from_inside(unix_meter):
+    """A MEMBERS part that starts before where the meter is and ends after it (sent again after
+    an ERROR 16 part-way through) adds the members after it: the group is the same, so the
+    COMMIT (its tag over the group hash) enrolls it. Before: ERROR 13, enrollment dropped."""
+    port, prov = unix_meter
+    info = _still_serving(port)
+    parts = [(0, 3), (1, 4)] + [(i, min(i + 3, 50)) for i in range(4, 50, 3)]
+    frames, gid = _group(info, prov, 50, b"fifty", parts)
+    with serial_client.MeterLink(port, timeout=30, retries=2) as link:
+        for pl in frames[:-1]:
+            link.request(wire.AGG_ENROLL, pl, (wire.OK,))
+        got = aggwire.decode_agg_enrolled(link.request(wire.AGG_ENROLL, frames[-1], (wire.AGG_ENROLLED,)).payload)
+    assert got["gid"] == gid
