@@ -139,15 +139,17 @@ class Server:
     # ------------------------------------------------------------ main loop
     def interrupt(self, data):
         """True if `data` (one read, which ends at a 0x03) completes the REPL interrupt
-        sequence outside any frame. Remembers the last garbage byte across reads."""
+        sequence outside any frame: the read is the whole sequence, or its 0x03 after a read
+        that was the lone first byte. A read with more before them (the rest of a frame the
+        decoder dropped as truncated, line noise) is not an interrupt."""
         if self.dec.pending() or data.find(wire.SYNC[:1]) >= 0:
             self._prev = -1
             return False
-        if data[-1] == 3:
-            p = data[-2] if len(data) > 1 else self._prev
+        if data[-1] == 3 and len(data) <= 2:
+            p = data[0] if len(data) == 2 else self._prev
             if p == 0x0D or p == 3:
                 return True
-        self._prev = data[-1]
+        self._prev = data[0] if len(data) == 1 else -1
         return False
 
     def poll(self):
