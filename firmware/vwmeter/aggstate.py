@@ -204,7 +204,7 @@ class AggState:
             gc.collect()
             raise MeterError(
                 wire.E_NO_MEMORY,
-                "a group of %d members does not fit this meter's heap (%d bytes of peer keys)" % (n, 41 * (n - 1)),
+                "group of %d too big: %d B heap free after its keys, %d needed" % (n, free if free > 0 else 0, HEAP_RESERVE),
             )
         self._pending = (b, n, p["eps_milli"], p["sensitivity_wh"])
         return None
