@@ -116,8 +116,9 @@ class Server:
         except OSError as e:
             self.error(f.seq, wire.E_STORAGE, "storage error %s" % e, t)
         except MemoryError:
-            # nothing half-done stays (handlers change state only after their allocations, an
-            # AGG_ENROLL part may be sent again): the host resends
+            # the host resends: an AGG_ENROLL part may be sent again (EnrollBuilder.add is all or
+            # nothing); a COMMIT that ran out dropped its pending enrollment, so its resend is
+            # refused (ERROR 13: start again); the other requests are safe to repeat or refused
             p = None
             self.out_of_memory(f.seq, t)
         except Exception as e:  # never let one request kill the meter
