@@ -158,7 +158,7 @@ E_NOT_ENROLLED = 12  # aggregation request before a completed AGG_ENROLL
 E_BAD_MEMBERS = 13  # AGG_ENROLL member list refused (order, count, not a member, bad key)
 E_UNKNOWN_SLOT = 14  # AGG_RECOVER for a slot the meter has no reading for
 E_RELEASED = 15  # AGG_RECOVER refused: this slot's share was (or may have been) released otherwise
-E_NO_MEMORY = 16  # the meter's heap had no room for the request (or the input it buffered): nothing changed, send it again
+E_NO_MEMORY = 16  # no heap for the request (or the input buffered): nothing changed, send it again
 
 # INFO flags
 F_PROVISIONED = 1

@@ -204,7 +204,8 @@ class AggState:
             gc.collect()
             raise MeterError(
                 wire.E_NO_MEMORY,
-                "group of %d too big: %d B heap free after its keys, %d needed" % (n, free if free > 0 else 0, HEAP_RESERVE),
+                "group of %d too big: %d B heap free after its keys, %d needed"
+                % (n, free if free > 0 else 0, HEAP_RESERVE),
             )
         self._pending = (b, n, p["eps_milli"], p["sensitivity_wh"])
         return None
