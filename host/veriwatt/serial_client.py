@@ -350,17 +350,22 @@ class MeterLink:
         return t
 
     def _input_dropped(self, f: wire.Frame, t: "_Try") -> bool:
-        """A frame of no request (seq 0): True when it is the meter's ERROR(E_NO_MEMORY) after its
-        heap ran out while it buffered input (docs/PROTOCOL.md): the try ends, the request is resent."""
+        """A frame of no request (seq 0): True when the meter says it dropped what it had buffered,
+        likely our request: ERROR(E_NO_MEMORY) after its heap ran out, or ERROR(E_BAD_FRAME)
+        "truncated" for a frame cut by a pause on the line (docs/PROTOCOL.md). The try ends and
+        the request is resent at once, not after the timeout."""
         if f.mtype != wire.ERROR:
             return False
         try:
-            code = wire.decode_error(f.payload)["code"]
+            err = wire.decode_error(f.payload)
         except ValueError:
             return False
-        if code != wire.E_NO_MEMORY:
+        if err["code"] == wire.E_NO_MEMORY:
+            t.last_err = "the meter ran out of memory and dropped its input"
+        elif err["code"] == wire.E_BAD_FRAME and err["reason"].startswith("truncated"):
+            t.last_err = "the meter dropped a frame cut by a pause on the line"
+        else:
             return False
-        t.last_err = "the meter ran out of memory and dropped its input"
         t.deadline = 0
         return True
 

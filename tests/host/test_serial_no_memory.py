@@ -73,13 +73,21 @@ def _no_memory(seq):
     ]
 
 
+def _truncated(f):
+    reason = "truncated (%d bytes dropped)" % (len(f.payload) + 13)
+    return [wire.encode_frame(wire.ERROR, 0, wire.encode_error(wire.E_BAD_FRAME, reason))]
+
+
 def _info(f):
     return [wire.encode_frame(wire.INFO, f.seq, wire.encode_info(INFO))]
 
 
-@pytest.mark.parametrize("seq", [True, False], ids=["answered", "input-dropped"])
-def test_resent_at_once_after_error_16(seq):
-    m = ScriptedMeter([_no_memory(seq), _info])
+@pytest.mark.parametrize("first", ["answered", "input-dropped", "truncated"])
+def test_resent_at_once_after_error_16(first):
+    """ERROR 16 for the request, ERROR 16 with seq 0, or ERROR 1 "truncated" with seq 0 (the meter
+    dropped a frame cut by a pause on a loaded line): resent at once."""
+    answer = {"answered": _no_memory(True), "input-dropped": _no_memory(False), "truncated": _truncated}
+    m = ScriptedMeter([answer[first], _info])
     try:
         t0 = time.monotonic()
         with serial_client.MeterLink(m.path, timeout=10, retries=2) as link:
