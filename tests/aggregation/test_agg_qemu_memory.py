@@ -137,17 +137,19 @@ def test_frozen_meter_survives_a_group_too_big_for_its_heap(frozen_meter):
     # the host resends on ERROR 16 (within its tries), then reports the meter's reason
     with serial_client.MeterLink(port, timeout=60, retries=2) as link:
         with pytest.raises(DeviceError) as e:
-            link.request(wire.AGG_ENROLL, frames[0], (wire.OK,))
+            link.request(wire.AGG_ENROLL, frames[0], (wire.OK,), timeout=60)
         assert e.value.meter_code == wire.E_NO_MEMORY and "too big" in str(e.value)
         assert link.stats.retries == 2
     info = _still_serving(port)
     frames, gid = _group(info, prov, 50, b"fifty")
     with serial_client.MeterLink(port, timeout=60, retries=1) as link:
         begin, parts, commit = frames[0], frames[1:-1], frames[-1]
-        link.request(wire.AGG_ENROLL, begin, (wire.OK,))
+        link.request(wire.AGG_ENROLL, begin, (wire.OK,), timeout=60)
         for pl in parts:
-            link.request(wire.AGG_ENROLL, pl, (wire.OK,))
-        got = aggwire.decode_agg_enrolled(link.request(wire.AGG_ENROLL, commit, (wire.AGG_ENROLLED,)).payload)
+            link.request(wire.AGG_ENROLL, pl, (wire.OK,), timeout=60)
+        got = aggwire.decode_agg_enrolled(
+            link.request(wire.AGG_ENROLL, commit, (wire.AGG_ENROLLED,), timeout=60).payload
+        )
     assert got["gid"] == gid and got["n_members"] == 50
 
 
@@ -201,8 +203,8 @@ def _resent_and_late(meter):
     with serial_client.MeterLink(port, timeout=60, retries=1) as link:
         assert len(link.agg_fetch(A, A + 2)) == 2
         with pytest.raises(DeviceError) as e:
-            link.request(wire.AGG_ENROLL, frames[1], (wire.OK,))
-        assert e.value.meter_code == wire.E_BAD_MEMBERS
+            link.request(wire.AGG_ENROLL, frames[1], (wire.OK,), timeout=60)
+        assert e.value.meter_code == wire.E_BAD_MEMBERS, (str(e.value), bytes(link._tail))
         assert link.hello()["provisioned"]
 
 
@@ -217,6 +219,8 @@ def test_unix_meter_takes_a_part_sent_again_from_inside(unix_meter):
     frames, gid = _group(info, prov, 50, b"fifty", parts)
     with serial_client.MeterLink(port, timeout=30, retries=2) as link:
         for pl in frames[:-1]:
-            link.request(wire.AGG_ENROLL, pl, (wire.OK,))
-        got = aggwire.decode_agg_enrolled(link.request(wire.AGG_ENROLL, frames[-1], (wire.AGG_ENROLLED,)).payload)
+            link.request(wire.AGG_ENROLL, pl, (wire.OK,), timeout=60)
+        got = aggwire.decode_agg_enrolled(
+            link.request(wire.AGG_ENROLL, frames[-1], (wire.AGG_ENROLLED,), timeout=60).payload
+        )
     assert got["gid"] == gid
