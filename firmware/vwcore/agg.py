@@ -416,7 +416,9 @@ class EnrollBuilder:
     HKDF = expand(extract(ikm)): the extract step (PRK, 32 bytes) does not depend on the
     group id, which is known only after the last member, so the builder keeps one PRK per
     peer and expands them all at the end. RAM: 41 bytes per peer, in buffers of
-    CHUNK_PEERS peers (a fragmented 48 KB heap may have no free 2 KB block)."""
+    CHUNK_PEERS peers (a fragmented 48 KB heap may have no free 2 KB block), all allocated by
+    the constructor (a group too big for the heap fails at once, with MemoryError); add() changes
+    nothing when it raises (its allocations come first), so a part may be sent again."""
 
     def __init__(self, x, member_id, label, agg_pub, n_members, grp=None):
         G = _group.get(grp)
@@ -431,6 +433,10 @@ class EnrollBuilder:
         self.last = None
         self.seen_self = False
         self.chunks = []
+        left = n_members - 1
+        while left > 0:
+            self.chunks.append(bytearray(41 * (left if left < CHUNK_PEERS else CHUNK_PEERS)))
+            left -= CHUNK_PEERS
         self.h = hashlib.sha256(kdf.encode_parts(DOMAIN, b"group", label, bytes((G.id,)), G.elem_bytes(agg_pub)))
         self.prk_a = kdf.hkdf_extract(b"", _dh(x, agg_pub, G))
 
@@ -443,23 +449,21 @@ class EnrollBuilder:
         if mid == self.member_id:
             if y != public_key(self.x, self.G):
                 raise AggError("the list gives this member another public key")
+            ey = self.G.elem_bytes(y)
             self.seen_self = True
         else:
             if self.k >= self.n - 1:
                 raise AggError("this member is not in the group list")
             prk = kdf.hkdf_extract(b"", _dh(self.x, y, self.G))
-            i = self.k % CHUNK_PEERS
-            if i == 0:
-                left = self.n - 1 - self.k
-                self.chunks.append(bytearray(41 * (left if left < CHUNK_PEERS else CHUNK_PEERS)))
-            c = self.chunks[-1]
-            o = 41 * i
+            ey = self.G.elem_bytes(y)
+            c = self.chunks[self.k // CHUNK_PEERS]
+            o = 41 * (self.k % CHUNK_PEERS)
             c[o : o + 8] = mid
             c[o + 8] = 1 if self.member_id < mid else 0
             c[o + 9 : o + 41] = prk
             self.k += 1
         self.h.update(mid)
-        self.h.update(self.G.elem_bytes(y))
+        self.h.update(ey)
         self.last = mid
         self.count += 1
 

@@ -162,6 +162,7 @@ E_NOT_ENROLLED = 12  # aggregation request before a completed AGG_ENROLL
 E_BAD_MEMBERS = 13  # AGG_ENROLL member list refused (order, count, not a member, bad key)
 E_UNKNOWN_SLOT = 14  # AGG_RECOVER for a slot the meter has no reading for
 E_RELEASED = 15  # AGG_RECOVER refused: this slot's share was (or may have been) released otherwise
+E_NO_MEMORY = 16  # no heap for the request (or the input buffered): nothing changed, send it again
 
 # INFO flags
 F_PROVISIONED = 1
@@ -355,12 +356,16 @@ class Decoder:
                 self._reject("bad crc", 1)
                 self._pos = pos + 1
                 continue
-            self._pos = pos + total
             if ver != PROTO_VERSION:
+                self._pos = pos + total
                 self._reject("unsupported version %d" % ver, total)
                 continue
+            # one allocation (a slice of the bytearray would be a second copy); consumed only
+            # once copied, so a MemoryError here leaves the frame in the buffer
+            payload = bytes(memoryview(buf)[pos + HDR_LEN : pos + HDR_LEN + n])
+            self._pos = pos + total
             self.n_frames += 1
-            out.append(Frame(mtype, seq, bytes(buf[pos + HDR_LEN : pos + HDR_LEN + n]), ver))
+            out.append(Frame(mtype, seq, payload, ver))
         if self._pos == len(self._buf):
             self._buf = bytearray()
             self._pos = 0

@@ -34,6 +34,10 @@ from vwmeter import durable
 _AGG_MAGIC = b"VWAG"
 _AGG_HDR = ">4sIHIIH"
 _AGG_CHUNK = 8  # peers per read buffer (vwcore.agg.CHUNK_PEERS)
+# free heap (bytes, after a collection) an enrollment must leave when its peer buffers are
+# allocated at BEGIN: a slot's certification, a FETCH and a 1 KB request frame (about 8 KB on
+# the frozen 48 KB meter, docs/BENCHMARKS.md); a bigger group is refused with E_NO_MEMORY
+HEAP_RESERVE = 10240
 
 
 class AggState:
@@ -52,6 +56,7 @@ class AggState:
         self.meta = None
         self._nkey = None
         self._pending = None  # streamed AGG_ENROLL in progress
+        self._committed = True  # no BEGIN since the stored enrollment's COMMIT (answers its retry)
         self.rel = None  # vwcore.agg.ReleaseLog, loaded on first use
         self.last_error = None
         self.load()
@@ -172,6 +177,7 @@ class AggState:
 
     def _begin(self, agg, p):
         self._pending = None
+        self._committed = False  # a COMMIT now needs this BEGIN's members
         if p["group_id"] != self.prov["group_id"]:
             raise MeterError(
                 wire.E_BAD_ARGUMENT, "group %d, this meter uses group %d" % (p["group_id"], self.prov["group_id"])
@@ -181,9 +187,27 @@ class AggState:
                 wire.E_BAD_MEMBERS, "a group has %d..%d members" % (wire.AGG_MIN_MEMBERS, wire.AGG_MAX_MEMBERS)
             )
         g = self.prov["group_id"]
-        x = agg.secret_scalar(self.prov["agg_secret"], g)
-        b = agg.EnrollBuilder(x, self.prov["meter_id"], p["label"], p["agg_pub"], p["n_members"], g)
-        self._pending = (b, p["n_members"], p["eps_milli"], p["sensitivity_wh"])
+        n = p["n_members"]
+        gc.collect()  # a BEGIN sent again: the dropped builder's buffers first
+        try:
+            x = agg.secret_scalar(self.prov["agg_secret"], g)
+            # all peer buffers now (EnrollBuilder), and the heap metering still needs after them
+            b = agg.EnrollBuilder(x, self.prov["meter_id"], p["label"], p["agg_pub"], n, g)
+            x = None
+            gc.collect()
+            free = gc.mem_free() if hasattr(gc, "mem_free") else HEAP_RESERVE
+        except MemoryError:
+            b = x = None
+            free = -1
+        if free < HEAP_RESERVE:
+            b = None
+            gc.collect()
+            raise MeterError(
+                wire.E_NO_MEMORY,
+                "group of %d too big: %d B heap free after its keys, %d needed"
+                % (n, free if free > 0 else 0, HEAP_RESERVE),
+            )
+        self._pending = (b, n, p["eps_milli"], p["sensitivity_wh"])
         return None
 
     def _members(self, p):
@@ -197,11 +221,14 @@ class AggState:
         except ValueError as e:
             raise MeterError(wire.E_BAD_PAYLOAD, str(e))
         b = pend[0]
-        if p["first_index"] + len(mem) == b.count and p["first_index"] < b.count:
+        first = p["first_index"]
+        if first + len(mem) == b.count and first < b.count:
             return None  # a retry of the last part (its OK was lost)
-        if p["first_index"] != b.count:
-            raise MeterError(wire.E_BAD_MEMBERS, "member part starts at %d, expected %d" % (p["first_index"], b.count))
-        for mid, y in mem:
+        if not (first <= b.count < first + len(mem)):
+            raise MeterError(wire.E_BAD_MEMBERS, "member part starts at %d, expected %d" % (first, b.count))
+        # a part sent again after an ERROR (out of memory) part-way: its first members are in
+        # (EnrollBuilder.add changes nothing when it raises); COMMIT's tag covers the list anyway
+        for mid, y in mem[b.count - first :]:
             b.add(mid, y)
         return None
 
@@ -210,7 +237,7 @@ class AggState:
         # enrollment sets); a refused COMMIT leaves the stored enrollment as it was.
         pend = self._pending
         if pend is None:
-            if self.enr is not None:  # a retry: the answer was lost
+            if self.enr is not None and self._committed:  # a retry: the answer was lost
                 return self.enr.gid, self.meta[0]
             raise MeterError(wire.E_BAD_MEMBERS, "no enrollment begun (send AGG_ENROLL BEGIN)")
         b, n, eps, sens = pend
@@ -244,6 +271,7 @@ class AggState:
         self.load()
         if self.enr is None:
             raise MeterError(wire.E_STORAGE, "enrollment not readable after saving")
+        self._committed = True
         return self.enr.gid, n
 
     # ------------------------------------------------------------ shares

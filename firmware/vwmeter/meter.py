@@ -215,6 +215,11 @@ class Meter:
             raise MeterError(wire.E_NOT_PROVISIONED, "not provisioned")
         return self.aggregation().enroll(p)
 
+    def agg_drop_pending(self):
+        """Forget a half-received AGG_ENROLL (its peer buffers), e.g. when the heap ran out."""
+        if self._agg is not None:
+            self._agg._pending = None
+
     def agg_fetch(self, from_slot, max_count):
         """Iterator of (slot, 60-byte share or None) (aggstate.AggState.fetch)."""
         return self._agg_ready().fetch(self.metering.store, from_slot, max_count)

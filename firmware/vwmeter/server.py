@@ -121,15 +121,12 @@ class Server:
             self.error(f.seq, e.code, e.reason, t)
         except OSError as e:
             self.error(f.seq, wire.E_STORAGE, "storage error %s" % e, t)
-        except MemoryError as e:
-            gc.collect()
-            self.error(
-                f.seq,
-                wire.E_INTERNAL,
-                "MemoryError: %s (heap free after gc: %d bytes)"
-                % (e, gc.mem_free() if hasattr(gc, "mem_free") else -1),
-                t,
-            )
+        except MemoryError:
+            # the host resends: an AGG_ENROLL part may be sent again (EnrollBuilder.add is all or
+            # nothing); a COMMIT that ran out dropped its pending enrollment, so its resend is
+            # refused (ERROR 13: start again); the other requests are safe to repeat or refused
+            p = None
+            self.out_of_memory(f.seq, t)
         except Exception as e:  # never let one request kill the meter
             self.error(f.seq, wire.E_INTERNAL, "%s: %s" % (type(e).__name__, e), t)
 
@@ -149,15 +146,17 @@ class Server:
     # ------------------------------------------------------------ main loop
     def interrupt(self, data):
         """True if `data` (one read, which ends at a 0x03) completes the REPL interrupt
-        sequence outside any frame. Remembers the last garbage byte across reads."""
+        sequence outside any frame: the read is the whole sequence, or its 0x03 after a read
+        that was the lone first byte. A read with more before them (the rest of a frame the
+        decoder dropped as truncated, line noise) is not an interrupt."""
         if self.dec.pending() or data.find(wire.SYNC[:1]) >= 0:
             self._prev = -1
             return False
-        if data[-1] == 3:
-            p = data[-2] if len(data) > 1 else self._prev
+        if data[-1] == 3 and len(data) <= 2:
+            p = data[0] if len(data) == 2 else self._prev
             if p == 0x0D or p == 3:
                 return True
-        self._prev = data[-1]
+        self._prev = data[0] if len(data) == 1 else -1
         return False
 
     def poll(self):
@@ -188,9 +187,41 @@ class Server:
             self.meter.metering.last_error = "storage error %s" % e
         except MeterError as e:
             self.meter.metering.last_error = e.reason
+        except MemoryError:
+            # metering comes first: a half-received enrollment gives its memory back (the
+            # slot is closed again next turn)
+            self.meter.agg_drop_pending()
+            self.meter.metering.last_error = "out of memory closing a slot"
         gc.collect()
 
+    def out_of_memory(self, seq=0, req_type=0):
+        """After a MemoryError: drop the input buffered (a partial frame; with seq 0 also the
+        frame being copied) and answer ERROR(E_NO_MEMORY), so the host sends it again."""
+        self._rejects = []
+        if not seq:
+            self.dec.reset()
+        gc.collect()
+        try:
+            self.error(seq, wire.E_NO_MEMORY, "out of memory: send again", req_type)
+        except MemoryError:
+            gc.collect()  # not even the answer fits: the host's timeout resends
+
     def run(self):
-        """Serve until the line's interrupt sequence (see the head of this file)."""
+        """Serve until the line's interrupt sequence (see the head of this file). Nothing that
+        arrives on the line ends the loop: an exception a turn lets out (a MemoryError while
+        buffering or decoding input, say) is answered with ERROR and serving goes on."""
         while self.stopped is None:
-            self.poll()
+            try:
+                self.poll()
+            except EOFError:
+                raise  # unix: the host side of the line went away (main returns)
+            except MemoryError:
+                self.out_of_memory()
+            except Exception as e:
+                self.dec.reset()
+                self._rejects = []
+                gc.collect()
+                try:
+                    self.error(0, wire.E_INTERNAL, "%s: %s (input dropped)" % (type(e).__name__, e))
+                except Exception:
+                    pass

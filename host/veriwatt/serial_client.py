@@ -327,6 +327,8 @@ class MeterLink:
             while time.monotonic() < min(hard, max(t.deadline, self.last_rx + t.tmo if t.deadline else 0)):
                 for f in self._read_frames(t.deadline):
                     if f.seq != t.seq:
+                        if f.seq == 0 and self._input_dropped(f, t):
+                            break  # the meter dropped what it had buffered, maybe our request: resend
                         if on_stale is not None:
                             on_stale(f)
                         continue
@@ -347,9 +349,34 @@ class MeterLink:
                     return t
         return t
 
+    def _input_dropped(self, f: wire.Frame, t: "_Try") -> bool:
+        """A frame of no request (seq 0): True when the meter says it dropped what it had buffered,
+        likely our request: ERROR(E_NO_MEMORY) after its heap ran out, or ERROR(E_BAD_FRAME)
+        "truncated" for a frame cut by a pause on the line (docs/PROTOCOL.md). The try ends and
+        the request is resent at once, not after the timeout."""
+        if f.mtype != wire.ERROR:
+            return False
+        try:
+            err = wire.decode_error(f.payload)
+        except ValueError:
+            return False
+        if err["code"] == wire.E_NO_MEMORY:
+            t.last_err = "the meter ran out of memory and dropped its input"
+        elif err["code"] == wire.E_BAD_FRAME and err["reason"].startswith("truncated"):
+            t.last_err = "the meter dropped a frame cut by a pause on the line"
+        else:
+            return False
+        t.deadline = 0
+        return True
+
     def _meter_error(self, mtype: int, f: wire.Frame, t: "_Try") -> bool:
-        """An ERROR answer: True when it says the meter got a bad frame (resend), else DeviceError."""
+        """An ERROR answer: True when it says the meter got a bad frame, or had no memory for the
+        request while tries are left (resend), else DeviceError."""
         err = wire.decode_error(f.payload)
+        if err["code"] == wire.E_NO_MEMORY and t.attempt < self.retries:
+            t.last_err = "meter out of memory: %s" % err["reason"]
+            t.deadline = 0
+            return True
         if err["code"] != wire.E_BAD_FRAME:
             raise DeviceError(
                 "%s: meter refused %s: %s (error %d)"

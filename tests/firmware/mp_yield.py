@@ -45,9 +45,19 @@ def split_after_03(data):
     return out
 
 
-def case(name, chunks):
+class Ticks:
+    # a millisecond clock that moves 300 ms per call: an empty read ends a partial frame
+    # (server.INTERBYTE_MS) after two of them
+    t = 0
+
+    def __call__(self):
+        self.t += 300
+        return self.t
+
+
+def case(name, chunks, ticks=None):
     line = ScriptedLine(chunks)
-    srv = Server(FakeMeter(), line)
+    srv = Server(FakeMeter(), line, ticks)
     for _ in range(len(chunks) + 1):
         if srv.stopped:
             break
@@ -65,6 +75,11 @@ if sys.argv[-1] == "server":
     case("frame_with_0d03", split_after_03(unknown))
     case("frame_then_interrupt", split_after_03(unknown) + [b"\r\x03"])
     case("sync_before", [b"\xa5\r\x03"])
+    # a frame cut by a pause on the line (dropped as truncated), then the rest of it, which
+    # holds 0D 03: payload, not an interrupt (the decoder is idle by then)
+    cut = wire.encode_frame(0x7F, 1, b"\x11" * 40 + b"\r\x03" + b"\x22" * 20)
+    case("rest_of_cut_frame", [cut[:20], b"", b"", b""] + split_after_03(cut[20:]), Ticks())
+    case("noise_then_interrupt", [b"\x11\r\x03"])
 else:
     from vwstdio import StdioSerial
 

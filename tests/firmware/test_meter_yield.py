@@ -32,6 +32,9 @@ def test_server_stops_only_on_the_interrupt_sequence_outside_a_frame():
     assert got["frame_with_0d03"] == ["False", "1"]  # answered (ERROR unknown type), not stopped
     assert got["frame_then_interrupt"] == ["True", "1"]
     assert got["sync_before"][0] == "False"
+    # the rest of a frame dropped as truncated (a pause on a loaded line) is not the sequence
+    assert got["rest_of_cut_frame"][0] == "False"
+    assert got["noise_then_interrupt"][0] == "False"
 
 
 def test_stdio_read_ends_after_ctrl_c():
