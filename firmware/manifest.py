@@ -16,8 +16,8 @@ _root = os.path.dirname(_here)
 _hal = os.environ.get("VW_HAL", "qemu")
 
 # Meter billing (vwcore/meterbill.py, vwmeter/billing.py: docs/COMPUTATIONS.md section 6) costs
-# about 10.6 KB of flash; VW_METER_BILLING=0 leaves it out (tools/build_stm32 does for the
-# NUCLEO_F446RE image, which has only about 1.3 KB free): such a meter answers its messages
+# about 10.6 KB of flash; VW_METER_BILLING=0 leaves it out, for a board without that much
+# flash (every image tools/build_stm32 makes carries it): such a meter answers its messages
 # ERROR 2 "this board's firmware has no meter billing".
 _skip = () if os.environ.get("VW_METER_BILLING", "1") != "0" else ("meterbill.py", "billing.py")
 

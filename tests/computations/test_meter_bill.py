@@ -311,7 +311,7 @@ def test_power_cut_mid_cycle_keeps_the_sums(rig, tmp_path):
 
 
 def test_firmware_without_meter_billing_says_so(tmp_path):
-    """An image built with VW_METER_BILLING=0 (the NUCLEO_F446RE's: no flash for it) lacks
+    """An image built with VW_METER_BILLING=0 (for a board without the flash for it) lacks
     vwcore/meterbill.py and vwmeter/billing.py; the meter then answers its messages ERROR 2 with
     a clear reason and keeps metering."""
     import shutil

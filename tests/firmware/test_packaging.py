@@ -86,7 +86,7 @@ def test_manifest_with_micropython_tool(hal, tmp_path):
 
 @pytest.mark.parametrize("billing", ["1", "0"])
 def test_manifest_meter_billing_flag(billing, tmp_path):
-    """VW_METER_BILLING=0 (tools/build_stm32 for the NUCLEO_F446RE: no flash for it) freezes
+    """VW_METER_BILLING=0 (for a board without the flash for it) freezes
     everything but vwcore/meterbill.py and vwmeter/billing.py; by default they are frozen."""
     import subprocess
     import sys
