@@ -22,7 +22,7 @@ Rules enforced (each violation raises AggError with the reason):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from operator import itemgetter
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -72,12 +72,43 @@ class SlotResult:
         }
 
 
-@dataclass
 class _Slot:
-    shares: Dict[bytes, Tuple[int, int, bytes]] = field(default_factory=dict)
-    reduced: Dict[bytes, Tuple[int, int, bytes]] = field(default_factory=dict)
-    recovered_without: Optional[Tuple[bytes, ...]] = None
-    closed: bool = False
+    """One slot's state. `shares`: member id -> (c1, c2, share bytes) of the accepted full
+    shares. Shares stored in bulk (veriwatt.bulkagg) wait as column blocks in `_blocks` and
+    become entries of `shares` at its first read, so every rule reads one dict; `full_count`
+    and `full_sums` (what `result` needs) read the blocks without building it. A block has
+    `n` (its shares, of distinct members absent from the rest of the slot), `s1`, `s2` (its
+    sums of c1 and c2 mod 2^64) and `entries()` (its (member id, (c1, c2, share)) pairs)."""
+
+    __slots__ = ("_shares", "_blocks", "reduced", "recovered_without", "closed")
+
+    def __init__(self) -> None:
+        self._shares: Dict[bytes, Tuple[int, int, bytes]] = {}
+        self._blocks: List = []
+        self.reduced: Dict[bytes, Tuple[int, int, bytes]] = {}
+        self.recovered_without: Optional[Tuple[bytes, ...]] = None
+        self.closed = False
+
+    @property
+    def shares(self) -> Dict[bytes, Tuple[int, int, bytes]]:
+        if self._blocks:
+            for b in self._blocks:
+                self._shares.update(b.entries())
+            self._blocks = []
+        return self._shares
+
+    def add_block(self, block) -> None:
+        self._blocks.append(block)
+
+    def full_count(self) -> int:
+        return len(self._shares) + sum(b.n for b in self._blocks)
+
+    def full_sums(self) -> Tuple[int, int]:
+        """(sum of c1, sum of c2) of the full shares, mod 2^64."""
+        v = self._shares.values()
+        s1 = sum(map(itemgetter(0), v)) + sum(b.s1 for b in self._blocks)
+        s2 = sum(map(itemgetter(1), v)) + sum(b.s2 for b in self._blocks)
+        return s1 % MOD, s2 % MOD
 
 
 class Aggregator:
@@ -200,25 +231,27 @@ class Aggregator:
         """Statistics for a slot, once every member has sent its share or, in a recovered slot,
         every present member its reduced share. AggError says what is still awaited."""
         st = self._slot(slot)
-        if st.recovered_without is not None:
-            got = st.reduced
-            waiting = [m for m in self.ids if m not in st.recovered_without and m not in got]
-            if waiting:
-                raise AggError("slot %d: waiting for the reduced share of %d member(s)" % (slot, len(waiting)))
-        else:
-            got = st.shares
-            if not got:
-                raise AggError("no shares for slot %d" % slot)
-            if len(got) != len(self.ids):  # got holds members only (add_share checks): complete iff as many
-                raise AggError(
-                    "slot %d: waiting for %d member(s); start recovery to proceed without them"
-                    % (slot, len(self.missing(slot)))
-                )
-        # got holds members only: all of them (self.ids is sorted) iff as many
-        present = list(self.ids) if len(got) == len(self.ids) else sorted(got)
+        if st.recovered_without is None:
+            return self._full_result(slot, st)
+        got = st.reduced
+        waiting = [m for m in self.ids if m not in st.recovered_without and m not in got]
+        if waiting:
+            raise AggError("slot %d: waiting for the reduced share of %d member(s)" % (slot, len(waiting)))
         s1 = sum(map(itemgetter(0), got.values()))
         s2 = sum(map(itemgetter(1), got.values()))
-        return SlotResult(slot, present, list(st.recovered_without or ()), _signed(s1), _signed(s2))
+        return SlotResult(slot, sorted(got), list(st.recovered_without), _signed(s1), _signed(s2))
+
+    def _full_result(self, slot: int, st: _Slot) -> SlotResult:
+        n = st.full_count()
+        if not n:
+            raise AggError("no shares for slot %d" % slot)
+        if n != len(self.ids):  # the slot holds members only (add_share checks): complete iff as many
+            raise AggError(
+                "slot %d: waiting for %d member(s); start recovery to proceed without them"
+                % (slot, len(self.missing(slot)))
+            )
+        s1, s2 = st.full_sums()
+        return SlotResult(slot, list(self.ids), [], _signed(s1), _signed(s2))
 
     def close(self, slot: int) -> SlotResult:
         r = self.result(slot)

@@ -18,14 +18,20 @@ the two, tampered and replayed shares included):
   from hashlib in a Python loop with hmac.compare_digest: the same outcome, 3-4x slower;
 - the valid shares whose (slot, member) no other valid share of the batch has, for an open
   slot without that member's share, are stored at once per slot (their outcome cannot depend
-  on the order: a refused share changes nothing); the slot's sums are numpy uint64 additions
-  (arithmetic mod 2^64, the shares' own ring).
+  on the order: a refused share changes nothing), as one column block per slot (`_Block`: the
+  member rows, c1, c2 of the batch's numpy columns and the batch's bytes, no Python object per
+  share) with the block's sums of c1 and c2 (numpy uint64 additions, one call per batch:
+  arithmetic mod 2^64, the shares' own ring). `Aggregator.result` adds the blocks' sums; the
+  block becomes the slot's (member -> (c1, c2, share)) dict entries, exactly those add_share
+  would have stored, when a rule first reads that dict (veriwatt.aggregation._Slot.shares:
+  missing, present, start_recovery, a later add_share or a re-send in a later batch).
 
 Everything else (re-sends, second shares, shares for a slot that is closed or in recovery, and
 anything that is not a valid full share of the group) goes through `A.add_share` one by one,
 in batch order (rare paths, the same errors; a refused share costs a Python HMAC again).
 Results come from `A.result(slot)` as before: accepted shares are stored in the wrapped
-aggregator's state.
+aggregator's state. A block keeps its whole batch's bytes (refused shares' included) alive
+until every slot of the batch has been read as a dict or dropped.
 """
 
 from __future__ import annotations
@@ -63,10 +69,11 @@ class BatchReport:
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection during a batch: one (c1, c2, share) tuple per share stored
-    would trigger collections that traverse the whole heap (measured: a third of add_shares'
-    time with 10,000 meters' state). The batch's allocations are bounded by its size, nothing
-    it keeps is cyclic, and collection resumes at the end as before."""
+    """No cyclic garbage collection during a batch: Python objects made per share (the slow
+    path's, and the tuples of the dict before the column blocks) trigger collections that
+    traverse the whole heap (measured: a third of add_shares' time with 10,000 meters' state).
+    The batch's allocations are bounded by its size, nothing it keeps is cyclic, and
+    collection resumes at the end as before."""
     was = gc.isenabled()
     gc.disable()
     try:
@@ -99,6 +106,43 @@ def _pads(key: bytes) -> Tuple["hashlib._Hash", "hashlib._Hash"]:
     return inner, hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
 
+class _Batch(NamedTuple):
+    """A batch's shares taken in bulk, in columns sorted by slot then member: rows[k] is the
+    share's row (its bytes: buf[rows[k] * SHARE_LEN:][:SHARE_LEN]), idx[k] its member's index
+    in ids (sorted), c1, c2 its values (uint64)."""
+
+    buf: bytes
+    rows: "np.ndarray"
+    idx: "np.ndarray"
+    c1: "np.ndarray"
+    c2: "np.ndarray"
+    ids: List[bytes]
+
+
+class _Block:
+    """A slot's shares from one batch, kept as columns (the columns a..b of a _Batch, or the
+    positions sel among them) until the slot's dict is read (aggregation._Slot)."""
+
+    __slots__ = ("cb", "a", "b", "sel", "n", "s1", "s2")
+
+    def __init__(self, cb: _Batch, a: int, b: int, sel: Optional["np.ndarray"], s1: int, s2: int) -> None:
+        self.cb, self.a, self.b, self.sel, self.s1, self.s2 = cb, a, b, sel, s1, s2
+        self.n = b - a if sel is None else len(sel)
+
+    def _at(self) -> object:
+        return slice(self.a, self.b) if self.sel is None else self.sel
+
+    def idx(self) -> "np.ndarray":
+        return self.cb.idx[self._at()]
+
+    def entries(self) -> Iterator[Tuple[bytes, Tuple[int, int, bytes]]]:
+        """(member id, (c1, c2, share bytes)): what add_share stores for each."""
+        cb, at, n = self.cb, self._at(), agg.SHARE_LEN
+        buf, ids = cb.buf, cb.ids
+        for j, k, x, y in zip(cb.rows[at].tolist(), cb.idx[at].tolist(), cb.c1[at].tolist(), cb.c2[at].tolist()):
+            yield ids[k], (x, y, buf[j * n : j * n + n])
+
+
 class BulkAggregator:
     """Batch front end of one group's Aggregator (see the module docstring). native: None uses
     the C MAC kernel when the binding has it, False the hashlib path, True requires the kernel."""
@@ -110,6 +154,7 @@ class BulkAggregator:
         ids = sorted(A.keys)
         self._ids = np.array([int.from_bytes(m, "big") for m in ids], dtype=np.uint64)
         self._mids = ids
+        self._row = {m: k for k, m in enumerate(ids)}
         self._gid = np.bytes_(A.gid)
         self.native = aggmac.AVAILABLE if native is None else native
         if self.native:
@@ -138,7 +183,7 @@ class BulkAggregator:
         known = (self._ids[idx] == arr["mid"]) & (arr["gid"] == self._gid) if len(self._ids) else idx < 0
         good = self._macs_ok(buf, idx, known)
         cols = _Cols(shares, pos, idx, arr["slot"], arr["c1"], arr["c2"], self._mids)
-        done = self._store_unique(cols, good)
+        done = self._store_unique(cols, buf, good)
         rest = np.flatnonzero(~done)
         if len(pos) == len(shares):
             todo: List[int] = rest.tolist()
@@ -168,10 +213,12 @@ class BulkAggregator:
                 out[i] = cd(g.digest()[:tl], buf[o + _BODY : o + n])
         return np.array(out, dtype=np.bool_)
 
-    def _store_unique(self, cols: "_Cols", good: "np.ndarray") -> "np.ndarray":
+    def _store_unique(self, cols: "_Cols", buf: bytes, good: "np.ndarray") -> "np.ndarray":
         """Accept at once the valid shares whose (slot, member) no other valid share of the batch
         has, for a slot that is open and holds no share of that member: their outcome cannot
-        depend on the order (a refused share changes nothing). Returns the rows taken."""
+        depend on the order (a refused share changes nothing). They are stored per slot as one
+        column block (`_Block`), the slot's sums computed here with one numpy call per batch.
+        Returns the rows taken."""
         done = np.zeros(len(good), dtype=np.bool_)
         g = np.flatnonzero(good)
         key = (cols.slots[g].astype(np.uint64) << np.uint64(32)) | cols.idx[g].astype(np.uint64)
@@ -183,33 +230,50 @@ class BulkAggregator:
             lone[1:] &= ~same
             lone[:-1] &= ~same
             order, ks = order[lone], ks[lone]
+        if not len(ks):
+            return done
         rows = g[order]  # sorted by slot, then member
-        sl = (ks >> np.uint64(32)).tolist()
-        cut = [0] + (np.flatnonzero(ks[1:] >> np.uint64(32) != ks[:-1] >> np.uint64(32)) + 1).tolist() + [len(sl)]
-        rl, il, c1, c2 = rows.tolist(), cols.idx[rows].tolist(), cols.c1[rows].tolist(), cols.c2[rows].tolist()
-        taken: List[int] = []
-        for a, b in zip(cut[:-1], cut[1:]):
-            if a < b:
-                taken += self._take(cols, sl[a], rl[a:b], il[a:b], c1[a:b], c2[a:b])
-        done[rows if len(taken) == len(rl) else taken] = True
+        sk = ks >> np.uint64(32)
+        starts = np.flatnonzero(np.concatenate(([True], sk[1:] != sk[:-1])))
+        c1, c2 = cols.c1[rows].astype(np.uint64), cols.c2[rows].astype(np.uint64)
+        cb = _Batch(buf, rows, cols.idx[rows], c1, c2, cols.mids)
+        s1, s2 = np.add.reduceat(c1, starts).tolist(), np.add.reduceat(c2, starts).tolist()  # mod 2^64
+        bounds = starts.tolist() + [len(rows)]
+        taken: List["np.ndarray"] = []
+        for k, slot in enumerate(sk[starts].tolist()):
+            a, b = bounds[k], bounds[k + 1]
+            t = self._take(cb, slot, a, b, s1[k], s2[k])
+            if t is not None:
+                taken.append(t)
+        if len(taken) == len(starts) and all(type(t) is slice for t in taken):
+            done[rows] = True
+        else:
+            tk = np.zeros(len(rows), dtype=np.bool_)
+            for t in taken:
+                tk[t] = True
+            done[rows[tk]] = True
         return done
 
-    def _take(
-        self, cols: "_Cols", slot: int, rows: List[int], il: List[int], c1: List[int], c2: List[int]
-    ) -> List[int]:
-        """Store the rows (one slot, distinct members) if the slot is open and has no share of
-        their member; returns the rows stored."""
+    def _take(self, cb: "_Batch", slot: int, a: int, b: int, s1: int, s2: int) -> Optional[object]:
+        """Store rows a..b of the batch's sorted columns (one slot, distinct members) if the slot
+        is open, except those whose member it already holds; returns the rows stored (a slice or
+        an index array into the sorted columns) or None."""
         st = self.A._slot(slot)
         if st.closed or st.recovered_without is not None:
-            return []  # the slow path gives add_share's reason
-        mids = [cols.mids[k] for k in il]
-        sh = [cols.shares[j] for j in rows] if type(cols.pos) is range else [cols.shares[cols.pos[j]] for j in rows]
-        new = zip(mids, zip(c1, c2, sh))
-        if st.shares:
-            new = [(m, v) for m, v in new if m not in st.shares]  # type: ignore[assignment]
-            rows = [j for j, m in zip(rows, mids) if m not in st.shares]
-        st.shares.update(new)
-        return rows
+            return None  # the slow path gives add_share's reason
+        if not st._shares and not st._blocks:
+            st.add_block(_Block(cb, a, b, None, s1, s2))
+            return slice(a, b)
+        have = np.zeros(len(cb.ids), dtype=np.bool_)
+        have[[self._row[m] for m in st._shares]] = True
+        for blk in st._blocks:
+            have[blk.idx()] = True
+        sel = np.flatnonzero(~have[cb.idx[a:b]]) + a
+        if len(sel):
+            st.add_block(
+                _Block(cb, a, b, sel, int(cb.c1[sel].sum(dtype=np.uint64)), int(cb.c2[sel].sum(dtype=np.uint64)))
+            )
+        return sel
 
     def _store(
         self, shares: Sequence[bytes], todo: List[int], cols: "_Cols", good: "np.ndarray", rep: BatchReport
@@ -246,13 +310,8 @@ class BulkAggregator:
 
 
 def slot_sums(A: Aggregator, slot: int) -> Tuple[int, int]:
-    """(sum of c1, sum of c2) mod 2^64 of a slot's accepted full shares, with numpy."""
-    st = A._slot(slot)
-    v = np.fromiter(
-        (x for c1, c2, _ in st.shares.values() for x in (c1, c2)), dtype=np.uint64, count=2 * len(st.shares)
-    ).reshape(-1, 2)
-    s = v.sum(axis=0, dtype=np.uint64)  # wraps mod 2^64
-    return int(s[0]), int(s[1])
+    """(sum of c1, sum of c2) mod 2^64 of a slot's accepted full shares."""
+    return A._slot(slot).full_sums()
 
 
 def check_many(groups: Dict[bytes, "BulkAggregator"], shares: Sequence[bytes]) -> Dict[bytes, BatchReport]:

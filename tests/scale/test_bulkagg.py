@@ -92,7 +92,22 @@ def same(gid, macs, shares, slots, prep=None, native=None, batches=1):
     assert rep.resent == ref.count("resent")
     assert rep.refused == [(i, r) for i, r in enumerate(ref) if r not in ("new", "resent")]
     assert results(A2, slots) == results(A1, slots)
+    assert state(A2, slots) == state(A1, slots)  # the column blocks, turned into the dict, too
     return ref
+
+
+def state(A, slots):
+    """Every slot's full state as the rules read it (the bulk path's blocks materialised)."""
+    return {
+        t: (
+            dict(A._slot(t).shares),
+            A.missing(t),
+            A.present(t),
+            A._slot(t).recovered_without,
+            A._slot(t).closed,
+        )
+        for t in slots
+    }
 
 
 def honest_shares(ens, slots, rnd):
@@ -254,3 +269,133 @@ def test_gc_state_restored():
     with pytest.raises(TypeError):
         B.add_shares([object()])  # not bytes: the caller's error, the collector is back on
     assert gc.isenabled()
+
+
+def bulk_into(A, shares, native):
+    """shares added to A in one bulk batch; the report."""
+    return BulkAggregator(A, native=native).add_shares(shares)
+
+
+@pytest.mark.security
+@PATHS
+def test_duplicates_within_one_batch(native):
+    """In one batch: an identical share twice (the second a re-send), two different valid
+    shares of one member for one slot (the first wins, the second is a replay), for a fresh
+    slot and for a slot that already holds column blocks."""
+    ens, gid, macs = make_group(30)
+    rnd = random.Random(31)
+    s60 = honest_shares(ens, [60], rnd)
+    other = ens[1].share(60, 7)
+    batch = s60[:1] + s60 + [other] + [s60[3]]
+    ref = same(gid, macs, batch, [60], native=native)
+    assert ref[:2] == ["new", "resent"] and "replay or forgery" in ref[len(s60) + 1]
+    assert ref[-1] == "resent"
+
+    def prep(A):  # slot 61 holds a block of members 0-2 before the batch
+        bulk_into(A, honest_shares(ens[:3], [61], random.Random(32)), native)
+
+    early = honest_shares(ens[:3], [61], random.Random(32))
+    batch = [early[0], early[0], ens[0].share(61, 9), ens[3].share(61, 1), ens[3].share(61, 1)]
+    batch += [ens[3].share(61, 2), ens[4].share(61, 4)]
+    ref = same(gid, macs, batch, [61], prep, native)
+    assert ref[:2] == ["resent", "resent"] and "replay or forgery" in ref[2]
+    assert ref[3:] == ["new", "resent", ref[5], "new"] and "replay or forgery" in ref[5]
+
+
+@pytest.mark.security
+@PATHS
+def test_later_batches_meet_blocks_and_dict_entries(native):
+    """A slot holding both a column block (an earlier batch) and dict entries (add_share): a
+    later batch's re-sends, conflicting shares and new members get add_share's outcome; the
+    result sums the block and the entries, and the block stays unmaterialised until a rule
+    needs the dict."""
+    ens, gid, macs = make_group(33, n=8)
+    rnd = random.Random(34)
+    s70 = honest_shares(ens, [70, 71], rnd)
+    first, single, later = s70[:3] + s70[8:10], s70[3:5], s70[2:8] + s70[10:]
+
+    def prep(A):
+        assert bulk_into(A, first, native).accepted == 5
+        for s in single:
+            assert A.add_share(s)
+
+    later = later + [ens[6].share(70, 3), ens[0].share(71, 4)]
+    ref = same(gid, macs, later, [70, 71], prep, native)
+    assert ref[:3] == ["resent"] * 3 and ref[3:6] == ["new"] * 3
+    assert "replay or forgery" in ref[-2] and "replay or forgery" in ref[-1]
+
+    fresh = s70[5:8] + s70[10:]  # only members the slots lack: taken in bulk, next to the dict
+    A = Aggregator.from_keys(gid, macs)
+    prep(A)
+    assert bulk_into(A, fresh, native).accepted == len(fresh)
+    # slot 70: members 0-4 in the dict (add_share read it), 5-7 a block; slot 71: two blocks
+    assert len(A._slot(70)._shares) == 5 and len(A._slot(70)._blocks) == 1
+    assert not A._slot(71)._shares and len(A._slot(71)._blocks) == 2
+    A1, _ = reference(gid, macs, first + single + fresh)
+    for t in (70, 71):
+        assert A.result(t) == A1.result(t)
+        assert A._slot(t)._blocks
+    assert A.close(70) == A1.close(70)
+    assert A.missing(70) == [] and not A._slot(70)._blocks  # missing() reads the dict
+    assert dict(A._slot(70).shares) == dict(A1._slot(70).shares)
+
+
+@pytest.mark.security
+@PATHS
+def test_recovery_after_bulk_adds(native):
+    """After a bulk batch: a slot with full shares in blocks refuses recovery like add_share's
+    dict (same reason); a slot recovered before the batch refuses the batch's full shares and
+    takes reduced shares; missing() names the absent members."""
+    ens, gid, macs = make_group(35, n=6)
+    rnd = random.Random(36)
+    partial = honest_shares(ens[1:], [80], rnd)
+    refs, outs = [], []
+    for A in (Aggregator.from_keys(gid, macs), Aggregator.from_keys(gid, macs)):
+        A.start_recovery(81, [ens[0].member_id])
+        if not refs:
+            for s in partial:
+                A.add_share(s)
+        else:
+            bulk_into(A, partial, native)
+        refs.append(A)
+        out = [A.missing(80)]
+        with pytest.raises(agg.AggError) as e:
+            A.start_recovery(80)
+        out.append(str(e.value))
+        with pytest.raises(agg.AggError) as e:
+            A.result(80)
+        out.append(str(e.value))
+        outs.append(out)
+    assert outs[0] == outs[1] and outs[0][0] == [ens[0].member_id]
+    assert "already has full shares" in outs[0][1]
+    # slot 81 in recovery: the batch's full shares are refused, reduced ones accepted
+    full81 = honest_shares(ens[1:], [81], rnd)
+    ref = same(gid, macs, full81, [81], lambda A: A.start_recovery(81, [ens[0].member_id]), native)
+    assert all("recovered without" in r for r in ref)
+    A = refs[1]
+    miss = [ens[0].member_id]
+    for e in ens[1:]:
+        assert A.add_recovery(e.reduced_share(81, 100, miss))
+    r = A.result(81)
+    assert r.missing == miss and r.members == sorted(m.member_id for m in ens[1:]) and r.total == 500
+
+
+@PATHS
+def test_result_after_mixed_bulk_and_single_adds(native):
+    """result() over a slot filled by bulk batches and add_share in turn equals the reference
+    share by share, sums mod 2^64 included (readings near the top of the ring)."""
+    ens, gid, macs = make_group(37, n=9)
+    rnd = random.Random(38)
+    shares = [e.share(90, rnd.randrange(60000, 65536)) for e in ens]
+    A = Aggregator.from_keys(gid, macs)
+    B = BulkAggregator(A, native=native)
+    assert B.add_shares(shares[:3]).accepted == 3
+    assert A.add_share(shares[3]) and not A.add_share(shares[0])
+    assert B.add_shares(shares[4:7] + shares[3:4]).accepted == 3
+    assert A.add_share(shares[7])
+    with pytest.raises(agg.AggError, match="waiting for 1 member"):
+        A.result(90)
+    assert B.add_shares(shares[8:]).accepted == 1
+    assert len(A._slot(90)._shares) == 8 and len(A._slot(90)._blocks) == 1  # dict and a block
+    A1, ref = reference(gid, macs, shares)
+    assert A.result(90) == A1.result(90) and slot_sums(A, 90) == slot_sums(A1, 90)
