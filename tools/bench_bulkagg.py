@@ -73,12 +73,38 @@ def before(d):
     return _rate(d, time.process_time() - t0)
 
 
-def throughput(d, native=None):
+def baseline(rev):
+    """(Aggregator, BulkAggregator) of git revision rev (its host/veriwatt/aggregation.py and
+    bulkagg.py, loaded as a package of their own from a temporary folder): the code before a
+    change, measured in the same run as the change."""
+    import importlib
+    import subprocess
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="vw-bulkagg-base-")
+    pkg = "vw_base_" + rev.replace("-", "_").replace("/", "_").replace("~", "_").replace("^", "_")
+    os.mkdir(os.path.join(d, pkg))
+    open(os.path.join(d, pkg, "__init__.py"), "w").close()
+    for f in ("aggregation.py", "bulkagg.py"):
+        src = subprocess.run(
+            ["git", "-C", ROOT, "show", "%s:host/veriwatt/%s" % (rev, f)], check=True, capture_output=True
+        ).stdout
+        with open(os.path.join(d, pkg, f), "wb") as out:
+            out.write(src)
+    sys.path.insert(0, d)
+    return importlib.import_module(pkg + ".aggregation").Aggregator, importlib.import_module(
+        pkg + ".bulkagg"
+    ).BulkAggregator
+
+
+def throughput(d, native=None, impl=None):
     """BulkAggregator.add_shares of each group's batch, then each slot's result. The
     BulkAggregators (the members' HMAC key states) are made once per group and aggregator run,
-    before the clock starts."""
-    aggs = [Aggregator.from_keys(gid, keys) for gid, keys, _ in d]
-    bulks = [BulkAggregator(A, native=native) for A in aggs]
+    before the clock starts. impl: (Aggregator, BulkAggregator) classes to measure instead of
+    this tree's (baseline())."""
+    Agg, Bulk = impl or (Aggregator, BulkAggregator)
+    aggs = [Agg.from_keys(gid, keys) for gid, keys, _ in d]
+    bulks = [Bulk(A, native=native) for A in aggs]
     slots = _slots(d)
     t0 = time.process_time()
     for B, (_, _, ss) in zip(bulks, d):

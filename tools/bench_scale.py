@@ -19,7 +19,8 @@
 3. shares: aggregator shares per second for 10,000 meters (200 groups of 50; batches of 4 and
    of 48 slots per group), before (veriwatt.aggregation.Aggregator, share by share,
    tools/bench_agg.py) and after (veriwatt.bulkagg: its hashlib path and its C MAC kernel),
-   interleaved, then where the time goes (tools/bench_bulkagg.py).
+   interleaved, then where the time goes (tools/bench_bulkagg.py); --base REV adds, in the
+   same rounds, REV's bulkagg and aggregation ("base_after": the code before a change).
 4. dask: verify-bills of the population on an embedded LocalCluster with 1 and 2 workers
    (one thread each): bills/s and the ratio, when veriwatt.scale exists.
 5. dask_db: verify-bills --database (veriwatt.dbverify) over a SQLite service database holding
@@ -36,7 +37,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "host"))
@@ -141,22 +142,27 @@ def bench_bills(pop: population.Population, rounds: int) -> Dict[str, Any]:
     return out
 
 
-def bench_shares(rounds: int) -> Dict[str, Any]:
+def bench_shares(rounds: int, base: Optional[str] = None) -> Dict[str, Any]:
     """Per batch size (a group's 4 slots, real masked shares; a group's day, 48 slots), interleaved
     rounds of: before (add_share one by one), after_python (bulkagg, hashlib MAC loop) and after
-    (bulkagg, C MAC kernel); then where the C path's time goes."""
+    (bulkagg, C MAC kernel), with base (a git revision) also base_after (that revision's bulkagg,
+    C MAC kernel); then where the C path's time goes."""
     import bench_bulkagg
 
-    out: Dict[str, Any] = {}
+    impl = bench_bulkagg.baseline(base) if base else None
+    keys = ["before", "after_python", "after"] + (["base_after"] if base else [])
+    out: Dict[str, Any] = {"base": base} if base else {}
     for name, slots, masked in (("slots_4", 4, True), ("slots_48", 48, False)):
         d = bench_bulkagg.data(slots=slots, masked=masked)
-        r: Dict[str, Any] = {"shares": sum(len(ss) for _, _, ss in d), "before": [], "after_python": [], "after": []}
+        r: Dict[str, Any] = {"shares": sum(len(ss) for _, _, ss in d), **{k: [] for k in keys}}
         for _ in range(rounds):  # interleaved; CPU time of this process (per core)
             r["before"].append(round(bench_bulkagg.before(d)))
             r["after_python"].append(round(bench_bulkagg.throughput(d, native=False)))
+            if impl:
+                r["base_after"].append(round(bench_bulkagg.throughput(d, native=True, impl=impl)))
             r["after"].append(round(bench_bulkagg.throughput(d, native=True)))
             r.setdefault("load", []).append(load())
-        for k in ("before", "after_python", "after"):
+        for k in keys:
             r[k + "_best"] = max(r[k])
         r["parts"] = bench_bulkagg.parts(d)
         out[name] = r
@@ -234,6 +240,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--population", help="reuse this population folder (else a temporary one)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["bills", "shares", "dask", "dask_db"])
+    ap.add_argument("--base", help="shares: also measure this git revision's bulkagg (e.g. main), interleaved")
     ap.add_argument("--db-batch", type=int, default=4, help="bills per task of the database path (dask_db)")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "scale.json"))
     args = ap.parse_args()
@@ -248,7 +255,7 @@ def main() -> int:
             res["bills"] = bench_bills(pop, args.rounds)
             print("bills", res["bills"], flush=True)
         if "shares" not in args.skip:
-            res["shares"] = bench_shares(args.rounds)
+            res["shares"] = bench_shares(args.rounds, args.base)
             print("shares", res["shares"], flush=True)
         if "dask" not in args.skip:
             res["dask"] = bench_dask(pdir, len(pop.bill_paths()))

@@ -143,6 +143,28 @@ class _Block:
             yield ids[k], (x, y, buf[j * n : j * n + n])
 
 
+def _lone_sorted(cols: _Cols, good: "np.ndarray") -> Tuple["np.ndarray", "np.ndarray"]:
+    """The valid rows whose (slot, member) no other valid row has, sorted by slot then member,
+    and their keys slot << 32 | member index."""
+    u64 = np.uint64
+    g = None if good.all() else np.flatnonzero(good)
+    if g is None:
+        key = (cols.slots.astype(u64) << u64(32)) | cols.idx.astype(u64)
+    else:
+        key = (cols.slots[g].astype(u64) << u64(32)) | cols.idx[g].astype(u64)
+    if (key[1:] > key[:-1]).all():  # already in order, no two alike: the usual batch
+        return (np.arange(len(key)) if g is None else g), key
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    same = ks[1:] == ks[:-1]
+    if same.any():
+        lone = np.ones(len(ks), dtype=np.bool_)
+        lone[1:] &= ~same
+        lone[:-1] &= ~same
+        order, ks = order[lone], ks[lone]
+    return (order if g is None else g[order]), ks
+
+
 class BulkAggregator:
     """Batch front end of one group's Aggregator (see the module docstring). native: None uses
     the C MAC kernel when the binding has it, False the hashlib path, True requires the kernel."""
@@ -179,7 +201,8 @@ class BulkAggregator:
             pos = [i for i, s in enumerate(shares) if len(s) == n]
             buf = b"".join(shares[i] for i in pos)
         arr = np.frombuffer(buf, dtype=SHARE_DTYPE)
-        idx = np.searchsorted(self._ids, arr["mid"]).clip(0, max(0, len(self._ids) - 1))
+        idx = np.searchsorted(self._ids, arr["mid"])
+        np.minimum(idx, max(0, len(self._ids) - 1), out=idx)
         known = (self._ids[idx] == arr["mid"]) & (arr["gid"] == self._gid) if len(self._ids) else idx < 0
         good = self._macs_ok(buf, idx, known)
         cols = _Cols(shares, pos, idx, arr["slot"], arr["c1"], arr["c2"], self._mids)
@@ -220,19 +243,9 @@ class BulkAggregator:
         column block (`_Block`), the slot's sums computed here with one numpy call per batch.
         Returns the rows taken."""
         done = np.zeros(len(good), dtype=np.bool_)
-        g = np.flatnonzero(good)
-        key = (cols.slots[g].astype(np.uint64) << np.uint64(32)) | cols.idx[g].astype(np.uint64)
-        order = np.argsort(key, kind="stable")
-        ks = key[order]
-        same = ks[1:] == ks[:-1]
-        if same.any():
-            lone = np.ones(len(ks), dtype=np.bool_)
-            lone[1:] &= ~same
-            lone[:-1] &= ~same
-            order, ks = order[lone], ks[lone]
+        rows, ks = _lone_sorted(cols, good)
         if not len(ks):
             return done
-        rows = g[order]  # sorted by slot, then member
         sk = ks >> np.uint64(32)
         starts = np.flatnonzero(np.concatenate(([True], sk[1:] != sk[:-1])))
         c1, c2 = cols.c1[rows].astype(np.uint64), cols.c2[rows].astype(np.uint64)
