@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from operator import itemgetter
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from vwcore import agg, group
 from vwcore.agg import AggError
@@ -84,7 +84,7 @@ class _Slot:
 
     def __init__(self) -> None:
         self._shares: Dict[bytes, Tuple[int, int, bytes]] = {}
-        self._blocks: List = []
+        self._blocks: List[Any] = []
         self.reduced: Dict[bytes, Tuple[int, int, bytes]] = {}
         self.recovered_without: Optional[Tuple[bytes, ...]] = None
         self.closed = False
@@ -97,7 +97,7 @@ class _Slot:
             self._blocks = []
         return self._shares
 
-    def add_block(self, block) -> None:
+    def add_block(self, block: Any) -> None:
         self._blocks.append(block)
 
     def full_count(self) -> int:
