@@ -116,9 +116,27 @@ if _have_libcrypto():
     )
     _sources.append(os.path.join(CRYPTO_C, "cpython", "vw_aggmac.c"))
     _preamble += '#include "cpython/vw_aggmac.h"\n'
+    # a bill's Schnorr challenges in one call (veriwatt.cchal, batchverify; SHA-256 and GMP)
+    ffibuilder.cdef(
+        """
+        #define VW_CHAL_ERR_ARG ...
+        int64_t vw_challenges_check(const uint8_t *pre0, const uint8_t *pre1, size_t pre_len,
+                                    const uint8_t *mid, size_t mid_len, const uint8_t *rs,
+                                    const uint8_t *slots, const uint8_t *cs, size_t elen,
+                                    const uint8_t *es, const uint8_t *q, size_t qlen, size_t count);
+        int vw_challenges_digests(uint8_t *out, const uint8_t *pre0, const uint8_t *pre1, size_t pre_len,
+                                  const uint8_t *mid, size_t mid_len, const uint8_t *rs,
+                                  const uint8_t *slots, const uint8_t *cs, size_t elen, size_t count);
+        """
+    )
+    _sources.append(os.path.join(CRYPTO_C, "cpython", "vw_challenges.c"))
+    _preamble += '#include "cpython/vw_challenges.h"\n'
     _libraries.append("crypto")
 else:
-    print("vwcrypto: OpenSSL headers not found (libssl-dev): built without vwcrypto.aggmac", file=sys.stderr)
+    print(
+        "vwcrypto: OpenSSL headers not found (libssl-dev): built without vwcrypto.aggmac and the C challenges",
+        file=sys.stderr,
+    )
 # --- end of the aggregator's block
 
 ffibuilder.set_source(

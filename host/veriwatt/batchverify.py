@@ -45,13 +45,16 @@ from vwcore import sig as _sig
 from vwcore import wire
 
 from . import bill as _bill
-from . import cmexp, fastexp, jsonio, keys
+from . import cchal, cmexp, fastexp, jsonio, keys
 from .errors import InvalidError, VeriwattError
 from .records import Checker
 
 # The batch equation's product prod R_t^a_t: C (veriwatt.cmexp: GMP, Montgomery, Pippenger) when
 # vwcrypto was built with it, else `multiexp_gmpy2`; the same value, so the same verdicts.
 USE_C = cmexp.available()
+# The records' challenges e_t == H(R_t, y, M_t): one C call (veriwatt.cchal: OpenSSL's SHA-256)
+# when vwcrypto was built with it, else hashlib one record at a time; the same verdicts.
+USE_C_HASH = cchal.available()
 G_WINDOW = 12
 Y_WINDOW = 8
 A_BYTES = 8  # the batch test's random weights a_t: 64 bits (soundness error 2^-64 per bill)
@@ -132,6 +135,8 @@ class FastChecker(Checker):
         plen, q = G.plen, G.q
         head = wire.signed_bytes(self.meter_id, 0, 0, G.id)[: -(4 + plen)]  # domain, version, group, meter
         lr, mid = _len4(plen), self._ypart + _len4(len(head) + 4 + plen) + head
+        if USE_C_HASH:  # one C call: the same bytes hashed, the same comparison (veriwatt.cchal)
+            return self._challenges_ok_c(entries, rs, lr, mid)
         h0, h1 = self._h
         for (slot, C, e, _), R in zip(entries, rs):
             tail = b"".join((lr, R.to_bytes(plen, "big"), mid, slot.to_bytes(4, "big"), C.to_bytes(plen, "big")))
@@ -141,6 +146,22 @@ class FastChecker(Checker):
             if int.from_bytes(a.digest() + b.digest(), "big") % q != e:
                 return False
         return True
+
+    def _challenges_ok_c(
+        self, entries: Sequence[Tuple[int, int, int, int]], rs: Sequence[int], lr: bytes, mid: bytes
+    ) -> bool:
+        G = self.G
+        plen, qlen = G.plen, G.qlen
+        pre = _len4(len(_sig.DOMAIN)) + _sig.DOMAIN + lr
+        rb = b"".join([R.to_bytes(plen, "big") for R in rs])
+        sb = b"".join([t[0].to_bytes(4, "big") for t in entries])
+        cb = b"".join([t[1].to_bytes(plen, "big") for t in entries])
+        eb = b"".join([t[2].to_bytes(qlen, "big") for t in entries])
+        n = len(entries)
+        return (
+            cchal.first_mismatch(b"\x00\x00\x00\x00" + pre, b"\x00\x00\x00\x01" + pre, mid, rb, sb, cb, plen, eb, G.q)
+            == n
+        )
 
     def _r(self, s: int, f: int) -> int:
         """g^s * y^f mod p in one accumulator: y's 8-bit digits are the bytes of f, g's 12-bit

@@ -44,8 +44,8 @@ def day_bill(day_meter, day_tariff):
 @pytest.fixture(params=["c", "gmpy2"])
 def mexp_path(request, monkeypatch):
     """Run a test on both multi-exponentiation paths of the batch verifier: C
-    (veriwatt.cmexp, the products of batchverify.multiexp and linear.weighted_product) and the
-    gmpy2 / Python fallback. The C one must be there (tools/setup builds it): a failure, not
+    (veriwatt.cmexp, the products of batchverify.multiexp and linear.weighted_product; the
+    challenges by veriwatt.cchal) and the gmpy2 / Python fallback (challenges by hashlib). The C one must be there (tools/setup builds it): a failure, not
     a skip, when it is not."""
     from veriwatt import batchverify, cmexp, linear
 
@@ -53,4 +53,9 @@ def mexp_path(request, monkeypatch):
     assert cmexp.available() or not use_c, "vwcrypto was built without vw_multiexp: rerun bash tools/setup"
     monkeypatch.setattr(batchverify, "USE_C", use_c)
     monkeypatch.setattr(linear, "USE_C", use_c)
+    # the records' challenges: one C call (veriwatt.cchal) on the C path, hashlib on the other
+    from veriwatt import cchal
+
+    assert cchal.available() or not use_c, "vwcrypto was built without vw_challenges: rerun bash tools/setup"
+    monkeypatch.setattr(batchverify, "USE_C_HASH", use_c)
     return request.param
