@@ -76,7 +76,10 @@ def cap_for(kind: str) -> int:
 
 
 def _pairs(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
-    d: Dict[str, Any] = {}
+    d: Dict[str, Any] = dict(pairs)
+    if len(d) == len(pairs):  # no key twice (the common case, in C); else name the first repeated one
+        return d
+    d = {}
     for k, v in pairs:
         if k in d:
             raise _Refused("duplicate key %r in an object (each key may appear once)" % k[:40])
@@ -101,14 +104,15 @@ def _constant(text: str) -> Any:
 
 
 def _depth_ok(obj: Any) -> bool:
-    stack = [(obj, 1)]
-    while stack:
-        o, d = stack.pop()
-        if isinstance(o, (dict, list)):
-            if d > MAX_DEPTH:
-                return False
-            vals = o.values() if isinstance(o, dict) else o
-            stack.extend((v, d + 1) for v in vals if isinstance(v, (dict, list)))
+    """No object or array nested deeper than MAX_DEPTH (the top level is depth 1): walked one
+    level at a time."""
+    level = [obj] if isinstance(obj, (dict, list)) else []
+    d = 1
+    while level:
+        if d > MAX_DEPTH:
+            return False
+        level = [v for o in level for v in (o.values() if isinstance(o, dict) else o) if isinstance(v, (dict, list))]
+        d += 1
     return True
 
 
