@@ -236,6 +236,9 @@ def parse_entries(bill: Dict[str, Any], G: Any = None, n: Optional[int] = None) 
             "bill: %d commitments for a period of %d slots (each slot must appear exactly once): "
             "slots were duplicated or replayed" % (len(cs), n)
         )
+    bulk = _entries_bulk(cs, G)
+    if bulk is not None:
+        return bulk
     out = []
     for i, c in enumerate(cs):
         got = _entry_fast(c, G)
@@ -265,6 +268,63 @@ def _hex_elem(x: Any, G: Any) -> int:
         if 1 < v < G.p:
             return v
     return 0
+
+
+def _elems_bulk(xs: List[Any], G: Any) -> Optional[List[int]]:
+    """The values of a list of group elements when EVERY one is in its canonical encoding (as
+    _hex_elem accepts: minimal lowercase hex, 1 < x < p), else None (then the element-by-element
+    parse decides, with its error message). One bytes.fromhex over the joined, zero-padded
+    strings; the canonical form is checked on the whole: each a non-empty str of at most 2 *
+    plen characters not starting with "0", and the bytes' hex equal to the joined text (so
+    lowercase hex digits only, no whitespace)."""
+    w, pl = 2 * G.plen, G.plen
+    if not all([type(x) is str and 0 < len(x) <= w and x[0] != "0" for x in xs]):
+        return None
+    text = "".join([x.rjust(w, "0") for x in xs])
+    if not text.isascii():
+        return None
+    try:
+        b = bytes.fromhex(text)
+    except ValueError:
+        return None
+    if len(b) != pl * len(xs) or b.hex() != text:
+        return None
+    vals = [int.from_bytes(b[i : i + pl], "big") for i in range(0, len(b), pl)]
+    p = G.p
+    return vals if all([1 < v < p for v in vals]) else None
+
+
+def _entries_bulk(cs: List[Any], G: Any) -> Optional[List[Tuple[int, int, int, int]]]:
+    """parse_entries's answer when EVERY commitment is canonical (as _entry_fast accepts:
+    exactly the keys slot, C, sig; slot an int in [0, NO_SLOT); C as _elems_bulk; sig 4 * qlen
+    lowercase hex digits with e, s < q), decoded column by column; else None."""
+    if not cs or not all([type(c) is dict and len(c) == 3 for c in cs]):
+        return None
+    try:
+        slots, Cs, sigs = [c["slot"] for c in cs], [c["C"] for c in cs], [c["sig"] for c in cs]
+    except KeyError:
+        return None
+    if not all([type(t) is int and 0 <= t < _slots.NO_SLOT for t in slots]):
+        return None
+    ql, n = G.qlen, len(cs)
+    if not all([type(x) is str and len(x) == 4 * ql for x in sigs]):
+        return None
+    text = "".join(sigs)
+    if not text.isascii():
+        return None
+    try:
+        es = bytes.fromhex(text)
+    except ValueError:
+        return None
+    if len(es) != 2 * ql * n or es.hex() != text:
+        return None
+    vals = [int.from_bytes(es[i : i + ql], "big") for i in range(0, len(es), ql)]
+    if not all([v < G.q for v in vals]):
+        return None
+    C = _elems_bulk(Cs, G)
+    if C is None:
+        return None
+    return list(zip(slots, C, vals[0::2], vals[1::2]))
 
 
 def _entry_fast(c: Any, G: Any) -> Optional[Tuple[int, int, int, int]]:
@@ -308,6 +368,9 @@ def parse_sig_rs(bill: Dict[str, Any], G: Any, n: int) -> Optional[List[int]]:
         raise VeriwattError(
             "bill: `sig_R` has %d entries for %d commitments (exactly one per commitment)" % (len(rs), n)
         )
+    bulk = _elems_bulk(rs, G) if rs else None
+    if bulk is not None:
+        return bulk
     return [_hex_elem(x, G) or jsonio.element(x, G, "bill: sig_R[%d]" % i, member=False) for i, x in enumerate(rs)]
 
 
