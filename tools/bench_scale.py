@@ -15,7 +15,10 @@
    COMBINE bills joined in one multi-exponentiation). The batch passes run twice in the same
    interleaved rounds: "*_gmpy2" with the Python/gmpy2 products (batchverify.USE_C and
    linear.USE_C off: the path before the C multi-exponentiation) and without suffix with the C
-   products (veriwatt.cmexp).
+   products (veriwatt.cmexp) and challenges (veriwatt.cchal, batchverify.USE_C_HASH; hashlib
+   on the "_gmpy2" path). --base REV adds, in the same rounds, REV's verify_many
+   ("batch_many_base": the code before a change). Then where the time goes
+   ("parts_ms_per_bill", `bill_parts`).
 3. shares: aggregator shares per second for 10,000 meters (200 groups of 50; batches of 4 and
    of 48 slots per group), before (veriwatt.aggregation.Aggregator, share by share,
    tools/bench_agg.py) and after (veriwatt.bulkagg: its hashlib path and its C MAC kernel),
@@ -31,6 +34,7 @@ Every figure carries the machine's load average: the build machine is shared.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -44,7 +48,7 @@ sys.path.insert(0, os.path.join(ROOT, "host"))
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-from veriwatt import batchverify, bill, cmexp, fastexp, linear, population  # noqa: E402
+from veriwatt import batchverify, bill, cchal, cmexp, fastexp, jsonio, linear, population  # noqa: E402
 
 
 def load() -> List[float]:
@@ -91,6 +95,61 @@ def _many_pass(raws: List[tuple], T: Any, pubs: Dict[str, Any]) -> float:
 
 def _use_c(on: bool) -> None:
     batchverify.USE_C = linear.USE_C = on and cmexp.available()
+    batchverify.USE_C_HASH = on and cchal.available()
+
+
+def base_package(rev: str) -> Any:
+    """The veriwatt package of git revision rev (its host/veriwatt, extracted by `git archive`
+    into a temporary folder and imported under another name; vwcore and the vwcrypto build
+    are this tree's): the code before a change, measured in the same run as the change."""
+    import importlib
+    import subprocess
+
+    d = tempfile.mkdtemp(prefix="vw-bills-base-")
+    tar = subprocess.run(["git", "-C", ROOT, "archive", rev, "host/veriwatt"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", d], input=tar.stdout, check=True)
+    name = "vw_base_" + "".join(c if c.isalnum() else "_" for c in rev)
+    os.rename(os.path.join(d, "host", "veriwatt"), os.path.join(d, name))
+    sys.path.insert(0, d)
+    return importlib.import_module(name + ".batchverify")
+
+
+def _many_pass_of(bv: Any, raws: List[tuple], T: Any, pubs: Dict[str, Any]) -> float:
+    t0 = time.process_time()
+    assert all(r.status == "valid" for r in bv.verify_many(raws, T, pubs.__getitem__))
+    return (time.process_time() - t0) / len(raws)
+
+
+def bill_parts(pop: population.Population, raws: List[tuple], pubs: Dict[str, Any]) -> Dict[str, float]:
+    """Where the time of `verify_many` goes (CPU ms per bill, this tree's C path): each part
+    run alone over the population's bills (the batch equation over all of them at once, as
+    verify_many joins up to COMBINE), plus the whole for comparison."""
+    from vwcore import group as _group
+
+    G, n, T = _group.DEFAULT, len(raws), pop.tariff
+    ms: Dict[str, float] = {}
+
+    def part(name: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.process_time()
+        got = fn()
+        ms[name] = round((time.process_time() - t0) * 1000 / n, 2)
+        return got
+
+    part("file_sha256", lambda: [hashlib.sha256(raw).digest() for _, raw in raws])
+    bs = part("json", lambda: [jsonio.loads(raw.decode("utf-8"), "bill", nm) for nm, raw in raws])
+    ents = part("decode_commitments", lambda: [bill.parse_entries(b, G, len(b["commitments"])) for b in bs])
+    rs = part("decode_sig_R", lambda: [bill.parse_sig_rs(b, G, len(e)) for b, e in zip(bs, ents)])
+    chks = [batchverify.FastChecker.from_pub(pubs[b["meter_id"]]) for b in bs]
+    part("hashes", lambda: [c._challenges_ok(e, r) for c, e, r in zip(chks, ents, rs)])
+    part("batch_equation", lambda: batchverify.equation_ok(list(zip(chks, ents, rs))))
+    ws = [bill.weights_for(b["kind"], T, b["period"]["start_slot"], b["period"]["end_slot"]) for b in bs]
+    part(
+        "linear_check",
+        lambda: [bill._linear_ok(e, w, b["total"], int(b["proof"]["R"], 16), G, True) for e, w, b in zip(ents, ws, bs)],
+    )
+    part("whole_verify_many", lambda: batchverify.verify_many(raws, T, pubs.__getitem__))
+    ms["rest"] = round(ms["whole_verify_many"] - sum(v for k, v in ms.items() if k != "whole_verify_many"), 2)
+    return ms
 
 
 def _stripped(bills: List[tuple]) -> List[tuple]:
@@ -101,8 +160,9 @@ def _add(t: Dict[str, List[float]], key: str, v: float) -> None:
     t.setdefault(key, []).append(v)
 
 
-def bench_bills(pop: population.Population, rounds: int) -> Dict[str, Any]:
+def bench_bills(pop: population.Population, rounds: int, base: Optional[str] = None) -> Dict[str, Any]:
     bills = _bills(pop)
+    base_bv = base_package(base) if base else None
     t0 = time.perf_counter()
     batchverify.group_table_ready()
     table_s = time.perf_counter() - t0
@@ -119,6 +179,8 @@ def bench_bills(pop: population.Population, rounds: int) -> Dict[str, Any]:
             _add(t, "batch" + sfx, _pass(batchverify.verify_bill, bills, pop.tariff, False))
             _add(t, "batch_raw" + sfx, _raw_pass(raws, pop.tariff, pubs))
             _add(t, "batch_many" + sfx, _many_pass(raws, pop.tariff, pubs))
+        if base_bv is not None:  # the code before the change, in the same round
+            _add(t, "batch_many_base", _many_pass_of(base_bv, raws, pop.tariff, pubs))
     _use_c(True)
     out: Dict[str, Any] = {
         "bills": len(bills),
@@ -126,6 +188,8 @@ def bench_bills(pop: population.Population, rounds: int) -> Dict[str, Any]:
         "rounds": rounds,
         "g_table_seconds": round(table_s, 3),
         "c_multiexp": cmexp.available(),
+        "c_challenges": cchal.available(),
+        "base": base,
     }
     for k, v in t.items():
         out[k] = {
@@ -138,6 +202,9 @@ def bench_bills(pop: population.Population, rounds: int) -> Dict[str, Any]:
     out["speedup_many_over_reference"] = round(min(t["reference"]) / min(t["batch_many"]), 2)
     out["speedup_c_over_gmpy2_batch"] = round(min(t["batch_gmpy2"]) / min(t["batch"]), 2)
     out["speedup_c_over_gmpy2_many"] = round(min(t["batch_many_gmpy2"]) / min(t["batch_many"]), 2)
+    if base_bv is not None:
+        out["speedup_many_over_base"] = round(min(t["batch_many_base"]) / min(t["batch_many"]), 2)
+    out["parts_ms_per_bill"] = bill_parts(pop, raws, pubs)
     out["load"] = load()
     return out
 
@@ -240,7 +307,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--population", help="reuse this population folder (else a temporary one)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["bills", "shares", "dask", "dask_db"])
-    ap.add_argument("--base", help="shares: also measure this git revision's bulkagg (e.g. main), interleaved")
+    ap.add_argument("--base", help="also measure this git revision's bulkagg and verify_many (e.g. main), interleaved")
     ap.add_argument("--db-batch", type=int, default=4, help="bills per task of the database path (dask_db)")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "scale.json"))
     args = ap.parse_args()
@@ -252,7 +319,7 @@ def main() -> int:
             print("population", res["population"], flush=True)
         pop = population.Population(pdir)
         if "bills" not in args.skip:
-            res["bills"] = bench_bills(pop, args.rounds)
+            res["bills"] = bench_bills(pop, args.rounds, args.base)
             print("bills", res["bills"], flush=True)
         if "shares" not in args.skip:
             res["shares"] = bench_shares(args.rounds, args.base)
