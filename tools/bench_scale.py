@@ -18,7 +18,8 @@
    products (veriwatt.cmexp) and challenges (veriwatt.cchal, batchverify.USE_C_HASH; hashlib
    on the "_gmpy2" path). --base REV adds, in the same rounds, REV's verify_many
    ("batch_many_base": the code before a change). Then where the time goes
-   ("parts_ms_per_bill", `bill_parts`).
+   ("parts_ms_per_bill", `bill_parts`). --many-only: only the verify_many passes (and the
+   base's), for more rounds in the same time.
 3. shares: aggregator shares per second for 10,000 meters (200 groups of 50; batches of 4 and
    of 48 slots per group), before (veriwatt.aggregation.Aggregator, share by share,
    tools/bench_agg.py) and after (veriwatt.bulkagg: its hashlib path and its C MAC kernel),
@@ -160,7 +161,9 @@ def _add(t: Dict[str, List[float]], key: str, v: float) -> None:
     t.setdefault(key, []).append(v)
 
 
-def bench_bills(pop: population.Population, rounds: int, base: Optional[str] = None) -> Dict[str, Any]:
+def bench_bills(
+    pop: population.Population, rounds: int, base: Optional[str] = None, many_only: bool = False
+) -> Dict[str, Any]:
     bills = _bills(pop)
     base_bv = base_package(base) if base else None
     t0 = time.perf_counter()
@@ -170,7 +173,12 @@ def bench_bills(pop: population.Population, rounds: int, base: Optional[str] = N
     raws = [(os.path.basename(p), open(p, "rb").read()) for p in pop.bill_paths()]
     pubs = {b["meter_id"]: pub for b, pub in bills}
     t: Dict[str, List[float]] = {}
-    for _ in range(rounds):  # interleaved, so all see the same load
+    for _ in range(rounds if many_only else 0):  # --many-only: verify_many against the base only
+        _use_c(True)
+        _add(t, "batch_many", _many_pass(raws, pop.tariff, pubs))
+        if base_bv is not None:
+            _add(t, "batch_many_base", _many_pass_of(base_bv, raws, pop.tariff, pubs))
+    for _ in range(0 if many_only else rounds):  # interleaved, so all see the same load
         _use_c(False)  # before: the Python / gmpy2 products
         _add(t, "reference", _pass(bill.verify_bill, plain, pop.tariff, True))
         _add(t, "per_signature", _pass(batchverify.verify_bill, plain, pop.tariff, False))
@@ -197,6 +205,11 @@ def bench_bills(pop: population.Population, rounds: int, base: Optional[str] = N
             "s_per_bill_median": round(statistics.median(v), 4),
             "bills_per_s": round(1 / min(v), 2),
         }
+    if many_only:
+        if base_bv is not None:
+            out["speedup_many_over_base"] = round(min(t["batch_many_base"]) / min(t["batch_many"]), 2)
+        out["load"] = load()
+        return out
     out["speedup_batch_over_per_signature"] = round(min(t["per_signature"]) / min(t["batch"]), 2)
     out["speedup_batch_over_reference"] = round(min(t["reference"]) / min(t["batch"]), 2)
     out["speedup_many_over_reference"] = round(min(t["reference"]) / min(t["batch_many"]), 2)
@@ -308,6 +321,7 @@ def main() -> int:
     ap.add_argument("--population", help="reuse this population folder (else a temporary one)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["bills", "shares", "dask", "dask_db"])
     ap.add_argument("--base", help="also measure this git revision's bulkagg and verify_many (e.g. main), interleaved")
+    ap.add_argument("--many-only", action="store_true", help="bills: only verify_many (and --base's), interleaved")
     ap.add_argument("--db-batch", type=int, default=4, help="bills per task of the database path (dask_db)")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "scale.json"))
     args = ap.parse_args()
@@ -319,7 +333,7 @@ def main() -> int:
             print("population", res["population"], flush=True)
         pop = population.Population(pdir)
         if "bills" not in args.skip:
-            res["bills"] = bench_bills(pop, args.rounds, args.base)
+            res["bills"] = bench_bills(pop, args.rounds, args.base, args.many_only)
             print("bills", res["bills"], flush=True)
         if "shares" not in args.skip:
             res["shares"] = bench_shares(args.rounds, args.base)
