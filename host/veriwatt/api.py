@@ -68,6 +68,9 @@ __all__ = [
     "install_supplier_key",
     "install_tariff",
     "meter_bill",
+    "population",
+    "verify_bills",
+    "aggregate_run",
 ]
 
 DEFAULT_STORE = "veriwatt.db"  # the CLI's --store default unless VERIWATT_STORE is set
@@ -625,3 +628,109 @@ def ledger_list(ledger: str, meter: Optional[str] = None) -> Dict[str, Any]:
     for r in rows:
         r.pop("cycle_def", None)
     return {"ledger": ledger, "bills": rows}
+
+
+# ------------------------------------------------------------------ scale: populations, Dask
+def _steps(progress: Progress, total: int) -> Tuple[Optional[Callable[[int], None]], Callable[[int], None]]:
+    """progress(n) per n items done (the scale modules' convention) as progress(done, total);
+    also a setter for a total known only later (bills selected from a database)."""
+    state = [0, total]
+
+    def step(n: int = 1) -> None:
+        state[0] += n
+        if progress:
+            progress(state[0], state[1])
+
+    def set_total(n: int) -> None:
+        state[1] = n
+        if progress:
+            progress(state[0], n)
+
+    return step, set_total
+
+
+def population(
+    meters: int,
+    out: str,
+    month: str = "2026-12",
+    seed: Optional[bytes] = None,
+    workers: int = 1,
+    force: bool = False,
+    progress: Progress = None,
+) -> Dict[str, Any]:
+    """Generate `meters` synthetic meters' certified months and their bills under a signed
+    tariff into folder `out` (benchmarks, tests; never real readings): the same seed (16..64
+    bytes) gives the same meters. `workers` processes. A population already in `out` is
+    refused unless `force`. Returns the manifest (docs/FORMATS.md, population.json)."""
+    from . import population as pop
+
+    if os.path.exists(os.path.join(out, "population.json")) and not force:
+        raise VeriwattError("%s already holds a population (use --force to overwrite)" % out)
+    if seed is not None and not 16 <= len(seed) <= 64:
+        raise VeriwattError("the seed must be 16..64 bytes")
+    step, _ = _steps(progress, meters)
+    return pop.generate(out, meters, month, seed, workers, step)
+
+
+def verify_bills(
+    folder: Optional[str] = None,
+    db: Optional[str] = None,
+    database: Optional[str] = None,
+    supplier_key: Optional[str] = None,
+    cycle: Optional[str] = None,
+    unchecked: bool = False,
+    scheduler: Optional[str] = None,
+    workers: int = 2,
+    batch: int = 200,
+    progress: Progress = None,
+) -> Dict[str, Any]:
+    """Verify many bills on Dask (an embedded LocalCluster of `workers` processes, or the
+    scheduler tcp://HOST:8786): every bill of `folder` (the population layout), verdicts into
+    the table bill_checks of `db` (a SQLite file, sqlite:///PATH or postgresql://...; default
+    ledger.db); or the ledger's bills of the service database `database`, whose tariffs must be
+    signed by the public key file `supplier_key` (one `cycle`, or only `unchecked` bills),
+    verdicts into its own bill_checks. Idempotent by bill digest. Returns the summary
+    (docs/FORMATS.md, "Bill checks"); bad bills are in it, not raised: the caller decides."""
+    from . import keys
+
+    if database is None:
+        if folder is None or cycle is not None or unchecked or supplier_key:
+            raise VeriwattError(
+                "verify-bills: give a FOLDER (with --db), or --database URL --supplier-key KEY "
+                "(--cycle and --unchecked select among the database's bills)"
+            )
+        from . import scale
+
+        step, _ = _steps(progress, len(scale.bill_names(folder)))
+        return scale.verify_bills(folder, db or "ledger.db", scheduler, workers, batch, progress=step)
+    if folder is not None or db is not None:
+        raise VeriwattError("verify-bills --database: no FOLDER and no --db (the verdicts go into that database)")
+    if not supplier_key:
+        raise VeriwattError("verify-bills --database: give --supplier-key supplier.pub.json (the tariffs' signer)")
+    from . import dbverify
+
+    step, set_total = _steps(progress, 0)
+    return dbverify.verify_database(
+        database,
+        keys.load_public(supplier_key, "supplier"),
+        scheduler,
+        workers,
+        batch,
+        cycle=cycle,
+        unchecked=unchecked,
+        progress=step,
+        selected=set_total,
+    )
+
+
+def aggregate_run(
+    folder: str, scheduler: Optional[str] = None, workers: int = 2, progress: Progress = None
+) -> Dict[str, Any]:
+    """Aggregate many groups on Dask: FOLDER/groups/NAME.group.json (the aggregator's group
+    file) with FOLDER/shares/NAME.shares.json, one task per group; writes
+    FOLDER/results/NAME.result.json and returns the summary {"groups", "shares", "accepted",
+    "refused", "slots", "seconds", "problems"}; refused shares are in it, not raised."""
+    from . import aggrun
+
+    step, _ = _steps(progress, len(aggrun.group_names(folder)))
+    return aggrun.run(folder, scheduler, workers, progress=step)

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""`veriwatt population` and `veriwatt verify-bills`: argument parsing only; the work is in
-veriwatt.population, veriwatt.batchverify and veriwatt.scale (library modules).
+"""`veriwatt population`, `veriwatt verify-bills` and `veriwatt aggregate run`: argument parsing
+only; they call veriwatt.api (population, verify_bills, aggregate_run), whose work is in
+veriwatt.population, veriwatt.batchverify, veriwatt.scale, veriwatt.dbverify and veriwatt.aggrun.
 
     veriwatt population --meters N --month 2026-12 --out DIR [--workers K] [--seed HEX]
     veriwatt verify-bills DIR [--db results.db|postgresql://...] [--scheduler tcp://HOST:8786] [--workers K]
@@ -14,11 +15,10 @@ or input (no such folder or database, unreachable scheduler or database), 4 a bu
 from __future__ import annotations
 
 import argparse
-import os
-from typing import Any, Dict, List
+from typing import Any, List
 
 from .cli_output import out
-from .errors import EXIT_INVALID, EXIT_OK, VeriwattError
+from .errors import EXIT_INVALID, EXIT_OK
 
 
 def _positive(text: str) -> int:
@@ -45,13 +45,11 @@ def cmd_population(args: argparse.Namespace) -> int:
     """Generate N synthetic meters' certified months (real keys, commitments and signatures,
     the meters' exact record format) and their bills under a signed tariff, for benchmarks
     and tests. Synthetic only: never use it to certify real readings."""
-    from . import population
-    from .progress import Progress
+    from . import api, population
+    from .cli_commands import bar_for
 
-    if os.path.exists(os.path.join(args.out, "population.json")) and not args.force:
-        raise VeriwattError("%s already holds a population (use --force to overwrite)" % args.out)
-    with Progress(args.meters, "meters", milestones=not args.json) as bar:
-        m = population.generate(args.out, args.meters, args.month, args.seed, args.workers, bar.update)
+    with bar_for("meters", args, milestones=not args.json) as bar:
+        m = api.population(args.meters, args.out, args.month, args.seed, args.workers, args.force, bar.cb)
     if args.json:
         print(population.dumps_manifest(m))
     else:
@@ -77,10 +75,22 @@ def cmd_verify_bills(args: argparse.Namespace) -> int:
     service recorded in its database (one --cycle, or --unchecked ones), verdicts into the same
     database's bill_checks. Keyed by bill digest (re-running changes nothing); prints a summary
     with every bad bill and its reason. Exit 1 if any bill is not valid."""
-    from .progress import Progress
+    from . import api
+    from .cli_commands import bar_for
 
-    with Progress(0, "bills", milestones=not args.json) as bar:
-        s = _verify_database(args, bar) if args.database else _verify_folder(args, bar)
+    with bar_for("bills", args, milestones=not args.json) as bar:
+        s = api.verify_bills(
+            args.folder,
+            args.db,
+            args.database,
+            args.supplier_key,
+            args.cycle,
+            args.unchecked,
+            args.scheduler,
+            args.workers,
+            args.batch,
+            bar.cb,
+        )
     head = "%d bills: %d valid, %d invalid, %d malformed in %.1f s (results in %s, table bill_checks)" % (
         s["bills"],
         s["valid"],
@@ -93,51 +103,16 @@ def cmd_verify_bills(args: argparse.Namespace) -> int:
     return EXIT_OK if s["valid"] == s["bills"] else EXIT_INVALID
 
 
-def _verify_folder(args: argparse.Namespace, bar: Any) -> Dict[str, Any]:
-    from . import scale
-
-    if args.folder is None or args.cycle is not None or args.unchecked or args.supplier_key:
-        raise VeriwattError(
-            "verify-bills: give a FOLDER (with --db), or --database URL --supplier-key KEY "
-            "(--cycle and --unchecked select among the database's bills)"
-        )
-    bar.total = len(scale.bill_names(args.folder))
-    return scale.verify_bills(
-        args.folder, args.db or "ledger.db", args.scheduler, args.workers, args.batch, progress=bar.update
-    )
-
-
-def _verify_database(args: argparse.Namespace, bar: Any) -> Dict[str, Any]:
-    from . import dbverify, keys
-
-    if args.folder is not None or args.db is not None:
-        raise VeriwattError("verify-bills --database: no FOLDER and no --db (the verdicts go into that database)")
-    if not args.supplier_key:
-        raise VeriwattError("verify-bills --database: give --supplier-key supplier.pub.json (the tariffs' signer)")
-    return dbverify.verify_database(
-        args.database,
-        keys.load_public(args.supplier_key, "supplier"),
-        args.scheduler,
-        args.workers,
-        args.batch,
-        cycle=args.cycle,
-        unchecked=args.unchecked,
-        progress=bar.update,
-        selected=lambda n: setattr(bar, "total", n),
-    )
-
-
 def cmd_aggregate_run(args: argparse.Namespace) -> int:
     """Aggregate many groups on Dask: FOLDER/groups/NAME.group.json (the aggregator's group
     file) with FOLDER/shares/NAME.shares.json; one task per group (an embedded LocalCluster of
     --workers processes, or --scheduler tcp://HOST:8786); writes FOLDER/results/NAME.result.json
     and prints a summary. Exit 1 if any share was refused."""
-    from . import aggrun
-    from .progress import Progress
+    from . import api
+    from .cli_commands import bar_for
 
-    n = len(aggrun.group_names(args.folder))
-    with Progress(n, "groups", milestones=not args.json) as bar:
-        s = aggrun.run(args.folder, args.scheduler, args.workers, progress=bar.update)
+    with bar_for("groups", args, milestones=not args.json) as bar:
+        s = api.aggregate_run(args.folder, args.scheduler, args.workers, bar.cb)
     head = "%d groups, %d shares: %d accepted, %d refused, %d slot results in %.1f s (in %s/results)" % (
         s["groups"],
         s["shares"],
