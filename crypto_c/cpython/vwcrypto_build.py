@@ -20,8 +20,9 @@ from cffi import FFI
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))  # the project (setup.py)
 # setuptools wants paths relative to the project root (where setup.py is), which is
-# the working directory during `pip install`; by hand we chdir there too.
-CRYPTO_C = "crypto_c"
+# the working directory during `pip install`; by hand (below) cffi works in a temporary folder,
+# so the paths are absolute then.
+CRYPTO_C = "crypto_c" if __name__ != "__main__" else os.path.join(ROOT, "crypto_c")  # by hand: cffi chdirs to tmpdir
 
 ffibuilder = FFI()
 ffibuilder.cdef(
@@ -150,5 +151,10 @@ ffibuilder.set_source(
 )
 
 if __name__ == "__main__":
-    os.chdir(ROOT)
-    ffibuilder.compile(tmpdir=os.path.join(CRYPTO_C, "cpython"), verbose=False)
+    # By hand: a check that the extension compiles (e.g. with other CFLAGS), built in a temporary
+    # folder and left there; `bash tools/setup` or `pip install -e .` builds and installs it. (Not
+    # into crypto_c/cpython/vwcrypto: a .cpython-3XX .so there would shadow the installed abi3 one.)
+    import tempfile
+
+    out = ffibuilder.compile(tmpdir=tempfile.mkdtemp(prefix="vwcrypto-build-"), verbose=False)
+    print("built %s (not installed: bash tools/setup or pip install -e . installs the extension)" % out)

@@ -102,3 +102,31 @@ def test_work_argument_is_accepted_like_on_the_meter():
     assert vwcrypto.powmod2(3, 5, 7, 11, p, w) == pow(3, 5, p) * pow(7, 11, p) % p
     with pytest.raises(ValueError, match="4096"):
         vwcrypto.work_bytes(4097)
+
+
+def test_the_build_script_by_hand_compiles_outside_the_tree(tmp_path):
+    """`python crypto_c/cpython/vwcrypto_build.py` from any folder builds the extension in a
+    temporary folder (cffi changes into it: the sources must not be relative) and leaves the
+    checkout as it was: no module there that would shadow the installed one."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    pkg = root / "crypto_c" / "cpython" / "vwcrypto"
+    before = sorted(p.name for p in pkg.iterdir())
+    r = subprocess.run(
+        [sys.executable, str(root / "crypto_c" / "cpython" / "vwcrypto_build.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    built = Path(r.stdout.split()[1])
+    assert built.is_file() and built.name.startswith("_vwcrypto") and root not in built.parents
+    assert sorted(p.name for p in pkg.iterdir()) == before
+    assert not (root / "crypto_c" / "cpython" / "crypto_c").exists()
+    import shutil
+
+    shutil.rmtree(built.parent.parent)  # the script's temporary folder
