@@ -145,3 +145,17 @@ def parts(d):
         "add_shares_us": round(t_add * us, 3),
         "result_us": round(t_res * us, 3),
     }
+
+
+def forged(d, impl=None):
+    """A flood of forged shares: every share of d with one byte of c1 changed (its MAC fails),
+    through BulkAggregator.add_shares; forged shares refused per CPU-second (each refusal with
+    add_share's reason). impl as in throughput()."""
+    Agg, Bulk = impl or (Aggregator, BulkAggregator)
+    bad = [[s[:30] + bytes([s[30] ^ 1]) + s[31:] for s in ss] for _, _, ss in d]
+    bulks = [Bulk(Agg.from_keys(gid, keys)) for gid, keys, _ in d]
+    t0 = time.process_time()
+    for B, ss in zip(bulks, bad):
+        rep = B.add_shares(ss)
+        assert rep.accepted == 0 and len(rep.refused) == len(ss) and "bad MAC" in rep.refused[0][1]
+    return _rate(d, time.process_time() - t0)

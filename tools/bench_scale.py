@@ -226,7 +226,8 @@ def bench_shares(rounds: int, base: Optional[str] = None) -> Dict[str, Any]:
     """Per batch size (a group's 4 slots, real masked shares; a group's day, 48 slots), interleaved
     rounds of: before (add_share one by one), after_python (bulkagg, hashlib MAC loop) and after
     (bulkagg, C MAC kernel), with base (a git revision) also base_after (that revision's bulkagg,
-    C MAC kernel); then where the C path's time goes."""
+    C MAC kernel); for 4 slots also forged (a flood of shares whose MACs all fail, refused per
+    CPU-second; base_forged: the base's); then where the C path's time goes."""
     import bench_bulkagg
 
     impl = bench_bulkagg.baseline(base) if base else None
@@ -241,8 +242,12 @@ def bench_shares(rounds: int, base: Optional[str] = None) -> Dict[str, Any]:
             if impl:
                 r["base_after"].append(round(bench_bulkagg.throughput(d, native=True, impl=impl)))
             r["after"].append(round(bench_bulkagg.throughput(d, native=True)))
+            if name == "slots_4":  # a flood of forged shares (every MAC fails), refused per CPU-second
+                r.setdefault("forged", []).append(round(bench_bulkagg.forged(d)))
+                if impl:
+                    r.setdefault("base_forged", []).append(round(bench_bulkagg.forged(d, impl=impl)))
             r.setdefault("load", []).append(load())
-        for k in keys:
+        for k in keys + [k for k in ("forged", "base_forged") if k in r]:
             r[k + "_best"] = max(r[k])
         r["parts"] = bench_bulkagg.parts(d)
         out[name] = r

@@ -111,6 +111,11 @@ class _Slot:
         return s1 % MOD, s2 % MOD
 
 
+def bad_mac(mid: bytes) -> AggError:
+    """The refusal of a message whose MAC does not verify under member `mid`'s key."""
+    return AggError("bad MAC from member %s: tampered, wrong key or wrong slot" % mid.hex())
+
+
 class Aggregator:
     """Aggregator for one group. members: [(id, Y)], x_agg: the aggregator's DH secret."""
 
@@ -141,13 +146,17 @@ class Aggregator:
         return self._slots.setdefault(slot, _Slot())
 
     def _check(self, gid: bytes, mid: bytes, kind: bytes, body: bytes, tag: bytes) -> None:
+        if not agg.check_tag(self._member_key(gid, mid), kind, body, tag):
+            raise bad_mac(mid)
+
+    def _member_key(self, gid: bytes, mid: bytes) -> bytes:
+        """The MAC key of member `mid` of this group; AggError for another group or a stranger."""
         if gid != self.gid:
             raise AggError("share is for another aggregation group")
         key = self.keys.get(mid)
         if key is None:
             raise AggError("member %s is not in this group" % mid.hex())
-        if not agg.check_tag(key, kind, body, tag):
-            raise AggError("bad MAC from member %s: tampered, wrong key or wrong slot" % mid.hex())
+        return key
 
     def add_share(self, share: bytes) -> bool:
         """Accept one share; True if new, False for an identical re-send. AggError otherwise."""

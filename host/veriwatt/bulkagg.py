@@ -26,9 +26,11 @@ the two, tampered and replayed shares included):
   would have stored, when a rule first reads that dict (veriwatt.aggregation._Slot.shares:
   missing, present, start_recovery, a later add_share or a re-send in a later batch).
 
-Everything else (re-sends, second shares, shares for a slot that is closed or in recovery, and
-anything that is not a valid full share of the group) goes through `A.add_share` one by one,
-in batch order (rare paths, the same errors; a refused share costs a Python HMAC again).
+A full-length share the batch's MAC check refused (another group, a stranger, a bad MAC) is
+refused with add_share's message without computing its MAC again (`_refusal`: a flood of forged
+shares costs the C MAC check and a struct unpack each). Everything else (re-sends, second
+shares, shares for a slot that is closed or in recovery, wrong lengths) goes through
+`A.add_share` one by one, in batch order (rare paths, the same errors).
 Results come from `A.result(slot)` as before: accepted shares are stored in the wrapped
 aggregator's state. A block keeps its whole batch's bytes (refused shares' included) alive
 until every slot of the batch has been read as a dict or dropped.
@@ -49,7 +51,7 @@ from vwcrypto import aggmac
 from vwcore import agg
 from vwcore.agg import AggError
 
-from .aggregation import Aggregator
+from .aggregation import Aggregator, bad_mac
 
 SHARE_DTYPE = np.dtype([("gid", "S16"), ("mid", ">u8"), ("slot", ">u4"), ("c1", ">u8"), ("c2", ">u8"), ("tag", "S16")])
 assert SHARE_DTYPE.itemsize == agg.SHARE_LEN
@@ -297,7 +299,10 @@ class BulkAggregator:
         for i in todo:
             j = i if row is None else row.get(i, -1)
             st = None
-            if j >= 0 and good[j]:
+            if j >= 0 and not good[j]:  # a whole share refused by the batch's MAC check: no state change
+                rep.refused.append((i, self._refusal(bytes(shares[i]))))
+                continue
+            if j >= 0:
                 st = self.A._slot(int(cols.slots[j]))
             if st is not None and not st.closed and st.recovered_without is None:
                 share = bytes(shares[i])
@@ -311,6 +316,17 @@ class BulkAggregator:
                     rep.resent += 1
                     continue
             self._slow(i, bytes(shares[i]), rep)  # refused, or a slot in a rare state: the reference code says why
+
+    def _refusal(self, share: bytes) -> str:
+        """add_share's message for a full-length share whose MAC check failed in the batch (another
+        group, a stranger, or a bad MAC), without computing the MAC again: a flood of forged
+        shares costs the batch's C MAC check plus this, not add_share's Python HMAC."""
+        gid, mid = agg.decode_share(share)[:2]
+        try:
+            self.A._member_key(gid, mid)
+        except AggError as e:
+            return str(e)
+        return str(bad_mac(mid))
 
     def _slow(self, i: int, share: bytes, rep: BatchReport) -> None:
         try:
