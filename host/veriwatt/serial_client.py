@@ -42,6 +42,10 @@ DEFAULT_BAUD = 115200
 # once the link has measured the meter's latency: MeterLink._tmo).
 DEFAULT_TIMEOUT = 2.0
 DEFAULT_RETRIES = 6
+# AGG_ENROLL: how often agg_enroll sends a whole enrollment again when the meter answers COMMIT
+# with ERROR 13 and this reason (firmware/vwmeter/aggstate.py: it lost the enrollment it began)
+ENROLL_RESTARTS = 2
+NOTHING_BEGUN = "no enrollment begun"
 
 
 class Stats:
@@ -54,6 +58,7 @@ class Stats:
         self.rejects = 0
         self.retries = 0
         self.requests = 0
+        self.enroll_restarts = 0  # whole enrollments sent again (agg_enroll)
         self.reject_reasons: Dict[str, int] = {}
 
     def as_dict(self) -> Dict[str, Any]:
@@ -539,22 +544,38 @@ class MeterLink:
     ) -> Dict[str, Any]:
         """Send the group to the meter (BEGIN, the members in id order a few per frame, COMMIT with
         the customer's tag, `enroll_tag`); the meter computes its pair keys (one modexp per
-        member), checks the tag and answers its group id."""
+        member), checks the tag and answers its group id. A meter that lost the enrollment
+        before COMMIT (its heap ran out in COMMIT, ERROR 16, so the resent COMMIT finds nothing
+        begun; or it restarted) is sent the whole enrollment again, at most ENROLL_RESTARTS times."""
         members = sorted(members)
-        slow = max(self.timeout, 30.0)
-        self.request(
-            wire.AGG_ENROLL,
-            aggwire.encode_agg_begin(group_id, label, agg_pub, len(members), eps_milli, sensitivity_wh),
-            (wire.OK,),
-            timeout=slow,
-        )
+        begin = aggwire.encode_agg_begin(group_id, label, agg_pub, len(members), eps_milli, sensitivity_wh)
+        for restart in range(ENROLL_RESTARTS + 1):
+            self._enroll_parts(group_id, begin, members)
+            try:
+                f = self.request(
+                    wire.AGG_ENROLL, aggwire.encode_agg_commit(tag), (wire.AGG_ENROLLED,), timeout=self._slow()
+                )
+                return aggwire.decode_agg_enrolled(f.payload)
+            except DeviceError as e:
+                if e.meter_code != wire.E_BAD_MEMBERS or NOTHING_BEGUN not in str(e) or restart == ENROLL_RESTARTS:
+                    raise
+                self.stats.enroll_restarts += 1
+        raise AssertionError("unreachable")
+
+    def _slow(self) -> float:
+        return max(self.timeout, 30.0)  # a meter computes a modexp per member in a part
+
+    def _enroll_parts(self, group_id: int, begin: bytes, members: List[Tuple[bytes, int]]) -> None:
+        """AGG_ENROLL BEGIN, then the members in id order a few per frame."""
+        self.request(wire.AGG_ENROLL, begin, (wire.OK,), timeout=self._slow())
         k = aggwire.agg_members_per_frame(group_id)
         for i in range(0, len(members), k):
             self.request(
-                wire.AGG_ENROLL, aggwire.encode_agg_members(group_id, i, members[i : i + k]), (wire.OK,), timeout=slow
+                wire.AGG_ENROLL,
+                aggwire.encode_agg_members(group_id, i, members[i : i + k]),
+                (wire.OK,),
+                timeout=self._slow(),
             )
-        f = self.request(wire.AGG_ENROLL, aggwire.encode_agg_commit(tag), (wire.AGG_ENROLLED,), timeout=slow)
-        return aggwire.decode_agg_enrolled(f.payload)
 
     def agg_recover(self, slot: int, missing: List[bytes]) -> bytes:
         """The meter's reduced share of a slot without the missing members (one per slot)."""

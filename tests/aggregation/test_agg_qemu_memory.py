@@ -224,3 +224,44 @@ def test_unix_meter_takes_a_part_sent_again_from_inside(unix_meter):
             link.request(wire.AGG_ENROLL, frames[-1], (wire.AGG_ENROLLED,), timeout=60).payload
         )
     assert got["gid"] == gid
+
+
+class _LosesItsEnrollment(serial_client.MeterLink):
+    """A MeterLink that, before its first `times` COMMITs, makes the real meter drop the
+    enrollment it began (a COMMIT with a wrong tag: "enrollment dropped"), the state a COMMIT that
+    ran out of heap (ERROR 16) or a restart leaves. Only the timing is forced: the meter is real."""
+
+    times = 1
+
+    def request(self, mtype, payload=b"", expect=(), timeout=None):
+        if mtype == wire.AGG_ENROLL and payload[0] == aggwire.AGG_OP_COMMIT and self.times:
+            self.times -= 1
+            with pytest.raises(DeviceError) as e:
+                super().request(mtype, aggwire.encode_agg_commit(bytes(16)), expect, timeout)
+            assert e.value.meter_code == wire.E_AUTH, str(e.value)
+        return super().request(mtype, payload, expect, timeout)
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("lost", [1, serial_client.ENROLL_RESTARTS + 1])
+def test_host_enrolls_again_after_the_meter_lost_its_enrollment(unix_meter, lost):
+    """agg_enroll: COMMIT answered ERROR 13 "no enrollment begun" (the meter lost what BEGIN
+    started) sends the whole enrollment again, at most ENROLL_RESTARTS times, then reports the
+    meter's reason. Before: the first such answer ended the enrollment."""
+    port, prov = unix_meter
+    info = _still_serving(port)
+    frames, gid = _group(info, prov, 5, b"five")
+    begin = aggwire.decode_agg_enroll(frames[0])
+    members = [m for pl in frames[1:-1] for m in aggwire.split_agg_members(aggwire.decode_agg_enroll(pl)["raw"], G.id)]
+    tag = aggwire.decode_agg_enroll(frames[-1])["tag"]
+    with _LosesItsEnrollment(port, timeout=30, retries=1) as link:
+        link.times = lost
+        args = (G.id, b"five", begin["agg_pub"], members)
+        if lost <= serial_client.ENROLL_RESTARTS:
+            got = link.agg_enroll(*args, tag=tag)
+            assert got["gid"] == gid and got["n_members"] == 5 and link.stats.enroll_restarts == lost
+        else:
+            with pytest.raises(DeviceError) as e:
+                link.agg_enroll(*args, tag=tag)
+            assert e.value.meter_code == wire.E_BAD_MEMBERS and serial_client.NOTHING_BEGUN in str(e.value)
+            assert link.stats.enroll_restarts == serial_client.ENROLL_RESTARTS
