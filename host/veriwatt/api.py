@@ -683,21 +683,24 @@ def verify_bills(
     workers: int = 2,
     batch: int = 200,
     progress: Progress = None,
+    meter_keys: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Verify many bills on Dask (an embedded LocalCluster of `workers` processes, or the
     scheduler tcp://HOST:8786): every bill of `folder` (the population layout), verdicts into
     the table bill_checks of `db` (a SQLite file, sqlite:///PATH or postgresql://...; default
     ledger.db); or the ledger's bills of the service database `database`, whose tariffs must be
     signed by the public key file `supplier_key` (one `cycle`, or only `unchecked` bills),
-    verdicts into its own bill_checks. Idempotent by bill digest. Returns the summary
+    verdicts into its own bill_checks; with `meter_keys` (a folder of the supplier's own meter
+    public key files) the meters table's keys must be those (else the bill is invalid, problem
+    "meter key"): whoever can write the database cannot swap a meter's key. Idempotent by bill digest. Returns the summary
     (docs/FORMATS.md, "Bill checks"); bad bills are in it, not raised: the caller decides."""
     from . import keys
 
     if database is None:
-        if folder is None or cycle is not None or unchecked or supplier_key:
+        if folder is None or cycle is not None or unchecked or supplier_key or meter_keys:
             raise VeriwattError(
                 "verify-bills: give a FOLDER (with --db), or --database URL --supplier-key KEY "
-                "(--cycle and --unchecked select among the database's bills)"
+                "(--cycle, --unchecked and --meter-keys go with --database)"
             )
         from . import scale
 
@@ -720,6 +723,7 @@ def verify_bills(
         unchecked=unchecked,
         progress=step,
         selected=set_total,
+        meter_keys=dbverify.registry(meter_keys) if meter_keys else None,
     )
 
 

@@ -13,7 +13,10 @@ the same database's table `bill_checks` (veriwatt.scale.ResultsDB), idempotent b
 What is trusted: the supplier's public key given by the caller (every tariff the bills name is
 read from the `tariffs` table and its signature checked under that key; a tariff that does
 not verify makes its bills "malformed"), and the `meters` table's public keys (the registry
-the service itself checks bills against). What is checked beyond the bill: the ledger row of a
+the service itself checks bills against) unless the caller gives its own registry
+(`meter_keys`, `registry(folder)`): then each worker compares the table's key of every
+bill's meter with the registry's SHA-256 fingerprint (shipped per batch, about 90 bytes a
+meter), and a swapped key or an unknown meter makes the bill "invalid" (problem "meter key"). What is checked beyond the bill: the ledger row of a
 valid bill must match it (bill digest = SHA-256 of the stored text, meter, kind, period,
 cycle, charge, total, amount, tariff), else the verdict is "invalid" with problem "ledger"
 (a row altered after it was recorded).
@@ -40,7 +43,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import batchverify, jsonio, keys, ledger, scale
 from . import tariff as _tariff
-from .errors import VeriwattError
+from .errors import InvalidError, VeriwattError
 from .supplierdb import SupplierDB, redact
 
 ROW_COLUMNS = (
@@ -131,16 +134,66 @@ def _meter_keys(db: SupplierDB, meter_ids: Sequence[str]) -> Dict[str, str]:
     return {m: text for m, text in db.query(q, ids)}
 
 
+def pinned_key(meter_id: str, pub: Dict[str, Any], pins: Dict[str, Optional[str]]) -> None:
+    """InvalidError (problem "meter key") unless the meters table's key `pub` of meter_id is the
+    one the supplier's registry pins: the database alone must not decide which key signs."""
+    want = pins.get(meter_id)
+    got = keys.fingerprint(pub)
+    if want is None:
+        why = "meter %s is not in the supplier's registry of meter keys (--meter-keys)" % meter_id[:32]
+    elif got != want:
+        why = "the database's key of meter %s (key %s) is not the registry's (key %s): replaced in the database?" % (
+            meter_id[:32],
+            got[:16],
+            want[:16],
+        )
+    else:
+        return
+    e = InvalidError(why)
+    e.report = {"problems": [{"kind": "meter key", "slot": None}]}
+    raise e
+
+
+def registry(folder: str) -> Dict[str, str]:
+    """The supplier's own registry of meter keys: meter id -> key fingerprint of every
+    *.pub.json meter public key file in `folder` (as provisioning writes them). VeriwattError
+    for an empty folder, a file that is not a meter public key, or two keys for one meter."""
+    import glob
+
+    out: Dict[str, str] = {}
+    paths = sorted(glob.glob(os.path.join(folder, "*.pub.json")))
+    if not paths:
+        raise VeriwattError("--meter-keys %s: no *.pub.json meter key files there" % folder)
+    for path in paths:
+        pub = keys.load_public(path, "meter")
+        fp = keys.fingerprint(pub)
+        if out.setdefault(pub["meter_id"], fp) != fp:
+            raise VeriwattError("--meter-keys %s: two different keys for meter %s" % (folder, pub["meter_id"]))
+    return out
+
+
+def _pins_of(db: SupplierDB, chosen: Sequence[Tuple[int, str]]) -> Dict[int, str]:
+    """bill id -> meter id of the chosen bills (to ship each batch its meters' pins)."""
+    want = {i for i, _ in chosen}
+    return {int(i): str(m) for i, m in db.query("SELECT id, meter_id FROM bills", []) if int(i) in want}
+
+
 def row_name(row: Dict[str, Any]) -> str:
     """A ledger row's name in bill_checks and the summary: METER/CHARGE/CYCLE#ID."""
     return "%s/%s/%s#%d" % (row["meter_id"], row["charge"], row["cycle"], int(row["id"]))
 
 
 def verify_db_batch(
-    url: str, supplier_pub: Dict[str, Any], tariff_digest: str, ids: Sequence[int]
+    url: str,
+    supplier_pub: Dict[str, Any],
+    tariff_digest: str,
+    ids: Sequence[int],
+    pins: Optional[Dict[str, Optional[str]]] = None,
 ) -> List[Dict[str, Any]]:
     """Verdicts (batchverify.Result as dicts, plus the ledger check) of the ledger's bills
-    `ids`, all recorded under `tariff_digest`. A Dask task; also callable directly."""
+    `ids`, all recorded under `tariff_digest`. pins: meter id -> the key fingerprint of the
+    supplier's registry (None: not in it) for the batch's meters; given, the meters table's
+    key must be the pinned one (registry()). A Dask task; also callable directly."""
     db = _db(url)
     rows = _rows(db, ids)
     if len(rows) != len(set(ids)):
@@ -161,7 +214,10 @@ def verify_db_batch(
                 pub = json.loads(texts[meter_id])
             except ValueError:
                 raise VeriwattError("the meters table's key of %s is not JSON" % meter_id)
-            pubs[meter_id] = keys.check_public(pub, "meter", "meters table, %s" % meter_id)
+            pub = keys.check_public(pub, "meter", "meters table, %s" % meter_id)
+            if pins is not None:
+                pinned_key(meter_id, pub, pins)
+            pubs[meter_id] = pub
         return pubs[meter_id]
 
     items = [(row_name(r), str(r["bill"]).encode("utf-8")) for r in rows]
@@ -257,11 +313,14 @@ def verify_database(
     client: Any = None,
     progress: Optional[Callable[[int], None]] = None,
     selected: Optional[Callable[[int], None]] = None,
+    meter_keys: Optional[Dict[str, str]] = None,
 ) -> Dict[str, Any]:
     """Verify the ledger's bills of the service database `url` on Dask (an embedded
     LocalCluster of `workers` processes, `scheduler`, or the given `client`); verdicts into its
     table bill_checks. selected(n) is called with the number of bills chosen, progress(k) as
-    batches complete. Returns the summary (docs/FORMATS.md, "Bill checks")."""
+    batches complete. meter_keys: the supplier's registry (registry(): meter id -> key
+    fingerprint); given, a bill whose meter's key in the database is not the registry's is
+    invalid (problem "meter key"). Returns the summary (docs/FORMATS.md, "Bill checks")."""
     t0 = time.perf_counter()
     if not 1 <= batch <= MAX_BATCH:
         raise VeriwattError("--batch %d: give 1..%d bills per task (a month bill is about 1.8 MB)" % (batch, MAX_BATCH))
@@ -273,7 +332,20 @@ def verify_database(
             chosen = select(db, cycle, unchecked)
             if selected:
                 selected(len(chosen))
-            res = _run(chosen, worker_url(url), supplier_pub, scheduler, workers, batch, rdb, client, progress)
+            owners = _pins_of(db, chosen) if meter_keys is not None else None
+            res = _run(
+                chosen,
+                worker_url(url),
+                supplier_pub,
+                scheduler,
+                workers,
+                batch,
+                rdb,
+                client,
+                progress,
+                owners,
+                meter_keys,
+            )
         finally:
             db.close()
     return scale.summarize(
@@ -291,14 +363,31 @@ def _run(
     rdb: scale.ResultsDB,
     client: Any,
     progress: Optional[Callable[[int], None]],
+    owners: Optional[Dict[int, str]] = None,
+    reg: Optional[Dict[str, str]] = None,
 ) -> List[Dict[str, Any]]:
     if not chosen:
         return []
     c = client or scale.make_client(scheduler, workers)
+
+    def pins(ids: List[int]) -> Optional[Dict[str, Optional[str]]]:
+        if owners is None or reg is None:
+            return None
+        return {owners[i]: reg.get(owners[i]) for i in ids if i in owners}
+
     try:
         run = uuid.uuid4().hex[:12]
         futs = [
-            c.submit(verify_db_batch, url, supplier_pub, d, ids, key="verify-db-%s-%d-%d" % (run, k, ids[0]), retries=2)
+            c.submit(
+                verify_db_batch,
+                url,
+                supplier_pub,
+                d,
+                ids,
+                pins(ids),
+                key="verify-db-%s-%d-%d" % (run, k, ids[0]),
+                retries=2,
+            )
             for k, (d, ids) in enumerate(batches(chosen, batch))
         ]
         return scale.collect(futs, rdb, progress)

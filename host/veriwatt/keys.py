@@ -44,11 +44,17 @@ def group_of(key: Dict[str, Any]) -> "_group.Group":
         raise VeriwattError("unknown group %r in key file (known: 2048, 3072)" % key.get("group"))
 
 
-def key_id(key: Dict[str, Any]) -> str:
-    """16 hex digits identifying a public key: SHA-256(group name || y) truncated."""
+def fingerprint(key: Dict[str, Any]) -> str:
+    """64 hex digits: SHA-256(group name || 0 || y as a fixed-width element), the whole digest
+    (pinning a key, e.g. the supplier's registry of meter keys); key_id is its first 16."""
     G = group_of(key)
     y = _hex_int(key.get("y"), "key y")
-    return hashlib.sha256(G.name.encode() + b"\x00" + G.elem_bytes(y)).hexdigest()[:16]
+    return hashlib.sha256(G.name.encode() + b"\x00" + G.elem_bytes(y)).hexdigest()
+
+
+def key_id(key: Dict[str, Any]) -> str:
+    """16 hex digits identifying a public key: SHA-256(group name || y) truncated (fingerprint)."""
+    return fingerprint(key)[:16]
 
 
 def new_supplier_key(grp: str = "2048", secret: Optional[bytes] = None, name: str = "") -> Dict[str, Any]:

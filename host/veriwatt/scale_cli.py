@@ -6,7 +6,7 @@ veriwatt.population, veriwatt.batchverify, veriwatt.scale, veriwatt.dbverify and
     veriwatt population --meters N --month 2026-12 --out DIR [--workers K] [--seed HEX]
     veriwatt verify-bills DIR [--db results.db|postgresql://...] [--scheduler tcp://HOST:8786] [--workers K]
     veriwatt verify-bills --database sqlite:///srv.db|postgresql://... --supplier-key supplier.pub.json
-                          [--cycle 2026-12] [--unchecked] [--scheduler ...] [--workers K]
+                          [--meter-keys DIR] [--cycle 2026-12] [--unchecked] [--scheduler ...] [--workers K]
 
 Exit codes: 0 ok (every bill valid), 1 at least one bill invalid or malformed, 2 bad arguments
 or input (no such folder or database, unreachable scheduler or database), 4 a bug.
@@ -90,6 +90,7 @@ def cmd_verify_bills(args: argparse.Namespace) -> int:
             args.workers,
             args.batch,
             bar.cb,
+            args.meter_keys,
         )
     head = "%d bills: %d valid, %d invalid, %d malformed in %.1f s (results in %s, table bill_checks)" % (
         s["bills"],
@@ -175,6 +176,12 @@ def commands() -> List[Any]:
                 ),
                 opt(
                     "--supplier-key", help="with --database: the supplier's public key the tariffs must be signed with"
+                ),
+                opt(
+                    "--meter-keys",
+                    help="with --database: a folder of the supplier's own meter public key files "
+                    "(*.pub.json); the database's meters table must hold exactly those keys, else "
+                    "the bill is invalid (problem 'meter key')",
                 ),
                 opt("--cycle", help="with --database: only the bills of this cycle label (e.g. 2026-12)"),
                 opt(

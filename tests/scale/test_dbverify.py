@@ -319,3 +319,98 @@ def test_cli_database_json_summary_and_exit_codes(pop_dir, folder, tmp_path):
         bad = _cli(*args, timeout=60)
         assert bad.returncode == 2 and msg in bad.stderr, (args, bad.stderr)
         assert "s3cret" not in bad.stderr and bad.stdout == ""
+
+
+def _forged_month(pop_dir, meter_id):
+    """(meter public key, bill) of a month that a forger certified for meter_id under a key of
+    their own, every reading 0 Wh: a valid bill under the forger's key."""
+    import os as _os
+
+    from veriwatt import bill as _bill
+    from veriwatt import population as P
+    from vwcore import group as _group
+    from vwcore import reading
+
+    pop = P.Population(str(pop_dir))
+    man = json.loads((Path(pop_dir) / "population.json").read_text())
+    a, b = man["period"]["start_slot"], man["period"]["end_slot"]
+    mk = reading.MeterKeys(bytes.fromhex(meter_id), _os.urandom(32), _os.urandom(15))
+    fc = P.FastCertifier(mk, P.Tables(_group.DEFAULT))
+    recs, ops, rs = [], [], []
+    for t in range(a, b):
+        rec, op = fc.certify(t, 0)
+        recs.append(rec)
+        ops.append(op)
+        rs.append(fc.last_R)
+    pub = keys.meter_public(mk.meter_id, mk.y)
+    return pub, _bill.make_bill(recs, ops, pop.tariff, a, b, pub, sig_rs=rs)
+
+
+def _swap_meter_key(url, pop_dir):
+    """Someone who can write the service database replaces meter M's key with their own and M's
+    ledger bill with a zero bill signed by it (the ledger row rewritten to match). Returns M."""
+    db = SupplierDB.open(url)
+    row_id, mid, cycle = db.query("SELECT id, meter_id, cycle FROM bills ORDER BY id")[0]
+    pub, forged = _forged_month(pop_dir, mid)
+    raw = json.dumps(forged).encode()
+    db.query("UPDATE meters SET pubkey = ? WHERE meter_id = ?", (json.dumps(pub), mid))
+    db.query(
+        "UPDATE bills SET bill = ?, bill_digest = ?, total = ?, amount = ? WHERE id = ?",
+        (raw.decode(), "sha256:" + hashlib.sha256(raw).hexdigest(), str(forged["total"]), forged["amount"], row_id),
+    )
+    db.close()
+    return mid
+
+
+@pytest.mark.security
+def test_a_meter_key_swapped_in_the_database_is_caught_by_the_registry(pop_dir, tmp_path):
+    """Without --meter-keys the database decides which key signs, and the forger's zero bill
+    passes (the documented limit); with the supplier's own registry of meter keys it is invalid
+    (problem "meter key"), the other bills keep their verdicts, and a meter missing from the
+    registry is refused too."""
+    from veriwatt import api
+
+    url = str(tmp_path / "svc.db")
+    dbverify.record_population(str(pop_dir), url)
+    mid = _swap_meter_key(url, pop_dir)
+    spub = str(Path(pop_dir) / "supplier.pub.json")
+    trusting = api.verify_bills(database=url, supplier_key=spub, workers=1)
+    assert trusting["valid"] == trusting["bills"] == 3, trusting["problems"]  # the limit without a registry
+
+    db = SupplierDB.open(url)
+    db.query("DELETE FROM bill_checks")
+    db.close()
+    s = api.verify_bills(database=url, supplier_key=spub, workers=1, meter_keys=str(Path(pop_dir) / "meters"))
+    assert (s["bills"], s["valid"], s["invalid"]) == (3, 2, 1), s
+    (p,) = s["problems"]
+    assert p["meter_id"] == mid and p["problem"] == "meter key" and "not the registry's" in p["reason"]
+
+    reg = tmp_path / "registry"
+    shutil.copytree(Path(pop_dir) / "meters", reg)
+    gone = sorted(m for m in json.loads((Path(pop_dir) / "population.json").read_text())["meter_ids"] if m != mid)[0]
+    (reg / (gone + ".pub.json")).unlink()
+    db = SupplierDB.open(url)
+    db.query("DELETE FROM bill_checks")
+    db.close()
+    s = api.verify_bills(database=url, supplier_key=spub, workers=1, meter_keys=str(reg))
+    why = {p["meter_id"]: p["reason"] for p in s["problems"]}
+    assert s["valid"] == 1 and "not in the supplier's registry" in why[gone] and "not the registry's" in why[mid]
+
+
+def test_meter_keys_registry_refusals(pop_dir, tmp_path):
+    with pytest.raises(dbverify.VeriwattError, match="no \\*.pub.json"):
+        dbverify.registry(str(tmp_path))
+    reg = tmp_path / "reg"
+    shutil.copytree(Path(pop_dir) / "meters", reg)
+    first = sorted(reg.glob("*.pub.json"))[0]
+    pub = json.loads(first.read_text())
+    from vwcore import group as _group
+
+    G = _group.DEFAULT
+    other = keys.meter_public(bytes.fromhex(pub["meter_id"]), pow(G.g, 12345, G.p))
+    (reg / "again.pub.json").write_text(json.dumps(other))
+    with pytest.raises(dbverify.VeriwattError, match="two different keys for meter"):
+        dbverify.registry(str(reg))
+    (reg / "again.pub.json").write_text(json.dumps(keys.public(keys.new_supplier_key())))
+    with pytest.raises(dbverify.VeriwattError):
+        dbverify.registry(str(reg))
