@@ -21,6 +21,31 @@ static void hex_init(void) {
     hexval_ready = 1;
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* 32 hex digits to 16 bytes with SSE2 (x86-64's baseline): each byte's value as a digit or a
+ * lowercase letter, the pairs joined as hi << 4 | lo; returns 0, or -1 when one of the 32
+ * bytes is not a lowercase hex digit (then out holds garbage). */
+static int decode32(uint8_t *out, const uint8_t *s) {
+    const __m128i c0 = _mm_set1_epi8('0' - 1), c9 = _mm_set1_epi8('9' + 1);
+    const __m128i ca = _mm_set1_epi8('a' - 1), cf = _mm_set1_epi8('f' + 1);
+    const __m128i k0 = _mm_set1_epi8('0'), ka = _mm_set1_epi8('a' - 10), lo8 = _mm_set1_epi16(0x00ff);
+    __m128i w[2];
+    int ok = 0xffff;
+    for (int k = 0; k < 2; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + 16 * k)); /* bytes < 0x80: signed compares */
+        __m128i dig = _mm_and_si128(_mm_cmpgt_epi8(v, c0), _mm_cmplt_epi8(v, c9));
+        __m128i let = _mm_and_si128(_mm_cmpgt_epi8(v, ca), _mm_cmplt_epi8(v, cf));
+        ok &= _mm_movemask_epi8(_mm_or_si128(dig, let));
+        __m128i val = _mm_or_si128(_mm_and_si128(dig, _mm_sub_epi8(v, k0)), _mm_and_si128(let, _mm_sub_epi8(v, ka)));
+        /* 16-bit lane j = val[2j] | val[2j+1] << 8 -> val[2j] << 4 | val[2j+1] */
+        w[k] = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(val, lo8), 4), _mm_srli_epi16(val, 8));
+    }
+    _mm_storeu_si128((__m128i *)out, _mm_packus_epi16(w[0], w[1]));
+    return ok == 0xffff ? 0 : -1;
+}
+#endif
+
 /* Decodes n hex digits (n <= 2*width) right-aligned into out[0..width) big-endian;
  * returns 0, or -1 on a byte that is not a lowercase hex digit. */
 static int decode_be(uint8_t *out, size_t width, const uint8_t *s, size_t n) {
@@ -33,6 +58,10 @@ static int decode_be(uint8_t *out, size_t width, const uint8_t *s, size_t n) {
         *o++ = hexval[s[0]];
         i = 1;
     }
+#if defined(__SSE2__)
+    for (; i + 32 <= n; i += 32, o += 16)
+        if (decode32(o, s + i)) return -1;
+#endif
     for (; i < n; i += 2) {
         uint8_t hi = hexval[s[i]], lo = hexval[s[i + 1]];
         bad |= hi | lo;
@@ -59,8 +88,8 @@ int64_t vw_hex_elems(uint8_t *be, uint8_t *le, const uint8_t *text, size_t text_
     if (width == 0 || width > 1024) return VW_BILLHEX_ERR_ARG;
     hex_init();
     for (t = 0; t < count; t++) {
-        size_t end = pos;
-        while (end < text_len && text[end] != sep) end++;
+        const uint8_t *hit = memchr(text + pos, sep, text_len - pos);
+        size_t end = hit ? (size_t)(hit - text) : text_len;
         size_t n = end - pos;
         if ((t + 1 < count) != (end < text_len)) break; /* more or fewer pieces than count */
         if (n == 0 || n > 2 * width || text[pos] == '0') break;
