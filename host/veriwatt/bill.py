@@ -23,6 +23,7 @@ import base64
 import hashlib
 import re
 import time
+from operator import itemgetter
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from vwcore import group as _group
@@ -651,6 +652,9 @@ class PackedRecords(NamedTuple):
     ss: bytes
 
 
+_SLOT_C_SIG = itemgetter("slot", "C", "sig")
+
+
 def packed_records(bill: Any, G: Any, start: int, end: int) -> Optional[PackedRecords]:
     """The records of a bill with `sig_R` as packed columns (veriwatt.cbill) when the period is
     complete (exactly the slots start..end-1 in order, one commitment and one R_t each) and
@@ -663,15 +667,15 @@ def packed_records(bill: Any, G: Any, start: int, end: int) -> Optional[PackedRe
     cs, rs, n = bill.get("commitments"), bill.get("sig_R"), end - start
     if type(cs) is not list or type(rs) is not list or not 0 < n == len(cs) == len(rs):
         return None
-    if not all([type(c) is dict and len(c) == 3 for c in cs]):
+    if set(map(type, cs)) != {dict} or set(map(len, cs)) != {3}:
         return None
     try:
-        slots, Cs, sigs = [c["slot"] for c in cs], [c["C"] for c in cs], [c["sig"] for c in cs]
+        slots, Cs, sigs = zip(*map(_SLOT_C_SIG, cs))
     except KeyError:
         return None
-    if not 0 <= start < end <= _slots.NO_SLOT or slots != list(range(start, end)):
+    if not 0 <= start < end <= _slots.NO_SLOT or slots != tuple(range(start, end)):
         return None
-    if not all([type(t) is int for t in slots]):  # not True for 1, nor 1.0
+    if set(map(type, slots)) != {int}:  # not True for 1, nor 1.0
         return None
     c, r, es = cbill.elems(Cs, G.plen, G.p), cbill.elems(rs, G.plen, G.p), cbill.sigs(sigs, G.qlen, G.q)
     if c is None or r is None or es is None:
