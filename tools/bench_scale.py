@@ -18,7 +18,7 @@
    products (veriwatt.cmexp) and challenges (veriwatt.cchal, batchverify.USE_C_HASH; hashlib
    on the "_gmpy2" path). --base REV adds, in the same rounds, REV's verify_many
    ("batch_many_base": the code before a change). Then where the time goes
-   ("parts_ms_per_bill", `bill_parts`). --many-only: only the verify_many passes (and the
+   ("parts_ms_per_bill", `bill_parts`: the packed columns' parts when veriwatt.cbill is built). --many-only: only the verify_many passes (and the
    base's), for more rounds in the same time.
 3. shares: aggregator shares per second for 10,000 meters (200 groups of 50; batches of 4 and
    of 48 slots per group), before (veriwatt.aggregation.Aggregator, share by share,
@@ -49,7 +49,7 @@ sys.path.insert(0, os.path.join(ROOT, "host"))
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-from veriwatt import batchverify, bill, cchal, cmexp, fastexp, jsonio, linear, population  # noqa: E402
+from veriwatt import batchverify, bill, cbill, cchal, cmexp, fastexp, jsonio, linear, population  # noqa: E402
 
 
 def load() -> List[float]:
@@ -122,9 +122,10 @@ def _many_pass_of(bv: Any, raws: List[tuple], T: Any, pubs: Dict[str, Any]) -> f
 
 
 def bill_parts(pop: population.Population, raws: List[tuple], pubs: Dict[str, Any]) -> Dict[str, float]:
-    """Where the time of `verify_many` goes (CPU ms per bill, this tree's C path): each part
-    run alone over the population's bills (the batch equation over all of them at once, as
-    verify_many joins up to COMBINE), plus the whole for comparison."""
+    """Where the time of `verify_many` goes (CPU ms per bill, this tree's C path, the packed
+    columns of bill.packed_records when vwcrypto has veriwatt.cbill): each part run alone over
+    the population's bills (the batch equation over all of them at once, as verify_many joins
+    up to COMBINE), plus the whole for comparison."""
     from vwcore import group as _group
 
     G, n, T = _group.DEFAULT, len(raws), pop.tariff
@@ -138,16 +139,31 @@ def bill_parts(pop: population.Population, raws: List[tuple], pubs: Dict[str, An
 
     part("file_sha256", lambda: [hashlib.sha256(raw).digest() for _, raw in raws])
     bs = part("json", lambda: [jsonio.loads(raw.decode("utf-8"), "bill", nm) for nm, raw in raws])
-    ents = part("decode_commitments", lambda: [bill.parse_entries(b, G, len(b["commitments"])) for b in bs])
-    rs = part("decode_sig_R", lambda: [bill.parse_sig_rs(b, G, len(e)) for b, e in zip(bs, ents)])
-    chks = [batchverify.FastChecker.from_pub(pubs[b["meter_id"]]) for b in bs]
-    part("hashes", lambda: [c._challenges_ok(e, r) for c, e, r in zip(chks, ents, rs)])
-    part("batch_equation", lambda: batchverify.equation_ok(list(zip(chks, ents, rs))))
-    ws = [bill.weights_for(b["kind"], T, b["period"]["start_slot"], b["period"]["end_slot"]) for b in bs]
-    part(
-        "linear_check",
-        lambda: [bill._linear_ok(e, w, b["total"], int(b["proof"]["R"], 16), G, True) for e, w, b in zip(ents, ws, bs)],
-    )
+    per = [(b["period"]["start_slot"], b["period"]["end_slot"]) for b in bs]
+    chks = part("checkers", lambda: [batchverify.FastChecker.from_pub(pubs[b["meter_id"]]) for b in bs])
+    ws = [bill.weights_for(b["kind"], T, s, e) for b, (s, e) in zip(bs, per)]
+    Rs = [int(b["proof"]["R"], 16) for b in bs]
+    if cbill.available() and chks[0].packs():
+        pks = part("decode_packed", lambda: [bill.packed_records(b, G, s, e) for b, (s, e) in zip(bs, per)])
+        part("hashes", lambda: [c.packed_records_ok(pk) for c, pk in zip(chks, pks)])
+        part("batch_equation", lambda: batchverify.equation_ok([(c, pk, None) for c, pk in zip(chks, pks)]))
+        pm = bill._powmod_gh(G)
+        part(
+            "linear_check",
+            lambda: [
+                linear.check_packed(pk.cle, G.plen, w, b["total"], R, G.p, G.q, G.g, G.h, pm)
+                for pk, w, b, R in zip(pks, ws, bs, Rs)
+            ],
+        )
+    else:
+        ents = part("decode_commitments", lambda: [bill.parse_entries(b, G, len(b["commitments"])) for b in bs])
+        rs = part("decode_sig_R", lambda: [bill.parse_sig_rs(b, G, len(e)) for b, e in zip(bs, ents)])
+        part("hashes", lambda: [c._challenges_ok(e, r) for c, e, r in zip(chks, ents, rs)])
+        part("batch_equation", lambda: batchverify.equation_ok(list(zip(chks, ents, rs))))
+        part(
+            "linear_check",
+            lambda: [bill._linear_ok(e, w, b["total"], R, G, True) for e, w, b, R in zip(ents, ws, bs, Rs)],
+        )
     part("whole_verify_many", lambda: batchverify.verify_many(raws, T, pubs.__getitem__))
     ms["rest"] = round(ms["whole_verify_many"] - sum(v for k, v in ms.items() if k != "whole_verify_many"), 2)
     return ms
