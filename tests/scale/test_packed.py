@@ -96,19 +96,22 @@ def test_elems_small_modulus_is_the_spec(native, xs):
 
 
 @pytest.mark.parametrize("native", [True, False])
-@settings(max_examples=150, deadline=None)
-@given(
-    xs=st.lists(st.one_of(st.integers(0, 8).map(lambda k: G.p - 4 + k), st.integers(0, 1 << 2048)), max_size=4),
-    data=st.data(),
-)
-def test_elems_group_modulus_is_the_spec(native, xs, data):
-    texts = ["%x" % v for v in xs]
+@pytest.mark.parametrize("group", ["2048", "3072"])
+@settings(max_examples=100, deadline=None)
+@given(near=st.lists(st.integers(-4, 4), max_size=4), bits=st.lists(st.integers(0, 3072), max_size=3), data=st.data())
+def test_elems_group_modulus_is_the_spec(native, group, near, bits, data):
+    """Values near p and 0, of every length (the SSE2 blocks of 32 digits and the tails)."""
+    Gx = _group.get(group)
+    xs = [Gx.p + k for k in near] + [data.draw(st.integers(0, (1 << b) - 1)) for b in bits]
+    texts = ["%x" % v for v in data.draw(st.permutations(xs))]
     if texts and data.draw(st.booleans()):
         i = data.draw(st.integers(0, len(texts) - 1))
         texts[i] = data.draw(
-            st.sampled_from([lambda x: "0" + x, str.upper, lambda x: x[:-1] + "g", lambda x: x + "0"])
+            st.sampled_from(
+                [lambda x: "0" + x, str.upper, lambda x: x[:-1] + "g", lambda x: x + "0", lambda x: x[:-33]]
+            )
         )(texts[i])
-    assert cbill.elems(texts, G.plen, G.p, native=native) == ref_elems(texts, G.plen, G.p)
+    assert cbill.elems(texts, Gx.plen, Gx.p, native=native) == ref_elems(texts, Gx.plen, Gx.p)
 
 
 def sig_texts(q, qlen):
