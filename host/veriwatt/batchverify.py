@@ -27,6 +27,12 @@ on honest and tampered bills) with the signatures checked by `FastChecker`:
   HAC 14.109); the hash's constant prefix is absorbed once per key; the bill's linear check
   prod C_t^w_t (already one combination per bill) runs on GMP integers (veriwatt.linear).
 
+- Packed columns (issue 14): for a linear bill with `sig_R` whose every entry is canonical,
+  bill.verify_bill hands `FastChecker.packed_ok` the bill's columns as packed bytes
+  (bill.packed_records, veriwatt.cbill: no Python integer per C_t, R_t, e_t, s_t): the hashes
+  (`packed_records_ok`) and the same batch test on those bytes; False sends the bill through
+  the usual parse, which then goes one by one at once (`_batch_failed`) and names the record.
+
 Everything here handles public values only (keys, signatures, commitments): variable time
 is fine. `verify_many` checks many bill files and returns one result per bill, idempotent by
 bill digest (the SHA-256 of the file's bytes, as veriwatt.ledger).
