@@ -365,3 +365,28 @@ def test_month_bill_one_bad_signature_among_1488(pop_dir):
     assert [(r.status, r.reason, r.slot) for r in got] == [(r.status, r.reason, r.slot) for r in ref]
     assert [r.status for r in got[-2:]] == ["invalid", "invalid"]
     assert got[-2].slot == b["commitments"][1000]["slot"] and got[-1].slot == b["commitments"][1487]["slot"]
+
+
+@pytest.mark.parametrize("kind", ["settlement", "total"])
+def test_settlement_and_total_bills_through_the_packed_path(day_meter, day_supplier, packed_calls, kind):
+    """A settlement (index prices, some negative: one inversion in the linear check) and a
+    total (every weight 1) go through the packed path, with the reference's verdict, honest
+    and with the total changed."""
+    from hosthelpers import DAY, with_cycle
+
+    from veriwatt import keys, tariff
+
+    t = None
+    if kind == "settlement":
+        body = with_cycle(tariff.example("index"), DAY)
+        t = tariff.parse_signed(tariff.sign(body, day_supplier), keys.public(day_supplier))
+        assert any(p < 0 for p in t.prices(*DAY)) and any(p > 0 for p in t.prices(*DAY))
+    recs = day_meter.records(*DAY)
+    b = bill.make_bill(recs, records.open_all(recs, day_meter.customer_key), t, DAY[0], DAY[1], day_meter.pub)
+    assert b["kind"] == kind and "sig_R" in b
+    for total in (b["total"], b["total"] - 1):
+        c = dict(b, total=total)
+        ref = reference(c, t, day_meter.pub)
+        packed_calls.clear()
+        assert outcome(batchverify.verify_bill, c, t, day_meter.pub) == ref
+        assert (ref[0] == "valid") == (total == b["total"]) == (packed_calls == [True])
