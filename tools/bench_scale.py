@@ -18,8 +18,9 @@
    products (veriwatt.cmexp) and challenges (veriwatt.cchal, batchverify.USE_C_HASH; hashlib
    on the "_gmpy2" path). --base REV adds, in the same rounds, REV's verify_many
    ("batch_many_base": the code before a change). Then where the time goes
-   ("parts_ms_per_bill", `bill_parts`). --many-only: only the verify_many passes (and the
-   base's), for more rounds in the same time.
+   ("parts_ms_per_bill", `bill_parts`: the usual parse's parts and the packed columns' in the
+   same rounds). --many-only: only the verify_many passes (and the base's), for more rounds in
+   the same time; --parts-only: only the parts, best of --rounds.
 3. shares: aggregator shares per second for 10,000 meters (200 groups of 50; batches of 4 and
    of 48 slots per group), before (veriwatt.aggregation.Aggregator, share by share,
    tools/bench_agg.py) and after (veriwatt.bulkagg: its hashlib path and its C MAC kernel),
@@ -49,7 +50,7 @@ sys.path.insert(0, os.path.join(ROOT, "host"))
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-from veriwatt import batchverify, bill, cchal, cmexp, fastexp, jsonio, linear, population  # noqa: E402
+from veriwatt import batchverify, bill, cbill, cchal, cmexp, fastexp, jsonio, linear, population  # noqa: E402
 
 
 def load() -> List[float]:
@@ -121,10 +122,15 @@ def _many_pass_of(bv: Any, raws: List[tuple], T: Any, pubs: Dict[str, Any]) -> f
     return (time.process_time() - t0) / len(raws)
 
 
-def bill_parts(pop: population.Population, raws: List[tuple], pubs: Dict[str, Any]) -> Dict[str, float]:
+def bill_parts(
+    pop: population.Population, raws: List[tuple], pubs: Dict[str, Any], rounds: int = 1
+) -> Dict[str, float]:
     """Where the time of `verify_many` goes (CPU ms per bill, this tree's C path): each part
     run alone over the population's bills (the batch equation over all of them at once, as
-    verify_many joins up to COMBINE), plus the whole for comparison."""
+    verify_many joins up to COMBINE), best of `rounds`, plus the whole for comparison. The
+    parts of the usual parse ("usual_*": parse_entries, parse_sig_rs, Python ints) and, when
+    veriwatt.cbill is built, of the packed columns verify_many takes ("packed_*":
+    bill.packed_records, FastChecker.packed_records_ok, linear.check_packed), in the same rounds."""
     from vwcore import group as _group
 
     G, n, T = _group.DEFAULT, len(raws), pop.tariff
@@ -133,23 +139,46 @@ def bill_parts(pop: population.Population, raws: List[tuple], pubs: Dict[str, An
     def part(name: str, fn: Callable[[], Any]) -> Any:
         t0 = time.process_time()
         got = fn()
-        ms[name] = round((time.process_time() - t0) * 1000 / n, 2)
+        v = round((time.process_time() - t0) * 1000 / n, 2)
+        ms[name] = min(ms.get(name, v), v)
         return got
 
-    part("file_sha256", lambda: [hashlib.sha256(raw).digest() for _, raw in raws])
-    bs = part("json", lambda: [jsonio.loads(raw.decode("utf-8"), "bill", nm) for nm, raw in raws])
-    ents = part("decode_commitments", lambda: [bill.parse_entries(b, G, len(b["commitments"])) for b in bs])
-    rs = part("decode_sig_R", lambda: [bill.parse_sig_rs(b, G, len(e)) for b, e in zip(bs, ents)])
-    chks = [batchverify.FastChecker.from_pub(pubs[b["meter_id"]]) for b in bs]
-    part("hashes", lambda: [c._challenges_ok(e, r) for c, e, r in zip(chks, ents, rs)])
-    part("batch_equation", lambda: batchverify.equation_ok(list(zip(chks, ents, rs))))
-    ws = [bill.weights_for(b["kind"], T, b["period"]["start_slot"], b["period"]["end_slot"]) for b in bs]
-    part(
-        "linear_check",
-        lambda: [bill._linear_ok(e, w, b["total"], int(b["proof"]["R"], 16), G, True) for e, w, b in zip(ents, ws, bs)],
+    for _ in range(rounds):
+        part("file_sha256", lambda: [hashlib.sha256(raw).digest() for _, raw in raws])
+        bs = part("json", lambda: [jsonio.loads(raw.decode("utf-8"), "bill", nm) for nm, raw in raws])
+        per = [(b["period"]["start_slot"], b["period"]["end_slot"]) for b in bs]
+        chks = part("checkers", lambda: [batchverify.FastChecker.from_pub(pubs[b["meter_id"]]) for b in bs])
+        ws = [bill.weights_for(b["kind"], T, s, e) for b, (s, e) in zip(bs, per)]
+        Rs = [int(b["proof"]["R"], 16) for b in bs]
+        ents = part("usual_decode_commitments", lambda: [bill.parse_entries(b, G, len(b["commitments"])) for b in bs])
+        rs = part("usual_decode_sig_R", lambda: [bill.parse_sig_rs(b, G, len(e)) for b, e in zip(bs, ents)])
+        part("usual_hashes", lambda: [c._challenges_ok(e, r) for c, e, r in zip(chks, ents, rs)])
+        part("usual_batch_equation", lambda: batchverify.equation_ok(list(zip(chks, ents, rs))))
+        part(
+            "usual_linear_check",
+            lambda: [bill._linear_ok(e, w, b["total"], R, G, True) for e, w, b, R in zip(ents, ws, bs, Rs)],
+        )
+        part("whole_verify_many", lambda: batchverify.verify_many(raws, T, pubs.__getitem__))
+        if not (cbill.available() and chks[0].packs()):
+            continue
+        pks = part("packed_decode", lambda: [bill.packed_records(b, G, s, e) for b, (s, e) in zip(bs, per)])
+        part("packed_hashes", lambda: [c.packed_records_ok(pk) for c, pk in zip(chks, pks)])
+        part("packed_batch_equation", lambda: batchverify.equation_ok([(c, pk, None) for c, pk in zip(chks, pks)]))
+        pm = bill._powmod_gh(G)
+        part(
+            "packed_linear_check",
+            lambda: [
+                linear.check_packed(pk.cle, G.plen, w, b["total"], R, G.p, G.q, G.g, G.h, pm)
+                for pk, w, b, R in zip(pks, ws, bs, Rs)
+            ],
+        )
+    taken = "packed_" if "packed_decode" in ms else "usual_"
+    ms["rest"] = round(
+        ms["whole_verify_many"]
+        - sum(v for k, v in ms.items() if k != "whole_verify_many" and not k.startswith(("usual_", "packed_")))
+        - sum(v for k, v in ms.items() if k.startswith(taken)),
+        2,
     )
-    part("whole_verify_many", lambda: batchverify.verify_many(raws, T, pubs.__getitem__))
-    ms["rest"] = round(ms["whole_verify_many"] - sum(v for k, v in ms.items() if k != "whole_verify_many"), 2)
     return ms
 
 
@@ -162,9 +191,18 @@ def _add(t: Dict[str, List[float]], key: str, v: float) -> None:
 
 
 def bench_bills(
-    pop: population.Population, rounds: int, base: Optional[str] = None, many_only: bool = False
+    pop: population.Population,
+    rounds: int,
+    base: Optional[str] = None,
+    many_only: bool = False,
+    parts_only: bool = False,
 ) -> Dict[str, Any]:
     bills = _bills(pop)
+    if parts_only:
+        raws = [(os.path.basename(p), open(p, "rb").read()) for p in pop.bill_paths()]
+        batchverify.group_table_ready()
+        pubs = {b["meter_id"]: pub for b, pub in bills}
+        return {"parts_ms_per_bill": bill_parts(pop, raws, pubs, rounds), "rounds": rounds, "load": load()}
     base_bv = base_package(base) if base else None
     t0 = time.perf_counter()
     batchverify.group_table_ready()
@@ -217,7 +255,7 @@ def bench_bills(
     out["speedup_c_over_gmpy2_many"] = round(min(t["batch_many_gmpy2"]) / min(t["batch_many"]), 2)
     if base_bv is not None:
         out["speedup_many_over_base"] = round(min(t["batch_many_base"]) / min(t["batch_many"]), 2)
-    out["parts_ms_per_bill"] = bill_parts(pop, raws, pubs)
+    out["parts_ms_per_bill"] = bill_parts(pop, raws, pubs, rounds)
     out["load"] = load()
     return out
 
@@ -327,6 +365,7 @@ def main() -> int:
     ap.add_argument("--skip", nargs="*", default=[], choices=["bills", "shares", "dask", "dask_db"])
     ap.add_argument("--base", help="also measure this git revision's bulkagg and verify_many (e.g. main), interleaved")
     ap.add_argument("--many-only", action="store_true", help="bills: only verify_many (and --base's), interleaved")
+    ap.add_argument("--parts-only", action="store_true", help="bills: only where the time goes (best of --rounds)")
     ap.add_argument("--db-batch", type=int, default=4, help="bills per task of the database path (dask_db)")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench", "scale.json"))
     args = ap.parse_args()
@@ -338,7 +377,7 @@ def main() -> int:
             print("population", res["population"], flush=True)
         pop = population.Population(pdir)
         if "bills" not in args.skip:
-            res["bills"] = bench_bills(pop, args.rounds, args.base, args.many_only)
+            res["bills"] = bench_bills(pop, args.rounds, args.base, args.many_only, args.parts_only)
             print("bills", res["bills"], flush=True)
         if "shares" not in args.skip:
             res["shares"] = bench_shares(args.rounds, args.base)

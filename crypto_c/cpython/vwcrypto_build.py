@@ -140,6 +140,22 @@ else:
     )
 # --- end of the aggregator's block
 
+# --- a bill's hex columns checked and decoded in one call each (veriwatt.cbill, issue 14; GMP)
+ffibuilder.cdef(
+    """
+    #define VW_BILLHEX_ERR_ARG ...
+    int64_t vw_hex_elems(uint8_t *be, uint8_t *le, const uint8_t *text, size_t text_len, uint8_t sep,
+                         size_t count, size_t width, const uint8_t *p);
+    int64_t vw_hex_sigs(uint8_t *es, uint8_t *ss, const uint8_t *text, size_t text_len, uint8_t sep,
+                        size_t count, size_t qlen, const uint8_t *q);
+    int vw_weighted_sum(uint8_t *out, size_t out_len, const uint8_t *w, const uint8_t *v, size_t width,
+                        size_t count);
+    """
+)
+_sources.append(os.path.join(CRYPTO_C, "cpython", "vw_billhex.c"))
+_preamble += '#include "cpython/vw_billhex.h"\n'
+# --- end of the bill columns' block
+
 ffibuilder.set_source(
     "vwcrypto._vwcrypto",
     _preamble,

@@ -23,7 +23,8 @@ import base64
 import hashlib
 import re
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from operator import itemgetter
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from vwcore import group as _group
 from vwcore import wire as _wire
@@ -511,21 +512,23 @@ def verify_bill(
             "the total %d is impossible for %d slots of at most %d Wh each under this tariff (allowed "
             "%d..%d): the total was changed" % (total, end - start, _max_reading(), lo, hi),
         )
-    # 4. completeness (before any signature), then every signature
-    entries = parse_entries(bill, G, end - start)
-    probs = _signature_problems(bill, entries, start, end, meter_pub, G, fast, checker)
-    if probs:
-        fail(probs[0].kind, _verify.summary(probs), probs)
-    # 5. the proof
-    if kind in ZK_KINDS:
-        _verify_zk(bill, kind, tariff, entries, start, end, total, proof, G, fail, workers, progress)
-        report["proof_bytes"] = proof.get("bytes")
-    elif not _linear_ok(entries, w, total, R, G, fast):
-        fail(
-            "proof",
-            "the total and its proof do not match the signed commitments: prod(C_t^w_t) != g^total * h^R "
-            "(the total, the proof R or a price was changed)",
-        )
+    # 4. completeness (before any signature), then every signature; 5. the proof
+    made: List[Any] = []  # the checker, once checker(meter_pub) was called
+    if kind in ZK_KINDS or not _packed_ok(bill, checker, meter_pub, made, w, total, R, start, end, G):
+        entries = parse_entries(bill, G, end - start)
+        chk = made[0] if made else checker(meter_pub) if checker is not None else None
+        probs = _signature_problems(bill, entries, start, end, meter_pub, G, fast, chk)
+        if probs:
+            fail(probs[0].kind, _verify.summary(probs), probs)
+        if kind in ZK_KINDS:
+            _verify_zk(bill, kind, tariff, entries, start, end, total, proof, G, fail, workers, progress)
+            report["proof_bytes"] = proof.get("bytes")
+        elif not _linear_ok(entries, w, total, R, G, fast):
+            fail(
+                "proof",
+                "the total and its proof do not match the signed commitments: prod(C_t^w_t) != g^total * h^R "
+                "(the total, the proof R or a price was changed)",
+            )
     # 6. what people read
     if bill["amount"] != display_amount(kind, tariff, total):
         fail(
@@ -583,17 +586,101 @@ def _signature_problems(
     bill: Any, entries: Any, start: int, end: int, meter_pub: Dict[str, Any], G: Any, fast: bool, checker: Any
 ) -> List[_verify.Problem]:
     """4. Completeness first (no signature is checked for an incomplete period), then every
-    signature: one batch test when the bill carries sig_R and the checker can batch, one by
-    one otherwise or when the batch fails (to name the bad record)."""
+    signature: one batch test when the bill carries sig_R and the checker (a records.Checker-like
+    object, or None for Checker.from_pub) can batch, one by one otherwise or when the batch
+    fails (to name the bad record)."""
     probs = _verify.check_period(entries, start, end, None)
     if probs:
         return probs
     rs = parse_sig_rs(bill, G, len(entries))  # after completeness: a dropped slot is named as such
-    chk = checker(meter_pub) if checker is not None else Checker.from_pub(meter_pub, fast=fast)
+    chk = checker if checker is not None else Checker.from_pub(meter_pub, fast=fast)
     batch = getattr(chk, "batch_ok", None) if rs is not None else None
     if batch is not None and batch(entries, rs):
         return []
     return _verify.check_period(entries, start, end, chk, rs=rs)
+
+
+def _packed_ok(
+    bill: Any,
+    checker: Any,
+    meter_pub: Dict[str, Any],
+    made: List[Any],
+    w: Any,
+    total: int,
+    R: int,
+    start: int,
+    end: int,
+    G: Any,
+) -> bool:
+    """4. and 5. at once on packed columns (issue 14), for a linear bill with `sig_R` whose
+    every commitment and R_t is canonical, when the checker can take them (`packs()`:
+    batchverify.FastChecker with the C code): True when the period is complete, the linear
+    proof holds and every signature verifies (chk.packed_ok: the records' hashes and the
+    batch test). False means "check as usual": that path then names the first problem, or
+    accepts; this one never accepts what it would refuse (tests/scale/test_packed.py).
+    checker(meter_pub) is called only once the columns are complete and canonical (where the
+    usual path calls it too: the same error if it refuses the key), its result kept in made."""
+    from . import fastexp
+
+    if checker is None or not fastexp.available():
+        return False
+    pk = packed_records(bill, G, start, end)
+    if pk is None:
+        return False
+    made.append(checker(meter_pub))
+    chk = made[0]
+    packs = getattr(chk, "packs", None)
+    if packs is None or not packs():
+        return False
+    if not linear.check_packed(pk.cle, G.plen, w, total, R, G.p, G.q, G.g, G.h, _powmod_gh(G)):
+        return False
+    return bool(chk.packed_ok(pk))
+
+
+class PackedRecords(NamedTuple):
+    """A bill's records as packed columns (`packed_records`): n records of slots start..start+n-1;
+    C_t and R_t plen bytes each big-endian (cbe, rbe: the challenges' input) and little-endian
+    (cle, rle: the C multi-exponentiation's), e_t and s_t qlen bytes each big-endian."""
+
+    start: int
+    n: int
+    cbe: bytes
+    cle: bytes
+    rbe: bytes
+    rle: bytes
+    es: bytes
+    ss: bytes
+
+
+_SLOT_C_SIG = itemgetter("slot", "C", "sig")
+
+
+def packed_records(bill: Any, G: Any, start: int, end: int) -> Optional[PackedRecords]:
+    """The records of a bill with `sig_R` as packed columns (veriwatt.cbill) when the period is
+    complete (exactly the slots start..end-1 in order, one commitment and one R_t each) and
+    every field is canonical as parse_entries and parse_sig_rs accept it (each commitment
+    exactly the keys slot, C, sig; C and R_t minimal lowercase hex in (1, p); sig 4 * qlen
+    lowercase hex digits with e, s < q); else None (then the usual parse decides, with its
+    message)."""
+    from . import cbill
+
+    cs, rs, n = bill.get("commitments"), bill.get("sig_R"), end - start
+    if type(cs) is not list or type(rs) is not list or not 0 < n == len(cs) == len(rs):
+        return None
+    if set(map(type, cs)) != {dict} or set(map(len, cs)) != {3}:
+        return None
+    try:
+        slots, Cs, sigs = zip(*map(_SLOT_C_SIG, cs))
+    except KeyError:
+        return None
+    if not 0 <= start < end <= _slots.NO_SLOT or slots != tuple(range(start, end)):
+        return None
+    if set(map(type, slots)) != {int}:  # not True for 1, nor 1.0
+        return None
+    c, r, es = cbill.elems(Cs, G.plen, G.p), cbill.elems(rs, G.plen, G.p), cbill.sigs(sigs, G.qlen, G.q)
+    if c is None or r is None or es is None:
+        return None
+    return PackedRecords(start, n, c[0], c[1], r[0], r[1], es[0], es[1])
 
 
 def _linear_ok(entries: Any, w: Any, total: int, R: int, G: Any, fast: bool) -> bool:

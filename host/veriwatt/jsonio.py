@@ -39,6 +39,7 @@ import json
 import os
 import re
 import tempfile
+from itertools import chain
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -105,15 +106,24 @@ def _constant(text: str) -> Any:
 
 def _depth_ok(obj: Any) -> bool:
     """No object or array nested deeper than MAX_DEPTH (the top level is depth 1): walked one
-    level at a time."""
-    level = [obj] if isinstance(obj, (dict, list)) else []
+    level at a time (the parser makes exactly dict and list), each level's values gathered and
+    their types collected in C; a level is filtered value by value only when it mixes
+    containers with other values."""
+    level = [obj] if type(obj) in (dict, list) else []
     d = 1
     while level:
         if d > MAX_DEPTH:
             return False
-        level = [v for o in level for v in (o.values() if isinstance(o, dict) else o) if isinstance(v, (dict, list))]
+        vals = list(chain.from_iterable([o.values() if type(o) is dict else o for o in level]))
+        types = set(map(type, vals))
+        if dict not in types and list not in types:
+            return True
+        level = vals if types <= _CONTAINERS else [v for v in vals if type(v) is dict or type(v) is list]
         d += 1
     return True
+
+
+_CONTAINERS = {dict, list}
 
 
 def loads(text: str, what: str = "JSON", where: str = "input") -> Any:

@@ -61,6 +61,12 @@ def weighted_product(
         for c, w in zip(commitments, weights):
             if w:
                 groups[w] = groups[w] * c % p if w in groups else c % p
+    return _combine(groups, pi, pm)
+
+
+def _combine(groups: Dict[int, int], p: int, pm: PowMod) -> int:
+    """prod over w of groups[w]^w mod p (negative weights: one inversion at the end)."""
+    pi, p = p, _mpz(p)
     pos = neg = 1
     for w, acc in groups.items():
         if w > 0:
@@ -79,6 +85,37 @@ def _c_groups(commitments: Sequence[int], weights: Sequence[int], p: int) -> Dic
         if w:
             idx.setdefault(w, []).append(c)
     return {w: _mpz(cmexp.product(cs, p)) for w, cs in idx.items()}
+
+
+def check_packed(
+    packed: bytes,
+    width: int,
+    weights: Sequence[int],
+    result: int,
+    rand: int,
+    p: int,
+    q: int,
+    g: int,
+    h: int,
+    powmod: Optional[PowMod] = None,
+) -> bool:
+    """check() for commitments given packed: width bytes each, little-endian, each below p (as
+    veriwatt.cbill.elems returns them); the per-weight products in C (veriwatt.cmexp) straight
+    from the packed bytes. False also when the lengths disagree or the C code is missing."""
+    pm = powmod or pow
+    n = len(weights)
+    if not (USE_C and 0 <= rand < q and p > 2 and p & 1) or len(packed) != n * width:
+        return False
+    idx: Dict[int, List[int]] = {}
+    for t, w in enumerate(weights):
+        if w:
+            idx.setdefault(w, []).append(t * width)
+    groups = {}
+    for w, offs in idx.items():
+        part = b"".join([packed[o : o + width] for o in offs])
+        groups[w] = _mpz(cmexp.multiexp_packed(part, b"\x01" * len(offs), 1, p))
+    lhs = _combine(groups, p, pm)
+    return lhs == pm(g, result % q, p) * pm(h, rand, p) % p
 
 
 def check(
