@@ -16,7 +16,9 @@
  *   acc += lo52(a b_i); m = acc_0 k0 mod 2^52; acc += lo52(m p)   (now acc_0 = 0 mod 2^52)
  *   shift acc down one digit, adding acc_0 >> 52 to the new acc_0;
  *   acc += hi52(a b_i) + hi52(m p)    (the high halves belong one digit up: at the shifted place)
- * The digits are normalised (carries propagated) once, at the end of each product.
+ * The digits are normalised (carries propagated) once, at the end of each product. As in
+ * OpenSSL's code, digit 0 (the one m depends on) is kept in a scalar register and m computed
+ * there, the vectors' work overlapping the next steps (see amm).
  *
  * The IFMA code is compiled only for x86-64 with GCC-compatible compilers, in functions with
  * their own target attribute (the rest of the extension stays plain x86-64); the caller asks
@@ -138,17 +140,32 @@ static inline __attribute__((always_inline)) VW_M52_TARGET void normalise(uint64
     }
 }
 
+/* lo52 of the 104-bit product x y of two 52-bit digits (as vpmadd52luq). */
+static inline uint64_t lo52(uint64_t x, uint64_t y) {
+    return (x * y) & VW_M52_MASK;
+}
+
 /* The product of vw_mont52_mul over nv vectors (inlined with a constant nv for 2048 bits, so the
- * accumulator stays in registers). Bound: every step adds to a digit at most four 52-bit halves
- * (lo and hi of a b_i and of m p, < 2^54) and, to digit 0, a carry; a digit collects at most D
- * steps' worth before it is shifted out, below D 2^54 + 2^12 D < 2^62 for D <= 160 (any D below
- * 1024 would do): no lane overflows 64 bits before the normalisation. */
+ * accumulators stay in registers). The accumulator T = s + sum_{j >= 1} (L_j + H_j) 2^(52 j):
+ * the vectors L (low halves) and H (high halves) are two independent chains (each step two
+ * vpmadd52 and a one-digit shift), their lane 0 unused; digit 0 is the scalar s, and each step
+ * computes m and the next s in scalars (from lane 1 of L + H, read at the start of the step), so
+ * the step's latency is not the vector chain's. Per step, with b_i:
+ *   u = s + a_0 b_i (128 bits);  m = u k0 mod 2^52;  u = u + m p_0 (now 0 mod 2^52)
+ *   s' = L_1 + H_1 + lo52(a_1 b_i) + lo52(m p_1) + (u >> 52)
+ *        (u >> 52 = hi52(a_0 b_i) + hi52(m p_0) + the carry out of digit 0, in one)
+ *   L' = (L + lo52(a b_i) + lo52(m p)) shifted down one digit;  H' = H shifted + hi52(a b_i) + hi52(m p)
+ * Bound: every step adds to a digit at most four 52-bit halves (< 2^54) and, to digit 0, a carry
+ * below 2^11; a digit collects at most D steps' worth before it is shifted out, below
+ * D 2^54 + 2^11 D < 2^62 for D <= 160 (any D below 1024 would do): no lane (nor s, L_j + H_j)
+ * overflows 64 bits before the normalisation. */
 static inline __attribute__((always_inline)) VW_M52_TARGET void amm(const vw_mont52 *m, uint64_t *r,
                                                                     const uint64_t *a, const uint64_t *b,
                                                                     size_t nv) {
-    __m512i acc[VW_M52_MAX_V];
+    __m512i lo[VW_M52_MAX_V], hi[VW_M52_MAX_V];
     const __m512i zero = _mm512_setzero_si512();
-    const uint64_t k0 = m->k0;
+    const uint64_t k0 = m->k0, a0 = a[0], a1 = a[1], p0 = m->p[0], p1 = m->p[1];
+    uint64_t s = 0;
     /* a's and p's vectors: loop-invariant loads, kept in registers when nv is a constant */
 #define AV(k) _mm512_loadu_si512((const void *)(a + 8 * (k)))
 #define PV(k) _mm512_loadu_si512((const void *)(m->p + 8 * (k)))
@@ -157,41 +174,47 @@ static inline __attribute__((always_inline)) VW_M52_TARGET void amm(const vw_mon
     }
     VW_M52_UNROLL
     for (size_t k = 0; k < nv; k++) {
-        acc[k] = zero;
+        lo[k] = hi[k] = zero;
     }
     for (size_t i = 0; i < 8 * nv; i++) {
-        __m512i bi = _mm512_set1_epi64((long long)b[i]);
+        uint64_t bv = b[i];
+        __m512i bi = _mm512_set1_epi64((long long)bv);
+        /* lane 1 of L + H: digit 1 before this step's products */
+        uint64_t d1 = (uint64_t)_mm_extract_epi64(_mm512_castsi512_si128(_mm512_add_epi64(lo[0], hi[0])), 1);
+        unsigned __int128 u = (unsigned __int128)a0 * bv + s; /* digit 0 plus a_0 b_i (whole) */
+        uint64_t mv = ((uint64_t)u * k0) & VW_M52_MASK;
+        __m512i mi = _mm512_set1_epi64((long long)mv);
+        u += (unsigned __int128)p0 * mv; /* 0 mod 2^52 */
+        s = d1 + lo52(a1, bv) + lo52(p1, mv) + (uint64_t)(u >> VW_M52_BITS);
         VW_M52_UNROLL
         for (size_t k = 0; k < nv; k++) {
-            acc[k] = _mm512_madd52lo_epu64(acc[k], AV(k), bi);
+            lo[k] = _mm512_madd52lo_epu64(lo[k], AV(k), bi);
+            lo[k] = _mm512_madd52lo_epu64(lo[k], PV(k), mi);
         }
-        uint64_t a0 = (uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(acc[0]));
-        __m512i mi = _mm512_set1_epi64((long long)((a0 * k0) & VW_M52_MASK));
-        VW_M52_UNROLL
-        for (size_t k = 0; k < nv; k++) {
-            acc[k] = _mm512_madd52lo_epu64(acc[k], PV(k), mi);
-        }
-        /* digit 0 is now 0 mod 2^52: its carry goes to the next digit, which the shift makes
-         * digit 0 */
-        __m512i carry = _mm512_srli_epi64(acc[0], VW_M52_BITS);
         VW_M52_UNROLL
         for (size_t k = 0; k + 1 < nv; k++) {
-            acc[k] = _mm512_alignr_epi64(acc[k + 1], acc[k], 1);
+            lo[k] = _mm512_alignr_epi64(lo[k + 1], lo[k], 1);
+            hi[k] = _mm512_alignr_epi64(hi[k + 1], hi[k], 1);
         }
-        acc[nv - 1] = _mm512_alignr_epi64(zero, acc[nv - 1], 1);
-        acc[0] = _mm512_mask_add_epi64(acc[0], 1, acc[0], carry);
+        lo[nv - 1] = _mm512_alignr_epi64(zero, lo[nv - 1], 1);
+        hi[nv - 1] = _mm512_alignr_epi64(zero, hi[nv - 1], 1);
         VW_M52_UNROLL
         for (size_t k = 0; k < nv; k++) {
-            acc[k] = _mm512_madd52hi_epu64(acc[k], AV(k), bi);
-            acc[k] = _mm512_madd52hi_epu64(acc[k], PV(k), mi);
+            hi[k] = _mm512_madd52hi_epu64(hi[k], AV(k), bi);
+            hi[k] = _mm512_madd52hi_epu64(hi[k], PV(k), mi);
         }
     }
 #undef AV
 #undef PV
-    normalise(r, acc, nv);
+    VW_M52_UNROLL
+    for (size_t k = 0; k < nv; k++) {
+        lo[k] = _mm512_add_epi64(lo[k], hi[k]);
+    }
+    lo[0] = _mm512_mask_set1_epi64(lo[0], 1, (long long)s); /* digit 0 */
+    normalise(r, lo, nv);
 }
 
-/* 2048-bit moduli (D = 40): the accumulator, a and p in 15 registers. */
+/* 2048-bit moduli (D = 40): the two accumulators, a and p in 20 registers. */
 static VW_M52_TARGET void amm5(const vw_mont52 *m, uint64_t *r, const uint64_t *a, const uint64_t *b) {
     amm(m, r, a, b, 5);
 }
