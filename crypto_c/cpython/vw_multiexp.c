@@ -1,24 +1,31 @@
 // SPDX-License-Identifier: MIT
-/* Multi-exponentiation prod b_i^e_i mod p over GMP's mpn layer: host only (the CPython
+/* Multi-exponentiation prod b_i^e_i mod p over GMP (and AVX-512 IFMA): host only (the CPython
  * binding vwcrypto._vwcrypto, crypto_c/cpython/vwcrypto_build.py), never the firmware.
  *
  * PUBLIC INPUTS ONLY. The running time and the memory accessed depend on the exponents and
  * the bases (buckets chosen by exponent digits, skipped empty buckets, GMP's variable-time
- * arithmetic): this serves verifiers (batch verification of bills: commitments, signature
- * commitments R_t, random batch weights, prices), where every input is public or, for the
- * batch weights, chosen by the verifier and never reused. Never call it with a secret.
+ * arithmetic, the IFMA product's data-dependent carry pass): this serves verifiers (batch
+ * verification of bills: commitments, signature commitments R_t, random batch weights,
+ * prices), where every input is public or, for the batch weights, chosen by the verifier and
+ * never reused. Never call it with a secret.
  *
- * Method: Montgomery multiplication (Montgomery, Math. Comp. 44, 1985; HAC 14.36, REDC as
- * GMP's mpn_redc_1) and Pippenger's bucket method (HAC 14.5; Bernstein et al., "Faster batch
- * forgery identification", INDOCRYPT 2012, sec. 4): per c-bit window one multiplication per
- * base into the bucket of its digit, the buckets combined as prod B_d^d by running products,
- * windows joined by c squarings. The window width minimises n + 2 * 2^c per window. Exponents
- * of at most 64 bits (the batch weights, prices) go through Bos-Coster's method instead (below:
- * about 7.6 multiplications per base for 1,488 random 64-bit exponents and 5.1 for 47,616,
- * against 10.8 and 6.5 for the buckets, counted by a simulation; measured 12% and 3-20% less
- * time, on a loaded machine). The bases
+ * Method: Montgomery multiplication (Montgomery, Math. Comp. 44, 1985; HAC 14.36) in one of two
+ * backends, chosen at run time (vw_mexp_set_backend; mmul is the single point every method
+ * calls): "mpn", REDC as GMP's mpn_redc_1 over 64-bit limbs (R = 2^(64 n), results in [0, p)),
+ * any CPU; "ifma", radix 2^52 with AVX-512 IFMA (vw_mont52.c: Gueron and Krasnov's almost
+ * Montgomery multiplication, R = 2^(52 D), results in [0, 2p), reduced once at the end), used by
+ * default where the CPU has it for moduli of 640 bits and more, for every size when forced.
+ * Elements are n limbs or D digits (mont.w words). Over either, Pippenger's bucket method
+ * (HAC 14.5; Bernstein et al., "Faster batch forgery identification", INDOCRYPT 2012, sec. 4):
+ * per c-bit window one multiplication per base into the bucket of its digit, the buckets
+ * combined as prod B_d^d by running products, windows joined by c squarings. The window
+ * width minimises n + 2 * 2^c per window. Exponents of at most 64 bits (the batch weights,
+ * prices) go through Bos-Coster's method instead (below: about 7.6 multiplications per base
+ * for 1,488 random 64-bit exponents and 5.1 for 47,616, against 10.8 and 6.5 for the buckets,
+ * counted by a simulation; measured 12% and 3-20% less time, on a loaded machine). The bases
  * enter as they are (no conversion into Montgomery form: one multiplication by R^E mod p at
- * the end, see vw_multiexp), so a product of k bases costs k multiplications.
+ * the end, see vw_multiexp; R is the backend's), so a product of k bases costs k
+ * multiplications.
  *
  * Byte strings are little-endian, fixed width: the modulus mod_len bytes, each base mod_len
  * bytes (base < modulus), each exponent exp_len bytes, the output mod_len bytes. */
@@ -409,8 +416,8 @@ static void store(const mont *m, uint8_t *out, size_t mod_len, const mp_limb_t *
 /* out (mod_len bytes) = acc * R^E / R mod p, fully reduced to [0, p): the multi-exponentiation's
  * result from its Montgomery value acc (see vw_multiexp). z: one element of scratch; spare:
  * n + 1 limbs of scratch. */
-static void finish(const mont *m, uint8_t *out, size_t mod_len, mp_limb_t *acc, mp_limb_t *z, mp_limb_t *spare,
-                   const uint8_t *exps, size_t count, size_t exp_len) {
+static void finish(const mont *m, uint8_t *out, size_t mod_len, mp_limb_t *acc, mp_limb_t *z,
+                   mp_limb_t *spare, const uint8_t *exps, size_t count, size_t exp_len) {
     size_t n = m->n;
     if (!m->m52) {
         r_power(z, m->p, n, exps, count, exp_len, GMP_NUMB_BITS * n);

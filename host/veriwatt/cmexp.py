@@ -14,7 +14,7 @@ only) uses Montgomery multiplication (Montgomery 1985) in one of two backends: "
 GMP's mpn_redc_1 on GMP's mpn layer, any CPU) and "ifma" (crypto_c/cpython/vw_mont52.c: radix
 2^52 with AVX-512 IFMA, Gueron and Krasnov's almost Montgomery multiplication, WAIFI 2012 and
 ARITH 2016), chosen at run time: "auto" (the default) takes "ifma" where the CPU has it for
-moduli of at least 512 bits. The environment variable VERIWATT_MEXP_IFMA=0, read at import,
+moduli of at least 640 bits. The environment variable VERIWATT_MEXP_IFMA=0, read at import,
 forces "mpn". Over either: Bos-Coster's method for exponents of up to 64 bits (de Rooij,
 EUROCRYPT '94) and Pippenger's bucket method above (HAC 14.5; Bernstein et al., INDOCRYPT 2012,
 sec. 4).

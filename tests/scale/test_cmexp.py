@@ -198,10 +198,12 @@ def test_backends_agree_on_a_bill(bits):
 
 
 def test_backend_choice():
-    """auto takes IFMA where the CPU has it for moduli of 512 bits and more, mpn below; mpn
+    """auto takes IFMA where the CPU has it for moduli of 640 bits and more, mpn below; mpn
     when forced; an unknown backend refused."""
     try:
         assert cmexp.backend(64) == "mpn"
+        assert cmexp.backend(639) == "mpn"
+        assert cmexp.backend(640) == ("ifma" if cpu_has_ifma() else "mpn")
         assert cmexp.backend(2048) == ("ifma" if cpu_has_ifma() else "mpn")
         assert ("ifma" in cmexp.backends()) == cpu_has_ifma()
         cmexp.set_backend("mpn")
