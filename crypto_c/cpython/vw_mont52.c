@@ -23,7 +23,8 @@
  * The IFMA code is compiled only for x86-64 with GCC-compatible compilers, in functions with
  * their own target attribute (the rest of the extension stays plain x86-64); the caller asks
  * vw_mont52_supported() at run time (CPUID and the OS's AVX-512 state, by GCC's
- * __builtin_cpu_supports) before using vw_mont52_mul. */
+ * __builtin_cpu_supports) before using vw_mont52_mul. -DVW_M52_NO_IFMA builds without the IFMA
+ * code (vw_mont52_supported() == 0), as any other architecture or compiler. */
 
 #include "vw_mont52.h"
 
@@ -50,17 +51,6 @@ void vw_mont52_init(vw_mont52 *m, const uint64_t *p, size_t n, size_t d) {
     vw_mont52_from_limbs(m->p, d, p, n);
 }
 
-void vw_mont52_from_le(uint64_t *r, size_t d, const uint8_t *b, size_t len) {
-    memset(r, 0, d * sizeof(uint64_t));
-    for (size_t i = 0; i < len; i++) {
-        size_t bit = 8 * i, j = bit / VW_M52_BITS, off = bit % VW_M52_BITS;
-        r[j] |= ((uint64_t)b[i] << off) & VW_M52_MASK;
-        if (off > VW_M52_BITS - 8) { /* the byte straddles two digits */
-            r[j + 1] |= (uint64_t)b[i] >> (VW_M52_BITS - off);
-        }
-    }
-}
-
 void vw_mont52_from_limbs(uint64_t *r, size_t d, const uint64_t *x, size_t n) {
     for (size_t j = 0; j < d; j++) {
         size_t bit = VW_M52_BITS * j, k = bit / 64, off = bit % 64;
@@ -85,16 +75,7 @@ void vw_mont52_to_limbs(uint64_t *r, size_t n, const uint64_t *x, size_t d) {
     }
 }
 
-int vw_mont52_cmp(const uint64_t *x, const uint64_t *y, size_t d) {
-    for (size_t j = d; j-- > 0;) {
-        if (x[j] != y[j]) {
-            return x[j] < y[j] ? -1 : 1;
-        }
-    }
-    return 0;
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(VW_M52_NO_IFMA) /* the latter: a build without it */
 
 #include <immintrin.h>
 

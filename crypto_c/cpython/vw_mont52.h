@@ -31,13 +31,9 @@ void vw_mont52_init(vw_mont52 *m, const uint64_t *p, size_t n, size_t d);
  * in [0, 2p) as D normalised digits (each < 2^52), r in [0, 2p) normalised; r may alias a or b.
  * Only when vw_mont52_supported(). */
 void vw_mont52_mul(const vw_mont52 *m, uint64_t *r, const uint64_t *a, const uint64_t *b);
-/* r (d digits) = the little-endian byte string b of len bytes (len <= 52 d / 8). */
-void vw_mont52_from_le(uint64_t *r, size_t d, const uint8_t *b, size_t len);
 /* r (d digits) = the n little-endian 64-bit limbs x (64 n <= 52 d). */
 void vw_mont52_from_limbs(uint64_t *r, size_t d, const uint64_t *x, size_t n);
 /* r (n + 1 limbs) = the d normalised digits x (52 d <= 64 (n + 1)). */
 void vw_mont52_to_limbs(uint64_t *r, size_t n, const uint64_t *x, size_t d);
-/* -1, 0, 1 as the d-digit numbers x <, =, > y (both normalised). */
-int vw_mont52_cmp(const uint64_t *x, const uint64_t *y, size_t d);
 
 #endif

@@ -45,9 +45,13 @@
 
 static void from_le(mp_limb_t *r, size_t n, const uint8_t *b, size_t len) {
     memset(r, 0, n * sizeof(mp_limb_t));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && GMP_NAIL_BITS == 0
+    memcpy(r, b, len); /* the limbs are the bytes in order (len <= n LB) */
+#else
     for (size_t i = 0; i < len; i++) {
         r[i / LB] |= (mp_limb_t)b[i] << (8 * (i % LB));
     }
+#endif
 }
 
 static void to_le(uint8_t *b, size_t len, const mp_limb_t *r, size_t n) {
@@ -383,11 +387,12 @@ static int load_bases(const mont *m, mp_limb_t *x, const uint8_t *bases, size_t 
     size_t w = m->w;
     for (size_t i = 0; i < count; i++) {
         mp_limb_t *xi = x + i * w;
-        if (m->m52) {
-            vw_mont52_from_le((uint64_t *)xi, w, bases + i * mod_len, mod_len);
-            if (vw_mont52_cmp((const uint64_t *)xi, m->m52->p, w) >= 0) {
+        if (m->m52) { /* through limbs (m->t: the mpn product's scratch, unused here) */
+            from_le(m->t, m->n, bases + i * mod_len, mod_len);
+            if (mpn_cmp(m->t, m->p, m->n) >= 0) {
                 return VW_MEXP_ERR_BASE;
             }
+            vw_mont52_from_limbs((uint64_t *)xi, w, (const uint64_t *)m->t, m->n);
         } else {
             from_le(xi, w, bases + i * mod_len, mod_len);
             if (mpn_cmp(xi, m->p, w) >= 0) {
