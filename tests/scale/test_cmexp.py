@@ -66,7 +66,11 @@ moduli = st.one_of(
     st.integers(2**64, 2**700).map(lambda x: x | 1),
     st.sampled_from([P2048, (1 << 2048) - 159, (1 << 192) - 237, 2**127 - 1, 3, 5]),
     # around the IFMA path's digit counts: 52 D bits with 4p < 2^(52 D), D a multiple of 8
-    st.sampled_from([(1 << 414) + 1, (1 << 416) - 1, (1 << 2078) - 1, (1 << 2081) + 5, (1 << 4096) - 1]),
+    # (bits + 2 = 52 D exactly for 414 and 2078 bits; 8,192 bits: the largest, D = 160)
+    st.sampled_from(
+        [(1 << 414) - 1, (1 << 414) + 1, (1 << 416) - 1, (1 << 2078) - 1, (1 << 2081) + 5, (1 << 4096) - 1]
+    ),
+    st.just((1 << 8192) - 1),
     st.integers(2**1000, 2**1100).map(lambda x: x | 1),
 )
 exponents = st.one_of(
