@@ -20,7 +20,9 @@
    ("batch_many_base": the code before a change). Then where the time goes
    ("parts_ms_per_bill", `bill_parts`: the usual parse's parts and the packed columns' in the
    same rounds). --many-only: only the verify_many passes (and the base's), for more rounds in
-   the same time; --parts-only: only the parts, best of --rounds.
+   the same time; --parts-only: only the parts, best of --rounds. Where the CPU has AVX-512
+   IFMA, the verify_many pass also runs, in the same rounds, with the C products forced onto
+   GMP's mpn backend ("batch_many_mpn"; the others use the default, IFMA: cmexp.set_backend).
 3. shares: aggregator shares per second for 10,000 meters (200 groups of 50; batches of 4 and
    of 48 slots per group), before (veriwatt.aggregation.Aggregator, share by share,
    tools/bench_agg.py) and after (veriwatt.bulkagg: its hashlib path and its C MAC kernel),
@@ -93,6 +95,15 @@ def _many_pass(raws: List[tuple], T: Any, pubs: Dict[str, Any]) -> float:
     t0 = time.process_time()
     assert all(r.status == "valid" for r in batchverify.verify_many(raws, T, pubs.__getitem__))
     return (time.process_time() - t0) / len(raws)
+
+
+def _many_pass_mpn(raws: List[tuple], T: Any, pubs: Dict[str, Any]) -> float:
+    """_many_pass with the C multi-exponentiation on GMP's mpn backend (not IFMA)."""
+    cmexp.set_backend("mpn")
+    try:
+        return _many_pass(raws, T, pubs)
+    finally:
+        cmexp.set_backend("auto")
 
 
 def _use_c(on: bool) -> None:
@@ -211,9 +222,12 @@ def bench_bills(
     raws = [(os.path.basename(p), open(p, "rb").read()) for p in pop.bill_paths()]
     pubs = {b["meter_id"]: pub for b, pub in bills}
     t: Dict[str, List[float]] = {}
+    ifma = "ifma" in cmexp.backends()
     for _ in range(rounds if many_only else 0):  # --many-only: verify_many against the base only
         _use_c(True)
         _add(t, "batch_many", _many_pass(raws, pop.tariff, pubs))
+        if ifma:
+            _add(t, "batch_many_mpn", _many_pass_mpn(raws, pop.tariff, pubs))
         if base_bv is not None:
             _add(t, "batch_many_base", _many_pass_of(base_bv, raws, pop.tariff, pubs))
     for _ in range(0 if many_only else rounds):  # interleaved, so all see the same load
@@ -225,6 +239,8 @@ def bench_bills(
             _add(t, "batch" + sfx, _pass(batchverify.verify_bill, bills, pop.tariff, False))
             _add(t, "batch_raw" + sfx, _raw_pass(raws, pop.tariff, pubs))
             _add(t, "batch_many" + sfx, _many_pass(raws, pop.tariff, pubs))
+        if ifma:
+            _add(t, "batch_many_mpn", _many_pass_mpn(raws, pop.tariff, pubs))
         if base_bv is not None:  # the code before the change, in the same round
             _add(t, "batch_many_base", _many_pass_of(base_bv, raws, pop.tariff, pubs))
     _use_c(True)
@@ -235,6 +251,7 @@ def bench_bills(
         "g_table_seconds": round(table_s, 3),
         "c_multiexp": cmexp.available(),
         "c_challenges": cchal.available(),
+        "mexp_backend": cmexp.backend(2048),
         "base": base,
     }
     for k, v in t.items():
@@ -243,6 +260,8 @@ def bench_bills(
             "s_per_bill_median": round(statistics.median(v), 4),
             "bills_per_s": round(1 / min(v), 2),
         }
+    if ifma:
+        out["speedup_many_ifma_over_mpn"] = round(min(t["batch_many_mpn"]) / min(t["batch_many"]), 2)
     if many_only:
         if base_bv is not None:
             out["speedup_many_over_base"] = round(min(t["batch_many_base"]) / min(t["batch_many"]), 2)

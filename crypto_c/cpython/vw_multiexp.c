@@ -1,24 +1,31 @@
 // SPDX-License-Identifier: MIT
-/* Multi-exponentiation prod b_i^e_i mod p over GMP's mpn layer: host only (the CPython
+/* Multi-exponentiation prod b_i^e_i mod p over GMP (and AVX-512 IFMA): host only (the CPython
  * binding vwcrypto._vwcrypto, crypto_c/cpython/vwcrypto_build.py), never the firmware.
  *
  * PUBLIC INPUTS ONLY. The running time and the memory accessed depend on the exponents and
  * the bases (buckets chosen by exponent digits, skipped empty buckets, GMP's variable-time
- * arithmetic): this serves verifiers (batch verification of bills: commitments, signature
- * commitments R_t, random batch weights, prices), where every input is public or, for the
- * batch weights, chosen by the verifier and never reused. Never call it with a secret.
+ * arithmetic, the IFMA product's data-dependent carry pass): this serves verifiers (batch
+ * verification of bills: commitments, signature commitments R_t, random batch weights,
+ * prices), where every input is public or, for the batch weights, chosen by the verifier and
+ * never reused. Never call it with a secret.
  *
- * Method: Montgomery multiplication (Montgomery, Math. Comp. 44, 1985; HAC 14.36, REDC as
- * GMP's mpn_redc_1) and Pippenger's bucket method (HAC 14.5; Bernstein et al., "Faster batch
- * forgery identification", INDOCRYPT 2012, sec. 4): per c-bit window one multiplication per
- * base into the bucket of its digit, the buckets combined as prod B_d^d by running products,
- * windows joined by c squarings. The window width minimises n + 2 * 2^c per window. Exponents
- * of at most 64 bits (the batch weights, prices) go through Bos-Coster's method instead (below:
- * about 7.6 multiplications per base for 1,488 random 64-bit exponents and 5.1 for 47,616,
- * against 10.8 and 6.5 for the buckets, counted by a simulation; measured 12% and 3-20% less
- * time, on a loaded machine). The bases
+ * Method: Montgomery multiplication (Montgomery, Math. Comp. 44, 1985; HAC 14.36) in one of two
+ * backends, chosen at run time (vw_mexp_set_backend; mmul is the single point every method
+ * calls): "mpn", REDC as GMP's mpn_redc_1 over 64-bit limbs (R = 2^(64 n), results in [0, p)),
+ * any CPU; "ifma", radix 2^52 with AVX-512 IFMA (vw_mont52.c: Gueron and Krasnov's almost
+ * Montgomery multiplication, R = 2^(52 D), results in [0, 2p), reduced once at the end), used by
+ * default where the CPU has it for moduli of 640 bits and more, for every size when forced.
+ * Elements are n limbs or D digits (mont.w words). Over either, Pippenger's bucket method
+ * (HAC 14.5; Bernstein et al., "Faster batch forgery identification", INDOCRYPT 2012, sec. 4):
+ * per c-bit window one multiplication per base into the bucket of its digit, the buckets
+ * combined as prod B_d^d by running products, windows joined by c squarings. The window
+ * width minimises n + 2 * 2^c per window. Exponents of at most 64 bits (the batch weights,
+ * prices) go through Bos-Coster's method instead (below: about 7.6 multiplications per base
+ * for 1,488 random 64-bit exponents and 5.1 for 47,616, against 10.8 and 6.5 for the buckets,
+ * counted by a simulation; measured 12% and 3-20% less time, on a loaded machine). The bases
  * enter as they are (no conversion into Montgomery form: one multiplication by R^E mod p at
- * the end, see vw_multiexp), so a product of k bases costs k multiplications.
+ * the end, see vw_multiexp; R is the backend's), so a product of k bases costs k
+ * multiplications.
  *
  * Byte strings are little-endian, fixed width: the modulus mod_len bytes, each base mod_len
  * bytes (base < modulus), each exponent exp_len bytes, the output mod_len bytes. */
@@ -29,6 +36,7 @@
 #include <string.h>
 
 #include "vw_multiexp.h"
+#include "vw_mont52.h"
 
 #define LB (GMP_NUMB_BITS / 8)
 #ifndef BOS_COSTER_BITS /* exponents up to this many bits go through Bos-Coster (0: never; tests) */
@@ -37,9 +45,13 @@
 
 static void from_le(mp_limb_t *r, size_t n, const uint8_t *b, size_t len) {
     memset(r, 0, n * sizeof(mp_limb_t));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && GMP_NAIL_BITS == 0
+    memcpy(r, b, len); /* the limbs are the bytes in order (len <= n LB) */
+#else
     for (size_t i = 0; i < len; i++) {
         r[i / LB] |= (mp_limb_t)b[i] << (8 * (i % LB));
     }
+#endif
 }
 
 static void to_le(uint8_t *b, size_t len, const mp_limb_t *r, size_t n) {
@@ -48,15 +60,56 @@ static void to_le(uint8_t *b, size_t len, const mp_limb_t *r, size_t n) {
     }
 }
 
+/* The IFMA path needs 64-bit limbs (its digits are uint64_t, as the limbs). */
+#define VW_MEXP_HAVE_IFMA (GMP_NUMB_BITS == 64 && GMP_NAIL_BITS == 0)
+
+static int backend_choice = VW_MEXP_AUTO;
+
+int vw_mexp_ifma_supported(void) {
+    static int s = -1;
+    if (s < 0) {
+        s = VW_MEXP_HAVE_IFMA && vw_mont52_supported();
+    }
+    return s;
+}
+
+int vw_mexp_set_backend(int b) {
+    if (b != VW_MEXP_AUTO && b != VW_MEXP_MPN && b != VW_MEXP_IFMA) {
+        return VW_MEXP_ERR_ARG;
+    }
+    if (b == VW_MEXP_IFMA && !vw_mexp_ifma_supported()) {
+        return VW_MEXP_ERR_ARG;
+    }
+    backend_choice = b;
+    return VW_MEXP_OK;
+}
+
+int vw_mexp_backend(size_t mod_bits) {
+    if (backend_choice == VW_MEXP_MPN || !vw_mexp_ifma_supported() || vw_mont52_digits(mod_bits) == 0) {
+        return VW_MEXP_MPN;
+    }
+    if (backend_choice == VW_MEXP_AUTO && mod_bits < VW_MEXP_IFMA_MIN_BITS) {
+        return VW_MEXP_MPN;
+    }
+    return VW_MEXP_IFMA;
+}
+
 typedef struct {
     const mp_limb_t *p;
     size_t n;
-    mp_limb_t pinv; /* -1/p mod 2^GMP_NUMB_BITS */
-    mp_limb_t *t;   /* 2n limbs of scratch */
+    mp_limb_t pinv;        /* -1/p mod 2^GMP_NUMB_BITS */
+    mp_limb_t *t;          /* 2n limbs of scratch */
+    size_t w;              /* words per element: n (limbs) on the mpn path, D (52-bit digits) on IFMA */
+    const vw_mont52 *m52;  /* the IFMA path's modulus, or NULL for the mpn path */
 } mont;
 
-/* r = a * b / R mod p, 0 <= r < p (r may alias a or b). */
+/* r = a * b / R mod p (r may alias a or b). mpn path: R = 2^(GMP_NUMB_BITS n), 0 <= r < p;
+ * IFMA path (m->m52): R = 2^(52 D), r in [0, 2p) as D 52-bit digits (vw_mont52_mul). */
 static void mmul(const mont *m, mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b) {
+    if (m->m52) {
+        vw_mont52_mul(m->m52, (uint64_t *)r, (const uint64_t *)a, (const uint64_t *)b);
+        return;
+    }
     size_t n = m->n;
     mp_limb_t *t = m->t;
     if (a == b) {
@@ -134,17 +187,17 @@ static void acc_mul(const mont *m, mp_limb_t *acc, int *acc_set, const mp_limb_t
     if (*acc_set) {
         mmul(m, acc, acc, x);
     } else {
-        memcpy(acc, x, m->n * sizeof(mp_limb_t));
+        memcpy(acc, x, m->w * sizeof(mp_limb_t));
         *acc_set = 1;
     }
 }
 
 typedef struct {
     const mont *m;
-    const mp_limb_t *bm; /* the bases (as Montgomery representatives), count x n limbs */
+    const mp_limb_t *bm; /* the bases (as Montgomery representatives), count x w words */
     const uint8_t *exps;
     size_t count, exp_len;
-    mp_limb_t *buckets; /* 2^c x n limbs */
+    mp_limb_t *buckets; /* 2^c x w words */
     uint8_t *used;      /* 2^c flags */
     mp_limb_t *run, *tot;
 } pip;
@@ -152,7 +205,7 @@ typedef struct {
 /* tot = prod_d B_d^d over the window [sh, sh + w); returns whether tot was set. */
 static int window(pip *P, size_t sh, unsigned w) {
     const mont *m = P->m;
-    size_t n = m->n, nb = (size_t)1 << w;
+    size_t n = m->w, nb = (size_t)1 << w;
     memset(P->used, 0, nb);
     for (size_t i = 0; i < P->count; i++) {
         unsigned d = digit(P->exps + i * P->exp_len, P->exp_len, sh, w);
@@ -228,7 +281,7 @@ static void mpow(const mont *m, mp_limb_t *r, const mp_limb_t *x, uint64_t e) {
     while (!((e >> top) & 1)) {
         top--;
     }
-    memcpy(r, x, m->n * sizeof(mp_limb_t));
+    memcpy(r, x, m->w * sizeof(mp_limb_t));
     for (int b = top - 1; b >= 0; b--) {
         mmul(m, r, r, r);
         if ((e >> b) & 1) {
@@ -238,10 +291,10 @@ static void mpow(const mont *m, mp_limb_t *r, const mp_limb_t *x, uint64_t e) {
 }
 
 /* acc = prod x_i^ev[i] over the count bases x (overwritten), returns whether acc was set
- * (unset: the product is 1). h: count indices of workspace, tmp: n limbs. */
+ * (unset: the product is 1). h: count indices of workspace, tmp: one element (w words). */
 static int bos_coster(const mont *m, mp_limb_t *x, uint64_t *ev, size_t *h, size_t count, mp_limb_t *acc,
                       mp_limb_t *tmp) {
-    size_t n = m->n;
+    size_t n = m->w;
     for (size_t i = 0; i < count; i++) {
         h[i] = i;
     }
@@ -297,10 +350,11 @@ static int bos_coster_le(const mont *m, mp_limb_t *x, const uint8_t *exps, size_
     return set;
 }
 
-/* z = R^E mod p with R = 2^(GMP_NUMB_BITS n) and E = sum of the exponents: the factor that
+/* z (n limbs) = R^E mod p with R = 2^unit_bits (the backend's Montgomery radix: GMP_NUMB_BITS n
+ * bits on the mpn path, 52 D on the IFMA path) and E = sum of the exponents: the factor that
  * undoes taking the plain bases as Montgomery representatives (see vw_multiexp). */
 static void r_power(mp_limb_t *z, const mp_limb_t *p, size_t n, const uint8_t *exps, size_t count,
-                    size_t exp_len) {
+                    size_t exp_len, size_t unit_bits) {
     mpz_t E, t, Z;
     mpz_srcptr P;
     mpz_t Pv;
@@ -309,7 +363,7 @@ static void r_power(mp_limb_t *z, const mp_limb_t *p, size_t n, const uint8_t *e
         mpz_import(t, exp_len, -1, 1, 0, 0, exps + i * exp_len);
         mpz_add(E, E, t);
     }
-    mpz_mul_ui(E, E, (unsigned long)(GMP_NUMB_BITS * n));
+    mpz_mul_ui(E, E, (unsigned long)unit_bits);
     P = mpz_roinit_n(Pv, p, (mp_size_t)n);
     mpz_set_ui(t, 2);
     mpz_powm(Z, t, E, P);
@@ -318,59 +372,181 @@ static void r_power(mp_limb_t *z, const mp_limb_t *p, size_t n, const uint8_t *e
     mpz_clears(E, t, Z, NULL);
 }
 
-int vw_multiexp(uint8_t *out, const uint8_t *mod, size_t mod_len, size_t count, const uint8_t *bases,
-                const uint8_t *exps, size_t exp_len) {
-    size_t n = (mod_len + LB - 1) / LB;
-    if (n == 0 || mod_len > VW_MEXP_MAX_MOD_BYTES || exp_len > VW_MEXP_MAX_EXP_BYTES) {
-        return VW_MEXP_ERR_ARG;
+/* The bit length of the n-limb p (its top limb nonzero). */
+static size_t mod_bits(const mp_limb_t *p, size_t n) {
+    size_t b = GMP_NUMB_BITS * (n - 1);
+    for (mp_limb_t v = p[n - 1]; v; v >>= 1) {
+        b++;
     }
+    return b;
+}
+
+/* Reads the count bases (mod_len bytes each) into x, one element of m->w words each, as the
+ * backend's digits; VW_MEXP_ERR_BASE when one is not below p. */
+static int load_bases(const mont *m, mp_limb_t *x, const uint8_t *bases, size_t count, size_t mod_len) {
+    size_t w = m->w;
+    for (size_t i = 0; i < count; i++) {
+        mp_limb_t *xi = x + i * w;
+        if (m->m52) { /* through limbs (m->t: the mpn product's scratch, unused here) */
+            from_le(m->t, m->n, bases + i * mod_len, mod_len);
+            if (mpn_cmp(m->t, m->p, m->n) >= 0) {
+                return VW_MEXP_ERR_BASE;
+            }
+            vw_mont52_from_limbs((uint64_t *)xi, w, (const uint64_t *)m->t, m->n);
+        } else {
+            from_le(xi, w, bases + i * mod_len, mod_len);
+            if (mpn_cmp(xi, m->p, w) >= 0) {
+                return VW_MEXP_ERR_BASE;
+            }
+        }
+    }
+    return VW_MEXP_OK;
+}
+
+/* out (mod_len bytes) = the element x reduced to [0, p) (IFMA: from [0, 2p)); spare: n + 1
+ * limbs of scratch. */
+static void store(const mont *m, uint8_t *out, size_t mod_len, const mp_limb_t *x, mp_limb_t *spare) {
+    size_t n = m->n;
+    if (!m->m52) {
+        to_le(out, mod_len, x, n);
+        return;
+    }
+    vw_mont52_to_limbs((uint64_t *)spare, n, (const uint64_t *)x, m->w);
+    if (spare[n] || mpn_cmp(spare, m->p, n) >= 0) {
+        mpn_sub_n(spare, spare, m->p, n); /* the borrow, if any, cancels spare[n] */
+    }
+    to_le(out, mod_len, spare, n);
+}
+
+/* out (mod_len bytes) = acc * R^E / R mod p, fully reduced to [0, p): the multi-exponentiation's
+ * result from its Montgomery value acc (see vw_multiexp). z: one element of scratch; spare:
+ * n + 1 limbs of scratch. */
+static void finish(const mont *m, uint8_t *out, size_t mod_len, mp_limb_t *acc, mp_limb_t *z,
+                   mp_limb_t *spare, const uint8_t *exps, size_t count, size_t exp_len) {
+    size_t n = m->n;
+    if (!m->m52) {
+        r_power(z, m->p, n, exps, count, exp_len, GMP_NUMB_BITS * n);
+    } else {
+        r_power(spare, m->p, n, exps, count, exp_len, VW_M52_BITS * m->w);
+        vw_mont52_from_limbs((uint64_t *)z, m->w, (const uint64_t *)spare, n);
+    }
+    mmul(m, acc, acc, z);
+    store(m, out, mod_len, acc, spare);
+}
+
+/* Sets m up for the validated modulus p (n limbs, scratch t of 3n + 1 limbs) on the backend
+ * chosen for its size; m52: the IFMA modulus' storage. */
+static void mont_setup(mont *m, vw_mont52 *m52, const mp_limb_t *p, size_t n, mp_limb_t *t) {
+    size_t mb = mod_bits(p, n);
+    m->p = p;
+    m->n = n;
+    m->pinv = neg_inverse(p[0]);
+    m->t = t;
+    m->w = n;
+    m->m52 = NULL;
+    if (vw_mexp_backend(mb) == VW_MEXP_IFMA) {
+        m->w = vw_mont52_digits(mb);
+        vw_mont52_init(m52, (const uint64_t *)p, n, m->w);
+        m->m52 = m52;
+    }
+}
+
+/* out = prod b_i^e_i from the validated modulus p (n limbs, scratch t of 2n + n + 1 limbs). */
+static int multiexp_mod(uint8_t *out, mp_limb_t *p, size_t n, mp_limb_t *t, size_t mod_len, size_t count,
+                        const uint8_t *bases, const uint8_t *exps, size_t exp_len) {
+    vw_mont52 m52; /* about 1.3 KB */
+    mont m;
+    mont_setup(&m, &m52, p, n, t);
+    size_t w = m.w;
     size_t bits = exp_bits(exps, count, exp_len);
     unsigned c = bits ? vw_mexp_window(count, bits) : 0;
-    /* limbs: p, t(2n), bm(count n), buckets(2^c n), run, tot, acc, z */
     size_t nb = (size_t)1 << c;
-    if (count > SIZE_MAX / sizeof(mp_limb_t) / n - 7 - nb) {
+    /* words: bm(count w), buckets(2^c w), run, tot, acc, z, and 8 to align to 64 bytes */
+    if (count > SIZE_MAX / sizeof(mp_limb_t) / w - 4 - nb - 8) {
         return VW_MEXP_ERR_NOMEM; /* the workspace size would overflow */
     }
-    size_t limbs = n * (7 + count + nb);
-    mp_limb_t *mem = malloc(limbs * sizeof(mp_limb_t));
+    mp_limb_t *mem = malloc((w * (4 + count + nb) + 8) * sizeof(mp_limb_t));
     uint8_t *used = malloc(nb);
     int err = (mem && used) ? VW_MEXP_OK : VW_MEXP_ERR_NOMEM;
     if (err == VW_MEXP_OK) {
-        mp_limb_t *p = mem, *t = p + n, *bm = t + 2 * n, *bk = bm + count * n, *run = bk + nb * n;
-        mp_limb_t *tot = run + n, *acc = tot + n, *z = acc + n;
-        from_le(p, n, mod, mod_len);
-        if (p[n - 1] == 0 || !(p[0] & 1) || (n == 1 && p[0] == 1)) {
-            err = VW_MEXP_ERR_MOD; /* not odd, not above 1, or its top limb is zero (pad) */
-        }
-        for (size_t i = 0; err == VW_MEXP_OK && i < count; i++) {
-            from_le(bm + i * n, n, bases + i * mod_len, mod_len);
-            if (mpn_cmp(bm + i * n, p, n) >= 0) {
-                err = VW_MEXP_ERR_BASE;
-            }
-        }
+        mp_limb_t *bm = (mp_limb_t *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+        mp_limb_t *bk = bm + count * w, *run = bk + nb * w, *tot = run + w, *acc = tot + w, *z = acc + w;
+        err = load_bases(&m, bm, bases, count, mod_len);
         if (err == VW_MEXP_OK) {
             /* Each base b is taken as the Montgomery representative of b / R: no conversion in.
-             * The multi-exponentiation (either method) then gives V = R * prod (b_i / R)^e_i = R^(1 - E) prod b_i^e_i with
-             * E = sum e_i, and one Montgomery product by R^E mod p gives prod b_i^e_i. */
-            mont m = {p, n, neg_inverse(p[0]), t};
+             * The multi-exponentiation (either method) then gives V = R * prod (b_i / R)^e_i =
+             * R^(1 - E) prod b_i^e_i with E = sum e_i, and one Montgomery product by R^E mod p
+             * gives prod b_i^e_i. */
             pip P = {&m, bm, exps, count, exp_len, bk, used, run, tot};
             int set = bits == 0 ? 0 : bits <= BOS_COSTER_BITS ? bos_coster_le(&m, bm, exps, count, exp_len, acc, run)
                                                               : pippenger(&P, acc, bits);
             if (set < 0) {
                 err = VW_MEXP_ERR_NOMEM;
             } else if (set) {
-                r_power(z, p, n, exps, count, exp_len);
-                mmul(&m, acc, acc, z);
+                finish(&m, out, mod_len, acc, z, t + 2 * n, exps, count, exp_len);
             } else {
-                memset(acc, 0, n * sizeof(mp_limb_t));
-                acc[0] = 1; /* the empty product (p > 1) */
-            }
-            if (err == VW_MEXP_OK) {
-                to_le(out, mod_len, acc, n);
+                memset(t, 0, n * sizeof(mp_limb_t));
+                t[0] = 1; /* the empty product (p > 1) */
+                to_le(out, mod_len, t, n);
             }
         }
     }
     free(mem);
     free(used);
+    return err;
+}
+
+/* Reads and checks the modulus (mod_len bytes) into p (n limbs): VW_MEXP_ERR_MOD when it is even,
+ * 1, or its top limb is zero (padded). */
+static int load_mod(mp_limb_t *p, size_t n, const uint8_t *mod, size_t mod_len) {
+    from_le(p, n, mod, mod_len);
+    return (p[n - 1] != 0 && (p[0] & 1) && !(n == 1 && p[0] == 1)) ? VW_MEXP_OK : VW_MEXP_ERR_MOD;
+}
+
+int vw_multiexp(uint8_t *out, const uint8_t *mod, size_t mod_len, size_t count, const uint8_t *bases,
+                const uint8_t *exps, size_t exp_len) {
+    size_t n = (mod_len + LB - 1) / LB;
+    if (n == 0 || mod_len > VW_MEXP_MAX_MOD_BYTES || exp_len > VW_MEXP_MAX_EXP_BYTES) {
+        return VW_MEXP_ERR_ARG;
+    }
+    mp_limb_t *p = malloc((4 * n + 1) * sizeof(mp_limb_t)); /* p(n), t(2n + n + 1: scratch) */
+    if (!p) {
+        return VW_MEXP_ERR_NOMEM;
+    }
+    int err = load_mod(p, n, mod, mod_len);
+    if (err == VW_MEXP_OK) {
+        err = multiexp_mod(out, p, n, p + n, mod_len, count, bases, exps, exp_len);
+    }
+    free(p);
+    return err;
+}
+
+int vw_mexp_mul_loop(uint8_t *out, const uint8_t *mod, size_t mod_len, const uint8_t *base, size_t reps,
+                     int square) {
+    size_t n = (mod_len + LB - 1) / LB;
+    if (n == 0 || mod_len > VW_MEXP_MAX_MOD_BYTES) {
+        return VW_MEXP_ERR_ARG;
+    }
+    /* p(n), t(3n + 1), x and r (2 x VW_M52_MAX_DIGITS >= 2w), 8 to align */
+    mp_limb_t *p = malloc((4 * n + 1 + 2 * VW_M52_MAX_DIGITS + 2 * n + 8) * sizeof(mp_limb_t));
+    if (!p) {
+        return VW_MEXP_ERR_NOMEM;
+    }
+    int err = load_mod(p, n, mod, mod_len);
+    if (err == VW_MEXP_OK) {
+        vw_mont52 m52;
+        mont m;
+        mont_setup(&m, &m52, p, n, p + n);
+        mp_limb_t *x = (mp_limb_t *)(((uintptr_t)(p + 4 * n + 1) + 63) & ~(uintptr_t)63), *r = x + m.w;
+        err = load_bases(&m, x, base, 1, mod_len);
+        if (err == VW_MEXP_OK) {
+            memcpy(r, x, m.w * sizeof(mp_limb_t));
+            for (size_t k = 0; k < reps; k++) {
+                mmul(&m, r, r, square ? r : x);
+            }
+            store(&m, out, mod_len, r, p + 3 * n);
+        }
+    }
+    free(p);
     return err;
 }

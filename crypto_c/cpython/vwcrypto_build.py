@@ -61,11 +61,22 @@ ffibuilder.cdef(
     int vw_multiexp(uint8_t *out, const uint8_t *mod, size_t mod_len, size_t count, const uint8_t *bases,
                     const uint8_t *exps, size_t exp_len);
     unsigned vw_mexp_window(size_t count, size_t bits);
+    int vw_mexp_ifma_supported(void);
+    int vw_mexp_set_backend(int backend);
+    int vw_mexp_backend(size_t mod_bits);
+    int vw_mexp_mul_loop(uint8_t *out, const uint8_t *mod, size_t mod_len, const uint8_t *base, size_t reps,
+                         int square);
+    #define VW_MEXP_AUTO ...
+    #define VW_MEXP_MPN ...
+    #define VW_MEXP_IFMA ...
+    #define VW_MEXP_IFMA_MIN_BITS ...
     #define VW_MEXP_MAX_MOD_BYTES ...
     #define VW_MEXP_MAX_EXP_BYTES ...
     """
 )
-MEXP_SOURCES = [os.path.join(CRYPTO_C, "cpython", "vw_multiexp.c")]
+# (vw_mont52.c: its AVX-512 IFMA Montgomery product, in functions with their own target
+# attribute, chosen at run time: no extra compile flags)
+MEXP_SOURCES = [os.path.join(CRYPTO_C, "cpython", f) for f in ("vw_multiexp.c", "vw_mont52.c")]
 MEXP_INCLUDE = '#include "vw_multiexp.h"\n'
 MEXP_LIBRARIES = ["gmp"]
 _sources = sorted(

@@ -2,12 +2,18 @@
 """veriwatt.cmexp (the C multi-exponentiation of crypto_c/cpython/vw_multiexp.c) against
 Python's pow: prod b_i^e_i mod p for generated bases, exponents and odd moduli, with the
 edge cases (no base, one base, exponent 0, base 0 and 1, bases >= p, exponents of very
-different lengths, moduli of one limb and of the 2048-bit group)."""
+different lengths, moduli of one limb and of the 2048-bit group), each on both Montgomery
+backends of the C code: "mpn" (GMP) and "ifma" (AVX-512 IFMA, crypto_c/cpython/vw_mont52.c;
+skipped, saying why, only on a CPU without it)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from veriwatt import batchverify, cmexp, linear
@@ -16,6 +22,31 @@ from vwcore import group as _group
 pytestmark = [pytest.mark.scale]
 
 P2048 = _group.DEFAULT.p
+
+
+def cpu_has_ifma() -> bool:
+    """Whether /proc/cpuinfo lists AVX-512 F and IFMA (Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read().split()
+    except OSError:
+        return False
+    return "avx512f" in flags and "avx512ifma" in flags
+
+
+@pytest.fixture(params=["mpn", "ifma"])
+def backend(request):
+    """Run a test on one Montgomery backend of the C code, forced for every modulus size."""
+    if request.param not in cmexp.backends():
+        assert not cpu_has_ifma(), "the CPU has AVX-512 IFMA but vwcrypto runs no IFMA backend"
+        pytest.skip("this CPU has no AVX-512 IFMA (avx512f + avx512ifma): the ifma backend cannot run")
+    cmexp.set_backend(request.param)
+    yield request.param
+    cmexp.set_backend("auto")
+
+
+# the backend fixture is the same for every example
+fixture_ok = [HealthCheck.function_scoped_fixture]
 
 
 def reference(bases, exps, p):
@@ -34,15 +65,22 @@ moduli = st.one_of(
     st.integers(3, 2**64).map(lambda x: x | 1),
     st.integers(2**64, 2**700).map(lambda x: x | 1),
     st.sampled_from([P2048, (1 << 2048) - 159, (1 << 192) - 237, 2**127 - 1, 3, 5]),
+    # around the IFMA path's digit counts: 52 D bits with 4p < 2^(52 D), D a multiple of 8
+    # (bits + 2 = 52 D exactly for 414 and 2078 bits; 8,192 bits: the largest, D = 160)
+    st.sampled_from(
+        [(1 << 414) - 1, (1 << 414) + 1, (1 << 416) - 1, (1 << 2078) - 1, (1 << 2081) + 5, (1 << 4096) - 1]
+    ),
+    st.just((1 << 8192) - 1),
+    st.integers(2**1000, 2**1100).map(lambda x: x | 1),
 )
 exponents = st.one_of(
     st.integers(0, 3), st.integers(0, 2**64 - 1), st.integers(0, 2**300), st.sampled_from([0, 1, 2**64 - 1, 2**256])
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=fixture_ok)
 @given(p=moduli, data=st.data())
-def test_multiexp_is_the_product_of_pows(p, data):
+def test_multiexp_is_the_product_of_pows(backend, p, data):
     n = data.draw(st.integers(0, 40))
     bases = data.draw(
         st.lists(
@@ -55,9 +93,9 @@ def test_multiexp_is_the_product_of_pows(p, data):
     assert cmexp.multiexp(bases, exps, p) == reference(bases, exps, p)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, suppress_health_check=fixture_ok)
 @given(n=st.integers(200, 3000), bits=st.sampled_from([1, 8, 64, 65, 256]), seed=st.integers(0, 2**32))
-def test_many_bases_of_the_group(n, bits, seed):
+def test_many_bases_of_the_group(backend, n, bits, seed):
     import random
 
     rnd = random.Random(seed)
@@ -68,7 +106,7 @@ def test_many_bases_of_the_group(n, bits, seed):
     assert got == reference(bases, exps, P2048)
 
 
-def test_edge_cases():
+def test_edge_cases(backend):
     p = P2048
     assert cmexp.multiexp([], [], p) == 1
     assert cmexp.multiexp([5], [0], p) == 1
@@ -96,13 +134,13 @@ def test_edge_cases():
         (["2"], [1], 101, TypeError),
     ],
 )
-def test_bad_arguments_refused(bases, exps, p, err):
+def test_bad_arguments_refused(backend, bases, exps, p, err):
     with pytest.raises(err):
         cmexp.multiexp(bases, exps, p)
 
 
 @pytest.mark.parametrize("use_c", [True, False])
-def test_weighted_product_both_paths(use_c, monkeypatch):
+def test_weighted_product_both_paths(backend, use_c, monkeypatch):
     import random
 
     monkeypatch.setattr(linear, "USE_C", use_c)
@@ -119,9 +157,9 @@ def test_window_rule_same_as_python(n, bits):
     assert cmexp.window(n, bits) == batchverify.window_for(n, bits)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=fixture_ok)
 @given(p=moduli, data=st.data())
-def test_packed_is_the_same(p, data):
+def test_packed_is_the_same(backend, p, data):
     n = data.draw(st.integers(0, 20))
     elen = data.draw(st.integers(1, 40))
     bases = data.draw(st.lists(st.integers(0, p - 1), min_size=n, max_size=n))
@@ -135,3 +173,76 @@ def test_packed_is_the_same(p, data):
             cmexp.multiexp_packed(p.to_bytes(mlen, "little") + packed[mlen:], b"\x01" * (n * elen), elen, p)
     with pytest.raises(ValueError):
         cmexp.multiexp_packed(packed + b"\x00", b"\x01" * (n * elen), elen, p)
+
+
+@pytest.mark.parametrize("bits", [64, 256])
+def test_backends_agree_on_a_bill(bits):
+    """A month-bill's products on the project's group (1,488 bases: 64-bit batch weights go
+    through Bos-Coster, 256-bit exponents through Pippenger): both backends, and gmpy2."""
+    import random
+
+    if "ifma" not in cmexp.backends():
+        assert not cpu_has_ifma(), "the CPU has AVX-512 IFMA but vwcrypto runs no IFMA backend"
+        pytest.skip("this CPU has no AVX-512 IFMA (avx512f + avx512ifma): nothing to compare")
+    rnd = random.Random(bits)
+    bases = [rnd.randrange(2, P2048) for _ in range(1488)] + [0, 1, P2048 - 1]
+    exps = [rnd.getrandbits(bits) for _ in bases]
+    got = {}
+    try:
+        for b in ("mpn", "ifma"):
+            cmexp.set_backend(b)
+            assert cmexp.backend(P2048.bit_length()) == b
+            got[b] = cmexp.multiexp(bases[:-3], exps[:-3], P2048), cmexp.multiexp(bases, exps, P2048)
+    finally:
+        cmexp.set_backend("auto")
+    assert got["mpn"] == got["ifma"]
+    assert got["ifma"][0] == batchverify.multiexp_gmpy2(bases[:-3], exps[:-3], P2048, bits)
+    assert got["ifma"][1] == 0  # the base 0 with a nonzero exponent
+    assert got["mpn"][1] == 0
+
+
+def test_backend_choice():
+    """auto takes IFMA where the CPU has it for moduli of 640 bits and more, mpn below; mpn
+    when forced; an unknown backend refused."""
+    try:
+        assert cmexp.backend(64) == "mpn"
+        assert cmexp.backend(639) == "mpn"
+        assert cmexp.backend(640) == ("ifma" if cpu_has_ifma() else "mpn")
+        assert cmexp.backend(2048) == ("ifma" if cpu_has_ifma() else "mpn")
+        assert ("ifma" in cmexp.backends()) == cpu_has_ifma()
+        cmexp.set_backend("mpn")
+        assert cmexp.backend(2048) == "mpn"
+        with pytest.raises(ValueError):
+            cmexp.set_backend("gmp")
+        if not cpu_has_ifma():
+            with pytest.raises(ValueError):
+                cmexp.set_backend("ifma")
+        else:
+            cmexp.set_backend("ifma")
+            assert cmexp.backend(64) == "ifma"
+    finally:
+        cmexp.set_backend("auto")
+    assert cmexp.backend(2048) == ("ifma" if cpu_has_ifma() else "mpn")
+
+
+def test_environment_forces_mpn():
+    """VERIWATT_MEXP_IFMA=0 (read at import) makes the mpn backend the one used."""
+    code = "from veriwatt import cmexp; print(cmexp.backend(2048), cmexp.multiexp([3], [5], 1000003))"
+    env = dict(os.environ, VERIWATT_MEXP_IFMA="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["mpn", str(pow(3, 5, 1000003))]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=fixture_ok)
+@given(p=moduli, data=st.data())
+def test_montgomery_loop(backend, p, data):
+    """The benchmark loop of single Montgomery products (cmexp.mul_loop): r = b, then reps times
+    r = r b / R or r = r^2 / R, against Python's pow with the backend's radix R."""
+    b = data.draw(st.one_of(st.integers(0, p - 1), st.sampled_from([0, 1, p - 1])))
+    reps = data.draw(st.integers(0, 70))
+    rinv = pow(1 << cmexp.radix_bits(p), -1, p)
+    assert cmexp.mul_loop(b, reps, p) == pow(b, reps + 1, p) * pow(rinv, reps, p) % p
+    # squarings: the Montgomery form of x = b / R goes to x^(2^reps), i.e. (b / R)^(2^reps) R
+    assert cmexp.mul_loop(b, reps, p, square=True) == pow(b * rinv, 1 << reps, p) * pow(rinv, -1, p) % p
+    with pytest.raises(ValueError):
+        cmexp.mul_loop(p, 1, p)
