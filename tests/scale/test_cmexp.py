@@ -123,6 +123,45 @@ def test_edge_cases(backend):
         assert cmexp.multiexp(bases, exps, p) == reference(bases, exps, p)
 
 
+def mixed_weights(rnd, n):
+    """n exponents of at most 64 bits for Bos-Coster's heap: random 64-bit ones, and among them
+    zeros, ones, repeats, the largest, powers of two and small values (quotients e1 div e2
+    above 1, equal keys in the heap, exponents reaching 0)."""
+    exps = [rnd.getrandbits(64) for _ in range(n)]
+    specials = [0, 1, 2, 3, 2**64 - 1, 2**63, 2**32 + 1, exps[0], exps[1]]
+    for k in range(0, n, 7):
+        exps[k] = rnd.choice(specials) if k % 2 else rnd.getrandbits(rnd.randrange(1, 64))
+    return exps
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 17, 3000])
+def test_bos_coster_heap(backend, n):
+    """Bos-Coster's heap (vw_multiexp.c: (exponent, index) entries, bottom-up sift) over weights
+    of mixed sizes, against gmpy2 and, for the small counts, pow."""
+    import random
+
+    rnd = random.Random(n)
+    bases = [rnd.randrange(2, P2048) for _ in range(n)]
+    exps = mixed_weights(rnd, n)
+    got = cmexp.multiexp(bases, exps, P2048)
+    assert got == batchverify.multiexp_gmpy2(bases, exps, P2048, 64)
+    if n < 100:
+        assert got == reference(bases, exps, P2048)
+
+
+@pytest.mark.parametrize("n", [8191, 8192])
+def test_batch_of_bills_weights(backend, n):
+    """64-bit weights over as many bases as a batch of bills: from 8,192 bases the IFMA backend
+    takes the buckets (BOS_COSTER_IFMA_MAX_COUNT), below and on mpn Bos-Coster; the same value
+    on both sides of the line, against gmpy2."""
+    import random
+
+    rnd = random.Random(n)
+    bases = [rnd.randrange(2, P2048) for _ in range(n - 2)] + [1, P2048 - 1]
+    exps = mixed_weights(rnd, n)
+    assert cmexp.multiexp(bases, exps, P2048) == batchverify.multiexp_gmpy2(bases, exps, P2048, 64)
+
+
 @pytest.mark.parametrize(
     "bases, exps, p, err",
     [
