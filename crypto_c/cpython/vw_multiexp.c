@@ -541,7 +541,7 @@ static void mont_setup(mont *m, vw_mont52 *m52, const mp_limb_t *p, size_t n, mp
 /* out = prod b_i^e_i from the validated modulus p (n limbs, scratch t of 2n + n + 1 limbs). */
 static int multiexp_mod(uint8_t *out, mp_limb_t *p, size_t n, mp_limb_t *t, size_t mod_len, size_t count,
                         const uint8_t *bases, const uint8_t *exps, size_t exp_len) {
-    vw_mont52 m52; /* about 1.3 KB */
+    vw_mont52 m52; /* about 1.7 KB */
     mont m;
     mont_setup(&m, &m52, p, n, t);
     size_t w = m.w;
