@@ -9,7 +9,8 @@
    r = r b / R, and reps squarings r = r^2 / R), ns per product;
 2. one month-bill's multi-exponentiation: 1,488 bases with 64-bit weights (Bos-Coster), and
    1,488 bases with 256-bit exponents (Pippenger), ms per call (bytes already packed, as
-   batchverify passes them);
+   batchverify passes them); and 32 bills' weights joined as verify_many joins them (47,616
+   bases, 64-bit weights: Pippenger on IFMA, Bos-Coster on mpn), ms per call;
 3. one Montgomery product for other modulus sizes (random odd moduli, 64 to 4,096 bits: where
    the IFMA backend pays, the rule of VW_MEXP_IFMA_MIN_BITS), ns per product.
 Best and median of --rounds; process time (one core), with the load average: the machine is
@@ -48,11 +49,15 @@ def _cases(p: int, reps: int) -> Dict[str, tuple]:
     bases = b"".join(rnd.randrange(2, p).to_bytes(mlen, "little") for _ in range(1488))
     w64 = b"".join(rnd.getrandbits(64).to_bytes(8, "little") for _ in range(1488))
     e256 = b"".join(rnd.getrandbits(256).to_bytes(32, "little") for _ in range(1488))
+    many = 32 * 1488  # batchverify.COMBINE bills of a month
+    bases32 = b"".join(rnd.randrange(2, p).to_bytes(mlen, "little") for _ in range(many))
+    w64_32 = b"".join(rnd.getrandbits(64).to_bytes(8, "little") for _ in range(many))
     out = {
         "mul_ns": (lambda: cmexp.mul_loop(b, reps, p), reps / 1e9),
         "sqr_ns": (lambda: cmexp.mul_loop(b, reps, p, square=True), reps / 1e9),
         "bill_1488x64_ms": (lambda: cmexp.multiexp_packed(bases, w64, 8, p), 1e-3),
         "bill_1488x256_ms": (lambda: cmexp.multiexp_packed(bases, e256, 32, p), 1e-3),
+        "bills32_47616x64_ms": (lambda: cmexp.multiexp_packed(bases32, w64_32, 8, p), 1e-3),
     }
     for bits in (64, 256, 384, 512, 768, 1024, 3072, 4096):
         q = rnd.getrandbits(bits) | (1 << (bits - 1)) | 1

@@ -18,7 +18,9 @@
  *   acc += hi52(a b_i) + hi52(m p)    (the high halves belong one digit up: at the shifted place)
  * The digits are normalised (carries propagated) once, at the end of each product. As in
  * OpenSSL's code, digit 0 (the one m depends on) is kept in a scalar register and m computed
- * there, the vectors' work overlapping the next steps (see amm).
+ * there, the vectors' work overlapping the next steps (see amm). For 2048-bit moduli (D = 40)
+ * amm5 keeps the accumulators in place and shifts the multiplicands instead (unaligned loads
+ * from zero-padded copies): no per-step shift of the accumulator.
  *
  * The IFMA code is compiled only for x86-64 with GCC-compatible compilers, in functions with
  * their own target attribute (the rest of the extension stays plain x86-64); the caller asks
@@ -49,6 +51,10 @@ void vw_mont52_init(vw_mont52 *m, const uint64_t *p, size_t n, size_t d) {
     m->d = d;
     m->k0 = neg_inv64(p[0]) & VW_M52_MASK; /* -1/p mod 2^64, so also mod 2^52 */
     vw_mont52_from_limbs(m->p, d, p, n);
+    memset(m->p40, 0, sizeof(m->p40));
+    if (d == 40) {
+        memcpy(m->p40 + 8, m->p, 40 * sizeof(uint64_t));
+    }
 }
 
 void vw_mont52_from_limbs(uint64_t *r, size_t d, const uint64_t *x, size_t n) {
@@ -195,9 +201,83 @@ static inline __attribute__((always_inline)) VW_M52_TARGET void amm(const vw_mon
     normalise(r, lo, nv);
 }
 
-/* 2048-bit moduli (D = 40): the two accumulators, a and p in 20 registers. */
+/* ---- 2048-bit moduli (D = 40 digits, 5 vectors) without the per-step shifts ----
+ * amm's steps each shift both accumulators down one digit (10 valignq per step, on the same
+ * ports as the 20 vpmadd52: about 35 vector operations per step with the broadcasts). Here the
+ * accumulators stay in place, digit k of T at lane k mod 8 of vector k div 8 (L and H over 80
+ * digits: 10 vectors each, 6 of them live in each block of 8 steps), and the multiplicands
+ * move instead: step i = 8 j + r adds a b_i 2^(52 i), i.e. lo52(a_t b_i) at digit t + i and
+ * hi52(a_t b_i) at digit t + i + 1, as the vectors of a shifted up by r digits (A_r: 6
+ * vectors, A_r[v] lane l = a_(8 v + l - r), 0 outside 0..39) and by r + 1 into L[j + v] and
+ * H[j + v]; the same for m p. A_r[v] is an unaligned load of the 8 digits at 8 + 8 v - r in a
+ * copy of a between 8 zero digits on either side (made per product; p's once, in
+ * vw_mont52_init: vw_mont52.p40), vpmadd52's memory operand. Per step 24 vpmadd52 (12 for a,
+ * 12 for p; a few multiply zero digits) and no shift: 0.28-0.30 us per product against
+ * 0.34-0.38 for amm (one core of the build machine, latency-bound chains of products).
+ * The scalar digit s (digit i of T, the steps' carries included) and m are as in amm; s' takes
+ * digit i + 1 of L + H (lane r + 1 of vector j, or lane 0 of vector j + 1 for r = 7) before
+ * the step's products, and supersedes those lanes (the digits below i + 1 are never read
+ * again). After the 40 steps, the result is digits 40..79: vectors 5..9 of L + H, digit 40 = s.
+ * Bound: a lane (digit k) gets at most four 52-bit halves from each step i with
+ * k - 40 <= i <= k (at most 41 steps): below 41 2^54 < 2^60, no lane overflows 64 bits; s, as
+ * in amm, is below 2^60 + 2^53 + 2^54 < 2^61 and u below 2^61 + 2^105 (no overflow either); the
+ * normalisation is amm's (its digits below 2^61). */
+
+/* lane k of x (k a constant). */
+#define VW_M52_LANE(x, k) \
+    ((uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(_mm512_alignr_epi64((x), (x), (k)))))
+
 static VW_M52_TARGET void amm5(const vw_mont52 *m, uint64_t *r, const uint64_t *a, const uint64_t *b) {
-    amm(m, r, a, b, 5);
+    uint64_t ab[56] __attribute__((aligned(64))); /* a between 8 zero digits on either side */
+    __m512i L[6], H[6]; /* the window: in block j, L[k] = vector j + k of L (the same for H) */
+    const uint64_t k0 = m->k0, a0 = a[0], a1 = a[1], p0 = m->p[0], p1 = m->p[1];
+    const uint64_t *pb = m->p40; /* p between 8 zero digits on either side (vw_mont52_init) */
+    uint64_t s = 0;
+    _mm512_store_si512((void *)ab, _mm512_setzero_si512());
+    _mm512_store_si512((void *)(ab + 48), _mm512_setzero_si512());
+    VW_M52_UNROLL
+    for (int k = 0; k < 5; k++) {
+        _mm512_store_si512((void *)(ab + 8 + 8 * k), _mm512_loadu_si512((const void *)(a + 8 * k)));
+    }
+    VW_M52_UNROLL
+    for (int k = 0; k < 6; k++) {
+        L[k] = H[k] = _mm512_setzero_si512();
+    }
+    for (int j = 0; j < 5; j++) {
+        _Pragma("GCC unroll 8") for (int q = 0; q < 8; q++) {
+            uint64_t bv = b[8 * j + q];
+            __m512i bi = _mm512_set1_epi64((long long)bv);
+            uint64_t d1 = q < 7 ? VW_M52_LANE(_mm512_add_epi64(L[0], H[0]), (q + 1) & 7)
+                                : VW_M52_LANE(_mm512_add_epi64(L[1], H[1]), 0);
+            unsigned __int128 u = (unsigned __int128)a0 * bv + s;
+            uint64_t mv = ((uint64_t)u * k0) & VW_M52_MASK;
+            __m512i mi = _mm512_set1_epi64((long long)mv);
+            u += (unsigned __int128)p0 * mv;
+            s = d1 + lo52(a1, bv) + lo52(p1, mv) + (uint64_t)(u >> VW_M52_BITS);
+            VW_M52_UNROLL
+            for (int v = 0; v < 6; v++) {
+                /* (the shifted copies as the last operand: a memory operand of vpmadd52) */
+#define VW_M52_SV(x, r) _mm512_loadu_si512((const void *)((x) + 8 + 8 * v - (r)))
+                L[v] = _mm512_madd52lo_epu64(L[v], bi, VW_M52_SV(ab, q));
+                L[v] = _mm512_madd52lo_epu64(L[v], mi, VW_M52_SV(pb, q));
+                H[v] = _mm512_madd52hi_epu64(H[v], bi, VW_M52_SV(ab, q + 1));
+                H[v] = _mm512_madd52hi_epu64(H[v], mi, VW_M52_SV(pb, q + 1));
+#undef VW_M52_SV
+            }
+        }
+        VW_M52_UNROLL
+        for (int k = 0; k < 5; k++) { /* vector j is done (its digits below 8 j + 8 superseded by s) */
+            L[k] = L[k + 1];
+            H[k] = H[k + 1];
+        }
+        L[5] = H[5] = _mm512_setzero_si512();
+    }
+    VW_M52_UNROLL
+    for (int k = 0; k < 5; k++) { /* the window is now vectors 5..9: the result */
+        L[k] = _mm512_add_epi64(L[k], H[k]);
+    }
+    L[0] = _mm512_mask_set1_epi64(L[0], 1, (long long)s); /* digit 40 */
+    normalise(r, L, 5);
 }
 
 /* Any other D. */

@@ -17,6 +17,7 @@ typedef struct {
     size_t d;                        /* D: digits per element (a multiple of 8) */
     uint64_t k0;                     /* -1/p mod 2^52 */
     uint64_t p[VW_M52_MAX_DIGITS]; /* p's digits (the first d used) */
+    uint64_t p40[56];              /* for d = 40: 8 zero digits, p's 40, 8 zero digits */
 } vw_mont52;
 
 /* 1 when this build has the IFMA code and the CPU (and OS) runs it, else 0. */

@@ -123,6 +123,45 @@ def test_edge_cases(backend):
         assert cmexp.multiexp(bases, exps, p) == reference(bases, exps, p)
 
 
+def mixed_weights(rnd, n):
+    """n exponents of at most 64 bits for Bos-Coster's heap: random 64-bit ones, and among them
+    zeros, ones, repeats, the largest, powers of two and small values (quotients e1 div e2
+    above 1, equal keys in the heap, exponents reaching 0)."""
+    exps = [rnd.getrandbits(64) for _ in range(n)]
+    specials = [0, 1, 2, 3, 2**64 - 1, 2**63, 2**32 + 1, exps[0], exps[1]]
+    for k in range(0, n, 7):
+        exps[k] = rnd.choice(specials) if k % 2 else rnd.getrandbits(rnd.randrange(1, 64))
+    return exps
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 17, 3000])
+def test_bos_coster_heap(backend, n):
+    """Bos-Coster's heap (vw_multiexp.c: (exponent, index) entries, bottom-up sift) over weights
+    of mixed sizes, against gmpy2 and, for the small counts, pow."""
+    import random
+
+    rnd = random.Random(n)
+    bases = [rnd.randrange(2, P2048) for _ in range(n)]
+    exps = mixed_weights(rnd, n)
+    got = cmexp.multiexp(bases, exps, P2048)
+    assert got == batchverify.multiexp_gmpy2(bases, exps, P2048, 64)
+    if n < 100:
+        assert got == reference(bases, exps, P2048)
+
+
+@pytest.mark.parametrize("n", [8191, 8192])
+def test_batch_of_bills_weights(backend, n):
+    """64-bit weights over as many bases as a batch of bills: from 8,192 bases the IFMA backend
+    takes the buckets (BOS_COSTER_IFMA_MAX_COUNT), below and on mpn Bos-Coster; the same value
+    on both sides of the line, against gmpy2."""
+    import random
+
+    rnd = random.Random(n)
+    bases = [rnd.randrange(2, P2048) for _ in range(n - 2)] + [1, P2048 - 1]
+    exps = mixed_weights(rnd, n)
+    assert cmexp.multiexp(bases, exps, P2048) == batchverify.multiexp_gmpy2(bases, exps, P2048, 64)
+
+
 @pytest.mark.parametrize(
     "bases, exps, p, err",
     [
@@ -246,3 +285,40 @@ def test_montgomery_loop(backend, p, data):
     assert cmexp.mul_loop(b, reps, p, square=True) == pow(b * rinv, 1 << reps, p) * pow(rinv, -1, p) % p
     with pytest.raises(ValueError):
         cmexp.mul_loop(p, 1, p)
+
+
+# the IFMA backend's 2048-bit kernel (vw_mont52.c amm5: D = 40 digits, moduli of 1,663 to
+# 2,078 bits) and the generic one beside it (D = 32 below, D = 48 above)
+D40_MODULI = [
+    P2048,
+    (1 << 2078) - 1,  # the largest with D = 40 (4p < 2^(52 D)): every digit all ones
+    (1 << 2077) + 1,  # sparse digits
+    (1 << 2078) - (1 << 1040) - 1,
+    (1 << 1662) + 3,  # the smallest with D = 40
+    (1 << 1661) + 3,  # D = 32
+    (1 << 2078) + 1,  # D = 48
+]
+
+
+@pytest.mark.parametrize("p", D40_MODULI, ids=lambda p: "%d-bit" % p.bit_length())
+def test_ifma_kernel_digit_edges(p):
+    """Chains of Montgomery products and squarings (outputs in [0, 2p) fed back as inputs)
+    from bases with all-ones digits, p - 1, 1, 2 and random ones, against pow with R = 2^(52 D)."""
+    import random
+
+    if "ifma" not in cmexp.backends():
+        assert not cpu_has_ifma(), "the CPU has AVX-512 IFMA but vwcrypto runs no IFMA backend"
+        pytest.skip("this CPU has no AVX-512 IFMA (avx512f + avx512ifma): no IFMA kernel to test")
+    rnd = random.Random(p.bit_length())
+    ones = [((1 << (52 * k)) - 1) % p for k in (1, 8, 39, 40)]
+    bases = [1, 2, p - 1, p - 2, p // 2, *ones, *(rnd.randrange(p) for _ in range(4))]
+    try:
+        cmexp.set_backend("ifma")
+        rinv = pow(1 << cmexp.radix_bits(p), -1, p)
+        for b in bases:
+            for reps in (1, 2, 7, 64):
+                assert cmexp.mul_loop(b, reps, p) == pow(b, reps + 1, p) * pow(rinv, reps, p) % p
+                want = pow(b * rinv, 1 << reps, p) * pow(rinv, -1, p) % p
+                assert cmexp.mul_loop(b, reps, p, square=True) == want
+    finally:
+        cmexp.set_backend("auto")
