@@ -167,12 +167,6 @@ _sources.append(os.path.join(CRYPTO_C, "cpython", "vw_billhex.c"))
 _preamble += '#include "cpython/vw_billhex.h"\n'
 # --- end of the bill columns' block
 
-# --- the quick strict JSON parse's key count (veriwatt.jsonio, issue 14)
-ffibuilder.cdef("int64_t vw_json_key_marks(const uint8_t *text, size_t len);")
-_sources.append(os.path.join(CRYPTO_C, "cpython", "vw_jsonscan.c"))
-_preamble += '#include "cpython/vw_jsonscan.h"\n'
-# --- end of the JSON scan's block
-
 ffibuilder.set_source(
     "vwcrypto._vwcrypto",
     _preamble,

@@ -103,6 +103,9 @@ def _float(text: str) -> float:
     return v
 
 
+_INF = float("inf")
+
+
 def _constant(text: str) -> Any:
     raise _Refused("%s is not a JSON number" % text)
 
@@ -127,86 +130,10 @@ def _depth_ok(obj: Any) -> bool:
 
 
 _CONTAINERS = {dict, list}
-_INF = float("inf")
-_UNSURE = object()
-_INT_LIMIT = 10**MAX_INT_DIGITS  # |n| below it: at most MAX_INT_DIGITS digits (JSON has no leading zeros)
-
-
-def _quick(text: str) -> Any:
-    """The object the strict parse gives, from Python's plain C parser without per-object
-    hooks (issue 14: the hooks cost about half of a month bill's parse), or _UNSURE.
-
-    Duplicate keys, which the plain parser drops silently (it keeps the last value), are
-    excluded by counting: with no backslash in the text, a '"' is always a string's opening or
-    closing quote; with no JSON whitespace (space, tab, CR, LF) right before a colon, every key
-    written (K, those of dropped duplicates included) is followed at once by ':', so the text
-    holds '":' K times plus once per string that starts with ':' (its opening quote). The
-    parsed object's keys (k) are at most K, so count('":') == k holds only if K == k: no key
-    was dropped. Anything else the strict parse refuses or might (floats, which its number hook
-    bounds; integers of MAX_INT_DIGITS digits or more; Python's own integer limit; NaN and
-    Infinity, refused by the same hook; depth beyond MAX_DEPTH) returns _UNSURE."""
-    marks = _key_marks(text)
-    if marks < 0:
-        return _UNSURE
-    try:
-        obj = json.loads(text, parse_float=_float, parse_constant=_constant)
-    except (ValueError, RecursionError):  # JSONDecodeError, _Refused, int digits limit
-        return _UNSURE
-    keys = depth = 0
-    level = [obj]
-    while level:
-        types = set(map(type, level))
-        if float in types:
-            return _UNSURE
-        if int in types and max(map(abs, [v for v in level if type(v) is int])) >= _INT_LIMIT:
-            return _UNSURE
-        if dict not in types and list not in types:
-            break
-        depth += 1
-        if depth > MAX_DEPTH:
-            return _UNSURE
-        conts = level if types <= _CONTAINERS else [v for v in level if type(v) is dict or type(v) is list]
-        if dict in types:
-            keys += sum(map(len, [o for o in conts if type(o) is dict]))
-        level = list(chain.from_iterable([o.values() if type(o) is dict else o for o in conts]))
-    return obj if marks == keys else _UNSURE
-
-
-def _key_marks_py(text: str) -> int:
-    """-1 when the text holds a backslash or JSON whitespace right before a ':', else the
-    number of '"' followed at once by ':' (the C scan's answer, slower: about 10 ms a month bill)."""
-    if "\\" in text or " :" in text or "\n:" in text or "\r:" in text or "\t:" in text:
-        return -1
-    return text.count('":')
-
-
-def _key_marks(text: str) -> int:
-    """_key_marks_py's answer from one C pass over the UTF-8 bytes (vwcrypto's vw_json_key_marks:
-    memchr for the backslash, then colon to colon) when vwcrypto has it."""
-    if _scan is None:
-        return _key_marks_py(text)
-    try:
-        raw = text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates: the strict parse decides
-        return -1
-    return int(_scan(raw, len(raw)))
-
-
-try:
-    from vwcrypto._vwcrypto import lib as _vwlib
-
-    _scan = getattr(_vwlib, "vw_json_key_marks", None)
-except ImportError:  # pragma: no cover - the extension is built by every install
-    _scan = None
 
 
 def loads(text: str, what: str = "JSON", where: str = "input") -> Any:
-    """Parse JSON text strictly (no duplicate keys, bounded numbers and depth). The quick path
-    (`_quick`) returns the very object the strict parse would; when it cannot prove that, the
-    strict parse below runs and gives its object or its refusal."""
-    obj = _quick(text)
-    if obj is not _UNSURE:
-        return obj
+    """Parse JSON text strictly (no duplicate keys, bounded numbers and depth)."""
     try:
         obj = json.loads(text, object_pairs_hook=_pairs, parse_int=_int, parse_float=_float, parse_constant=_constant)
     except _Refused as e:
